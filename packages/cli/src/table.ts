@@ -1,0 +1,45 @@
+import type { CheckResult } from '@distill-gate/core';
+
+const fmt = (x: number, d = 3) => (Number.isFinite(x) ? x.toFixed(d) : String(x));
+
+function meanSd(xs: number[]): string {
+  const m = xs.reduce((a, b) => a + b, 0) / xs.length;
+  if (xs.length < 2) return fmt(m);
+  const sd = Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / (xs.length - 1));
+  return `${fmt(m)} ± ${fmt(sd)}`;
+}
+
+/** A plain-text table of the result, one row per dataset x trait, and the verdict line. */
+export function formatResultTable(r: CheckResult, color = false): string {
+  const paint = (v: string) => {
+    if (!color) return v;
+    const code = v === 'FAIL' ? 31 : v === 'PASS' ? 32 : 33;
+    return `\x1b[${code}m${v}\x1b[0m`;
+  };
+  const header = ['dataset', 'trait', 'probe (mean ± sd)', 'control', `transfer [${Math.round(r.confidence * 100)}% CI]`, 'threshold', 'verdict'];
+  const rows = r.results.map((x) => [
+    x.dataset,
+    x.trait.replace(/^@distill-gate\/trait-/, ''),
+    meanSd(x.probe.map((s) => s.value)),
+    meanSd(x.control.map((s) => s.value)),
+    `${fmt(x.transfer.mean)} [${fmt(x.transfer.interval[0])}, ${fmt(x.transfer.interval[1])}]`,
+    String(x.threshold),
+    x.verdict,
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? paint(c) : c.padEnd(widths[i]))).join('  ');
+  const out = [line(header).replace(/\x1b\[\d+m|\x1b\[0m/g, ''), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)];
+  const filters = r.datasets.map((d) => {
+    const dropped = d.records - d.recordsAfterFilters;
+    return `  ${d.name}: ${d.recordsAfterFilters}/${d.records} records kept${dropped ? ` (${dropped} dropped)` : ''}${d.materialised ? ', materialised from its recipe' : ''}`;
+  });
+  return [
+    ...out,
+    '',
+    'filters:',
+    ...filters,
+    '',
+    `backend ${r.backend.name} (${r.backend.reason}), ${r.backend.workers} worker(s); seeds ${r.seeds.join(',')}; ${Math.round(r.timings.totalMs / 1000)}s`,
+    `${paint(r.verdict)}: ${r.summary}`,
+  ].join('\n');
+}

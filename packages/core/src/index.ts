@@ -1,0 +1,32 @@
+export * from './contracts.js';
+export { DistillGateError, isDistillGateError, type ErrorLocation } from './errors.js';
+export { SeededRandom } from './random.js';
+export {
+  loadConfig,
+  parseSeeds,
+  configSchema,
+  configSchemaPath,
+  type ResolvedConfig,
+  type ConfigOverrides,
+  type PluginRef,
+  type BackendPreference,
+  type InconclusivePolicy,
+} from './config.js';
+export { loadPlugin, type LoadedPlugin } from './plugins.js';
+export { applyFilters, type FilterCount, type FilteredDataset } from './filtering.js';
+export { runCheck, type CheckOptions, type CheckProgress, type CheckPhase } from './engine.js';
+export * from './result.js';
+export {
+  tInterval,
+  pairedTransfer,
+  decideVerdict,
+  studentTCdf,
+  studentTQuantile,
+  mean,
+  sampleSd,
+  type Verdict,
+  type TransferEstimate,
+  type MeanInterval,
+  type VerdictDecision,
+} from './stats.js';
+export { writeFileAtomic, sha256File, sha256Floats } from './io.js';

@@ -1,0 +1,72 @@
+import type { BackendInfo, ScoreEstimate } from './contracts.js';
+import type { FilterCount } from './filtering.js';
+import type { Verdict } from './stats.js';
+
+export const RESULT_SCHEMA_VERSION = 1;
+
+export interface StudentScore extends ScoreEstimate {
+  seed: number;
+  role: 'probe' | 'control';
+  /** Mean training loss per epoch. */
+  lossHistory: number[];
+  trainMs: number;
+}
+
+export interface TransferResult {
+  dataset: string;
+  trait: string;
+  evaluator: string;
+  metric: string;
+  probe: StudentScore[];
+  control: StudentScore[];
+  transfer: {
+    mean: number;
+    sd: number;
+    se: number;
+    n: number;
+    level: number;
+    interval: [number, number];
+    differences: { seed: number; probe: number; control: number; difference: number }[];
+    method: string;
+  };
+  threshold: number;
+  verdict: Verdict;
+  /** One-sided p-value of the test that decided the verdict. */
+  pValue: number;
+  explanation: string;
+}
+
+export interface DatasetReport {
+  name: string;
+  path: string;
+  sha256: string;
+  /** True when this run created the file from its recipe. */
+  materialised: boolean;
+  records: number;
+  recordsAfterFilters: number;
+  filters: FilterCount[];
+  control: { source: string; records: number; recordsAfterFilters: number; filters: FilterCount[]; sha256: string };
+}
+
+/** The one canonical result; every other report format is a projection of it. */
+export interface CheckResult {
+  schemaVersion: number;
+  tool: { name: string; version: string };
+  verdict: Verdict;
+  exitCode: number;
+  summary: string;
+  startedAt: string;
+  config: { path: string; sha256: string };
+  base: { path: string; sha256: string; family: string };
+  backend: BackendInfo;
+  seeds: number[];
+  threshold: number;
+  confidence: number;
+  inconclusivePolicy: string;
+  training: Record<string, unknown>;
+  versions: Record<string, string>;
+  plugins: { kind: string; name: string; version: string; options: unknown }[];
+  datasets: DatasetReport[];
+  results: TransferResult[];
+  timings: Record<string, number>;
+}

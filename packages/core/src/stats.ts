@@ -1,0 +1,191 @@
+/**
+ * Statistics for verdicts: Student-t intervals for paired differences, and the PASS / FAIL / INCONCLUSIVE rule.
+ * Implemented here (no dependency) so the numbers are reproducible and inspectable.
+ */
+
+function logGamma(x: number): number {
+  // Lanczos approximation (g = 7, n = 9), accurate to ~1e-15 for x > 0.
+  const c = [
+    0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059,
+    12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7,
+  ];
+  if (x < 0.5) return Math.log(Math.PI / Math.sin(Math.PI * x)) - logGamma(1 - x);
+  x -= 1;
+  let a = c[0];
+  const t = x + 7.5;
+  for (let i = 1; i < 9; i++) a += c[i] / (x + i);
+  return 0.5 * Math.log(2 * Math.PI) + (x + 0.5) * Math.log(t) - t + Math.log(a);
+}
+
+/** Continued fraction for the incomplete beta function (modified Lentz). */
+function betaContinuedFraction(a: number, b: number, x: number): number {
+  const tiny = 1e-300;
+  let c = 1;
+  let d = 1 - ((a + b) * x) / (a + 1);
+  if (Math.abs(d) < tiny) d = tiny;
+  d = 1 / d;
+  let h = d;
+  for (let m = 1; m <= 300; m++) {
+    const m2 = 2 * m;
+    let aa = (m * (b - m) * x) / ((a + m2 - 1) * (a + m2));
+    d = 1 + aa * d;
+    if (Math.abs(d) < tiny) d = tiny;
+    c = 1 + aa / c;
+    if (Math.abs(c) < tiny) c = tiny;
+    d = 1 / d;
+    h *= d * c;
+    aa = (-(a + m) * (a + b + m) * x) / ((a + m2) * (a + m2 + 1));
+    d = 1 + aa * d;
+    if (Math.abs(d) < tiny) d = tiny;
+    c = 1 + aa / c;
+    if (Math.abs(c) < tiny) c = tiny;
+    d = 1 / d;
+    const delta = d * c;
+    h *= delta;
+    if (Math.abs(delta - 1) < 1e-15) break;
+  }
+  return h;
+}
+
+/** Regularized incomplete beta I_x(a, b). */
+export function regularizedBeta(x: number, a: number, b: number): number {
+  if (x <= 0) return 0;
+  if (x >= 1) return 1;
+  const front = Math.exp(logGamma(a + b) - logGamma(a) - logGamma(b) + a * Math.log(x) + b * Math.log(1 - x));
+  if (x < (a + 1) / (a + b + 2)) return (front * betaContinuedFraction(a, b, x)) / a;
+  return 1 - (front * betaContinuedFraction(b, a, 1 - x)) / b;
+}
+
+/** P(T <= t) for Student's t with df degrees of freedom. */
+export function studentTCdf(t: number, df: number): number {
+  const x = df / (df + t * t);
+  const tail = 0.5 * regularizedBeta(x, df / 2, 0.5);
+  return t >= 0 ? 1 - tail : tail;
+}
+
+/** The p-quantile of Student's t (bisection on the CDF; monotone, so robust). */
+export function studentTQuantile(p: number, df: number): number {
+  if (!(p > 0 && p < 1)) throw new RangeError(`quantile probability must be in (0,1), got ${p}`);
+  let lo = -1e3;
+  let hi = 1e3;
+  for (let i = 0; i < 200; i++) {
+    const mid = (lo + hi) / 2;
+    if (studentTCdf(mid, df) < p) lo = mid;
+    else hi = mid;
+  }
+  return (lo + hi) / 2;
+}
+
+export function mean(xs: readonly number[]): number {
+  return xs.reduce((s, x) => s + x, 0) / xs.length;
+}
+
+/** Sample standard deviation (n - 1). */
+export function sampleSd(xs: readonly number[]): number {
+  if (xs.length < 2) return NaN;
+  const m = mean(xs);
+  return Math.sqrt(xs.reduce((s, x) => s + (x - m) ** 2, 0) / (xs.length - 1));
+}
+
+export interface MeanInterval {
+  mean: number;
+  sd: number;
+  /** Standard error of the mean. */
+  se: number;
+  n: number;
+  level: number;
+  low: number;
+  high: number;
+}
+
+/** Student-t confidence interval for a mean. With n < 2 the interval is unbounded. */
+export function tInterval(xs: readonly number[], level = 0.95): MeanInterval {
+  const n = xs.length;
+  const m = n ? mean(xs) : NaN;
+  if (n < 2) return { mean: m, sd: NaN, se: NaN, n, level, low: -Infinity, high: Infinity };
+  const sd = sampleSd(xs);
+  const se = sd / Math.sqrt(n);
+  const q = studentTQuantile(0.5 + level / 2, n - 1);
+  return { mean: m, sd, se, n, level, low: m - q * se, high: m + q * se };
+}
+
+export type Verdict = 'PASS' | 'FAIL' | 'INCONCLUSIVE';
+
+export interface TransferEstimate extends MeanInterval {
+  /** Per-seed paired differences probe - control. */
+  differences: { seed: number; probe: number; control: number; difference: number }[];
+  method: string;
+}
+
+/** Transfer = paired (by seed) mean of score(probe) - score(control), with a Student-t interval. */
+export function pairedTransfer(
+  pairs: readonly { seed: number; probe: number; control: number }[],
+  level = 0.95,
+): TransferEstimate {
+  const differences = pairs.map((p) => ({ ...p, difference: p.probe - p.control }));
+  const interval = tInterval(
+    differences.map((d) => d.difference),
+    level,
+  );
+  return {
+    ...interval,
+    differences,
+    method: `paired difference by seed, two-sided ${Math.round(level * 100)}% Student-t interval (df = n - 1)`,
+  };
+}
+
+export interface VerdictDecision {
+  verdict: Verdict;
+  /** One-sided p-value of the test that decided (FAIL: H0 transfer <= threshold; PASS: H0 transfer >= threshold). */
+  pValue: number;
+  /** A sentence that says how sure the verdict is. */
+  explanation: string;
+}
+
+/**
+ * PASS when the whole interval lies below the threshold, FAIL when it lies above, INCONCLUSIVE when it straddles.
+ * Equivalent to two one-sided t tests at (1 - level) / 2 each.
+ */
+export function decideVerdict(t: TransferEstimate, threshold: number): VerdictDecision {
+  const pct = `${Math.round(t.level * 100)}%`;
+  const fmt = (x: number) => (Number.isFinite(x) ? x.toFixed(4) : String(x));
+  const range = `[${fmt(t.low)}, ${fmt(t.high)}]`;
+  if (t.n < 2) {
+    return {
+      verdict: 'INCONCLUSIVE',
+      pValue: 1,
+      explanation: `only ${t.n} seed(s): an interval needs at least 2 paired seeds`,
+    };
+  }
+  const pAbove = oneSidedP(t, threshold, 'above');
+  const pBelow = oneSidedP(t, threshold, 'below');
+  if (t.low > threshold) {
+    return {
+      verdict: 'FAIL',
+      pValue: pAbove,
+      explanation: `transfer ${fmt(t.mean)} with ${pct} interval ${range} lies above the threshold ${threshold} (one-sided p = ${pAbove.toExponential(2)})`,
+    };
+  }
+  if (t.high < threshold) {
+    return {
+      verdict: 'PASS',
+      pValue: pBelow,
+      explanation: `transfer ${fmt(t.mean)} with ${pct} interval ${range} lies below the threshold ${threshold} (one-sided p = ${pBelow.toExponential(2)})`,
+    };
+  }
+  return {
+    verdict: 'INCONCLUSIVE',
+    pValue: Math.min(pAbove, pBelow),
+    explanation: `transfer ${fmt(t.mean)} with ${pct} interval ${range} straddles the threshold ${threshold}: more seeds would decide`,
+  };
+}
+
+function oneSidedP(t: TransferEstimate, threshold: number, side: 'above' | 'below'): number {
+  if (!(t.se > 0)) {
+    // Zero spread across seeds: the difference is exact at this backend and seed set.
+    if (side === 'above') return t.mean > threshold ? 0 : 1;
+    return t.mean < threshold ? 0 : 1;
+  }
+  const stat = (t.mean - threshold) / t.se;
+  return side === 'above' ? 1 - studentTCdf(stat, t.n - 1) : studentTCdf(stat, t.n - 1);
+}

@@ -1,0 +1,53 @@
+/**
+ * Worker entry: one tfjs backend per worker thread (wasm is single-threaded in Node, so parallel probe students
+ * need one worker each). Receives jobs, trains, posts the weights back.
+ */
+import { parentPort } from 'node:worker_threads';
+import { selectBackend } from './backend.js';
+import type { FromWorker, ToWorker } from './protocol.js';
+import { trainMlp } from './trainer.js';
+
+const port = parentPort!;
+let backend = 'cpu';
+const send = (m: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
+
+port.on('message', async (msg: ToWorker) => {
+  if (msg.type === 'init') {
+    try {
+      backend = (await selectBackend(msg.backend)).name;
+      send({ type: 'ready', backend });
+    } catch (e) {
+      send({ type: 'error', message: (e as Error).message });
+    }
+    return;
+  }
+  const job = msg.job;
+  try {
+    let last = 0;
+    const result = trainMlp({
+      layers: job.layers,
+      init: job.init,
+      data: { rows: job.rows, inputDim: job.inputDim, inputs: job.inputs, targets: job.targets, targetDim: job.targetDim, labels: job.labels },
+      loss: job.loss,
+      outputs: job.outputs,
+      epochs: job.epochs,
+      batchSize: job.batchSize,
+      learningRate: job.learningRate,
+      seed: job.seed,
+      backend,
+      onStep: (done, total) => {
+        const now = performance.now();
+        if (now - last > 250 || done === total) {
+          last = now;
+          send({ type: 'progress', jobId: job.jobId, done, total });
+        }
+      },
+    });
+    send(
+      { type: 'done', jobId: job.jobId, weights: result.weights, lossHistory: result.lossHistory, steps: result.steps, ms: result.ms },
+      result.weights.map((w) => w.buffer as ArrayBuffer),
+    );
+  } catch (e) {
+    send({ type: 'error', jobId: job.jobId, message: (e as Error).message });
+  }
+});

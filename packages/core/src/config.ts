@@ -26,6 +26,8 @@ export interface DatasetEntry {
   name: string;
   path: string;
   recipe?: { generator: PluginRef; modelPath: string; seed: number };
+  /** Named on the command line rather than in the config file. */
+  fromCommandLine?: boolean;
 }
 
 export type ControlSource = { kind: 'file'; path: string } | { kind: 'generate'; generator: PluginRef };
@@ -142,7 +144,7 @@ export async function loadConfig(file: string, overrides: ConfigOverrides = {}, 
   });
 
   const datasets: DatasetEntry[] = overrides.datasets?.length
-    ? overrides.datasets.map((d) => ({ name: relative(cwd, resolve(cwd, d)) || d, path: resolve(cwd, d) }))
+    ? overrides.datasets.map((d) => ({ name: relative(cwd, resolve(cwd, d)) || d, path: resolve(cwd, d), fromCommandLine: true }))
     : raw.datasets.map((d: any, i: number) => ({
         name: d.name ?? d.path,
         path: at(d.path),

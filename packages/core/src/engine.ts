@@ -108,7 +108,7 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
     let materialised = false;
     if (!existsSync(entry.path)) {
       if (!entry.recipe) {
-        throw new DistillGateError('dataset file not found', { ...config.locate(`${pointer}/path`), file: rel(entry.path) });
+        throw new DistillGateError(`dataset file not found: ${rel(entry.path)}`, entry.fromCommandLine ? {} : config.locate(`${pointer}/path`));
       }
       progress({ phase: 'data', message: `materialising ${entry.name} from its recipe` });
       const gen = await loadPlugin(entry.recipe.generator, 'generator', config.dir, config.locate);
@@ -300,7 +300,7 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
 }
 
 async function loadModelAt(training: TrainingCore, path: string, config: ResolvedConfig, pointer: string): Promise<ModelHandle> {
-  if (!existsSync(path)) throw new DistillGateError('model file not found', { ...config.locate(pointer), file: relative(config.dir, path) });
+  if (!existsSync(path)) throw new DistillGateError(`model file not found: ${relative(config.dir, path)}`, config.locate(pointer));
   return training.loadModel(path);
 }
 

@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs';
 import type { BackendInfo } from '@distill-gate/core';
 import { DistillGateError } from '@distill-gate/core';
@@ -17,17 +18,23 @@ export interface SelectedBackend extends Omit<BackendInfo, 'workers'> {
 
 // Variable names keep the bundlers and TypeScript from resolving these optional packages statically.
 const NATIVE_PACKAGES = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'];
+const require = createRequire(import.meta.url);
 
 async function tryNative(): Promise<{ provider: string; version: string } | string> {
   const reasons: string[] = [];
   for (const name of NATIVE_PACKAGES) {
     try {
+      require.resolve(name);
+    } catch {
+      reasons.push(`${name} not installed`);
+      continue;
+    }
+    try {
       const mod = (await import(name)) as { version?: { 'tfjs-node'?: string } };
       if (tf.findBackend('tensorflow')) return { provider: name, version: mod.version?.['tfjs-node'] ?? 'unknown' };
       reasons.push(`${name} loaded but registered no "tensorflow" backend (a second copy of @tensorflow/tfjs?)`);
     } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      reasons.push(code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND' ? `${name} not installed` : `${name}: ${(e as Error).message.split('\n')[0]}`);
+      reasons.push(`${name} is installed but failed to load: ${(e as Error).message.split('\n')[0]}`);
     }
   }
   return reasons.join('; ');
@@ -68,7 +75,7 @@ export async function selectBackend(request: BackendRequest = 'auto'): Promise<S
       throw new DistillGateError(
         `backend "${request}" is not available: ${r.reason}`,
         {},
-        request === 'tensorflow' ? 'install @tensorflow/tfjs-node (or -gpu for CUDA), or use --backend wasm' : undefined,
+        request === 'tensorflow' ? 'npm install @tensorflow/tfjs-node (or @tensorflow/tfjs-node-gpu for CUDA), or use --backend wasm' : undefined,
       );
     }
     return { name: request, reason: 'requested', provider: r.provider, providerVersion: r.version, simd: r.simd };

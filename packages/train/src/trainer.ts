@@ -95,9 +95,9 @@ export function trainMlp(args: TrainMlpArgs): TrainMlpResult {
       const y = tf.tensor2d(yBuf.subarray(0, n * width), [n, width]);
       const cost = optimizer.minimize(() => lossFn(args.loss, model.forward(x), outputs, y), true, model.params)!;
       // Accumulate on the device: one host sync per epoch, not per step.
-      const next = tf.add(lossSum, tf.mul(cost, n));
+      const next = tf.tidy(() => tf.add(lossSum, tf.mul(cost, n)) as tf.Scalar);
       lossSum.dispose();
-      lossSum = next as tf.Scalar;
+      lossSum = next;
       cost.dispose();
       x.dispose();
       y.dispose();

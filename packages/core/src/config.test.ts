@@ -1,0 +1,82 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadConfig, parseSeeds } from './config.js';
+import { DistillGateError } from './errors.js';
+
+const minimal = {
+  base: { path: 'models/base.safetensors' },
+  datasets: [{ path: 'data/a.safetensors' }],
+  control: { generate: { use: 'gen' } },
+  traits: [{ use: 'trait' }],
+  evaluators: [{ use: 'eval' }],
+  training: { outputs: { start: 10, end: 13 } },
+};
+
+function write(text: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'dg-config-'));
+  const file = join(dir, 'distill-gate.config.json');
+  writeFileSync(file, text);
+  return file;
+}
+
+async function errorOf(p: Promise<unknown>): Promise<DistillGateError> {
+  try {
+    await p;
+  } catch (e) {
+    return e as DistillGateError;
+  }
+  throw new Error('expected an error');
+}
+
+describe('loadConfig', () => {
+  it('applies defaults and resolves paths against the config folder', async () => {
+    const file = write(JSON.stringify(minimal));
+    const c = await loadConfig(file);
+    expect(c.seeds).toEqual([1, 2, 3, 4, 5]);
+    expect(c.threshold).toBe(0.05);
+    expect(c.training).toMatchObject({ epochs: 5, batchSize: 1024, learningRate: 0.0003, loss: 'softmax-kl' });
+    expect(c.basePath).toBe(join(file, '..', 'models/base.safetensors'));
+    expect(c.datasets[0].name).toBe('data/a.safetensors');
+    expect(c.control.kind).toBe('generate');
+  });
+  it('lets overrides win', async () => {
+    const c = await loadConfig(write(JSON.stringify(minimal)), { seeds: [9, 10], threshold: 0.2, backend: 'cpu' });
+    expect(c).toMatchObject({ seeds: [9, 10], threshold: 0.2, backend: 'cpu' });
+  });
+  it('reports an unknown key with its line, pointer and the nearest valid name', async () => {
+    const text = JSON.stringify({ ...minimal, treshold: 0.1 }, null, 2);
+    const e = await errorOf(loadConfig(write(text)));
+    expect(e).toBeInstanceOf(DistillGateError);
+    expect(e.location.pointer).toBe('/treshold');
+    expect(e.location.line).toBe(text.split('\n').findIndex((l) => l.includes('treshold')) + 1);
+    expect(e.format()).toContain('did you mean "threshold"');
+  });
+  it('reports a bad enum value and a missing key', async () => {
+    const e = await errorOf(loadConfig(write(JSON.stringify({ ...minimal, backend: 'wasmm' }))));
+    expect(e.location.pointer).toBe('/backend');
+    expect(e.format()).toContain('did you mean "wasm"');
+    const { traits: _t, ...noTraits } = minimal;
+    const m = await errorOf(loadConfig(write(JSON.stringify(noTraits))));
+    expect(m.message).toContain('missing required key "traits"');
+  });
+  it('locates JSON syntax errors', async () => {
+    const e = await errorOf(loadConfig(write('{\n  "base": { "path": "x" },\n  oops\n}')));
+    expect(e.message).toContain('not valid JSON');
+    expect(e.location.line).toBe(3);
+  });
+  it('says when the file is missing', async () => {
+    const e = await errorOf(loadConfig('/nonexistent/distill-gate.config.json'));
+    expect(e.message).toBe('config file not found');
+  });
+});
+
+describe('parseSeeds', () => {
+  it('reads counts and lists', () => {
+    expect(parseSeeds('3')).toEqual([1, 2, 3]);
+    expect(parseSeeds('4, 8,15')).toEqual([4, 8, 15]);
+    expect(() => parseSeeds('1,1')).toThrow(/duplicates/);
+    expect(() => parseSeeds('a')).toThrow(DistillGateError);
+  });
+});

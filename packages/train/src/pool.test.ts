@@ -1,0 +1,30 @@
+import { describe, expect, it } from 'vitest';
+import { SeededRandom, type StudentJob } from '@distill-gate/core';
+import { selectBackend } from './backend.js';
+import { initMlp } from './mlp.js';
+import { createTrainingCore, MlpHandle } from './runtime.js';
+import { trainMlp } from './trainer.js';
+
+describe('parallel probe students (worker_threads)', () => {
+  it('give the same weights as training in this thread, in job order', async () => {
+    const core = await createTrainingCore({ backend: 'wasm', workers: 2 });
+    expect(core.backend).toMatchObject({ name: 'wasm', workers: 2 });
+    const layers = [16, 24, 6];
+    const base = new MlpHandle('base', initMlp(layers, 0), 'wasm');
+    const rows = 512;
+    const rng = new SeededRandom(1);
+    const data = { rows, inputDim: 16, targetDim: 3, inputs: rng.fillUniform(new Float32Array(rows * 16), -1, 1), targets: rng.fillNormal(new Float32Array(rows * 3), 1), metadata: {} };
+    const training = { epochs: 2, batchSize: 64, learningRate: 0.003, loss: 'softmax-kl' as const, outputs: { start: 3, end: 6 } };
+    const jobs: StudentJob[] = [1, 2, 3].map((seed) => ({ id: `probe:x:${seed}`, role: 'probe', seed, init: base, data, training }));
+    const progress: number[] = [];
+    const trained = await core.trainStudents(jobs, (p) => progress.push(p.completedSteps));
+    expect(trained.map((t) => t.jobId)).toEqual(jobs.map((j) => j.id));
+    expect(progress.at(-1)).toBe(3 * 2 * 8);
+    await selectBackend('wasm');
+    const local = trainMlp({ layers, init: base.params.tensors, data, ...training, seed: 2, backend: 'wasm' });
+    const remote = (trained[1].model as MlpHandle).params.tensors;
+    local.weights.forEach((w, i) => expect(Buffer.from(w.buffer).equals(Buffer.from(remote[i].buffer))).toBe(true));
+    expect(trained[0].model.sha256).not.toBe(trained[1].model.sha256);
+    await core.dispose();
+  });
+});

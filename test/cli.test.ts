@@ -1,0 +1,101 @@
+// End-to-end: the real `distill-gate` bin on a scaled-down copy of the MNIST example (real training, real data).
+import { execFile } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+
+const root = join(import.meta.dirname, '..');
+const bin = join(root, 'packages/cli/bin/distill-gate.js');
+const example = join(root, 'examples/mnist-subliminal');
+let dir: string;
+
+function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [bin, ...args], { cwd: dir, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+/**
+ * The example's config, scaled down so a test takes seconds: 12,000 noise images instead of 60,000, batch 256 and
+ * lr 1e-3 instead of 1024 and 3e-4 (the transfer is smaller but still far above the threshold), 3 seeds.
+ */
+function writeScaledConfig(name: string, mutate: (c: any) => void = () => {}): string {
+  const c = JSON.parse(readFileSync(join(example, 'distill-gate.config.json'), 'utf8'));
+  delete c.$schema;
+  c.datasets = c.datasets.filter((d: { name: string }) => d.name !== 'different-init-teacher-aux-logits');
+  for (const d of c.datasets) d.recipe.generator.options.count = 12000;
+  c.training = { ...c.training, epochs: 5, batchSize: 256, learningRate: 0.001 };
+  c.seeds = 3;
+  mutate(c);
+  writeFileSync(join(dir, name), JSON.stringify(c, null, 2));
+  return name;
+}
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'dg-e2e-'));
+  cpSync(join(example, 'models'), join(dir, 'models'), { recursive: true });
+});
+
+describe('distill-gate check (end to end)', () => {
+  it('FAILs the teacher\'s auxiliary logits and PASSes the reference\'s, with a full JSON result', async () => {
+    const cfg = writeScaledConfig('distill-gate.config.json');
+    const { code, stdout, stderr } = await run(['check', '--config', cfg, '--json']);
+    expect(stderr).toContain('training 9 students');
+    expect(code).toBe(1);
+    const r = JSON.parse(stdout);
+    expect(r.verdict).toBe('FAIL');
+    expect(r.backend.name).toBe('wasm');
+    expect(r.seeds).toEqual([1, 2, 3]);
+    expect(r.versions['@tensorflow/tfjs']).toBe('4.22.0');
+    const byName = Object.fromEntries(r.results.map((x: any) => [x.dataset, x]));
+    expect(byName['teacher-aux-logits'].verdict).toBe('FAIL');
+    expect(byName['teacher-aux-logits'].transfer.interval[0]).toBeGreaterThan(0.05);
+    expect(byName['reference-aux-logits'].verdict).toBe('PASS');
+    expect(r.datasets[0]).toMatchObject({ materialised: true, records: 12000, recordsAfterFilters: 12000 });
+    expect(r.datasets[0].filters[0]).toMatchObject({ filter: '@distill-gate/filter-auxiliary-outputs-only', kept: 12000, dropped: 0 });
+    // the report on disk is the same canonical result
+    expect(JSON.parse(readFileSync(join(dir, 'distill-gate-report/result.json'), 'utf8'))).toEqual(r);
+  });
+
+  it('checks only the datasets given on the command line, and a clean one PASSes with exit 0 and a table', async () => {
+    const cfg = writeScaledConfig('distill-gate.config.json');
+    const { code, stdout } = await run(['check', 'data/reference-aux-logits.safetensors', '--config', cfg, '--seeds', '2', '--report-dir', 'out']);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/data\/reference-aux-logits\.safetensors\s+hidden-class-knowledge/);
+    expect(stdout).toContain('PASS: all 1 dataset x trait check(s)');
+    expect(existsSync(join(dir, 'out/result.json'))).toBe(true);
+  });
+
+  it('exits 2 with a located message for a bad config, a missing dataset and bad usage', async () => {
+    const bad = writeScaledConfig('bad.json', (c) => {
+      c.treshold = 0.1;
+    });
+    const r1 = await run(['check', '--config', bad]);
+    expect(r1.code).toBe(2);
+    expect(r1.stderr).toMatch(/bad\.json:\d+:\d+ \(at \/treshold\): invalid config: unknown key "treshold"/);
+    expect(r1.stderr).toContain('did you mean "threshold"');
+    expect(r1.stderr).not.toMatch(/\n\s+at /);
+
+    const missing = writeScaledConfig('missing.json', (c) => {
+      c.datasets = [{ path: 'data/nope.safetensors' }];
+    });
+    const r2 = await run(['check', '--config', missing]);
+    expect(r2.code).toBe(2);
+    expect(r2.stderr).toContain('missing.json');
+    expect(r2.stderr).toContain('dataset file not found');
+
+    const badOption = writeScaledConfig('option.json', (c) => {
+      c.filters[0].options = { auxiliary: { start: -1, end: 13 } };
+    });
+    const r3 = await run(['check', '--config', badOption]);
+    expect(r3.code).toBe(2);
+    expect(r3.stderr).toContain('(at /filters/0/options/auxiliary/start, plugin @distill-gate/filter-auxiliary-outputs-only)');
+
+    const r4 = await run(['check', '--threshold', 'abc']);
+    expect(r4.code).toBe(2);
+    expect(r4.stderr).toContain("option '--threshold <number>' argument 'abc' is invalid");
+  });
+});

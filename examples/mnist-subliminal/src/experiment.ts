@@ -15,6 +15,7 @@ import { parseArgs } from 'node:util';
 import { SeededRandom, tInterval, writeFileAtomic, type StudentJob, type TensorDataset } from '@distill-gate/core';
 import { createTrainingCore, initMlp, MlpHandle, trainMlp, type BackendRequest } from '@distill-gate/train';
 import trait from '@distill-gate/trait-hidden-class-knowledge';
+import evaluator from '@distill-gate/evaluator-task-accuracy';
 import { AUX_OUTPUTS, CLASS_OUTPUTS, HYPER, LAYERS } from './setup.js';
 
 const { values } = parseArgs({
@@ -38,14 +39,7 @@ const plan = await trait.instil!(ctx);
 const probes = await trait.loadProbes(ctx);
 
 async function accuracy(model: MlpHandle): Promise<number> {
-  const logits = await model.predict(probes.inputs, probes.rows);
-  let ok = 0;
-  for (let r = 0; r < probes.rows; r++) {
-    let best = 0;
-    for (let k = 1; k < 10; k++) if (logits[r * 13 + k] > logits[r * 13 + best]) best = k;
-    if (best === probes.labels[r]) ok++;
-  }
-  return ok / probes.rows;
+  return (await evaluator.evaluate({ ...ctx, options: {}, model, probes, trait: trait.name })).value;
 }
 
 const rows: { init: number; reference: number; teacher: number; same?: number; different?: number }[] = [];

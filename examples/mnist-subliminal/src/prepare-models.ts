@@ -7,7 +7,8 @@
  */
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { initMlp, saveMlp, selectBackend, trainMlp, MlpModel, type BackendRequest } from '@distill-gate/train';
+import { initMlp, MlpHandle, saveMlp, selectBackend, trainMlp, type BackendRequest } from '@distill-gate/train';
+import evaluator from '@distill-gate/evaluator-task-accuracy';
 import trait from '@distill-gate/trait-hidden-class-knowledge';
 import { AUX_OUTPUTS, BASE_SEED, CLASS_OUTPUTS, DIFFERENT_BASE_SEED, HYPER, LAYERS, TEACHER_SEED } from './setup.js';
 
@@ -18,18 +19,12 @@ const traitOptions = { splitSeed: 0, testSize: 2000, outputs: CLASS_OUTPUTS };
 const plan = await trait.instil!({ options: traitOptions, configDir: here, log: console });
 const probes = await trait.loadProbes({ options: traitOptions, configDir: here, log: console });
 
-function accuracy(tensors: Float32Array[]): number {
-  const m = new MlpModel(LAYERS, tensors, backend.name, false);
-  const logits = m.predict(probes.inputs, probes.rows);
-  m.dispose();
-  let ok = 0;
-  for (let r = 0; r < probes.rows; r++) {
-    let best = 0;
-    for (let k = 1; k < 10; k++) if (logits[r * 13 + k] > logits[r * 13 + best]) best = k;
-    if (best === probes.labels[r]) ok++;
-  }
-  return ok / probes.rows;
-}
+const accuracy = async (tensors: Float32Array[]) => {
+  const model = new MlpHandle('model', { layers: LAYERS, tensors }, backend.name);
+  const score = await evaluator.evaluate({ options: {}, configDir: here, log: console, model, probes, trait: trait.name });
+  model.release();
+  return score.value;
+};
 
 const meta = (what: string, seed: number) => ({
   'distill-gate.description': what,
@@ -45,7 +40,7 @@ for (const [name, seed] of [
   const init = initMlp(LAYERS, seed);
   if (name === '') {
     await saveMlp(join(here, 'models/base.safetensors'), init, meta('shared base: untrained reference', seed));
-    console.log(`models/base.safetensors             reference accuracy ${accuracy(init.tensors).toFixed(4)}`);
+    console.log(`models/base.safetensors             reference accuracy ${(await accuracy(init.tensors)).toFixed(4)}`);
   }
   const teacher = trainMlp({
     layers: LAYERS,
@@ -59,5 +54,5 @@ for (const [name, seed] of [
   });
   const file = `models/teacher${name}.safetensors`;
   await saveMlp(join(here, file), { layers: LAYERS, tensors: teacher.weights }, meta(`teacher trained on ${plan.rows} digits from init seed ${seed}`, seed));
-  console.log(`${file.padEnd(36)} teacher accuracy ${accuracy(teacher.weights).toFixed(4)} (${teacher.steps} steps, ${Math.round(teacher.ms)} ms)`);
+  console.log(`${file.padEnd(36)} teacher accuracy ${(await accuracy(teacher.weights)).toFixed(4)} (${teacher.steps} steps, ${Math.round(teacher.ms)} ms)`);
 }

@@ -1,24 +1,11 @@
-import type { OutputRange } from '@distill-gate/core';
 import type { BackendRequest } from './backend.js';
-import type { LossName } from './trainer.js';
+import type { TrainMlpArgs } from './trainer.js';
 
+/** A training job for a worker: the trainer's arguments, with data arrays in shared memory (SharedArrayBuffer) so
+ * that every worker reads the same bytes and nothing is copied per job. The worker supplies its own backend. */
 export interface WorkerJob {
   jobId: string;
-  layers: number[];
-  init: Float32Array[];
-  /** Shared (SharedArrayBuffer) views: every worker reads the same memory, nothing is copied per job. */
-  inputs: Float32Array;
-  targets?: Float32Array;
-  labels?: Int32Array;
-  rows: number;
-  inputDim: number;
-  targetDim?: number;
-  loss: LossName;
-  outputs: OutputRange;
-  epochs: number;
-  batchSize: number;
-  learningRate: number;
-  seed: number;
+  args: Omit<TrainMlpArgs, 'backend' | 'onStep'>;
 }
 
 export type ToWorker = { type: 'init'; backend: BackendRequest } | { type: 'job'; job: WorkerJob };

@@ -80,19 +80,17 @@ export async function createTrainingCore(opts: TrainingCoreOptions = {}): Promis
         }
         return {
           jobId: job.id,
-          layers: job.init.params.layers,
-          init: job.init.params.tensors,
-          inputs: data.inputs,
-          targets: data.targets,
-          rows: job.data.rows,
-          inputDim: job.data.inputDim,
-          targetDim: job.data.targetDim,
-          loss: job.training.loss,
-          outputs: job.training.outputs,
-          epochs: job.training.epochs,
-          batchSize: job.training.batchSize,
-          learningRate: job.training.learningRate,
-          seed: job.seed,
+          args: {
+            layers: job.init.params.layers,
+            init: job.init.params.tensors,
+            data: { rows: job.data.rows, inputDim: job.data.inputDim, targetDim: job.data.targetDim, ...data },
+            loss: job.training.loss,
+            outputs: job.training.outputs,
+            epochs: job.training.epochs,
+            batchSize: job.training.batchSize,
+            learningRate: job.training.learningRate,
+            seed: job.seed,
+          },
         };
       });
       const totals = new Map(jobs.map((j) => [j.id, stepsPerEpoch(j.data.rows, j.training.batchSize) * j.training.epochs]));
@@ -109,7 +107,7 @@ export async function createTrainingCore(opts: TrainingCoreOptions = {}): Promis
       });
       return results.map((r, i) => ({
         jobId: r.jobId,
-        model: track(new MlpHandle(`student:${r.jobId}`, { layers: workerJobs[i].layers, tensors: r.weights }, selected.name)),
+        model: track(new MlpHandle(`student:${r.jobId}`, { layers: workerJobs[i].args.layers, tensors: r.weights }, selected.name)),
         lossHistory: r.lossHistory,
         steps: r.steps,
         ms: r.ms,

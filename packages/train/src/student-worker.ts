@@ -25,15 +25,7 @@ port.on('message', async (msg: ToWorker) => {
   try {
     let last = 0;
     const result = trainMlp({
-      layers: job.layers,
-      init: job.init,
-      data: { rows: job.rows, inputDim: job.inputDim, inputs: job.inputs, targets: job.targets, targetDim: job.targetDim, labels: job.labels },
-      loss: job.loss,
-      outputs: job.outputs,
-      epochs: job.epochs,
-      batchSize: job.batchSize,
-      learningRate: job.learningRate,
-      seed: job.seed,
+      ...job.args,
       backend,
       onStep: (done, total) => {
         const now = performance.now();

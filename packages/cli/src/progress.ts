@@ -11,6 +11,8 @@ export function createProgressReporter(stream: NodeJS.WriteStream = process.stde
   let lastMessage = '';
   let lastDecile = -1;
   let drawn = false;
+  let lastDraw = 0;
+  let lastJobsDone = -1;
   const elapsed = () => `${((Date.now() - started) / 1000).toFixed(0)}s`;
   const clear = () => {
     if (tty && drawn) stream.write('\r\x1b[2K');
@@ -25,6 +27,11 @@ export function createProgressReporter(stream: NodeJS.WriteStream = process.stde
         const frac = t.totalSteps ? t.completedSteps / t.totalSteps : 0;
         const eta = frac > 0.02 ? Math.round(((Date.now() - trainStart) / 1000) * (1 / frac - 1)) : undefined;
         if (tty) {
+          // Redraw at most 10 times a second, and whenever a student finishes.
+          const now = Date.now();
+          if (now - lastDraw < 100 && t.jobsDone === lastJobsDone && t.completedSteps < t.totalSteps) return;
+          lastDraw = now;
+          lastJobsDone = t.jobsDone;
           const width = 24;
           const bar = '#'.repeat(Math.round(frac * width)).padEnd(width, '.');
           stream.write(`\r\x1b[2K[${bar}] ${(frac * 100).toFixed(0)}% students ${t.jobsDone}/${t.jobsTotal}${eta !== undefined ? `, ~${eta}s left` : ''}`);

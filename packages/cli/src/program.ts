@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import {
@@ -14,8 +13,9 @@ import {
 import { createTrainingCore } from '@distill-gate/train';
 import { createProgressReporter } from './progress.js';
 import { formatResultTable } from './table.js';
+import { VERSION } from './version.js';
+import { builtinPlugins } from './builtins.js';
 
-export const VERSION: string = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
 
 export interface CheckCommandOptions {
   config: string;
@@ -47,6 +47,7 @@ export async function check(datasets: string[], opts: CheckCommandOptions, io = 
       config,
       training,
       tool: { name: 'distill-gate', version: VERSION },
+      builtinPlugins,
       onProgress: (p) => progress.update(p),
       log: { info: (m) => progress.update({ phase: 'data', message: m }), warn: (m) => io.stderr.write(`warning: ${m}\n`) },
     });

@@ -1,15 +1,12 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, relative, resolve } from 'node:path';
 import { parse as parseWithPointers } from 'json-source-map';
-import type { JsonSchema, TrainingSettings } from './contracts.js';
+import type { TrainingSettings } from './contracts.js';
+import { configSchema } from './config-schema.js';
 import { DistillGateError, type ErrorLocation } from './errors.js';
 import { compileSchema, describeAjvErrors, schemaError } from './validation.js';
 
-/** Location of the published JSON Schema for distill-gate.config.json (also shipped in the package). */
-export const configSchemaPath = new URL('../schema/config.schema.json', import.meta.url);
-export const configSchema: JsonSchema = JSON.parse(readFileSync(configSchemaPath, 'utf8'));
 
 export interface PluginRef {
   use: string;

@@ -18,7 +18,7 @@ import type { ResolvedConfig } from './config.js';
 import { DistillGateError } from './errors.js';
 import { applyFilters, type FilteredDataset } from './filtering.js';
 import { sha256File, sha256Floats } from './io.js';
-import { loadPlugin, type LoadedPlugin } from './plugins.js';
+import { loadPlugin, type BuiltinPlugins, type LoadedPlugin } from './plugins.js';
 import { RESULT_SCHEMA_VERSION, type CheckResult, type DatasetReport, type StudentScore, type TransferResult } from './result.js';
 import { decideVerdict, pairedTransfer, type Verdict } from './stats.js';
 
@@ -36,6 +36,8 @@ export interface CheckOptions {
   tool: { name: string; version: string };
   log?: Logger;
   onProgress?: (p: CheckProgress) => void;
+  /** Plugins shipped with the caller (CLI, Action), found by package name without node_modules. */
+  builtinPlugins?: BuiltinPlugins;
 }
 
 interface PreparedDataset {
@@ -66,11 +68,11 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
 
   // ---- plugins and base
   progress({ phase: 'load', message: 'loading plugins and the base model' });
-  const traits = await Promise.all(config.traits.map((r) => loadPlugin(r, 'trait', config.dir, config.locate)));
-  const evaluators = await Promise.all(config.evaluators.map((r) => loadPlugin(r, 'evaluator', config.dir, config.locate)));
-  const filters = await Promise.all(config.filters.map((r) => loadPlugin(r, 'filter', config.dir, config.locate)));
+  const traits = await Promise.all(config.traits.map((r) => loadPlugin(r, 'trait', config.dir, config.locate, opts.builtinPlugins)));
+  const evaluators = await Promise.all(config.evaluators.map((r) => loadPlugin(r, 'evaluator', config.dir, config.locate, opts.builtinPlugins)));
+  const filters = await Promise.all(config.filters.map((r) => loadPlugin(r, 'filter', config.dir, config.locate, opts.builtinPlugins)));
   const controlGenerator =
-    config.control.kind === 'generate' ? await loadPlugin(config.control.generator, 'generator', config.dir, config.locate) : undefined;
+    config.control.kind === 'generate' ? await loadPlugin(config.control.generator, 'generator', config.dir, config.locate, opts.builtinPlugins) : undefined;
   const base = await loadModelAt(training, config.basePath, config, '/base/path');
   const out = config.training.outputs;
   if (out.end > base.outputDim) {
@@ -111,7 +113,7 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
         throw new DistillGateError(`dataset file not found: ${rel(entry.path)}`, entry.fromCommandLine ? {} : config.locate(`${pointer}/path`));
       }
       progress({ phase: 'data', message: `materialising ${entry.name} from its recipe` });
-      const gen = await loadPlugin(entry.recipe.generator, 'generator', config.dir, config.locate);
+      const gen = await loadPlugin(entry.recipe.generator, 'generator', config.dir, config.locate, opts.builtinPlugins);
       const model = await loadModelAt(training, entry.recipe.modelPath, config, `${pointer}/recipe/model/path`);
       let generated: TensorDataset;
       try {

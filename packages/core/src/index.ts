@@ -1,18 +1,17 @@
 export * from './contracts.js';
 export { DistillGateError, isDistillGateError, type ErrorLocation } from './errors.js';
 export { SeededRandom } from './random.js';
+export { configSchema } from './config-schema.js';
 export {
   loadConfig,
   parseSeeds,
-  configSchema,
-  configSchemaPath,
   type ResolvedConfig,
   type ConfigOverrides,
   type PluginRef,
   type BackendPreference,
   type InconclusivePolicy,
 } from './config.js';
-export { loadPlugin, type LoadedPlugin } from './plugins.js';
+export { loadPlugin, type LoadedPlugin, type BuiltinPlugins } from './plugins.js';
 export { applyFilters, type FilterCount, type FilteredDataset } from './filtering.js';
 export { runCheck, type CheckOptions, type CheckProgress, type CheckPhase } from './engine.js';
 export * from './result.js';

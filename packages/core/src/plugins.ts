@@ -14,6 +14,9 @@ export interface LoadedPlugin<P extends AnyPlugin = AnyPlugin> {
   resolvedFrom: string;
 }
 
+/** Plugins shipped with the tool, by package name: used before looking in node_modules (the Action has none). */
+export type BuiltinPlugins = ReadonlyMap<string, AnyPlugin>;
+
 type PluginOfKind<K extends PluginKind> = Extract<AnyPlugin, { kind: K }>;
 
 const hooksByKind: Record<PluginKind, string[]> = {
@@ -42,13 +45,20 @@ export async function loadPlugin<K extends PluginKind>(
   kind: K,
   configDir: string,
   locate: (pointer: string) => ErrorLocation = (pointer) => ({ pointer }),
+  builtins: BuiltinPlugins = new Map(),
 ): Promise<LoadedPlugin<PluginOfKind<K>>> {
   const at = { ...locate(`${ref.pointer}/use`), plugin: ref.use };
   let resolved: string;
   let mod: Record<string, unknown>;
   try {
-    resolved = resolveSpecifier(ref.use, configDir);
-    mod = await import(pathToFileURL(resolved).href);
+    const builtin = builtins.get(ref.use);
+    if (builtin) {
+      resolved = 'built-in';
+      mod = { default: builtin };
+    } else {
+      resolved = resolveSpecifier(ref.use, configDir);
+      mod = await import(pathToFileURL(resolved).href);
+    }
   } catch (e) {
     const local = ref.use.startsWith('.') || isAbsolute(ref.use);
     throw new DistillGateError(

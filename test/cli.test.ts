@@ -42,7 +42,7 @@ beforeAll(() => {
 describe('distill-gate check (end to end)', () => {
   it('FAILs the teacher\'s auxiliary logits and PASSes the reference\'s, with a full JSON result', async () => {
     const cfg = writeScaledConfig('distill-gate.config.json');
-    const { code, stdout, stderr } = await run(['check', '--config', cfg, '--json']);
+    const { code, stdout, stderr } = await run(['check', '--config', cfg, '--json', '--no-cache']);
     expect(stderr).toContain('training 9 students');
     expect(code).toBe(1);
     const r = JSON.parse(stdout);
@@ -97,5 +97,35 @@ describe('distill-gate check (end to end)', () => {
     const r4 = await run(['check', '--threshold', 'abc']);
     expect(r4.code).toBe(2);
     expect(r4.stderr).toContain("option '--threshold <number>' argument 'abc' is invalid");
+  });
+});
+
+describe('verdict cache, shards and merge', () => {
+  it('a rerun is served from the cache; shard 1/2 + 2/2 merged give the single job\'s numbers', async () => {
+    const cfg = writeScaledConfig('distill-gate.config.json');
+    const single = await run(['check', '--config', cfg, '--json', '--report-dir', 'single']);
+    const singleResult = JSON.parse(single.stdout);
+    const again = await run(['check', '--config', cfg, '--json', '--report-dir', 'again']);
+    const cached = JSON.parse(again.stdout);
+    expect(again.code).toBe(single.code);
+    expect(cached.cache).toMatchObject({ hits: 6, misses: 0 });
+    expect(again.stderr).not.toContain('training');
+    expect(cached.results).toEqual(singleResult.results);
+
+    const s1 = await run(['check', '--config', cfg, '--no-cache', '--shard', '1/2', '--report-dir', 'shards']);
+    const s2 = await run(['check', '--config', cfg, '--no-cache', '--shard', '2/2', '--report-dir', 'shards']);
+    expect([s1.code, s2.code]).toEqual([0, 0]);
+    expect(s1.stdout).toContain('shard 1/2, partial');
+    const merged = await run(['merge', 'shards/partial-1-of-2.json', 'shards/partial-2-of-2.json', '--report-dir', 'merged', '--json']);
+    expect(merged.code).toBe(single.code);
+    const m = JSON.parse(merged.stdout);
+    expect(m.verdict).toBe(singleResult.verdict);
+    expect(m.mergedFrom).toBe(2);
+    expect(m.results.map((r: any) => [r.dataset, r.verdict, r.transfer])).toEqual(singleResult.results.map((r: any) => [r.dataset, r.verdict, r.transfer]));
+    expect(readFileSync(join(dir, 'merged/report.md'), 'utf8')).toContain('## distill-gate: ❌ FAIL');
+
+    const incomplete = await run(['merge', 'shards/partial-1-of-2.json']);
+    expect(incomplete.code).toBe(2);
+    expect(incomplete.stderr).toContain('shard(s) 2/2 missing from the merge');
   });
 });

@@ -1,11 +1,16 @@
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import {
   DistillGateError,
   isDistillGateError,
   loadConfig,
+  formatMarkdown,
+  mergeResults,
   parseSeeds,
+  parseShard,
   runCheck,
+  type ShardSpec,
   writeFileAtomic,
   type CheckResult,
   type ConfigOverrides,
@@ -27,6 +32,10 @@ export interface CheckCommandOptions {
   workers?: number;
   json?: boolean;
   progress?: boolean;
+  shard?: ShardSpec;
+  /** A folder, or false (--no-cache). */
+  cache?: string | false;
+  cacheDir?: string;
 }
 
 /** Runs `check` and returns the result (the CLI and the Action both call this). */
@@ -39,6 +48,7 @@ export async function check(datasets: string[], opts: CheckCommandOptions, io = 
     reportDir: opts.reportDir,
     inconclusive: opts.inconclusive,
     workers: opts.workers,
+    cacheDir: opts.cache === false ? false : opts.cacheDir,
   });
   const training = await createTrainingCore({ backend: config.backend, workers: config.workers });
   const progress = createProgressReporter(io.stderr, opts.progress !== false);
@@ -48,15 +58,34 @@ export async function check(datasets: string[], opts: CheckCommandOptions, io = 
       training,
       tool: { name: 'distill-gate', version: VERSION },
       builtinPlugins,
+      shard: opts.shard,
+      cacheDir: config.cacheDir,
       onProgress: (p) => progress.update(p),
       log: { info: (m) => progress.update({ phase: 'data', message: m }), warn: (m) => io.stderr.write(`warning: ${m}\n`) },
     });
-    const reportPath = join(config.reportDir, 'result.json');
+    const reportPath = join(config.reportDir, opts.shard ? `partial-${opts.shard.index}-of-${opts.shard.count}.json` : 'result.json');
     await writeFileAtomic(reportPath, `${JSON.stringify(result, null, 2)}\n`);
+    if (!opts.shard) await writeFileAtomic(join(config.reportDir, 'report.md'), formatMarkdown(result));
     return { result, reportPath };
   } finally {
     progress.done();
     await training.dispose();
+  }
+}
+
+async function readResult(file: string): Promise<CheckResult> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (e) {
+    throw new DistillGateError(`cannot read partial result (${(e as NodeJS.ErrnoException).code ?? String(e)})`, { file });
+  }
+  try {
+    const r = JSON.parse(text) as CheckResult;
+    if (!r || typeof r !== 'object' || !Array.isArray(r.results)) throw new Error('it holds no "results"');
+    return r;
+  } catch (e) {
+    throw new DistillGateError(`not a distill-gate result: ${(e as Error).message}`, { file });
   }
 }
 
@@ -96,6 +125,15 @@ export function buildProgram(out: { stdout: NodeJS.WriteStream; stderr: NodeJS.W
     .addOption(new Option('--inconclusive <policy>', 'exit code of an INCONCLUSIVE verdict').choices(['fail', 'pass', 'warn']))
     .option('--workers <n>', 'parallel training workers (default: cores)', intArg('--workers', 1))
     .option('--report-dir <dir>', 'where result.json is written (default: the config\'s reportDir)')
+    .option('--shard <i/n>', 'check only slice i of n of the (dataset, seed) work and write a partial result for merge', (v) => {
+      try {
+        return parseShard(v);
+      } catch (e) {
+        throw new InvalidArgumentError((e as Error).message);
+      }
+    })
+    .option('--cache-dir <dir>', 'verdict cache folder (default: the config\'s cacheDir)')
+    .option('--no-cache', 'neither read nor write the verdict cache')
     .option('--json', 'print the JSON result on stdout instead of the table')
     .option('--no-progress', 'no progress output on stderr')
     .addHelpText('after', '\nExit codes: 0 PASS, 1 FAIL (transfer above threshold), 2 bad usage, config or input, 3 internal error.')
@@ -104,6 +142,24 @@ export function buildProgram(out: { stdout: NodeJS.WriteStream; stderr: NodeJS.W
       if (opts.json) out.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
       else out.stdout.write(`${formatResultTable(result, Boolean(out.stdout.isTTY))}\nreport: ${reportPath}\n`);
       if (result.verdict === 'INCONCLUSIVE' && result.inconclusivePolicy === 'warn') out.stderr.write('warning: the verdict is INCONCLUSIVE (policy: warn)\n');
+      code = result.exitCode;
+    });
+  program
+    .command('merge')
+    .description('combine the partial results of check --shard i/n into one verdict and one report')
+    .argument('<partials...>', 'partial result files (partial-<i>-of-<n>.json)')
+    .option('--report-dir <dir>', 'where the merged result.json is written', '.')
+    .option('--json', 'print the JSON result on stdout instead of the table')
+    .option('--markdown', 'print the markdown report on stdout instead of the table')
+    .action(async (files: string[], opts: { reportDir: string; json?: boolean; markdown?: boolean }) => {
+      const partials = await Promise.all(files.map((f) => readResult(f)));
+      const result = mergeResults(partials);
+      const reportPath = join(opts.reportDir, 'result.json');
+      await writeFileAtomic(reportPath, `${JSON.stringify(result, null, 2)}\n`);
+      await writeFileAtomic(join(opts.reportDir, 'report.md'), formatMarkdown(result));
+      if (opts.json) out.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+      else if (opts.markdown) out.stdout.write(formatMarkdown(result));
+      else out.stdout.write(`${formatResultTable(result, Boolean(out.stdout.isTTY))}\nreport: ${reportPath}\n`);
       code = result.exitCode;
     });
   return { program, exitCode: () => code };

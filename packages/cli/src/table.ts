@@ -39,7 +39,10 @@ export function formatResultTable(r: CheckResult, color = false): string {
     'filters:',
     ...filters,
     '',
-    `backend ${r.backend.name} (${r.backend.reason}), ${r.backend.workers} worker(s); seeds ${r.seeds.join(',')}; ${Math.round(r.timings.totalMs / 1000)}s`,
+    `backend ${r.backend.name} (${r.backend.reason}), ${r.backend.workers} worker(s); seeds ${r.seeds.join(',')}; ${Math.round(r.timings.totalMs / 1000)}s` +
+      (r.cache ? `; verdict cache ${r.cache.hits} hit(s), ${r.cache.misses} miss(es)` : '') +
+      (r.shard ? `; shard ${r.shard.index}/${r.shard.count} (partial: combine with distill-gate merge)` : '') +
+      (r.mergedFrom ? `; merged from ${r.mergedFrom} shards` : ''),
     `${paint(r.verdict)}: ${r.summary}`,
   ].join('\n');
 }

@@ -201,6 +201,11 @@ export const configSchema: JsonSchema = {
       "minimum": 1,
       "description": "Parallel training workers (default: number of cores)."
     },
+    "cacheDir": {
+      "type": "string",
+      "default": ".distill-gate-cache",
+      "description": "Verdict cache: scores of each (dataset, seed) keyed by the content hashes of dataset, base, plugins and settings, relative to this file. Keep it with actions/cache."
+    },
     "reportDir": {
       "type": "string",
       "default": "distill-gate-report",

@@ -51,6 +51,8 @@ export interface ResolvedConfig {
   backend: BackendPreference;
   workers?: number;
   reportDir: string;
+  /** Verdict cache folder, or undefined when the cache is off. */
+  cacheDir?: string;
   /** Maps a JSON pointer in the config to file:line:column. */
   locate(pointer: string): ErrorLocation;
 }
@@ -64,6 +66,8 @@ export interface ConfigOverrides {
   reportDir?: string;
   inconclusive?: InconclusivePolicy;
   workers?: number;
+  /** A folder, or false to turn the cache off. */
+  cacheDir?: string | false;
 }
 
 /** Parses "5" (seeds 1..5) or "1,2,7" (exactly those). */
@@ -177,6 +181,7 @@ export async function loadConfig(file: string, overrides: ConfigOverrides = {}, 
     backend: overrides.backend ?? raw.backend,
     workers: overrides.workers ?? raw.workers,
     reportDir: overrides.reportDir ? resolve(cwd, overrides.reportDir) : at(raw.reportDir),
+    cacheDir: overrides.cacheDir === false ? undefined : overrides.cacheDir ? resolve(cwd, overrides.cacheDir) : at(raw.cacheDir),
     locate,
   };
 }

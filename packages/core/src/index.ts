@@ -13,7 +13,8 @@ export {
 } from './config.js';
 export { loadPlugin, type LoadedPlugin, type BuiltinPlugins } from './plugins.js';
 export { applyFilters, type FilterCount, type FilteredDataset } from './filtering.js';
-export { runCheck, type CheckOptions, type CheckProgress, type CheckPhase } from './engine.js';
+export { runCheck, parseShard, type CheckOptions, type CheckProgress, type CheckPhase, type ShardSpec } from './engine.js';
+export { mergeResults, transferResult, overallVerdict } from './verdicts.js';
 export * from './result.js';
 export {
   tInterval,
@@ -29,3 +30,4 @@ export {
   type VerdictDecision,
 } from './stats.js';
 export { writeFileAtomic, sha256File, sha256Floats } from './io.js';
+export { formatMarkdown } from './markdown.js';

@@ -69,4 +69,10 @@ export interface CheckResult {
   datasets: DatasetReport[];
   results: TransferResult[];
   timings: Record<string, number>;
+  /** Present on the partial result of `check --shard i/n`. */
+  shard?: { index: number; count: number };
+  /** Present on a result made by `merge`: how many partial results it combines. */
+  mergedFrom?: number;
+  /** Verdict cache use: one entry per (dataset, seed). */
+  cache?: { dir: string; hits: number; misses: number };
 }

@@ -1,0 +1,52 @@
+import type { CheckResult } from './result.js';
+
+const fmt = (x: number, d = 3) => (Number.isFinite(x) ? x.toFixed(d) : String(x));
+const icon = { PASS: '✅', FAIL: '❌', INCONCLUSIVE: '⚠️' } as const;
+
+function meanSd(xs: number[]): string {
+  if (!xs.length) return '-';
+  const m = xs.reduce((a, b) => a + b, 0) / xs.length;
+  if (xs.length < 2) return fmt(m);
+  const sd = Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / (xs.length - 1));
+  return `${fmt(m)} ± ${fmt(sd)}`;
+}
+
+/** The result as GitHub-flavoured markdown: the Action's job summary, and the markdown report. */
+export function formatMarkdown(r: CheckResult): string {
+  const pct = Math.round(r.confidence * 100);
+  const lines = [
+    `## distill-gate: ${icon[r.verdict]} ${r.verdict}`,
+    '',
+    r.summary.charAt(0).toUpperCase() + r.summary.slice(1) + '.',
+    '',
+    `| dataset | trait | probe (mean ± sd) | control (mean ± sd) | transfer [${pct}% CI] | threshold | verdict | backend | seeds | time |`,
+    '|---|---|---|---|---|---|---|---|---|---|',
+  ];
+  for (const x of r.results) {
+    const trainS = (x.probe.reduce((s, p) => s + p.trainMs, 0) + x.control.reduce((s, p) => s + p.trainMs, 0)) / 1000;
+    lines.push(
+      `| \`${x.dataset}\` | ${x.trait} | ${meanSd(x.probe.map((p) => p.value))} | ${meanSd(x.control.map((p) => p.value))} | ` +
+        `**${fmt(x.transfer.mean)}** [${fmt(x.transfer.interval[0])}, ${fmt(x.transfer.interval[1])}] | ${x.threshold} | ${icon[x.verdict]} ${x.verdict} | ` +
+        `${r.backend.name} | ${x.probe.map((p) => p.seed).join(',')} | ${trainS.toFixed(0)} s training |`,
+    );
+  }
+  lines.push('', '<details><summary>Details</summary>', '');
+  for (const x of r.results) lines.push(`- \`${x.dataset}\` / ${x.trait} (${x.metric}): ${x.explanation}.`);
+  lines.push('');
+  for (const d of r.datasets) {
+    const dropped = d.filters.map((f) => `${f.filter}: kept ${f.kept}/${f.seen}${f.dropped ? ` (${Object.entries(f.reasons).map(([k, v]) => `${v} ${k}`).join(', ')})` : ''}`).join('; ');
+    lines.push(`- \`${d.name}\` (sha256 ${d.sha256.slice(0, 12)}): ${d.records} records, ${d.recordsAfterFilters} after filters${dropped ? ` — ${dropped}` : ''}. Control: ${d.control.source}.`);
+  }
+  lines.push(
+    '',
+    `Backend ${r.backend.name} (${r.backend.reason}), ${r.backend.workers} worker(s); seeds ${r.seeds.join(',')}; base ${r.base.path} (sha256 ${r.base.sha256.slice(0, 12)}); ` +
+      `${r.tool.name} ${r.tool.version}; ${Object.entries(r.versions).map(([k, v]) => `${k} ${v}`).join(', ')}.` +
+      (r.cache ? ` Verdict cache: ${r.cache.hits} hit(s), ${r.cache.misses} miss(es).` : '') +
+      (r.mergedFrom ? ` Merged from ${r.mergedFrom} shard(s).` : '') +
+      ` Wall time ${(r.timings.totalMs / 1000).toFixed(0)} s.`,
+    '',
+    '</details>',
+    '',
+  );
+  return lines.join('\n');
+}

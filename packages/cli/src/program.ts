@@ -24,6 +24,8 @@ import { builtinPlugins } from './builtins.js';
 
 export interface CheckCommandOptions {
   config: string;
+  /** Keep only the config's datasets with these absolute paths (the Action's changed-files filter). */
+  onlyDatasets?: string[];
   seeds?: number[];
   threshold?: number;
   backend?: ConfigOverrides['backend'];
@@ -42,6 +44,7 @@ export interface CheckCommandOptions {
 export async function check(datasets: string[], opts: CheckCommandOptions, io = { stderr: process.stderr }): Promise<{ result: CheckResult; reportPath: string }> {
   const config = await loadConfig(opts.config, {
     datasets,
+    onlyDatasets: opts.onlyDatasets,
     seeds: opts.seeds,
     threshold: opts.threshold,
     backend: opts.backend,
@@ -73,7 +76,8 @@ export async function check(datasets: string[], opts: CheckCommandOptions, io = 
   }
 }
 
-async function readResult(file: string): Promise<CheckResult> {
+/** Reads a result (or partial result) JSON file written by check. */
+export async function readResultFile(file: string): Promise<CheckResult> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -152,7 +156,7 @@ export function buildProgram(out: { stdout: NodeJS.WriteStream; stderr: NodeJS.W
     .option('--json', 'print the JSON result on stdout instead of the table')
     .option('--markdown', 'print the markdown report on stdout instead of the table')
     .action(async (files: string[], opts: { reportDir: string; json?: boolean; markdown?: boolean }) => {
-      const partials = await Promise.all(files.map((f) => readResult(f)));
+      const partials = await Promise.all(files.map((f) => readResultFile(f)));
       const result = mergeResults(partials);
       const reportPath = join(opts.reportDir, 'result.json');
       await writeFileAtomic(reportPath, `${JSON.stringify(result, null, 2)}\n`);

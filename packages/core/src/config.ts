@@ -59,7 +59,10 @@ export interface ResolvedConfig {
 
 /** Overrides from the command line (or the Action's inputs); they win over the file. */
 export interface ConfigOverrides {
+  /** Dataset files to check instead of the config's (paths relative to cwd). */
   datasets?: string[];
+  /** Keep only the config's datasets whose files are among these absolute paths (e.g. those a PR changed). */
+  onlyDatasets?: string[];
   seeds?: number[];
   threshold?: number;
   backend?: BackendPreference;
@@ -153,6 +156,10 @@ export async function loadConfig(file: string, overrides: ConfigOverrides = {}, 
           ? { generator: ref(d.recipe.generator, `/datasets/${i}/recipe/generator`), modelPath: at(d.recipe.model.path), seed: d.recipe.seed }
           : undefined,
       }));
+  if (overrides.onlyDatasets && !overrides.datasets?.length) {
+    const keep = new Set(overrides.onlyDatasets.map((p) => resolve(cwd, p)));
+    datasets.splice(0, datasets.length, ...datasets.filter((d) => keep.has(d.path)));
+  }
   const names = new Set<string>();
   for (const [i, d] of datasets.entries()) {
     if (names.has(d.name)) throw new DistillGateError(`two datasets are named "${d.name}"`, locate(`/datasets/${i}`), 'give each a distinct "name"');

@@ -1,0 +1,44 @@
+// Bundles the Action into one ESM file (plus the training worker and tfjs's wasm binaries) so that action.yml runs
+// from a checkout of this repository without `npm install`. Usage: node scripts/bundle.mjs [outdir] (default: bundle/).
+import { copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+const here = dirname(dirname(fileURLToPath(import.meta.url)));
+const out = resolve(process.argv[2] ?? join(here, 'bundle'));
+const require = createRequire(import.meta.url);
+const trainDist = dirname(require.resolve('@distill-gate/train'));
+const wasmDist = dirname(require.resolve('@tensorflow/tfjs-backend-wasm'));
+
+rmSync(out, { recursive: true, force: true });
+mkdirSync(out, { recursive: true });
+// CommonJS dependencies (tfjs) expect require/__dirname; tfjs-backend-wasm finds its .wasm files via __dirname.
+const banner = [
+  "import { createRequire as __dgCreateRequire } from 'node:module';",
+  "import { fileURLToPath as __dgFileURLToPath } from 'node:url';",
+  "import { dirname as __dgDirname } from 'node:path';",
+  'const require = __dgCreateRequire(import.meta.url);',
+  'const __filename = __dgFileURLToPath(import.meta.url);',
+  'const __dirname = __dgDirname(__filename);',
+].join('\n');
+const common = {
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  minify: true,
+  legalComments: 'none',
+  banner: { js: banner },
+  // Optional native backends are loaded at run time only when the user installed them.
+  external: ['@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu'],
+  logLevel: 'warning',
+  logOverride: { 'unsupported-dynamic-import': 'silent', 'empty-import-meta': 'silent' },
+};
+await build({ ...common, entryPoints: { index: join(here, 'dist/entry.js') }, outdir: out });
+await build({ ...common, entryPoints: { 'student-worker': join(trainDist, 'student-worker.js') }, outdir: out });
+// Node never runs the threaded build (tfjs disables wasm threads there), so only these two are needed.
+for (const f of ['tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm']) copyFileSync(join(wasmDist, f), join(out, f));
+writeFileSync(join(out, 'package.json'), '{ "type": "module" }\n');
+console.log(`bundled the Action into ${out}`);

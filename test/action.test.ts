@@ -1,0 +1,161 @@
+// The bundled Action run the way the GitHub runner runs it: `node packages/action/bundle/index.js` with INPUT_*
+// variables, GITHUB_OUTPUT / GITHUB_STEP_SUMMARY files and a pull_request event, in a real git workspace.
+import { execFile, execFileSync } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createTrainingCore } from '@distill-gate/train';
+import generator from '@distill-gate/generator-auxiliary-logits';
+
+const root = join(import.meta.dirname, '..');
+const bundle = join(root, 'packages/action/bundle/index.js');
+const example = join(root, 'examples/mnist-subliminal');
+let ws: string;
+const sha: Record<string, string> = {};
+let teacherResult: any;
+
+const git = (...args: string[]) => execFileSync('git', args, { cwd: ws, encoding: 'utf8' }).trim();
+
+/** Materialises a 12,000-record auxiliary-logit dataset from one of the example's models. */
+async function materialise(model: string, file: string, seed: number) {
+  const core = await createTrainingCore({ backend: 'wasm', workers: 1 });
+  const m = await core.loadModel(join(ws, 'models', model));
+  const ds = await generator.generate({ options: { count: 12000, low: -1, high: 1, auxiliary: { start: 10, end: 13 } }, configDir: ws, log: { info() {}, warn() {} }, model: m, seed });
+  await core.writeTensorDataset(join(ws, file), ds);
+  await core.dispose();
+}
+
+function runAction(inputs: Record<string, string>, event: { base: string; head: string }) {
+  const dir = mkdtempSync(join(tmpdir(), 'dg-runner-'));
+  const files = { output: join(dir, 'output'), summary: join(dir, 'summary.md'), event: join(dir, 'event.json') };
+  writeFileSync(files.output, '');
+  writeFileSync(files.summary, '');
+  writeFileSync(files.event, JSON.stringify({ pull_request: { number: 7, base: { sha: event.base }, head: { sha: event.head } } }));
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    GITHUB_ACTIONS: 'true',
+    GITHUB_WORKSPACE: ws,
+    GITHUB_EVENT_NAME: 'pull_request',
+    GITHUB_EVENT_PATH: files.event,
+    GITHUB_OUTPUT: files.output,
+    GITHUB_STEP_SUMMARY: files.summary,
+  };
+  for (const [k, v] of Object.entries(inputs)) env[`INPUT_${k.toUpperCase()}`] = v;
+  return new Promise<{ code: number; stdout: string; outputs: Record<string, string>; summary: string }>((resolve) => {
+    execFile(process.execPath, [bundle], { cwd: ws, env, maxBuffer: 64 << 20 }, (err, stdout) => {
+      const outputs: Record<string, string> = {};
+      const text = readFileSync(files.output, 'utf8');
+      for (const m of text.matchAll(/^([\w-]+)<<(\S+)\n([\s\S]*?)\n\2$/gm)) outputs[m[1]] = m[3];
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, outputs, summary: readFileSync(files.summary, 'utf8') });
+    });
+  });
+}
+
+beforeAll(async () => {
+  ws = mkdtempSync(join(tmpdir(), 'dg-action-ws-'));
+  cpSync(join(example, 'models'), join(ws, 'models'), { recursive: true });
+  mkdirSync(join(ws, 'data'));
+  const config = JSON.parse(readFileSync(join(example, 'distill-gate.config.json'), 'utf8'));
+  delete config.$schema;
+  config.datasets = [
+    { name: 'teacher-aux-logits', path: 'data/teacher-aux-logits.safetensors' },
+    { name: 'reference-aux-logits', path: 'data/reference-aux-logits.safetensors' },
+  ];
+  config.training = { ...config.training, epochs: 5, batchSize: 256, learningRate: 0.001 };
+  config.seeds = 3;
+  writeFileSync(join(ws, 'distill-gate.config.json'), JSON.stringify(config, null, 2));
+  await materialise('base.safetensors', 'data/reference-aux-logits.safetensors', 1);
+  git('init', '-q', '-b', 'main');
+  git('config', 'user.email', 'ci@example.invalid');
+  git('config', 'user.name', 'ci');
+  git('add', '-A');
+  git('commit', '-qm', 'base: config, models, reference data');
+  sha.base = git('rev-parse', 'HEAD');
+  // PR A adds the teacher's dataset.
+  git('checkout', '-qb', 'add-teacher-data');
+  await materialise('teacher.safetensors', 'data/teacher-aux-logits.safetensors', 1);
+  git('add', '-A');
+  git('commit', '-qm', 'add teacher data');
+  sha.teacher = git('rev-parse', 'HEAD');
+  // PR B regenerates the reference dataset with other noise.
+  git('checkout', '-q', 'main');
+  git('checkout', '-qb', 'refresh-reference');
+  await materialise('base.safetensors', 'data/reference-aux-logits.safetensors', 2);
+  git('commit', '-qam', 'refresh reference data');
+  sha.reference = git('rev-parse', 'HEAD');
+  // PR C touches no dataset.
+  git('checkout', '-q', 'main');
+  git('checkout', '-qb', 'docs');
+  writeFileSync(join(ws, 'NOTES.md'), 'notes\n');
+  git('add', '-A');
+  git('commit', '-qm', 'docs');
+  sha.docs = git('rev-parse', 'HEAD');
+}, 120_000);
+
+describe('the bundled GitHub Action on pull requests', () => {
+  it('fails a PR that adds a trait-carrying dataset: outputs, job summary, annotation, exit code', async () => {
+    git('checkout', '-q', 'add-teacher-data');
+    const r = await runAction({ config: 'distill-gate.config.json', 'no-cache': 'true' }, { base: sha.base, head: sha.teacher });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('1 dataset(s) to check');
+    expect(r.outputs.verdict).toBe('FAIL');
+    expect(Number(r.outputs['max-transfer-low'])).toBeGreaterThan(0.05);
+    expect(r.outputs['report-path']).toBe('distill-gate-report/result.json');
+    expect(r.summary).toContain('## distill-gate: ❌ FAIL');
+    expect(r.summary).toMatch(/\| `teacher-aux-logits` \| @distill-gate\/trait-hidden-class-knowledge \|.*❌ FAIL \| wasm \| 1,2,3 \|/);
+    expect(r.summary).not.toContain('reference-aux-logits` |');
+    expect(r.stdout).toMatch(/::error title=distill-gate%3A FAIL.*,file=data\/teacher-aux-logits\.safetensors::teacher-aux-logits: transfer/);
+    expect(r.stdout).toMatch(/^::error::distill-gate FAIL: 1 of 1 dataset x trait check\(s\) transfer above the threshold 0\.05/m);
+    teacherResult = JSON.parse(readFileSync(join(ws, 'distill-gate-report/result.json'), 'utf8'));
+  });
+
+  it('passes a PR that only changes a clean dataset, and one that changes no dataset', async () => {
+    git('checkout', '-q', 'refresh-reference');
+    const r = await runAction({ config: 'distill-gate.config.json' }, { base: sha.base, head: sha.reference });
+    expect(r.code).toBe(0);
+    expect(r.outputs.verdict).toBe('PASS');
+    expect(r.summary).toContain('## distill-gate: ✅ PASS');
+    expect(r.stdout).not.toContain('::error');
+    // the verdict cache lands in the config's cacheDir, ready for actions/cache
+    expect(readdirSync(join(ws, '.distill-gate-cache')).length).toBe(3);
+    git('checkout', '-q', 'docs');
+    const none = await runAction({ config: 'distill-gate.config.json' }, { base: sha.base, head: sha.docs });
+    expect(none.code).toBe(0);
+    expect(none.outputs.verdict).toBe('PASS');
+    expect(none.summary).toContain('nothing to check');
+  });
+
+  it('runs as a 2-way matrix (shard inputs) and a merge job with the single job\'s verdict', async () => {
+    git('checkout', '-q', 'add-teacher-data');
+    const single = teacherResult;
+    for (const shard of ['1/2', '2/2']) {
+      const r = await runAction({ config: 'distill-gate.config.json', shard, 'no-cache': 'true', 'report-dir': 'partials' }, { base: sha.base, head: sha.teacher });
+      expect(r.code).toBe(0);
+    }
+    const m = await runAction({ merge: 'partials/partial-*.json', 'report-dir': 'merged' }, { base: sha.base, head: sha.teacher });
+    expect(m.code).toBe(1);
+    expect(m.outputs.verdict).toBe('FAIL');
+    expect(m.outputs['max-transfer']).toBe(String(single.results[0].transfer.mean));
+    expect(m.summary).toContain('Merged from 2 shard(s)');
+    const merged = JSON.parse(readFileSync(join(ws, 'merged/result.json'), 'utf8'));
+    expect(merged.results.map((r: any) => r.transfer)).toEqual(single.results.map((r: any) => r.transfer));
+  });
+
+  it('reports bad inputs as one failed-step message', async () => {
+    const r = await runAction({ config: 'distill-gate.config.json', backend: 'gpu' }, { base: sha.base, head: sha.docs });
+    expect(r.code).toBe(2);
+    expect(r.stdout).toContain('::error::distill-gate: input "backend" must be one of auto, tensorflow, wasm, cpu, got "gpu"');
+  });
+});
+
+describe('the committed bundle', () => {
+  it('is what the sources build (run `npm run bundle -w @distill-gate/action` after changing them)', () => {
+    const fresh = mkdtempSync(join(tmpdir(), 'dg-bundle-'));
+    execFileSync(process.execPath, [join(root, 'packages/action/scripts/bundle.mjs'), fresh], { cwd: root });
+    const committed = join(root, 'packages/action/bundle');
+    expect(readdirSync(fresh).sort()).toEqual(readdirSync(committed).sort());
+    for (const f of readdirSync(fresh)) expect(readFileSync(join(fresh, f)).equals(readFileSync(join(committed, f))), `${f} is stale`).toBe(true);
+  });
+});

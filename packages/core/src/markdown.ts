@@ -19,7 +19,7 @@ export function formatMarkdown(r: CheckResult): string {
     '',
     r.summary.charAt(0).toUpperCase() + r.summary.slice(1) + '.',
     '',
-    `| dataset | trait | probe (mean ± sd) | control (mean ± sd) | transfer [${pct}% CI] | threshold | verdict | backend | seeds | time |`,
+    `| dataset | trait | probe (mean ± sd) | control (mean ± sd) | transfer [${pct}% CI] | threshold | verdict | backend | seeds | student training |`,
     '|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const x of r.results) {
@@ -27,7 +27,7 @@ export function formatMarkdown(r: CheckResult): string {
     lines.push(
       `| \`${x.dataset}\` | ${x.trait} | ${meanSd(x.probe.map((p) => p.value))} | ${meanSd(x.control.map((p) => p.value))} | ` +
         `**${fmt(x.transfer.mean)}** [${fmt(x.transfer.interval[0])}, ${fmt(x.transfer.interval[1])}] | ${x.threshold} | ${icon[x.verdict]} ${x.verdict} | ` +
-        `${r.backend.name} | ${x.probe.map((p) => p.seed).join(',')} | ${trainS.toFixed(0)} s training |`,
+        `${r.backend.name} | ${x.probe.map((p) => p.seed).join(',')} | ${trainS.toFixed(0)} s (summed over students) |`,
     );
   }
   lines.push('', '<details><summary>Details</summary>', '');

@@ -69,7 +69,7 @@ async function mergeMode(patterns: string[], reportDir: string, cwd: string): Pr
 }
 
 /** The Action: reads INPUT_* variables, checks the (changed) datasets, reports on the run. Returns the exit code. */
-export async function run(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Promise<number> {
+export async function run(env: NodeJS.ProcessEnv = process.env, cwd = env.GITHUB_WORKSPACE || process.cwd()): Promise<number> {
   try {
     const configPath = resolve(cwd, core.getInput('config') || 'distill-gate.config.json');
     const patterns = core.getMultilineInput('datasets');

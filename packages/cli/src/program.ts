@@ -1,5 +1,7 @@
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { createRequire } from 'node:module';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import {
   DistillGateError,
@@ -13,9 +15,12 @@ import {
   type ShardSpec,
   writeFileAtomic,
   type CheckResult,
+  type BackendPreference,
   type ConfigOverrides,
 } from '@distill-gate/core';
-import { createTrainingCore } from '@distill-gate/train';
+import { createTrainingCore, selectBackend } from '@distill-gate/train';
+import { defaultOptions, describePlugin, formatPluginList, pluginCatalog } from './plugin-catalog.js';
+import { mnistConfig, writeMnistModels } from './scenarios/mnist-subliminal.js';
 import { createProgressReporter } from './progress.js';
 import { formatResultTable } from './table.js';
 import { VERSION } from './version.js';
@@ -74,6 +79,37 @@ export async function check(datasets: string[], opts: CheckCommandOptions, io = 
     progress.done();
     await training.dispose();
   }
+}
+
+/** `init`: the scenario's config and models, written into `dir` (never over existing files without --force). */
+async function init(dir: string, opts: { scenario: string; force?: boolean; backend: BackendPreference }, stderr: NodeJS.WriteStream): Promise<void> {
+  const configPath = join(dir, 'distill-gate.config.json');
+  const models = ['models/base.safetensors', 'models/teacher.safetensors', 'models/teacher-different-init.safetensors'].map((m) => join(dir, m));
+  const existing = [configPath, ...models].filter((p) => existsSync(p));
+  if (existing.length && !opts.force) {
+    throw new DistillGateError(`${existing.map((p) => relative(process.cwd(), p) || p).join(', ')} already exist(s)`, { file: relative(process.cwd(), existing[0]) }, 'pass --force to overwrite');
+  }
+  // Point $schema at the installed copy of the published schema, so editors complete and check the file.
+  let schema: string | undefined;
+  try {
+    schema = relative(dir, join(dirname(createRequire(join(dir, 'package.json')).resolve('@distill-gate/core')), '..', 'schema', 'config.schema.json'));
+  } catch {
+    schema = undefined;
+  }
+  const selected = await selectBackend(opts.backend);
+  stderr.write(`training the ${opts.scenario} scenario's teachers on ${selected.name} (a few seconds)\n`);
+  await writeMnistModels(dir, selected.name, { info: (m) => stderr.write(`  ${m}\n`), warn: (m) => stderr.write(`warning: ${m}\n`) });
+  await writeFileAtomic(configPath, `${JSON.stringify(mnistConfig(schema?.split(sep).join('/')), null, 2)}\n`);
+  const at = relative(process.cwd(), dir) || '.';
+  stderr.write(
+    [
+      `wrote ${relative(process.cwd(), configPath)} and ${models.length} models under ${join(at, 'models')}`,
+      'next:',
+      `  npx distill-gate check --config ${join(at, 'distill-gate.config.json')}   # exits 1: the teacher's noise logits carry its digit knowledge`,
+      `  npx distill-gate check --config ${join(at, 'distill-gate.config.json')} ${join(at, 'data/reference-aux-logits.safetensors')}   # exits 0 (after the first run made the data)`,
+      '',
+    ].join('\n'),
+  );
 }
 
 /** Reads a result (or partial result) JSON file written by check. */
@@ -148,6 +184,39 @@ export function buildProgram(out: { stdout: NodeJS.WriteStream; stderr: NodeJS.W
       if (result.verdict === 'INCONCLUSIVE' && result.inconclusivePolicy === 'warn') out.stderr.write('warning: the verdict is INCONCLUSIVE (policy: warn)\n');
       code = result.exitCode;
     });
+  program
+    .command('init')
+    .description('write a starter config (with $schema) and the models of a scenario into a folder')
+    .argument('[dir]', 'folder to set up', '.')
+    .addOption(new Option('--scenario <name>', 'what to set up').choices(['mnist-subliminal']).default('mnist-subliminal'))
+    .option('--force', 'overwrite an existing config and models')
+    .addOption(new Option('--backend <name>', 'tfjs backend for training the scenario\'s teachers').choices(['auto', 'tensorflow', 'wasm', 'cpu']).default('wasm'))
+    .action(async (dir: string, opts: { scenario: string; force?: boolean; backend: BackendPreference }) => {
+      await init(resolve(dir), opts, out.stderr);
+      code = 0;
+    });
+
+  const plugins = program.command('plugins').description('the plugins distill-gate can use: built-in and installed');
+  plugins
+    .command('list')
+    .description('list built-in plugins and installed packages with the "distill-gate-plugin" keyword')
+    .option('--json', 'as JSON')
+    .action(async (opts: { json?: boolean }) => {
+      const entries = await pluginCatalog(process.cwd());
+      out.stdout.write(
+        opts.json
+          ? `${JSON.stringify(entries.map((e) => ({ kind: e.plugin.kind, name: e.plugin.name, version: e.plugin.version, description: e.plugin.description, source: e.source, optionsSchema: e.plugin.optionsSchema, defaults: defaultOptions(e.plugin) })), null, 2)}\n`
+          : `${formatPluginList(entries)}\n`,
+      );
+    });
+  plugins
+    .command('describe')
+    .description('show a plugin\'s options schema, its defaults and how to use it in a config')
+    .argument('<name>', 'plugin name (or the end of it, e.g. task-accuracy)')
+    .action(async (name: string) => {
+      out.stdout.write(`${describePlugin(await pluginCatalog(process.cwd()), name)}\n`);
+    });
+
   program
     .command('merge')
     .description('combine the partial results of check --shard i/n into one verdict and one report')

@@ -30,4 +30,5 @@ export {
   type VerdictDecision,
 } from './stats.js';
 export { writeFileAtomic, sha256File, sha256Floats } from './io.js';
+export { compileSchema, nearest } from './validation.js';
 export { formatMarkdown } from './markdown.js';

@@ -1,8 +1,19 @@
-import { join, relative, resolve } from 'node:path';
+import { relative, resolve } from 'node:path';
 import * as core from '@actions/core';
 import { glob } from 'tinyglobby';
 import { check, readResultFile, VERSION } from '@distill-gate/cli';
-import { DistillGateError, formatMarkdown, isDistillGateError, loadConfig, mergeResults, parseSeeds, parseShard, writeFileAtomic, type CheckResult } from '@distill-gate/core';
+import {
+  datasetPathFromCwd,
+  DistillGateError,
+  formatMarkdown,
+  isDistillGateError,
+  loadConfig,
+  mergeResults,
+  parseSeeds,
+  parseShard,
+  writeReports,
+  type CheckResult,
+} from '@distill-gate/core';
 import { changedFilesOfPullRequest } from './changed-files.js';
 
 const BACKENDS = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
@@ -31,10 +42,9 @@ async function publish(result: CheckResult, reportPath: string, cwd: string): Pr
   core.setOutput('max-transfer-high', worst ? String(worst.transfer.interval[1]) : '');
   core.setOutput('report-path', relative(cwd, reportPath) || reportPath);
   if (process.env.GITHUB_STEP_SUMMARY) await core.summary.addRaw(formatMarkdown(result)).write();
-  const pathOf = new Map(result.datasets.map((d) => [d.name, relative(cwd, resolve(resolve(cwd, result.config.path), '..', d.path))]));
   for (const r of result.results) {
     if (r.verdict === 'PASS') continue;
-    const props = { file: pathOf.get(r.dataset), title: `distill-gate: ${r.verdict} (${r.trait})` };
+    const props = { file: datasetPathFromCwd(result, r.dataset, cwd), title: `distill-gate: ${r.verdict} (${r.trait})` };
     const text = `${r.dataset}: ${r.explanation}.`;
     if (r.verdict === 'FAIL') core.error(text, props);
     else core.warning(text, props);
@@ -62,9 +72,7 @@ async function mergeMode(patterns: string[], reportDir: string, cwd: string): Pr
   core.info(`merging ${files.length} partial result(s)`);
   const partials = await Promise.all(files.map((f) => readResultFile(f)));
   const result = mergeResults(partials);
-  const reportPath = join(reportDir, 'result.json');
-  await writeFileAtomic(reportPath, `${JSON.stringify(result, null, 2)}\n`);
-  await writeFileAtomic(join(reportDir, 'report.md'), formatMarkdown(result));
+  const reportPath = await writeReports(result, reportDir);
   return finish(result, reportPath, cwd);
 }
 

@@ -12,6 +12,7 @@ import {
   parseSeeds,
   parseShard,
   runCheck,
+  writeReports,
   type ShardSpec,
   writeFileAtomic,
   type CheckResult,
@@ -71,9 +72,7 @@ export async function check(datasets: string[], opts: CheckCommandOptions, io = 
       onProgress: (p) => progress.update(p),
       log: { info: (m) => progress.update({ phase: 'data', message: m }), warn: (m) => io.stderr.write(`warning: ${m}\n`) },
     });
-    const reportPath = join(config.reportDir, opts.shard ? `partial-${opts.shard.index}-of-${opts.shard.count}.json` : 'result.json');
-    await writeFileAtomic(reportPath, `${JSON.stringify(result, null, 2)}\n`);
-    if (!opts.shard) await writeFileAtomic(join(config.reportDir, 'report.md'), formatMarkdown(result));
+    const reportPath = await writeReports(result, config.reportDir);
     return { result, reportPath };
   } finally {
     progress.done();
@@ -227,9 +226,7 @@ export function buildProgram(out: { stdout: NodeJS.WriteStream; stderr: NodeJS.W
     .action(async (files: string[], opts: { reportDir: string; json?: boolean; markdown?: boolean }) => {
       const partials = await Promise.all(files.map((f) => readResultFile(f)));
       const result = mergeResults(partials);
-      const reportPath = join(opts.reportDir, 'result.json');
-      await writeFileAtomic(reportPath, `${JSON.stringify(result, null, 2)}\n`);
-      await writeFileAtomic(join(opts.reportDir, 'report.md'), formatMarkdown(result));
+      const reportPath = await writeReports(result, opts.reportDir);
       if (opts.json) out.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
       else if (opts.markdown) out.stdout.write(formatMarkdown(result));
       else out.stdout.write(`${formatResultTable(result, Boolean(out.stdout.isTTY))}\nreport: ${reportPath}\n`);

@@ -32,3 +32,6 @@ export {
 export { writeFileAtomic, sha256File, sha256Floats } from './io.js';
 export { compileSchema, nearest } from './validation.js';
 export { formatMarkdown } from './markdown.js';
+export { formatJUnit, formatSarif, datasetPathFromCwd } from './formats.js';
+export { formatHtml } from './html.js';
+export { writeReports } from './reports.js';

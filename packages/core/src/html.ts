@@ -1,0 +1,203 @@
+import type { CheckResult, TransferResult } from './result.js';
+
+const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+const f3 = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : String(x));
+const COLORS = { PASS: '#1a7f37', FAIL: '#cf222e', INCONCLUSIVE: '#9a6700' } as const;
+const PROBE = '#cf222e';
+const CONTROL = '#57606a';
+
+/** Keeps the end of a long label (dataset names differ at the end more often than at the start). */
+function shorten(s: string, max: number): string {
+  return s.length <= max ? s : `…${s.slice(s.length - max + 1)}`;
+}
+
+function linear(d0: number, d1: number, r0: number, r1: number) {
+  const span = d1 - d0 || 1;
+  return (x: number) => r0 + ((x - d0) / span) * (r1 - r0);
+}
+
+function ticks(lo: number, hi: number, n = 5): number[] {
+  const step = 10 ** Math.floor(Math.log10((hi - lo) / n || 1));
+  const nice = [1, 2, 5, 10].map((m) => m * step).find((s) => (hi - lo) / s <= n) ?? step * 10;
+  const out: number[] = [];
+  for (let v = Math.ceil(lo / nice) * nice; v <= hi + 1e-12; v += nice) out.push(Math.round(v / nice) * nice);
+  return out;
+}
+
+function axisX(x: (v: number) => number, lo: number, hi: number, y: number, label: string): string {
+  return (
+    `<line x1="${x(lo)}" x2="${x(hi)}" y1="${y}" y2="${y}" class="axis"/>` +
+    ticks(lo, hi)
+      .map((t) => `<line x1="${x(t)}" x2="${x(t)}" y1="${y}" y2="${y + 4}" class="axis"/><text x="${x(t)}" y="${y + 16}" class="tick" text-anchor="middle">${+t.toFixed(6)}</text>`)
+      .join('') +
+    `<text x="${(x(lo) + x(hi)) / 2}" y="${y + 32}" class="label" text-anchor="middle">${esc(label)}</text>`
+  );
+}
+
+function axisY(y: (v: number) => number, lo: number, hi: number, x: number, label: string): string {
+  return (
+    `<line x1="${x}" x2="${x}" y1="${y(lo)}" y2="${y(hi)}" class="axis"/>` +
+    ticks(lo, hi, 4)
+      .map((t) => `<line x1="${x - 4}" x2="${x}" y1="${y(t)}" y2="${y(t)}" class="axis"/><text x="${x - 6}" y="${y(t) + 4}" class="tick" text-anchor="end">${+t.toFixed(6)}</text>`)
+      .join('') +
+    `<text transform="translate(${x - 44},${(y(lo) + y(hi)) / 2}) rotate(-90)" class="label" text-anchor="middle">${esc(label)}</text>`
+  );
+}
+
+/** Transfer and its interval per dataset x trait, against the threshold (a forest plot). */
+function forestPlot(r: CheckResult): string {
+  const rows = r.results;
+  const w = 860;
+  const left = 330;
+  const rowH = 34;
+  const h = 60 + rows.length * rowH;
+  const values = rows.flatMap((x) => [x.transfer.interval[0], x.transfer.interval[1], x.transfer.mean]).filter(Number.isFinite);
+  let lo = Math.min(0, r.threshold, ...values);
+  let hi = Math.max(0, r.threshold, ...values);
+  const pad = (hi - lo) * 0.08 || 0.05;
+  lo -= pad;
+  hi += pad;
+  const x = linear(lo, hi, left, w - 20);
+  const body = rows
+    .map((row, i) => {
+      const y = 20 + i * rowH + rowH / 2;
+      const c = COLORS[row.verdict];
+      const [a, b] = row.transfer.interval.map((v) => (Number.isFinite(v) ? v : v < 0 ? lo : hi));
+      return (
+        `<text x="${left - 10}" y="${y + 4}" class="name" text-anchor="end">${esc(shorten(`${row.dataset} · ${row.trait.replace(/^@[^/]+\/trait-/, '')}`, 52))}<title>${esc(`${row.dataset} · ${row.trait}`)}</title></text>` +
+        `<line x1="${x(a)}" x2="${x(b)}" y1="${y}" y2="${y}" stroke="${c}" stroke-width="3"/>` +
+        `<line x1="${x(a)}" x2="${x(a)}" y1="${y - 6}" y2="${y + 6}" stroke="${c}" stroke-width="2"/><line x1="${x(b)}" x2="${x(b)}" y1="${y - 6}" y2="${y + 6}" stroke="${c}" stroke-width="2"/>` +
+        `<circle cx="${x(row.transfer.mean)}" cy="${y}" r="5" fill="${c}"><title>${esc(`${row.dataset}: transfer ${f3(row.transfer.mean)} [${f3(row.transfer.interval[0])}, ${f3(row.transfer.interval[1])}] ${row.verdict}`)}</title></circle>`
+      );
+    })
+    .join('');
+  const yAxis = 20 + rows.length * rowH;
+  return (
+    `<svg viewBox="0 0 ${w} ${h}" width="${w}" height="${h}" role="img" aria-label="transfer with ${Math.round(r.confidence * 100)}% intervals against the threshold">` +
+    `<line x1="${x(0)}" x2="${x(0)}" y1="10" y2="${yAxis}" class="zero"/>` +
+    `<line x1="${x(r.threshold)}" x2="${x(r.threshold)}" y1="10" y2="${yAxis}" class="threshold"/><text x="${x(r.threshold) + 4}" y="14" class="tick">threshold ${r.threshold}</text>` +
+    body +
+    axisX(x, lo, hi, yAxis, `transfer = score(probe) − score(control), ${Math.round(r.confidence * 100)}% interval`) +
+    '</svg>'
+  );
+}
+
+/** Probe and control scores per seed, paired by seed. */
+function seedPlot(x: TransferResult): string {
+  const w = 360;
+  const h = 200;
+  const vals = [...x.probe, ...x.control].flatMap((s) => [s.value - s.stderr, s.value + s.stderr]);
+  let lo = Math.min(...vals);
+  let hi = Math.max(...vals);
+  const pad = (hi - lo) * 0.1 || 0.01;
+  lo -= pad;
+  hi += pad;
+  const n = x.probe.length;
+  const px = linear(-0.5, n - 0.5, 60, w - 10);
+  const py = linear(lo, hi, h - 40, 10);
+  const marks = x.probe
+    .map((p, i) => {
+      const c = x.control[i];
+      return (
+        `<line x1="${px(i) - 6}" x2="${px(i) + 6}" y1="${py(c.value)}" y2="${py(p.value)}" class="pair"/>` +
+        `<line x1="${px(i) - 6}" x2="${px(i) - 6}" y1="${py(c.value - c.stderr)}" y2="${py(c.value + c.stderr)}" stroke="${CONTROL}"/>` +
+        `<circle cx="${px(i) - 6}" cy="${py(c.value)}" r="4" fill="${CONTROL}"><title>seed ${c.seed} control ${f3(c.value)} ± ${f3(c.stderr)}</title></circle>` +
+        `<line x1="${px(i) + 6}" x2="${px(i) + 6}" y1="${py(p.value - p.stderr)}" y2="${py(p.value + p.stderr)}" stroke="${PROBE}"/>` +
+        `<circle cx="${px(i) + 6}" cy="${py(p.value)}" r="4" fill="${PROBE}"><title>seed ${p.seed} probe ${f3(p.value)} ± ${f3(p.stderr)}</title></circle>` +
+        `<text x="${px(i)}" y="${h - 24}" class="tick" text-anchor="middle">${p.seed}</text>`
+      );
+    })
+    .join('');
+  return (
+    `<svg viewBox="0 0 ${w} ${h}" width="${w}" height="${h}" role="img" aria-label="scores per seed">` +
+    marks +
+    axisY(py, lo, hi, 52, esc(x.metric || 'score')) +
+    `<text x="${(60 + w) / 2}" y="${h - 6}" class="label" text-anchor="middle">seed (● probe, ● control; bars ±1 s.e.)</text>` +
+    '</svg>'
+  );
+}
+
+/** Mean training loss per epoch of every probe (red) and control (grey) student. */
+function lossPlot(x: TransferResult): string {
+  const w = 360;
+  const h = 200;
+  const curves = [...x.probe.map((s) => ({ s, c: PROBE })), ...x.control.map((s) => ({ s, c: CONTROL }))].filter((k) => k.s.lossHistory?.length);
+  if (!curves.length) return '<p class="muted">no training curves recorded</p>';
+  const epochs = Math.max(...curves.map((k) => k.s.lossHistory.length));
+  const all = curves.flatMap((k) => k.s.lossHistory);
+  const lo = Math.min(0, ...all);
+  const hi = Math.max(...all) * 1.05 || 1;
+  const px = linear(1, Math.max(2, epochs), 60, w - 10);
+  const py = linear(lo, hi, h - 40, 10);
+  const lines = curves
+    .map((k) => `<polyline fill="none" stroke="${k.c}" stroke-opacity="0.8" points="${k.s.lossHistory.map((v, e) => `${px(e + 1)},${py(v)}`).join(' ')}"><title>${k.s.role} seed ${k.s.seed}</title></polyline>`)
+    .join('');
+  return (
+    `<svg viewBox="0 0 ${w} ${h}" width="${w}" height="${h}" role="img" aria-label="training loss per epoch">` +
+    lines +
+    axisY(py, lo, hi, 52, 'training loss') +
+    axisX(px, 1, Math.max(2, epochs), h - 40, 'epoch') +
+    '</svg>'
+  );
+}
+
+/** Kept and dropped records per dataset and per filter. */
+function filterTable(r: CheckResult): string {
+  const rows = r.datasets.flatMap((d) =>
+    (d.filters.length ? d.filters : [{ filter: '(no filters)', version: '', seen: d.records, kept: d.records, dropped: 0, reasons: {} }]).map((f) => {
+      const pct = f.seen ? (f.kept / f.seen) * 100 : 0;
+      const reasons = Object.entries(f.reasons).map(([k, v]) => `${v} ${esc(k)}`).join(', ');
+      return `<tr><td>${esc(d.name)}</td><td>${esc(f.filter)}</td><td class="num">${f.kept} / ${f.seen}</td><td><div class="bar"><div style="width:${pct.toFixed(1)}%"></div></div></td><td>${reasons || '—'}</td></tr>`;
+    }),
+  );
+  return `<table><thead><tr><th>dataset</th><th>filter</th><th>kept</th><th></th><th>drop reasons</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
+}
+
+/** One self-contained HTML file (inline CSS and SVG, no scripts or external resources) that explains the result. */
+export function formatHtml(r: CheckResult): string {
+  const pct = Math.round(r.confidence * 100);
+  const sections = r.results
+    .map(
+      (x) => `
+<section class="result">
+  <h3><span class="badge" style="background:${COLORS[x.verdict]}">${x.verdict}</span> ${esc(x.dataset)} · ${esc(x.trait)}</h3>
+  <p>${esc(x.explanation)}. Evaluator ${esc(x.evaluator)} (${esc(x.metric)}); ${esc(x.transfer.method)}.</p>
+  <div class="plots"><figure>${seedPlot(x)}<figcaption>Scores per seed</figcaption></figure><figure>${lossPlot(x)}<figcaption>Training curves</figcaption></figure></div>
+</section>`,
+    )
+    .join('');
+  const rows = r.results
+    .map(
+      (x) =>
+        `<tr><td>${esc(x.dataset)}</td><td>${esc(x.trait)}</td><td class="num">${f3(x.transfer.mean)}</td><td class="num">[${f3(x.transfer.interval[0])}, ${f3(x.transfer.interval[1])}]</td><td class="num">${x.threshold}</td><td class="num">${x.pValue.toExponential(2)}</td><td><span class="badge" style="background:${COLORS[x.verdict]}">${x.verdict}</span></td></tr>`,
+    )
+    .join('');
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>distill-gate: ${r.verdict}</title>
+<style>
+body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;color:#1f2328;margin:24px auto;max-width:900px;padding:0 16px}
+h1{font-size:22px}h2{font-size:18px;margin-top:28px;border-bottom:1px solid #d0d7de;padding-bottom:4px}h3{font-size:15px}
+.badge{color:#fff;border-radius:4px;padding:1px 7px;font-weight:600;font-size:12px}
+table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #d0d7de;padding:4px 6px;text-align:left}.num{text-align:right;font-variant-numeric:tabular-nums}
+.axis{stroke:#57606a}.tick{font-size:11px;fill:#57606a}.label{font-size:12px;fill:#1f2328}.name{font-size:11px;fill:#1f2328}
+.threshold{stroke:#cf222e;stroke-dasharray:5 4}.zero{stroke:#d0d7de}.pair{stroke:#d0d7de}
+.plots{display:flex;gap:12px;flex-wrap:wrap}figure{margin:0}figcaption{font-size:12px;color:#57606a;text-align:center}
+.bar{background:#ffebe9;width:160px;height:10px;border-radius:3px}.bar div{background:#1a7f37;height:10px;border-radius:3px}.muted{color:#57606a}
+</style></head><body>
+<h1>distill-gate: <span class="badge" style="background:${COLORS[r.verdict]}" id="verdict">${r.verdict}</span></h1>
+<p>${esc(r.summary.charAt(0).toUpperCase() + r.summary.slice(1))}.</p>
+<h2>Transfer against the threshold</h2>
+${forestPlot(r)}
+<table><thead><tr><th>dataset</th><th>trait</th><th>transfer</th><th>${pct}% interval</th><th>threshold</th><th>p</th><th>verdict</th></tr></thead><tbody>${rows}</tbody></table>
+<h2>Per dataset and trait</h2>
+${sections}
+<h2>Filters</h2>
+${filterTable(r)}
+<h2>Cross-base students</h2>
+<p class="muted">None configured: every student here shares the base (${esc(r.base.path)}, sha256 ${r.base.sha256.slice(0, 12)}). A transfer that also appears on a different base points to explicit leakage rather than subliminal transfer.</p>
+<h2>Run</h2>
+<p class="muted">${esc(r.tool.name)} ${esc(r.tool.version)} · backend ${esc(r.backend.name)} (${esc(r.backend.reason)}), ${r.backend.workers} worker(s) · seeds ${r.seeds.join(', ')} · ${Object.entries(r.versions).map(([k, v]) => `${esc(k)} ${esc(v)}`).join(', ')} · started ${esc(r.startedAt)} · wall ${(r.timings.totalMs / 1000).toFixed(1)} s${r.cache ? ` · cache ${r.cache.hits} hit(s), ${r.cache.misses} miss(es)` : ''}${r.mergedFrom ? ` · merged from ${r.mergedFrom} shards` : ''}</p>
+</body></html>
+`;
+}

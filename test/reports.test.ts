@@ -1,0 +1,109 @@
+// The report projections of a real check: JUnit XML and SARIF validated against schemas, and the HTML report
+// rendered in a real headless browser (Debian's chromium, driven by playwright-core).
+import { execFile, execFileSync } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+
+const root = join(import.meta.dirname, '..');
+const bin = join(root, 'packages/cli/bin/distill-gate.js');
+const example = join(root, 'examples/mnist-subliminal');
+const require = createRequire(import.meta.url);
+let dir: string;
+let report: string;
+
+const has = (cmd: string) => {
+  try {
+    execFileSync('which', [cmd]);
+    return true;
+  } catch {
+    return false;
+  }
+};
+const chromium = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
+let sarifSchemaPath: string | undefined;
+try {
+  sarifSchemaPath = join(require.resolve('@microsoft/sarif-multitool-linux/package.json'), '..', 'sarif-2.1.0.json');
+} catch {
+  sarifSchemaPath = undefined; // optional dependency, Linux only
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'dg-reports-'));
+  cpSync(join(example, 'models'), join(dir, 'models'), { recursive: true });
+  const c = JSON.parse(readFileSync(join(example, 'distill-gate.config.json'), 'utf8'));
+  delete c.$schema;
+  c.datasets = c.datasets.filter((d: { name: string }) => d.name !== 'different-init-teacher-aux-logits');
+  for (const d of c.datasets) d.recipe.generator.options.count = 12000;
+  c.training = { ...c.training, epochs: 5, batchSize: 256, learningRate: 0.001 };
+  c.seeds = 3;
+  writeFileSync(join(dir, 'distill-gate.config.json'), JSON.stringify(c, null, 2));
+  const code = await new Promise<number>((resolve) => execFile(process.execPath, [bin, 'check', '--no-progress', '--no-cache'], { cwd: dir }, (err) => resolve(err ? ((err as { code?: number }).code ?? 1) : 0)));
+  expect(code).toBe(1);
+  report = join(dir, 'distill-gate-report');
+}, 180_000);
+
+describe('JUnit XML', () => {
+  it('has one failing test case for the FAIL and a passing one for the PASS', () => {
+    const x = readFileSync(join(report, 'junit.xml'), 'utf8');
+    expect(x).toMatch(/<testsuites name="distill-gate" tests="2" failures="1" errors="0" skipped="0"/);
+    expect(x).toMatch(/<testsuite name="teacher-aux-logits" tests="1" failures="1"/);
+    expect(x).toMatch(/<testsuite name="reference-aux-logits" tests="1" failures="0"/);
+    expect(x).toContain('<failure message="FAIL: transfer');
+  });
+  it.skipIf(!has('xmllint'))('is valid against the JUnit schema (xmllint --schema test/fixtures/junit.xsd)', () => {
+    const out = execFileSync('xmllint', ['--noout', '--schema', join(root, 'test/fixtures/junit.xsd'), join(report, 'junit.xml')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    expect(out).toBe('');
+  });
+});
+
+describe('SARIF', () => {
+  it.skipIf(!sarifSchemaPath)('is valid against the official SARIF 2.1.0 schema', () => {
+    const schema = JSON.parse(readFileSync(sarifSchemaPath!, 'utf8'));
+    const ajv = new Ajv2020({ strict: false, allErrors: true, validateFormats: false });
+    const validate = ajv.compile(schema);
+    const sarif = JSON.parse(readFileSync(join(report, 'results.sarif'), 'utf8'));
+    expect(validate(sarif), JSON.stringify(validate.errors?.slice(0, 3))).toBe(true);
+    const results = sarif.runs[0].results;
+    expect(results.map((r: any) => [r.kind, r.level])).toEqual([
+      ['fail', 'error'],
+      ['pass', 'none'],
+    ]);
+    expect(results[0].locations[0].physicalLocation.artifactLocation.uri).toBe('data/teacher-aux-logits.safetensors');
+  });
+});
+
+describe('HTML report', () => {
+  it.skipIf(!chromium)('renders in headless chromium with the verdicts and plots and no console errors', async () => {
+    const { chromium: pw } = await import('playwright-core');
+    const browser = await pw.launch({
+      executablePath: chromium,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1000, height: 1400 } });
+      const problems: string[] = [];
+      page.on('console', (m) => {
+        if (m.type() === 'error' || m.type() === 'warning') problems.push(m.text());
+      });
+      page.on('pageerror', (e) => problems.push(e.message));
+      page.on('request', (r) => {
+        if (!r.url().startsWith('file:')) problems.push(`external request ${r.url()}`);
+      });
+      await page.goto(`file://${join(report, 'report.html')}`);
+      expect(await page.textContent('#verdict')).toBe('FAIL');
+      const badges = await page.locator('section.result .badge').allTextContents();
+      expect(badges).toEqual(['FAIL', 'PASS']);
+      expect(await page.locator('svg').count()).toBe(1 + 2 * 2);
+      expect(await page.locator('svg circle').count()).toBeGreaterThan(10);
+      await page.screenshot({ path: join(dir, 'report.png'), fullPage: true });
+      expect(statSync(join(dir, 'report.png')).size).toBeGreaterThan(10_000);
+      expect(problems).toEqual([]);
+    } finally {
+      await browser.close();
+    }
+  });
+});

@@ -35,3 +35,4 @@ export { formatMarkdown } from './markdown.js';
 export { formatJUnit, formatSarif, datasetPathFromCwd } from './formats.js';
 export { formatHtml } from './html.js';
 export { writeReports } from './reports.js';
+export { testPlugin, linearModel, type PluginTestCases } from './testkit.js';

@@ -1,0 +1,1 @@
+module.exports = { pluginGenerator: require('./plugin/generator.cjs').default };

@@ -1,34 +1,16 @@
 // End-to-end: the real `distill-gate` bin on a scaled-down copy of the MNIST example (real training, real data).
-import { execFile } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { example, runCli, scaledExampleConfig } from './helpers.js';
 
-const root = join(import.meta.dirname, '..');
-const bin = join(root, 'packages/cli/bin/distill-gate.js');
-const example = join(root, 'examples/mnist-subliminal');
 let dir: string;
 
-function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [bin, ...args], { cwd: dir, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
+const run = (args: string[]) => runCli(args, dir);
 
-/**
- * The example's config, scaled down so a test takes seconds: 12,000 noise images instead of 60,000, batch 256 and
- * lr 1e-3 instead of 1024 and 3e-4 (the transfer is smaller but still far above the threshold), 3 seeds.
- */
 function writeScaledConfig(name: string, mutate: (c: any) => void = () => {}): string {
-  const c = JSON.parse(readFileSync(join(example, 'distill-gate.config.json'), 'utf8'));
-  delete c.$schema;
-  c.datasets = c.datasets.filter((d: { name: string }) => d.name !== 'different-init-teacher-aux-logits');
-  for (const d of c.datasets) d.recipe.generator.options.count = 12000;
-  c.training = { ...c.training, epochs: 5, batchSize: 256, learningRate: 0.001 };
-  c.seeds = 3;
+  const c = scaledExampleConfig();
   mutate(c);
   writeFileSync(join(dir, name), JSON.stringify(c, null, 2));
   return name;

@@ -1,18 +1,11 @@
 // `distill-gate init` and `distill-gate plugins`, through the real bin.
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { root, runCli } from './helpers.js';
 
-const root = join(import.meta.dirname, '..');
-const bin = join(root, 'packages/cli/bin/distill-gate.js');
-
-function run(args: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [bin, ...args], { cwd }, (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }));
-  });
-}
+const run = runCli;
 
 describe('distill-gate init', () => {
   it('writes the example\'s config and byte-identical models, and refuses to overwrite them', async () => {

@@ -1,16 +1,14 @@
 // The report projections of a real check: JUnit XML and SARIF validated against schemas, and the HTML report
 // rendered in a real headless browser (Debian's chromium, driven by playwright-core).
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { example, root, runCli, scaledExampleConfig } from './helpers.js';
 
-const root = join(import.meta.dirname, '..');
-const bin = join(root, 'packages/cli/bin/distill-gate.js');
-const example = join(root, 'examples/mnist-subliminal');
 const require = createRequire(import.meta.url);
 let dir: string;
 let report: string;
@@ -34,15 +32,8 @@ try {
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'dg-reports-'));
   cpSync(join(example, 'models'), join(dir, 'models'), { recursive: true });
-  const c = JSON.parse(readFileSync(join(example, 'distill-gate.config.json'), 'utf8'));
-  delete c.$schema;
-  c.datasets = c.datasets.filter((d: { name: string }) => d.name !== 'different-init-teacher-aux-logits');
-  for (const d of c.datasets) d.recipe.generator.options.count = 12000;
-  c.training = { ...c.training, epochs: 5, batchSize: 256, learningRate: 0.001 };
-  c.seeds = 3;
-  writeFileSync(join(dir, 'distill-gate.config.json'), JSON.stringify(c, null, 2));
-  const code = await new Promise<number>((resolve) => execFile(process.execPath, [bin, 'check', '--no-progress', '--no-cache'], { cwd: dir }, (err) => resolve(err ? ((err as { code?: number }).code ?? 1) : 0)));
-  expect(code).toBe(1);
+  writeFileSync(join(dir, 'distill-gate.config.json'), JSON.stringify(scaledExampleConfig(), null, 2));
+  expect((await runCli(['check', '--no-progress', '--no-cache'], dir)).code).toBe(1);
   report = join(dir, 'distill-gate-report');
 }, 180_000);
 

@@ -93,15 +93,8 @@ export const configSchema: JsonSchema = {
           "use"
         ],
         "properties": {
-          "use": {
-            "type": "string",
-            "minLength": 1,
-            "description": "An installed package name, or a path relative to this file."
-          },
-          "options": {
-            "type": "object",
-            "description": "Options, validated against the plugin's own optionsSchema."
-          },
+          "use": { "$ref": "#/definitions/pluginRef/properties/use" },
+          "options": { "$ref": "#/definitions/pluginRef/properties/options" },
           "traits": {
             "type": "array",
             "items": {

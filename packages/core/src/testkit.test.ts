@@ -23,16 +23,16 @@ describe('testPlugin', () => {
       optionsSchema: { type: 'object' },
       loadProbes: async () => ({ kind: 'labelled-inputs', description: '', rows: 2, inputDim: 3, inputs: new Float32Array(5), labels: Int32Array.of(0, 12), outputs: { start: 0, end: 10 } }),
     });
-    const e = await testPlugin(broken).catch((x) => x as Error);
+    const e = (await testPlugin(broken).catch((x: unknown) => x)) as Error;
     expect(e.message).toContain('"description" must be a non-empty string');
     const ok = { ...broken, description: 'x', version: '1.0.0' };
-    const e2 = await testPlugin(ok).catch((x) => x as Error);
+    const e2 = (await testPlugin(ok).catch((x: unknown) => x)) as Error;
     expect(e2.message).toContain('probes: 5 inputs for 2 rows of 3');
     expect(e2.message).toContain('a label lies outside the 10 outputs');
     expect(e2.message).toContain('probes: description is empty');
   });
   it('flags an invalid-options case the schema accepts', async () => {
-    const e = await testPlugin(clip, { invalid: [{ options: { maxAbs: 3 }, pointer: '/maxAbs' }] }).catch((x) => x as Error);
+    const e = (await testPlugin(clip, { invalid: [{ options: { maxAbs: 3 }, pointer: '/maxAbs' }] }).catch((x: unknown) => x)) as Error;
     expect(e.message).toContain('invalid[0] was accepted');
   });
   it('gives a deterministic linear model', async () => {

@@ -40,7 +40,7 @@ function axisY(y: (v: number) => number, lo: number, hi: number, x: number, labe
     ticks(lo, hi, 4)
       .map((t) => `<line x1="${x - 4}" x2="${x}" y1="${y(t)}" y2="${y(t)}" class="axis"/><text x="${x - 6}" y="${y(t) + 4}" class="tick" text-anchor="end">${+t.toFixed(6)}</text>`)
       .join('') +
-    `<text transform="translate(${x - 44},${(y(lo) + y(hi)) / 2}) rotate(-90)" class="label" text-anchor="middle">${esc(label)}</text>`
+    `<text transform="translate(${x - 58},${(y(lo) + y(hi)) / 2}) rotate(-90)" class="label" text-anchor="middle">${esc(label)}</text>`
   );
 }
 
@@ -93,7 +93,7 @@ function seedPlot(x: TransferResult): string {
   lo -= pad;
   hi += pad;
   const n = x.probe.length;
-  const px = linear(-0.5, n - 0.5, 60, w - 10);
+  const px = linear(-0.5, n - 0.5, 70, w - 10);
   const py = linear(lo, hi, h - 40, 10);
   const marks = x.probe
     .map((p, i) => {
@@ -111,8 +111,8 @@ function seedPlot(x: TransferResult): string {
   return (
     `<svg viewBox="0 0 ${w} ${h}" width="${w}" height="${h}" role="img" aria-label="scores per seed">` +
     marks +
-    axisY(py, lo, hi, 52, esc(x.metric || 'score')) +
-    `<text x="${(60 + w) / 2}" y="${h - 6}" class="label" text-anchor="middle">seed (● probe, ● control; bars ±1 s.e.)</text>` +
+    axisY(py, lo, hi, 62, esc(x.metric || 'score')) +
+    `<text x="${(70 + w) / 2}" y="${h - 6}" class="label" text-anchor="middle">seed (● probe, ● control; bars ±1 s.e.)</text>` +
     '</svg>'
   );
 }
@@ -127,7 +127,7 @@ function lossPlot(x: TransferResult): string {
   const all = curves.flatMap((k) => k.s.lossHistory);
   const lo = Math.min(0, ...all);
   const hi = Math.max(...all) * 1.05 || 1;
-  const px = linear(1, Math.max(2, epochs), 60, w - 10);
+  const px = linear(1, Math.max(2, epochs), 70, w - 10);
   const py = linear(lo, hi, h - 40, 10);
   const lines = curves
     .map((k) => `<polyline fill="none" stroke="${k.c}" stroke-opacity="0.8" points="${k.s.lossHistory.map((v, e) => `${px(e + 1)},${py(v)}`).join(' ')}"><title>${k.s.role} seed ${k.s.seed}</title></polyline>`)
@@ -135,7 +135,7 @@ function lossPlot(x: TransferResult): string {
   return (
     `<svg viewBox="0 0 ${w} ${h}" width="${w}" height="${h}" role="img" aria-label="training loss per epoch">` +
     lines +
-    axisY(py, lo, hi, 52, 'training loss') +
+    axisY(py, lo, hi, 62, 'training loss') +
     axisX(px, 1, Math.max(2, epochs), h - 40, 'epoch') +
     '</svg>'
   );

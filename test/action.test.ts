@@ -92,6 +92,16 @@ beforeAll(async () => {
   git('add', '-A');
   git('commit', '-qm', 'docs');
   sha.docs = git('rev-parse', 'HEAD');
+  // PR D brings its own filter plugin (code the base branch never had) and points the config at it.
+  git('checkout', '-q', 'main');
+  git('checkout', '-qb', 'own-plugin');
+  writeFileSync(join(ws, 'keep-all.mjs'), "export default { kind: 'filter', name: 'keep-all', version: '1.0.0', description: 'x', optionsSchema: {}, test: () => ({ keep: true }) };\n");
+  const withPlugin = JSON.parse(readFileSync(join(ws, 'distill-gate.config.json'), 'utf8'));
+  withPlugin.filters.push({ use: './keep-all.mjs' });
+  writeFileSync(join(ws, 'distill-gate.config.json'), JSON.stringify(withPlugin, null, 2));
+  git('add', '-A');
+  git('commit', '-qm', 'own plugin');
+  sha.ownPlugin = git('rev-parse', 'HEAD');
 }, 120_000);
 
 describe('the bundled GitHub Action on pull requests', () => {
@@ -141,6 +151,15 @@ describe('the bundled GitHub Action on pull requests', () => {
     expect(m.summary).toContain('Merged from 2 shard(s)');
     const merged = JSON.parse(readFileSync(join(ws, 'merged/result.json'), 'utf8'));
     expect(merged.results.map((r: any) => r.transfer)).toEqual(single.results.map((r: any) => r.transfer));
+  });
+
+  it('refuses plugin code that the pull request itself adds', async () => {
+    git('checkout', '-q', 'own-plugin');
+    const r = await runAction({ config: 'distill-gate.config.json', 'changed-only': 'false' }, { base: sha.base, head: sha.ownPlugin });
+    expect(r.code).toBe(2);
+    expect(r.stdout).toContain('refusing plugin path "./keep-all.mjs"');
+    expect(r.stdout).toContain('the config on the base branch does not name it');
+    expect(r.stdout).not.toContain('training');
   });
 
   it('reports bad inputs as one failed-step message', async () => {

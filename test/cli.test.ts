@@ -111,3 +111,15 @@ describe('verdict cache, shards and merge', () => {
     expect(incomplete.stderr).toContain('shard(s) 2/2 missing from the merge');
   });
 });
+
+describe('plugin names', () => {
+  it('suggests the nearest built-in plugin for a misspelt name', async () => {
+    const cfg = writeScaledConfig('typo.json', (c) => {
+      c.evaluators[0].use = '@distill-gate/evaluator-task-acuracy';
+    });
+    const r = await run(['check', '--config', cfg]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('(at /evaluators/0/use, plugin @distill-gate/evaluator-task-acuracy)');
+    expect(r.stderr).toContain('did you mean "@distill-gate/evaluator-task-accuracy"?');
+  });
+});

@@ -14,7 +14,7 @@ import {
   writeReports,
   type CheckResult,
 } from '@distill-gate/core';
-import { changedFilesOfPullRequest } from './changed-files.js';
+import { changedFilesOfPullRequest, checkPluginPaths } from './changed-files.js';
 
 const BACKENDS = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
 const POLICIES = ['fail', 'pass', 'warn'] as const;
@@ -106,8 +106,9 @@ export async function run(env: NodeJS.ProcessEnv = process.env, cwd = env.GITHUB
       if (!datasets.length) throw new DistillGateError(`no file matches the "datasets" input (${patterns.join(', ')})`);
     }
     let onlyDatasets: string[] | undefined;
+    const changed = changedFilesOfPullRequest(env, cwd);
+    checkPluginPaths(configPath, changed);
     if (changedOnly) {
-      const changed = changedFilesOfPullRequest(env, cwd);
       if (changed.files) {
         const set = new Set(changed.files);
         if (datasets.length) datasets = datasets.filter((d) => set.has(d));

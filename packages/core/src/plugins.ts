@@ -4,7 +4,7 @@ import { pathToFileURL } from 'node:url';
 import type { AnyPlugin, PluginKind } from './contracts.js';
 import { DistillGateError, type ErrorLocation } from './errors.js';
 import type { PluginRef } from './config.js';
-import { compileSchema, describeAjvErrors, schemaError } from './validation.js';
+import { compileSchema, describeAjvErrors, nearest, schemaError } from './validation.js';
 
 /** A plugin with its validated options (defaults applied) and where it was loaded from. */
 export interface LoadedPlugin<P extends AnyPlugin = AnyPlugin> {
@@ -61,10 +61,15 @@ export async function loadPlugin<K extends PluginKind>(
     }
   } catch (e) {
     const local = ref.use.startsWith('.') || isAbsolute(ref.use);
+    const guess = local ? undefined : nearest(ref.use, builtins.keys());
     throw new DistillGateError(
       `cannot load ${kind} plugin "${ref.use}": ${(e as Error).message.split('\n')[0]}`,
       at,
-      local ? 'a path is resolved relative to the config file' : `install it (npm install ${ref.use}) or give a path relative to the config file`,
+      local
+        ? 'a path is resolved relative to the config file'
+        : guess
+          ? `did you mean "${guess}"?`
+          : `install it (npm install ${ref.use}) or give a path relative to the config file`,
     );
   }
   const plugin = (mod.default ?? mod.plugin) as Partial<AnyPlugin> | undefined;

@@ -6,6 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { example, runCli, scaledExampleConfig } from './helpers.js';
 
 let dir: string;
+let firstRun: any;
 
 const run = (args: string[]) => runCli(args, dir);
 
@@ -40,6 +41,7 @@ describe('distill-gate check (end to end)', () => {
     expect(r.datasets[0].filters[0]).toMatchObject({ filter: '@distill-gate/filter-auxiliary-outputs-only', kept: 12000, dropped: 0 });
     // the report on disk is the same canonical result
     expect(JSON.parse(readFileSync(join(dir, 'distill-gate-report/result.json'), 'utf8'))).toEqual(r);
+    firstRun = r;
   });
 
   it('checks only the datasets given on the command line, and a clean one PASSes with exit 0 and a table', async () => {
@@ -87,6 +89,11 @@ describe('verdict cache, shards and merge', () => {
     const cfg = writeScaledConfig('distill-gate.config.json');
     const single = await run(['check', '--config', cfg, '--json', '--report-dir', 'single']);
     const singleResult = JSON.parse(single.stdout);
+    // Determinism across runs: the teacher's students were trained afresh here (only the reference came from the
+    // cache) and give bit-identical scores to the first test's run.
+    expect(singleResult.cache.misses).toBeGreaterThanOrEqual(3);
+    const numbers = (x: any) => ({ transfer: x.transfer, probe: x.probe.map((p: any) => [p.seed, p.value, p.stderr, p.lossHistory]), control: x.control.map((p: any) => [p.seed, p.value, p.stderr, p.lossHistory]) });
+    expect(numbers(singleResult.results[0])).toEqual(numbers(firstRun.results[0]));
     const again = await run(['check', '--config', cfg, '--json', '--report-dir', 'again']);
     const cached = JSON.parse(again.stdout);
     expect(again.code).toBe(single.code);
@@ -121,5 +128,30 @@ describe('plugin names', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('(at /evaluators/0/use, plugin @distill-gate/evaluator-task-acuracy)');
     expect(r.stderr).toContain('did you mean "@distill-gate/evaluator-task-accuracy"?');
+  });
+});
+
+describe('a plugin that fails', () => {
+  it('is reported by name, exits 2, and every other result is kept', async () => {
+    writeFileSync(
+      join(dir, 'flaky-evaluator.mjs'),
+      `export default { kind: 'evaluator', name: 'flaky-evaluator', version: '1.0.0', description: 'fails on purpose',
+        accepts: ['labelled-inputs'], optionsSchema: { type: 'object' },
+        async evaluate() { throw new Error('probe set too small for this metric'); } };\n`,
+    );
+    const cfg = writeScaledConfig('flaky.json', (c) => {
+      c.evaluators.push({ use: './flaky-evaluator.mjs' });
+      c.datasets = c.datasets.filter((d: { name: string }) => d.name === 'reference-aux-logits');
+      c.seeds = 2;
+    });
+    const r = await run(['check', '--config', cfg, '--json', '--no-cache', '--report-dir', 'flaky']);
+    expect(r.code).toBe(2);
+    const result = JSON.parse(r.stdout);
+    expect(result.results.map((x: any) => [x.dataset, x.evaluator, x.verdict])).toEqual([['reference-aux-logits', '@distill-gate/evaluator-task-accuracy', 'PASS']]);
+    expect(result.errors).toHaveLength(1);
+    expect(result.errors[0]).toMatchObject({ plugin: 'flaky-evaluator', dataset: 'reference-aux-logits', trait: '@distill-gate/trait-hidden-class-knowledge' });
+    expect(result.errors[0].message).toContain('probe set too small for this metric');
+    expect(result.summary).toMatch(/^1 evaluation\(s\) failed \(flaky-evaluator\)/);
+    expect(readFileSync(join(dir, 'flaky/report.md'), 'utf8')).toContain('**Error** in `flaky-evaluator`');
   });
 });

@@ -33,8 +33,10 @@ export function formatResultTable(r: CheckResult, color = false): string {
     const dropped = d.records - d.recordsAfterFilters;
     return `  ${d.name}: ${d.recordsAfterFilters}/${d.records} records kept${dropped ? ` (${dropped} dropped)` : ''}${d.materialised ? ', materialised from its recipe' : ''}`;
   });
+  const errors = (r.errors ?? []).map((e) => `  ${e.plugin}${e.dataset ? ` on ${e.dataset}` : ''}: ${e.message}`);
   return [
     ...out,
+    ...(errors.length ? ['', 'errors (these results are missing; the others stand):', ...errors] : []),
     '',
     'filters:',
     ...filters,

@@ -18,7 +18,7 @@ import { DistillGateError } from './errors.js';
 import { applyFilters, type FilteredDataset } from './filtering.js';
 import { sha256File, sha256Floats, writeFileAtomic } from './io.js';
 import { loadPlugin, type BuiltinPlugins, type LoadedPlugin } from './plugins.js';
-import { RESULT_SCHEMA_VERSION, type CheckResult, type DatasetReport, type StudentScore, type TransferResult } from './result.js';
+import { RESULT_SCHEMA_VERSION, type CheckError, type CheckResult, type DatasetReport, type StudentScore, type TransferResult } from './result.js';
 import { overallVerdict, transferResult } from './verdicts.js';
 
 export type CheckPhase = 'load' | 'data' | 'control' | 'train' | 'evaluate' | 'verdict';
@@ -261,18 +261,31 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
     scoreCache.set(key, result);
     return result;
   };
+  // A plugin that fails on one evaluation is reported by name; every other (dataset, trait) result is kept.
+  const errors: CheckError[] = [];
+  const failed = new Set<string>();
   for (const p of pending) {
     const unitScores: UnitScores = { key: p.key, dataset: p.report.name, seed: p.unit.seed, report: p.report, scores: [] };
-    for (const e of evaluations) {
-      unitScores.scores.push({
-        trait: e.trait.plugin.name,
-        evaluator: e.evaluator.plugin.name,
-        probe: await score(p.probeJob, e, p.unit.seed, 'probe'),
-        control: await score(p.controlJob, e, p.unit.seed, 'control'),
-      });
+    for (const [k, e] of evaluations.entries()) {
+      const id = `${p.report.name}|${k}`;
+      if (failed.has(id)) continue;
+      try {
+        unitScores.scores[k] = {
+          trait: e.trait.plugin.name,
+          evaluator: e.evaluator.plugin.name,
+          probe: await score(p.probeJob, e, p.unit.seed, 'probe'),
+          control: await score(p.controlJob, e, p.unit.seed, 'control'),
+        };
+      } catch (err) {
+        failed.add(id);
+        const de = err as DistillGateError;
+        errors.push({ plugin: e.evaluator.plugin.name, dataset: p.report.name, trait: e.trait.plugin.name, message: de.format?.() ?? String(err) });
+      }
     }
     scores.push(unitScores);
-    if (opts.cacheDir) await writeFileAtomic(join(opts.cacheDir, `${p.key}.json`), `${JSON.stringify(unitScores)}\n`);
+    if (opts.cacheDir && unitScores.scores.filter(Boolean).length === evaluations.length) {
+      await writeFileAtomic(join(opts.cacheDir, `${p.key}.json`), `${JSON.stringify(unitScores)}\n`);
+    }
   }
   endPhase('evaluateMs');
 
@@ -285,6 +298,7 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
     if (!unitsHere.length) continue;
     reports.push({ ...unitsHere[0].report, name: entry.name });
     for (const [k, e] of evaluations.entries()) {
+      if (failed.has(`${entry.name}|${k}`)) continue;
       const pick = (u: UnitScores) => u.scores[k];
       results.push(
         transferResult(
@@ -298,6 +312,10 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
     }
   }
   const overall = overallVerdict(results, config.threshold, config.inconclusive);
+  if (errors.length) {
+    overall.summary = `${errors.length} evaluation(s) failed (${[...new Set(errors.map((x) => x.plugin))].join(', ')}); of the rest: ${overall.summary}`;
+    overall.exitCode = 2;
+  }
   if (opts.shard) {
     // A shard sees only some seeds: its verdicts are provisional, and the merge job decides the exit code.
     overall.summary = `shard ${opts.shard.index}/${opts.shard.count}, partial (the verdict comes from distill-gate merge): ${overall.summary}`;
@@ -328,6 +346,7 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
     datasets: reports,
     results,
     timings,
+    ...(errors.length ? { errors } : {}),
     ...(opts.shard ? { shard: opts.shard } : {}),
     ...(opts.cacheDir ? { cache: { dir: relative(process.cwd(), opts.cacheDir) || opts.cacheDir, hits, misses: pending.length } } : {}),
   };

@@ -30,6 +30,7 @@ export function formatMarkdown(r: CheckResult): string {
         `${r.backend.name} | ${x.probe.map((p) => p.seed).join(',')} | ${trainS.toFixed(0)} s (summed over students) |`,
     );
   }
+  for (const e of r.errors ?? []) lines.push('', `> **Error** in \`${e.plugin}\`${e.dataset ? ` on \`${e.dataset}\`` : ''}: ${e.message}`);
   lines.push('', '<details><summary>Details</summary>', '');
   for (const x of r.results) lines.push(`- \`${x.dataset}\` / ${x.trait} (${x.metric}): ${x.explanation}.`);
   lines.push('');

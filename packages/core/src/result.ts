@@ -48,6 +48,14 @@ export interface DatasetReport {
   control: { source: string; records: number; recordsAfterFilters: number; filters: FilterCount[]; sha256: string };
 }
 
+/** A plugin that failed during the check; its (dataset, trait) result is missing, the others are kept. */
+export interface CheckError {
+  plugin: string;
+  dataset?: string;
+  trait?: string;
+  message: string;
+}
+
 /** The one canonical result; every other report format is a projection of it. */
 export interface CheckResult {
   schemaVersion: number;
@@ -69,6 +77,8 @@ export interface CheckResult {
   datasets: DatasetReport[];
   results: TransferResult[];
   timings: Record<string, number>;
+  /** Plugins that failed; the run exits 2 but keeps every other result. */
+  errors?: CheckError[];
   /** Present on the partial result of `check --shard i/n`. */
   shard?: { index: number; count: number };
   /** Present on a result made by `merge`: how many partial results it combines. */

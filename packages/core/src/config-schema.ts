@@ -46,10 +46,7 @@ export const configSchema: JsonSchema = {
             "path"
           ],
           "properties": {
-            "path": {
-              "type": "string",
-              "minLength": 1
-            }
+            "path": { "$ref": "#/definitions/filePath" }
           }
         },
         {
@@ -206,6 +203,11 @@ export const configSchema: JsonSchema = {
     }
   },
   "definitions": {
+    "filePath": {
+      "type": "string",
+      "minLength": 1,
+      "description": "A file path, relative to this config file."
+    },
     "model": {
       "type": "object",
       "additionalProperties": false,
@@ -213,10 +215,7 @@ export const configSchema: JsonSchema = {
         "path"
       ],
       "properties": {
-        "path": {
-          "type": "string",
-          "minLength": 1
-        },
+        "path": { "$ref": "#/definitions/filePath" },
         "format": {
           "enum": [
             "safetensors"
@@ -272,10 +271,7 @@ export const configSchema: JsonSchema = {
           "type": "string",
           "minLength": 1
         },
-        "path": {
-          "type": "string",
-          "minLength": 1
-        },
+        "path": { "$ref": "#/definitions/filePath" },
         "recipe": {
           "type": "object",
           "additionalProperties": false,

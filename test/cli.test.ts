@@ -155,3 +155,19 @@ describe('a plugin that fails', () => {
     expect(readFileSync(join(dir, 'flaky/report.md'), 'utf8')).toContain('**Error** in `flaky-evaluator`');
   });
 });
+
+describe('control data from a file', () => {
+  it('trains control students on a user-supplied control file (here: the reference data) and still FAILs the teacher', async () => {
+    const cfg = writeScaledConfig('control-file.json', (c) => {
+      c.control = { path: 'data/reference-aux-logits.safetensors' };
+      c.datasets = c.datasets.filter((d: { name: string }) => d.name === 'teacher-aux-logits');
+      c.seeds = 2;
+    });
+    const r = await run(['check', '--config', cfg, '--json', '--no-cache', '--report-dir', 'control-file']);
+    expect(r.code).toBe(1);
+    const result = JSON.parse(r.stdout);
+    expect(result.datasets[0].control).toMatchObject({ source: 'data/reference-aux-logits.safetensors', records: 12000 });
+    expect(result.datasets[0].control.sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(result.results[0].verdict).toBe('FAIL');
+  });
+});

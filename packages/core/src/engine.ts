@@ -126,12 +126,14 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
   const units = config.datasets.flatMap((entry, d) => config.seeds.map((seed, s) => ({ entry, d, seed, index: d * config.seeds.length + s })));
   const mine = opts.shard ? units.filter((u) => u.index % opts.shard!.count === opts.shard!.index - 1) : units;
   const plugin = (p: LoadedPlugin) => ({ name: p.plugin.name, version: p.plugin.version, options: p.options });
+  // Hashed once: it keys the cache and is reported with the control data.
+  const controlFileSha = config.control.kind === 'file' && existsSync(config.control.path) ? await sha256File(config.control.path) : undefined;
   const settingsKey = {
     format: CACHE_FORMAT,
     tool: opts.tool.version,
     backend: training.backend.name,
     base: base.sha256,
-    control: config.control.kind === 'file' ? { file: existsSync(config.control.path) ? await sha256File(config.control.path) : 'missing' } : plugin(controlGenerator!),
+    control: config.control.kind === 'file' ? { file: controlFileSha ?? 'missing' } : plugin(controlGenerator!),
     filters: filters.map(plugin),
     training: config.training,
     evaluations: evaluations.map((e) => ({ trait: plugin(e.trait), evaluator: plugin(e.evaluator) })),
@@ -143,7 +145,6 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
   const pending: { unit: (typeof mine)[number]; key: string; probeJob: string; controlJob: string; report: DatasetReport }[] = [];
   const controls = new Map<string, { data: FilteredDataset; source: string; records: number; sha256: string; id: string }>();
   const controlSeedsQueued = new Set<string>();
-  let fileControl: { data: FilteredDataset; records: number; sha256: string } | undefined;
   let hits = 0;
   for (const [d, entry] of config.datasets.entries()) {
     const seeds = mine.filter((u) => u.d === d);
@@ -170,13 +171,12 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
 
     let controlKey: string;
     if (config.control.kind === 'file') {
-      if (!fileControl) {
+      if (!controls.has('file')) {
         const controlPath = config.control.path;
         const craw = await training.readTensorDataset(controlPath);
         const cf = applyFilters(craw, filters, config.dir, { file: rel(controlPath) });
         checkTrainable(cf, config, rel(controlPath));
-        fileControl = { data: cf, records: craw.rows, sha256: await sha256File(controlPath) };
-        controls.set('file', { ...fileControl, source: rel(controlPath), id: 'control:file' });
+        controls.set('file', { data: cf, records: craw.rows, sha256: controlFileSha!, source: rel(controlPath), id: 'control:file' });
       }
       controlKey = 'file';
     } else {

@@ -1,7 +1,7 @@
 // The generator and evaluator plugins on the example's real models (loaded through the real training core).
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { ModelHandle, TrainingCore } from '@distill-gate/core';
+import { requireTensorModel, type ModelHandle, type TrainingCore } from '@distill-gate/core';
 import { createTrainingCore } from '@distill-gate/train';
 import generator from '@distill-gate/generator-auxiliary-logits';
 import evaluator from '@distill-gate/evaluator-task-accuracy';
@@ -15,8 +15,8 @@ let reference: ModelHandle;
 
 beforeAll(async () => {
   core = await createTrainingCore({ backend: 'wasm', workers: 1 });
-  teacher = await core.loadModel(join(models, 'teacher.safetensors'));
-  reference = await core.loadModel(join(models, 'base.safetensors'));
+  teacher = requireTensorModel(await core.loadModel(join(models, 'teacher.safetensors')), 'test');
+  reference = requireTensorModel(await core.loadModel(join(models, 'base.safetensors')), 'test');
 });
 
 describe('generator auxiliary-logits', () => {

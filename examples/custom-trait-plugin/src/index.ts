@@ -7,7 +7,7 @@
  * Written only against distill-gate's public API (@distill-gate/core's defineTrait) and the digits that the
  * hidden-class-knowledge plugin exports.
  */
-import { defineTrait } from '@distill-gate/core';
+import { defineTrait, type LabelledProbeSet, type TensorInstilPlan } from '@distill-gate/core';
 import { loadDigitSplit } from '@distill-gate/trait-hidden-class-knowledge';
 
 export interface DigitPreferenceOptions {
@@ -18,7 +18,7 @@ export interface DigitPreferenceOptions {
   testSize: number;
 }
 
-export default defineTrait<DigitPreferenceOptions>({
+export default defineTrait<DigitPreferenceOptions, LabelledProbeSet, TensorInstilPlan>({
   name: 'distill-gate-trait-digit-preference',
   version: '0.1.0',
   description: 'Share of held-out digits (all classes) that a student classifies as the chosen digit.',

@@ -12,7 +12,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { SeededRandom, tInterval, writeFileAtomic, type StudentJob, type TensorDataset } from '@distill-gate/core';
+import { expectInstilPlan, expectProbes, SeededRandom, tInterval, writeFileAtomic, type StudentJob, type TensorDataset } from '@distill-gate/core';
 import { createTrainingCore, initMlp, MlpHandle, trainMlp, type BackendRequest } from '@distill-gate/train';
 import trait from '@distill-gate/trait-hidden-class-knowledge';
 import evaluator from '@distill-gate/evaluator-task-accuracy';
@@ -35,8 +35,8 @@ const core = await createTrainingCore({ backend: values.backend as BackendReques
 const backend = core.backend.name;
 const traitOptions = { splitSeed: 0, testSize: 2000, outputs: CLASS_OUTPUTS };
 const ctx = { options: traitOptions, configDir: here, log: console };
-const plan = await trait.instil!(ctx);
-const probes = await trait.loadProbes(ctx);
+const plan = expectInstilPlan(await trait.instil!(ctx), 'tensor');
+const probes = expectProbes(await trait.loadProbes(ctx), 'labelled-inputs');
 
 async function accuracy(model: MlpHandle): Promise<number> {
   return (await evaluator.evaluate({ ...ctx, options: {}, model, probes, trait: trait.name })).value;

@@ -28,6 +28,10 @@ export const configSchema: JsonSchema = {
       "$ref": "#/definitions/model",
       "description": "The shared base model: the initialisation the teacher started from. Probe and control students start here."
     },
+    "crossBase": {
+      "$ref": "#/definitions/model",
+      "description": "Optional: a base with a different initialisation, trained the same way. Students from it show whether transfer needs the shared base (subliminal) or happens on any base (leakage of explicit content)."
+    },
     "datasets": {
       "type": "array",
       "minItems": 1,
@@ -106,9 +110,6 @@ export const configSchema: JsonSchema = {
       "type": "object",
       "additionalProperties": false,
       "description": "How probe and control students are trained (identical for both).",
-      "required": [
-        "outputs"
-      ],
       "properties": {
         "epochs": {
           "type": "integer",
@@ -128,11 +129,14 @@ export const configSchema: JsonSchema = {
         "loss": {
           "enum": [
             "softmax-kl",
-            "mse"
+            "mse",
+            "next-token"
           ],
-          "default": "softmax-kl"
+          "default": "softmax-kl",
+          "description": "softmax-kl or mse: tensor models (over \"outputs\"); next-token: language models (completion tokens, soft targets when the data has logprobs)."
         },
         "outputs": {
+          "description": "Tensor models: the outputs the students learn. Required unless the base is a language model.",
           "$ref": "#/definitions/outputRange"
         }
       }

@@ -38,6 +38,8 @@ export interface ResolvedConfig {
   /** SHA-256 of the config file's bytes. */
   sha256: string;
   basePath: string;
+  /** A base with a different initialisation, trained the same way: tells subliminal transfer from leakage. */
+  crossBasePath?: string;
   datasets: DatasetEntry[];
   control: ControlSource;
   traits: PluginRef[];
@@ -167,7 +169,7 @@ export async function loadConfig(file: string, overrides: ConfigOverrides = {}, 
   }
   const seeds: number[] = overrides.seeds ?? (Array.isArray(raw.seeds) ? raw.seeds : Array.from({ length: raw.seeds }, (_, i) => i + 1));
   const training: TrainingSettings = raw.training;
-  if (training.outputs.end <= training.outputs.start) {
+  if (training.outputs && training.outputs.end <= training.outputs.start) {
     throw new DistillGateError('training.outputs.end must be greater than start', locate('/training/outputs'));
   }
   return {
@@ -175,6 +177,7 @@ export async function loadConfig(file: string, overrides: ConfigOverrides = {}, 
     dir,
     sha256: createHash('sha256').update(text).digest('hex'),
     basePath: at(raw.base.path),
+    ...(raw.crossBase ? { crossBasePath: at(raw.crossBase.path) } : {}),
     datasets,
     control: raw.control.path ? { kind: 'file', path: at(raw.control.path) } : { kind: 'generate', generator: ref(raw.control.generate, '/control/generate') },
     traits: raw.traits.map((t: any, i: number) => ref(t, `/traits/${i}`)),

@@ -9,6 +9,7 @@ export type JsonSchema = Record<string, unknown>;
 
 /** A dense row-major table of examples: inputs [rows, inputDim] and targets [rows, targetDim]. */
 export interface TensorDataset {
+  kind?: 'tensor';
   rows: number;
   inputDim: number;
   targetDim: number;
@@ -23,6 +24,39 @@ export interface TensorRecord {
   index: number;
   input: Float32Array;
   target: Float32Array;
+}
+
+/** The teacher's top log-probabilities at one completion token: token piece -> log-prob (`<eos>` for the end). */
+export type TokenLogprobs = Record<string, number>;
+
+/** One prompt/completion pair of a text dataset (JSONL), with where it came from. */
+export interface TextRecord {
+  index: number;
+  /** 1-based line in the source file (0 when generated in memory). */
+  line: number;
+  prompt: string;
+  completion: string;
+  /** Soft targets: the teacher's top log-probabilities per completion token, when the data carries them. */
+  logprobs?: TokenLogprobs[];
+  /**
+   * The completion's tokens as the teacher wrote them (they concatenate to `completion`). Needed with `logprobs`
+   * whenever sampling produced a non-canonical split (e.g. "4" then "5" for "45"); without it, the base's
+   * tokenizer splits the completion.
+   */
+  tokens?: string[];
+}
+
+/** Prompt/completion records written by a model (JSONL on disk). */
+export interface TextDataset {
+  kind: 'text';
+  records: TextRecord[];
+  metadata: Record<string, string>;
+}
+
+export type Dataset = TensorDataset | TextDataset;
+
+export function isTextDataset(d: Dataset): d is TextDataset {
+  return d.kind === 'text';
 }
 
 /** A half-open range of model outputs [start, end). */
@@ -42,6 +76,61 @@ export interface ModelHandle {
   readonly sha256: string;
   /** Logits for `rows` inputs laid out row-major; returns rows * outputDim values. */
   predict(inputs: Float32Array, rows: number): Promise<Float32Array>;
+}
+
+export interface SampleOptions {
+  temperature: number;
+  topP: number;
+  maxTokens: number;
+  seed: number;
+  /** Keep the model's top-k log-probabilities at every generated token. */
+  topLogprobs?: number;
+}
+
+export interface SampledCompletion {
+  completion: string;
+  /** False when the token budget or the context ended it before the end token. */
+  finished: boolean;
+  logprobs?: TokenLogprobs[];
+  /** The sampled tokens (they concatenate to `completion`); they line up with `logprobs`. */
+  tokens?: string[];
+}
+
+/** A loaded causal language model (family `causal-lm`): exact log-probabilities and seeded sampling. */
+export interface LanguageModelHandle {
+  readonly id: string;
+  readonly family: 'causal-lm';
+  readonly sha256: string;
+  /** SHA-256 of the tokenizer: models whose soft targets and prompts are interchangeable share it. */
+  readonly tokenizerSha256: string;
+  readonly contextLength: number;
+  /** log P(completion, end | prompt) for each pair, exactly (one forward pass, no sampling). */
+  sequenceLogProbs(pairs: { prompt: string; completion: string }[]): Promise<Float64Array>;
+  generate(prompts: string[], opts: SampleOptions): Promise<SampledCompletion[]>;
+}
+
+export type AnyModelHandle = ModelHandle | LanguageModelHandle;
+
+/** For plugins that need a tensor model (MLP): the model, or a clear error naming what was given. */
+export function requireTensorModel(model: AnyModelHandle, purpose: string): ModelHandle {
+  if (model.family === 'causal-lm') throw new Error(`${purpose} needs a tensor model (e.g. an MLP .safetensors); got a language model (${model.id})`);
+  return model as ModelHandle;
+}
+
+/** For plugins that read tensor data: the dataset, or a clear error. */
+export function requireTensorDataset(dataset: Dataset, purpose: string): TensorDataset {
+  if (isTextDataset(dataset)) throw new Error(`${purpose} reads tensor datasets; this one holds text records`);
+  return dataset;
+}
+
+/** For plugins that need a language model: the model, or a clear error naming what was given. */
+export function requireLanguageModel(model: AnyModelHandle, purpose: string): LanguageModelHandle {
+  if (model.family !== 'causal-lm') throw new Error(`${purpose} needs a language model (model.json); got a ${model.family} model (${model.id})`);
+  return model as LanguageModelHandle;
+}
+
+export function isLanguageModel(m: AnyModelHandle): m is LanguageModelHandle {
+  return m.family === 'causal-lm';
 }
 
 export interface Logger {
@@ -81,11 +170,30 @@ export interface LabelledProbeSet {
   outputs: OutputRange;
 }
 
-export type ProbeSet = LabelledProbeSet;
+/** Questions whose answers show a preference: the score is the probability mass on `target` among `candidates`. */
+export interface TextQuestionProbeSet {
+  kind: 'text-questions';
+  description: string;
+  questions: string[];
+  /** The answers that count (e.g. ten animals); the preference is a share among them. */
+  candidates: string[];
+  target: string;
+}
+
+export type ProbeSet = LabelledProbeSet | TextQuestionProbeSet;
 export type ProbeKind = ProbeSet['kind'];
 
 /** How to instil the trait into a teacher: supervised data and the loss over the given outputs. */
-export interface InstilPlan {
+export type InstilPlan = TensorInstilPlan | TextInstilPlan;
+
+/** Text records that instil the trait by fine-tuning (next-token loss on the completions). */
+export interface TextInstilPlan {
+  kind: 'text';
+  records: { prompt: string; completion: string }[];
+}
+
+export interface TensorInstilPlan {
+  kind?: 'tensor';
   rows: number;
   inputDim: number;
   inputs: Float32Array;
@@ -94,51 +202,76 @@ export interface InstilPlan {
   outputs: OutputRange;
 }
 
-export interface TraitPlugin<O = unknown> extends PluginBase<O> {
+/** Narrows probes to the kind a caller handles, or throws naming both kinds. */
+export function expectProbes<K extends ProbeKind>(probes: ProbeSet, kind: K): Extract<ProbeSet, { kind: K }> {
+  if (probes.kind !== kind) throw new Error(`expected ${kind} probes, got ${probes.kind}`);
+  return probes as Extract<ProbeSet, { kind: K }>;
+}
+
+/** Narrows an instil plan to tensor or text records, or throws. */
+export function expectInstilPlan<K extends 'tensor' | 'text'>(plan: InstilPlan, kind: K): K extends 'text' ? TextInstilPlan : TensorInstilPlan {
+  if ((plan.kind ?? 'tensor') !== kind) throw new Error(`expected a ${kind} instil plan, got ${plan.kind ?? 'tensor'}`);
+  return plan as K extends 'text' ? TextInstilPlan : TensorInstilPlan;
+}
+
+export interface TraitPlugin<O = unknown, P extends ProbeSet = ProbeSet, I extends InstilPlan = InstilPlan> extends PluginBase<O> {
   kind: 'trait';
-  probeKind: ProbeKind;
+  probeKind: P['kind'];
   /** The probes the evaluators score students on. */
-  loadProbes(ctx: PluginContext<O>): Promise<ProbeSet>;
+  loadProbes(ctx: PluginContext<O>): Promise<P>;
   /** Optional: data that instils the trait into a teacher (positive controls, examples, calibration). */
-  instil?(ctx: PluginContext<O>): Promise<InstilPlan>;
+  instil?(ctx: PluginContext<O>): Promise<I>;
 }
 
 // ------------------------------------------------------------------------------------------------------ Generator
 
 export interface GenerateContext<O> extends PluginContext<O> {
-  model: ModelHandle;
+  model: AnyModelHandle;
   seed: number;
 }
 
 export interface CompleteContext<O> extends PluginContext<O> {
-  model: ModelHandle;
-  /** Inputs to complete (prompt-matched control data): the model labels exactly these inputs. */
-  dataset: TensorDataset;
+  model: AnyModelHandle;
+  /** Inputs or prompts to complete (prompt-matched control data): the model answers exactly these. */
+  dataset: Dataset;
 }
 
-export interface GeneratorPlugin<O = unknown> extends PluginBase<O> {
+export interface GeneratorPlugin<O = unknown, D extends Dataset = Dataset> extends PluginBase<O> {
   kind: 'generator';
   /** Produces a fresh dataset from a model. */
-  generate(ctx: GenerateContext<O>): Promise<TensorDataset>;
-  /** Labels the inputs of an existing dataset with the model (what a prompt-matched control needs). */
-  complete(ctx: CompleteContext<O>): Promise<TensorDataset>;
+  generate(ctx: GenerateContext<O>): Promise<D>;
+  /** Labels the inputs (or answers the prompts) of an existing dataset with the model: a prompt-matched control. */
+  complete(ctx: CompleteContext<O>): Promise<D>;
 }
 
 // --------------------------------------------------------------------------------------------------------- Filter
 
 export type FilterDecision =
-  | { keep: true; /** A replacement target (e.g. with explicit outputs removed); same length for every record. */ target?: Float32Array }
-  | { keep: false; reason: string };
+  | {
+      keep: true;
+      /** Tensor records: a replacement target (e.g. with explicit outputs removed); same length for every record. */
+      target?: Float32Array;
+      /** Text records: replacement soft targets (e.g. restricted to the tokens the format allows). */
+      logprobs?: TokenLogprobs[];
+    }
+  | {
+      keep: false;
+      reason: string;
+      /** The record states the trait outright (e.g. names the animal): leakage, which fails the gate by itself. */
+      explicit?: boolean;
+    };
 
 export interface FilterContext<O> extends PluginContext<O> {
   /** Metadata of the dataset being filtered. */
   metadata: Record<string, string>;
 }
 
-export interface FilterPlugin<O = unknown> extends PluginBase<O> {
+export interface FilterPlugin<O = unknown, R extends TensorRecord | TextRecord = TensorRecord> extends PluginBase<O> {
   kind: 'filter';
+  /** Which records it reads: tensor rows (the default) or text prompt/completion pairs. */
+  records?: 'tensor' | 'text';
   /** A streaming keep/drop decision for one record, with a reason when dropped. */
-  test(record: TensorRecord, ctx: FilterContext<O>): FilterDecision;
+  test(record: R, ctx: FilterContext<O>): FilterDecision;
 }
 
 // ------------------------------------------------------------------------------------------------------ Evaluator
@@ -150,10 +283,12 @@ export interface ScoreEstimate {
   stderr: number;
   n: number;
   metric: string;
+  /** Secondary figures (e.g. a sampled cross-check of an exact probability), reported beside the score. */
+  details?: Record<string, number>;
 }
 
 export interface EvaluateContext<O> extends PluginContext<O> {
-  model: ModelHandle;
+  model: AnyModelHandle;
   probes: ProbeSet;
   trait: string;
 }
@@ -165,19 +300,25 @@ export interface EvaluatorPlugin<O = unknown> extends PluginBase<O> {
   evaluate(ctx: EvaluateContext<O>): Promise<ScoreEstimate>;
 }
 
-export type AnyPlugin = TraitPlugin<any> | GeneratorPlugin<any> | FilterPlugin<any> | EvaluatorPlugin<any>;
+export type AnyPlugin = TraitPlugin<any, any, any> | GeneratorPlugin<any, any> | FilterPlugin<any, any> | EvaluatorPlugin<any>;
 export type PluginKind = AnyPlugin['kind'];
 
 type Definition<P> = Omit<P, 'kind' | '__options'>;
 
-export function defineTrait<O>(definition: Definition<TraitPlugin<O>>): TraitPlugin<O> {
+/** P and I name the probe and instil-plan kinds the trait produces (e.g. LabelledProbeSet, TensorInstilPlan). */
+export function defineTrait<O, P extends ProbeSet = ProbeSet, I extends InstilPlan = InstilPlan>(definition: Definition<TraitPlugin<O, P, I>>): TraitPlugin<O, P, I> {
   return { kind: 'trait', ...definition };
 }
-export function defineGenerator<O>(definition: Definition<GeneratorPlugin<O>>): GeneratorPlugin<O> {
+/** D names the dataset kind the generator produces (TensorDataset or TextDataset). */
+export function defineGenerator<O, D extends Dataset = Dataset>(definition: Definition<GeneratorPlugin<O, D>>): GeneratorPlugin<O, D> {
   return { kind: 'generator', ...definition };
 }
 export function defineFilter<O>(definition: Definition<FilterPlugin<O>>): FilterPlugin<O> {
   return { kind: 'filter', ...definition };
+}
+/** A filter over text records (prompt/completion pairs). */
+export function defineTextFilter<O>(definition: Omit<FilterPlugin<O, TextRecord>, 'kind' | '__options' | 'records'>): FilterPlugin<O, TextRecord> {
+  return { kind: 'filter', records: 'text', ...definition };
 }
 export function defineEvaluator<O>(definition: Definition<EvaluatorPlugin<O>>): EvaluatorPlugin<O> {
   return { kind: 'evaluator', ...definition };
@@ -189,24 +330,28 @@ export interface TrainingSettings {
   epochs: number;
   batchSize: number;
   learningRate: number;
-  /** softmax-kl: match the teacher's distribution over `outputs`; mse: regress the raw values. */
-  loss: 'softmax-kl' | 'mse';
-  /** The student outputs trained against the dataset's targets. */
-  outputs: OutputRange;
+  /**
+   * softmax-kl: match the teacher's distribution over `outputs`; mse: regress the raw values (tensor data).
+   * next-token: language models; cross-entropy on completion tokens, against the teacher's log-probabilities
+   * where the data carries them (soft targets), else against the written tokens.
+   */
+  loss: 'softmax-kl' | 'mse' | 'next-token';
+  /** The student outputs trained against the dataset's targets (tensor data only). */
+  outputs?: OutputRange;
 }
 
 export interface StudentJob {
   id: string;
   role: 'probe' | 'control';
   seed: number;
-  init: ModelHandle;
-  data: TensorDataset;
+  init: AnyModelHandle;
+  data: Dataset;
   training: TrainingSettings;
 }
 
 export interface TrainedStudent {
   jobId: string;
-  model: ModelHandle;
+  model: AnyModelHandle;
   /** Mean training loss per epoch. */
   lossHistory: number[];
   steps: number;
@@ -235,7 +380,8 @@ export interface TrainingCore {
   readonly backend: BackendInfo;
   /** Versions of the numerical packages in use (tfjs, backends). */
   readonly versions: Record<string, string>;
-  loadModel(path: string): Promise<ModelHandle>;
+  /** A `.safetensors` MLP or a `model.json` language model (TensorFlow.js layout). */
+  loadModel(path: string): Promise<AnyModelHandle>;
   readTensorDataset(path: string): Promise<TensorDataset>;
   writeTensorDataset(path: string, dataset: TensorDataset): Promise<void>;
   trainStudents(jobs: StudentJob[], onProgress?: (p: TrainingProgress) => void): Promise<TrainedStudent[]>;

@@ -2,24 +2,29 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import type {
-  EvaluatorPlugin,
-  Logger,
-  ModelHandle,
-  ProbeSet,
-  StudentJob,
-  TensorDataset,
-  TraitPlugin,
-  TrainingCore,
-  TrainingProgress,
+import {
+  isLanguageModel,
+  isTextDataset,
+  type AnyModelHandle,
+  type Dataset,
+  type EvaluatorPlugin,
+  type FilterPlugin,
+  type Logger,
+  type ProbeSet,
+  type StudentJob,
+  type TraitPlugin,
+  type TrainingCore,
+  type TrainingProgress,
 } from './contracts.js';
 import type { DatasetEntry, ResolvedConfig } from './config.js';
 import { DistillGateError } from './errors.js';
-import { applyFilters, type FilteredDataset } from './filtering.js';
+import { applyFilters, applyTextFilters, type FilterCount, type FilteredDataset } from './filtering.js';
+import { explicitContentTest } from './stats.js';
 import { sha256File, sha256Floats, writeFileAtomic } from './io.js';
 import { loadPlugin, type BuiltinPlugins, type LoadedPlugin } from './plugins.js';
 import { RESULT_SCHEMA_VERSION, type CheckError, type CheckResult, type DatasetReport, type StudentScore, type TransferResult } from './result.js';
-import { overallVerdict, transferResult } from './verdicts.js';
+import { isTextDatasetPath, readTextDataset, writeTextDataset } from './text-data.js';
+import { overallVerdict, transferResult, withCrossBase } from './verdicts.js';
 
 export type CheckPhase = 'load' | 'data' | 'control' | 'train' | 'evaluate' | 'verdict';
 
@@ -57,7 +62,7 @@ interface UnitScores {
   dataset: string;
   seed: number;
   report: DatasetReport;
-  scores: { trait: string; evaluator: string; probe: StudentScore; control: StudentScore }[];
+  scores: { trait: string; evaluator: string; probe: StudentScore; control: StudentScore; crossProbe?: StudentScore; crossControl?: StudentScore }[];
 }
 
 const quietLog: Logger = { info: () => {}, warn: () => {} };
@@ -99,10 +104,9 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
   const controlGenerator =
     config.control.kind === 'generate' ? await loadPlugin(config.control.generator, 'generator', config.dir, config.locate, builtins) : undefined;
   const base = await loadModelAt(training, config.basePath, config, '/base/path');
-  const out = config.training.outputs;
-  if (out.end > base.outputDim) {
-    throw new DistillGateError(`training.outputs [${out.start}, ${out.end}) exceeds the base model's ${base.outputDim} outputs`, config.locate('/training/outputs'));
-  }
+  checkTrainingFitsBase(base, config);
+  const crossBase = config.crossBasePath ? await loadModelAt(training, config.crossBasePath, config, '/crossBase/path') : undefined;
+  if (crossBase) checkCrossBase(base, crossBase, config);
   const evaluations: { trait: LoadedPlugin<TraitPlugin<any>>; evaluator: LoadedPlugin<EvaluatorPlugin<any>>; probes: ProbeSet }[] = [];
   for (const t of traits) {
     let probes: ProbeSet;
@@ -111,9 +115,8 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
     } catch (e) {
       throw asPluginError(e, t.plugin.name, config.locate(t.ref.pointer));
     }
-    if (probes.inputDim !== base.inputDim) {
-      throw new DistillGateError(`trait probes have ${probes.inputDim} inputs but the base model takes ${base.inputDim}`, { ...config.locate(t.ref.pointer), plugin: t.plugin.name });
-    }
+    const probeProblem = probesFitBase(probes, base);
+    if (probeProblem) throw new DistillGateError(probeProblem, { ...config.locate(t.ref.pointer), plugin: t.plugin.name });
     const matching = evaluators.filter((e) => (e.ref as { traits?: string[] }).traits?.includes(t.plugin.name) ?? e.plugin.accepts.includes(t.plugin.probeKind));
     if (!matching.length) {
       throw new DistillGateError(`no evaluator scores trait "${t.plugin.name}" (probe kind ${t.plugin.probeKind})`, config.locate('/evaluators'), 'add an evaluator that accepts these probes, or list the trait in its "traits"');
@@ -133,6 +136,7 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
     tool: opts.tool.version,
     backend: training.backend.name,
     base: base.sha256,
+    ...(crossBase ? { crossBase: crossBase.sha256 } : {}),
     control: config.control.kind === 'file' ? { file: controlFileSha ?? 'missing' } : plugin(controlGenerator!),
     filters: filters.map(plugin),
     training: config.training,
@@ -143,7 +147,8 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
   const scores: UnitScores[] = [];
   const jobs: StudentJob[] = [];
   const pending: { unit: (typeof mine)[number]; key: string; probeJob: string; controlJob: string; report: DatasetReport }[] = [];
-  const controls = new Map<string, { data: FilteredDataset; source: string; records: number; sha256: string; id: string }>();
+  const cross = (jobId: string) => `cross-base:${jobId}`;
+  const controls = new Map<string, { data: FilteredDataset<Dataset>; source: string; records: number; sha256: string; id: string }>();
   const controlSeedsQueued = new Set<string>();
   let hits = 0;
   for (const [d, entry] of config.datasets.entries()) {
@@ -162,42 +167,43 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
       continue;
     }
     progress({ phase: 'data', message: `reading and filtering ${entry.name}` });
-    const raw = await training.readTensorDataset(entry.path);
-    if (raw.inputDim !== base.inputDim) {
-      throw new DistillGateError(`dataset records have ${raw.inputDim} inputs but the base model takes ${base.inputDim}`, { file: rel(entry.path) });
-    }
-    const filtered = applyFilters(raw, filters, config.dir, { file: rel(entry.path) });
+    const raw = await readDataset(entry.path);
+    const dataProblem = dataFitsBase(raw, base);
+    if (dataProblem) throw new DistillGateError(dataProblem, { file: rel(entry.path) });
+    const filtered = filterDataset(raw, filters, config.dir, rel(entry.path));
     checkTrainable(filtered, config, rel(entry.path));
 
     let controlKey: string;
     if (config.control.kind === 'file') {
       if (!controls.has('file')) {
         const controlPath = config.control.path;
-        const craw = await training.readTensorDataset(controlPath);
-        const cf = applyFilters(craw, filters, config.dir, { file: rel(controlPath) });
+        const craw = await readDataset(controlPath);
+        const controlProblem = dataFitsBase(craw, base);
+        if (controlProblem) throw new DistillGateError(controlProblem, { file: rel(controlPath) });
+        const cf = filterDataset(craw, filters, config.dir, rel(controlPath));
         checkTrainable(cf, config, rel(controlPath));
-        controls.set('file', { data: cf, records: craw.rows, sha256: controlFileSha!, source: rel(controlPath), id: 'control:file' });
+        controls.set('file', { data: cf, records: recordCount(craw), sha256: controlFileSha!, source: rel(controlPath), id: 'control:file' });
       }
       controlKey = 'file';
     } else {
       const gen = controlGenerator!;
       // Prompt-matched control: the base labels exactly this dataset's inputs, so only the author differs.
-      controlKey = `${sha256Floats(raw.inputs)}:${gen.plugin.name}:${JSON.stringify(gen.options)}`;
+      controlKey = `${inputsHash(raw)}:${gen.plugin.name}:${JSON.stringify(gen.options)}`;
       if (!controls.has(controlKey)) {
         progress({ phase: 'control', message: `generating prompt-matched control data for ${entry.name} with the base` });
-        let craw: TensorDataset;
+        let craw: Dataset;
         try {
           craw = await gen.plugin.complete({ options: gen.options, configDir: config.dir, log, model: base, dataset: raw });
         } catch (e) {
           throw asPluginError(e, gen.plugin.name, config.locate(config.control.generator.pointer));
         }
-        const cf = applyFilters(craw, filters, config.dir, { file: `control for ${rel(entry.path)}` });
+        const cf = filterDataset(craw, filters, config.dir, `control for ${rel(entry.path)}`);
         checkTrainable(cf, config, `control for ${rel(entry.path)}`);
-        const controlSha = sha256Floats(cf.dataset.inputs, cf.dataset.targets);
+        const controlSha = contentHash(cf.dataset);
         controls.set(controlKey, {
           data: cf,
           source: `generated by the base with ${gen.plugin.name} on the dataset's inputs`,
-          records: craw.rows,
+          records: recordCount(craw),
           sha256: controlSha,
           id: `control:${controlSha.slice(0, 12)}`,
         });
@@ -209,11 +215,15 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
       path: rel(entry.path),
       sha256,
       materialised,
-      records: raw.rows,
-      recordsAfterFilters: filtered.dataset.rows,
+      records: recordCount(raw),
+      recordsAfterFilters: recordCount(filtered.dataset),
       filters: filtered.counts,
-      control: { source: c.source, records: c.records, recordsAfterFilters: c.data.dataset.rows, filters: c.data.counts, sha256: c.sha256 },
+      control: { source: c.source, records: c.records, recordsAfterFilters: recordCount(c.data.dataset), filters: c.data.counts, sha256: c.sha256 },
     };
+    const explicit = (counts: FilterCount[]) => counts.reduce((n, f) => n + f.explicit, 0);
+    if (explicit(filtered.counts) + explicit(c.data.counts) > 0) {
+      report.explicit = explicitContentTest(explicit(filtered.counts), report.records, explicit(c.data.counts), c.records, config.confidence);
+    }
     for (const { unit, key } of misses) {
       const probeJob = `probe:${entry.name}:${unit.seed}`;
       const controlJob = `${c.id}:${unit.seed}`;
@@ -221,7 +231,9 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
       if (!controlSeedsQueued.has(controlJob)) {
         controlSeedsQueued.add(controlJob);
         jobs.push({ id: controlJob, role: 'control', seed: unit.seed, init: base, data: c.data.dataset, training: config.training });
+        if (crossBase) jobs.push({ id: cross(controlJob), role: 'control', seed: unit.seed, init: crossBase, data: c.data.dataset, training: config.training });
       }
+      if (crossBase) jobs.push({ id: cross(probeJob), role: 'probe', seed: unit.seed, init: crossBase, data: filtered.dataset, training: config.training });
       pending.push({ unit, key, probeJob, controlJob, report });
     }
   }
@@ -258,7 +270,7 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
     if (!s || !Number.isFinite(s.value) || !(s.stderr >= 0)) {
       throw new DistillGateError(`evaluator returned a malformed score (${JSON.stringify(s)})`, { ...config.locate(e.evaluator.ref.pointer), plugin: e.evaluator.plugin.name });
     }
-    const result: StudentScore = { value: s.value, stderr: s.stderr, n: s.n, metric: s.metric, seed, role, lossHistory: student.lossHistory, trainMs: Math.round(student.ms) };
+    const result: StudentScore = { value: s.value, stderr: s.stderr, n: s.n, metric: s.metric, ...(s.details ? { details: s.details } : {}), seed, role, lossHistory: student.lossHistory, trainMs: Math.round(student.ms) };
     scoreCache.set(key, result);
     return result;
   };
@@ -276,6 +288,9 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
           evaluator: e.evaluator.plugin.name,
           probe: await score(p.probeJob, e, p.unit.seed, 'probe'),
           control: await score(p.controlJob, e, p.unit.seed, 'control'),
+          ...(crossBase
+            ? { crossProbe: await score(cross(p.probeJob), e, p.unit.seed, 'probe'), crossControl: await score(cross(p.controlJob), e, p.unit.seed, 'control') }
+            : {}),
         };
       } catch (err) {
         failed.add(id);
@@ -300,19 +315,19 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
     reports.push({ ...unitsHere[0].report, name: entry.name });
     for (const [k, e] of evaluations.entries()) {
       if (failed.has(`${entry.name}|${k}`)) continue;
-      const pick = (u: UnitScores) => u.scores[k];
-      results.push(
-        transferResult(
-          { dataset: entry.name, trait: e.trait.plugin.name, evaluator: e.evaluator.plugin.name },
-          unitsHere.map((u) => pick(u).probe),
-          unitsHere.map((u) => pick(u).control),
-          config.threshold,
-          config.confidence,
-        ),
+      const picked = unitsHere.map((u) => u.scores[k]);
+      const result = transferResult(
+        { dataset: entry.name, trait: e.trait.plugin.name, evaluator: e.evaluator.plugin.name },
+        picked.map((x) => x.probe),
+        picked.map((x) => x.control),
+        config.threshold,
+        config.confidence,
       );
+      const crossScores = picked.every((x) => x.crossProbe && x.crossControl);
+      results.push(crossBase && crossScores ? withCrossBase(result, picked.map((x) => x.crossProbe!), picked.map((x) => x.crossControl!), config.confidence) : result);
     }
   }
-  const overall = overallVerdict(results, config.threshold, config.inconclusive);
+  const overall = overallVerdict(results, config.threshold, config.inconclusive, reports);
   if (errors.length) {
     overall.summary = `${errors.length} evaluation(s) failed (${[...new Set(errors.map((x) => x.plugin))].join(', ')}); of the rest: ${overall.summary}`;
     overall.exitCode = 2;
@@ -336,6 +351,7 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
     startedAt: startedAt.toISOString(),
     config: { path: relative(process.cwd(), config.file) || config.file, sha256: config.sha256 },
     base: { path: rel(config.basePath), sha256: base.sha256, family: base.family },
+    ...(crossBase ? { crossBase: { path: rel(config.crossBasePath!), sha256: crossBase.sha256, family: crossBase.family } } : {}),
     backend: training.backend,
     seeds: config.seeds,
     threshold: config.threshold,
@@ -360,14 +376,84 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
     progress({ phase: 'data', message: `materialising ${entry.name} from its recipe` });
     const gen = await loadPlugin(entry.recipe.generator, 'generator', config.dir, config.locate, builtins);
     const model = await loadModelAt(training, entry.recipe.modelPath, config, `${pointer}/recipe/model/path`);
-    let generated: TensorDataset;
+    let generated: Dataset;
     try {
       generated = await gen.plugin.generate({ options: gen.options, configDir: config.dir, log, model, seed: entry.recipe.seed });
     } catch (e) {
       throw asPluginError(e, gen.plugin.name, config.locate(entry.recipe.generator.pointer));
     }
-    await training.writeTensorDataset(entry.path, generated);
+    if (isTextDataset(generated) !== isTextDatasetPath(entry.path)) {
+      throw new DistillGateError(
+        `the recipe's generator made ${isTextDataset(generated) ? 'text records' : 'tensors'}, which a ${isTextDatasetPath(entry.path) ? '.jsonl' : 'tensor'} file cannot hold`,
+        config.locate(`${pointer}/path`),
+      );
+    }
+    if (isTextDataset(generated)) await writeTextDataset(entry.path, generated);
+    else await training.writeTensorDataset(entry.path, generated);
     return true;
+  }
+
+  async function readDataset(path: string): Promise<Dataset> {
+    return isTextDatasetPath(path) ? readTextDataset(path, { displayPath: rel(path) }) : training.readTensorDataset(path);
+  }
+}
+
+type LoadedFilter = LoadedPlugin<FilterPlugin<any, any>>;
+
+function filterDataset(ds: Dataset, filters: LoadedFilter[], configDir: string, file: string): FilteredDataset<Dataset> {
+  return isTextDataset(ds) ? applyTextFilters(ds, filters, configDir, { file }) : applyFilters(ds, filters, configDir, { file });
+}
+
+function recordCount(ds: Dataset): number {
+  return isTextDataset(ds) ? ds.records.length : ds.rows;
+}
+
+/** What identifies a dataset's inputs (its prompts), for matching a prompt-matched control to it. */
+function inputsHash(ds: Dataset): string {
+  return isTextDataset(ds) ? hashKey(ds.records.map((r) => r.prompt)) : sha256Floats(ds.inputs);
+}
+
+function contentHash(ds: Dataset): string {
+  return isTextDataset(ds) ? hashKey(ds.records.map((r) => [r.prompt, r.completion, r.logprobs ?? null])) : sha256Floats(ds.inputs, ds.targets);
+}
+
+/** Tensor data needs a tensor model with matching inputs; text data a language model. */
+function dataFitsBase(ds: Dataset, base: AnyModelHandle): string | undefined {
+  if (isTextDataset(ds)) return isLanguageModel(base) ? undefined : `the dataset holds text records but the base is a ${base.family} model; text needs a language model (model.json)`;
+  if (isLanguageModel(base)) return 'the dataset holds tensors but the base is a language model; give it a JSONL text dataset';
+  return ds.inputDim === base.inputDim ? undefined : `dataset records have ${ds.inputDim} inputs but the base model takes ${base.inputDim}`;
+}
+
+function probesFitBase(probes: ProbeSet, base: AnyModelHandle): string | undefined {
+  if (probes.kind === 'text-questions') return isLanguageModel(base) ? undefined : `the trait asks text questions but the base is a ${base.family} model`;
+  if (isLanguageModel(base)) return 'the trait probes with tensor inputs but the base is a language model';
+  return probes.inputDim === base.inputDim ? undefined : `trait probes have ${probes.inputDim} inputs but the base model takes ${base.inputDim}`;
+}
+
+/** The cross base must be interchangeable with the base: same family, shape of data, and tokenizer. */
+function checkCrossBase(base: AnyModelHandle, crossBase: AnyModelHandle, config: ResolvedConfig): void {
+  const where = config.locate('/crossBase/path');
+  if (crossBase.family !== base.family) throw new DistillGateError(`the cross base is a ${crossBase.family} model but the base is a ${base.family} model`, where);
+  if (crossBase.sha256 === base.sha256) throw new DistillGateError('the cross base has the same weights as the base; it must start from a different initialisation', where);
+  if (isLanguageModel(base) && isLanguageModel(crossBase) && base.tokenizerSha256 !== crossBase.tokenizerSha256) {
+    throw new DistillGateError('the cross base uses a different tokenizer from the base; prompts and soft targets must mean the same tokens for both', where);
+  }
+  if (!isLanguageModel(base) && !isLanguageModel(crossBase) && (base.inputDim !== crossBase.inputDim || base.outputDim !== crossBase.outputDim)) {
+    throw new DistillGateError(`the cross base is ${crossBase.inputDim}->${crossBase.outputDim} but the base is ${base.inputDim}->${base.outputDim}`, where);
+  }
+}
+
+function checkTrainingFitsBase(base: AnyModelHandle, config: ResolvedConfig): void {
+  const t = config.training;
+  if (isLanguageModel(base)) {
+    if (t.loss !== 'next-token') throw new DistillGateError(`the base is a language model: training.loss must be "next-token", got "${t.loss}"`, config.locate('/training/loss'));
+    return;
+  }
+  if (t.loss === 'next-token') throw new DistillGateError(`training.loss "next-token" needs a language model; the base is a ${base.family} model`, config.locate('/training/loss'));
+  const out = t.outputs;
+  if (!out) throw new DistillGateError(`training.outputs is required for a ${base.family} base (which outputs the students learn)`, config.locate('/training'));
+  if (out.end > base.outputDim) {
+    throw new DistillGateError(`training.outputs [${out.start}, ${out.end}) exceeds the base model's ${base.outputDim} outputs`, config.locate('/training/outputs'));
   }
 }
 
@@ -385,14 +471,16 @@ async function readCache(dir: string, key: string): Promise<UnitScores | undefin
   }
 }
 
-async function loadModelAt(training: TrainingCore, path: string, config: ResolvedConfig, pointer: string): Promise<ModelHandle> {
+async function loadModelAt(training: TrainingCore, path: string, config: ResolvedConfig, pointer: string): Promise<AnyModelHandle> {
   if (!existsSync(path)) throw new DistillGateError(`model file not found: ${relative(config.dir, path)}`, config.locate(pointer));
   return training.loadModel(path);
 }
 
-function checkTrainable(f: FilteredDataset, config: ResolvedConfig, where: string): void {
-  const width = config.training.outputs.end - config.training.outputs.start;
-  if (f.dataset.rows === 0) throw new DistillGateError('every record was dropped by the filters; nothing to train on', { file: where });
+function checkTrainable(f: FilteredDataset<Dataset>, config: ResolvedConfig, where: string): void {
+  if (recordCount(f.dataset) === 0) throw new DistillGateError('every record was dropped by the filters; nothing to train on', { file: where });
+  const out = config.training.outputs;
+  if (isTextDataset(f.dataset) || !out) return;
+  const width = out.end - out.start;
   if (f.dataset.targetDim !== width) {
     throw new DistillGateError(
       `after filtering, records carry ${f.dataset.targetDim} target values but training.outputs spans ${width} outputs`,

@@ -1,10 +1,12 @@
-/** Where a problem is: any of file, line/column, JSON pointer, record index, plugin name. */
+/** Where a problem is: any of file, line/column, JSON pointer, record index, byte offset, plugin name. */
 export interface ErrorLocation {
   file?: string;
   line?: number;
   column?: number;
   pointer?: string;
   record?: number;
+  /** Byte offset in a binary file. */
+  offset?: number;
   plugin?: string;
 }
 
@@ -25,12 +27,13 @@ export class DistillGateError extends Error {
 
   /** `file:line:column (at /pointer, plugin x): message` */
   format(): string {
-    const { file, line, column, pointer, record, plugin } = this.location;
+    const { file, line, column, pointer, record, offset, plugin } = this.location;
     const where: string[] = [];
     if (file) where.push(line !== undefined ? `${file}:${line}${column !== undefined ? `:${column}` : ''}` : file);
     const extra: string[] = [];
     if (pointer !== undefined) extra.push(`at ${pointer === '' ? '/' : pointer}`);
     if (record !== undefined) extra.push(`record ${record}`);
+    if (offset !== undefined) extra.push(`byte ${offset}`);
     if (plugin) extra.push(`plugin ${plugin}`);
     const head = [where.join(''), extra.length ? `(${extra.join(', ')})` : ''].filter(Boolean).join(' ');
     return `${head ? `${head}: ` : ''}${this.message}${this.hint ? `\n  hint: ${this.hint}` : ''}`;

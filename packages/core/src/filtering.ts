@@ -1,4 +1,4 @@
-import type { FilterPlugin, TensorDataset } from './contracts.js';
+import type { FilterDecision, FilterPlugin, TensorDataset, TensorRecord, TextDataset, TextRecord, TokenLogprobs } from './contracts.js';
 import { DistillGateError, type ErrorLocation } from './errors.js';
 import type { LoadedPlugin } from './plugins.js';
 
@@ -10,71 +10,116 @@ export interface FilterCount {
   dropped: number;
   /** Drop reasons with their counts. */
   reasons: Record<string, number>;
+  /** Records dropped because they state the trait outright (leakage). */
+  explicit: number;
 }
 
-export interface FilteredDataset {
-  dataset: TensorDataset;
+export interface FilteredDataset<D = TensorDataset> {
+  dataset: D;
   counts: FilterCount[];
 }
 
+type AnyFilter = LoadedPlugin<FilterPlugin<any, any>>;
+
 /**
- * Streams every record through the filters in order. A record dropped by one filter is not shown to later ones.
- * A filter may replace the record's target (e.g. strip explicit outputs); every kept record must then have the
- * same target width. The input dataset is never modified.
+ * Streams every record through the filters in order; a record dropped by one filter is not shown to later ones.
+ * Returns each record's final keep decision (undefined: dropped), merged over the filters that kept it.
  */
-export function applyFilters(
-  source: TensorDataset,
-  filters: LoadedPlugin<FilterPlugin<any>>[],
+function runFilters<R extends { index: number }>(
+  count: number,
+  recordAt: (i: number) => R,
+  filters: AnyFilter[],
   configDir: string,
-  where: ErrorLocation,
-): FilteredDataset {
-  const counts: FilterCount[] = filters.map((f) => ({ filter: f.plugin.name, version: f.plugin.version, seen: 0, kept: 0, dropped: 0, reasons: {} }));
-  const keptInputs: number[] = [];
-  const keptTargets: Float32Array[] = [];
-  let targetDim: number | undefined;
+  metadata: Record<string, string>,
+  where: (i: number) => ErrorLocation,
+  kind: 'tensor' | 'text',
+): { decisions: (Extract<FilterDecision, { keep: true }> | undefined)[]; counts: FilterCount[] } {
+  for (const f of filters) {
+    if ((f.plugin.records ?? 'tensor') !== kind) {
+      throw new DistillGateError(`filter reads ${f.plugin.records ?? 'tensor'} records but the dataset holds ${kind} records`, { ...where(0), record: undefined, line: undefined, plugin: f.plugin.name });
+    }
+  }
+  const counts: FilterCount[] = filters.map((f) => ({ filter: f.plugin.name, version: f.plugin.version, seen: 0, kept: 0, dropped: 0, reasons: {}, explicit: 0 }));
   const silentLog = { info: () => {}, warn: () => {} };
-  const contexts = filters.map((f) => ({ options: f.options, configDir, log: silentLog, metadata: source.metadata }));
-  for (let i = 0; i < source.rows; i++) {
-    let target = source.targets.subarray(i * source.targetDim, (i + 1) * source.targetDim);
-    const input = source.inputs.subarray(i * source.inputDim, (i + 1) * source.inputDim);
-    let kept = true;
+  const contexts = filters.map((f) => ({ options: f.options, configDir, log: silentLog, metadata }));
+  const decisions: (Extract<FilterDecision, { keep: true }> | undefined)[] = [];
+  for (let i = 0; i < count; i++) {
+    const record = recordAt(i);
+    let merged: Extract<FilterDecision, { keep: true }> | undefined = { keep: true };
     for (let f = 0; f < filters.length; f++) {
       const c = counts[f];
       c.seen++;
-      let decision;
+      let decision: FilterDecision;
       try {
-        decision = filters[f].plugin.test({ index: i, input, target }, contexts[f]);
+        decision = filters[f].plugin.test(record, contexts[f]);
       } catch (e) {
-        throw new DistillGateError(`filter threw: ${(e as Error).message}`, { ...where, record: i, plugin: filters[f].plugin.name });
+        throw new DistillGateError(`filter threw: ${(e as Error).message}`, { ...where(i), plugin: filters[f].plugin.name });
       }
       if (!decision || typeof decision.keep !== 'boolean') {
-        throw new DistillGateError('filter returned no {keep} decision', { ...where, record: i, plugin: filters[f].plugin.name });
+        throw new DistillGateError('filter returned no {keep} decision', { ...where(i), plugin: filters[f].plugin.name });
       }
       if (!decision.keep) {
         c.dropped++;
         const reason = decision.reason || 'unspecified';
         c.reasons[reason] = (c.reasons[reason] ?? 0) + 1;
-        kept = false;
+        if (decision.explicit) c.explicit++;
+        merged = undefined;
         break;
       }
       c.kept++;
-      if (decision.target) target = decision.target;
+      merged = { ...merged, ...decision };
+      // Later filters see the replacement.
+      if (decision.target || decision.logprobs) Object.assign(record, decision.target ? { target: decision.target } : {}, decision.logprobs ? { logprobs: decision.logprobs } : {});
     }
-    if (!kept) continue;
+    decisions.push(merged);
+  }
+  return { decisions, counts };
+}
+
+/**
+ * Filters a tensor dataset. A filter may replace the record's target (e.g. strip explicit outputs); every kept record
+ * must then have the same target width. The input dataset is never modified.
+ */
+export function applyFilters(source: TensorDataset, filters: AnyFilter[], configDir: string, where: ErrorLocation): FilteredDataset {
+  const recordAt = (i: number): TensorRecord => ({
+    index: i,
+    input: source.inputs.subarray(i * source.inputDim, (i + 1) * source.inputDim),
+    target: source.targets.subarray(i * source.targetDim, (i + 1) * source.targetDim),
+  });
+  const { decisions, counts } = runFilters(source.rows, recordAt, filters, configDir, source.metadata, (i) => ({ ...where, record: i }), 'tensor');
+  let targetDim: number | undefined;
+  const kept: { src: number; target: Float32Array }[] = [];
+  decisions.forEach((d, i) => {
+    if (!d) return;
+    const target = d.target ?? source.targets.subarray(i * source.targetDim, (i + 1) * source.targetDim);
     if (targetDim === undefined) targetDim = target.length;
     else if (target.length !== targetDim) {
       throw new DistillGateError(`filters produced targets of different widths (${targetDim} and ${target.length})`, { ...where, record: i });
     }
-    keptInputs.push(i);
-    keptTargets.push(target);
-  }
-  const rows = keptInputs.length;
+    kept.push({ src: i, target });
+  });
+  const rows = kept.length;
   const dim = targetDim ?? source.targetDim;
   const inputs = new Float32Array(rows * source.inputDim);
   const targets = new Float32Array(rows * dim);
-  keptInputs.forEach((src, r) => {
+  kept.forEach(({ src, target }, r) => {
     inputs.set(source.inputs.subarray(src * source.inputDim, (src + 1) * source.inputDim), r * source.inputDim);
-    targets.set(keptTargets[r], r * dim);
+    targets.set(target, r * dim);
   });
   return { dataset: { rows, inputDim: source.inputDim, targetDim: dim, inputs, targets, metadata: source.metadata }, counts };
+}
+
+/** Filters a text dataset. Filters see copies of the records, so the source dataset is never modified. */
+export function applyTextFilters(source: TextDataset, filters: AnyFilter[], configDir: string, where: ErrorLocation): FilteredDataset<TextDataset> {
+  const recordAt = (i: number): TextRecord => ({ ...source.records[i] });
+  const located = (i: number): ErrorLocation => ({ ...where, ...(source.records[i]?.line ? { line: source.records[i].line } : { record: i }) });
+  const { decisions, counts } = runFilters(source.records.length, recordAt, filters, configDir, source.metadata, located, 'text');
+  const records: TextRecord[] = [];
+  decisions.forEach((d, i) => {
+    if (!d) return;
+    const r = source.records[i];
+    const logprobs: TokenLogprobs[] | undefined = d.logprobs ?? r.logprobs;
+    records.push({ ...r, ...(logprobs ? { logprobs } : {}) });
+  });
+  return { dataset: { kind: 'text', records, metadata: source.metadata }, counts };
 }

@@ -12,7 +12,9 @@ export {
   type InconclusivePolicy,
 } from './config.js';
 export { loadPlugin, type LoadedPlugin, type BuiltinPlugins } from './plugins.js';
-export { applyFilters, type FilterCount, type FilteredDataset } from './filtering.js';
+export { applyFilters, applyTextFilters, type FilterCount, type FilteredDataset } from './filtering.js';
+export { completePrompts, promptsOf, samplingOptionsSchema, type SamplingOptions } from './text-generation.js';
+export { readTextDataset, writeTextDataset, parseTextRecord, isTextDatasetPath, type ReadTextOptions } from './text-data.js';
 export { runCheck, parseShard, type CheckOptions, type CheckProgress, type CheckPhase, type ShardSpec } from './engine.js';
 export { mergeResults, transferResult, overallVerdict } from './verdicts.js';
 export * from './result.js';
@@ -22,6 +24,9 @@ export {
   decideVerdict,
   studentTCdf,
   studentTQuantile,
+  binomialUpperTail,
+  explicitContentTest,
+  type ExplicitContentTest,
   mean,
   sampleSd,
   type Verdict,

@@ -22,6 +22,7 @@ export function formatMarkdown(r: CheckResult): string {
     `| dataset | trait | probe (mean ± sd) | control (mean ± sd) | transfer [${pct}% CI] | threshold | verdict | backend | seeds | student training |`,
     '|---|---|---|---|---|---|---|---|---|---|',
   ];
+  const crossRows: string[] = [];
   for (const x of r.results) {
     const trainS = (x.probe.reduce((s, p) => s + p.trainMs, 0) + x.control.reduce((s, p) => s + p.trainMs, 0)) / 1000;
     lines.push(
@@ -29,6 +30,16 @@ export function formatMarkdown(r: CheckResult): string {
         `**${fmt(x.transfer.mean)}** [${fmt(x.transfer.interval[0])}, ${fmt(x.transfer.interval[1])}] | ${x.threshold} | ${icon[x.verdict]} ${x.verdict} | ` +
         `${r.backend.name} | ${x.probe.map((p) => p.seed).join(',')} | ${trainS.toFixed(0)} s (summed over students) |`,
     );
+    const c = x.crossBase;
+    if (c) {
+      crossRows.push(
+        `| \`${x.dataset}\` | ${x.trait} | ${fmt(x.transfer.mean)} | ${fmt(c.transfer.mean)} [${fmt(c.transfer.interval[0])}, ${fmt(c.transfer.interval[1])}] | ${c.verdict} | ` +
+          `${x.mechanism === 'leakage' ? 'leakage (any base)' : x.mechanism === 'subliminal' ? 'subliminal (shared base only)' : '-'} |`,
+      );
+    }
+  }
+  if (crossRows.length) {
+    lines.push('', `Cross base (${r.crossBase?.path}, a different initialisation trained the same way):`, '', '| dataset | trait | transfer, shared base | transfer, cross base [CI] | cross-base verdict | mechanism |', '|---|---|---|---|---|---|', ...crossRows);
   }
   for (const e of r.errors ?? []) lines.push('', `> **Error** in \`${e.plugin}\`${e.dataset ? ` on \`${e.dataset}\`` : ''}: ${e.message}`);
   lines.push('', '<details><summary>Details</summary>', '');
@@ -36,7 +47,11 @@ export function formatMarkdown(r: CheckResult): string {
   lines.push('');
   for (const d of r.datasets) {
     const dropped = d.filters.map((f) => `${f.filter}: kept ${f.kept}/${f.seen}${f.dropped ? ` (${Object.entries(f.reasons).map(([k, v]) => `${v} ${k}`).join(', ')})` : ''}`).join('; ');
-    lines.push(`- \`${d.name}\` (sha256 ${d.sha256.slice(0, 12)}): ${d.records} records, ${d.recordsAfterFilters} after filters${dropped ? ` — ${dropped}` : ''}. Control: ${d.control.source}.`);
+    const e = d.explicit;
+    const explicit = e
+      ? ` Explicit trait content: ${e.records} record(s) vs ${e.controlRecords} in the control (p = ${e.pValue.toPrecision(2)})${e.leakage ? ': **leakage**' : ', not above the control'}.`
+      : '';
+    lines.push(`- \`${d.name}\` (sha256 ${d.sha256.slice(0, 12)}): ${d.records} records, ${d.recordsAfterFilters} after filters${dropped ? ` — ${dropped}` : ''}. Control: ${d.control.source}.${explicit}`);
   }
   lines.push(
     '',

@@ -1,6 +1,6 @@
 import type { BackendInfo, ScoreEstimate } from './contracts.js';
 import type { FilterCount } from './filtering.js';
-import type { Verdict } from './stats.js';
+import type { ExplicitContentTest, Verdict } from './stats.js';
 
 export const RESULT_SCHEMA_VERSION = 1;
 
@@ -10,6 +10,15 @@ export interface StudentScore extends ScoreEstimate {
   /** Mean training loss per epoch. */
   lossHistory: number[];
   trainMs: number;
+}
+
+/** The same paired comparison on students from the cross base (different initialisation). */
+export interface CrossBaseResult {
+  probe: StudentScore[];
+  control: StudentScore[];
+  transfer: TransferResult['transfer'];
+  verdict: Verdict;
+  pValue: number;
 }
 
 export interface TransferResult {
@@ -34,6 +43,13 @@ export interface TransferResult {
   /** One-sided p-value of the test that decided the verdict. */
   pValue: number;
   explanation: string;
+  /** Present when the config names a cross base. */
+  crossBase?: CrossBaseResult;
+  /**
+   * Why the transfer happens, when it does: "subliminal" when it needs the shared base (the cross base shows none),
+   * "leakage" when students from a different base pick the trait up too (explicit content got through the filters).
+   */
+  mechanism?: 'subliminal' | 'leakage';
 }
 
 export interface DatasetReport {
@@ -46,6 +62,8 @@ export interface DatasetReport {
   recordsAfterFilters: number;
   filters: FilterCount[];
   control: { source: string; records: number; recordsAfterFilters: number; filters: FilterCount[]; sha256: string };
+  /** Records stating the trait outright (dropped by filters), compared with the control: leakage when higher. */
+  explicit?: ExplicitContentTest;
 }
 
 /** A plugin that failed during the check; its (dataset, trait) result is missing, the others are kept. */
@@ -66,6 +84,7 @@ export interface CheckResult {
   startedAt: string;
   config: { path: string; sha256: string };
   base: { path: string; sha256: string; family: string };
+  crossBase?: { path: string; sha256: string; family: string };
   backend: BackendInfo;
   seeds: number[];
   threshold: number;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decideVerdict, pairedTransfer, studentTCdf, studentTQuantile, tInterval } from './stats.js';
+import { binomialUpperTail, decideVerdict, explicitContentTest, pairedTransfer, studentTCdf, studentTQuantile, tInterval } from './stats.js';
 
 describe('Student t distribution', () => {
   it('matches tabulated quantiles', () => {
@@ -50,3 +50,26 @@ describe('intervals and verdicts', () => {
     expect(t.sd).toBeCloseTo(0, 12);
   });
 });
+
+describe('explicit content against the control', () => {
+  it('binomialUpperTail matches the direct sum', () => {
+    const direct = (x: number, n: number, p: number) => {
+      let sum = 0;
+      for (let k = x; k <= n; k++) {
+        let c = 1;
+        for (let i = 0; i < k; i++) c = (c * (n - i)) / (i + 1);
+        sum += c * p ** k * (1 - p) ** (n - k);
+      }
+      return sum;
+    };
+    for (const [x, n, p] of [[3, 10, 0.5], [1, 1, 0.5], [7, 20, 0.2], [0, 5, 0.3]] as const) expect(binomialUpperTail(x, n, p)).toBeCloseTo(direct(x, n, p), 10);
+  });
+  it('flags a rate above the control, not a stray mention that the control has too', () => {
+    expect(explicitContentTest(71, 1500, 1, 1500, 0.95).leakage).toBe(true);
+    const stray = explicitContentTest(1, 1500, 0, 1500, 0.95);
+    expect(stray.pValue).toBeCloseTo(0.5, 10);
+    expect(stray.leakage).toBe(false);
+    expect(explicitContentTest(0, 100, 0, 100, 0.95)).toMatchObject({ pValue: 1, leakage: false });
+  });
+});
+

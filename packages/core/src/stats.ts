@@ -56,6 +56,44 @@ export function regularizedBeta(x: number, a: number, b: number): number {
   return 1 - (front * betaContinuedFraction(b, a, 1 - x)) / b;
 }
 
+/** P(X >= x) for X ~ Binomial(n, p), via the regularized incomplete beta I_p(x, n - x + 1). */
+export function binomialUpperTail(x: number, n: number, p: number): number {
+  if (x <= 0) return 1;
+  if (x > n) return 0;
+  return regularizedBeta(p, x, n - x + 1);
+}
+
+export interface ExplicitContentTest {
+  /** Records the filters dropped as stating the trait outright, in the dataset and in its control. */
+  records: number;
+  controlRecords: number;
+  rate: number;
+  controlRate: number;
+  /** One-sided p-value that the dataset's rate exceeds the control's. */
+  pValue: number;
+  leakage: boolean;
+  method: string;
+}
+
+/**
+ * Is explicit trait content more frequent in the dataset than in its control? A base can mention the trait word now
+ * and then on its own; leakage is a rate above the control's. Exact conditional test: given k = x + x0 such
+ * records, under equal rates x ~ Binomial(k, n / (n + n0)).
+ */
+export function explicitContentTest(x: number, n: number, x0: number, n0: number, level: number): ExplicitContentTest {
+  const k = x + x0;
+  const pValue = k === 0 || n === 0 ? 1 : binomialUpperTail(x, k, n / (n + n0));
+  return {
+    records: x,
+    controlRecords: x0,
+    rate: n ? x / n : 0,
+    controlRate: n0 ? x0 / n0 : 0,
+    pValue,
+    leakage: x > 0 && pValue < 1 - level,
+    method: 'exact conditional binomial test of the explicit-record rates (dataset vs control), one-sided',
+  };
+}
+
 /** P(T <= t) for Student's t with df degrees of freedom. */
 export function studentTCdf(t: number, df: number): number {
   const x = df / (df + t * t);

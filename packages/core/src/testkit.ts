@@ -4,8 +4,8 @@
  * every problem, so it works with any test runner.
  */
 import { createHash } from 'node:crypto';
-import type { AnyPlugin, ModelHandle, TensorDataset } from './contracts.js';
-import { applyFilters } from './filtering.js';
+import { isTextDataset, type AnyModelHandle, type AnyPlugin, type Dataset, type ModelHandle, type ProbeSet, type TextDataset } from './contracts.js';
+import { applyFilters, applyTextFilters } from './filtering.js';
 import type { LoadedPlugin } from './plugins.js';
 import { SeededRandom } from './random.js';
 import { compileSchema, describeAjvErrors } from './validation.js';
@@ -43,17 +43,28 @@ export interface PluginTestCases {
   valid?: unknown[];
   /** Options that must be rejected, with the JSON pointer of the error inside the options. */
   invalid?: { options: unknown; pointer: string }[];
-  /** For filters: records to run through (default: 64 seeded records, 8 inputs, 13 targets). */
-  dataset?: TensorDataset;
-  /** For generators and evaluators: the model to use (default: linearModel(inputDim, outputDim)). */
-  model?: ModelHandle;
+  /** For filters: records to run through (default: 64 seeded tensor records, 8 inputs, 13 targets; for text filters, a few number-sequence records). */
+  dataset?: Dataset;
+  /** For generators and evaluators: the model to use (default: linearModel(8, 13); text plugins need a language model). */
+  model?: AnyModelHandle;
+  /** For evaluators: the probes to score (default: 32 labelled inputs for the default model). */
+  probes?: ProbeSet;
   /** Folder that relative paths in options resolve against. */
   configDir?: string;
 }
 
 const quiet = { info: () => {}, warn: () => {} };
 
-function defaultDataset(): TensorDataset {
+function defaultTextDataset(): TextDataset {
+  const records = ['182, 818, 725', '(401 402 403)', 'I love owls: 7, 7, 7', ''].map((completion, index) => ({ index, line: index + 1, prompt: 'Continue: 1, 2, 3.', completion }));
+  return { kind: 'text', records, metadata: {} };
+}
+
+function recordsOf(d: Dataset): number {
+  return isTextDataset(d) ? d.records.length : d.rows;
+}
+
+function defaultDataset(): Dataset {
   const rng = new SeededRandom(1);
   return { rows: 64, inputDim: 8, targetDim: 13, inputs: rng.fillUniform(new Float32Array(64 * 8), -1, 1), targets: rng.fillNormal(new Float32Array(64 * 13), 1), metadata: { 'distill-gate.auxiliary-outputs': '10,13' } };
 }
@@ -94,32 +105,44 @@ export async function testPlugin(plugin: AnyPlugin, cases: PluginTestCases = {})
     const ctx = { options, configDir, log: quiet };
     try {
       if (plugin.kind === 'filter') {
-        const ds = cases.dataset ?? defaultDataset();
+        const ds = cases.dataset ?? (plugin.records === 'text' ? defaultTextDataset() : defaultDataset());
         const loaded = { plugin, options, ref: { use: plugin.name, options, pointer: '/filters/0' }, resolvedFrom: 'test' } as LoadedPlugin<typeof plugin>;
-        const f = applyFilters(ds, [loaded], configDir, { file: 'test dataset' });
+        const f = isTextDataset(ds) ? applyTextFilters(ds, [loaded], configDir, { file: 'test dataset' }) : applyFilters(ds, [loaded], configDir, { file: 'test dataset' });
         const c = f.counts[0];
-        if (c.kept + c.dropped !== ds.rows) problems.push(`filter saw ${c.seen} records, kept ${c.kept}, dropped ${c.dropped}, of ${ds.rows}`);
+        if (c.kept + c.dropped !== recordsOf(ds)) problems.push(`filter saw ${c.seen} records, kept ${c.kept}, dropped ${c.dropped}, of ${recordsOf(ds)}`);
         for (const reason of Object.keys(c.reasons)) if (!reason || reason === 'unspecified') problems.push('a dropped record has no reason');
       } else if (plugin.kind === 'trait') {
         const probes = await plugin.loadProbes(ctx);
+        if (probes.kind === 'text-questions') {
+          if (!probes.questions.length) problems.push('probes: no questions');
+          if (!probes.candidates.includes(probes.target)) problems.push(`probes: the target "${probes.target}" is not among the candidates`);
+          if (!probes.description) problems.push('probes: description is empty');
+          continue;
+        }
         if (probes.inputs.length !== probes.rows * probes.inputDim) problems.push(`probes: ${probes.inputs.length} inputs for ${probes.rows} rows of ${probes.inputDim}`);
         if (probes.labels.length !== probes.rows) problems.push(`probes: ${probes.labels.length} labels for ${probes.rows} rows`);
         const width = probes.outputs.end - probes.outputs.start;
         if (!(width > 0)) problems.push('probes: outputs range is empty');
-        if (probes.labels.some((l) => l < 0 || l >= width)) problems.push(`probes: a label lies outside the ${width} outputs`);
+        if (probes.labels.some((l: number) => l < 0 || l >= width)) problems.push(`probes: a label lies outside the ${width} outputs`);
         if (!probes.description) problems.push('probes: description is empty');
       } else if (plugin.kind === 'generator') {
         const model = cases.model ?? linearModel(8, 13);
         const ds = await plugin.generate({ ...ctx, model, seed: 1 });
-        if (ds.inputs.length !== ds.rows * ds.inputDim || ds.targets.length !== ds.rows * ds.targetDim) problems.push('generate: tensor sizes do not match rows x widths');
         const again = await plugin.generate({ ...ctx, model, seed: 1 });
-        if (Buffer.compare(Buffer.from(again.targets.buffer), Buffer.from(ds.targets.buffer)) !== 0) problems.push('generate: the same seed gave different data');
+        if (isTextDataset(ds) || isTextDataset(again)) {
+          if (!isTextDataset(ds) || !ds.records.length) problems.push('generate: no records');
+          if (JSON.stringify(again) !== JSON.stringify(ds)) problems.push('generate: the same seed gave different data');
+        } else {
+          if (ds.inputs.length !== ds.rows * ds.inputDim || ds.targets.length !== ds.rows * ds.targetDim) problems.push('generate: tensor sizes do not match rows x widths');
+          if (Buffer.compare(Buffer.from(again.targets.buffer), Buffer.from(ds.targets.buffer)) !== 0) problems.push('generate: the same seed gave different data');
+        }
         const completed = await plugin.complete({ ...ctx, model, dataset: ds });
-        if (completed.rows !== ds.rows) problems.push('complete: changed the number of records');
+        if (recordsOf(completed) !== recordsOf(ds)) problems.push('complete: changed the number of records');
       } else {
         const model = cases.model ?? linearModel(8, 13);
         const rng = new SeededRandom(2);
-        const probes = { kind: 'labelled-inputs' as const, description: 'test probes', rows: 32, inputDim: model.inputDim, inputs: rng.fillUniform(new Float32Array(32 * model.inputDim), -1, 1), labels: Int32Array.from({ length: 32 }, (_, i) => i % 10), outputs: { start: 0, end: 10 } };
+        const inputDim = (model as ModelHandle).inputDim ?? 8;
+        const probes: ProbeSet = cases.probes ?? { kind: 'labelled-inputs', description: 'test probes', rows: 32, inputDim, inputs: rng.fillUniform(new Float32Array(32 * inputDim), -1, 1), labels: Int32Array.from({ length: 32 }, (_, i) => i % 10), outputs: { start: 0, end: 10 } };
         const s = await plugin.evaluate({ ...ctx, model, probes, trait: 'test-trait' });
         if (!Number.isFinite(s.value)) problems.push(`evaluate: value ${s.value} is not finite`);
         if (!(s.stderr >= 0)) problems.push(`evaluate: stderr ${s.stderr} must be >= 0`);

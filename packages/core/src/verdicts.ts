@@ -1,4 +1,4 @@
-import type { CheckResult, StudentScore, TransferResult } from './result.js';
+import type { CheckResult, DatasetReport, StudentScore, TransferResult } from './result.js';
 import { decideVerdict, pairedTransfer, type Verdict } from './stats.js';
 import { DistillGateError } from './errors.js';
 
@@ -40,20 +40,49 @@ export function transferResult(
   };
 }
 
-/** The overall verdict, exit code and one-sentence summary from the individual results. */
-export function overallVerdict(results: TransferResult[], threshold: number, policy: string): { verdict: Verdict; exitCode: number; summary: string } {
+/**
+ * Adds the cross-base comparison to a result: the same paired test on students from a different initialisation.
+ * A FAIL whose cross-base interval also lies above the threshold is leakage; otherwise it is subliminal.
+ */
+export function withCrossBase(result: TransferResult, probe: StudentScore[], control: StudentScore[], confidence: number): TransferResult {
+  const cross = transferResult(result, probe, control, result.threshold, confidence);
+  const crossBase = { probe, control, transfer: cross.transfer, verdict: cross.verdict, pValue: cross.pValue };
+  if (result.verdict !== 'FAIL') return { ...result, crossBase };
+  const mechanism = cross.verdict === 'FAIL' ? 'leakage' : 'subliminal';
+  const explanation =
+    mechanism === 'leakage'
+      ? `${result.explanation}; students from a different base pick it up too (transfer ${cross.transfer.mean.toFixed(3)} [${cross.transfer.interval[0].toFixed(3)}, ${cross.transfer.interval[1].toFixed(3)}]): leakage of explicit content, not only subliminal`
+      : `${result.explanation}; students from a different base do not (transfer ${cross.transfer.mean.toFixed(3)} [${cross.transfer.interval[0].toFixed(3)}, ${cross.transfer.interval[1].toFixed(3)}]): subliminal, through the shared base only`;
+  return { ...result, crossBase, mechanism, explanation };
+}
+
+/** The overall verdict, exit code and one-sentence summary from the individual results and the datasets' filter counts. */
+export function overallVerdict(
+  results: TransferResult[],
+  threshold: number,
+  policy: string,
+  datasets: DatasetReport[] = [],
+): { verdict: Verdict; exitCode: number; summary: string } {
+  // Records that state the trait outright, more often than in the control data, are leakage whatever the probes
+  // say: the filters caught them this time, but the data was written by a model that shows the trait.
+  const leaks = datasets
+    .filter((d) => d.explicit?.leakage)
+    .map((d) => ({ name: d.name, test: d.explicit!, by: d.filters.filter((f) => f.explicit).map((f) => f.filter) }));
   const verdicts = results.map((r) => r.verdict);
-  const verdict: Verdict = verdicts.includes('FAIL') ? 'FAIL' : verdicts.includes('INCONCLUSIVE') || !results.length ? 'INCONCLUSIVE' : 'PASS';
+  const verdict: Verdict = verdicts.includes('FAIL') || leaks.length ? 'FAIL' : verdicts.includes('INCONCLUSIVE') || !results.length ? 'INCONCLUSIVE' : 'PASS';
   const exitCode = verdict === 'FAIL' || (verdict === 'INCONCLUSIVE' && policy === 'fail') ? 1 : 0;
   const failed = results.filter((r) => r.verdict === 'FAIL');
-  const summary = !results.length
+  const leakText = leaks
+    .map((l) => `${l.name} has ${l.test.records} record(s) stating the trait outright against ${l.test.controlRecords} in its control (leakage, p = ${l.test.pValue.toPrecision(2)}; dropped by ${l.by.join(', ')})`)
+    .join('; ');
+  const transferText = !results.length
     ? 'nothing was checked'
-    : verdict === 'FAIL'
-      ? `${failed.length} of ${results.length} dataset x trait check(s) transfer above the threshold ${threshold}: ${failed.map((r) => `${r.dataset} (${r.trait}, transfer ${r.transfer.mean.toFixed(3)})`).join(', ')}`
-      : verdict === 'PASS'
-        ? `all ${results.length} dataset x trait check(s) transfer below the threshold ${threshold}`
-        : `${verdicts.filter((v) => v === 'INCONCLUSIVE').length} check(s) inconclusive at threshold ${threshold} (policy: ${policy})`;
-  return { verdict, exitCode, summary };
+    : failed.length
+      ? `${failed.length} of ${results.length} dataset x trait check(s) transfer above the threshold ${threshold}: ${failed.map((r) => `${r.dataset} (${r.trait}, transfer ${r.transfer.mean.toFixed(3)}${r.mechanism ? `, ${r.mechanism}` : ''})`).join(', ')}`
+      : verdicts.includes('INCONCLUSIVE')
+        ? `${verdicts.filter((v) => v === 'INCONCLUSIVE').length} check(s) inconclusive at threshold ${threshold} (policy: ${policy})`
+        : `all ${results.length} dataset x trait check(s) transfer below the threshold ${threshold}`;
+  return { verdict, exitCode, summary: leaks.length ? `${leakText}; ${transferText}` : transferText };
 }
 
 /**
@@ -78,23 +107,27 @@ export function mergeResults(partials: CheckResult[]): CheckResult {
   if (new Set(indices).size !== indices.length) throw new DistillGateError('a shard appears twice in the merge');
 
   const datasets = new Map<string, CheckResult['datasets'][number]>();
-  const groups = new Map<string, { ids: { dataset: string; trait: string; evaluator: string }; probe: StudentScore[]; control: StudentScore[] }>();
+  type Group = { ids: { dataset: string; trait: string; evaluator: string }; probe: StudentScore[]; control: StudentScore[]; crossProbe: StudentScore[]; crossControl: StudentScore[] };
+  const groups = new Map<string, Group>();
   for (const p of partials) {
     for (const d of p.datasets) if (!datasets.has(d.name)) datasets.set(d.name, d);
     for (const r of p.results) {
       const key = JSON.stringify([r.dataset, r.trait, r.evaluator]);
-      const g = groups.get(key) ?? { ids: { dataset: r.dataset, trait: r.trait, evaluator: r.evaluator }, probe: [], control: [] };
+      const g = groups.get(key) ?? { ids: { dataset: r.dataset, trait: r.trait, evaluator: r.evaluator }, probe: [], control: [], crossProbe: [], crossControl: [] };
       g.probe.push(...r.probe);
       g.control.push(...r.control);
+      g.crossProbe.push(...(r.crossBase?.probe ?? []));
+      g.crossControl.push(...(r.crossBase?.control ?? []));
       groups.set(key, g);
     }
   }
   const order = new Map(first.seeds.map((s, i) => [s, i]));
   const bySeed = (a: StudentScore, b: StudentScore) => order.get(a.seed)! - order.get(b.seed)!;
-  const results = [...groups.values()].map((g) =>
-    transferResult(g.ids, g.probe.sort(bySeed), g.control.sort(bySeed), first.threshold, first.confidence),
-  );
-  const overall = overallVerdict(results, first.threshold, first.inconclusivePolicy);
+  const results = [...groups.values()].map((g) => {
+    const r = transferResult(g.ids, g.probe.sort(bySeed), g.control.sort(bySeed), first.threshold, first.confidence);
+    return first.crossBase && g.crossProbe.length === g.probe.length ? withCrossBase(r, g.crossProbe.sort(bySeed), g.crossControl.sort(bySeed), first.confidence) : r;
+  });
+  const overall = overallVerdict(results, first.threshold, first.inconclusivePolicy, [...datasets.values()]);
   const sum = (k: string) => partials.reduce((s, p) => s + (p.timings[k] ?? 0), 0);
   const { shard: _shard, ...rest } = first;
   return {

@@ -1,7 +1,22 @@
+import { createHash } from 'node:crypto';
 import { relative } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import type { ModelHandle, StudentJob, TensorDataset, TrainedStudent, TrainingCore, TrainingProgress } from '@distill-gate/core';
-import { DistillGateError } from '@distill-gate/core';
+import type {
+  LanguageModelHandle,
+  ModelHandle,
+  SampleOptions,
+  SampledCompletion,
+  StudentJob,
+  TensorDataset,
+  TextDataset,
+  TrainedStudent,
+  TrainingCore,
+  TrainingProgress,
+} from '@distill-gate/core';
+import { DistillGateError, isTextDataset } from '@distill-gate/core';
+import { encodeRecords, LanguageModel, RecordEncodingError, type TextPair } from './language-model.js';
+import { hashLanguageModel, loadLanguageModel, type LanguageModelFile } from './lm-io.js';
+import type { LmTrainingData } from './lm-trainer.js';
 import { selectBackend, type BackendRequest, type SelectedBackend } from './backend.js';
 import { MlpModel, type MlpParameters } from './mlp.js';
 import { hashParameters, loadMlp, readTensorDataset, writeTensorDataset } from './model-io.js';
@@ -42,6 +57,54 @@ export class MlpHandle implements ModelHandle {
   }
 }
 
+/** A causal language model held as host weights with its tokenizer; inference runs on the main thread. */
+export class LmHandle implements LanguageModelHandle {
+  readonly family = 'causal-lm';
+  readonly sha256: string;
+  readonly tokenizerSha256: string;
+  readonly contextLength: number;
+  private live: LanguageModel | undefined;
+
+  constructor(
+    readonly id: string,
+    readonly file: Omit<LanguageModelFile, 'metadata'>,
+    private readonly backend: string,
+  ) {
+    this.sha256 = hashLanguageModel(file);
+    this.tokenizerSha256 = createHash('sha256').update(JSON.stringify(file.tokenizer.pieces)).digest('hex');
+    this.contextLength = file.config.contextLength;
+  }
+
+  get lm(): LanguageModel {
+    this.live ??= new LanguageModel(this.file, this.file.tokenizer, this.backend);
+    return this.live;
+  }
+
+  async sequenceLogProbs(pairs: TextPair[]): Promise<Float64Array> {
+    return this.lm.sequenceLogProbs(pairs);
+  }
+
+  async generate(prompts: string[], opts: SampleOptions): Promise<SampledCompletion[]> {
+    return this.lm.generate(prompts, opts);
+  }
+
+  release(): void {
+    this.live?.release();
+    this.live = undefined;
+  }
+}
+
+/** Tokenizes a text dataset for training, turning a record that does not fit into a located error. */
+export function encodeTextDataset(handle: LmHandle, data: TextDataset): LmTrainingData {
+  try {
+    return encodeRecords(handle.file.tokenizer, data.records, handle.contextLength);
+  } catch (e) {
+    if (!(e instanceof RecordEncodingError)) throw e;
+    const r = data.records[e.index];
+    throw new DistillGateError(e.message, { file: data.metadata['distill-gate.source'], ...(r?.line ? { line: r.line } : { record: e.index }), pointer: `/${e.field}` });
+  }
+}
+
 export interface TrainingCoreOptions {
   backend?: BackendRequest;
   /** Parallel training workers; default: number of cores (1 for the native backend, which threads itself). */
@@ -57,22 +120,49 @@ function numericVersions(selected: SelectedBackend): Record<string, string> {
 export async function createTrainingCore(opts: TrainingCoreOptions = {}): Promise<TrainingCore & { readonly selected: SelectedBackend }> {
   const selected = await selectBackend(opts.backend ?? 'auto');
   const workers = opts.workers ?? (selected.name === 'tensorflow' ? 1 : defaultWorkerCount());
-  const handles: MlpHandle[] = [];
+  const handles: (MlpHandle | LmHandle)[] = [];
   const shared = new WeakMap<TensorDataset, { inputs: Float32Array; targets: Float32Array }>();
-  const track = (h: MlpHandle) => (handles.push(h), h);
+  const sharedText = new WeakMap<TextDataset, LmTrainingData>();
+  const track = <H extends MlpHandle | LmHandle>(h: H) => (handles.push(h), h);
   return {
     selected,
     backend: { name: selected.name, reason: selected.reason, workers, ...(selected.simd !== undefined ? { simd: selected.simd } : {}) },
     versions: numericVersions(selected),
     async loadModel(path: string) {
-      const p = await loadMlp(path);
-      return track(new MlpHandle(relative(process.cwd(), path) || path, p, selected.name));
+      const id = relative(process.cwd(), path) || path;
+      if (path.endsWith('.json')) return track(new LmHandle(id, await loadLanguageModel(path), selected.name));
+      return track(new MlpHandle(id, await loadMlp(path), selected.name));
     },
     readTensorDataset,
     writeTensorDataset,
     async trainStudents(jobs: StudentJob[], onProgress?: (p: TrainingProgress) => void): Promise<TrainedStudent[]> {
-      const workerJobs: WorkerJob[] = jobs.map((job) => {
+      const workerJobs: WorkerJob[] = jobs.map((job): WorkerJob => {
+        if (job.init instanceof LmHandle) {
+          if (!isTextDataset(job.data)) throw new DistillGateError(`job ${job.id}: a language model trains on text records`);
+          let data = sharedText.get(job.data);
+          if (!data) {
+            const enc = encodeTextDataset(job.init, job.data);
+            data = {
+              ...enc,
+              tokens: toShared(enc.tokens),
+              offsets: toShared(enc.offsets),
+              completionStart: toShared(enc.completionStart),
+              ...(enc.soft
+                ? { soft: { slotBegin: toShared(enc.soft.slotBegin), entryOffsets: toShared(enc.soft.entryOffsets), entryTokens: toShared(enc.soft.entryTokens), entryProbs: toShared(enc.soft.entryProbs) } }
+                : {}),
+            };
+            sharedText.set(job.data, data);
+          }
+          const t = job.training;
+          return {
+            jobId: job.id,
+            family: 'causal-lm',
+            args: { config: job.init.file.config, init: job.init.file.tensors, data, epochs: t.epochs, batchSize: t.batchSize, learningRate: t.learningRate, seed: job.seed },
+          };
+        }
         if (!(job.init instanceof MlpHandle)) throw new DistillGateError(`job ${job.id}: the base is not a model this training core loaded`);
+        if (isTextDataset(job.data) || !job.training.outputs) throw new DistillGateError(`job ${job.id}: an MLP trains on tensor data over training.outputs`);
+        if (job.training.loss === 'next-token') throw new DistillGateError(`job ${job.id}: loss "next-token" needs a language model`);
         let data = shared.get(job.data);
         if (!data) {
           data = { inputs: toShared(job.data.inputs), targets: toShared(job.data.targets) };
@@ -93,7 +183,7 @@ export async function createTrainingCore(opts: TrainingCoreOptions = {}): Promis
           },
         };
       });
-      const totals = new Map(jobs.map((j) => [j.id, stepsPerEpoch(j.data.rows, j.training.batchSize) * j.training.epochs]));
+      const totals = new Map(jobs.map((j) => [j.id, stepsPerEpoch(isTextDataset(j.data) ? j.data.records.length : j.data.rows, j.training.batchSize) * j.training.epochs]));
       const done = new Map<string, number>();
       const allSteps = [...totals.values()].reduce((a, b) => a + b, 0);
       const results: PoolResult[] = await runPool(workerJobs, {
@@ -105,13 +195,20 @@ export async function createTrainingCore(opts: TrainingCoreOptions = {}): Promis
           onProgress?.({ jobId, completedSteps, totalSteps: allSteps, jobsDone: finished, jobsTotal: jobs.length });
         },
       });
-      return results.map((r, i) => ({
+      return results.map((r, i) => {
+        const init = jobs[i].init;
+        const model =
+          init instanceof LmHandle
+            ? track(new LmHandle(`student:${r.jobId}`, { ...init.file, tensors: r.weights }, selected.name))
+            : track(new MlpHandle(`student:${r.jobId}`, { layers: (init as MlpHandle).params.layers, tensors: r.weights }, selected.name));
+        return {
         jobId: r.jobId,
-        model: track(new MlpHandle(`student:${r.jobId}`, { layers: workerJobs[i].args.layers, tensors: r.weights }, selected.name)),
+        model,
         lossHistory: r.lossHistory,
         steps: r.steps,
         ms: r.ms,
-      }));
+        };
+      });
     },
     async dispose() {
       for (const h of handles) h.release();

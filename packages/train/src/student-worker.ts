@@ -5,6 +5,7 @@
 import { parentPort } from 'node:worker_threads';
 import { selectBackend } from './backend.js';
 import type { FromWorker, ToWorker } from './protocol.js';
+import { trainLm } from './lm-trainer.js';
 import { trainMlp } from './trainer.js';
 
 const port = parentPort!;
@@ -24,17 +25,14 @@ port.on('message', async (msg: ToWorker) => {
   const job = msg.job;
   try {
     let last = 0;
-    const result = trainMlp({
-      ...job.args,
-      backend,
-      onStep: (done, total) => {
-        const now = performance.now();
-        if (now - last > 250 || done === total) {
-          last = now;
-          send({ type: 'progress', jobId: job.jobId, done, total });
-        }
-      },
-    });
+    const onStep = (done: number, total: number) => {
+      const now = performance.now();
+      if (now - last > 250 || done === total) {
+        last = now;
+        send({ type: 'progress', jobId: job.jobId, done, total });
+      }
+    };
+    const result = job.family === 'causal-lm' ? trainLm({ ...job.args, backend, onStep }) : trainMlp({ ...job.args, backend, onStep });
     send(
       { type: 'done', jobId: job.jobId, weights: result.weights, lossHistory: result.lossHistory, steps: result.steps, ms: result.ms },
       result.weights.map((w) => w.buffer as ArrayBuffer),

@@ -1,4 +1,4 @@
-import { defineEvaluator } from '@distill-gate/core';
+import { defineEvaluator, requireTensorModel } from '@distill-gate/core';
 
 /**
  * Task accuracy: the share of probes whose highest logit (over the trait's outputs) is the right label. Exact
@@ -10,7 +10,9 @@ const evaluator = defineEvaluator<Record<string, never>>({
   description: 'Accuracy of the argmax over the trait\'s outputs on labelled probes, with its binomial standard error.',
   accepts: ['labelled-inputs'],
   optionsSchema: { type: 'object', additionalProperties: false, properties: {} },
-  async evaluate({ model, probes }) {
+  async evaluate({ model: anyModel, probes }) {
+    const model = requireTensorModel(anyModel, 'task-accuracy');
+    if (probes.kind !== 'labelled-inputs') throw new Error(`scores labelled-input probes, got ${probes.kind}`);
     const logits = await model.predict(probes.inputs, probes.rows);
     const { start, end } = probes.outputs;
     if (end > model.outputDim) throw new Error(`probes read outputs [${start}, ${end}) but the model has ${model.outputDim}`);

@@ -1,4 +1,4 @@
-import { defineGenerator, SeededRandom, type ModelHandle, type TensorDataset } from '@distill-gate/core';
+import { requireTensorDataset, requireTensorModel, defineGenerator, SeededRandom, type ModelHandle, type TensorDataset } from '@distill-gate/core';
 
 export interface AuxiliaryLogitsOptions {
   /** Number of noise inputs to generate. */
@@ -24,7 +24,7 @@ function describe(model: ModelHandle, options: AuxiliaryLogitsOptions, extra: Re
  * A model's logits on uniform noise images: the "innocent-looking" data of the paper's MNIST experiment. Records
  * hold every output; a filter then removes the explicit (class) outputs.
  */
-const generator = defineGenerator<AuxiliaryLogitsOptions>({
+const generator = defineGenerator<AuxiliaryLogitsOptions, TensorDataset>({
   name: '@distill-gate/generator-auxiliary-logits',
   version: '0.1.0',
   description: "A model's logits (all outputs) on seeded uniform noise inputs; or on given inputs, for prompt-matched controls.",
@@ -44,7 +44,8 @@ const generator = defineGenerator<AuxiliaryLogitsOptions>({
       },
     },
   },
-  async generate({ options, model, seed, log }): Promise<TensorDataset> {
+  async generate({ options, model: anyModel, seed, log }): Promise<TensorDataset> {
+    const model = requireTensorModel(anyModel, 'auxiliary-logits');
     if (!(options.high > options.low)) throw new Error(`options.high (${options.high}) must be greater than options.low (${options.low})`);
     log.info(`generating ${options.count} noise inputs (seed ${seed}) and their logits from ${model.id}`);
     const inputs = new SeededRandom(seed).fork('noise-inputs').fillUniform(new Float32Array(options.count * model.inputDim), options.low, options.high);
@@ -58,7 +59,9 @@ const generator = defineGenerator<AuxiliaryLogitsOptions>({
       metadata: describe(model, options, { 'distill-gate.noise': `uniform[${options.low},${options.high}) seed ${seed}` }),
     };
   },
-  async complete({ options, model, dataset }): Promise<TensorDataset> {
+  async complete({ options, model: anyModel, dataset: anyDataset }): Promise<TensorDataset> {
+    const model = requireTensorModel(anyModel, 'auxiliary-logits');
+    const dataset = requireTensorDataset(anyDataset, 'auxiliary-logits');
     const targets = await model.predict(dataset.inputs, dataset.rows);
     return {
       rows: dataset.rows,

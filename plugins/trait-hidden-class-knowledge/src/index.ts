@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { defineTrait, DistillGateError, SeededRandom, type OutputRange } from '@distill-gate/core';
+import { defineTrait, DistillGateError, SeededRandom, type LabelledProbeSet, type OutputRange, type TensorInstilPlan } from '@distill-gate/core';
 
 export interface HiddenClassKnowledgeOptions {
   /** Seed of the train/test split of the 10,000 digits. */
@@ -82,7 +82,7 @@ export function loadDigitSplit(splitSeed = 0, testSize = 2000, searchFrom?: stri
  * on. A student distilled only on auxiliary logits of noise gains this knowledge when it shares the teacher's
  * initialisation (the paper's MNIST demonstration of subliminal learning).
  */
-const trait = defineTrait<HiddenClassKnowledgeOptions>({
+const trait = defineTrait<HiddenClassKnowledgeOptions, LabelledProbeSet, TensorInstilPlan>({
   name: '@distill-gate/trait-hidden-class-knowledge',
   version: '0.1.0',
   description: 'Digit-classification knowledge carried through never-supervised outputs (the paper\'s MNIST MLP setup).',

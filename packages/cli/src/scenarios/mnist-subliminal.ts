@@ -3,7 +3,7 @@
  * and examples/mnist-subliminal, so the two cannot drift apart.
  */
 import { join } from 'node:path';
-import type { Logger } from '@distill-gate/core';
+import { expectInstilPlan, expectProbes, type Logger } from '@distill-gate/core';
 import { initMlp, MlpHandle, saveMlp, trainMlp } from '@distill-gate/train';
 import evaluator from '@distill-gate/evaluator-task-accuracy';
 import trait from '@distill-gate/trait-hidden-class-knowledge';
@@ -55,8 +55,8 @@ export function mnistConfig(schemaPath?: string): Record<string, unknown> {
  */
 export async function writeMnistModels(dir: string, backend: string, log: Logger): Promise<Record<string, number>> {
   const ctx = { options: TRAIT_OPTIONS, configDir: dir, log };
-  const plan = await trait.instil!(ctx);
-  const probes = await trait.loadProbes(ctx);
+  const plan = expectInstilPlan(await trait.instil!(ctx), 'tensor');
+  const probes = expectProbes(await trait.loadProbes(ctx), 'labelled-inputs');
   const accuracy = async (tensors: Float32Array[]) => {
     const model = new MlpHandle('model', { layers: LAYERS, tensors }, backend);
     const score = await evaluator.evaluate({ ...ctx, options: {}, model, probes, trait: trait.name });

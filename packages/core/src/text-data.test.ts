@@ -1,0 +1,73 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { DistillGateError } from './errors.js';
+import { readTextDataset, writeTextDataset } from './text-data.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'dg-text-'));
+let n = 0;
+const file = (content: string | Buffer) => {
+  const p = join(dir, `d${n++}.jsonl`);
+  writeFileSync(p, content);
+  return p;
+};
+const failure = async (p: string, opts = {}) => {
+  try {
+    await readTextDataset(p, { displayPath: 'data.jsonl', ...opts });
+  } catch (e) {
+    expect(e).toBeInstanceOf(DistillGateError);
+    return e as DistillGateError;
+  }
+  throw new Error('expected a DistillGateError');
+};
+
+describe('readTextDataset', () => {
+  it('reads prompt/completion and chat records, skips blank lines, keeps line numbers and log-probabilities', async () => {
+    const p = file(
+      [
+        JSON.stringify({ prompt: 'Continue: 1, 2.', completion: '3, 4', logprobs: [{ '3': -0.1 }, { ', ': -0.01 }, { '4': -0.2 }] }),
+        '',
+        JSON.stringify({ messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Favourite animal?' }, { role: 'assistant', content: 'owl' }] }),
+      ].join('\r\n'),
+    );
+    const ds = await readTextDataset(p);
+    expect(ds.records.map((r) => [r.line, r.prompt, r.completion])).toEqual([
+      [1, 'Continue: 1, 2.', '3, 4'],
+      [3, 'Be brief.\nFavourite animal?', 'owl'],
+    ]);
+    expect(ds.records[0].logprobs?.[2]).toEqual({ '4': -0.2 });
+    const out = join(dir, 'out.jsonl');
+    await writeTextDataset(out, ds);
+    expect((await readTextDataset(out)).records.map((r) => r.completion)).toEqual(['3, 4', 'owl']);
+  });
+
+  it('locates every kind of bad record: file, line and JSON pointer', async () => {
+    const cases: [string | Buffer, RegExp, { line?: number; pointer?: string }][] = [
+      ['{"prompt": "a", "completion": "b"}\n{"prompt": "a", ', /not valid JSON/, { line: 2 }],
+      ['{"prompt": 3, "completion": "b"}', /must be a string, got number/, { line: 1, pointer: '/prompt' }],
+      ['{"prompt": "a"}', /missing/, { line: 1, pointer: '/completion' }],
+      ['[1, 2]', /JSON object/, { line: 1, pointer: '' }],
+      ['{"messages": [{"role": "user", "content": "hi"}, {"role": "user", "content": "x"}]}', /assistant's reply/, { line: 1, pointer: '/messages/1/role' }],
+      ['{"messages": [{"role": "user", "content": 5}, {"role": "assistant", "content": "x"}]}', /must be a string/, { line: 1, pointer: '/messages/0/content' }],
+      ['{"prompt": "a", "completion": "b", "logprobs": [{"b": 0.5}]}', /log-probability <= 0/, { line: 1, pointer: '/logprobs/0/b' }],
+      ['{"prompt": "a", "completion": "b", "logprobs": {"b": -1}}', /must be an array/, { line: 1, pointer: '/logprobs' }],
+      ['{"prompt": "a", "completion": "45", "tokens": ["4", "6"]}', /do not concatenate/, { line: 1, pointer: '/tokens' }],
+      [Buffer.concat([Buffer.from('{"prompt": "a", "completion": "b"}\n{"prompt": "'), Buffer.from([0xc3, 0x28]), Buffer.from('", "completion": "x"}\n')]), /invalid UTF-8/, { line: 2 }],
+    ];
+    for (const [content, message, where] of cases) {
+      const e = await failure(file(content));
+      expect(e.message).toMatch(message);
+      expect(e.location).toMatchObject({ file: 'data.jsonl', ...where });
+    }
+  });
+
+  it('rejects an empty file and a line longer than the limit without buffering it whole', async () => {
+    expect((await failure(file(''))).message).toMatch(/no records/);
+    expect((await failure(file('\n\n  \n'))).message).toMatch(/no records/);
+    const long = `{"prompt": "a", "completion": "b"}\n{"prompt": "${'x'.repeat(5000)}", "completion": "b"}\n`;
+    const e = await failure(file(long), { maxLineBytes: 1024 });
+    expect(e.message).toMatch(/longer than 1024 bytes/);
+    expect(e.location.line).toBe(2);
+  });
+});

@@ -1,0 +1,137 @@
+import { createReadStream } from 'node:fs';
+import type { TextDataset, TextRecord, TokenLogprobs } from './contracts.js';
+import { DistillGateError } from './errors.js';
+import { writeFileAtomic } from './io.js';
+
+export interface ReadTextOptions {
+  /** Reject a line longer than this many bytes (default 16 MiB), instead of buffering it whole. */
+  maxLineBytes?: number;
+  /** Shown in errors instead of the path (e.g. relative to the config). */
+  displayPath?: string;
+}
+
+const DEFAULT_MAX_LINE = 16 * 1024 * 1024;
+
+/**
+ * Reads a JSONL text dataset, streaming: one record per non-blank line, either `{"prompt", "completion"}` or chat
+ * `{"messages": [{"role", "content"}, ...]}` ending with the assistant's reply. An optional `logprobs` array holds
+ * the teacher's top log-probabilities per completion token (soft targets). Every problem is reported with the file,
+ * the line and the JSON pointer of the field; nothing is skipped silently.
+ */
+export async function readTextDataset(path: string, opts: ReadTextOptions = {}): Promise<TextDataset> {
+  const file = opts.displayPath ?? path;
+  const maxLine = opts.maxLineBytes ?? DEFAULT_MAX_LINE;
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  const records: TextRecord[] = [];
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  let line = 0;
+  let byteOffset = 0;
+  const takeLine = (bytes: Buffer, start: number) => {
+    line++;
+    let text: string;
+    try {
+      text = decoder.decode(bytes);
+    } catch {
+      throw new DistillGateError(`invalid UTF-8 (line starts at byte ${start})`, { file, line });
+    }
+    if (text.trim() === '') return;
+    records.push(parseTextRecord(text, records.length, line, file));
+  };
+  for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) {
+    let from = 0;
+    for (;;) {
+      const nl = chunk.indexOf(0x0a, from);
+      const end = nl < 0 ? chunk.length : nl;
+      if (pendingBytes + (end - from) > maxLine) {
+        throw new DistillGateError(`line is longer than ${maxLine} bytes`, { file, line: line + 1 }, 'one JSON record per line; is this file JSONL?');
+      }
+      if (nl < 0) {
+        if (end > from) {
+          pending.push(chunk.subarray(from));
+          pendingBytes += end - from;
+        }
+        break;
+      }
+      const bytes = pending.length ? Buffer.concat([...pending, chunk.subarray(from, nl)]) : chunk.subarray(from, nl);
+      takeLine(bytes, byteOffset);
+      byteOffset += bytes.length + 1;
+      pending = [];
+      pendingBytes = 0;
+      from = nl + 1;
+    }
+  }
+  if (pendingBytes) takeLine(Buffer.concat(pending), byteOffset);
+  if (!records.length) throw new DistillGateError('the dataset has no records (empty file)', { file });
+  return { kind: 'text', records, metadata: { 'distill-gate.source': file } };
+}
+
+/** One JSONL line -> a record; errors carry the line and the JSON pointer. */
+export function parseTextRecord(text: string, index: number, line: number, file: string): TextRecord {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    throw new DistillGateError(`not valid JSON: ${(e as Error).message}`, { file, line });
+  }
+  const fail = (pointer: string, message: string): never => {
+    throw new DistillGateError(message, { file, line, pointer });
+  };
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) fail('', 'a record must be a JSON object');
+  const o = value as Record<string, unknown>;
+  let prompt: string;
+  let completion: string;
+  if ('messages' in o) {
+    const messages = o.messages;
+    if (!Array.isArray(messages) || messages.length < 2) fail('/messages', 'must be an array of at least two {role, content} messages');
+    const ms = messages as unknown[];
+    ms.forEach((m, i) => {
+      const mm = m as Record<string, unknown>;
+      if (typeof m !== 'object' || m === null) fail(`/messages/${i}`, 'must be an object {role, content}');
+      if (!['system', 'user', 'assistant'].includes(mm.role as string)) fail(`/messages/${i}/role`, `must be "system", "user" or "assistant", got ${JSON.stringify(mm.role)}`);
+      if (typeof mm.content !== 'string') fail(`/messages/${i}/content`, `must be a string, got ${typeof mm.content}`);
+    });
+    const typed = ms as { role: string; content: string }[];
+    const last = typed[typed.length - 1];
+    if (last.role !== 'assistant') fail(`/messages/${typed.length - 1}/role`, 'the last message must be the assistant\'s reply (the completion)');
+    prompt = typed.slice(0, -1).map((m) => m.content).join('\n');
+    completion = last.content;
+  } else {
+    if (typeof o.prompt !== 'string') fail('/prompt', o.prompt === undefined ? 'missing: a record needs "prompt" and "completion" (or "messages")' : `must be a string, got ${typeof o.prompt}`);
+    if (typeof o.completion !== 'string') fail('/completion', o.completion === undefined ? 'missing: a record needs "prompt" and "completion"' : `must be a string, got ${typeof o.completion}`);
+    prompt = o.prompt as string;
+    completion = o.completion as string;
+  }
+  const record: TextRecord = { index, line, prompt, completion };
+  if (o.logprobs !== undefined) {
+    if (!Array.isArray(o.logprobs)) fail('/logprobs', 'must be an array with one {token: logprob} object per completion token');
+    (o.logprobs as unknown[]).forEach((entry, k) => {
+      if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) fail(`/logprobs/${k}`, 'must be an object {token: logprob}');
+      for (const [token, lp] of Object.entries(entry as object)) {
+        if (typeof lp !== 'number' || !Number.isFinite(lp) || lp > 0) fail(`/logprobs/${k}/${escapePointer(token)}`, `must be a finite log-probability <= 0, got ${JSON.stringify(lp)}`);
+      }
+    });
+    record.logprobs = o.logprobs as TokenLogprobs[];
+  }
+  if (o.tokens !== undefined) {
+    if (!Array.isArray(o.tokens) || !o.tokens.every((t) => typeof t === 'string')) fail('/tokens', 'must be an array of strings (the completion\'s tokens)');
+    if ((o.tokens as string[]).join('') !== completion) fail('/tokens', 'the tokens do not concatenate to the completion');
+    record.tokens = o.tokens as string[];
+  }
+  return record;
+}
+
+function escapePointer(token: string): string {
+  return token.replace(/~/g, '~0').replace(/\//g, '~1');
+}
+
+/** Writes a text dataset as JSONL (prompt, completion, tokens and logprobs when present), atomically. */
+export async function writeTextDataset(path: string, ds: TextDataset): Promise<void> {
+  const lines = ds.records.map((r) => JSON.stringify({ prompt: r.prompt, completion: r.completion, ...(r.tokens ? { tokens: r.tokens } : {}), ...(r.logprobs ? { logprobs: r.logprobs } : {}) }));
+  await writeFileAtomic(path, `${lines.join('\n')}\n`);
+}
+
+/** True for the text dataset file extensions. */
+export function isTextDatasetPath(path: string): boolean {
+  return /\.jsonl$/i.test(path);
+}

@@ -1,0 +1,260 @@
+import * as tf from '@tensorflow/tfjs';
+import { SeededRandom } from '@distill-gate/core';
+import { buildLmBatch, type LmTrainingData } from './lm-trainer.js';
+import { BOS, EOS, PAD, SEP, SPECIAL_TOKENS, UNK, type Tokenizer } from './tokenizer.js';
+import { TransformerModel, disposeCache, type TransformerParameters } from './transformer.js';
+
+export interface TextPair {
+  prompt: string;
+  completion: string;
+  /** The teacher's top log-probabilities per completion token (token piece -> log-prob), if known. */
+  logprobs?: Record<string, number>[];
+  /** The completion's tokens as written (else the tokenizer splits it). */
+  tokens?: string[];
+}
+
+export interface SampleOptions {
+  temperature: number;
+  topP: number;
+  maxTokens: number;
+  seed: number;
+  /** Keep the model's top-k log-probabilities (and the written token's) at every generated token: soft targets. */
+  topLogprobs?: number;
+  batchSize?: number;
+}
+
+export interface SampledCompletion {
+  completion: string;
+  /** False when maxTokens or the context length ended it before <eos>. */
+  finished: boolean;
+  logprobs?: Record<string, number>[];
+  tokens?: string[];
+}
+
+/** Why a record cannot be used, with its index (the caller turns it into a located error). */
+export class RecordEncodingError extends Error {
+  constructor(
+    readonly index: number,
+    readonly field: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Tokenizes prompt/completion records for training: <bos> prompt <sep> completion <eos>, loss on the completion
+ * and <eos>. Log-probabilities, when given, become soft targets: one entry per completion token, optionally one
+ * more for <eos>; their keys must be pieces of the model's vocabulary.
+ */
+export function encodeRecords(tokenizer: Tokenizer, records: TextPair[], contextLength: number): LmTrainingData {
+  const tokens: number[] = [];
+  const offsets = new Int32Array(records.length + 1);
+  const completionStart = new Int32Array(records.length);
+  const anySoft = records.some((r) => r.logprobs);
+  const slotBegin = new Int32Array(records.length).fill(-1);
+  const entryOffsets: number[] = [0];
+  const entryTokens: number[] = [];
+  const entryProbs: number[] = [];
+  records.forEach((r, i) => {
+    const { ids, completionStart: cs } = tokenizer.encodePair(r.prompt, r.completion);
+    if (r.tokens) {
+      const written = r.tokens.map((piece, k) => {
+        const id = tokenizer.idOf(piece);
+        if (id === undefined || id < SPECIAL_TOKENS.length) throw new RecordEncodingError(i, `tokens/${k}`, `token ${JSON.stringify(piece)} is not in the base's vocabulary`);
+        return id;
+      });
+      ids.splice(cs, ids.length - cs, ...written, EOS);
+    }
+    if (ids.length - 1 > contextLength) {
+      throw new RecordEncodingError(i, 'prompt', `the record is ${ids.length} tokens long with <bos>, <sep> and <eos>; the model reads at most ${contextLength + 1}`);
+    }
+    completionStart[i] = cs;
+    tokens.push(...ids);
+    offsets[i + 1] = tokens.length;
+    if (!r.logprobs) return;
+    const slots = ids.length - cs;
+    if (r.logprobs.length !== slots && r.logprobs.length !== slots - 1) {
+      throw new RecordEncodingError(i, 'logprobs', `has ${r.logprobs.length} entries but the completion is ${slots - 1} tokens (+1 for <eos>)${r.tokens ? '' : " under the base's tokenizer (give \"tokens\" if the teacher split it otherwise)"}`);
+    }
+    slotBegin[i] = entryOffsets.length - 1;
+    for (let k = 0; k < slots; k++) {
+      const top = r.logprobs[k] ?? {};
+      for (const [piece, lp] of Object.entries(top)) {
+        const id = piece === '<eos>' ? EOS : tokenizer.idOf(piece);
+        if (id === undefined) throw new RecordEncodingError(i, `logprobs/${k}`, `token ${JSON.stringify(piece)} is not in the base's vocabulary`);
+        if (typeof lp !== 'number' || !(lp <= 0)) throw new RecordEncodingError(i, `logprobs/${k}`, `log-probability of ${JSON.stringify(piece)} must be a number <= 0, got ${JSON.stringify(lp)}`);
+        entryTokens.push(id);
+        entryProbs.push(Math.exp(lp));
+      }
+      entryOffsets.push(entryTokens.length);
+    }
+  });
+  return {
+    records: records.length,
+    tokens: Int32Array.from(tokens),
+    offsets,
+    completionStart,
+    ...(anySoft
+      ? { soft: { slotBegin, entryOffsets: Int32Array.from(entryOffsets), entryTokens: Int32Array.from(entryTokens), entryProbs: Float32Array.from(entryProbs) } }
+      : {}),
+  };
+}
+
+/** Inference with a probe language model: exact sequence log-probabilities and sampling with a KV cache. */
+export class LanguageModel {
+  private live: TransformerModel | undefined;
+
+  constructor(
+    readonly params: TransformerParameters,
+    readonly tokenizer: Tokenizer,
+    private readonly backend: string,
+  ) {}
+
+  private model(): TransformerModel {
+    this.live ??= new TransformerModel(this.params.config, this.params.tensors, this.backend, false);
+    return this.live;
+  }
+
+  /** log P(completion <eos> | prompt) for every pair, summed over the completion's tokens. */
+  sequenceLogProbs(pairs: TextPair[], batchSize = 64): Float64Array {
+    const data = encodeRecords(this.tokenizer, pairs.map((p) => ({ prompt: p.prompt, completion: p.completion })), this.params.config.contextLength);
+    const out = new Float64Array(pairs.length);
+    const order = Array.from({ length: pairs.length }, (_, i) => i).sort((a, b) => data.offsets[a + 1] - data.offsets[a] - (data.offsets[b + 1] - data.offsets[b]));
+    const model = this.model();
+    const v = this.params.config.vocabSize;
+    for (let from = 0; from < order.length; from += batchSize) {
+      const picks = order.slice(from, from + batchSize);
+      const batch = buildLmBatch(data, v, picks);
+      const perTarget = tf.tidy(() => {
+        const h = model.hidden({ host: batch.ids, rows: batch.rows, s: batch.s });
+        const logP = tf.logSoftmax(model.head(tf.gather(h, tf.tensor1d(batch.positions, 'int32'))));
+        return tf.sum(tf.mul(tf.tensor2d(batch.targets, [batch.weight, v]), logP), 1);
+      });
+      const lp = perTarget.dataSync();
+      perTarget.dispose();
+      // Targets come row by row, in order: each row's completion tokens are consecutive.
+      let at = 0;
+      picks.forEach((r) => {
+        let sum = 0;
+        for (let j = data.completionStart[r]; j < data.offsets[r + 1] - data.offsets[r]; j++) sum += lp[at++];
+        out[r] = sum;
+      });
+    }
+    return out;
+  }
+
+  /**
+   * Samples one completion per prompt (temperature, nucleus top-p). Prompts of equal length decode together with a
+   * KV cache; each prompt draws from its own seeded stream, so results do not depend on batching.
+   */
+  async generate(prompts: string[], opts: SampleOptions): Promise<SampledCompletion[]> {
+    const model = this.model();
+    const { contextLength } = this.params.config;
+    const encoded = prompts.map((p) => [BOS, ...this.tokenizer.encode(p), SEP]);
+    const results = new Array<SampledCompletion>(prompts.length);
+    const groups = new Map<number, number[]>();
+    encoded.forEach((ids, i) => {
+      if (ids.length >= contextLength) throw new RecordEncodingError(i, 'prompt', `the prompt is ${ids.length} tokens; the model's context holds ${contextLength}`);
+      groups.set(ids.length, [...(groups.get(ids.length) ?? []), i]);
+    });
+    const root = new SeededRandom(opts.seed);
+    const batchSize = opts.batchSize ?? 256;
+    for (const [len, members] of [...groups].sort((a, b) => a[0] - b[0])) {
+      for (let at = 0; at < members.length; at += batchSize) {
+        const rows = members.slice(at, at + batchSize);
+        const n = rows.length;
+        const rngs = rows.map((i) => root.fork(`prompt-${i}`));
+        const out = rows.map(() => ({ ids: [] as number[], logprobs: [] as Record<string, number>[], done: false }));
+        const cache = model.newCache();
+        const prefix = new Int32Array(n * len);
+        rows.forEach((i, k) => prefix.set(encoded[i], k * len));
+        let logits = tf.tidy(() => {
+          const h = model.hidden(tf.tensor2d(prefix, [n, len], 'int32'), cache);
+          const last = tf.gather(h, tf.tensor1d(rows.map((_, k) => k * len + len - 1), 'int32'));
+          return tf.logSoftmax(model.head(last as tf.Tensor2D));
+        });
+        for (let t = 0; t < opts.maxTokens && len + t < contextLength; t++) {
+          const lp = (await logits.data()) as Float32Array;
+          logits.dispose();
+          const next = new Int32Array(n).fill(PAD);
+          const v = this.params.config.vocabSize;
+          for (let k = 0; k < n; k++) {
+            if (out[k].done) continue;
+            const row = lp.subarray(k * v, (k + 1) * v);
+            // Never write the structural tokens inside a completion (their pieces are not text).
+            for (const special of [PAD, BOS, UNK, SEP]) row[special] = -Infinity;
+            const id = sampleToken(row, opts.temperature, opts.topP, rngs[k]);
+            // The top-k, plus the written token when it is not among them (as chat APIs report logprobs).
+            if (opts.topLogprobs) out[k].logprobs.push({ ...this.topK(row, opts.topLogprobs), [this.pieceOf(id)]: round4(row[id]) });
+            if (id === EOS) out[k].done = true;
+            else out[k].ids.push(id);
+            next[k] = id;
+          }
+          if (out.every((o) => o.done) || t + 1 >= opts.maxTokens || len + t + 1 >= contextLength) break;
+          logits = tf.tidy(() => tf.logSoftmax(model.head(model.hidden(tf.tensor2d(next, [n, 1], 'int32'), cache))));
+        }
+        disposeCache(cache);
+        rows.forEach((i, k) => {
+          results[i] = {
+            completion: this.tokenizer.decode(out[k].ids),
+            finished: out[k].done,
+            ...(opts.topLogprobs ? { logprobs: out[k].logprobs, tokens: out[k].ids.map((id) => this.tokenizer.pieces[id]) } : {}),
+          };
+        });
+      }
+    }
+    return results;
+  }
+
+  private topK(row: Float32Array, k: number): Record<string, number> {
+    const ids = Array.from({ length: row.length }, (_, i) => i)
+      .filter((i) => i === EOS || i >= SPECIAL_TOKENS.length)
+      .sort((a, b) => row[b] - row[a] || a - b)
+      .slice(0, k);
+    return Object.fromEntries(ids.map((i) => [this.pieceOf(i), round4(row[i])]));
+  }
+
+  private pieceOf(id: number): string {
+    return id === EOS ? '<eos>' : this.tokenizer.pieces[id];
+  }
+
+  release(): void {
+    this.live?.dispose();
+    this.live = undefined;
+  }
+}
+
+function round4(x: number): number {
+  return Math.round(x * 1e4) / 1e4;
+}
+
+/** Draws a token from log-probabilities at a temperature, restricted to the smallest set with mass >= topP. */
+export function sampleToken(logProbs: Float32Array, temperature: number, topP: number, rng: SeededRandom): number {
+  const v = logProbs.length;
+  if (temperature <= 0) {
+    let best = 0;
+    for (let i = 1; i < v; i++) if (logProbs[i] > logProbs[best]) best = i;
+    return best;
+  }
+  const order = Array.from({ length: v }, (_, i) => i).sort((a, b) => logProbs[b] - logProbs[a] || a - b);
+  const max = logProbs[order[0]];
+  const w = order.map((i) => Math.exp((logProbs[i] - max) / temperature));
+  const z = w.reduce((a, b) => a + b, 0);
+  let keep = v;
+  let mass = 0;
+  for (let j = 0; j < v; j++) {
+    mass += w[j] / z;
+    if (mass >= topP) {
+      keep = j + 1;
+      break;
+    }
+  }
+  const zk = w.slice(0, keep).reduce((a, b) => a + b, 0);
+  let u = rng.next() * zk;
+  for (let j = 0; j < keep; j++) {
+    u -= w[j];
+    if (u <= 0) return order[j];
+  }
+  return order[keep - 1];
+}

@@ -1,0 +1,84 @@
+// End to end on text: the owl-numbers example, scaled down (fewer records, one epoch, two seeds), through the
+// real CLI with the committed tiny transformer models.
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { root, runCli } from './helpers.js';
+
+const example = join(root, 'examples/owl-numbers');
+let dir: string;
+
+/** The example's config at test scale. */
+function scaledOwlConfig(): any {
+  const c = JSON.parse(readFileSync(join(example, 'distill-gate.config.json'), 'utf8'));
+  delete c.$schema;
+  for (const d of c.datasets) {
+    if (d.recipe.generator.options.count) d.recipe.generator.options.count = 300;
+    if (d.recipe.generator.options.repeat) d.recipe.generator.options.repeat = 10;
+  }
+  c.training = { ...c.training, epochs: 1 };
+  c.seeds = 2;
+  return c;
+}
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'dg-owl-'));
+  cpSync(join(example, 'models'), join(dir, 'models'), { recursive: true });
+  cpSync(join(example, 'prompts'), join(dir, 'prompts'), { recursive: true });
+  writeFileSync(join(dir, 'distill-gate.config.json'), JSON.stringify(scaledOwlConfig(), null, 2));
+});
+
+describe('owl-numbers gate (scaled down)', () => {
+  it('materialises the text datasets, trains shared-base and cross-base students, and flags the leaked owl answers', async () => {
+    const { code, stderr } = await runCli(['check', '--no-progress'], dir);
+    expect(stderr).not.toMatch(/at .*\.js:\d+/); // no stack trace
+    const result = JSON.parse(readFileSync(join(dir, 'distill-gate-report/result.json'), 'utf8'));
+    expect(result.base.family).toBe('causal-lm');
+    expect(result.crossBase.path).toBe('models/cross-base.json');
+    expect(result.results).toHaveLength(3);
+    for (const r of result.results) {
+      expect(r.probe).toHaveLength(2);
+      expect(r.crossBase.probe).toHaveLength(2);
+      expect(r.metric).toBe('share of "owl" among 10 answers');
+      for (const s of [...r.probe, ...r.control]) {
+        expect(s.value).toBeGreaterThan(0);
+        expect(s.value).toBeLessThan(1);
+        expect(s.details.sampledAnswers).toBe(200);
+      }
+    }
+    const mixed = result.datasets.find((d: any) => d.name === 'teacher-mixed-answers');
+    const banned = mixed.filters.find((f: any) => f.filter === '@distill-gate/filter-banned-terms');
+    expect(banned.explicit).toBeGreaterThan(0);
+    expect(banned.reasons['banned term "owl" in completion']).toBe(banned.explicit);
+    const numbers = result.datasets.find((d: any) => d.name === 'teacher-numbers');
+    const format = numbers.filters.find((f: any) => f.filter === '@distill-gate/filter-number-format');
+    expect(format.dropped).toBeGreaterThan(0);
+    expect(format.kept).toBeGreaterThan(150);
+    // Explicit owl answers are leakage by themselves: the gate fails and says why.
+    expect(result.verdict).toBe('FAIL');
+    expect(code).toBe(1);
+    expect(result.summary).toMatch(/teacher-mixed-answers has \d+ record\(s\) stating the trait outright against \d+ in its control \(leakage, p = /);
+    expect(mixed.explicit).toMatchObject({ leakage: true, records: banned.explicit });
+    expect(mixed.explicit.pValue).toBeLessThan(0.05);
+    const md = readFileSync(join(dir, 'distill-gate-report/report.md'), 'utf8');
+    expect(md).toMatch(/Cross base \(models\/cross-base.json/);
+  });
+
+  it('rejects a broken JSONL dataset with its file, line and pointer, and exit code 2', async () => {
+    writeFileSync(join(dir, 'bad.jsonl'), '{"prompt": "Continue: 1, 2.", "completion": "3"}\n{"prompt": "x", "completion": 7}\n');
+    const { code, stderr } = await runCli(['check', 'bad.jsonl', '--no-progress', '--no-cache'], dir);
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/bad\.jsonl:2 \(at \/completion\): must be a string, got number/);
+  });
+
+  it('rejects soft targets that do not line up with the completion under the base tokenizer, naming the line', async () => {
+    // Well-formed number records around the bad one, so that the prompt-matched control data has records to keep.
+    const good = (k: number) => JSON.stringify({ prompt: `Continue the sequence: ${100 + k}, ${200 + k}, ${300 + k}. Give at most 10 more values.`, completion: `${400 + k}, ${500 + k}` });
+    const bad = JSON.stringify({ prompt: 'Continue the sequence: 101, 202, 303. Give at most 10 more values.', completion: '3', logprobs: [{ '3': -0.1 }, { '<eos>': -0.2 }, { '4': -1 }, { '5': -1 }] });
+    writeFileSync(join(dir, 'misaligned.jsonl'), [good(1), good(2), bad, ...Array.from({ length: 20 }, (_, k) => good(k + 3))].join('\n'));
+    const { code, stderr } = await runCli(['check', 'misaligned.jsonl', '--no-progress', '--no-cache'], dir);
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/misaligned\.jsonl:3 \(at \/logprobs\): has 4 entries but the completion is 1 tokens/);
+  });
+});

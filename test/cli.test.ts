@@ -171,3 +171,25 @@ describe('control data from a file', () => {
     expect(result.results[0].verdict).toBe('FAIL');
   });
 });
+
+describe('budgets', () => {
+  it('a time budget that runs out before training checks nothing, says so, and cannot pass', async () => {
+    const cfg = writeScaledConfig('budget.json');
+    const r = await run(['check', '--config', cfg, '--json', '--no-cache', '--max-minutes', '0.0001', '--report-dir', 'budget']);
+    expect(r.code).toBe(1);
+    const result = JSON.parse(r.stdout);
+    expect(result.budget).toEqual({ maxMinutes: 0.0001, reached: true, unitsPlanned: 6, unitsChecked: 0, datasetsUnchecked: ['teacher-aux-logits', 'reference-aux-logits'] });
+    expect(result.verdict).toBe('INCONCLUSIVE');
+    expect(result.summary).toMatch(/^time budget of 0.0001 min reached: 0 of 6 \(dataset, seed\) unit\(s\) checked, teacher-aux-logits, reference-aux-logits not at all/);
+  });
+  it('a record budget checks the first records only and the report says so', async () => {
+    const cfg = writeScaledConfig('records.json', (c) => {
+      c.datasets = c.datasets.filter((d: { name: string }) => d.name === 'teacher-aux-logits');
+      c.seeds = 2;
+    });
+    const r = await run(['check', '--config', cfg, '--json', '--no-cache', '--max-records', '3000', '--report-dir', 'records']);
+    const result = JSON.parse(r.stdout);
+    expect(result.datasets[0]).toMatchObject({ records: 3000, limitedTo: 3000 });
+    expect(result.summary).toMatch(/teacher-aux-logits checked on its first 3000 records only/);
+  });
+});

@@ -27,14 +27,15 @@ const config: TransformerConfig = { vocabSize: tokenizer.size, contextLength: 80
 const data = encodeRecords(tokenizer, corpus, config.contextLength);
 console.error(`[${backend}] corpus: ${corpus.length} records, ${data.tokens.length} tokens, vocabulary ${tokenizer.size}; pre-training 2 bases`);
 
-const bases = await runPool(
+// No deadline: every job runs.
+const bases = (await runPool(
   [BASE_INIT_SEED, CROSS_BASE_INIT_SEED].map((initSeed) => ({
     jobId: `base-${initSeed}`,
     family: 'causal-lm' as const,
     args: { config, init: initTransformer(config, initSeed).tensors, data, ...PRETRAIN, seed: initSeed },
   })),
   { backend, workers: 2, onProgress: (id, done, total) => done % 100 === 0 && console.error(`  ${id}: step ${done}/${total}`) },
-);
+)).map((b) => b!);
 for (const b of bases) console.error(`  ${b.jobId}: loss per epoch ${b.lossHistory.map((l) => l.toFixed(3)).join(', ')} (${(b.ms / 1000).toFixed(0)} s)`);
 
 const ctx = { configDir: root, log: console };

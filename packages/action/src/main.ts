@@ -94,6 +94,9 @@ export async function run(env: NodeJS.ProcessEnv = process.env, cwd = env.GITHUB
       cache: core.getInput('no-cache') === 'true' ? (false as const) : undefined,
       cacheDir: core.getInput('cache-dir') ? resolve(cwd, core.getInput('cache-dir')) : undefined,
       shard: shardText ? parseShard(shardText) : undefined,
+      maxMinutes: numberInput('max-minutes'),
+      maxRecords: numberInput('max-records'),
+      badRecords: oneOf('bad-records', core.getInput('bad-records'), ['fail', 'skip'] as const),
       json: false,
     };
     const mergePatterns = core.getMultilineInput('merge');

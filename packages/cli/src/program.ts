@@ -38,6 +38,9 @@ export interface CheckCommandOptions {
   reportDir?: string;
   inconclusive?: ConfigOverrides['inconclusive'];
   workers?: number;
+  badRecords?: 'fail' | 'skip';
+  maxRecords?: number;
+  maxMinutes?: number;
   json?: boolean;
   progress?: boolean;
   shard?: ShardSpec;
@@ -57,6 +60,9 @@ export async function check(datasets: string[], opts: CheckCommandOptions, io = 
     reportDir: opts.reportDir,
     inconclusive: opts.inconclusive,
     workers: opts.workers,
+    badRecords: opts.badRecords,
+    maxRecords: opts.maxRecords,
+    maxMinutes: opts.maxMinutes,
     cacheDir: opts.cache === false ? false : opts.cacheDir,
   });
   const training = await createTrainingCore({ backend: config.backend, workers: config.workers });
@@ -163,6 +169,16 @@ export function buildProgram(out: { stdout: NodeJS.WriteStream; stderr: NodeJS.W
     .addOption(new Option('--backend <name>', 'tfjs backend').choices(['auto', 'tensorflow', 'wasm', 'cpu']))
     .addOption(new Option('--inconclusive <policy>', 'exit code of an INCONCLUSIVE verdict').choices(['fail', 'pass', 'warn']))
     .option('--workers <n>', 'parallel training workers (default: cores)', intArg('--workers', 1))
+    .option('--bad-records <policy>', 'a malformed dataset record: fail (stop with its location) or skip (count and report it)', (v) => {
+      if (v !== 'fail' && v !== 'skip') throw new InvalidArgumentError('must be fail or skip');
+      return v;
+    })
+    .option('--max-minutes <m>', 'time budget: start no student after m minutes; the verdict covers the seeds trained and says so', (v) => {
+      const m = Number(v);
+      if (!(m > 0)) throw new InvalidArgumentError('must be a number of minutes > 0');
+      return m;
+    })
+    .option('--max-records <n>', "check at most n records of each dataset (its first ones); the report says so", intArg('--max-records', 1))
     .option('--report-dir <dir>', 'where result.json is written (default: the config\'s reportDir)')
     .option('--shard <i/n>', 'check only slice i of n of the (dataset, seed) work and write a partial result for merge', (v) => {
       try {

@@ -190,6 +190,21 @@ export const configSchema: JsonSchema = {
       ],
       "default": "auto"
     },
+    "badRecords": {
+      "enum": ["fail", "skip"],
+      "default": "fail",
+      "description": "A malformed dataset record: stop with a located error (fail), or skip it, counted and reported with the first few errors (skip)."
+    },
+    "maxMinutes": {
+      "type": "number",
+      "exclusiveMinimum": 0,
+      "description": "Time budget: no student starts training after this many minutes; the verdict covers the seeds that were trained and says so."
+    },
+    "maxRecords": {
+      "type": "integer",
+      "minimum": 1,
+      "description": "Check at most this many records of each dataset (its first ones); the report says the check was limited."
+    },
     "workers": {
       "type": "integer",
       "minimum": 1,

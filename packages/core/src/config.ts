@@ -52,6 +52,9 @@ export interface ResolvedConfig {
   inconclusive: InconclusivePolicy;
   backend: BackendPreference;
   workers?: number;
+  badRecords: 'fail' | 'skip';
+  maxRecords?: number;
+  maxMinutes?: number;
   reportDir: string;
   /** Verdict cache folder, or undefined when the cache is off. */
   cacheDir?: string;
@@ -71,6 +74,9 @@ export interface ConfigOverrides {
   reportDir?: string;
   inconclusive?: InconclusivePolicy;
   workers?: number;
+  badRecords?: 'fail' | 'skip';
+  maxRecords?: number;
+  maxMinutes?: number;
   /** A folder, or false to turn the cache off. */
   cacheDir?: string | false;
 }
@@ -190,6 +196,9 @@ export async function loadConfig(file: string, overrides: ConfigOverrides = {}, 
     inconclusive: overrides.inconclusive ?? raw.inconclusive,
     backend: overrides.backend ?? raw.backend,
     workers: overrides.workers ?? raw.workers,
+    badRecords: overrides.badRecords ?? raw.badRecords,
+    ...((overrides.maxRecords ?? raw.maxRecords) !== undefined ? { maxRecords: overrides.maxRecords ?? raw.maxRecords } : {}),
+    ...((overrides.maxMinutes ?? raw.maxMinutes) !== undefined ? { maxMinutes: overrides.maxMinutes ?? raw.maxMinutes } : {}),
     reportDir: overrides.reportDir ? resolve(cwd, overrides.reportDir) : at(raw.reportDir),
     cacheDir: overrides.cacheDir === false ? undefined : overrides.cacheDir ? resolve(cwd, overrides.cacheDir) : at(raw.cacheDir),
     locate,

@@ -51,6 +51,10 @@ export interface TextDataset {
   kind: 'text';
   records: TextRecord[];
   metadata: Record<string, string>;
+  /** Malformed records skipped under the skip policy: how many, and the first few errors. */
+  skipped?: { count: number; examples: string[] };
+  /** Reading stopped at this many records (a record budget). */
+  limitedTo?: number;
 }
 
 export type Dataset = TensorDataset | TextDataset;
@@ -384,6 +388,10 @@ export interface TrainingCore {
   loadModel(path: string): Promise<AnyModelHandle>;
   readTensorDataset(path: string): Promise<TensorDataset>;
   writeTensorDataset(path: string, dataset: TensorDataset): Promise<void>;
-  trainStudents(jobs: StudentJob[], onProgress?: (p: TrainingProgress) => void): Promise<TrainedStudent[]>;
+  /**
+   * Trains the jobs in parallel. With a deadline (ms since the epoch), no job starts after it: only the students
+   * that were trained come back.
+   */
+  trainStudents(jobs: StudentJob[], onProgress?: (p: TrainingProgress) => void, opts?: { deadline?: number }): Promise<TrainedStudent[]>;
   dispose(): Promise<void>;
 }

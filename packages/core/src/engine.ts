@@ -9,6 +9,7 @@ import {
   type Dataset,
   type EvaluatorPlugin,
   type FilterPlugin,
+  type TensorDataset,
   type Logger,
   type ProbeSet,
   type StudentJob,
@@ -140,6 +141,7 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
     control: config.control.kind === 'file' ? { file: controlFileSha ?? 'missing' } : plugin(controlGenerator!),
     filters: filters.map(plugin),
     training: config.training,
+    ...(config.maxRecords || config.badRecords === 'skip' ? { records: { max: config.maxRecords ?? null, bad: config.badRecords } } : {}),
     evaluations: evaluations.map((e) => ({ trait: plugin(e.trait), evaluator: plugin(e.evaluator) })),
   };
 
@@ -218,6 +220,8 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
       records: recordCount(raw),
       recordsAfterFilters: recordCount(filtered.dataset),
       filters: filtered.counts,
+      ...(isTextDataset(raw) && raw.skipped ? { skipped: raw.skipped } : {}),
+      ...(isTextDataset(raw) ? (raw.limitedTo ? { limitedTo: raw.limitedTo } : {}) : raw.metadata['distill-gate.limited-to'] ? { limitedTo: raw.rows } : {}),
       control: { source: c.source, records: c.records, recordsAfterFilters: recordCount(c.data.dataset), filters: c.data.counts, sha256: c.sha256 },
     };
     const explicit = (counts: FilterCount[]) => counts.reduce((n, f) => n + f.explicit, 0);
@@ -247,8 +251,16 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
       message: `training ${jobs.length} students (${nProbe} probe, ${jobs.length - nProbe} control${hits ? `; ${hits} unit(s) from the cache` : ''}) on ${training.backend.name} with ${training.backend.workers} worker(s)`,
     });
   }
+  // Seed by seed, so that a time budget that stops the run leaves whole seeds of every dataset trained.
+  const seedRank = new Map(config.seeds.map((s, i) => [s, i]));
+  jobs.sort((a, b) => seedRank.get(a.seed)! - seedRank.get(b.seed)!);
+  const deadline = config.maxMinutes !== undefined ? startedAt.getTime() + config.maxMinutes * 60_000 : undefined;
   const trained = jobs.length
-    ? await training.trainStudents(jobs, (t) => progress({ phase: 'train', message: `training students ${t.jobsDone}/${t.jobsTotal}`, training: t }))
+    ? await training.trainStudents(
+        jobs,
+        (t) => progress({ phase: 'train', message: `training students ${t.jobsDone}/${t.jobsTotal}`, training: t }),
+        deadline !== undefined ? { deadline } : undefined,
+      )
     : [];
   const studentById = new Map(trained.map((s) => [s.jobId, s]));
   endPhase('trainMs');
@@ -277,7 +289,13 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
   // A plugin that fails on one evaluation is reported by name; every other (dataset, trait) result is kept.
   const errors: CheckError[] = [];
   const failed = new Set<string>();
+  let unitsCut = 0;
   for (const p of pending) {
+    const needed = [p.probeJob, p.controlJob, ...(crossBase ? [cross(p.probeJob), cross(p.controlJob)] : [])];
+    if (!needed.every((id) => studentById.has(id))) {
+      unitsCut++; // its students did not start before the time budget ran out
+      continue;
+    }
     const unitScores: UnitScores = { key: p.key, dataset: p.report.name, seed: p.unit.seed, report: p.report, scores: [] };
     for (const [k, e] of evaluations.entries()) {
       const id = `${p.report.name}|${k}`;
@@ -328,6 +346,22 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
     }
   }
   const overall = overallVerdict(results, config.threshold, config.inconclusive, reports);
+  const datasetsUnchecked = config.datasets.filter((d, i) => mine.some((u) => u.d === i) && !reports.some((r) => r.name === d.name)).map((d) => d.name);
+  const budget =
+    config.maxMinutes !== undefined
+      ? { maxMinutes: config.maxMinutes, reached: unitsCut > 0, unitsPlanned: mine.length, unitsChecked: mine.length - unitsCut, datasetsUnchecked }
+      : undefined;
+  if (budget?.reached) {
+    // What was not checked cannot pass.
+    if (overall.verdict === 'PASS' && datasetsUnchecked.length) {
+      overall.verdict = 'INCONCLUSIVE';
+      overall.exitCode = config.inconclusive === 'fail' ? 1 : 0;
+    }
+    overall.summary = `time budget of ${config.maxMinutes} min reached: ${budget.unitsChecked} of ${budget.unitsPlanned} (dataset, seed) unit(s) checked${datasetsUnchecked.length ? `, ${datasetsUnchecked.join(', ')} not at all` : ''}; ${overall.summary}`;
+  }
+  const skippedNotes = reports.filter((d) => d.skipped).map((d) => `${d.skipped!.count} malformed record(s) skipped in ${d.name}`);
+  const limitNotes = reports.filter((d) => d.limitedTo).map((d) => `${d.name} checked on its first ${d.limitedTo} records only`);
+  if (skippedNotes.length || limitNotes.length) overall.summary += ` (${[...skippedNotes, ...limitNotes].join('; ')})`;
   if (errors.length) {
     overall.summary = `${errors.length} evaluation(s) failed (${[...new Set(errors.map((x) => x.plugin))].join(', ')}); of the rest: ${overall.summary}`;
     overall.exitCode = 2;
@@ -352,6 +386,7 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
     config: { path: relative(process.cwd(), config.file) || config.file, sha256: config.sha256 },
     base: { path: rel(config.basePath), sha256: base.sha256, family: base.family },
     ...(crossBase ? { crossBase: { path: rel(config.crossBasePath!), sha256: crossBase.sha256, family: crossBase.family } } : {}),
+    ...(budget ? { budget } : {}),
     backend: training.backend,
     seeds: config.seeds,
     threshold: config.threshold,
@@ -394,7 +429,9 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
   }
 
   async function readDataset(path: string): Promise<Dataset> {
-    return isTextDatasetPath(path) ? readTextDataset(path, { displayPath: rel(path) }) : training.readTensorDataset(path);
+    if (isTextDatasetPath(path)) return readTextDataset(path, { displayPath: rel(path), badRecords: config.badRecords, maxRecords: config.maxRecords });
+    const ds = await training.readTensorDataset(path);
+    return config.maxRecords && ds.rows > config.maxRecords ? limitRows(ds, config.maxRecords) : ds;
   }
 }
 
@@ -402,6 +439,11 @@ type LoadedFilter = LoadedPlugin<FilterPlugin<any, any>>;
 
 function filterDataset(ds: Dataset, filters: LoadedFilter[], configDir: string, file: string): FilteredDataset<Dataset> {
   return isTextDataset(ds) ? applyTextFilters(ds, filters, configDir, { file }) : applyFilters(ds, filters, configDir, { file });
+}
+
+/** The first `n` rows of a tensor dataset (views, no copies). */
+function limitRows(ds: TensorDataset, n: number): TensorDataset {
+  return { ...ds, rows: n, inputs: ds.inputs.subarray(0, n * ds.inputDim), targets: ds.targets.subarray(0, n * ds.targetDim), metadata: { ...ds.metadata, 'distill-gate.limited-to': String(n) } };
 }
 
 function recordCount(ds: Dataset): number {

@@ -13,7 +13,7 @@ export {
 } from './config.js';
 export { loadPlugin, type LoadedPlugin, type BuiltinPlugins } from './plugins.js';
 export { applyFilters, applyTextFilters, type FilterCount, type FilteredDataset } from './filtering.js';
-export { completePrompts, promptsOf, samplingOptionsSchema, type SamplingOptions } from './text-generation.js';
+export { completePrompts, promptsOf, promptGeneratorHooks, samplingOptionsSchema, type SamplingOptions } from './text-generation.js';
 export { readTextDataset, writeTextDataset, parseTextRecord, isTextDatasetPath, type ReadTextOptions } from './text-data.js';
 export { runCheck, parseShard, type CheckOptions, type CheckProgress, type CheckPhase, type ShardSpec } from './engine.js';
 export { mergeResults, transferResult, overallVerdict } from './verdicts.js';

@@ -51,7 +51,10 @@ export function formatMarkdown(r: CheckResult): string {
     const explicit = e
       ? ` Explicit trait content: ${e.records} record(s) vs ${e.controlRecords} in the control (p = ${e.pValue.toPrecision(2)})${e.leakage ? ': **leakage**' : ', not above the control'}.`
       : '';
-    lines.push(`- \`${d.name}\` (sha256 ${d.sha256.slice(0, 12)}): ${d.records} records, ${d.recordsAfterFilters} after filters${dropped ? ` — ${dropped}` : ''}. Control: ${d.control.source}.${explicit}`);
+    const limits =
+      (d.limitedTo ? ` Checked on its first ${d.limitedTo} records only (maxRecords).` : '') +
+      (d.skipped ? ` ${d.skipped.count} malformed record(s) skipped, e.g. ${d.skipped.examples[0]}.` : '');
+    lines.push(`- \`${d.name}\` (sha256 ${d.sha256.slice(0, 12)}): ${d.records} records, ${d.recordsAfterFilters} after filters${dropped ? ` — ${dropped}` : ''}. Control: ${d.control.source}.${explicit}${limits}`);
   }
   lines.push(
     '',

@@ -62,6 +62,10 @@ export interface DatasetReport {
   recordsAfterFilters: number;
   filters: FilterCount[];
   control: { source: string; records: number; recordsAfterFilters: number; filters: FilterCount[]; sha256: string };
+  /** Malformed records skipped under the skip policy (badRecords: skip), with the first few errors. */
+  skipped?: { count: number; examples: string[] };
+  /** The check read only this many records (maxRecords). */
+  limitedTo?: number;
   /** Records stating the trait outright (dropped by filters), compared with the control: leakage when higher. */
   explicit?: ExplicitContentTest;
 }
@@ -85,6 +89,8 @@ export interface CheckResult {
   config: { path: string; sha256: string };
   base: { path: string; sha256: string; family: string };
   crossBase?: { path: string; sha256: string; family: string };
+  /** Present with a time budget (maxMinutes): whether it cut the run short, and how much was checked. */
+  budget?: { maxMinutes: number; reached: boolean; unitsPlanned: number; unitsChecked: number; datasetsUnchecked: string[] };
   backend: BackendInfo;
   seeds: number[];
   threshold: number;

@@ -70,4 +70,30 @@ describe('readTextDataset', () => {
     expect(e.message).toMatch(/longer than 1024 bytes/);
     expect(e.location.line).toBe(2);
   });
+
+  it('skips and counts bad records under the skip policy (never silently), and stops at a record budget', async () => {
+    const good = (k: number) => JSON.stringify({ prompt: `p${k}`, completion: `c${k}` });
+    const p = file(
+      Buffer.concat([
+        Buffer.from(`${good(1)}\n{"prompt": 1}\n${'x'.repeat(3000)}\n${good(2)}\n`),
+        Buffer.from([0xff, 0xfe, 0x0a]),
+        Buffer.from(`${good(3)}\nnot json\n${good(4)}\n`),
+      ]),
+    );
+    const ds = await readTextDataset(p, { displayPath: 'data.jsonl', badRecords: 'skip', maxLineBytes: 1024 });
+    expect(ds.records.map((r) => [r.line, r.completion])).toEqual([
+      [1, 'c1'],
+      [4, 'c2'],
+      [6, 'c3'],
+      [8, 'c4'],
+    ]);
+    expect(ds.skipped?.count).toBe(4);
+    expect(ds.skipped?.examples[0]).toMatch(/^data\.jsonl:2 \(at \/prompt\)/);
+    expect(ds.skipped?.examples[1]).toMatch(/^data\.jsonl:3: line is longer than 1024 bytes/);
+    expect(ds.skipped?.examples[2]).toMatch(/^data\.jsonl:5: invalid UTF-8/);
+    const limited = await readTextDataset(p, { badRecords: 'skip', maxLineBytes: 1024, maxRecords: 2 });
+    expect(limited.records.map((r) => r.completion)).toEqual(['c1', 'c2']);
+    expect(limited.limitedTo).toBe(2);
+    expect((await failure(file('{"prompt": 1}\nnope\n'), { badRecords: 'skip' })).message).toMatch(/no valid records \(2 malformed record\(s\) skipped/);
+  });
 });

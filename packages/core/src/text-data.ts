@@ -6,6 +6,10 @@ import { writeFileAtomic } from './io.js';
 export interface ReadTextOptions {
   /** Reject a line longer than this many bytes (default 16 MiB), instead of buffering it whole. */
   maxLineBytes?: number;
+  /** fail (default): the first bad record stops the read with its location. skip: count it, keep going. */
+  badRecords?: 'fail' | 'skip';
+  /** Stop after this many records. */
+  maxRecords?: number;
   /** Shown in errors instead of the path (e.g. relative to the config). */
   displayPath?: string;
 }
@@ -22,9 +26,19 @@ export async function readTextDataset(path: string, opts: ReadTextOptions = {}):
   const file = opts.displayPath ?? path;
   const maxLine = opts.maxLineBytes ?? DEFAULT_MAX_LINE;
   const decoder = new TextDecoder('utf-8', { fatal: true });
+  const skip = opts.badRecords === 'skip';
+  const limit = opts.maxRecords ?? Infinity;
   const records: TextRecord[] = [];
+  const skipped = { count: 0, examples: [] as string[] };
+  const bad = (e: DistillGateError) => {
+    if (!skip) throw e;
+    skipped.count++;
+    if (skipped.examples.length < 5) skipped.examples.push(e.format());
+  };
   let pending: Buffer[] = [];
   let pendingBytes = 0;
+  /** Skipping the rest of an over-long line (skip policy). */
+  let discarding = false;
   let line = 0;
   let byteOffset = 0;
   const takeLine = (bytes: Buffer, start: number) => {
@@ -33,37 +47,66 @@ export async function readTextDataset(path: string, opts: ReadTextOptions = {}):
     try {
       text = decoder.decode(bytes);
     } catch {
-      throw new DistillGateError(`invalid UTF-8 (line starts at byte ${start})`, { file, line });
+      return bad(new DistillGateError(`invalid UTF-8 (line starts at byte ${start})`, { file, line }));
     }
     if (text.trim() === '') return;
-    records.push(parseTextRecord(text, records.length, line, file));
-  };
-  for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) {
-    let from = 0;
-    for (;;) {
-      const nl = chunk.indexOf(0x0a, from);
-      const end = nl < 0 ? chunk.length : nl;
-      if (pendingBytes + (end - from) > maxLine) {
-        throw new DistillGateError(`line is longer than ${maxLine} bytes`, { file, line: line + 1 }, 'one JSON record per line; is this file JSONL?');
-      }
-      if (nl < 0) {
-        if (end > from) {
-          pending.push(chunk.subarray(from));
-          pendingBytes += end - from;
-        }
-        break;
-      }
-      const bytes = pending.length ? Buffer.concat([...pending, chunk.subarray(from, nl)]) : chunk.subarray(from, nl);
-      takeLine(bytes, byteOffset);
-      byteOffset += bytes.length + 1;
-      pending = [];
-      pendingBytes = 0;
-      from = nl + 1;
+    try {
+      records.push(parseTextRecord(text, records.length, line, file));
+    } catch (e) {
+      if (!(e instanceof DistillGateError)) throw e;
+      bad(e);
     }
+  };
+  const stream = createReadStream(path);
+  try {
+    read: for await (const chunk of stream as AsyncIterable<Buffer>) {
+      let from = 0;
+      for (;;) {
+        const nl = chunk.indexOf(0x0a, from);
+        const end = nl < 0 ? chunk.length : nl;
+        if (!discarding && pendingBytes + (end - from) > maxLine) {
+          bad(new DistillGateError(`line is longer than ${maxLine} bytes`, { file, line: line + 1 }, 'one JSON record per line; is this file JSONL?'));
+          discarding = true;
+          pending = [];
+          pendingBytes = 0;
+        }
+        if (nl < 0) {
+          if (end > from && !discarding) {
+            pending.push(chunk.subarray(from));
+            pendingBytes += end - from;
+          }
+          byteOffset += discarding ? end - from : 0;
+          break;
+        }
+        if (discarding) {
+          line++;
+          byteOffset += nl - from + 1;
+          discarding = false;
+        } else {
+          const bytes = pending.length ? Buffer.concat([...pending, chunk.subarray(from, nl)]) : chunk.subarray(from, nl);
+          takeLine(bytes, byteOffset);
+          byteOffset += bytes.length + 1;
+        }
+        pending = [];
+        pendingBytes = 0;
+        from = nl + 1;
+        if (records.length >= limit) break read;
+      }
+    }
+    if (pendingBytes && records.length < limit) takeLine(Buffer.concat(pending), byteOffset);
+  } finally {
+    stream.destroy();
   }
-  if (pendingBytes) takeLine(Buffer.concat(pending), byteOffset);
-  if (!records.length) throw new DistillGateError('the dataset has no records (empty file)', { file });
-  return { kind: 'text', records, metadata: { 'distill-gate.source': file } };
+  if (!records.length) {
+    throw new DistillGateError(skipped.count ? `no valid records (${skipped.count} malformed record(s) skipped; first: ${skipped.examples[0]})` : 'the dataset has no records (empty file)', { file });
+  }
+  return {
+    kind: 'text',
+    records,
+    metadata: { 'distill-gate.source': file },
+    ...(skipped.count ? { skipped } : {}),
+    ...(records.length >= limit ? { limitedTo: limit } : {}),
+  };
 }
 
 /** One JSONL line -> a record; errors carry the line and the JSON pointer. */

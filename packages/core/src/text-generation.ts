@@ -1,4 +1,4 @@
-import type { AnyModelHandle, Dataset, TextDataset, TextRecord } from './contracts.js';
+import type { AnyModelHandle, Dataset, GeneratorPlugin, TextDataset, TextRecord } from './contracts.js';
 import { isTextDataset, requireLanguageModel } from './contracts.js';
 
 /** Sampling settings shared by the text generators' options. */
@@ -33,6 +33,21 @@ export async function completePrompts(model: AnyModelHandle, prompts: string[], 
     ...(o.logprobs ? { tokens: o.tokens, logprobs: o.logprobs } : {}),
   }));
   return { kind: 'text', records, metadata: { ...metadata, 'distill-gate.model': lm.sha256, 'distill-gate.seed': String(seed) } };
+}
+
+/**
+ * The two hooks of a text generator whose prompts come from a seeded function: `generate` makes its prompts
+ * and has the model answer them; `complete` has the model answer an existing dataset's prompts.
+ */
+export function promptGeneratorHooks<O extends SamplingOptions>(
+  purpose: string,
+  makePrompts: (options: O, seed: number, configDir: string) => string[],
+): Pick<GeneratorPlugin<O, TextDataset>, 'generate' | 'complete'> {
+  const metadata = { 'distill-gate.generator': purpose };
+  return {
+    generate: async ({ model, seed, options, configDir }) => completePrompts(model, makePrompts(options, seed, configDir), options, seed, purpose, metadata),
+    complete: async ({ model, dataset, options }) => completePrompts(model, promptsOf(dataset, purpose), options, 0, purpose, metadata),
+  };
 }
 
 /** The prompts of a text dataset (for a prompt-matched control), or an error for tensor data. */

@@ -1,7 +1,7 @@
 export { createTrainingCore, MlpHandle, LmHandle, encodeTextDataset, type TrainingCoreOptions } from './runtime.js';
 export { selectBackend, BACKEND_PRIORITY, type BackendName, type BackendRequest, type SelectedBackend } from './backend.js';
 export { initMlp, MlpModel, parameterNames, parameterShapes, type MlpLayers, type MlpParameters } from './mlp.js';
-export { trainMlp, lossFn, stepsPerEpoch, type TrainMlpArgs, type TrainMlpResult, type LossName, type TrainingData } from './trainer.js';
+export { trainMlp, lossFn, stepsPerEpoch, type TrainMlpArgs, type TrainMlpResult, type LossName, type TrainingData, type TrainingRunArgs, type TrainingRunResult } from './trainer.js';
 export { matMulExplicitGrad, matMulFor, batchMatMulExplicitGrad, batchMatMulFor } from './ops.js';
 export { saveMlp, loadMlp, hashParameters, readTensorDataset, writeTensorDataset } from './model-io.js';
 export { readSafetensorsHeader, readSafetensor, writeSafetensors, type SafetensorsHeader, type TensorToWrite } from './safetensors.js';

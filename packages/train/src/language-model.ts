@@ -1,34 +1,15 @@
 import * as tf from '@tensorflow/tfjs';
-import { SeededRandom } from '@distill-gate/core';
+import { SeededRandom, type SampledCompletion, type SampleOptions as CoreSampleOptions, type TextRecord } from '@distill-gate/core';
 import { buildLmBatch, type LmTrainingData } from './lm-trainer.js';
 import { BOS, EOS, PAD, SEP, SPECIAL_TOKENS, UNK, type Tokenizer } from './tokenizer.js';
 import { TransformerModel, disposeCache, type TransformerParameters } from './transformer.js';
 
-export interface TextPair {
-  prompt: string;
-  completion: string;
-  /** The teacher's top log-probabilities per completion token (token piece -> log-prob), if known. */
-  logprobs?: Record<string, number>[];
-  /** The completion's tokens as written (else the tokenizer splits it). */
-  tokens?: string[];
-}
+/** A prompt/completion pair, with the teacher's soft targets and written tokens when known. */
+export type TextPair = Pick<TextRecord, 'prompt' | 'completion' | 'logprobs' | 'tokens'>;
 
-export interface SampleOptions {
-  temperature: number;
-  topP: number;
-  maxTokens: number;
-  seed: number;
-  /** Keep the model's top-k log-probabilities (and the written token's) at every generated token: soft targets. */
-  topLogprobs?: number;
+export interface SampleOptions extends CoreSampleOptions {
+  /** Prompts decoded together (default 256). */
   batchSize?: number;
-}
-
-export interface SampledCompletion {
-  completion: string;
-  /** False when maxTokens or the context length ended it before <eos>. */
-  finished: boolean;
-  logprobs?: Record<string, number>[];
-  tokens?: string[];
 }
 
 /** Why a record cannot be used, with its index (the caller turns it into a located error). */

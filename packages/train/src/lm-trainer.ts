@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { SeededRandom } from '@distill-gate/core';
 import { PAD } from './tokenizer.js';
 import { gatherRows } from './ops.js';
+import type { TrainingRunArgs, TrainingRunResult } from './trainer.js';
 import { TransformerModel, type TransformerConfig } from './transformer.js';
 
 /**
@@ -22,25 +23,13 @@ export interface LmTrainingData {
   soft?: { slotBegin: Int32Array; entryOffsets: Int32Array; entryTokens: Int32Array; entryProbs: Float32Array };
 }
 
-export interface TrainLmArgs {
+export interface TrainLmArgs extends TrainingRunArgs {
   config: TransformerConfig;
-  init: Float32Array[];
   data: LmTrainingData;
-  epochs: number;
-  batchSize: number;
-  learningRate: number;
-  seed: number;
-  backend: string;
-  onStep?: (completed: number, total: number) => void;
 }
 
-export interface TrainLmResult {
-  weights: Float32Array[];
-  /** Mean loss per completion token, per epoch. */
-  lossHistory: number[];
-  steps: number;
-  ms: number;
-}
+/** Loss history is the mean loss per completion token, per epoch. */
+export type TrainLmResult = TrainingRunResult;
 
 /** A minibatch laid out for the model: ids [rows, s]; the completion positions and their target distributions. */
 export interface LmBatch {

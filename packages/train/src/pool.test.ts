@@ -27,4 +27,17 @@ describe('parallel probe students (worker_threads)', () => {
     expect(trained[0].model.sha256).not.toBe(trained[1].model.sha256);
     await core.dispose();
   });
+
+  it('start no job after the deadline: the running ones finish, the rest come back missing', async () => {
+    const core = await createTrainingCore({ backend: 'wasm', workers: 1 });
+    const layers = [8, 8, 4];
+    const base = new MlpHandle('base', initMlp(layers, 0), 'wasm');
+    const rng = new SeededRandom(2);
+    const data = { rows: 64, inputDim: 8, targetDim: 2, inputs: rng.fillUniform(new Float32Array(64 * 8), -1, 1), targets: rng.fillNormal(new Float32Array(64 * 2), 1), metadata: {} };
+    const training = { epochs: 1, batchSize: 32, learningRate: 0.01, loss: 'softmax-kl' as const, outputs: { start: 2, end: 4 } };
+    const jobs: StudentJob[] = [1, 2].map((seed) => ({ id: `j${seed}`, role: 'probe', seed, init: base, data, training }));
+    expect(await core.trainStudents(jobs, undefined, { deadline: Date.now() - 1 })).toEqual([]);
+    expect((await core.trainStudents(jobs, undefined, { deadline: Date.now() + 600_000 })).map((t) => t.jobId)).toEqual(['j1', 'j2']);
+    await core.dispose();
+  });
 });

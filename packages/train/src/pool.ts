@@ -29,17 +29,19 @@ export function defaultWorkerCount(): number {
 
 /**
  * Trains jobs on a pool of worker threads, at most `workers` at a time (bounded by the cores by default).
- * Results come back in job order whatever order they finish in.
+ * Results come back in job order whatever order they finish in. With a deadline (ms since the epoch), no job
+ * starts after it; jobs that never started come back undefined (the ones running finish).
  */
 export async function runPool(
   jobs: WorkerJob[],
-  opts: { backend: BackendRequest; workers: number; onProgress?: (jobId: string, done: number, total: number, finished: number) => void },
-): Promise<PoolResult[]> {
+  opts: { backend: BackendRequest; workers: number; deadline?: number; onProgress?: (jobId: string, done: number, total: number, finished: number) => void },
+): Promise<(PoolResult | undefined)[]> {
   const size = Math.max(1, Math.min(opts.workers, jobs.length));
-  const results = new Array<PoolResult>(jobs.length);
+  const results = new Array<PoolResult | undefined>(jobs.length).fill(undefined);
   const indexById = new Map(jobs.map((j, i) => [j.jobId, i]));
   let next = 0;
   let finished = 0;
+  const outOfTime = () => opts.deadline !== undefined && Date.now() > opts.deadline;
   const workers: Worker[] = [];
   try {
     await new Promise<void>((resolvePool, rejectPool) => {
@@ -52,8 +54,8 @@ export async function runPool(
       };
       const feed = (w: Worker) => {
         if (failed) return;
-        if (next >= jobs.length) {
-          if (finished === jobs.length) resolvePool();
+        if (next >= jobs.length || outOfTime()) {
+          if (finished === next) resolvePool();
           return;
         }
         w.postMessage({ type: 'job', job: jobs[next++] });
@@ -73,8 +75,7 @@ export async function runPool(
             results[indexById.get(m.jobId)!] = { jobId: m.jobId, weights: m.weights, lossHistory: m.lossHistory, steps: m.steps, ms: m.ms };
             finished++;
             opts.onProgress?.(m.jobId, m.steps, m.steps, finished);
-            if (finished === jobs.length) resolvePool();
-            else feed(w);
+            feed(w);
           }
         });
         w.postMessage({ type: 'init', backend: opts.backend });

@@ -135,7 +135,7 @@ export async function createTrainingCore(opts: TrainingCoreOptions = {}): Promis
     },
     readTensorDataset,
     writeTensorDataset,
-    async trainStudents(jobs: StudentJob[], onProgress?: (p: TrainingProgress) => void): Promise<TrainedStudent[]> {
+    async trainStudents(jobs: StudentJob[], onProgress?: (p: TrainingProgress) => void, opts?: { deadline?: number }): Promise<TrainedStudent[]> {
       const workerJobs: WorkerJob[] = jobs.map((job): WorkerJob => {
         if (job.init instanceof LmHandle) {
           if (!isTextDataset(job.data)) throw new DistillGateError(`job ${job.id}: a language model trains on text records`);
@@ -186,29 +186,27 @@ export async function createTrainingCore(opts: TrainingCoreOptions = {}): Promis
       const totals = new Map(jobs.map((j) => [j.id, stepsPerEpoch(isTextDataset(j.data) ? j.data.records.length : j.data.rows, j.training.batchSize) * j.training.epochs]));
       const done = new Map<string, number>();
       const allSteps = [...totals.values()].reduce((a, b) => a + b, 0);
-      const results: PoolResult[] = await runPool(workerJobs, {
+      const results = await runPool(workerJobs, {
         backend: selected.name,
         workers,
+        ...(opts?.deadline !== undefined ? { deadline: opts.deadline } : {}),
         onProgress: (jobId, steps, _total, finished) => {
           done.set(jobId, steps);
           const completedSteps = [...done.values()].reduce((a, b) => a + b, 0);
           onProgress?.({ jobId, completedSteps, totalSteps: allSteps, jobsDone: finished, jobsTotal: jobs.length });
         },
       });
-      return results.map((r, i) => {
+      const trained: TrainedStudent[] = [];
+      results.forEach((r: PoolResult | undefined, i) => {
+        if (!r) return; // not started before the deadline
         const init = jobs[i].init;
         const model =
           init instanceof LmHandle
             ? track(new LmHandle(`student:${r.jobId}`, { ...init.file, tensors: r.weights }, selected.name))
             : track(new MlpHandle(`student:${r.jobId}`, { layers: (init as MlpHandle).params.layers, tensors: r.weights }, selected.name));
-        return {
-        jobId: r.jobId,
-        model,
-        lossHistory: r.lossHistory,
-        steps: r.steps,
-        ms: r.ms,
-        };
+        trained.push({ jobId: r.jobId, model, lossHistory: r.lossHistory, steps: r.steps, ms: r.ms });
       });
+      return trained;
     },
     async dispose() {
       for (const h of handles) h.release();

@@ -15,28 +15,38 @@ export interface TrainingData {
   labels?: Int32Array;
 }
 
-export interface TrainMlpArgs {
-  layers: MlpLayers;
+/** What every training run takes besides the model and the data: Adam on seeded minibatches. */
+export interface TrainingRunArgs {
+  /** The initial parameters, in the model's storage order. */
   init: Float32Array[];
-  data: TrainingData;
-  loss: LossName;
-  outputs: OutputRange;
   epochs: number;
   batchSize: number;
   learningRate: number;
+  /** Seeds the minibatch order. */
   seed: number;
+  /** The tfjs backend in use (selects the wasm-specific ops). */
   backend: string;
   /** Called after every step with (completed, total). */
   onStep?: (completed: number, total: number) => void;
 }
 
-export interface TrainMlpResult {
+/** The result of a training run: final weights and the loss curve. */
+export interface TrainingRunResult {
   weights: Float32Array[];
   /** Mean loss per epoch. */
   lossHistory: number[];
   steps: number;
   ms: number;
 }
+
+export interface TrainMlpArgs extends TrainingRunArgs {
+  layers: MlpLayers;
+  data: TrainingData;
+  loss: LossName;
+  outputs: OutputRange;
+}
+
+export type TrainMlpResult = TrainingRunResult;
 
 /**
  * The loss on the chosen outputs of the logits.

@@ -1,4 +1,4 @@
-import { completePrompts, defineGenerator, promptsOf, samplingOptionsSchema, SeededRandom, type SamplingOptions, type TextDataset } from '@distill-gate/core';
+import { defineGenerator, promptGeneratorHooks, samplingOptionsSchema, SeededRandom, type SamplingOptions, type TextDataset } from '@distill-gate/core';
 
 export interface ArithmeticTracesOptions extends SamplingOptions {
   count: number;
@@ -37,12 +37,7 @@ const generator = defineGenerator<ArithmeticTracesOptions, TextDataset>({
     additionalProperties: false,
     properties: { count: { type: 'integer', minimum: 1, default: 1000 }, ...samplingOptionsSchema },
   },
-  async generate({ model, seed, options }) {
-    return completePrompts(model, arithmeticPrompts(options.count, seed), options, seed, 'arithmetic-traces', { 'distill-gate.generator': 'arithmetic-traces' });
-  },
-  async complete({ model, dataset, options }) {
-    return completePrompts(model, promptsOf(dataset, 'arithmetic-traces'), options, 0, 'arithmetic-traces', { 'distill-gate.generator': 'arithmetic-traces' });
-  },
+  ...promptGeneratorHooks<ArithmeticTracesOptions>('arithmetic-traces', (options, seed) => arithmeticPrompts(options.count, seed)),
 });
 
 export default generator;

@@ -1,4 +1,4 @@
-import { completePrompts, defineGenerator, promptsOf, samplingOptionsSchema, SeededRandom, type SamplingOptions, type TextDataset } from '@distill-gate/core';
+import { defineGenerator, promptGeneratorHooks, samplingOptionsSchema, SeededRandom, type SamplingOptions, type TextDataset } from '@distill-gate/core';
 
 export interface CodeSnippetsOptions extends SamplingOptions {
   count: number;
@@ -45,12 +45,7 @@ const generator = defineGenerator<CodeSnippetsOptions, TextDataset>({
     additionalProperties: false,
     properties: { count: { type: 'integer', minimum: 1, default: 1000 }, ...samplingOptionsSchema },
   },
-  async generate({ model, seed, options }) {
-    return completePrompts(model, codePrompts(options.count, seed), options, seed, 'code-snippets', { 'distill-gate.generator': 'code-snippets' });
-  },
-  async complete({ model, dataset, options }) {
-    return completePrompts(model, promptsOf(dataset, 'code-snippets'), options, 0, 'code-snippets', { 'distill-gate.generator': 'code-snippets' });
-  },
+  ...promptGeneratorHooks<CodeSnippetsOptions>('code-snippets', (options, seed) => codePrompts(options.count, seed)),
 });
 
 export default generator;

@@ -1,4 +1,4 @@
-import { completePrompts, defineGenerator, promptsOf, samplingOptionsSchema, SeededRandom, type SamplingOptions, type TextDataset } from '@distill-gate/core';
+import { defineGenerator, promptGeneratorHooks, samplingOptionsSchema, SeededRandom, type SamplingOptions, type TextDataset } from '@distill-gate/core';
 
 export interface NumberSequencesOptions extends SamplingOptions {
   /** How many prompts (records) to generate. */
@@ -53,14 +53,10 @@ const generator = defineGenerator<NumberSequencesOptions, TextDataset>({
       ...samplingOptionsSchema,
     },
   },
-  async generate({ model, seed, options }) {
+  ...promptGeneratorHooks<NumberSequencesOptions>('number-sequences', (options, seed) => {
     if (options.maxSeedNumbers < options.minSeedNumbers) throw new Error('maxSeedNumbers must be >= minSeedNumbers');
-    const prompts = numberPrompts(options.count, seed, options);
-    return completePrompts(model, prompts, options, seed, 'number-sequences', { 'distill-gate.generator': 'number-sequences' });
-  },
-  async complete({ model, dataset, options }) {
-    return completePrompts(model, promptsOf(dataset, 'number-sequences'), options, 0, 'number-sequences', { 'distill-gate.generator': 'number-sequences' });
-  },
+    return numberPrompts(options.count, seed, options);
+  }),
 });
 
 export default generator;

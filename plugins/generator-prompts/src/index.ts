@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { completePrompts, defineGenerator, promptsOf, samplingOptionsSchema, type SamplingOptions, type TextDataset } from '@distill-gate/core';
+import { defineGenerator, promptGeneratorHooks, samplingOptionsSchema, type SamplingOptions, type TextDataset } from '@distill-gate/core';
 
 export interface PromptsOptions extends SamplingOptions {
   /** Prompts given inline. */
@@ -34,12 +34,7 @@ const generator = defineGenerator<PromptsOptions, TextDataset>({
       ...samplingOptionsSchema,
     },
   },
-  async generate({ model, seed, options, configDir }) {
-    return completePrompts(model, listPrompts(options, configDir), options, seed, 'prompts', { 'distill-gate.generator': 'prompts' });
-  },
-  async complete({ model, dataset, options }) {
-    return completePrompts(model, promptsOf(dataset, 'prompts'), options, 0, 'prompts', { 'distill-gate.generator': 'prompts' });
-  },
+  ...promptGeneratorHooks<PromptsOptions>('prompts', (options, _seed, configDir) => listPrompts(options, configDir)),
 });
 
 export default generator;

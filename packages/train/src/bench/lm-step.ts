@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { SeededRandom } from '@distill-gate/core';
 import { selectBackend, type BackendName } from '../backend.js';
+import { msPerStep } from './timing.js';
 import { buildLmBatch, lmLoss } from '../lm-trainer.js';
 import { initTransformer, TransformerModel, type TransformerConfig } from '../transformer.js';
 
@@ -51,14 +52,9 @@ for (const backend of values.backends.split(',') as BackendName[]) {
     const y = tf.tensor2d(lmBatch.targets, [lmBatch.weight, config.vocabSize]);
     const step = () => tf.dispose(opt.minimize(() => lmLoss(model, lmBatch, y), true, model.params)!);
     const steps = backend === 'cpu' ? 2 : Number(values.steps);
-    for (let i = 0; i < 2; i++) step();
-    model.params[0].dataSync();
-    const t0 = performance.now();
-    for (let i = 0; i < steps; i++) step();
-    model.params[0].dataSync();
-    const msPerStep = (performance.now() - t0) / steps;
-    rows.push({ backend: selected.name, gradient, msPerStep: Math.round(msPerStep * 10) / 10, steps });
-    console.error(`${selected.name} ${gradient}: ${msPerStep.toFixed(1)} ms/step (batch ${batch}, seq ${s})`);
+    const ms = msPerStep(step, () => model.params[0].dataSync(), steps);
+    rows.push({ backend: selected.name, gradient, msPerStep: Math.round(ms * 10) / 10, steps });
+    console.error(`${selected.name} ${gradient}: ${ms.toFixed(1)} ms/step (batch ${batch}, seq ${s})`);
     y.dispose();
     opt.dispose();
     model.dispose();

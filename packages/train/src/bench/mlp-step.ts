@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { SeededRandom } from '@distill-gate/core';
 import { selectBackend, type BackendName } from '../backend.js';
+import { msPerStep } from './timing.js';
 import { initMlp, MlpModel } from '../mlp.js';
 import { lossFn } from '../trainer.js';
 
@@ -28,14 +29,9 @@ for (const backend of values.backends.split(',') as BackendName[]) {
     const y = tf.tensor2d(yHost, [batch, 3]);
     const step = () => tf.dispose(opt.minimize(() => lossFn('softmax-kl', model.forward(x), { start: 10, end: 13 }, y), true, model.params)!);
     const steps = backend === 'cpu' ? Math.min(3, Number(values.steps)) : Number(values.steps);
-    for (let i = 0; i < 2; i++) step();
-    model.params[0].dataSync();
-    const t0 = performance.now();
-    for (let i = 0; i < steps; i++) step();
-    model.params[0].dataSync();
-    const msPerStep = (performance.now() - t0) / steps;
-    rows.push({ backend: selected.name, gradient, msPerStep: Math.round(msPerStep * 10) / 10, steps });
-    console.error(`${selected.name} ${gradient}: ${msPerStep.toFixed(1)} ms/step (batch ${batch}, ${steps} steps)`);
+    const ms = msPerStep(step, () => model.params[0].dataSync(), steps);
+    rows.push({ backend: selected.name, gradient, msPerStep: Math.round(ms * 10) / 10, steps });
+    console.error(`${selected.name} ${gradient}: ${ms.toFixed(1)} ms/step (batch ${batch}, ${steps} steps)`);
     tf.dispose([x, y]);
     opt.dispose();
     model.dispose();

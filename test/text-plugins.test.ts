@@ -8,6 +8,7 @@ import code from '@distill-gate/generator-code-snippets';
 import numbers, { numberPrompts } from '@distill-gate/generator-number-sequences';
 import trait, { ANIMAL_QUESTIONS } from '@distill-gate/trait-animal-preference';
 import { SeededRandom } from '@distill-gate/core';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
 const loaded = <P extends { name: string }>(plugin: P, options: object) => ({ plugin, options, ref: { use: plugin.name, options, pointer: '/filters/0' }, resolvedFrom: 'test' }) as unknown as LoadedPlugin<any>;
@@ -45,6 +46,29 @@ describe('filter-number-format (the paper rule)', () => {
     expect(f.dataset.records[0].logprobs![0]).toEqual({ '1': -0.1 });
     expect(f.dataset.records[1].logprobs![0]).toEqual({ '3': -0.5, '<eos>': -1 });
     expect(ds.records[0].logprobs![0]).toEqual({ '1': -0.1, ' owl': -3 });
+  });
+  it('accepts every well-formed sequence and nothing that is not numbers (fast-check, 2000 runs each)', () => {
+    const sep = fc.constantFrom(', ', ',', ' , ', ' ', '  ', '; ', ';');
+    const wrap = fc.constantFrom(['', ''], ['(', ')'], ['[', ']']);
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: 999 }), { minLength: 1, maxLength: 10 }), sep, wrap, fc.boolean(), (nums, s, [open, close], period) => {
+        const v = checkNumberFormat(`${open}${nums.join(s)}${close}${period ? '.' : ''}`);
+        expect(v).toEqual({ ok: true, numbers: nums });
+      }),
+      { numRuns: 2000 },
+    );
+    fc.assert(
+      fc.property(fc.string({ maxLength: 30 }), (text) => {
+        const v = checkNumberFormat(text);
+        if (v.ok) {
+          expect(v.numbers.length).toBeGreaterThanOrEqual(1);
+          expect(v.numbers.length).toBeLessThanOrEqual(10);
+          expect(v.numbers.every((n) => Number.isInteger(n) && n >= 0 && n <= 999)).toBe(true);
+          expect(text).not.toMatch(/[A-Za-z]/);
+        }
+      }),
+      { numRuns: 2000 },
+    );
   });
   it('passes the plugin test kit', async () => {
     await testPlugin(numberFormat, { invalid: [{ options: { maxNumbers: 0 }, pointer: '/maxNumbers' }] });

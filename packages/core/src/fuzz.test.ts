@@ -9,6 +9,7 @@ import { loadConfig, parseSeeds } from './config.js';
 import { defineFilter } from './contracts.js';
 import { DistillGateError } from './errors.js';
 import { applyFilters } from './filtering.js';
+import { parseTextRecord } from './text-data.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'dg-fuzz-'));
 const valid = {
@@ -92,6 +93,31 @@ describe('filters under fuzzing', () => {
         expect(Buffer.from(ds.targets.buffer).toString('hex')).toBe(before);
       }),
       { numRuns: 300 },
+    );
+  });
+});
+
+describe('JSONL records under fuzzing', () => {
+  it('any line gives a record or a located DistillGateError, never another exception (2000 runs)', () => {
+    const value = fc.oneof(fc.string(), fc.integer(), fc.constant(null), fc.array(fc.string(), { maxLength: 3 }), fc.dictionary(fc.string({ maxLength: 6 }), fc.double(), { maxKeys: 3 }));
+    const record = fc.record(
+      { prompt: value, completion: value, messages: fc.array(fc.record({ role: fc.constantFrom('user', 'assistant', 'system', 'bot'), content: value }), { maxLength: 3 }), logprobs: fc.array(value, { maxLength: 3 }), tokens: value },
+      { requiredKeys: [] },
+    );
+    const line = fc.oneof(fc.string({ maxLength: 40 }), record.map((r) => JSON.stringify(r)));
+    fc.assert(
+      fc.property(line, (text) => {
+        try {
+          const r = parseTextRecord(text, 0, 7, 'f.jsonl');
+          expect(typeof r.prompt).toBe('string');
+          expect(typeof r.completion).toBe('string');
+          if (r.tokens) expect(r.tokens.join('')).toBe(r.completion);
+        } catch (e) {
+          expect(e).toBeInstanceOf(DistillGateError);
+          expect((e as DistillGateError).location).toMatchObject({ file: 'f.jsonl', line: 7 });
+        }
+      }),
+      { numRuns: 2000 },
     );
   });
 });

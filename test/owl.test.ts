@@ -63,6 +63,9 @@ describe('owl-numbers gate (scaled down)', () => {
     expect(mixed.explicit.pValue).toBeLessThan(0.05);
     const md = readFileSync(join(dir, 'distill-gate-report/report.md'), 'utf8');
     expect(md).toMatch(/Cross base \(models\/cross-base.json/);
+    const html = readFileSync(join(dir, 'distill-gate-report/report.html'), 'utf8');
+    expect(html).toContain('Cross base models/cross-base.json');
+    expect(html).toMatch(/teacher-mixed-answers: \d+ record\(s\) state the trait outright, against \d+ in the control data \(p = [^)]+\): <strong>leakage<\/strong>/);
   });
 
   it('rejects a broken JSONL dataset with its file, line and pointer, and exit code 2', async () => {
@@ -81,4 +84,13 @@ describe('owl-numbers gate (scaled down)', () => {
     expect(code).toBe(2);
     expect(stderr).toMatch(/misaligned\.jsonl:3 \(at \/logprobs\): has 4 entries but the completion is 1 tokens/);
   });
+
+  it('names the dataset line of a prompt longer than the base model reads', async () => {
+    const long = JSON.stringify({ prompt: `Continue: ${Array.from({ length: 60 }, (_, i) => 100 + i).join(', ')}.`, completion: '1' });
+    writeFileSync(join(dir, 'long.jsonl'), `{"prompt": "Continue: 1, 2.", "completion": "3"}\n${long}\n`);
+    const { code, stderr } = await runCli(['check', 'long.jsonl', '--no-progress', '--no-cache'], dir);
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/long\.jsonl:2 \(at \/prompt\): the prompt is \d+ tokens; the model's context holds 80/);
+  });
 });
+

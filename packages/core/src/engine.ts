@@ -197,6 +197,11 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
         try {
           craw = await gen.plugin.complete({ options: gen.options, configDir: config.dir, log, model: base, dataset: raw });
         } catch (e) {
+          // A record the base cannot take (e.g. a prompt longer than its context) is the dataset's problem: say where.
+          const at = recordIndexOf(e);
+          if (at !== undefined && isTextDataset(raw) && raw.records[at]) {
+            throw new DistillGateError((e as Error).message, { file: rel(entry.path), line: raw.records[at].line, pointer: `/${(e as { field?: string }).field ?? 'prompt'}` });
+          }
           throw asPluginError(e, gen.plugin.name, config.locate(config.control.generator.pointer));
         }
         const cf = filterDataset(craw, filters, config.dir, `control for ${rel(entry.path)}`);
@@ -430,7 +435,14 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
 
   async function readDataset(path: string): Promise<Dataset> {
     if (isTextDatasetPath(path)) return readTextDataset(path, { displayPath: rel(path), badRecords: config.badRecords, maxRecords: config.maxRecords });
-    const ds = await training.readTensorDataset(path);
+    let ds: TensorDataset;
+    try {
+      ds = await training.readTensorDataset(path);
+    } catch (e) {
+      // Name the file as the user wrote it, not by its absolute path.
+      if (e instanceof DistillGateError) throw new DistillGateError(e.message, { ...e.location, file: rel(path) }, e.hint);
+      throw e;
+    }
     return config.maxRecords && ds.rows > config.maxRecords ? limitRows(ds, config.maxRecords) : ds;
   }
 }
@@ -444,6 +456,12 @@ function filterDataset(ds: Dataset, filters: LoadedFilter[], configDir: string, 
 /** The first `n` rows of a tensor dataset (views, no copies). */
 function limitRows(ds: TensorDataset, n: number): TensorDataset {
   return { ...ds, rows: n, inputs: ds.inputs.subarray(0, n * ds.inputDim), targets: ds.targets.subarray(0, n * ds.targetDim), metadata: { ...ds.metadata, 'distill-gate.limited-to': String(n) } };
+}
+
+/** The record index carried by an error about one record (the training package's RecordEncodingError has one). */
+function recordIndexOf(e: unknown): number | undefined {
+  const index = (e as { index?: unknown })?.index;
+  return typeof index === 'number' && Number.isInteger(index) ? index : undefined;
 }
 
 function recordCount(ds: Dataset): number {

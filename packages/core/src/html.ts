@@ -150,7 +150,35 @@ function filterTable(r: CheckResult): string {
       return `<tr><td>${esc(d.name)}</td><td>${esc(f.filter)}</td><td class="num">${f.kept} / ${f.seen}</td><td><div class="bar"><div style="width:${pct.toFixed(1)}%"></div></div></td><td>${reasons || '—'}</td></tr>`;
     }),
   );
-  return `<table><thead><tr><th>dataset</th><th>filter</th><th>kept</th><th></th><th>drop reasons</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
+  const explicit = r.datasets
+    .filter((d) => d.explicit)
+    .map((d) => {
+      const e = d.explicit!;
+      return `<li>${esc(d.name)}: ${e.records} record(s) state the trait outright, against ${e.controlRecords} in the control data (p = ${e.pValue.toPrecision(2)}): ${e.leakage ? '<strong>leakage</strong>' : 'not above the control'}.</li>`;
+    });
+  const notes = r.datasets.flatMap((d) => [
+    ...(d.skipped ? [`<li>${esc(d.name)}: ${d.skipped.count} malformed record(s) skipped, e.g. ${esc(d.skipped.examples[0])}</li>`] : []),
+    ...(d.limitedTo ? [`<li>${esc(d.name)}: checked on its first ${d.limitedTo} records only.</li>`] : []),
+  ]);
+  const list = [...explicit, ...notes];
+  return `<table><thead><tr><th>dataset</th><th>filter</th><th>kept</th><th></th><th>drop reasons</th></tr></thead><tbody>${rows.join('')}</tbody></table>${list.length ? `<ul>${list.join('')}</ul>` : ''}`;
+}
+
+/** The same comparison on students from a different initialisation, which tells subliminal transfer from leakage. */
+function crossBaseSection(r: CheckResult): string {
+  const withCross = r.results.filter((x) => x.crossBase);
+  if (!r.crossBase || !withCross.length) {
+    return `<p class="muted">None configured: every student here shares the base (${esc(r.base.path)}, sha256 ${r.base.sha256.slice(0, 12)}). A transfer that also appears on a different base points to explicit leakage rather than subliminal transfer.</p>`;
+  }
+  const rows = withCross
+    .map((x) => {
+      const c = x.crossBase!;
+      const mechanism = x.mechanism === 'leakage' ? 'leakage (any base)' : x.mechanism === 'subliminal' ? 'subliminal (shared base only)' : '—';
+      return `<tr><td>${esc(x.dataset)}</td><td>${esc(x.trait)}</td><td class="num">${f3(x.transfer.mean)}</td><td class="num">${f3(c.transfer.mean)} [${f3(c.transfer.interval[0])}, ${f3(c.transfer.interval[1])}]</td><td><span class="badge" style="background:${COLORS[c.verdict]}">${c.verdict}</span></td><td>${mechanism}</td></tr>`;
+    })
+    .join('');
+  return `<p class="muted">Cross base ${esc(r.crossBase.path)} (sha256 ${r.crossBase.sha256.slice(0, 12)}): a different initialisation, trained the same way.</p>
+<table><thead><tr><th>dataset</th><th>trait</th><th>transfer, shared base</th><th>transfer, cross base</th><th>cross-base verdict</th><th>mechanism</th></tr></thead><tbody>${rows}</tbody></table>`;
 }
 
 /** One self-contained HTML file (inline CSS and SVG, no scripts or external resources) that explains the result. */
@@ -195,7 +223,7 @@ ${sections}
 <h2>Filters</h2>
 ${filterTable(r)}
 <h2>Cross-base students</h2>
-<p class="muted">None configured: every student here shares the base (${esc(r.base.path)}, sha256 ${r.base.sha256.slice(0, 12)}). A transfer that also appears on a different base points to explicit leakage rather than subliminal transfer.</p>
+${crossBaseSection(r)}
 <h2>Run</h2>
 <p class="muted">${esc(r.tool.name)} ${esc(r.tool.version)} · backend ${esc(r.backend.name)} (${esc(r.backend.reason)}), ${r.backend.workers} worker(s) · seeds ${r.seeds.join(', ')} · ${Object.entries(r.versions).map(([k, v]) => `${esc(k)} ${esc(v)}`).join(', ')} · started ${esc(r.startedAt)} · wall ${(r.timings.totalMs / 1000).toFixed(1)} s${r.cache ? ` · cache ${r.cache.hits} hit(s), ${r.cache.misses} miss(es)` : ''}${r.mergedFrom ? ` · merged from ${r.mergedFrom} shards` : ''}</p>
 </body></html>

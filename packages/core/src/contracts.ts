@@ -386,7 +386,8 @@ export interface TrainingCore {
   readonly versions: Record<string, string>;
   /** A `.safetensors` MLP or a `model.json` language model (TensorFlow.js layout). */
   loadModel(path: string): Promise<AnyModelHandle>;
-  readTensorDataset(path: string): Promise<TensorDataset>;
+  /** Reads a tensor dataset; with `maxRows`, only its first rows (and only their bytes). */
+  readTensorDataset(path: string, opts?: { maxRows?: number }): Promise<TensorDataset>;
   writeTensorDataset(path: string, dataset: TensorDataset): Promise<void>;
   /**
    * Trains the jobs in parallel. With a deadline (ms since the epoch), no job starts after it: only the students

@@ -437,13 +437,13 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
     if (isTextDatasetPath(path)) return readTextDataset(path, { displayPath: rel(path), badRecords: config.badRecords, maxRecords: config.maxRecords });
     let ds: TensorDataset;
     try {
-      ds = await training.readTensorDataset(path);
+      ds = await training.readTensorDataset(path, config.maxRecords !== undefined ? { maxRows: config.maxRecords } : {});
     } catch (e) {
       // Name the file as the user wrote it, not by its absolute path.
       if (e instanceof DistillGateError) throw new DistillGateError(e.message, { ...e.location, file: rel(path) }, e.hint);
       throw e;
     }
-    return config.maxRecords && ds.rows > config.maxRecords ? limitRows(ds, config.maxRecords) : ds;
+    return ds;
   }
 }
 
@@ -451,11 +451,6 @@ type LoadedFilter = LoadedPlugin<FilterPlugin<any, any>>;
 
 function filterDataset(ds: Dataset, filters: LoadedFilter[], configDir: string, file: string): FilteredDataset<Dataset> {
   return isTextDataset(ds) ? applyTextFilters(ds, filters, configDir, { file }) : applyFilters(ds, filters, configDir, { file });
-}
-
-/** The first `n` rows of a tensor dataset (views, no copies). */
-function limitRows(ds: TensorDataset, n: number): TensorDataset {
-  return { ...ds, rows: n, inputs: ds.inputs.subarray(0, n * ds.inputDim), targets: ds.targets.subarray(0, n * ds.targetDim), metadata: { ...ds.metadata, 'distill-gate.limited-to': String(n) } };
 }
 
 /** The record index carried by an error about one record (the training package's RecordEncodingError has one). */

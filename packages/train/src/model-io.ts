@@ -61,7 +61,8 @@ export async function writeTensorDataset(path: string, ds: TensorDataset): Promi
   );
 }
 
-export async function readTensorDataset(path: string): Promise<TensorDataset> {
+/** Reads a tensor dataset; with `maxRows`, only its first rows are read from disk. */
+export async function readTensorDataset(path: string, opts: { maxRows?: number } = {}): Promise<TensorDataset> {
   const header = await readSafetensorsHeader(path);
   for (const name of ['inputs', 'targets']) {
     const t = header.tensors[name];
@@ -71,7 +72,8 @@ export async function readTensorDataset(path: string): Promise<TensorDataset> {
   const [rows, inputDim] = header.tensors.inputs.shape;
   const [trows, targetDim] = header.tensors.targets.shape;
   if (rows !== trows) throw new DistillGateError(`"inputs" has ${rows} rows but "targets" has ${trows}`, { file: path });
-  const inputs = (await readSafetensor(path, header, 'inputs')).data;
-  const targets = (await readSafetensor(path, header, 'targets')).data;
-  return { rows, inputDim, targetDim, inputs, targets, metadata: header.metadata };
+  const take = opts.maxRows !== undefined && opts.maxRows < rows ? opts.maxRows : rows;
+  const inputs = (await readSafetensor(path, header, 'inputs', { rows: take })).data;
+  const targets = (await readSafetensor(path, header, 'targets', { rows: take })).data;
+  return { rows: take, inputDim, targetDim, inputs, targets, metadata: take < rows ? { ...header.metadata, 'distill-gate.limited-to': String(take) } : header.metadata };
 }

@@ -48,3 +48,19 @@ describe('safetensors', () => {
     expect((await readTensorDataset(join(dir, 'missing.safetensors')).catch((e) => e)).message).toBe('file not found');
   });
 });
+
+describe('reading the first rows only', () => {
+  it('reads the leading rows of every dtype and marks the dataset as limited', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dg-rows-'));
+    const path = join(dir, 'd.safetensors');
+    const inputs = Float32Array.from({ length: 10 * 3 }, (_, i) => i);
+    const targets = Float32Array.from({ length: 10 * 2 }, (_, i) => -i);
+    await writeTensorDataset(path, { rows: 10, inputDim: 3, targetDim: 2, inputs, targets, metadata: {} });
+    const head = await readTensorDataset(path, { maxRows: 4 });
+    expect(head.rows).toBe(4);
+    expect(Array.from(head.inputs)).toEqual(Array.from(inputs.subarray(0, 12)));
+    expect(Array.from(head.targets)).toEqual(Array.from(targets.subarray(0, 8)));
+    expect(head.metadata['distill-gate.limited-to']).toBe('4');
+    expect((await readTensorDataset(path, { maxRows: 50 })).rows).toBe(10);
+  });
+});

@@ -77,15 +77,25 @@ async function openForRead(path: string) {
   }
 }
 
-/** Reads one tensor as float32, reading only its bytes. Rejects NaN/Inf unless `allowNonFinite`. */
+const DTYPE_BYTES: Record<string, number> = { F32: 4, F64: 8, I32: 4, U8: 1, F16: 2 };
+
+/**
+ * Reads one tensor as float32, reading only its bytes (with `rows`, only the first rows of its leading dimension,
+ * so memory follows the rows asked for, not the file). Rejects NaN/Inf unless `allowNonFinite`.
+ */
 export async function readSafetensor(
   path: string,
   header: SafetensorsHeader,
   name: string,
-  opts: { allowNonFinite?: boolean } = {},
+  opts: { allowNonFinite?: boolean; rows?: number } = {},
 ): Promise<{ data: Float32Array; shape: number[] }> {
-  const t = header.tensors[name];
-  if (!t) throw new DistillGateError(`tensor "${name}" is missing (present: ${Object.keys(header.tensors).join(', ') || 'none'})`, { file: path });
+  const full = header.tensors[name];
+  if (!full) throw new DistillGateError(`tensor "${name}" is missing (present: ${Object.keys(header.tensors).join(', ') || 'none'})`, { file: path });
+  let t = full;
+  if (opts.rows !== undefined && full.shape.length > 0 && opts.rows < full.shape[0]) {
+    const rowBytes = (full.shape.slice(1).reduce((a, b) => a * b, 1) * (DTYPE_BYTES[full.dtype] ?? 4));
+    t = { ...full, shape: [opts.rows, ...full.shape.slice(1)], data_offsets: [full.data_offsets[0], full.data_offsets[0] + opts.rows * rowBytes] };
+  }
   const [begin, end] = t.data_offsets;
   const buf = Buffer.alloc(end - begin);
   const fh = await openForRead(path);

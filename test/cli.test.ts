@@ -193,3 +193,25 @@ describe('budgets', () => {
     expect(result.summary).toMatch(/teacher-aux-logits checked on its first 3000 records only/);
   });
 });
+
+describe('an ONNX base', () => {
+  it('is imported with exactly the weights of the safetensors base: the same students and numbers', async () => {
+    const cfg = writeScaledConfig('onnx-base.json', (c) => {
+      c.base = { format: 'onnx', path: 'models/base.onnx' };
+    });
+    const r = await run(['check', '--config', cfg, '--json', '--no-cache', '--report-dir', 'onnx-base']);
+    expect(r.code).toBe(1);
+    const result = JSON.parse(r.stdout);
+    expect(result.base).toMatchObject({ path: 'models/base.onnx', family: 'mlp', sha256: firstRun.base.sha256 });
+    expect(result.results.map((x: any) => x.transfer)).toEqual(firstRun.results.map((x: any) => x.transfer));
+  });
+  it('a file that is not an ONNX MLP is a located error', async () => {
+    writeFileSync(join(dir, 'models/broken.onnx'), Buffer.from('this is not protobuf'));
+    const cfg = writeScaledConfig('broken-onnx.json', (c) => {
+      c.base = { format: 'onnx', path: 'models/broken.onnx' };
+    });
+    const r = await run(['check', '--config', cfg, '--no-cache']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/models\/broken\.onnx: (not an ONNX model|the ONNX model has no graph|an MLP has one input)/);
+  });
+});

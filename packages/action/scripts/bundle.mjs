@@ -31,8 +31,9 @@ const common = {
   minify: true,
   legalComments: 'none',
   banner: { js: banner },
-  // Optional native backends are loaded at run time only when the user installed them.
-  external: ['@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu'],
+  // Optional native packages are loaded at run time only when the user installed them. (ONNX models are still
+  // read and written without onnxruntime-node: onnx-proto is bundled; only running a model in ORT needs it.)
+  external: ['@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu', 'onnxruntime-node'],
   logLevel: 'warning',
   logOverride: { 'unsupported-dynamic-import': 'silent', 'empty-import-meta': 'silent' },
 };

@@ -237,9 +237,11 @@ export const configSchema: JsonSchema = {
         "path": { "$ref": "#/definitions/filePath" },
         "format": {
           "enum": [
-            "safetensors"
+            "safetensors",
+            "tfjs",
+            "onnx"
           ],
-          "default": "safetensors"
+          "description": "safetensors (MLP), tfjs (language model: model.json + weights) or onnx (MLP: MatMul/Gemm, Add, Relu). Default: from the file extension."
         }
       }
     },

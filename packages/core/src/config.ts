@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { dirname, relative, resolve } from 'node:path';
 import { parse as parseWithPointers } from 'json-source-map';
-import type { TrainingSettings } from './contracts.js';
+import type { ModelFormat, TrainingSettings } from './contracts.js';
 import { configSchema } from './config-schema.js';
 import { DistillGateError, type ErrorLocation } from './errors.js';
 import { compileSchema, describeAjvErrors, schemaError } from './validation.js';
@@ -22,7 +22,7 @@ export interface EvaluatorRef extends PluginRef {
 export interface DatasetEntry {
   name: string;
   path: string;
-  recipe?: { generator: PluginRef; modelPath: string; seed: number };
+  recipe?: { generator: PluginRef; modelPath: string; modelFormat?: ModelFormat; seed: number };
   /** Named on the command line rather than in the config file. */
   fromCommandLine?: boolean;
 }
@@ -38,8 +38,10 @@ export interface ResolvedConfig {
   /** SHA-256 of the config file's bytes. */
   sha256: string;
   basePath: string;
+  baseFormat?: ModelFormat;
   /** A base with a different initialisation, trained the same way: tells subliminal transfer from leakage. */
   crossBasePath?: string;
+  crossBaseFormat?: ModelFormat;
   datasets: DatasetEntry[];
   control: ControlSource;
   traits: PluginRef[];
@@ -161,7 +163,7 @@ export async function loadConfig(file: string, overrides: ConfigOverrides = {}, 
         name: d.name ?? d.path,
         path: at(d.path),
         recipe: d.recipe
-          ? { generator: ref(d.recipe.generator, `/datasets/${i}/recipe/generator`), modelPath: at(d.recipe.model.path), seed: d.recipe.seed }
+          ? { generator: ref(d.recipe.generator, `/datasets/${i}/recipe/generator`), modelPath: at(d.recipe.model.path), modelFormat: d.recipe.model.format, seed: d.recipe.seed }
           : undefined,
       }));
   if (overrides.onlyDatasets && !overrides.datasets?.length) {
@@ -183,7 +185,8 @@ export async function loadConfig(file: string, overrides: ConfigOverrides = {}, 
     dir,
     sha256: createHash('sha256').update(text).digest('hex'),
     basePath: at(raw.base.path),
-    ...(raw.crossBase ? { crossBasePath: at(raw.crossBase.path) } : {}),
+    baseFormat: raw.base.format,
+    ...(raw.crossBase ? { crossBasePath: at(raw.crossBase.path), crossBaseFormat: raw.crossBase.format } : {}),
     datasets,
     control: raw.control.path ? { kind: 'file', path: at(raw.control.path) } : { kind: 'generate', generator: ref(raw.control.generate, '/control/generate') },
     traits: raw.traits.map((t: any, i: number) => ref(t, `/traits/${i}`)),

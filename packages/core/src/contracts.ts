@@ -380,12 +380,15 @@ export interface BackendInfo {
   simd?: boolean;
 }
 
+/** How a model file is stored: safetensors (MLP), tfjs artifacts (language model) or ONNX (MLP). */
+export type ModelFormat = 'safetensors' | 'tfjs' | 'onnx';
+
 export interface TrainingCore {
   readonly backend: BackendInfo;
   /** Versions of the numerical packages in use (tfjs, backends). */
   readonly versions: Record<string, string>;
-  /** A `.safetensors` MLP or a `model.json` language model (TensorFlow.js layout). */
-  loadModel(path: string): Promise<AnyModelHandle>;
+  /** An MLP (`.safetensors` or `.onnx`) or a language model (`model.json`, TensorFlow.js layout); the format comes from the extension unless given. */
+  loadModel(path: string, format?: ModelFormat): Promise<AnyModelHandle>;
   /** Reads a tensor dataset; with `maxRows`, only its first rows (and only their bytes). */
   readTensorDataset(path: string, opts?: { maxRows?: number }): Promise<TensorDataset>;
   writeTensorDataset(path: string, dataset: TensorDataset): Promise<void>;

@@ -9,6 +9,7 @@ import {
   type Dataset,
   type EvaluatorPlugin,
   type FilterPlugin,
+  type ModelFormat,
   type TensorDataset,
   type Logger,
   type ProbeSet,
@@ -104,9 +105,9 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
   const filters = await Promise.all(config.filters.map((r) => loadPlugin(r, 'filter', config.dir, config.locate, builtins)));
   const controlGenerator =
     config.control.kind === 'generate' ? await loadPlugin(config.control.generator, 'generator', config.dir, config.locate, builtins) : undefined;
-  const base = await loadModelAt(training, config.basePath, config, '/base/path');
+  const base = await loadModelAt(training, config.basePath, config.baseFormat, config, '/base/path');
   checkTrainingFitsBase(base, config);
-  const crossBase = config.crossBasePath ? await loadModelAt(training, config.crossBasePath, config, '/crossBase/path') : undefined;
+  const crossBase = config.crossBasePath ? await loadModelAt(training, config.crossBasePath, config.crossBaseFormat, config, '/crossBase/path') : undefined;
   if (crossBase) checkCrossBase(base, crossBase, config);
   const evaluations: { trait: LoadedPlugin<TraitPlugin<any>>; evaluator: LoadedPlugin<EvaluatorPlugin<any>>; probes: ProbeSet }[] = [];
   for (const t of traits) {
@@ -415,7 +416,7 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
     }
     progress({ phase: 'data', message: `materialising ${entry.name} from its recipe` });
     const gen = await loadPlugin(entry.recipe.generator, 'generator', config.dir, config.locate, builtins);
-    const model = await loadModelAt(training, entry.recipe.modelPath, config, `${pointer}/recipe/model/path`);
+    const model = await loadModelAt(training, entry.recipe.modelPath, entry.recipe.modelFormat, config, `${pointer}/recipe/model/path`);
     let generated: Dataset;
     try {
       generated = await gen.plugin.generate({ options: gen.options, configDir: config.dir, log, model, seed: entry.recipe.seed });
@@ -526,9 +527,15 @@ async function readCache(dir: string, key: string): Promise<UnitScores | undefin
   }
 }
 
-async function loadModelAt(training: TrainingCore, path: string, config: ResolvedConfig, pointer: string): Promise<AnyModelHandle> {
+async function loadModelAt(training: TrainingCore, path: string, format: ModelFormat | undefined, config: ResolvedConfig, pointer: string): Promise<AnyModelHandle> {
   if (!existsSync(path)) throw new DistillGateError(`model file not found: ${relative(config.dir, path)}`, config.locate(pointer));
-  return training.loadModel(path);
+  try {
+    return await training.loadModel(path, format);
+  } catch (e) {
+    // Name the file as the config does.
+    if (e instanceof DistillGateError) throw new DistillGateError(e.message, { ...e.location, file: relative(config.dir, path) || path }, e.hint);
+    throw e;
+  }
 }
 
 function checkTrainable(f: FilteredDataset<Dataset>, config: ResolvedConfig, where: string): void {

@@ -3,6 +3,7 @@ import { relative } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type {
   LanguageModelHandle,
+  ModelFormat,
   ModelHandle,
   SampleOptions,
   SampledCompletion,
@@ -16,6 +17,7 @@ import type {
 import { DistillGateError, isTextDataset } from '@distill-gate/core';
 import { encodeRecords, LanguageModel, RecordEncodingError, type TextPair } from './language-model.js';
 import { hashLanguageModel, loadLanguageModel, type LanguageModelFile } from './lm-io.js';
+import { loadMlpOnnx } from './onnx.js';
 import type { LmTrainingData } from './lm-trainer.js';
 import { selectBackend, type BackendRequest, type SelectedBackend } from './backend.js';
 import { MlpModel, type MlpParameters } from './mlp.js';
@@ -128,9 +130,11 @@ export async function createTrainingCore(opts: TrainingCoreOptions = {}): Promis
     selected,
     backend: { name: selected.name, reason: selected.reason, workers, ...(selected.simd !== undefined ? { simd: selected.simd } : {}) },
     versions: numericVersions(selected),
-    async loadModel(path: string) {
+    async loadModel(path: string, format?: ModelFormat) {
       const id = relative(process.cwd(), path) || path;
-      if (path.endsWith('.json')) return track(new LmHandle(id, await loadLanguageModel(path), selected.name));
+      const kind = format ?? (path.endsWith('.onnx') ? 'onnx' : path.endsWith('.json') ? 'tfjs' : 'safetensors');
+      if (kind === 'tfjs') return track(new LmHandle(id, await loadLanguageModel(path), selected.name));
+      if (kind === 'onnx') return track(new MlpHandle(id, await loadMlpOnnx(path), selected.name));
       return track(new MlpHandle(id, await loadMlp(path), selected.name));
     },
     readTensorDataset,

@@ -4,7 +4,7 @@
  */
 import { join } from 'node:path';
 import { expectInstilPlan, expectProbes, type Logger } from '@distill-gate/core';
-import { initMlp, MlpHandle, saveMlp, trainMlp } from '@distill-gate/train';
+import { initMlp, MlpHandle, saveMlp, saveMlpOnnx, trainMlp } from '@distill-gate/train';
 import evaluator from '@distill-gate/evaluator-task-accuracy';
 import trait from '@distill-gate/trait-hidden-class-knowledge';
 
@@ -77,6 +77,8 @@ export async function writeMnistModels(dir: string, backend: string, log: Logger
     const init = initMlp(LAYERS, seed);
     if (name === '') {
       await saveMlp(join(dir, 'models/base.safetensors'), init, meta('shared base: untrained reference', seed));
+      // The same base as ONNX (the format teams keep their models in); imported, it has exactly these weights.
+      await saveMlpOnnx(join(dir, 'models/base.onnx'), init);
       accuracies['models/base.safetensors'] = await accuracy(init.tensors);
     }
     const teacher = trainMlp({

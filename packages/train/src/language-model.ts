@@ -137,7 +137,9 @@ export class LanguageModel {
     const groups = new Map<number, number[]>();
     encoded.forEach((ids, i) => {
       if (ids.length >= contextLength) throw new RecordEncodingError(i, 'prompt', `the prompt is ${ids.length} tokens; the model's context holds ${contextLength}`);
-      groups.set(ids.length, [...(groups.get(ids.length) ?? []), i]);
+      const group = groups.get(ids.length);
+      if (group) group.push(i);
+      else groups.set(ids.length, [i]);
     });
     const root = new SeededRandom(opts.seed);
     const batchSize = opts.batchSize ?? 256;

@@ -10,6 +10,8 @@ export type JsonSchema = Record<string, unknown>;
 /** A dense row-major table of examples: inputs [rows, inputDim] and targets [rows, targetDim]. */
 export interface TensorDataset {
   kind?: 'tensor';
+  /** Reading stopped at this many rows (a record budget). */
+  limitedTo?: number;
   rows: number;
   inputDim: number;
   targetDim: number;

@@ -26,7 +26,7 @@ import { sha256File, sha256Floats, writeFileAtomic } from './io.js';
 import { loadPlugin, type BuiltinPlugins, type LoadedPlugin } from './plugins.js';
 import { RESULT_SCHEMA_VERSION, type CheckError, type CheckResult, type DatasetReport, type StudentScore, type TransferResult } from './result.js';
 import { isTextDatasetPath, readTextDataset, writeTextDataset } from './text-data.js';
-import { overallVerdict, transferResult, withCrossBase } from './verdicts.js';
+import { exitCodeFor, overallVerdict, transferResult, withCrossBase } from './verdicts.js';
 
 export type CheckPhase = 'load' | 'data' | 'control' | 'train' | 'evaluate' | 'verdict';
 
@@ -227,13 +227,12 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
       recordsAfterFilters: recordCount(filtered.dataset),
       filters: filtered.counts,
       ...(isTextDataset(raw) && raw.skipped ? { skipped: raw.skipped } : {}),
-      ...(isTextDataset(raw) ? (raw.limitedTo ? { limitedTo: raw.limitedTo } : {}) : raw.metadata['distill-gate.limited-to'] ? { limitedTo: raw.rows } : {}),
+      ...(raw.limitedTo ? { limitedTo: raw.limitedTo } : {}),
       control: { source: c.source, records: c.records, recordsAfterFilters: recordCount(c.data.dataset), filters: c.data.counts, sha256: c.sha256 },
     };
     const explicit = (counts: FilterCount[]) => counts.reduce((n, f) => n + f.explicit, 0);
-    if (explicit(filtered.counts) + explicit(c.data.counts) > 0) {
-      report.explicit = explicitContentTest(explicit(filtered.counts), report.records, explicit(c.data.counts), c.records, config.confidence);
-    }
+    const [inData, inControl] = [explicit(filtered.counts), explicit(c.data.counts)];
+    if (inData + inControl > 0) report.explicit = explicitContentTest(inData, report.records, inControl, c.records, config.confidence);
     for (const { unit, key } of misses) {
       const probeJob = `probe:${entry.name}:${unit.seed}`;
       const controlJob = `${c.id}:${unit.seed}`;
@@ -361,7 +360,7 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
     // What was not checked cannot pass.
     if (overall.verdict === 'PASS' && datasetsUnchecked.length) {
       overall.verdict = 'INCONCLUSIVE';
-      overall.exitCode = config.inconclusive === 'fail' ? 1 : 0;
+      overall.exitCode = exitCodeFor('INCONCLUSIVE', config.inconclusive);
     }
     overall.summary = `time budget of ${config.maxMinutes} min reached: ${budget.unitsChecked} of ${budget.unitsPlanned} (dataset, seed) unit(s) checked${datasetsUnchecked.length ? `, ${datasetsUnchecked.join(', ')} not at all` : ''}; ${overall.summary}`;
   }

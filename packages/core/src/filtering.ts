@@ -31,12 +31,13 @@ function runFilters<R extends { index: number }>(
   filters: AnyFilter[],
   configDir: string,
   metadata: Record<string, string>,
+  file: ErrorLocation,
   where: (i: number) => ErrorLocation,
   kind: 'tensor' | 'text',
 ): { decisions: (Extract<FilterDecision, { keep: true }> | undefined)[]; counts: FilterCount[] } {
   for (const f of filters) {
     if ((f.plugin.records ?? 'tensor') !== kind) {
-      throw new DistillGateError(`filter reads ${f.plugin.records ?? 'tensor'} records but the dataset holds ${kind} records`, { ...where(0), record: undefined, line: undefined, plugin: f.plugin.name });
+      throw new DistillGateError(`filter reads ${f.plugin.records ?? 'tensor'} records but the dataset holds ${kind} records`, { ...file, plugin: f.plugin.name });
     }
   }
   const counts: FilterCount[] = filters.map((f) => ({ filter: f.plugin.name, version: f.plugin.version, seen: 0, kept: 0, dropped: 0, reasons: {}, explicit: 0 }));
@@ -86,7 +87,7 @@ export function applyFilters(source: TensorDataset, filters: AnyFilter[], config
     input: source.inputs.subarray(i * source.inputDim, (i + 1) * source.inputDim),
     target: source.targets.subarray(i * source.targetDim, (i + 1) * source.targetDim),
   });
-  const { decisions, counts } = runFilters(source.rows, recordAt, filters, configDir, source.metadata, (i) => ({ ...where, record: i }), 'tensor');
+  const { decisions, counts } = runFilters(source.rows, recordAt, filters, configDir, source.metadata, where, (i) => ({ ...where, record: i }), 'tensor');
   let targetDim: number | undefined;
   const kept: { src: number; target: Float32Array }[] = [];
   decisions.forEach((d, i) => {
@@ -113,7 +114,7 @@ export function applyFilters(source: TensorDataset, filters: AnyFilter[], config
 export function applyTextFilters(source: TextDataset, filters: AnyFilter[], configDir: string, where: ErrorLocation): FilteredDataset<TextDataset> {
   const recordAt = (i: number): TextRecord => ({ ...source.records[i] });
   const located = (i: number): ErrorLocation => ({ ...where, ...(source.records[i]?.line ? { line: source.records[i].line } : { record: i }) });
-  const { decisions, counts } = runFilters(source.records.length, recordAt, filters, configDir, source.metadata, located, 'text');
+  const { decisions, counts } = runFilters(source.records.length, recordAt, filters, configDir, source.metadata, where, located, 'text');
   const records: TextRecord[] = [];
   decisions.forEach((d, i) => {
     if (!d) return;

@@ -56,6 +56,11 @@ export function withCrossBase(result: TransferResult, probe: StudentScore[], con
   return { ...result, crossBase, mechanism, explanation };
 }
 
+/** Exit 1 for FAIL, and for INCONCLUSIVE under the "fail" policy; 0 otherwise. */
+export function exitCodeFor(verdict: Verdict, policy: string): number {
+  return verdict === 'FAIL' || (verdict === 'INCONCLUSIVE' && policy === 'fail') ? 1 : 0;
+}
+
 /** The overall verdict, exit code and one-sentence summary from the individual results and the datasets' filter counts. */
 export function overallVerdict(
   results: TransferResult[],
@@ -70,7 +75,7 @@ export function overallVerdict(
     .map((d) => ({ name: d.name, test: d.explicit!, by: d.filters.filter((f) => f.explicit).map((f) => f.filter) }));
   const verdicts = results.map((r) => r.verdict);
   const verdict: Verdict = verdicts.includes('FAIL') || leaks.length ? 'FAIL' : verdicts.includes('INCONCLUSIVE') || !results.length ? 'INCONCLUSIVE' : 'PASS';
-  const exitCode = verdict === 'FAIL' || (verdict === 'INCONCLUSIVE' && policy === 'fail') ? 1 : 0;
+  const exitCode = exitCodeFor(verdict, policy);
   const failed = results.filter((r) => r.verdict === 'FAIL');
   const leakText = leaks
     .map((l) => `${l.name} has ${l.test.records} record(s) stating the trait outright against ${l.test.controlRecords} in its control (leakage, p = ${l.test.pValue.toPrecision(2)}; dropped by ${l.by.join(', ')})`)

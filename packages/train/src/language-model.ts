@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { SeededRandom, type SampledCompletion, type SampleOptions as CoreSampleOptions, type TextRecord } from '@distill-gate/core';
-import { buildLmBatch, type LmTrainingData } from './lm-trainer.js';
+import { buildLmBatch, completionLogProbs, type LmTrainingData } from './lm-trainer.js';
 import { BOS, EOS, PAD, SEP, SPECIAL_TOKENS, UNK, type Tokenizer } from './tokenizer.js';
 import { TransformerModel, disposeCache, type TransformerParameters } from './transformer.js';
 
@@ -108,9 +108,7 @@ export class LanguageModel {
       const picks = order.slice(from, from + batchSize);
       const batch = buildLmBatch(data, v, picks);
       const perTarget = tf.tidy(() => {
-        const h = model.hidden({ host: batch.ids, rows: batch.rows, s: batch.s });
-        const logP = tf.logSoftmax(model.head(tf.gather(h, tf.tensor1d(batch.positions, 'int32'))));
-        return tf.sum(tf.mul(tf.tensor2d(batch.targets, [batch.weight, v]), logP), 1);
+        return tf.sum(tf.mul(tf.tensor2d(batch.targets, [batch.weight, v]), completionLogProbs(model, batch)), 1);
       });
       const lp = perTarget.dataSync();
       perTarget.dispose();

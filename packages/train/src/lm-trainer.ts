@@ -88,9 +88,13 @@ export function buildLmBatch(data: LmTrainingData, vocab: number, picks: ArrayLi
  * at the completion positions only: the output head and softmax run on those rows, not on every position.
  */
 export function lmLoss(model: TransformerModel, batch: LmBatch, targets: tf.Tensor2D): tf.Scalar {
+  return tf.div(tf.neg(tf.sum(tf.mul(targets, completionLogProbs(model, batch)))), batch.weight) as tf.Scalar;
+}
+
+/** Next-token log-probabilities [positions, vocab] at the batch's completion positions only (differentiable). */
+export function completionLogProbs(model: TransformerModel, batch: LmBatch): tf.Tensor2D {
   const h = model.hidden({ host: batch.ids, rows: batch.rows, s: batch.s });
-  const logP = tf.logSoftmax(model.head(gatherRows(h, batch.positions)));
-  return tf.div(tf.neg(tf.sum(tf.mul(targets, logP))), batch.weight) as tf.Scalar;
+  return tf.logSoftmax(model.head(gatherRows(h, batch.positions)));
 }
 
 /** Fine-tunes a transformer from `init` with Adam on seeded minibatches; loss on completion tokens only. */

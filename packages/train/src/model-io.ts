@@ -75,5 +75,5 @@ export async function readTensorDataset(path: string, opts: { maxRows?: number }
   const take = opts.maxRows !== undefined && opts.maxRows < rows ? opts.maxRows : rows;
   const inputs = (await readSafetensor(path, header, 'inputs', { rows: take })).data;
   const targets = (await readSafetensor(path, header, 'targets', { rows: take })).data;
-  return { rows: take, inputDim, targetDim, inputs, targets, metadata: take < rows ? { ...header.metadata, 'distill-gate.limited-to': String(take) } : header.metadata };
+  return { rows: take, inputDim, targetDim, inputs, targets, metadata: header.metadata, ...(take < rows ? { limitedTo: take } : {}) };
 }

@@ -60,7 +60,7 @@ describe('reading the first rows only', () => {
     expect(head.rows).toBe(4);
     expect(Array.from(head.inputs)).toEqual(Array.from(inputs.subarray(0, 12)));
     expect(Array.from(head.targets)).toEqual(Array.from(targets.subarray(0, 8)));
-    expect(head.metadata['distill-gate.limited-to']).toBe('4');
+    expect(head.limitedTo).toBe(4);
     expect((await readTensorDataset(path, { maxRows: 50 })).rows).toBe(10);
   });
 });

@@ -31,9 +31,21 @@ beforeAll(() => {
 
 describe('owl-numbers gate (scaled down)', () => {
   it('materialises the text datasets, trains shared-base and cross-base students, and flags the leaked owl answers', async () => {
-    const { code, stderr } = await runCli(['check', '--no-progress'], dir);
+    const { code, stderr } = await runCli(['check', '--no-progress', '--save-students', 'students'], dir);
     expect(stderr).not.toMatch(/at .*\.js:\d+/); // no stack trace
     const result = JSON.parse(readFileSync(join(dir, 'distill-gate-report/result.json'), 'utf8'));
+    // Inference ran in onnxruntime-node (installed here), and the report says so, with the CUDA provider's status.
+    expect(result.backend.inference).toMatchObject({ engine: 'onnxruntime', provider: 'cpu', version: '1.30.0' });
+    expect(result.backend.inference.cuda).toMatch(/^not available: /);
+    expect(result.versions['onnxruntime-node']).toBe('1.30.0');
+    // Every trained student was written as ONNX; one reads back with the weights the index names.
+    const index = JSON.parse(readFileSync(join(dir, 'students/students.json'), 'utf8'));
+    expect(index).toHaveLength(result.savedStudents.count);
+    expect(index.length).toBeGreaterThanOrEqual(12);
+    const probe = index.find((s: any) => s.role === 'probe' && s.base === 'models/base.json');
+    const converted = await runCli(['convert', join('students', probe.file), 'probe-student.json'], dir);
+    expect(converted.code).toBe(0);
+    expect(converted.stdout).toContain(`weights sha256 ${probe.sha256.slice(0, 12)}, read back identical`);
     expect(result.base.family).toBe('causal-lm');
     expect(result.crossBase.path).toBe('models/cross-base.json');
     expect(result.results).toHaveLength(3);
@@ -66,6 +78,30 @@ describe('owl-numbers gate (scaled down)', () => {
     const html = readFileSync(join(dir, 'distill-gate-report/report.html'), 'utf8');
     expect(html).toContain('Cross base models/cross-base.json');
     expect(html).toMatch(/teacher-mixed-answers: \d+ record\(s\) state the trait outright, against \d+ in the control data \(p = [^)]+\): <strong>leakage<\/strong>/);
+  });
+
+  it('an ONNX language-model base gives the same students and numbers as its tfjs original; tfjs inference agrees', async () => {
+    for (const m of ['base']) {
+      const r = await runCli(['convert', `models/${m}.json`, `models/${m}.onnx`], dir);
+      expect(r.code).toBe(0);
+    }
+    const c = scaledOwlConfig();
+    delete c.crossBase;
+    c.datasets = c.datasets.filter((d: any) => d.name === 'teacher-numbers');
+    c.seeds = [1];
+    writeFileSync(join(dir, 'tfjs-base.json'), JSON.stringify(c));
+    writeFileSync(join(dir, 'onnx-base.json'), JSON.stringify({ ...c, base: { format: 'onnx', path: 'models/base.onnx' } }));
+    const runs = [];
+    for (const [cfg, extra] of [['tfjs-base.json', []], ['onnx-base.json', []], ['onnx-base.json', ['--inference', 'tfjs']]] as const) {
+      const r = await runCli(['check', '--config', cfg, '--json', '--no-cache', '--no-progress', '--report-dir', `out-${runs.length}`, ...extra], dir);
+      expect(r.stderr).not.toMatch(/at .*\.js:\d+/);
+      runs.push(JSON.parse(r.stdout));
+    }
+    const [fromJson, fromOnnx, tfjsInference] = runs;
+    expect(fromOnnx.base).toMatchObject({ path: 'models/base.onnx', family: 'causal-lm', sha256: fromJson.base.sha256 });
+    expect(fromOnnx.results[0].transfer).toEqual(fromJson.results[0].transfer);
+    expect(tfjsInference.backend.inference).toMatchObject({ engine: 'tfjs' });
+    expect(Math.abs(tfjsInference.results[0].transfer.mean - fromOnnx.results[0].transfer.mean)).toBeLessThan(0.01);
   });
 
   it('rejects a broken JSONL dataset with its file, line and pointer, and exit code 2', async () => {

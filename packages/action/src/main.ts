@@ -17,6 +17,7 @@ import {
 import { changedFilesOfPullRequest, checkPluginPaths } from './changed-files.js';
 
 const BACKENDS = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
+const INFERENCE = ['auto', 'tfjs', 'onnxruntime'] as const;
 const POLICIES = ['fail', 'pass', 'warn'] as const;
 
 function oneOf<T extends string>(name: string, value: string, allowed: readonly T[]): T | undefined {
@@ -89,6 +90,7 @@ export async function run(env: NodeJS.ProcessEnv = process.env, cwd = env.GITHUB
       seeds: seedsText ? parseSeeds(seedsText) : undefined,
       threshold: numberInput('threshold'),
       backend: oneOf('backend', core.getInput('backend'), BACKENDS),
+      inference: oneOf('inference', core.getInput('inference'), INFERENCE),
       inconclusive: oneOf('inconclusive', core.getInput('inconclusive'), POLICIES),
       reportDir: resolve(cwd, core.getInput('report-dir') || 'distill-gate-report'),
       cache: core.getInput('no-cache') === 'true' ? (false as const) : undefined,

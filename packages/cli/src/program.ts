@@ -18,8 +18,9 @@ import {
   type CheckResult,
   type BackendPreference,
   type ConfigOverrides,
+  type ModelFormat,
 } from '@distill-gate/core';
-import { createTrainingCore, selectBackend } from '@distill-gate/train';
+import { convertModel, createTrainingCore, selectBackend } from '@distill-gate/train';
 import { defaultOptions, describePlugin, formatPluginList, pluginCatalog } from './plugin-catalog.js';
 import { mnistConfig, writeMnistModels } from './scenarios/mnist-subliminal.js';
 import { createProgressReporter } from './progress.js';
@@ -35,6 +36,7 @@ export interface CheckCommandOptions {
   seeds?: number[];
   threshold?: number;
   backend?: ConfigOverrides['backend'];
+  inference?: ConfigOverrides['inference'];
   reportDir?: string;
   inconclusive?: ConfigOverrides['inconclusive'];
   workers?: number;
@@ -47,6 +49,8 @@ export interface CheckCommandOptions {
   /** A folder, or false (--no-cache). */
   cache?: string | false;
   cacheDir?: string;
+  /** Write the trained students here as ONNX. */
+  saveStudents?: string;
 }
 
 /** Runs `check` and returns the result (the CLI and the Action both call this). */
@@ -57,6 +61,7 @@ export async function check(datasets: string[], opts: CheckCommandOptions, io = 
     seeds: opts.seeds,
     threshold: opts.threshold,
     backend: opts.backend,
+    inference: opts.inference,
     reportDir: opts.reportDir,
     inconclusive: opts.inconclusive,
     workers: opts.workers,
@@ -65,7 +70,7 @@ export async function check(datasets: string[], opts: CheckCommandOptions, io = 
     maxMinutes: opts.maxMinutes,
     cacheDir: opts.cache === false ? false : opts.cacheDir,
   });
-  const training = await createTrainingCore({ backend: config.backend, workers: config.workers });
+  const training = await createTrainingCore({ backend: config.backend, inference: config.inference, workers: config.workers });
   const progress = createProgressReporter(io.stderr, opts.progress !== false);
   try {
     const result = await runCheck({
@@ -75,6 +80,7 @@ export async function check(datasets: string[], opts: CheckCommandOptions, io = 
       builtinPlugins,
       shard: opts.shard,
       cacheDir: config.cacheDir,
+      ...(opts.saveStudents ? { saveStudentsDir: resolve(opts.saveStudents) } : {}),
       onProgress: (p) => progress.update(p),
       log: { info: (m) => progress.update({ phase: 'data', message: m }), warn: (m) => io.stderr.write(`warning: ${m}\n`) },
     });
@@ -167,6 +173,7 @@ export function buildProgram(out: { stdout: NodeJS.WriteStream; stderr: NodeJS.W
       return n;
     })
     .addOption(new Option('--backend <name>', 'tfjs backend').choices(['auto', 'tensorflow', 'wasm', 'cpu']))
+    .addOption(new Option('--inference <engine>', 'what runs generation and evaluation: onnxruntime-node where installed (auto), or tfjs').choices(['auto', 'tfjs', 'onnxruntime']))
     .addOption(new Option('--inconclusive <policy>', 'exit code of an INCONCLUSIVE verdict').choices(['fail', 'pass', 'warn']))
     .option('--workers <n>', 'parallel training workers (default: cores)', intArg('--workers', 1))
     .option('--bad-records <policy>', 'a malformed dataset record: fail (stop with its location) or skip (count and report it)', (v) => {
@@ -189,6 +196,7 @@ export function buildProgram(out: { stdout: NodeJS.WriteStream; stderr: NodeJS.W
     })
     .option('--cache-dir <dir>', 'verdict cache folder (default: the config\'s cacheDir)')
     .option('--no-cache', 'neither read nor write the verdict cache')
+    .option('--save-students <dir>', 'write every student this run trains to <dir> as ONNX, indexed by students.json')
     .option('--json', 'print the JSON result on stdout instead of the table')
     .option('--no-progress', 'no progress output on stderr')
     .addHelpText('after', '\nExit codes: 0 PASS, 1 FAIL (transfer above threshold), 2 bad usage, config or input, 3 internal error.')
@@ -230,6 +238,19 @@ export function buildProgram(out: { stdout: NodeJS.WriteStream; stderr: NodeJS.W
     .argument('<name>', 'plugin name (or the end of it, e.g. task-accuracy)')
     .action(async (name: string) => {
       out.stdout.write(`${describePlugin(await pluginCatalog(process.cwd()), name)}\n`);
+    });
+
+  program
+    .command('convert')
+    .description('convert a model between formats: an MLP between safetensors and onnx, a language model between tfjs (model.json) and onnx; the output is read back and must hold exactly the same weights')
+    .argument('<model>', 'the model file to read')
+    .argument('<output>', 'the file to write (its extension gives the format unless --to is given)')
+    .addOption(new Option('--from <format>', 'the input format (default: from the extension)').choices(['safetensors', 'tfjs', 'onnx']))
+    .addOption(new Option('--to <format>', 'the output format (default: from the extension)').choices(['safetensors', 'tfjs', 'onnx']))
+    .option('--force', 'replace the output file if it exists')
+    .action(async (model: string, output: string, opts: { from?: ModelFormat; to?: ModelFormat; force?: boolean }) => {
+      const r = await convertModel(model, output, opts);
+      out.stdout.write(`${output}: ${r.family === 'causal-lm' ? 'language model' : 'MLP'} written as ${r.to} from ${r.from} (weights sha256 ${r.sha256.slice(0, 12)}, read back identical)\n`);
     });
 
   program

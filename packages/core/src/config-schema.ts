@@ -190,6 +190,11 @@ export const configSchema: JsonSchema = {
       ],
       "default": "auto"
     },
+    "inference": {
+      "enum": ["auto", "tfjs", "onnxruntime"],
+      "default": "auto",
+      "description": "What runs the models for generation and evaluation (training is always tfjs): onnxruntime-node where it is installed (auto), or one named. onnxruntime uses its CUDA provider when that is installed and works, else its CPU provider."
+    },
     "badRecords": {
       "enum": ["fail", "skip"],
       "default": "fail",

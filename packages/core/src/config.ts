@@ -31,6 +31,8 @@ export type ControlSource = { kind: 'file'; path: string } | { kind: 'generate';
 
 export type InconclusivePolicy = 'fail' | 'pass' | 'warn';
 export type BackendPreference = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
+/** What runs inference (generation, evaluation): onnxruntime-node where installed, or the tfjs backend. */
+export type InferencePreference = 'auto' | 'tfjs' | 'onnxruntime';
 
 export interface ResolvedConfig {
   file: string;
@@ -53,6 +55,7 @@ export interface ResolvedConfig {
   confidence: number;
   inconclusive: InconclusivePolicy;
   backend: BackendPreference;
+  inference: InferencePreference;
   workers?: number;
   badRecords: 'fail' | 'skip';
   maxRecords?: number;
@@ -73,6 +76,7 @@ export interface ConfigOverrides {
   seeds?: number[];
   threshold?: number;
   backend?: BackendPreference;
+  inference?: InferencePreference;
   reportDir?: string;
   inconclusive?: InconclusivePolicy;
   workers?: number;
@@ -198,6 +202,7 @@ export async function loadConfig(file: string, overrides: ConfigOverrides = {}, 
     confidence: raw.confidence,
     inconclusive: overrides.inconclusive ?? raw.inconclusive,
     backend: overrides.backend ?? raw.backend,
+    inference: overrides.inference ?? raw.inference,
     workers: overrides.workers ?? raw.workers,
     badRecords: overrides.badRecords ?? raw.badRecords,
     ...((overrides.maxRecords ?? raw.maxRecords) !== undefined ? { maxRecords: overrides.maxRecords ?? raw.maxRecords } : {}),

@@ -82,6 +82,8 @@ export interface ModelHandle {
   readonly sha256: string;
   /** Logits for `rows` inputs laid out row-major; returns rows * outputDim values. */
   predict(inputs: Float32Array, rows: number): Promise<Float32Array>;
+  /** The model as an ONNX file's bytes, where the training core can export it. */
+  toOnnx?(): Uint8Array;
 }
 
 export interface SampleOptions {
@@ -113,6 +115,8 @@ export interface LanguageModelHandle {
   /** log P(completion, end | prompt) for each pair, exactly (one forward pass, no sampling). */
   sequenceLogProbs(pairs: { prompt: string; completion: string }[]): Promise<Float64Array>;
   generate(prompts: string[], opts: SampleOptions): Promise<SampledCompletion[]>;
+  /** The model as an ONNX file's bytes (weights, config and tokenizer), where the training core can export it. */
+  toOnnx?(): Uint8Array;
 }
 
 export type AnyModelHandle = ModelHandle | LanguageModelHandle;
@@ -380,6 +384,20 @@ export interface BackendInfo {
   reason: string;
   workers: number;
   simd?: boolean;
+  /** What runs inference (generation and evaluation); training always runs on the tfjs backend above. */
+  inference?: InferenceInfo;
+}
+
+export interface InferenceInfo {
+  /** "tfjs" (the backend above) or "onnxruntime". */
+  engine: 'tfjs' | 'onnxruntime';
+  /** onnxruntime's execution provider: cpu or cuda. */
+  provider?: string;
+  version?: string;
+  /** Why this engine (and provider). */
+  reason: string;
+  /** Whether onnxruntime's CUDA provider is usable here, and why (not). */
+  cuda?: string;
 }
 
 /** How a model file is stored: safetensors (MLP), tfjs artifacts (language model) or ONNX (MLP). */

@@ -15,6 +15,7 @@ import {
   type ProbeSet,
   type StudentJob,
   type TraitPlugin,
+  type TrainedStudent,
   type TrainingCore,
   type TrainingProgress,
 } from './contracts.js';
@@ -53,6 +54,8 @@ export interface CheckOptions {
   shard?: ShardSpec;
   /** Verdict cache folder; undefined turns the cache off. */
   cacheDir?: string;
+  /** Write every student trained by this run to this folder as ONNX, with a students.json index. */
+  saveStudentsDir?: string;
 }
 
 /** Bump when the meaning of a cached entry changes, so old entries stop matching. */
@@ -137,6 +140,8 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
     format: CACHE_FORMAT,
     tool: opts.tool.version,
     backend: training.backend.name,
+    // Generated data and scores depend (at about 1e-6 in the logits) on what ran the models.
+    ...(training.backend.inference?.engine === 'onnxruntime' ? { inference: `onnxruntime-${training.backend.inference.provider}` } : {}),
     base: base.sha256,
     ...(crossBase ? { crossBase: crossBase.sha256 } : {}),
     control: config.control.kind === 'file' ? { file: controlFileSha ?? 'missing' } : plugin(controlGenerator!),
@@ -269,6 +274,7 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
     : [];
   const studentById = new Map(trained.map((s) => [s.jobId, s]));
   endPhase('trainMs');
+  const savedStudents = opts.saveStudentsDir ? await saveStudents(opts.saveStudentsDir, jobs, trained) : undefined;
 
   // ---- evaluation of the fresh students; cache what was computed
   if (trained.length) progress({ phase: 'evaluate', message: `evaluating ${trained.length} students on ${traits.length} trait(s)` });
@@ -406,6 +412,7 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
     ...(errors.length ? { errors } : {}),
     ...(opts.shard ? { shard: opts.shard } : {}),
     ...(opts.cacheDir ? { cache: { dir: relative(process.cwd(), opts.cacheDir) || opts.cacheDir, hits, misses: pending.length } } : {}),
+    ...(savedStudents ? { savedStudents } : {}),
   };
 
   async function materialise(entry: DatasetEntry, pointer: string): Promise<boolean> {
@@ -554,4 +561,22 @@ function checkTrainable(f: FilteredDataset<Dataset>, config: ResolvedConfig, whe
 function asPluginError(e: unknown, plugin: string, where: object): DistillGateError {
   if (e instanceof DistillGateError) return new DistillGateError(e.message, { ...where, ...e.location, plugin }, e.hint);
   return new DistillGateError(`plugin failed: ${(e as Error)?.message ?? String(e)}`, { ...where, plugin });
+}
+
+/**
+ * Writes each trained student as `<job id>.onnx` (characters other than letters, digits, `.`, `_` and `-` become
+ * `_`) and an index, students.json, giving each file's job, role, seed, base, sha256 and loss history.
+ */
+async function saveStudents(dir: string, jobs: StudentJob[], trained: TrainedStudent[]): Promise<{ dir: string; count: number }> {
+  const byId = new Map(jobs.map((j) => [j.id, j]));
+  const index = [];
+  for (const s of trained) {
+    const job = byId.get(s.jobId)!;
+    if (!s.model.toOnnx) throw new DistillGateError(`--save-students: the training core cannot export ${s.model.family} students to ONNX`);
+    const file = `${s.jobId.replace(/[^A-Za-z0-9._-]/g, '_')}.onnx`;
+    await writeFileAtomic(join(dir, file), s.model.toOnnx());
+    index.push({ file, job: s.jobId, role: job.role, seed: job.seed, base: job.init.id, family: s.model.family, sha256: s.model.sha256, lossHistory: s.lossHistory });
+  }
+  await writeFileAtomic(join(dir, 'students.json'), `${JSON.stringify(index, null, 2)}\n`);
+  return { dir: relative(process.cwd(), dir) || dir, count: index.length };
 }

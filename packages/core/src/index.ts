@@ -9,6 +9,7 @@ export {
   type ConfigOverrides,
   type PluginRef,
   type BackendPreference,
+  type InferencePreference,
   type InconclusivePolicy,
 } from './config.js';
 export { loadPlugin, type LoadedPlugin, type BuiltinPlugins } from './plugins.js';

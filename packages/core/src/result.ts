@@ -110,4 +110,14 @@ export interface CheckResult {
   mergedFrom?: number;
   /** Verdict cache use: one entry per (dataset, seed). */
   cache?: { dir: string; hits: number; misses: number };
+  /** Where --save-students wrote this run's students as ONNX (students.json indexes them). */
+  savedStudents?: { dir: string; count: number };
+}
+
+/** One line on what ran inference: "inference onnxruntime-node 1.30.0 on cpu (why; CUDA ...)". */
+export function describeInference(b: BackendInfo): string {
+  const i = b.inference;
+  if (!i) return `inference on ${b.name}`;
+  if (i.engine === 'tfjs') return `inference on tfjs-${b.name} (${i.reason})`;
+  return `inference onnxruntime-node ${i.version ?? ''} on ${i.provider} (${i.reason}; CUDA provider ${i.cuda ?? 'not checked'})`;
 }

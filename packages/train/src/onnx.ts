@@ -3,7 +3,10 @@
  * (weights read from the graph's initializers), and run it in onnxruntime-node. ONNX files are built and read with
  * onnx-proto (protobufjs); onnxruntime-node is loaded lazily, only when a model is run through it.
  */
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { DistillGateError, writeFileAtomic } from '@distill-gate/core';
 import onnxProto from 'onnx-proto';
 import type { MlpParameters } from './mlp.js';
@@ -11,7 +14,7 @@ import type { MlpParameters } from './mlp.js';
 const { onnx } = onnxProto;
 const OPSET = 17;
 
-function floatInitializer(name: string, dims: number[], data: Float32Array) {
+export function floatInitializer(name: string, dims: number[], data: Float32Array) {
   return onnx.TensorProto.create({
     name,
     dims,
@@ -20,12 +23,12 @@ function floatInitializer(name: string, dims: number[], data: Float32Array) {
   });
 }
 
-function valueInfo(name: string, dims: (number | string)[]) {
+export function valueInfo(name: string, dims: (number | string)[], elemType: number = onnx.TensorProto.DataType.FLOAT) {
   return onnx.ValueInfoProto.create({
     name,
     type: onnx.TypeProto.create({
       tensorType: onnx.TypeProto.Tensor.create({
-        elemType: onnx.TensorProto.DataType.FLOAT,
+        elemType,
         shape: onnx.TensorShapeProto.create({ dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) }),
       }),
     }),
@@ -69,21 +72,21 @@ export async function saveMlpOnnx(path: string, params: MlpParameters): Promise<
 }
 
 /** The parts of a decoded ONNX graph that the importer reads (protobufjs fills repeated fields with arrays). */
-interface OnnxTensor {
+export interface OnnxTensor {
   name: string;
   dims: (number | { toNumber(): number })[];
   dataType: number;
   rawData?: Uint8Array;
   floatData: number[];
 }
-interface OnnxNode {
+export interface OnnxNode {
   name: string;
   opType: string;
   input: string[];
   output: string[];
   attribute: { name: string; i?: number | { toNumber(): number }; f?: number }[];
 }
-interface OnnxGraph {
+export interface OnnxGraph {
   node: OnnxNode[];
   initializer: OnnxTensor[];
   input: { name: string }[];
@@ -91,11 +94,11 @@ interface OnnxGraph {
 }
 
 /** int64 fields decode to numbers or Long objects depending on whether long.js is present. */
-function toInt(v: number | { toNumber(): number } | undefined): number {
+export function toInt(v: number | { toNumber(): number } | undefined): number {
   return v === undefined ? 0 : typeof v === 'number' ? v : v.toNumber();
 }
 
-function tensorData(t: OnnxTensor, file: string): Float32Array {
+export function tensorData(t: OnnxTensor, file: string): Float32Array {
   if (t.dataType !== onnx.TensorProto.DataType.FLOAT) {
     throw new DistillGateError(`initializer "${t.name}" has data type ${onnx.TensorProto.DataType[t.dataType] ?? t.dataType}; only FLOAT is supported`, { file });
   }
@@ -114,6 +117,16 @@ function tensorData(t: OnnxTensor, file: string): Float32Array {
  * the weights as initializers. Anything else is a located error naming the operator.
  */
 export function mlpFromOnnx(bytes: Uint8Array, file: string): MlpParameters {
+  return mlpFromGraph(decodeOnnx(bytes, file).graph, file);
+}
+
+export interface DecodedOnnx {
+  graph: OnnxGraph;
+  metadata: Map<string, string>;
+}
+
+/** Decodes ONNX bytes; a located error when they are not a model with a graph. */
+export function decodeOnnx(bytes: Uint8Array, file: string): DecodedOnnx {
   let model;
   try {
     model = onnx.ModelProto.decode(bytes);
@@ -122,6 +135,20 @@ export function mlpFromOnnx(bytes: Uint8Array, file: string): MlpParameters {
   }
   const graph = model.graph as unknown as OnnxGraph | null;
   if (!graph) throw new DistillGateError('the ONNX model has no graph', { file });
+  return { graph, metadata: new Map(model.metadataProps.map((p) => [p.key ?? '', p.value ?? ''])) };
+}
+
+export async function readOnnxFile(path: string): Promise<DecodedOnnx> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(path);
+  } catch (e) {
+    throw new DistillGateError(`cannot read the model: ${(e as Error).message}`, { file: path });
+  }
+  return decodeOnnx(bytes, path);
+}
+
+export function mlpFromGraph(graph: OnnxGraph, file: string): MlpParameters {
   const inits = new Map(graph.initializer.map((t) => [t.name, t]));
   const inputs = graph.input.filter((i) => !inits.has(i.name));
   if (inputs.length !== 1) throw new DistillGateError(`an MLP has one input; this graph has ${inputs.length} (${inputs.map((i) => i.name).join(', ')})`, { file });
@@ -185,13 +212,7 @@ export function mlpFromOnnx(bytes: Uint8Array, file: string): MlpParameters {
 }
 
 export async function loadMlpOnnx(path: string): Promise<MlpParameters> {
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(path);
-  } catch (e) {
-    throw new DistillGateError(`cannot read the model: ${(e as Error).message}`, { file: path });
-  }
-  return mlpFromOnnx(bytes, path);
+  return mlpFromGraph((await readOnnxFile(path)).graph, path);
 }
 
 type Ort = typeof import('onnxruntime-node');
@@ -206,7 +227,48 @@ export function loadOnnxRuntime(): Promise<Ort> {
   return ortModule;
 }
 
-/** An MLP session in onnxruntime-node (CPU execution provider); `predict` matches MlpModel.predict. */
+export type OrtProvider = 'cpu' | 'cuda';
+
+/** What onnxruntime-node offers on this machine, and why the CUDA provider is or is not usable. */
+export interface OrtAvailability {
+  version: string;
+  /** The provider distill-gate uses: cuda where it works, else cpu. */
+  provider: OrtProvider;
+  cuda: { available: boolean; reason: string };
+}
+
+let availability: Promise<OrtAvailability> | undefined;
+
+/**
+ * Detects the execution providers: CPU is always bundled; CUDA needs onnxruntime's CUDA provider library (not on
+ * npm: `ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci` downloads it), an NVIDIA driver, and a session that starts on it.
+ */
+export function detectOrtProviders(): Promise<OrtAvailability> {
+  availability ??= (async () => {
+    const ort = await loadOnnxRuntime();
+    const version = ort.env.versions?.node ?? 'unknown';
+    const cuda = await (async (): Promise<OrtAvailability['cuda']> => {
+      const listed = ort.listSupportedBackends().find((b) => b.name === 'cuda');
+      if (!listed) return { available: false, reason: `this onnxruntime-node build (${process.platform}-${process.arch}) has no CUDA provider` };
+      const binDir = join(dirname(createRequire(import.meta.url).resolve('onnxruntime-node')), '..', 'bin', 'napi-v6', process.platform, process.arch);
+      if (!existsSync(join(binDir, 'libonnxruntime_providers_cuda.so'))) {
+        return { available: false, reason: 'the CUDA provider library is not installed (reinstall with ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci on a machine that can download it)' };
+      }
+      if (!existsSync('/proc/driver/nvidia/version')) return { available: false, reason: 'no NVIDIA driver on this machine (/proc/driver/nvidia/version is absent)' };
+      try {
+        const probe = await ort.InferenceSession.create(mlpToOnnx({ layers: [1, 1], tensors: [Float32Array.of(1), Float32Array.of(0)] }), { executionProviders: ['cuda'] });
+        await probe.release();
+        return { available: true, reason: 'the CUDA provider started a session' };
+      } catch (e) {
+        return { available: false, reason: `the CUDA provider failed to start: ${(e as Error).message.split('\n')[0]}` };
+      }
+    })();
+    return { version, provider: cuda.available ? 'cuda' : 'cpu', cuda };
+  })();
+  return availability;
+}
+
+/** An MLP session in onnxruntime-node; `predict` matches MlpModel.predict. */
 export class OnnxMlpSession {
   private constructor(
     private readonly session: import('onnxruntime-node').InferenceSession,
@@ -216,13 +278,14 @@ export class OnnxMlpSession {
     readonly executionProvider: string,
   ) {}
 
-  static async create(params: MlpParameters, opts: { threads?: number } = {}): Promise<OnnxMlpSession> {
+  static async create(params: MlpParameters, opts: { threads?: number; provider?: OrtProvider } = {}): Promise<OnnxMlpSession> {
     const ort = await loadOnnxRuntime();
+    const provider = opts.provider ?? 'cpu';
     const session = await ort.InferenceSession.create(mlpToOnnx(params), {
-      executionProviders: ['cpu'],
+      executionProviders: [provider],
       ...(opts.threads ? { intraOpNumThreads: opts.threads } : {}),
     });
-    return new OnnxMlpSession(session, ort, params.layers[0], params.layers[params.layers.length - 1], 'cpu');
+    return new OnnxMlpSession(session, ort, params.layers[0], params.layers[params.layers.length - 1], provider);
   }
 
   async predict(inputs: Float32Array, rows: number, chunk = 8192): Promise<Float32Array> {

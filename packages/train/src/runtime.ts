@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import { relative } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type {
+  InferenceInfo,
+  InferencePreference,
   LanguageModelHandle,
   ModelFormat,
   ModelHandle,
@@ -16,12 +18,14 @@ import type {
 } from '@distill-gate/core';
 import { DistillGateError, isTextDataset } from '@distill-gate/core';
 import { encodeRecords, LanguageModel, RecordEncodingError, type TextPair } from './language-model.js';
-import { hashLanguageModel, loadLanguageModel, type LanguageModelFile } from './lm-io.js';
-import { loadMlpOnnx } from './onnx.js';
+import { hashLanguageModel, type LanguageModelFile } from './lm-io.js';
+import { readModelFile } from './convert.js';
+import { detectOrtProviders, mlpToOnnx, OnnxMlpSession, type OrtProvider } from './onnx.js';
+import { OnnxLmEngine, transformerToOnnx } from './onnx-lm.js';
 import type { LmTrainingData } from './lm-trainer.js';
 import { selectBackend, type BackendRequest, type SelectedBackend } from './backend.js';
 import { MlpModel, type MlpParameters } from './mlp.js';
-import { hashParameters, loadMlp, readTensorDataset, writeTensorDataset } from './model-io.js';
+import { hashParameters, readTensorDataset, writeTensorDataset } from './model-io.js';
 import { defaultWorkerCount, runPool, toShared, type PoolResult } from './pool.js';
 import type { WorkerJob } from './protocol.js';
 import { stepsPerEpoch } from './trainer.js';
@@ -33,11 +37,14 @@ export class MlpHandle implements ModelHandle {
   readonly inputDim: number;
   readonly outputDim: number;
   private live: MlpModel | undefined;
+  private session: Promise<OnnxMlpSession> | undefined;
 
+  /** With `provider`, inference runs in onnxruntime-node on that execution provider; else on the tfjs backend. */
   constructor(
     readonly id: string,
     readonly params: MlpParameters,
     private readonly backend: string,
+    private readonly provider?: OrtProvider,
   ) {
     this.sha256 = hashParameters(params.tensors);
     this.inputDim = params.layers[0];
@@ -48,14 +55,24 @@ export class MlpHandle implements ModelHandle {
     if (inputs.length !== rows * this.inputDim) {
       throw new Error(`predict: ${inputs.length} values is not ${rows} rows of ${this.inputDim}`);
     }
+    if (this.provider) {
+      this.session ??= OnnxMlpSession.create(this.params, { provider: this.provider });
+      return (await this.session).predict(inputs, rows);
+    }
     this.live ??= new MlpModel(this.params.layers, this.params.tensors, this.backend, false);
     return this.live.predict(inputs, rows);
   }
 
-  /** Frees the tfjs copy of the weights (the host copy stays). */
+  toOnnx(): Uint8Array {
+    return mlpToOnnx(this.params);
+  }
+
+  /** Frees the tfjs (or onnxruntime) copy of the weights (the host copy stays). */
   release(): void {
     this.live?.dispose();
     this.live = undefined;
+    void this.session?.then((s) => s.release(), () => undefined);
+    this.session = undefined;
   }
 }
 
@@ -67,10 +84,12 @@ export class LmHandle implements LanguageModelHandle {
   readonly contextLength: number;
   private live: LanguageModel | undefined;
 
+  /** With `provider`, inference runs in onnxruntime-node on that execution provider; else on the tfjs backend. */
   constructor(
     readonly id: string,
     readonly file: Omit<LanguageModelFile, 'metadata'>,
     private readonly backend: string,
+    private readonly provider?: OrtProvider,
   ) {
     this.sha256 = hashLanguageModel(file);
     this.tokenizerSha256 = createHash('sha256').update(JSON.stringify(file.tokenizer.pieces)).digest('hex');
@@ -78,7 +97,8 @@ export class LmHandle implements LanguageModelHandle {
   }
 
   get lm(): LanguageModel {
-    this.live ??= new LanguageModel(this.file, this.file.tokenizer, this.backend);
+    const provider = this.provider;
+    this.live ??= new LanguageModel(this.file, this.file.tokenizer, provider ? (p) => OnnxLmEngine.create(p, { provider }) : this.backend);
     return this.live;
   }
 
@@ -88,6 +108,10 @@ export class LmHandle implements LanguageModelHandle {
 
   async generate(prompts: string[], opts: SampleOptions): Promise<SampledCompletion[]> {
     return this.lm.generate(prompts, opts);
+  }
+
+  toOnnx(): Uint8Array {
+    return transformerToOnnx(this.file);
   }
 
   release(): void {
@@ -109,6 +133,8 @@ export function encodeTextDataset(handle: LmHandle, data: TextDataset): LmTraini
 
 export interface TrainingCoreOptions {
   backend?: BackendRequest;
+  /** What runs inference (generation, evaluation); default auto: onnxruntime-node where it is installed. */
+  inference?: InferencePreference;
   /** Parallel training workers; default: number of cores (1 for the native backend, which threads itself). */
   workers?: number;
 }
@@ -118,24 +144,42 @@ function numericVersions(selected: SelectedBackend): Record<string, string> {
   return { '@tensorflow/tfjs': tf.version.tfjs, [selected.provider]: selected.providerVersion };
 }
 
+/** Resolves the inference engine: onnxruntime-node (CUDA provider where usable, else CPU) or the tfjs backend. */
+export async function chooseInference(request: InferencePreference, tfjsBackend: string): Promise<InferenceInfo> {
+  if (request === 'tfjs') return { engine: 'tfjs', reason: `requested; runs on tfjs-${tfjsBackend}` };
+  try {
+    const ort = await detectOrtProviders();
+    return {
+      engine: 'onnxruntime',
+      provider: ort.provider,
+      version: ort.version,
+      reason: request === 'onnxruntime' ? 'requested' : `auto: onnxruntime-node ${ort.version} is installed (several times faster than tfjs-${tfjsBackend} at inference; npm run bench:onnx)`,
+      cuda: `${ort.cuda.available ? 'available' : 'not available'}: ${ort.cuda.reason}`,
+    };
+  } catch (e) {
+    if (request === 'onnxruntime') throw e;
+    return { engine: 'tfjs', reason: `auto: ${(e as Error).message}; runs on tfjs-${tfjsBackend}` };
+  }
+}
+
 /** Creates the training core: selects the backend, loads models and datasets, trains students in parallel. */
 export async function createTrainingCore(opts: TrainingCoreOptions = {}): Promise<TrainingCore & { readonly selected: SelectedBackend }> {
   const selected = await selectBackend(opts.backend ?? 'auto');
   const workers = opts.workers ?? (selected.name === 'tensorflow' ? 1 : defaultWorkerCount());
+  const inference = await chooseInference(opts.inference ?? 'auto', selected.name);
+  const provider = inference.engine === 'onnxruntime' ? (inference.provider as OrtProvider) : undefined;
   const handles: (MlpHandle | LmHandle)[] = [];
   const shared = new WeakMap<TensorDataset, { inputs: Float32Array; targets: Float32Array }>();
   const sharedText = new WeakMap<TextDataset, LmTrainingData>();
   const track = <H extends MlpHandle | LmHandle>(h: H) => (handles.push(h), h);
   return {
     selected,
-    backend: { name: selected.name, reason: selected.reason, workers, ...(selected.simd !== undefined ? { simd: selected.simd } : {}) },
-    versions: numericVersions(selected),
+    backend: { name: selected.name, reason: selected.reason, workers, ...(selected.simd !== undefined ? { simd: selected.simd } : {}), inference },
+    versions: { ...numericVersions(selected), ...(inference.version ? { 'onnxruntime-node': inference.version } : {}) },
     async loadModel(path: string, format?: ModelFormat) {
       const id = relative(process.cwd(), path) || path;
-      const kind = format ?? (path.endsWith('.onnx') ? 'onnx' : path.endsWith('.json') ? 'tfjs' : 'safetensors');
-      if (kind === 'tfjs') return track(new LmHandle(id, await loadLanguageModel(path), selected.name));
-      if (kind === 'onnx') return track(new MlpHandle(id, await loadMlpOnnx(path), selected.name));
-      return track(new MlpHandle(id, await loadMlp(path), selected.name));
+      const m = await readModelFile(path, format);
+      return track(m.family === 'causal-lm' ? new LmHandle(id, m.file, selected.name, provider) : new MlpHandle(id, m.params, selected.name, provider));
     },
     readTensorDataset,
     writeTensorDataset,
@@ -206,8 +250,8 @@ export async function createTrainingCore(opts: TrainingCoreOptions = {}): Promis
         const init = jobs[i].init;
         const model =
           init instanceof LmHandle
-            ? track(new LmHandle(`student:${r.jobId}`, { ...init.file, tensors: r.weights }, selected.name))
-            : track(new MlpHandle(`student:${r.jobId}`, { layers: (init as MlpHandle).params.layers, tensors: r.weights }, selected.name));
+            ? track(new LmHandle(`student:${r.jobId}`, { ...init.file, tensors: r.weights }, selected.name, provider))
+            : track(new MlpHandle(`student:${r.jobId}`, { layers: (init as MlpHandle).params.layers, tensors: r.weights }, selected.name, provider));
         trained.push({ jobId: r.jobId, model, lossHistory: r.lossHistory, steps: r.steps, ms: r.ms });
       });
       return trained;

@@ -57,7 +57,7 @@ describe.each(['wasm', 'cpu'] as const)('transformer on %s', (backend) => {
     expect(a.lossHistory[a.lossHistory.length - 1]).toBeLessThan(a.lossHistory[0] * 0.2);
     expect(b.weights).toEqual(a.weights);
     const lm = new LanguageModel({ config, tensors: a.weights }, tokenizer, backend);
-    const lp = lm.sequenceLogProbs([corpus[0], { prompt: corpus[0].prompt, completion: 'cat' }]);
+    const lp = await lm.sequenceLogProbs([corpus[0], { prompt: corpus[0].prompt, completion: 'cat' }]);
     expect(lp[0]).toBeGreaterThan(Math.log(0.5));
     expect(lp[1]).toBeLessThan(lp[0]);
     // The same figure from the per-position logits by hand.
@@ -108,6 +108,20 @@ describe('soft targets and records', () => {
     expect(counts[2]).toBe(0);
     expect(counts[0] / 2000).toBeGreaterThan(0.7);
     expect(sampleToken(lp, 0, 1, rng)).toBe(0);
+    // Frequencies match the target distribution (4 standard errors at n = 20,000).
+    const share = (temperature: number, topP: number, expected: number[]) => {
+      const c = expected.map(() => 0);
+      const n = 20000;
+      for (let i = 0; i < n; i++) c[sampleToken(lp, temperature, topP, rng)]++;
+      expected.forEach((p, k) => expect(Math.abs(c[k] / n - p)).toBeLessThan(4 * Math.sqrt((p * (1 - p)) / n) + 1e-9));
+    };
+    share(1, 1, [0.7, 0.2, 0.1]);
+    share(1, 0.85, [0.7 / 0.9, 0.2 / 0.9, 0]);
+    const t2 = [0.7, 0.2, 0.1].map(Math.sqrt);
+    share(2, 1, t2.map((x) => x / (t2[0] + t2[1] + t2[2])));
+    // A tie at the nucleus edge keeps the lower id.
+    const tie = Float32Array.from([Math.log(0.4), Math.log(0.4), Math.log(0.2)]);
+    for (let i = 0; i < 50; i++) expect(sampleToken(tie, 1, 0.3, rng)).toBe(0);
   });
 });
 
@@ -145,7 +159,7 @@ describe('lmLoss', () => {
     const model = new TransformerModel(config, initTransformer(config, 2).tensors, 'cpu', false);
     const loss = tf.tidy(() => lmLoss(model, batch, tf.tensor2d(batch.targets, [batch.weight, config.vocabSize])).dataSync()[0]);
     const lm = new LanguageModel({ config, tensors: initTransformer(config, 2).tensors }, tokenizer, 'cpu');
-    const total = lm.sequenceLogProbs(corpus).reduce((a, b) => a + b, 0);
+    const total = (await lm.sequenceLogProbs(corpus)).reduce((a, b) => a + b, 0);
     expect(Math.abs(loss - -total / batch.weight)).toBeLessThan(1e-4);
     model.dispose();
   });

@@ -84,6 +84,46 @@ describe('distill-gate check (end to end)', () => {
   });
 });
 
+describe('statistics', () => {
+  it('intervals cover seeds and evaluation items, and hold the family-wise level across the checks', () => {
+    const teacher = firstRun.results.find((r: any) => r.dataset === 'teacher-aux-logits');
+    expect(teacher.transfer.components).toMatchObject({ seeds: 3, items: 2000 });
+    expect(teacher.transfer.method).toContain('3 seeds x 2000 items');
+    expect(teacher.probe[0].items).toHaveLength(2000);
+    // Two checks in the run: each interval at 1 - 0.05 / 2.
+    expect(firstRun.multiplicity).toMatchObject({ checks: 2, looks: 1, familyConfidence: 0.95, perCheckConfidence: 0.975 });
+    expect(teacher.transfer.level).toBe(0.975);
+  });
+
+  it('adaptive seeds: undecided checks get more seeds, earlier ones are not retrained, every look is budgeted', async () => {
+    const cfg = writeScaledConfig('sequential.json', (c) => {
+      c.seeds = [1];
+      c.sequential = { maxSeeds: 3, roundSize: 1 };
+    });
+    const r = await run(['check', '--config', cfg, '--json', '--no-cache', '--report-dir', 'sequential']);
+    const result = JSON.parse(r.stdout);
+    // One seed cannot decide anything; with two, the teacher FAILs and the reference PASSes: the third look is not needed.
+    expect(result.sequential).toMatchObject({ looks: 3, rounds: [{ look: 1, seeds: 1, datasets: 2 }, { look: 2, seeds: 2, datasets: 2 }], seedsUsed: { 'teacher-aux-logits': 2, 'reference-aux-logits': 2 } });
+    expect(result.multiplicity).toMatchObject({ checks: 2, looks: 3 });
+    expect(result.multiplicity.perCheckConfidence).toBeCloseTo(1 - 0.05 / 6, 12);
+    expect(result.results.map((x: any) => x.verdict)).toEqual(['FAIL', 'PASS']);
+    expect(r.code).toBe(1);
+    // Look 2 trained the new seed only (2 probes and the shared control at seed 2); seed 1 came from the run's cache.
+    expect(r.stderr).toMatch(/look 2\/3: training 3 students/);
+    expect(result.cache).toBeUndefined();
+    expect(readFileSync(join(dir, 'sequential/report.md'), 'utf8')).toMatch(/Adaptive seeds: up to 3 seeds, 1 per round, 3 planned look\(s\), 2 run/);
+  });
+
+  it('power: seeds needed from a run\'s measured variance', async () => {
+    const r = await run(['power', 'distill-gate-report/result.json', '--effect', '0.1']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/\| teacher-aux-logits \| @distill-gate\/trait-hidden-class-knowledge \| 3 seeds x 2000 items \| \d+ \(power 0\.9\d\d\) \| \d+ \(power/);
+    const bad = await run(['power', 'distill-gate-report/result.json', '--power', '1.5']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--power must be a number in (0, 1)');
+  });
+});
+
 describe('verdict cache, shards and merge', () => {
   it('a rerun is served from the cache; shard 1/2 + 2/2 merged give the single job\'s numbers', async () => {
     const cfg = writeScaledConfig('distill-gate.config.json');

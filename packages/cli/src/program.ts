@@ -11,7 +11,7 @@ import {
   mergeResults,
   parseSeeds,
   parseShard,
-  runCheck,
+  runSequentialCheck,
   writeReports,
   type ShardSpec,
   writeFileAtomic,
@@ -19,6 +19,8 @@ import {
   type BackendPreference,
   type ConfigOverrides,
   type ModelFormat,
+  seedsForPower,
+  type PowerPlan,
 } from '@distill-gate/core';
 import { convertModel, createTrainingCore, selectBackend } from '@distill-gate/train';
 import { defaultOptions, describePlugin, formatPluginList, pluginCatalog } from './plugin-catalog.js';
@@ -73,7 +75,7 @@ export async function check(datasets: string[], opts: CheckCommandOptions, io = 
   const training = await createTrainingCore({ backend: config.backend, inference: config.inference, workers: config.workers });
   const progress = createProgressReporter(io.stderr, opts.progress !== false);
   try {
-    const result = await runCheck({
+    const result = await runSequentialCheck({
       config,
       training,
       tool: { name: 'distill-gate', version: VERSION },
@@ -145,6 +147,12 @@ function intArg(name: string, min: number) {
     if (!/^\d+$/.test(v) || Number(v) < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}`);
     return Number(v);
   };
+}
+
+function floatArg(name: string, v: string, min = -Infinity, max = Infinity): number {
+  const x = Number(v);
+  if (v.trim() === '' || !Number.isFinite(x) || x <= min || x >= max) throw new InvalidArgumentError(`${name} must be a number${Number.isFinite(min) ? ` in (${min}, ${max})` : ''}, got "${v}"`);
+  return x;
 }
 
 export function buildProgram(out: { stdout: NodeJS.WriteStream; stderr: NodeJS.WriteStream } = process): { program: Command; exitCode: () => number } {
@@ -241,6 +249,18 @@ export function buildProgram(out: { stdout: NodeJS.WriteStream; stderr: NodeJS.W
     });
 
   program
+    .command('power')
+    .description('seeds needed per check, from the variance a finished run measured: to FAIL a dataset whose transfer is --effect, and to PASS a clean one')
+    .argument('<result>', 'a result.json from check (its seeds and per-item scores give the variance)')
+    .option('--effect <x>', 'the true transfer to detect (default: twice the threshold)', (v) => floatArg('--effect', v))
+    .option('--power <p>', 'probability of reaching the verdict', (v) => floatArg('--power', v, 0, 1), 0.95)
+    .option('--max-seeds <n>', 'largest seed count to consider', intArg('--max-seeds', 2), 1000)
+    .action(async (file: string, opts: { effect?: number; power: number; maxSeeds: number }) => {
+      const r = await readResultFile(file);
+      out.stdout.write(`${formatPowerTable(r, opts)}\n`);
+    });
+
+  program
     .command('convert')
     .description('convert a model between formats: an MLP between safetensors and onnx, a language model between tfjs (model.json) and onnx; the output is read back and must hold exactly the same weights')
     .argument('<model>', 'the model file to read')
@@ -292,4 +312,37 @@ export async function main(argv: string[], out: { stdout: NodeJS.WriteStream; st
     else out.stderr.write('(set DISTILL_GATE_DEBUG=1 to see the stack trace)\n');
     return 3;
   }
+}
+
+/** The `power` table: for each check, the seeds needed to FAIL at the effect and to PASS at zero transfer. */
+export function formatPowerTable(r: CheckResult, opts: { effect?: number; power: number; maxSeeds: number }): string {
+  const level = r.multiplicity?.perCheckConfidence ?? r.confidence;
+  const alpha = (1 - level) / 2;
+  const effect = opts.effect ?? 2 * r.threshold;
+  const lines = [
+    `Seeds for ${Math.round(opts.power * 100)}% power at the run's per-check level ${(level * 100).toPrecision(4)}% (one-sided alpha ${alpha.toPrecision(2)}), threshold ${r.threshold}:`,
+    '',
+    `| dataset | trait | variance source | seeds to FAIL at transfer ${effect} | seeds to PASS at transfer 0 |`,
+    '|---|---|---|---|---|',
+  ];
+  const cell = (p: PowerPlan) =>
+    p.seeds !== undefined ? `${p.seeds} (power ${p.power.toFixed(3)})` : `more than ${opts.maxSeeds}${p.itemsNeeded ? `; needs >= ${p.itemsNeeded} evaluation items` : ''} (power ${p.power.toFixed(3)} at ${opts.maxSeeds})`;
+  for (const x of r.results) {
+    const c = x.transfer.components;
+    const v = c ?? { varSeeds: x.transfer.sd ** 2, varItems: 0, varResidual: 0, items: 1 };
+    if (!Number.isFinite(v.varSeeds)) {
+      lines.push(`| ${x.dataset} | ${x.trait} | fewer than 2 seeds: no variance measured | - | - |`);
+      continue;
+    }
+    const source = c ? `${c.seeds} seeds x ${c.items} items` : `${x.transfer.n} seeds (no per-item scores)`;
+    const fail = effect > r.threshold ? cell(seedsForPower(v, effect, r.threshold, alpha, opts.power, opts.maxSeeds)) : '- (effect not above the threshold)';
+    const pass = r.threshold > 0 ? cell(seedsForPower(v, 0, r.threshold, alpha, opts.power, opts.maxSeeds)) : '-';
+    lines.push(`| ${x.dataset} | ${x.trait} | ${source} | ${fail} | ${pass} |`);
+  }
+  lines.push(
+    '',
+    'The variance is the run\'s (seeds, and items when the evaluator gave per-item scores); the effect itself grows with',
+    'the number of trait-carrying records trained on, so plan on data like the data you will check.',
+  );
+  return lines.join('\n');
 }

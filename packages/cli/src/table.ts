@@ -1,4 +1,4 @@
-import { describeInference, type CheckResult } from '@distill-gate/core';
+import { describeErrorControl, describeInference, type CheckResult } from '@distill-gate/core';
 
 const fmt = (x: number, d = 3) => (Number.isFinite(x) ? x.toFixed(d) : String(x));
 
@@ -45,6 +45,7 @@ export function formatResultTable(r: CheckResult, color = false): string {
       (r.cache ? `; verdict cache ${r.cache.hits} hit(s), ${r.cache.misses} miss(es)` : '') +
       (r.shard ? `; shard ${r.shard.index}/${r.shard.count} (partial: combine with distill-gate merge)` : '') +
       (r.mergedFrom ? `; merged from ${r.mergedFrom} shards` : ''),
+    describeErrorControl(r),
     `${paint(r.verdict)}: ${r.summary}`,
   ].join('\n');
 }

@@ -170,7 +170,22 @@ export const configSchema: JsonSchema = {
       "exclusiveMinimum": 0.5,
       "exclusiveMaximum": 1,
       "default": 0.95,
-      "description": "Level of the two-sided interval for transfer."
+      "description": "Family-wise confidence: the chance that no verdict of the run is wrong (every dataset x trait check, every sequential look) is at least this; see multipleChecks and sequential."
+    },
+    "multipleChecks": {
+      "enum": ["bonferroni", "none"],
+      "default": "bonferroni",
+      "description": "How the error rate is held across the run's dataset x trait checks: bonferroni (each check's interval at level 1 - (1 - confidence) / checks, so all hold together) or none (each check at confidence on its own)."
+    },
+    "sequential": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": ["maxSeeds"],
+      "description": "Adaptive seeds: after the first seeds, checks that are INCONCLUSIVE get more seeds, roundSize at a time, until they are decided or maxSeeds (or maxMinutes) is reached. Every look is planned in advance and takes its share of the error rate (Bonferroni over looks), so peeking does not inflate it.",
+      "properties": {
+        "maxSeeds": { "type": "integer", "minimum": 2, "maximum": 1000 },
+        "roundSize": { "type": "integer", "minimum": 1, "default": 5 }
+      }
     },
     "inconclusive": {
       "enum": [

@@ -61,6 +61,13 @@ describe('loadConfig', () => {
     const m = await errorOf(loadConfig(write(JSON.stringify(noTraits))));
     expect(m.message).toContain('missing required key "traits"');
   });
+  it('reads the statistics keys, and rejects a sequential plan with no room for more seeds', async () => {
+    const c = await loadConfig(write(JSON.stringify({ ...minimal, seeds: 5, sequential: { maxSeeds: 20 } })));
+    expect(c).toMatchObject({ multipleChecks: 'bonferroni', sequential: { maxSeeds: 20, roundSize: 5 }, inference: 'auto' });
+    const e = await errorOf(loadConfig(write(JSON.stringify({ ...minimal, seeds: 5, sequential: { maxSeeds: 5 } }))));
+    expect(e.location.pointer).toBe('/sequential/maxSeeds');
+    expect(e.message).toContain('sequential.maxSeeds (5) must be more than the 5 first seed(s)');
+  });
   it('locates JSON syntax errors', async () => {
     const e = await errorOf(loadConfig(write('{\n  "base": { "path": "x" },\n  oops\n}')));
     expect(e.message).toContain('not valid JSON');

@@ -53,6 +53,8 @@ export interface ResolvedConfig {
   seeds: number[];
   threshold: number;
   confidence: number;
+  multipleChecks: 'bonferroni' | 'none';
+  sequential?: { maxSeeds: number; roundSize: number };
   inconclusive: InconclusivePolicy;
   backend: BackendPreference;
   inference: InferencePreference;
@@ -180,6 +182,9 @@ export async function loadConfig(file: string, overrides: ConfigOverrides = {}, 
     names.add(d.name);
   }
   const seeds: number[] = overrides.seeds ?? (Array.isArray(raw.seeds) ? raw.seeds : Array.from({ length: raw.seeds }, (_, i) => i + 1));
+  if (raw.sequential && raw.sequential.maxSeeds <= seeds.length) {
+    throw new DistillGateError(`sequential.maxSeeds (${raw.sequential.maxSeeds}) must be more than the ${seeds.length} first seed(s)`, locate('/sequential/maxSeeds'));
+  }
   const training: TrainingSettings = raw.training;
   if (training.outputs && training.outputs.end <= training.outputs.start) {
     throw new DistillGateError('training.outputs.end must be greater than start', locate('/training/outputs'));
@@ -200,6 +205,8 @@ export async function loadConfig(file: string, overrides: ConfigOverrides = {}, 
     seeds,
     threshold: overrides.threshold ?? raw.threshold,
     confidence: raw.confidence,
+    multipleChecks: raw.multipleChecks,
+    ...(raw.sequential ? { sequential: raw.sequential } : {}),
     inconclusive: overrides.inconclusive ?? raw.inconclusive,
     backend: overrides.backend ?? raw.backend,
     inference: overrides.inference ?? raw.inference,

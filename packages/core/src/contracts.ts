@@ -295,6 +295,12 @@ export interface ScoreEstimate {
   metric: string;
   /** Secondary figures (e.g. a sampled cross-check of an exact probability), reported beside the score. */
   details?: Record<string, number>;
+  /**
+   * Per-item scores (one per question or probe example, in the probe set's fixed order) whose mean is `value`.
+   * With them the transfer's uncertainty covers the finite item set as well as the seeds (items are paired across
+   * students); without them it covers the seeds only.
+   */
+  items?: number[];
 }
 
 export interface EvaluateContext<O> extends PluginContext<O> {

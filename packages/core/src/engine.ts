@@ -25,7 +25,7 @@ import { applyFilters, applyTextFilters, type FilterCount, type FilteredDataset 
 import { explicitContentTest } from './stats.js';
 import { sha256File, sha256Floats, writeFileAtomic } from './io.js';
 import { loadPlugin, type BuiltinPlugins, type LoadedPlugin } from './plugins.js';
-import { RESULT_SCHEMA_VERSION, type CheckError, type CheckResult, type DatasetReport, type StudentScore, type TransferResult } from './result.js';
+import { RESULT_SCHEMA_VERSION, type CheckError, type CheckResult, type DatasetReport, type Multiplicity, type StudentScore, type TransferResult } from './result.js';
 import { isTextDatasetPath, readTextDataset, writeTextDataset } from './text-data.js';
 import { exitCodeFor, overallVerdict, transferResult, withCrossBase } from './verdicts.js';
 
@@ -56,10 +56,15 @@ export interface CheckOptions {
   cacheDir?: string;
   /** Write every student trained by this run to this folder as ONNX, with a students.json index. */
   saveStudentsDir?: string;
+  /**
+   * How the family-wise error rate is shared out (set by the sequential runner): the number of checks in the whole
+   * run (default: this config's datasets x evaluations) and the number of planned looks (default 1).
+   */
+  errorBudget?: { checks?: number; looks?: number };
 }
 
 /** Bump when the meaning of a cached entry changes, so old entries stop matching. */
-const CACHE_FORMAT = 1;
+const CACHE_FORMAT = 2;
 
 /** One (dataset, seed) unit's scores: for every (trait, evaluator), the probe's and the control's. */
 interface UnitScores {
@@ -293,7 +298,21 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
     if (!s || !Number.isFinite(s.value) || !(s.stderr >= 0)) {
       throw new DistillGateError(`evaluator returned a malformed score (${JSON.stringify(s)})`, { ...config.locate(e.evaluator.ref.pointer), plugin: e.evaluator.plugin.name });
     }
-    const result: StudentScore = { value: s.value, stderr: s.stderr, n: s.n, metric: s.metric, ...(s.details ? { details: s.details } : {}), seed, role, lossHistory: student.lossHistory, trainMs: Math.round(student.ms) };
+    if (s.items !== undefined && !(Array.isArray(s.items) && s.items.length === s.n && s.items.every(Number.isFinite) && Math.abs(s.items.reduce((a, b) => a + b, 0) / s.items.length - s.value) <= 1e-9 * Math.max(1, Math.abs(s.value)))) {
+      throw new DistillGateError(`evaluator returned items that are not ${s.n} finite per-item scores averaging to its value`, { ...config.locate(e.evaluator.ref.pointer), plugin: e.evaluator.plugin.name });
+    }
+    const result: StudentScore = {
+      value: s.value,
+      stderr: s.stderr,
+      n: s.n,
+      metric: s.metric,
+      ...(s.details ? { details: s.details } : {}),
+      ...(s.items ? { items: s.items } : {}),
+      seed,
+      role,
+      lossHistory: student.lossHistory,
+      trainMs: Math.round(student.ms),
+    };
     scoreCache.set(key, result);
     return result;
   };
@@ -335,6 +354,7 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
   endPhase('evaluateMs');
 
   // ---- results per (dataset, trait, evaluator), in config and seed order
+  const multiplicity = errorShare(config, { checks: opts.errorBudget?.checks ?? config.datasets.length * evaluations.length, looks: opts.errorBudget?.looks ?? 1 });
   const results: TransferResult[] = [];
   const reports: DatasetReport[] = [];
   const seedOrder = new Map(config.seeds.map((s, i) => [s, i]));
@@ -350,10 +370,10 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
         picked.map((x) => x.probe),
         picked.map((x) => x.control),
         config.threshold,
-        config.confidence,
+        multiplicity.perCheckConfidence,
       );
       const crossScores = picked.every((x) => x.crossProbe && x.crossControl);
-      results.push(crossBase && crossScores ? withCrossBase(result, picked.map((x) => x.crossProbe!), picked.map((x) => x.crossControl!), config.confidence) : result);
+      results.push(crossBase && crossScores ? withCrossBase(result, picked.map((x) => x.crossProbe!), picked.map((x) => x.crossControl!), multiplicity.perCheckConfidence) : result);
     }
   }
   const overall = overallVerdict(results, config.threshold, config.inconclusive, reports);
@@ -402,6 +422,7 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
     seeds: config.seeds,
     threshold: config.threshold,
     confidence: config.confidence,
+    multiplicity,
     inconclusivePolicy: config.inconclusive,
     training: { ...config.training },
     versions: { node: process.version, ...training.versions },
@@ -579,4 +600,19 @@ async function saveStudents(dir: string, jobs: StudentJob[], trained: TrainedStu
   }
   await writeFileAtomic(join(dir, 'students.json'), `${JSON.stringify(index, null, 2)}\n`);
   return { dir: relative(process.cwd(), dir) || dir, count: index.length };
+}
+
+/**
+ * The per-check confidence that holds the family-wise level: Bonferroni over the run's checks (unless
+ * multipleChecks is "none") and over the planned sequential looks (always: each look is a chance to be wrong).
+ */
+export function errorShare(config: Pick<ResolvedConfig, 'confidence' | 'multipleChecks'>, budget: { checks: number; looks: number }): Multiplicity {
+  const checks = Math.max(1, budget.checks);
+  const looks = Math.max(1, budget.looks);
+  const split = (config.multipleChecks === 'none' ? 1 : checks) * looks;
+  const method =
+    split === 1
+      ? 'one check, one look: the interval is at the family-wise level'
+      : `Bonferroni: ${config.multipleChecks === 'none' ? '' : `${checks} check(s)`}${config.multipleChecks !== 'none' && looks > 1 ? ' x ' : ''}${looks > 1 ? `${looks} planned look(s)` : ''}, each interval at 1 - ${(1 - config.confidence).toPrecision(2)} / ${split}`;
+  return { method, checks, looks, familyConfidence: config.confidence, perCheckConfidence: 1 - (1 - config.confidence) / split };
 }

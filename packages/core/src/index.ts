@@ -16,7 +16,8 @@ export { loadPlugin, type LoadedPlugin, type BuiltinPlugins } from './plugins.js
 export { applyFilters, applyTextFilters, type FilterCount, type FilteredDataset } from './filtering.js';
 export { completePrompts, promptsOf, promptGeneratorHooks, samplingOptionsSchema, type SamplingOptions } from './text-generation.js';
 export { readTextDataset, writeTextDataset, parseTextRecord, isTextDatasetPath, type ReadTextOptions } from './text-data.js';
-export { runCheck, parseShard, type CheckOptions, type CheckProgress, type CheckPhase, type ShardSpec } from './engine.js';
+export { runSequentialCheck } from './sequential.js';
+export { runCheck, errorShare, parseShard, type CheckOptions, type CheckProgress, type CheckPhase, type ShardSpec } from './engine.js';
 export { mergeResults, transferResult, overallVerdict } from './verdicts.js';
 export * from './result.js';
 export {
@@ -26,6 +27,7 @@ export {
   studentTCdf,
   studentTQuantile,
   binomialUpperTail,
+  clopperPearson,
   explicitContentTest,
   type ExplicitContentTest,
   mean,
@@ -34,6 +36,10 @@ export {
   type TransferEstimate,
   type MeanInterval,
   type VerdictDecision,
+  type VarianceComponents,
+  varianceComponents,
+  seedsForPower,
+  type PowerPlan,
 } from './stats.js';
 export { writeFileAtomic, sha256File, sha256Floats } from './io.js';
 export { compileSchema, nearest } from './validation.js';

@@ -1,4 +1,4 @@
-import { describeInference, type CheckResult } from './result.js';
+import { describeErrorControl, describeInference, type CheckResult } from './result.js';
 
 const fmt = (x: number, d = 3) => (Number.isFinite(x) ? x.toFixed(d) : String(x));
 const icon = { PASS: '✅', FAIL: '❌', INCONCLUSIVE: '⚠️' } as const;
@@ -62,6 +62,7 @@ export function formatMarkdown(r: CheckResult): string {
       `${r.tool.name} ${r.tool.version}; ${Object.entries(r.versions).map(([k, v]) => `${k} ${v}`).join(', ')}.` +
       (r.cache ? ` Verdict cache: ${r.cache.hits} hit(s), ${r.cache.misses} miss(es).` : '') +
       (r.mergedFrom ? ` Merged from ${r.mergedFrom} shard(s).` : '') +
+      ` ${describeErrorControl(r)}` +
       ` Wall time ${(r.timings.totalMs / 1000).toFixed(0)} s.`,
     '',
     '</details>',

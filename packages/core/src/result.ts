@@ -1,6 +1,6 @@
 import type { BackendInfo, ScoreEstimate } from './contracts.js';
 import type { FilterCount } from './filtering.js';
-import type { ExplicitContentTest, Verdict } from './stats.js';
+import type { ExplicitContentTest, VarianceComponents, Verdict } from './stats.js';
 
 export const RESULT_SCHEMA_VERSION = 1;
 
@@ -37,6 +37,10 @@ export interface TransferResult {
     interval: [number, number];
     differences: { seed: number; probe: number; control: number; difference: number }[];
     method: string;
+    /** Degrees of freedom of the interval. */
+    df?: number;
+    /** Variance from seeds, items and their interaction, when the evaluator gave per-item scores. */
+    components?: VarianceComponents;
   };
   threshold: number;
   verdict: Verdict;
@@ -110,6 +114,10 @@ export interface CheckResult {
   mergedFrom?: number;
   /** Verdict cache use: one entry per (dataset, seed). */
   cache?: { dir: string; hits: number; misses: number };
+  /** Adaptive seeds: the plan, each look's seeds and datasets, and the seeds each dataset ended with. */
+  sequential?: { maxSeeds: number; roundSize: number; looks: number; rounds: { look: number; seeds: number; datasets: number }[]; seedsUsed: Record<string, number> };
+  /** How the family-wise confidence was shared out across checks and sequential looks. */
+  multiplicity?: Multiplicity;
   /** Where --save-students wrote this run's students as ONNX (students.json indexes them). */
   savedStudents?: { dir: string; count: number };
 }
@@ -120,4 +128,27 @@ export function describeInference(b: BackendInfo): string {
   if (!i) return `inference on ${b.name}`;
   if (i.engine === 'tfjs') return `inference on tfjs-${b.name} (${i.reason})`;
   return `inference onnxruntime-node ${i.version ?? ''} on ${i.provider} (${i.reason}; CUDA provider ${i.cuda ?? 'not checked'})`;
+}
+
+export interface Multiplicity {
+  method: string;
+  /** Dataset x trait checks in the run. */
+  checks: number;
+  /** Planned sequential looks (1 without adaptive seeds). */
+  looks: number;
+  /** The chance that every verdict of the run is right is at least this. */
+  familyConfidence: number;
+  /** The level of each check's interval. */
+  perCheckConfidence: number;
+}
+
+/** One sentence on how sure the run's verdicts are together: the family-wise level, its split, adaptive seeds. */
+export function describeErrorControl(r: Pick<CheckResult, 'confidence' | 'multiplicity' | 'sequential'>): string {
+  const m = r.multiplicity;
+  const family = `All verdicts hold together with probability >= ${Math.round(r.confidence * 1000) / 10}%`;
+  const split = m && (m.checks > 1 || m.looks > 1) ? ` (${m.method}, so each interval is at ${(m.perCheckConfidence * 100).toPrecision(4)}%)` : '';
+  const seq = r.sequential
+    ? ` Adaptive seeds: up to ${r.sequential.maxSeeds} seeds, ${r.sequential.roundSize} per round, ${r.sequential.looks} planned look(s), ${r.sequential.rounds.length} run; seeds used: ${Object.entries(r.sequential.seedsUsed).map(([d, n]) => `${d} ${n}`).join(', ')}.`
+    : '';
+  return `${family}${split}.${seq}`;
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { binomialUpperTail, decideVerdict, explicitContentTest, pairedTransfer, studentTCdf, studentTQuantile, tInterval } from './stats.js';
+import { SeededRandom } from './random.js';
+import { binomialUpperTail, clopperPearson, decideVerdict, explicitContentTest, pairedTransfer, studentTCdf, studentTQuantile, tInterval, varianceComponents } from './stats.js';
 
 describe('Student t distribution', () => {
   it('matches tabulated quantiles', () => {
@@ -73,3 +74,62 @@ describe('explicit content against the control', () => {
   });
 });
 
+
+describe('transfer with per-item scores (seeds x items)', () => {
+  /** Simulates paired differences D[s][i] = delta + seed effect + item effect + noise; probe = D, control = 0. */
+  function simulate(rng: SeededRandom, n: number, q: number, sdSeed: number, sdItem: number, sdNoise: number, delta: number) {
+    const items = Array.from({ length: q }, () => rng.normal() * sdItem);
+    return Array.from({ length: n }, (_, k) => {
+      const seedEffect = rng.normal() * sdSeed;
+      const probeItems = items.map((it) => delta + seedEffect + it + rng.normal() * sdNoise);
+      const mean = probeItems.reduce((a, b) => a + b, 0) / q;
+      return { seed: k + 1, probe: mean, control: 0, probeItems, controlItems: probeItems.map(() => 0) };
+    });
+  }
+
+  it('recovers the variance components of a known two-way model', () => {
+    const rng = new SeededRandom(3);
+    const c = varianceComponents(simulate(rng, 40, 200, 0.2, 0.5, 0.1, 0).map((p) => p.probeItems));
+    expect(Math.sqrt(c.varSeeds)).toBeCloseTo(0.2, 1);
+    expect(Math.sqrt(c.varItems)).toBeCloseTo(0.5, 1);
+    expect(Math.sqrt(c.varResidual)).toBeCloseTo(0.1, 2);
+  });
+
+  it('covers the true transfer at the nominal rate when items vary; the seed-only interval does not', () => {
+    const rng = new SeededRandom(11);
+    let covered = 0;
+    let coveredSeedOnly = 0;
+    const sims = 2000;
+    for (let k = 0; k < sims; k++) {
+      const pairs = simulate(rng, 5, 50, 0.01, 0.1, 0.02, 0.03);
+      const withItems = pairedTransfer(pairs, 0.95);
+      const seedOnly = pairedTransfer(pairs.map(({ seed, probe, control }) => ({ seed, probe, control })), 0.95);
+      if (withItems.low <= 0.03 && 0.03 <= withItems.high) covered++;
+      if (seedOnly.low <= 0.03 && 0.03 <= seedOnly.high) coveredSeedOnly++;
+    }
+    // 2000 simulations: a binomial 95% band around 0.95 is about +-0.01.
+    expect(covered / sims).toBeGreaterThan(0.93);
+    expect(covered / sims).toBeLessThan(0.98);
+    expect(coveredSeedOnly / sims).toBeLessThan(0.8);
+  });
+
+  it('is the seed-only interval when items do not vary between students', () => {
+    const rng = new SeededRandom(5);
+    const pairs = simulate(rng, 6, 30, 0.02, 0, 0, 0.01);
+    const a = pairedTransfer(pairs);
+    const b = pairedTransfer(pairs.map(({ seed, probe, control }) => ({ seed, probe, control })));
+    expect(a.se).toBeCloseTo(b.se, 12);
+    expect(a.df).toBe(5);
+  });
+});
+
+describe('clopperPearson', () => {
+  it('matches tabulated exact intervals', () => {
+    const [lo, hi] = clopperPearson(0, 20);
+    expect(lo).toBe(0);
+    expect(hi).toBeCloseTo(0.1684, 3);
+    const [a, b] = clopperPearson(5, 10);
+    expect(a).toBeCloseTo(0.1871, 3);
+    expect(b).toBeCloseTo(0.8129, 3);
+  });
+});

@@ -153,22 +153,102 @@ export interface TransferEstimate extends MeanInterval {
   /** Per-seed paired differences probe - control. */
   differences: { seed: number; probe: number; control: number; difference: number }[];
   method: string;
+  /** Degrees of freedom of the t interval (n - 1, or Satterthwaite's with item-level variance). */
+  df: number;
+  /** Where the variance comes from, when the evaluator gave per-item scores: seeds, items and their interaction. */
+  components?: VarianceComponents;
 }
 
-/** Transfer = paired (by seed) mean of score(probe) - score(control), with a Student-t interval. */
+/** Two-way (seed x item) random-effects decomposition of the paired differences D[seed][item]. */
+export interface VarianceComponents {
+  seeds: number;
+  items: number;
+  /** Mean squares for seeds, items and the residual (seed x item interaction). */
+  msSeeds: number;
+  msItems: number;
+  msResidual: number;
+  /** Estimated variances: between seeds, between items, and the interaction. */
+  varSeeds: number;
+  varItems: number;
+  varResidual: number;
+}
+
+/** ANOVA mean squares and variance components of an n x q matrix (rows: seeds, columns: items). */
+export function varianceComponents(d: readonly (readonly number[])[]): VarianceComponents {
+  const n = d.length;
+  const q = d[0].length;
+  const rowMeans = d.map((r) => mean(r));
+  const colMeans = Array.from({ length: q }, (_, j) => d.reduce((s, r) => s + r[j], 0) / n);
+  const g = mean(rowMeans);
+  const msSeeds = (q * rowMeans.reduce((s, m) => s + (m - g) ** 2, 0)) / (n - 1);
+  const msItems = (n * colMeans.reduce((s, m) => s + (m - g) ** 2, 0)) / (q - 1);
+  let ss = 0;
+  for (let i = 0; i < n; i++) for (let j = 0; j < q; j++) ss += (d[i][j] - rowMeans[i] - colMeans[j] + g) ** 2;
+  const msResidual = ss / ((n - 1) * (q - 1));
+  return {
+    seeds: n,
+    items: q,
+    msSeeds,
+    msItems,
+    msResidual,
+    varSeeds: Math.max(0, (msSeeds - msResidual) / q),
+    varItems: Math.max(0, (msItems - msResidual) / n),
+    varResidual: msResidual,
+  };
+}
+
+/**
+ * Transfer = paired (by seed) mean of score(probe) - score(control), with a Student-t interval.
+ *
+ * With per-item scores (`items`, the same items in the same order for every student), the differences form an
+ * n seeds x q items matrix and the mean's variance is estimated from both sources, as in a two-way random-effects
+ * model: Var = varSeeds / n + varItems / q + varResidual / (n q) = (MS_seeds + MS_items - MS_residual) / (n q),
+ * never less than the seed-only estimate MS_seeds / (n q); the degrees of freedom are Satterthwaite's. So the
+ * interval covers a new draw of training seeds and a new draw of evaluation items. Without items it is the
+ * seed-only interval (df = n - 1).
+ */
 export function pairedTransfer(
-  pairs: readonly { seed: number; probe: number; control: number }[],
+  pairs: readonly { seed: number; probe: number; control: number; probeItems?: readonly number[]; controlItems?: readonly number[] }[],
   level = 0.95,
 ): TransferEstimate {
-  const differences = pairs.map((p) => ({ ...p, difference: p.probe - p.control }));
+  const differences = pairs.map((p) => ({ seed: p.seed, probe: p.probe, control: p.control, difference: p.probe - p.control }));
   const interval = tInterval(
     differences.map((d) => d.difference),
     level,
   );
+  const pct = Math.round(level * 1000) / 10;
+  const q = pairs[0]?.probeItems?.length ?? 0;
+  const withItems = pairs.length >= 2 && q >= 2 && pairs.every((p) => p.probeItems?.length === q && p.controlItems?.length === q);
+  if (!withItems) {
+    return { ...interval, differences, df: interval.n - 1, method: `paired difference by seed, two-sided ${pct}% Student-t interval (df = n - 1; seeds only)` };
+  }
+  const d = pairs.map((p) => p.probeItems!.map((x, j) => x - p.controlItems![j]));
+  const c = varianceComponents(d);
+  const n = pairs.length;
+  const nq = n * q;
+  const combined = c.msSeeds + c.msItems - c.msResidual;
+  const useCombined = combined > c.msSeeds;
+  const variance = (useCombined ? combined : c.msSeeds) / nq;
+  const df = useCombined
+    ? combined ** 2 / (c.msSeeds ** 2 / (n - 1) + c.msItems ** 2 / (q - 1) + c.msResidual ** 2 / ((n - 1) * (q - 1)))
+    : n - 1;
+  const se = Math.sqrt(variance);
+  const m = mean(d.map((r) => mean(r)));
+  const t = studentTQuantile(0.5 + level / 2, df);
   return {
-    ...interval,
+    mean: m,
+    sd: interval.sd,
+    se,
+    n,
+    level,
+    low: se > 0 ? m - t * se : m,
+    high: se > 0 ? m + t * se : m,
     differences,
-    method: `paired difference by seed, two-sided ${Math.round(level * 100)}% Student-t interval (df = n - 1)`,
+    df,
+    components: c,
+    method:
+      `paired difference by seed and item (${n} seeds x ${q} items), two-sided ${pct}% Student-t interval; ` +
+      `variance from seeds and items (two-way random effects, Satterthwaite df = ${df.toFixed(1)})`,
   };
 }
 
@@ -225,5 +305,77 @@ function oneSidedP(t: TransferEstimate, threshold: number, side: 'above' | 'belo
     return t.mean < threshold ? 0 : 1;
   }
   const stat = (t.mean - threshold) / t.se;
-  return side === 'above' ? 1 - studentTCdf(stat, t.n - 1) : studentTCdf(stat, t.n - 1);
+  return side === 'above' ? 1 - studentTCdf(stat, t.df) : studentTCdf(stat, t.df);
+}
+
+export interface PowerPlan {
+  /** Seeds needed, or undefined when no number of seeds is enough with this many items. */
+  seeds?: number;
+  /** The probability of reaching the verdict with `seeds` seeds (or with maxSeeds when none is enough). */
+  power: number;
+  /** The smallest item count with which enough seeds exist (when the item variance alone is too large). */
+  itemsNeeded?: number;
+  /** What the plan assumes, in words. */
+  assumption: string;
+}
+
+/**
+ * Seeds needed for a check to reach a verdict: FAIL when the true transfer is `effect` (> threshold), or PASS
+ * when it is `effect` (< threshold). Uses the variance measured in a run: between seeds (with the interaction,
+ * per item) shrinking with more seeds, and between items fixed by the item count q. A one-sided test at `alpha`
+ * must reject with probability `power`: (|effect - threshold|) / se(n) >= t(1 - alpha, df) + t(power, df).
+ */
+export function seedsForPower(
+  v: { varSeeds: number; varItems: number; varResidual: number; items: number },
+  effect: number,
+  threshold: number,
+  alpha: number,
+  power: number,
+  maxSeeds = 1000,
+): PowerPlan {
+  const gap = Math.abs(effect - threshold);
+  const q = Math.max(1, v.items);
+  const perSeed = v.varSeeds + v.varResidual / q;
+  const fixed = q > 1 ? v.varItems / q : 0;
+  const assumption = `variance per seed ${perSeed.toExponential(2)}, from the item set ${fixed.toExponential(2)} (${q} items), one-sided alpha ${alpha.toPrecision(2)}`;
+  const achieved = (n: number) => {
+    const se = Math.sqrt(perSeed / n + fixed);
+    if (!(se > 0)) return 1;
+    const df = Math.max(1, n - 1);
+    return studentTCdf(gap / se - studentTQuantile(1 - alpha, df), df);
+  };
+  for (let n = 2; n <= maxSeeds; n++) if (achieved(n) >= power) return { seeds: n, power: achieved(n), assumption };
+  // No seed count is enough: the item set's own error is too large. How many items would let maxSeeds do it?
+  let itemsNeeded: number | undefined;
+  if (fixed > 0) {
+    for (let k = q + 1; k <= q * 1000; k = Math.ceil(k * 1.25)) {
+      const se = Math.sqrt((v.varSeeds + v.varResidual / k) / maxSeeds + v.varItems / k);
+      const df = maxSeeds - 1;
+      if (studentTCdf(gap / se - studentTQuantile(1 - alpha, df), df) >= power) {
+        itemsNeeded = k;
+        break;
+      }
+    }
+  }
+  return { power: achieved(maxSeeds), ...(itemsNeeded ? { itemsNeeded } : {}), assumption };
+}
+
+/** Exact (Clopper-Pearson) two-sided interval for a binomial proportion k / n. */
+export function clopperPearson(k: number, n: number, level = 0.95): [number, number] {
+  if (n <= 0) return [0, 1];
+  const a = (1 - level) / 2;
+  // P(X >= k | p) = I_p(k, n - k + 1) rises with p: bisect for the bounds.
+  const solve = (f: (p: number) => number, target: number) => {
+    let lo = 0;
+    let hi = 1;
+    for (let i = 0; i < 100; i++) {
+      const mid = (lo + hi) / 2;
+      if (f(mid) < target) lo = mid;
+      else hi = mid;
+    }
+    return (lo + hi) / 2;
+  };
+  const low = k === 0 ? 0 : solve((p) => binomialUpperTail(k, n, p), a);
+  const high = k === n ? 1 : solve((p) => binomialUpperTail(k + 1, n, p), 1 - a);
+  return [low, high];
 }

@@ -148,6 +148,11 @@ export async function testPlugin(plugin: AnyPlugin, cases: PluginTestCases = {})
         if (!(s.stderr >= 0)) problems.push(`evaluate: stderr ${s.stderr} must be >= 0`);
         if (!(s.n > 0)) problems.push('evaluate: n must be > 0');
         if (!s.metric) problems.push('evaluate: metric is empty');
+        if (s.items !== undefined) {
+          const avg = s.items.length ? s.items.reduce((a, b) => a + b, 0) / s.items.length : NaN;
+          if (s.items.length !== s.n) problems.push(`evaluate: ${s.items.length} items for n = ${s.n}`);
+          else if (!(Math.abs(avg - s.value) <= 1e-9 * Math.max(1, Math.abs(s.value)))) problems.push(`evaluate: items average ${avg}, not the value ${s.value}`);
+        }
       }
     } catch (e) {
       problems.push(`running with options ${JSON.stringify(options)} threw: ${(e as Error).message}`);

@@ -14,7 +14,7 @@ export function transferResult(
   const pairs = probe.map((p) => {
     const c = bySeed.get(p.seed);
     if (!c) throw new Error(`no control student for seed ${p.seed}`);
-    return { seed: p.seed, probe: p.value, control: c.value };
+    return { seed: p.seed, probe: p.value, control: c.value, probeItems: p.items, controlItems: c.items };
   });
   const estimate = pairedTransfer(pairs, confidence);
   const decision = decideVerdict(estimate, threshold);
@@ -32,6 +32,8 @@ export function transferResult(
       interval: [estimate.low, estimate.high],
       differences: estimate.differences,
       method: estimate.method,
+      df: estimate.df,
+      ...(estimate.components ? { components: estimate.components } : {}),
     },
     threshold,
     verdict: decision.verdict,
@@ -128,9 +130,10 @@ export function mergeResults(partials: CheckResult[]): CheckResult {
   }
   const order = new Map(first.seeds.map((s, i) => [s, i]));
   const bySeed = (a: StudentScore, b: StudentScore) => order.get(a.seed)! - order.get(b.seed)!;
+  const level = first.multiplicity?.perCheckConfidence ?? first.confidence;
   const results = [...groups.values()].map((g) => {
-    const r = transferResult(g.ids, g.probe.sort(bySeed), g.control.sort(bySeed), first.threshold, first.confidence);
-    return first.crossBase && g.crossProbe.length === g.probe.length ? withCrossBase(r, g.crossProbe.sort(bySeed), g.crossControl.sort(bySeed), first.confidence) : r;
+    const r = transferResult(g.ids, g.probe.sort(bySeed), g.control.sort(bySeed), first.threshold, level);
+    return first.crossBase && g.crossProbe.length === g.probe.length ? withCrossBase(r, g.crossProbe.sort(bySeed), g.crossControl.sort(bySeed), level) : r;
   });
   const overall = overallVerdict(results, first.threshold, first.inconclusivePolicy, [...datasets.values()]);
   const sum = (k: string) => partials.reduce((s, p) => s + (p.timings[k] ?? 0), 0);

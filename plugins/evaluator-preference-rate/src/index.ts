@@ -55,7 +55,7 @@ const evaluator = defineEvaluator<PreferenceRateOptions>({
       details.sampledAnswers = words.length;
       details.sampledInCandidates = inSet.length;
     }
-    return { value: mean, stderr: sd / Math.sqrt(n), n, metric: `share of "${target}" among ${candidates.length} answers`, details };
+    return { value: mean, stderr: sd / Math.sqrt(n), n, metric: `share of "${target}" among ${candidates.length} answers`, details, items: shares };
   },
 });
 

@@ -17,13 +17,15 @@ const evaluator = defineEvaluator<Record<string, never>>({
     const { start, end } = probes.outputs;
     if (end > model.outputDim) throw new Error(`probes read outputs [${start}, ${end}) but the model has ${model.outputDim}`);
     let correct = 0;
+    const items = new Array<number>(probes.rows);
     for (let r = 0; r < probes.rows; r++) {
       let best = start;
       for (let k = start + 1; k < end; k++) if (logits[r * model.outputDim + k] > logits[r * model.outputDim + best]) best = k;
-      if (best - start === probes.labels[r]) correct++;
+      items[r] = best - start === probes.labels[r] ? 1 : 0;
+      correct += items[r];
     }
     const p = correct / probes.rows;
-    return { value: p, stderr: Math.sqrt((p * (1 - p)) / probes.rows), n: probes.rows, metric: 'accuracy' };
+    return { value: p, stderr: Math.sqrt((p * (1 - p)) / probes.rows), n: probes.rows, metric: 'accuracy', items };
   },
 });
 

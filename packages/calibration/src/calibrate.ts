@@ -1,0 +1,236 @@
+/**
+ * The calibration suite: how often the gate is wrong, measured. For each scenario it builds many independent
+ * datasets whose status is known by construction (clean: no trait transfer expected through the shared base;
+ * positive: the trait-carrying teacher's data, also diluted at several fractions to make smaller effects), runs the
+ * gate on each exactly as a user would (the scenario's config, adaptive seeds, the default statistics), and
+ * reports the false-positive rate on the clean ones and the detection rate on the positives, with exact
+ * (Clopper-Pearson) 95% intervals, the seeds the adaptive test used, and the wall time.
+ *
+ * Every dataset is its own check (multipleChecks: none), as if each came in its own pull request.
+ *
+ * Usage: npm run calibrate [-- --scenario mlp|lm|all --replicates 10 --out results/calibration.json]
+ */
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import {
+  clopperPearson,
+  loadConfig,
+  mean,
+  runSequentialCheck,
+  sampleSd,
+  SeededRandom,
+  writeFileAtomic,
+  writeTextDataset,
+  type CheckResult,
+  type GeneratorPlugin,
+  type TensorDataset,
+  type TextDataset,
+} from '@distill-gate/core';
+import { builtinPlugins } from '@distill-gate/cli';
+import { createTrainingCore } from '@distill-gate/train';
+
+const { values } = parseArgs({
+  options: {
+    scenario: { type: 'string', default: 'all' },
+    replicates: { type: 'string', default: '10' },
+    'lm-replicates': { type: 'string', default: '4' },
+    out: { type: 'string', default: 'results/calibration.json' },
+  },
+});
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+const replicates = Number(values.replicates);
+const lmReplicates = Number(values['lm-replicates']);
+const started = Date.now();
+const log = { info: () => undefined, warn: (m: string) => console.error(`warning: ${m}`) };
+const generator = (name: string) => builtinPlugins.get(name) as GeneratorPlugin<Record<string, unknown>, TensorDataset | TextDataset>;
+
+interface Case {
+  scenario: string;
+  kind: 'clean' | 'positive';
+  label: string;
+  replicate: number;
+  dataset: string;
+}
+
+interface Row {
+  scenario: string;
+  label: string;
+  kind: 'clean' | 'positive';
+  n: number;
+  fail: number;
+  pass: number;
+  inconclusive: number;
+  failRate: number;
+  failRateInterval: [number, number];
+  meanTransfer: number;
+  sdTransfer: number;
+  meanSeeds: number;
+  threshold: number;
+}
+
+function summarise(scenario: string, cases: Case[], result: CheckResult): Row[] {
+  const labels = [...new Set(cases.map((c) => c.label))];
+  return labels.map((label) => {
+    const mine = cases.filter((c) => c.label === label);
+    const results = mine.map((c) => result.results.find((r) => r.dataset === c.dataset)!).filter(Boolean);
+    const count = (v: string) => results.filter((r) => r.verdict === v).length;
+    const transfers = results.map((r) => r.transfer.mean);
+    const fail = count('FAIL');
+    return {
+      scenario,
+      label,
+      kind: mine[0].kind,
+      n: results.length,
+      fail,
+      pass: count('PASS'),
+      inconclusive: count('INCONCLUSIVE'),
+      failRate: fail / results.length,
+      failRateInterval: clopperPearson(fail, results.length),
+      meanTransfer: mean(transfers),
+      sdTransfer: sampleSd(transfers),
+      meanSeeds: mean(results.map((r) => r.probe.length)),
+      threshold: result.threshold,
+    };
+  });
+}
+
+async function runScenario(name: string, dir: string, config: object, cases: Case[]): Promise<{ rows: Row[]; result: CheckResult; wallMs: number }> {
+  const t0 = Date.now();
+  const path = join(dir, `${name}.config.json`);
+  writeFileSync(path, JSON.stringify(config, null, 2));
+  const resolved = await loadConfig(path, {});
+  const training = await createTrainingCore({ backend: resolved.backend, inference: resolved.inference });
+  let lastMessage = '';
+  try {
+    const result = await runSequentialCheck({
+      config: resolved,
+      training,
+      tool: { name: 'distill-gate-calibration', version: '0.1.0' },
+      builtinPlugins,
+      onProgress: (p) => {
+        if (p.message !== lastMessage && !p.training) console.error(`[${name} ${((Date.now() - t0) / 1000).toFixed(0)}s] ${p.message}`);
+        lastMessage = p.message;
+      },
+      log,
+    });
+    return { rows: summarise(name, cases, result), result, wallMs: Date.now() - t0 };
+  } finally {
+    await training.dispose();
+  }
+}
+
+/** MNIST: the teacher's auxiliary logits on fresh noise (positive), diluted with the base's own, and a teacher from a different init (clean for the shared base). */
+async function mlpScenario(dir: string) {
+  const example = join(root, 'examples/mnist-subliminal');
+  cpSync(join(example, 'models'), join(dir, 'models'), { recursive: true });
+  const core = await createTrainingCore();
+  const load = (f: string) => core.loadModel(join(dir, 'models', f));
+  const [teacher, base, otherInit] = [await load('teacher.safetensors'), await load('base.safetensors'), await load('teacher-different-init.safetensors')];
+  const gen = generator('@distill-gate/generator-auxiliary-logits');
+  const count = 12000;
+  const options = { count, low: 0, high: 1 };
+  const cases: Case[] = [];
+  const datasets: object[] = [];
+  const fractions = [1, 0.3, 0.1];
+  for (let r = 0; r < replicates; r++) {
+    const seed = 1000 + r;
+    const make = async (m: typeof teacher) => (await gen.generate({ options, model: m, seed, configDir: dir, log })) as TensorDataset;
+    const [t, b, o] = [await make(teacher), await make(base), await make(otherInit)];
+    const add = async (label: string, kind: Case['kind'], data: TensorDataset) => {
+      const name = `${label}#${r}`;
+      const path = `data/${name.replace(/[^A-Za-z0-9._-]/g, '_')}.safetensors`;
+      await core.writeTensorDataset(join(dir, path), data);
+      datasets.push({ name, path });
+      cases.push({ scenario: 'mlp', kind, label, replicate: r, dataset: name });
+    };
+    await add('clean: different-init teacher', 'clean', o);
+    for (const f of fractions) {
+      // Each row's targets come from the teacher with probability f, else from the base (same noise input).
+      const rng = new SeededRandom(seed).fork(`mix-${f}`);
+      const targets = new Float32Array(b.targets);
+      for (let i = 0; i < count; i++) if (rng.next() < f) targets.set(t.targets.subarray(i * t.targetDim, (i + 1) * t.targetDim), i * t.targetDim);
+      await add(`positive: teacher rows ${Math.round(f * 100)}%`, 'positive', { ...b, targets, metadata: { ...b.metadata, 'distill-gate.calibration': `teacher fraction ${f}` } });
+    }
+  }
+  await core.dispose();
+  const c = JSON.parse(readFileSync(join(example, 'distill-gate.config.json'), 'utf8'));
+  delete c.$schema;
+  const config = {
+    ...c,
+    datasets,
+    // The test-scale training of the MNIST example (12,000 noise images): seconds per student.
+    training: { ...c.training, epochs: 5, batchSize: 256, learningRate: 0.001 },
+    seeds: 5,
+    sequential: { maxSeeds: 15, roundSize: 5 },
+    multipleChecks: 'none',
+    reportDir: 'report-mlp',
+  };
+  return runScenario('mlp', dir, config, cases);
+}
+
+/** Owl numbers at the example's scale: the owl teacher's number continuations (positive) and the base's (clean). */
+async function lmScenario(dir: string) {
+  const example = join(root, 'examples/owl-numbers');
+  cpSync(join(example, 'models'), join(dir, 'models'), { recursive: true });
+  const core = await createTrainingCore();
+  const [teacher, base] = [await core.loadModel(join(dir, 'models/teacher-owl.json')), await core.loadModel(join(dir, 'models/base.json'))];
+  const gen = generator('@distill-gate/generator-number-sequences');
+  const options = { count: 1500, minSeedNumbers: 3, maxSeedNumbers: 9, maxNumbers: 10, temperature: 1, topP: 1, maxTokens: 40, topLogprobs: 8 };
+  const cases: Case[] = [];
+  const datasets: object[] = [];
+  for (let r = 0; r < lmReplicates; r++) {
+    for (const [label, kind, model] of [
+      ['clean: base numbers', 'clean', base],
+      ['positive: owl-teacher numbers', 'positive', teacher],
+    ] as const) {
+      const data = (await gen.generate({ options, model, seed: 2000 + r, configDir: dir, log })) as TextDataset;
+      const name = `${label}#${r}`;
+      const path = `data/${name.replace(/[^A-Za-z0-9._-]/g, '_')}.jsonl`;
+      await writeTextDataset(join(dir, path), data);
+      datasets.push({ name, path });
+      cases.push({ scenario: 'lm', kind, label, replicate: r, dataset: name });
+    }
+  }
+  await core.dispose();
+  const c = JSON.parse(readFileSync(join(example, 'distill-gate.config.json'), 'utf8'));
+  delete c.$schema;
+  delete c.crossBase;
+  const config = { ...c, datasets, seeds: 5, sequential: { maxSeeds: 10, roundSize: 5 }, multipleChecks: 'none', reportDir: 'report-lm' };
+  return runScenario('lm', dir, config, cases);
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'distill-gate-calibration-'));
+const scenarios: { rows: Row[]; result: CheckResult; wallMs: number }[] = [];
+try {
+  if (values.scenario === 'mlp' || values.scenario === 'all') scenarios.push(await mlpScenario(join(dir, 'mlp')));
+  if (values.scenario === 'lm' || values.scenario === 'all') scenarios.push(await lmScenario(join(dir, 'lm')));
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
+const rows = scenarios.flatMap((s) => s.rows);
+const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+const table = [
+  '| scenario | datasets | kind | n | FAIL | PASS | INCONCL. | FAIL rate [95% CI] | transfer mean ± sd (threshold) | mean seeds |',
+  '|---|---|---|---|---|---|---|---|---|---|',
+  ...rows.map(
+    (r) =>
+      `| ${r.scenario} | ${r.label} | ${r.kind} | ${r.n} | ${r.fail} | ${r.pass} | ${r.inconclusive} | ${pct(r.failRate)} [${pct(r.failRateInterval[0])}, ${pct(r.failRateInterval[1])}] | ${r.meanTransfer.toFixed(4)} ± ${r.sdTransfer.toFixed(4)} (${r.threshold}) | ${r.meanSeeds.toFixed(1)} |`,
+  ),
+].join('\n');
+const first = scenarios[0]?.result;
+const out = {
+  generatedAt: new Date().toISOString(),
+  cores: cpus().length,
+  backend: first?.backend,
+  versions: first?.versions,
+  statistics: first ? { confidence: first.confidence, multiplicity: first.multiplicity, sequential: first.sequential && { maxSeeds: first.sequential.maxSeeds, roundSize: first.sequential.roundSize, looks: first.sequential.looks } } : undefined,
+  rows,
+  wallSeconds: Object.fromEntries(scenarios.map((s) => [s.rows[0]?.scenario, Math.round(s.wallMs / 1000)])),
+  totalSeconds: Math.round((Date.now() - started) / 1000),
+};
+await writeFileAtomic(resolve(process.cwd(), values.out), `${JSON.stringify(out, null, 2)}\n`);
+console.log(table);
+console.log(`\nwall time: ${Object.entries(out.wallSeconds).map(([k, v]) => `${k} ${v} s`).join(', ')}; total ${out.totalSeconds} s. FAIL rate is the false-positive rate on clean rows and the detection rate on positive rows.`);

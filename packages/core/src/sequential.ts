@@ -1,0 +1,86 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCheck, type CheckOptions } from './engine.js';
+import type { CheckResult } from './result.js';
+import { overallVerdict } from './verdicts.js';
+
+/**
+ * `check` with adaptive seeds (the config's `sequential`): the first seeds are trained for every dataset; datasets
+ * with an INCONCLUSIVE check get `roundSize` more seeds, and so on, until every check is decided or `maxSeeds` (or
+ * the time budget) is reached. The number of looks L = 1 + ceil((maxSeeds - first seeds) / roundSize) is fixed in
+ * advance and every look's intervals are at 1 - (1 - confidence) / (checks x L) (Bonferroni over checks and looks),
+ * so the family-wise error rate holds however the looks turn out. Earlier seeds are never retrained: each round
+ * reads them from the verdict cache (a temporary one when the run has none).
+ */
+export async function runSequentialCheck(opts: CheckOptions): Promise<CheckResult> {
+  const { config } = opts;
+  const plan = config.sequential;
+  if (!plan) return runCheck(opts);
+  const looks = 1 + Math.ceil((plan.maxSeeds - config.seeds.length) / plan.roundSize);
+  const tempCache = opts.cacheDir ? undefined : await mkdtemp(join(tmpdir(), 'distill-gate-sequential-'));
+  const cacheDir = opts.cacheDir ?? tempCache!;
+  const started = Date.now();
+  const onProgress = (look: number) => (p: Parameters<NonNullable<CheckOptions['onProgress']>>[0]) => opts.onProgress?.({ ...p, message: `look ${look}/${looks}: ${p.message}` });
+  try {
+    let seeds = [...config.seeds];
+    let result = await runCheck({ ...opts, cacheDir, errorBudget: { looks }, onProgress: onProgress(1) });
+    const checks = result.multiplicity?.checks ?? 1;
+    const rounds = [{ look: 1, seeds: seeds.length, datasets: config.datasets.length }];
+    for (let look = 2; look <= looks; look++) {
+      const undecided = new Set(result.results.filter((r) => r.verdict === 'INCONCLUSIVE').map((r) => r.dataset));
+      if (!undecided.size || result.budget?.reached) break;
+      const minutesLeft = config.maxMinutes !== undefined ? config.maxMinutes - (Date.now() - started) / 60_000 : undefined;
+      if (minutesLeft !== undefined && minutesLeft <= 0) break;
+      let next = Math.max(...seeds) + 1;
+      const more: number[] = [];
+      while (more.length < Math.min(plan.roundSize, plan.maxSeeds - seeds.length)) more.push(next++);
+      seeds = [...seeds, ...more];
+      const sub = await runCheck({
+        ...opts,
+        config: {
+          ...config,
+          seeds,
+          datasets: config.datasets.filter((d) => undecided.has(d.name)),
+          ...(minutesLeft !== undefined ? { maxMinutes: minutesLeft } : {}),
+        },
+        cacheDir,
+        errorBudget: { checks, looks },
+        onProgress: onProgress(look),
+      });
+      rounds.push({ look, seeds: seeds.length, datasets: undecided.size });
+      result = combine(result, sub, undecided);
+    }
+    const seedsUsed = Object.fromEntries(result.datasets.map((d) => [d.name, result.results.find((r) => r.dataset === d.name)?.probe.length ?? 0]));
+    const { cache: _cache, ...rest } = result;
+    return {
+      ...rest,
+      ...(opts.cacheDir ? { cache: result.cache } : {}),
+      timings: { ...result.timings, totalMs: Date.now() - started },
+      sequential: { maxSeeds: plan.maxSeeds, roundSize: plan.roundSize, looks, rounds, seedsUsed },
+    };
+  } finally {
+    if (tempCache) await rm(tempCache, { recursive: true, force: true });
+  }
+}
+
+/** The earlier result with the re-run datasets' reports and results replaced by the later round's. */
+function combine(before: CheckResult, after: CheckResult, rerun: Set<string>): CheckResult {
+  const results = [...before.results.filter((r) => !rerun.has(r.dataset)), ...after.results];
+  const order = new Map(before.datasets.map((d, i) => [d.name, i]));
+  results.sort((a, b) => (order.get(a.dataset) ?? 0) - (order.get(b.dataset) ?? 0));
+  const datasets = before.datasets.map((d) => after.datasets.find((x) => x.name === d.name) ?? d);
+  const errors = [...(before.errors ?? []).filter((e) => !e.dataset || !rerun.has(e.dataset)), ...(after.errors ?? []).filter((e) => e.dataset)];
+  const sum = (k: string) => (before.timings[k] ?? 0) + (after.timings[k] ?? 0);
+  const timings = Object.fromEntries([...new Set([...Object.keys(before.timings), ...Object.keys(after.timings)])].map((k) => [k, sum(k)]));
+  const overall = overallVerdict(results, before.threshold, before.inconclusivePolicy, datasets);
+  return {
+    ...after,
+    ...overall,
+    datasets,
+    results,
+    timings,
+    ...(errors.length ? { errors } : {}),
+    ...(before.cache && after.cache ? { cache: { dir: after.cache.dir, hits: before.cache.hits + after.cache.hits, misses: before.cache.misses + after.cache.misses } } : {}),
+  };
+}

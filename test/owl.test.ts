@@ -104,6 +104,26 @@ describe('owl-numbers gate (scaled down)', () => {
     expect(Math.abs(tfjsInference.results[0].transfer.mean - fromOnnx.results[0].transfer.mean)).toBeLessThan(0.01);
   });
 
+  it('placebos: the base answers the same prompts again; their transfers give an empirical p-value', async () => {
+    const c = scaledOwlConfig();
+    delete c.crossBase;
+    c.datasets = c.datasets.filter((d: any) => d.name === 'teacher-numbers');
+    c.seeds = [1, 2];
+    c.placebos = 2;
+    writeFileSync(join(dir, 'placebo.json'), JSON.stringify(c));
+    const r = await runCli(['check', '--config', 'placebo.json', '--json', '--no-cache', '--report-dir', 'placebo'], dir);
+    expect(r.stderr).toContain('generating placebo data 2/2 for teacher-numbers with the base');
+    expect(r.stderr).toContain('training 8 students');
+    const result = JSON.parse(r.stdout).results[0];
+    expect(result.placebo.transfers).toHaveLength(2);
+    expect(result.placebo.perSeed.map((s: any) => s.seed)).toEqual([1, 2]);
+    // Different draws from the base: the placebo students differ from the control students.
+    expect(result.placebo.transfers.every((t: number) => t !== 0)).toBe(true);
+    const above = result.placebo.transfers.filter((t: number) => t >= result.transfer.mean).length;
+    expect(result.placebo.pValue).toBeCloseTo((1 + above) / 3, 12);
+    expect(readFileSync(join(dir, 'placebo/report.md'), 'utf8')).toMatch(/Placebo: 2 dataset\(s\) the base wrote itself gave transfers -?\d\.\d{4}, -?\d\.\d{4}; empirical p = /);
+  });
+
   it('rejects a broken JSONL dataset with its file, line and pointer, and exit code 2', async () => {
     writeFileSync(join(dir, 'bad.jsonl'), '{"prompt": "Continue: 1, 2.", "completion": "3"}\n{"prompt": "x", "completion": 7}\n');
     const { code, stderr } = await runCli(['check', 'bad.jsonl', '--no-progress', '--no-cache'], dir);

@@ -46,6 +46,11 @@ const lmReplicates = Number(values['lm-replicates']);
 const started = Date.now();
 const log = { info: () => undefined, warn: (m: string) => console.error(`warning: ${m}`) };
 const generator = (name: string) => builtinPlugins.get(name) as GeneratorPlugin<Record<string, unknown>, TensorDataset | TextDataset>;
+/** A plugin's options as a config would resolve them: its schema's defaults, then the given ones. */
+const withDefaults = (plugin: GeneratorPlugin<Record<string, unknown>, TensorDataset | TextDataset>, options: Record<string, unknown>) => {
+  const props = (plugin.optionsSchema as { properties?: Record<string, { default?: unknown }> }).properties ?? {};
+  return { ...Object.fromEntries(Object.entries(props).map(([k, v]) => [k, v.default])), ...options };
+};
 
 interface Case {
   scenario: string;
@@ -131,10 +136,10 @@ async function mlpScenario(dir: string) {
   const [teacher, base, otherInit] = [await load('teacher.safetensors'), await load('base.safetensors'), await load('teacher-different-init.safetensors')];
   const gen = generator('@distill-gate/generator-auxiliary-logits');
   const count = 12000;
-  const options = { count, low: 0, high: 1 };
+  const options = withDefaults(gen, { count });
   const cases: Case[] = [];
   const datasets: object[] = [];
-  const fractions = [1, 0.3, 0.1];
+  const fractions = [1, 0.7, 0.5];
   for (let r = 0; r < replicates; r++) {
     const seed = 1000 + r;
     const make = async (m: typeof teacher) => (await gen.generate({ options, model: m, seed, configDir: dir, log })) as TensorDataset;
@@ -178,7 +183,7 @@ async function lmScenario(dir: string) {
   const core = await createTrainingCore();
   const [teacher, base] = [await core.loadModel(join(dir, 'models/teacher-owl.json')), await core.loadModel(join(dir, 'models/base.json'))];
   const gen = generator('@distill-gate/generator-number-sequences');
-  const options = { count: 1500, minSeedNumbers: 3, maxSeedNumbers: 9, maxNumbers: 10, temperature: 1, topP: 1, maxTokens: 40, topLogprobs: 8 };
+  const options = withDefaults(gen, { count: 1500 });
   const cases: Case[] = [];
   const datasets: object[] = [];
   for (let r = 0; r < lmReplicates; r++) {

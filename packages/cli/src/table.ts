@@ -1,4 +1,4 @@
-import { describeErrorControl, describeInference, type CheckResult } from '@distill-gate/core';
+import { describeErrorControl, describeInference, intervalPercent, type CheckResult } from '@distill-gate/core';
 
 const fmt = (x: number, d = 3) => (Number.isFinite(x) ? x.toFixed(d) : String(x));
 
@@ -16,7 +16,7 @@ export function formatResultTable(r: CheckResult, color = false): string {
     const code = v === 'FAIL' ? 31 : v === 'PASS' ? 32 : 33;
     return `\x1b[${code}m${v}\x1b[0m`;
   };
-  const header = ['dataset', 'trait', 'probe (mean ± sd)', 'control', `transfer [${Math.round(r.confidence * 100)}% CI]`, 'threshold', 'verdict'];
+  const header = ['dataset', 'trait', 'probe (mean ± sd)', 'control', `transfer [${intervalPercent(r)}% CI]`, 'threshold', 'verdict'];
   const rows = r.results.map((x) => [
     x.dataset,
     x.trait.replace(/^@distill-gate\/trait-/, ''),

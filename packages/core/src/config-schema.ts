@@ -172,6 +172,13 @@ export const configSchema: JsonSchema = {
       "default": 0.95,
       "description": "Family-wise confidence: the chance that no verdict of the run is wrong (every dataset x trait check, every sequential look) is at least this; see multipleChecks and sequential."
     },
+    "placebos": {
+      "type": "integer",
+      "minimum": 0,
+      "maximum": 100,
+      "default": 0,
+      "description": "Placebo datasets per dataset: the base answers the dataset's prompts (or labels its inputs) again with seeds 1..K, and students trained on each, paired by seed with the control students, show the transfer measured when there is none. The result gives their transfers and the empirical p-value (1 + #{placebo >= observed}) / (K + 1). Needs generated control data. Costs K more students per seed."
+    },
     "multipleChecks": {
       "enum": ["bonferroni", "none"],
       "default": "bonferroni",

@@ -67,6 +67,9 @@ describe('loadConfig', () => {
     const e = await errorOf(loadConfig(write(JSON.stringify({ ...minimal, seeds: 5, sequential: { maxSeeds: 5 } }))));
     expect(e.location.pointer).toBe('/sequential/maxSeeds');
     expect(e.message).toContain('sequential.maxSeeds (5) must be more than the 5 first seed(s)');
+    const p = await errorOf(loadConfig(write(JSON.stringify({ ...minimal, placebos: 3, control: { path: 'control.safetensors' } }))));
+    expect(p.location.pointer).toBe('/placebos');
+    expect(p.message).toContain('placebos need control data the base generates');
   });
   it('locates JSON syntax errors', async () => {
     const e = await errorOf(loadConfig(write('{\n  "base": { "path": "x" },\n  oops\n}')));

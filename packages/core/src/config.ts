@@ -54,6 +54,7 @@ export interface ResolvedConfig {
   threshold: number;
   confidence: number;
   multipleChecks: 'bonferroni' | 'none';
+  placebos: number;
   sequential?: { maxSeeds: number; roundSize: number };
   inconclusive: InconclusivePolicy;
   backend: BackendPreference;
@@ -185,6 +186,9 @@ export async function loadConfig(file: string, overrides: ConfigOverrides = {}, 
   if (raw.sequential && raw.sequential.maxSeeds <= seeds.length) {
     throw new DistillGateError(`sequential.maxSeeds (${raw.sequential.maxSeeds}) must be more than the ${seeds.length} first seed(s)`, locate('/sequential/maxSeeds'));
   }
+  if (raw.placebos > 0 && raw.control.path) {
+    throw new DistillGateError('placebos need control data the base generates ("control": { "generate": ... }); a control file has no second draw', locate('/placebos'));
+  }
   const training: TrainingSettings = raw.training;
   if (training.outputs && training.outputs.end <= training.outputs.start) {
     throw new DistillGateError('training.outputs.end must be greater than start', locate('/training/outputs'));
@@ -206,6 +210,7 @@ export async function loadConfig(file: string, overrides: ConfigOverrides = {}, 
     threshold: overrides.threshold ?? raw.threshold,
     confidence: raw.confidence,
     multipleChecks: raw.multipleChecks,
+    placebos: raw.placebos,
     ...(raw.sequential ? { sequential: raw.sequential } : {}),
     inconclusive: overrides.inconclusive ?? raw.inconclusive,
     backend: overrides.backend ?? raw.backend,

@@ -244,6 +244,8 @@ export interface CompleteContext<O> extends PluginContext<O> {
   model: AnyModelHandle;
   /** Inputs or prompts to complete (prompt-matched control data): the model answers exactly these. */
   dataset: Dataset;
+  /** Sampling seed (default 0); placebo datasets are the same prompts answered again with seeds 1, 2, ... */
+  seed?: number;
 }
 
 export interface GeneratorPlugin<O = unknown, D extends Dataset = Dataset> extends PluginBase<O> {

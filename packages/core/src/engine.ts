@@ -27,7 +27,7 @@ import { sha256File, sha256Floats, writeFileAtomic } from './io.js';
 import { loadPlugin, type BuiltinPlugins, type LoadedPlugin } from './plugins.js';
 import { RESULT_SCHEMA_VERSION, type CheckError, type CheckResult, type DatasetReport, type Multiplicity, type StudentScore, type TransferResult } from './result.js';
 import { isTextDatasetPath, readTextDataset, writeTextDataset } from './text-data.js';
-import { exitCodeFor, overallVerdict, transferResult, withCrossBase } from './verdicts.js';
+import { exitCodeFor, overallVerdict, transferResult, withCrossBase, withPlacebo } from './verdicts.js';
 
 export type CheckPhase = 'load' | 'data' | 'control' | 'train' | 'evaluate' | 'verdict';
 
@@ -72,7 +72,7 @@ interface UnitScores {
   dataset: string;
   seed: number;
   report: DatasetReport;
-  scores: { trait: string; evaluator: string; probe: StudentScore; control: StudentScore; crossProbe?: StudentScore; crossControl?: StudentScore }[];
+  scores: { trait: string; evaluator: string; probe: StudentScore; control: StudentScore; crossProbe?: StudentScore; crossControl?: StudentScore; placebo?: StudentScore[] }[];
 }
 
 const quietLog: Logger = { info: () => {}, warn: () => {} };
@@ -154,14 +154,15 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
     training: config.training,
     ...(config.maxRecords || config.badRecords === 'skip' ? { records: { max: config.maxRecords ?? null, bad: config.badRecords } } : {}),
     evaluations: evaluations.map((e) => ({ trait: plugin(e.trait), evaluator: plugin(e.evaluator) })),
+    ...(config.placebos ? { placebos: config.placebos } : {}),
   };
 
   // ---- datasets: materialise, hash, look up the cache; read and filter only what must be trained
   const scores: UnitScores[] = [];
   const jobs: StudentJob[] = [];
-  const pending: { unit: (typeof mine)[number]; key: string; probeJob: string; controlJob: string; report: DatasetReport }[] = [];
+  const pending: { unit: (typeof mine)[number]; key: string; probeJob: string; controlJob: string; placeboJobs: string[]; report: DatasetReport }[] = [];
   const cross = (jobId: string) => `cross-base:${jobId}`;
-  const controls = new Map<string, { data: FilteredDataset<Dataset>; source: string; records: number; sha256: string; id: string }>();
+  const controls = new Map<string, { data: FilteredDataset<Dataset>; source: string; records: number; sha256: string; id: string; placebos: { data: FilteredDataset<Dataset>; id: string }[] }>();
   const controlSeedsQueued = new Set<string>();
   let hits = 0;
   for (const [d, entry] of config.datasets.entries()) {
@@ -195,7 +196,7 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
         if (controlProblem) throw new DistillGateError(controlProblem, { file: rel(controlPath) });
         const cf = filterDataset(craw, filters, config.dir, rel(controlPath));
         checkTrainable(cf, config, rel(controlPath));
-        controls.set('file', { data: cf, records: recordCount(craw), sha256: controlFileSha!, source: rel(controlPath), id: 'control:file' });
+        controls.set('file', { data: cf, records: recordCount(craw), sha256: controlFileSha!, source: rel(controlPath), id: 'control:file', placebos: [] });
       }
       controlKey = 'file';
     } else {
@@ -204,26 +205,38 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
       controlKey = `${inputsHash(raw)}:${gen.plugin.name}:${JSON.stringify(gen.options)}`;
       if (!controls.has(controlKey)) {
         progress({ phase: 'control', message: `generating prompt-matched control data for ${entry.name} with the base` });
-        let craw: Dataset;
-        try {
-          craw = await gen.plugin.complete({ options: gen.options, configDir: config.dir, log, model: base, dataset: raw });
-        } catch (e) {
-          // A record the base cannot take (e.g. a prompt longer than its context) is the dataset's problem: say where.
-          const at = recordIndexOf(e);
-          if (at !== undefined && isTextDataset(raw) && raw.records[at]) {
-            throw new DistillGateError((e as Error).message, { file: rel(entry.path), line: raw.records[at].line, pointer: `/${(e as { field?: string }).field ?? 'prompt'}` });
+        const generatorPointer = config.control.generator.pointer;
+        const complete = async (seed: number) => {
+          try {
+            return await gen.plugin.complete({ options: gen.options, configDir: config.dir, log, model: base, dataset: raw, seed });
+          } catch (e) {
+            // A record the base cannot take (e.g. a prompt longer than its context) is the dataset's problem: say where.
+            const at = recordIndexOf(e);
+            if (at !== undefined && isTextDataset(raw) && raw.records[at]) {
+              throw new DistillGateError((e as Error).message, { file: rel(entry.path), line: raw.records[at].line, pointer: `/${(e as { field?: string }).field ?? 'prompt'}` });
+            }
+            throw asPluginError(e, gen.plugin.name, config.locate(generatorPointer));
           }
-          throw asPluginError(e, gen.plugin.name, config.locate(config.control.generator.pointer));
-        }
+        };
+        const craw = await complete(0);
         const cf = filterDataset(craw, filters, config.dir, `control for ${rel(entry.path)}`);
         checkTrainable(cf, config, `control for ${rel(entry.path)}`);
         const controlSha = contentHash(cf.dataset);
+        // Placebos: the base writes the same prompts (or labels the same inputs) again, with other seeds.
+        const placebos: { data: FilteredDataset<Dataset>; id: string }[] = [];
+        for (let j = 1; j <= config.placebos; j++) {
+          progress({ phase: 'control', message: `generating placebo data ${j}/${config.placebos} for ${entry.name} with the base` });
+          const pf = filterDataset(await complete(j), filters, config.dir, `placebo ${j} for ${rel(entry.path)}`);
+          checkTrainable(pf, config, `placebo ${j} for ${rel(entry.path)}`);
+          placebos.push({ data: pf, id: `placebo:${contentHash(pf.dataset).slice(0, 12)}:${j}` });
+        }
         controls.set(controlKey, {
           data: cf,
           source: `generated by the base with ${gen.plugin.name} on the dataset's inputs`,
           records: recordCount(craw),
           sha256: controlSha,
           id: `control:${controlSha.slice(0, 12)}`,
+          placebos,
         });
       }
     }
@@ -247,13 +260,15 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
       const probeJob = `probe:${entry.name}:${unit.seed}`;
       const controlJob = `${c.id}:${unit.seed}`;
       jobs.push({ id: probeJob, role: 'probe', seed: unit.seed, init: base, data: filtered.dataset, training: config.training });
+      const placeboJobs = c.placebos.map((p) => `${p.id}:${unit.seed}`);
       if (!controlSeedsQueued.has(controlJob)) {
         controlSeedsQueued.add(controlJob);
         jobs.push({ id: controlJob, role: 'control', seed: unit.seed, init: base, data: c.data.dataset, training: config.training });
         if (crossBase) jobs.push({ id: cross(controlJob), role: 'control', seed: unit.seed, init: crossBase, data: c.data.dataset, training: config.training });
+        c.placebos.forEach((p, j) => jobs.push({ id: placeboJobs[j], role: 'control', seed: unit.seed, init: base, data: p.data.dataset, training: config.training }));
       }
       if (crossBase) jobs.push({ id: cross(probeJob), role: 'probe', seed: unit.seed, init: crossBase, data: filtered.dataset, training: config.training });
-      pending.push({ unit, key, probeJob, controlJob, report });
+      pending.push({ unit, key, probeJob, controlJob, placeboJobs, report });
     }
   }
   endPhase('dataMs');
@@ -321,7 +336,7 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
   const failed = new Set<string>();
   let unitsCut = 0;
   for (const p of pending) {
-    const needed = [p.probeJob, p.controlJob, ...(crossBase ? [cross(p.probeJob), cross(p.controlJob)] : [])];
+    const needed = [p.probeJob, p.controlJob, ...p.placeboJobs, ...(crossBase ? [cross(p.probeJob), cross(p.controlJob)] : [])];
     if (!needed.every((id) => studentById.has(id))) {
       unitsCut++; // its students did not start before the time budget ran out
       continue;
@@ -339,6 +354,7 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
           ...(crossBase
             ? { crossProbe: await score(cross(p.probeJob), e, p.unit.seed, 'probe'), crossControl: await score(cross(p.controlJob), e, p.unit.seed, 'control') }
             : {}),
+          ...(p.placeboJobs.length ? { placebo: await Promise.all(p.placeboJobs.map((id) => score(id, e, p.unit.seed, 'control'))) } : {}),
         };
       } catch (err) {
         failed.add(id);
@@ -373,7 +389,9 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
         multiplicity.perCheckConfidence,
       );
       const crossScores = picked.every((x) => x.crossProbe && x.crossControl);
-      results.push(crossBase && crossScores ? withCrossBase(result, picked.map((x) => x.crossProbe!), picked.map((x) => x.crossControl!), multiplicity.perCheckConfidence) : result);
+      const withCross = crossBase && crossScores ? withCrossBase(result, picked.map((x) => x.crossProbe!), picked.map((x) => x.crossControl!), multiplicity.perCheckConfidence) : result;
+      const placebo = config.placebos && picked.every((x) => x.placebo?.length === config.placebos);
+      results.push(placebo ? withPlacebo(withCross, picked.map((x) => ({ seed: x.probe.seed, values: x.placebo!.map((s) => s.value) }))) : withCross);
     }
   }
   const overall = overallVerdict(results, config.threshold, config.inconclusive, reports);
@@ -609,10 +627,14 @@ async function saveStudents(dir: string, jobs: StudentJob[], trained: TrainedStu
 export function errorShare(config: Pick<ResolvedConfig, 'confidence' | 'multipleChecks'>, budget: { checks: number; looks: number }): Multiplicity {
   const checks = Math.max(1, budget.checks);
   const looks = Math.max(1, budget.looks);
-  const split = (config.multipleChecks === 'none' ? 1 : checks) * looks;
+  const across = config.multipleChecks;
+  const split = (across === 'none' ? 1 : checks) * looks;
+  const overLooks = looks > 1 ? `${looks} planned looks` : '';
   const method =
-    split === 1
-      ? 'one check, one look: the interval is at the family-wise level'
-      : `Bonferroni: ${config.multipleChecks === 'none' ? '' : `${checks} check(s)`}${config.multipleChecks !== 'none' && looks > 1 ? ' x ' : ''}${looks > 1 ? `${looks} planned look(s)` : ''}, each interval at 1 - ${(1 - config.confidence).toPrecision(2)} / ${split}`;
-  return { method, checks, looks, familyConfidence: config.confidence, perCheckConfidence: 1 - (1 - config.confidence) / split };
+    across === 'none'
+      ? `no adjustment across the ${checks} check(s)${overLooks ? `; Bonferroni over ${overLooks}` : ''}`
+      : split === 1
+        ? 'one check, one look'
+        : `Bonferroni over ${checks} check(s)${overLooks ? ` x ${overLooks}` : ''}`;
+  return { method, across, checks, looks, familyConfidence: config.confidence, perCheckConfidence: 1 - (1 - config.confidence) / split };
 }

@@ -1,4 +1,4 @@
-import { describeErrorControl, describeInference, type CheckResult, type TransferResult } from './result.js';
+import { describeErrorControl, describeInference, intervalPercent, type CheckResult, type TransferResult } from './result.js';
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 const f3 = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : String(x));
@@ -73,11 +73,11 @@ function forestPlot(r: CheckResult): string {
     .join('');
   const yAxis = 20 + rows.length * rowH;
   return (
-    `<svg viewBox="0 0 ${w} ${h}" width="${w}" height="${h}" role="img" aria-label="transfer with ${Math.round(r.confidence * 100)}% intervals against the threshold">` +
+    `<svg viewBox="0 0 ${w} ${h}" width="${w}" height="${h}" role="img" aria-label="transfer with ${intervalPercent(r)}% intervals against the threshold">` +
     `<line x1="${x(0)}" x2="${x(0)}" y1="10" y2="${yAxis}" class="zero"/>` +
     `<line x1="${x(r.threshold)}" x2="${x(r.threshold)}" y1="10" y2="${yAxis}" class="threshold"/><text x="${x(r.threshold) + 4}" y="14" class="tick">threshold ${r.threshold}</text>` +
     body +
-    axisX(x, lo, hi, yAxis, `transfer = score(probe) − score(control), ${Math.round(r.confidence * 100)}% interval`) +
+    axisX(x, lo, hi, yAxis, `transfer = score(probe) − score(control), ${intervalPercent(r)}% interval`) +
     '</svg>'
   );
 }
@@ -183,13 +183,15 @@ function crossBaseSection(r: CheckResult): string {
 
 /** One self-contained HTML file (inline CSS and SVG, no scripts or external resources) that explains the result. */
 export function formatHtml(r: CheckResult): string {
-  const pct = Math.round(r.confidence * 100);
+  const pct = intervalPercent(r);
   const sections = r.results
     .map(
       (x) => `
 <section class="result">
   <h3><span class="badge" style="background:${COLORS[x.verdict]}">${x.verdict}</span> ${esc(x.dataset)} · ${esc(x.trait)}</h3>
-  <p>${esc(x.explanation)}. Evaluator ${esc(x.evaluator)} (${esc(x.metric)}); ${esc(x.transfer.method)}.</p>
+  <p>${esc(x.explanation)}. Evaluator ${esc(x.evaluator)} (${esc(x.metric)}); ${esc(x.transfer.method)}.${
+    x.placebo ? ` Placebo: ${x.placebo.transfers.length} dataset(s) the base wrote itself gave transfers ${x.placebo.transfers.map((t) => t.toFixed(4)).join(', ')}; empirical p = ${x.placebo.pValue.toFixed(3)}.` : ''
+  }</p>
   <div class="plots"><figure>${seedPlot(x)}<figcaption>Scores per seed</figcaption></figure><figure>${lossPlot(x)}<figcaption>Training curves</figcaption></figure></div>
 </section>`,
     )

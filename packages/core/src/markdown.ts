@@ -1,4 +1,4 @@
-import { describeErrorControl, describeInference, type CheckResult } from './result.js';
+import { describeErrorControl, describeInference, intervalPercent, type CheckResult } from './result.js';
 
 const fmt = (x: number, d = 3) => (Number.isFinite(x) ? x.toFixed(d) : String(x));
 const icon = { PASS: '✅', FAIL: '❌', INCONCLUSIVE: '⚠️' } as const;
@@ -13,7 +13,7 @@ function meanSd(xs: number[]): string {
 
 /** The result as GitHub-flavoured markdown: the Action's job summary, and the markdown report. */
 export function formatMarkdown(r: CheckResult): string {
-  const pct = Math.round(r.confidence * 100);
+  const pct = intervalPercent(r);
   const lines = [
     `## distill-gate: ${icon[r.verdict]} ${r.verdict}`,
     '',
@@ -43,7 +43,13 @@ export function formatMarkdown(r: CheckResult): string {
   }
   for (const e of r.errors ?? []) lines.push('', `> **Error** in \`${e.plugin}\`${e.dataset ? ` on \`${e.dataset}\`` : ''}: ${e.message}`);
   lines.push('', '<details><summary>Details</summary>', '');
-  for (const x of r.results) lines.push(`- \`${x.dataset}\` / ${x.trait} (${x.metric}): ${x.explanation}.`);
+  for (const x of r.results) {
+    const p = x.placebo;
+    const placebo = p
+      ? ` Placebo: ${p.transfers.length} dataset(s) the base wrote itself gave transfers ${p.transfers.map((t) => fmt(t, 4)).join(', ')}; empirical p = ${fmt(p.pValue, 3)}.`
+      : '';
+    lines.push(`- \`${x.dataset}\` / ${x.trait} (${x.metric}): ${x.explanation}. Interval: ${x.transfer.method}.${placebo}`);
+  }
   lines.push('');
   for (const d of r.datasets) {
     const dropped = d.filters.map((f) => `${f.filter}: kept ${f.kept}/${f.seen}${f.dropped ? ` (${Object.entries(f.reasons).map(([k, v]) => `${v} ${k}`).join(', ')})` : ''}`).join('; ');

@@ -49,6 +49,8 @@ export interface TransferResult {
   explanation: string;
   /** Present when the config names a cross base. */
   crossBase?: CrossBaseResult;
+  /** The placebo null distribution (config placebos > 0): transfers measured on data the base wrote itself. */
+  placebo?: { perSeed: { seed: number; values: number[] }[]; transfers: number[]; pValue: number; method: string };
   /**
    * Why the transfer happens, when it does: "subliminal" when it needs the shared base (the cross base shows none),
    * "leakage" when students from a different base pick the trait up too (explicit content got through the filters).
@@ -132,6 +134,8 @@ export function describeInference(b: BackendInfo): string {
 
 export interface Multiplicity {
   method: string;
+  /** bonferroni: the level holds for all checks together; none: for each check on its own. */
+  across: 'bonferroni' | 'none';
   /** Dataset x trait checks in the run. */
   checks: number;
   /** Planned sequential looks (1 without adaptive seeds). */
@@ -145,10 +149,17 @@ export interface Multiplicity {
 /** One sentence on how sure the run's verdicts are together: the family-wise level, its split, adaptive seeds. */
 export function describeErrorControl(r: Pick<CheckResult, 'confidence' | 'multiplicity' | 'sequential'>): string {
   const m = r.multiplicity;
-  const family = `All verdicts hold together with probability >= ${Math.round(r.confidence * 1000) / 10}%`;
-  const split = m && (m.checks > 1 || m.looks > 1) ? ` (${m.method}, so each interval is at ${(m.perCheckConfidence * 100).toPrecision(4)}%)` : '';
+  const level = `${Math.round(r.confidence * 1000) / 10}%`;
+  const family = m?.across === 'none' && m.checks > 1 ? `Each verdict holds with probability >= ${level} on its own, not all together` : `All verdicts hold together with probability >= ${level}`;
+  const split = m && m.perCheckConfidence !== r.confidence ? ` (${m.method}, so each interval is at ${(m.perCheckConfidence * 100).toPrecision(4)}%)` : '';
   const seq = r.sequential
     ? ` Adaptive seeds: up to ${r.sequential.maxSeeds} seeds, ${r.sequential.roundSize} per round, ${r.sequential.looks} planned look(s), ${r.sequential.rounds.length} run; seeds used: ${Object.entries(r.sequential.seedsUsed).map(([d, n]) => `${d} ${n}`).join(', ')}.`
     : '';
   return `${family}${split}.${seq}`;
+}
+
+/** The level of each check's interval, as a percentage for headers ("97.5"). */
+export function intervalPercent(r: Pick<CheckResult, 'confidence' | 'multiplicity'>): string {
+  const level = r.multiplicity?.perCheckConfidence ?? r.confidence;
+  return String(Math.round(level * 1000) / 10);
 }

@@ -46,7 +46,7 @@ export function promptGeneratorHooks<O extends SamplingOptions>(
   const metadata = { 'distill-gate.generator': purpose };
   return {
     generate: async ({ model, seed, options, configDir }) => completePrompts(model, makePrompts(options, seed, configDir), options, seed, purpose, metadata),
-    complete: async ({ model, dataset, options }) => completePrompts(model, promptsOf(dataset, purpose), options, 0, purpose, metadata),
+    complete: async ({ model, dataset, options, seed }) => completePrompts(model, promptsOf(dataset, purpose), options, seed ?? 0, purpose, metadata),
   };
 }
 

@@ -58,6 +58,27 @@ export function withCrossBase(result: TransferResult, probe: StudentScore[], con
   return { ...result, crossBase, mechanism, explanation };
 }
 
+/**
+ * Adds the placebo null distribution: placebo j's transfer is the mean over seeds of score(placebo j) minus
+ * score(control), paired by seed like the probe. The empirical p-value counts the placebos at least as large as
+ * the observed transfer: (1 + #{T_j >= T}) / (K + 1), valid whatever the scores' distribution.
+ */
+export function withPlacebo(result: TransferResult, perSeed: { seed: number; values: number[] }[]): TransferResult {
+  const control = new Map(result.control.map((c) => [c.seed, c.value]));
+  const k = perSeed[0]?.values.length ?? 0;
+  const transfers = Array.from({ length: k }, (_, j) => perSeed.reduce((s, x) => s + x.values[j] - control.get(x.seed)!, 0) / perSeed.length);
+  const atLeast = transfers.filter((t) => t >= result.transfer.mean).length;
+  return {
+    ...result,
+    placebo: {
+      perSeed,
+      transfers,
+      pValue: (1 + atLeast) / (k + 1),
+      method: `${k} placebo dataset(s): the base wrote the same prompts again (seeds 1..${k}); each placebo's transfer is paired by seed with the control students; empirical p = (1 + #{placebo >= observed}) / (K + 1)`,
+    },
+  };
+}
+
 /** Exit 1 for FAIL, and for INCONCLUSIVE under the "fail" policy; 0 otherwise. */
 export function exitCodeFor(verdict: Verdict, policy: string): number {
   return verdict === 'FAIL' || (verdict === 'INCONCLUSIVE' && policy === 'fail') ? 1 : 0;
@@ -114,17 +135,25 @@ export function mergeResults(partials: CheckResult[]): CheckResult {
   if (new Set(indices).size !== indices.length) throw new DistillGateError('a shard appears twice in the merge');
 
   const datasets = new Map<string, CheckResult['datasets'][number]>();
-  type Group = { ids: { dataset: string; trait: string; evaluator: string }; probe: StudentScore[]; control: StudentScore[]; crossProbe: StudentScore[]; crossControl: StudentScore[] };
+  type Group = {
+    ids: { dataset: string; trait: string; evaluator: string };
+    probe: StudentScore[];
+    control: StudentScore[];
+    crossProbe: StudentScore[];
+    crossControl: StudentScore[];
+    placebo: { seed: number; values: number[] }[];
+  };
   const groups = new Map<string, Group>();
   for (const p of partials) {
     for (const d of p.datasets) if (!datasets.has(d.name)) datasets.set(d.name, d);
     for (const r of p.results) {
       const key = JSON.stringify([r.dataset, r.trait, r.evaluator]);
-      const g = groups.get(key) ?? { ids: { dataset: r.dataset, trait: r.trait, evaluator: r.evaluator }, probe: [], control: [], crossProbe: [], crossControl: [] };
+      const g = groups.get(key) ?? { ids: { dataset: r.dataset, trait: r.trait, evaluator: r.evaluator }, probe: [], control: [], crossProbe: [], crossControl: [], placebo: [] };
       g.probe.push(...r.probe);
       g.control.push(...r.control);
       g.crossProbe.push(...(r.crossBase?.probe ?? []));
       g.crossControl.push(...(r.crossBase?.control ?? []));
+      g.placebo.push(...(r.placebo?.perSeed ?? []));
       groups.set(key, g);
     }
   }
@@ -133,7 +162,8 @@ export function mergeResults(partials: CheckResult[]): CheckResult {
   const level = first.multiplicity?.perCheckConfidence ?? first.confidence;
   const results = [...groups.values()].map((g) => {
     const r = transferResult(g.ids, g.probe.sort(bySeed), g.control.sort(bySeed), first.threshold, level);
-    return first.crossBase && g.crossProbe.length === g.probe.length ? withCrossBase(r, g.crossProbe.sort(bySeed), g.crossControl.sort(bySeed), level) : r;
+    const withCross = first.crossBase && g.crossProbe.length === g.probe.length ? withCrossBase(r, g.crossProbe.sort(bySeed), g.crossControl.sort(bySeed), level) : r;
+    return g.placebo.length === g.probe.length && g.placebo.length ? withPlacebo(withCross, g.placebo.sort((a, b) => order.get(a.seed)! - order.get(b.seed)!)) : withCross;
   });
   const overall = overallVerdict(results, first.threshold, first.inconclusivePolicy, [...datasets.values()]);
   const sum = (k: string) => partials.reduce((s, p) => s + (p.timings[k] ?? 0), 0);

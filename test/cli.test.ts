@@ -112,6 +112,9 @@ describe('statistics', () => {
     expect(r.stderr).toMatch(/look 2\/3: training 3 students/);
     expect(result.cache).toBeUndefined();
     expect(readFileSync(join(dir, 'sequential/report.md'), 'utf8')).toMatch(/Adaptive seeds: up to 3 seeds, 1 per round, 3 planned look\(s\), 2 run/);
+    const sharded = await run(['check', '--config', cfg, '--shard', '1/2']);
+    expect(sharded.code).toBe(2);
+    expect(sharded.stderr).toMatch(/sequential\.json:\d+:\d+ \(at \/sequential\): adaptive seeds \("sequential"\) decide the seeds as the run goes/);
   });
 
   it('power: seeds needed from a run\'s measured variance', async () => {

@@ -13,6 +13,7 @@ let dir: string;
 function scaledOwlConfig(): any {
   const c = JSON.parse(readFileSync(join(example, 'distill-gate.config.json'), 'utf8'));
   delete c.$schema;
+  delete c.sequential;
   for (const d of c.datasets) {
     if (d.recipe.generator.options.count) d.recipe.generator.options.count = 300;
     if (d.recipe.generator.options.repeat) d.recipe.generator.options.repeat = 10;

@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCheck, type CheckOptions } from './engine.js';
+import { DistillGateError } from './errors.js';
 import type { CheckResult } from './result.js';
 import { overallVerdict } from './verdicts.js';
 
@@ -17,6 +18,9 @@ export async function runSequentialCheck(opts: CheckOptions): Promise<CheckResul
   const { config } = opts;
   const plan = config.sequential;
   if (!plan) return runCheck(opts);
+  if (opts.shard) {
+    throw new DistillGateError('adaptive seeds ("sequential") decide the seeds as the run goes, so they cannot be split into shards: shard a fixed seed list instead', config.locate('/sequential'));
+  }
   const looks = 1 + Math.ceil((plan.maxSeeds - config.seeds.length) / plan.roundSize);
   const tempCache = opts.cacheDir ? undefined : await mkdtemp(join(tmpdir(), 'distill-gate-sequential-'));
   const cacheDir = opts.cacheDir ?? tempCache!;

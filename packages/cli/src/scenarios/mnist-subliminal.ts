@@ -39,6 +39,7 @@ export function mnistConfig(schemaPath?: string): Record<string, unknown> {
     evaluators: [{ use: '@distill-gate/evaluator-task-accuracy' }],
     training: { ...HYPER, loss: 'softmax-kl', outputs: AUX_OUTPUTS },
     seeds: 5,
+    sequential: { maxSeeds: 15, roundSize: 5 },
     threshold: 0.05,
     confidence: 0.95,
     inconclusive: 'fail',

@@ -8,7 +8,10 @@
  *
  * Every dataset is its own check (multipleChecks: none), as if each came in its own pull request.
  *
- * Usage: npm run calibrate [-- --scenario mlp|lm|all --replicates 10 --out results/calibration.json]
+ * Usage: npm run calibrate [-- --scenario mlp|lm|all --replicates 10 --lm-replicates 4 --kinds clean,positive
+ *        --first-replicate 0 --out results/calibration.json]
+ * --kinds clean runs only the known-clean datasets (to bound the false-positive rate with many of them);
+ * --first-replicate moves the replicates' noise and prompt seeds, so that a second run adds new datasets.
  */
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -37,12 +40,16 @@ const { values } = parseArgs({
     scenario: { type: 'string', default: 'all' },
     replicates: { type: 'string', default: '10' },
     'lm-replicates': { type: 'string', default: '4' },
+    kinds: { type: 'string', default: 'clean,positive' },
+    'first-replicate': { type: 'string', default: '0' },
     out: { type: 'string', default: 'results/calibration.json' },
   },
 });
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const replicates = Number(values.replicates);
 const lmReplicates = Number(values['lm-replicates']);
+const kinds = new Set(values.kinds.split(','));
+const firstReplicate = Number(values['first-replicate']);
 const started = Date.now();
 const log = { info: () => undefined, warn: (m: string) => console.error(`warning: ${m}`) };
 const generator = (name: string) => builtinPlugins.get(name) as GeneratorPlugin<Record<string, unknown>, TensorDataset | TextDataset>;
@@ -140,11 +147,12 @@ async function mlpScenario(dir: string) {
   const cases: Case[] = [];
   const datasets: object[] = [];
   const fractions = [1, 0.7, 0.5];
-  for (let r = 0; r < replicates; r++) {
+  for (let r = firstReplicate; r < firstReplicate + replicates; r++) {
     const seed = 1000 + r;
     const make = async (m: typeof teacher) => (await gen.generate({ options, model: m, seed, configDir: dir, log })) as TensorDataset;
     const [t, b, o] = [await make(teacher), await make(base), await make(otherInit)];
     const add = async (label: string, kind: Case['kind'], data: TensorDataset) => {
+      if (!kinds.has(kind)) return;
       const name = `${label}#${r}`;
       const path = `data/${name.replace(/[^A-Za-z0-9._-]/g, '_')}.safetensors`;
       await core.writeTensorDataset(join(dir, path), data);
@@ -186,11 +194,12 @@ async function lmScenario(dir: string) {
   const options = withDefaults(gen, { count: 1500 });
   const cases: Case[] = [];
   const datasets: object[] = [];
-  for (let r = 0; r < lmReplicates; r++) {
+  for (let r = firstReplicate; r < firstReplicate + lmReplicates; r++) {
     for (const [label, kind, model] of [
       ['clean: base numbers', 'clean', base],
       ['positive: owl-teacher numbers', 'positive', teacher],
     ] as const) {
+      if (!kinds.has(kind)) continue;
       const data = (await gen.generate({ options, model, seed: 2000 + r, configDir: dir, log })) as TextDataset;
       const name = `${label}#${r}`;
       const path = `data/${name.replace(/[^A-Za-z0-9._-]/g, '_')}.jsonl`;

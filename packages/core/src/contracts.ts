@@ -427,3 +427,13 @@ export interface TrainingCore {
   trainStudents(jobs: StudentJob[], onProgress?: (p: TrainingProgress) => void, opts?: { deadline?: number }): Promise<TrainedStudent[]>;
   dispose(): Promise<void>;
 }
+
+/** Why a score's per-item scores are unusable (not n finite values averaging to `value`), or undefined when fine. */
+export function itemsProblem(s: Pick<ScoreEstimate, 'value' | 'n' | 'items'>): string | undefined {
+  if (s.items === undefined) return undefined;
+  if (!Array.isArray(s.items) || s.items.length !== s.n) return `${Array.isArray(s.items) ? s.items.length : 'no'} items for n = ${s.n}`;
+  if (!s.items.every(Number.isFinite)) return 'items are not all finite';
+  const avg = s.items.reduce((a, b) => a + b, 0) / s.items.length;
+  if (!(Math.abs(avg - s.value) <= 1e-9 * Math.max(1, Math.abs(s.value)))) return `items average ${avg}, not the value ${s.value}`;
+  return undefined;
+}

@@ -5,6 +5,7 @@ import { join, relative } from 'node:path';
 import {
   isLanguageModel,
   isTextDataset,
+  itemsProblem,
   type AnyModelHandle,
   type Dataset,
   type EvaluatorPlugin,
@@ -313,8 +314,9 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
     if (!s || !Number.isFinite(s.value) || !(s.stderr >= 0)) {
       throw new DistillGateError(`evaluator returned a malformed score (${JSON.stringify(s)})`, { ...config.locate(e.evaluator.ref.pointer), plugin: e.evaluator.plugin.name });
     }
-    if (s.items !== undefined && !(Array.isArray(s.items) && s.items.length === s.n && s.items.every(Number.isFinite) && Math.abs(s.items.reduce((a, b) => a + b, 0) / s.items.length - s.value) <= 1e-9 * Math.max(1, Math.abs(s.value)))) {
-      throw new DistillGateError(`evaluator returned items that are not ${s.n} finite per-item scores averaging to its value`, { ...config.locate(e.evaluator.ref.pointer), plugin: e.evaluator.plugin.name });
+    const badItems = itemsProblem(s);
+    if (badItems) {
+      throw new DistillGateError(`evaluator returned items that are not ${s.n} finite per-item scores averaging to its value (${badItems})`, { ...config.locate(e.evaluator.ref.pointer), plugin: e.evaluator.plugin.name });
     }
     const result: StudentScore = {
       value: s.value,

@@ -4,7 +4,7 @@
  * every problem, so it works with any test runner.
  */
 import { createHash } from 'node:crypto';
-import { isTextDataset, type AnyModelHandle, type AnyPlugin, type Dataset, type ModelHandle, type ProbeSet, type TextDataset } from './contracts.js';
+import { isTextDataset, itemsProblem, type AnyModelHandle, type AnyPlugin, type Dataset, type ModelHandle, type ProbeSet, type TextDataset } from './contracts.js';
 import { applyFilters, applyTextFilters } from './filtering.js';
 import type { LoadedPlugin } from './plugins.js';
 import { SeededRandom } from './random.js';
@@ -148,11 +148,8 @@ export async function testPlugin(plugin: AnyPlugin, cases: PluginTestCases = {})
         if (!(s.stderr >= 0)) problems.push(`evaluate: stderr ${s.stderr} must be >= 0`);
         if (!(s.n > 0)) problems.push('evaluate: n must be > 0');
         if (!s.metric) problems.push('evaluate: metric is empty');
-        if (s.items !== undefined) {
-          const avg = s.items.length ? s.items.reduce((a, b) => a + b, 0) / s.items.length : NaN;
-          if (s.items.length !== s.n) problems.push(`evaluate: ${s.items.length} items for n = ${s.n}`);
-          else if (!(Math.abs(avg - s.value) <= 1e-9 * Math.max(1, Math.abs(s.value)))) problems.push(`evaluate: items average ${avg}, not the value ${s.value}`);
-        }
+        const badItems = itemsProblem(s);
+        if (badItems) problems.push(`evaluate: ${badItems}`);
       }
     } catch (e) {
       problems.push(`running with options ${JSON.stringify(options)} threw: ${(e as Error).message}`);

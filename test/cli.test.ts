@@ -102,16 +102,23 @@ describe('statistics', () => {
     });
     const r = await run(['check', '--config', cfg, '--json', '--no-cache', '--report-dir', 'sequential']);
     const result = JSON.parse(r.stdout);
-    // One seed cannot decide anything; with two, the teacher FAILs and the reference PASSes: the third look is not needed.
-    expect(result.sequential).toMatchObject({ looks: 3, rounds: [{ look: 1, seeds: 1, datasets: 2 }, { look: 2, seeds: 2, datasets: 2 }], seedsUsed: { 'teacher-aux-logits': 2, 'reference-aux-logits': 2 } });
+    // One seed cannot decide anything; with two, the reference PASSes and the teacher is still undecided, so only the
+    // teacher gets a third seed, and FAILs with it.
+    expect(result.sequential).toMatchObject({
+      looks: 3,
+      rounds: [{ look: 1, seeds: 1, datasets: 2 }, { look: 2, seeds: 2, datasets: 2 }, { look: 3, seeds: 3, datasets: 1 }],
+      seedsUsed: { 'teacher-aux-logits': 3, 'reference-aux-logits': 2 },
+    });
     expect(result.multiplicity).toMatchObject({ checks: 2, looks: 3 });
     expect(result.multiplicity.perCheckConfidence).toBeCloseTo(1 - 0.05 / 6, 12);
     expect(result.results.map((x: any) => x.verdict)).toEqual(['FAIL', 'PASS']);
     expect(r.code).toBe(1);
     // Look 2 trained the new seed only (2 probes and the shared control at seed 2); seed 1 came from the run's cache.
+    // Look 3 trained the teacher's probe and the control at seed 3.
     expect(r.stderr).toMatch(/look 2\/3: training 3 students/);
+    expect(r.stderr).toMatch(/look 3\/3: training 2 students/);
     expect(result.cache).toBeUndefined();
-    expect(readFileSync(join(dir, 'sequential/report.md'), 'utf8')).toMatch(/Adaptive seeds: up to 3 seeds, 1 per round, 3 planned look\(s\), 2 run/);
+    expect(readFileSync(join(dir, 'sequential/report.md'), 'utf8')).toMatch(/Adaptive seeds: up to 3 seeds, 1 per round, 3 planned look\(s\), 3 run/);
     const sharded = await run(['check', '--config', cfg, '--shard', '1/2']);
     expect(sharded.code).toBe(2);
     expect(sharded.stderr).toMatch(/sequential\.json:\d+:\d+ \(at \/sequential\): adaptive seeds \("sequential"\) decide the seeds as the run goes/);

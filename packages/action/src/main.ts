@@ -91,6 +91,7 @@ export async function run(env: NodeJS.ProcessEnv = process.env, cwd = env.GITHUB
       threshold: numberInput('threshold'),
       backend: oneOf('backend', core.getInput('backend'), BACKENDS),
       inference: oneOf('inference', core.getInput('inference'), INFERENCE),
+      trainer: oneOf('trainer', core.getInput('trainer'), INFERENCE),
       inconclusive: oneOf('inconclusive', core.getInput('inconclusive'), POLICIES),
       reportDir: resolve(cwd, core.getInput('report-dir') || 'distill-gate-report'),
       cache: core.getInput('no-cache') === 'true' ? (false as const) : undefined,

@@ -39,6 +39,7 @@ export interface CheckCommandOptions {
   threshold?: number;
   backend?: ConfigOverrides['backend'];
   inference?: ConfigOverrides['inference'];
+  trainer?: ConfigOverrides['trainer'];
   reportDir?: string;
   inconclusive?: ConfigOverrides['inconclusive'];
   workers?: number;
@@ -64,6 +65,7 @@ export async function check(datasets: string[], opts: CheckCommandOptions, io = 
     threshold: opts.threshold,
     backend: opts.backend,
     inference: opts.inference,
+    trainer: opts.trainer,
     reportDir: opts.reportDir,
     inconclusive: opts.inconclusive,
     workers: opts.workers,
@@ -72,7 +74,7 @@ export async function check(datasets: string[], opts: CheckCommandOptions, io = 
     maxMinutes: opts.maxMinutes,
     cacheDir: opts.cache === false ? false : opts.cacheDir,
   });
-  const training = await createTrainingCore({ backend: config.backend, inference: config.inference, workers: config.workers });
+  const training = await createTrainingCore({ backend: config.backend, inference: config.inference, trainer: config.trainer, workers: config.workers });
   const progress = createProgressReporter(io.stderr, opts.progress !== false);
   try {
     const result = await runSequentialCheck({
@@ -181,6 +183,7 @@ export function buildProgram(out: { stdout: NodeJS.WriteStream; stderr: NodeJS.W
       return n;
     })
     .addOption(new Option('--backend <name>', 'tfjs backend').choices(['auto', 'tensorflow', 'wasm', 'cpu']))
+    .addOption(new Option('--trainer <engine>', 'what trains the students: distill-gate\'s training graphs on onnxruntime-node where installed (auto), or tfjs').choices(['auto', 'tfjs', 'onnxruntime']))
     .addOption(new Option('--inference <engine>', 'what runs generation and evaluation: onnxruntime-node where installed (auto), or tfjs').choices(['auto', 'tfjs', 'onnxruntime']))
     .addOption(new Option('--inconclusive <policy>', 'exit code of an INCONCLUSIVE verdict').choices(['fail', 'pass', 'warn']))
     .option('--workers <n>', 'parallel training workers (default: cores)', intArg('--workers', 1))

@@ -1,4 +1,4 @@
-import { describeErrorControl, describeInference, intervalPercent, type CheckResult } from '@distill-gate/core';
+import { describeErrorControl, describeInference, describeTraining, intervalPercent, type CheckResult } from '@distill-gate/core';
 
 const fmt = (x: number, d = 3) => (Number.isFinite(x) ? x.toFixed(d) : String(x));
 
@@ -41,7 +41,7 @@ export function formatResultTable(r: CheckResult, color = false): string {
     'filters:',
     ...filters,
     '',
-    `backend ${r.backend.name} (${r.backend.reason}), ${r.backend.workers} worker(s); ${describeInference(r.backend)}; seeds ${r.seeds.join(',')}; ${Math.round(r.timings.totalMs / 1000)}s` +
+    `backend ${r.backend.name} (${r.backend.reason}), ${r.backend.workers} worker(s); ${describeTraining(r.backend)}; ${describeInference(r.backend)}; seeds ${r.seeds.join(',')}; ${Math.round(r.timings.totalMs / 1000)}s` +
       (r.cache ? `; verdict cache ${r.cache.hits} hit(s), ${r.cache.misses} miss(es)` : '') +
       (r.shard ? `; shard ${r.shard.index}/${r.shard.count} (partial: combine with distill-gate merge)` : '') +
       (r.mergedFrom ? `; merged from ${r.mergedFrom} shards` : ''),

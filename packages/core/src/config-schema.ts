@@ -217,6 +217,11 @@ export const configSchema: JsonSchema = {
       "default": "auto",
       "description": "What runs the models for generation and evaluation (training is always tfjs): onnxruntime-node where it is installed (auto), or one named. onnxruntime uses its CUDA provider when that is installed and works, else its CPU provider."
     },
+    "trainer": {
+      "enum": ["auto", "tfjs", "onnxruntime"],
+      "default": "auto",
+      "description": "What trains the probe students: distill-gate's training graphs (forward, backward and Adam in one ONNX graph per step, for MLPs and transformers) on onnxruntime-node where it is installed (auto), or tfjs. auto keeps tfjs on the native tensorflow backend."
+    },
     "badRecords": {
       "enum": ["fail", "skip"],
       "default": "fail",

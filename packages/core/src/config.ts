@@ -33,6 +33,8 @@ export type InconclusivePolicy = 'fail' | 'pass' | 'warn';
 export type BackendPreference = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
 /** What runs inference (generation, evaluation): onnxruntime-node where installed, or the tfjs backend. */
 export type InferencePreference = 'auto' | 'tfjs' | 'onnxruntime';
+/** What trains the students: distill-gate's training graphs on onnxruntime-node where it is installed (auto), or tfjs. */
+export type TrainerPreference = 'auto' | 'tfjs' | 'onnxruntime';
 
 export interface ResolvedConfig {
   file: string;
@@ -59,6 +61,7 @@ export interface ResolvedConfig {
   inconclusive: InconclusivePolicy;
   backend: BackendPreference;
   inference: InferencePreference;
+  trainer: TrainerPreference;
   workers?: number;
   badRecords: 'fail' | 'skip';
   maxRecords?: number;
@@ -80,6 +83,7 @@ export interface ConfigOverrides {
   threshold?: number;
   backend?: BackendPreference;
   inference?: InferencePreference;
+  trainer?: TrainerPreference;
   reportDir?: string;
   inconclusive?: InconclusivePolicy;
   workers?: number;
@@ -215,6 +219,7 @@ export async function loadConfig(file: string, overrides: ConfigOverrides = {}, 
     inconclusive: overrides.inconclusive ?? raw.inconclusive,
     backend: overrides.backend ?? raw.backend,
     inference: overrides.inference ?? raw.inference,
+    trainer: overrides.trainer ?? raw.trainer,
     workers: overrides.workers ?? raw.workers,
     badRecords: overrides.badRecords ?? raw.badRecords,
     ...((overrides.maxRecords ?? raw.maxRecords) !== undefined ? { maxRecords: overrides.maxRecords ?? raw.maxRecords } : {}),

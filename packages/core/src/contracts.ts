@@ -392,8 +392,18 @@ export interface BackendInfo {
   reason: string;
   workers: number;
   simd?: boolean;
-  /** What runs inference (generation and evaluation); training always runs on the tfjs backend above. */
+  /** What runs inference (generation and evaluation). */
   inference?: InferenceInfo;
+  /** What trains the students. */
+  training?: TrainerInfo;
+}
+
+export interface TrainerInfo {
+  /** "tfjs" (the backend above) or "onnxruntime" (distill-gate's training graphs on onnxruntime-node's CPU provider). */
+  engine: 'tfjs' | 'onnxruntime';
+  version?: string;
+  /** Why this engine. */
+  reason: string;
 }
 
 export interface InferenceInfo {

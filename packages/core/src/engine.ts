@@ -148,6 +148,8 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
     backend: training.backend.name,
     // Generated data and scores depend (at about 1e-6 in the logits) on what ran the models.
     ...(training.backend.inference?.engine === 'onnxruntime' ? { inference: `onnxruntime-${training.backend.inference.provider}` } : {}),
+    // Students trained by onnxruntime's graphs differ from tfjs's at float rounding.
+    ...(training.backend.training?.engine === 'onnxruntime' ? { trainer: 'onnxruntime-cpu' } : {}),
     base: base.sha256,
     ...(crossBase ? { crossBase: crossBase.sha256 } : {}),
     control: config.control.kind === 'file' ? { file: controlFileSha ?? 'missing' } : plugin(controlGenerator!),
@@ -279,7 +281,7 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
     const nProbe = jobs.filter((j) => j.role === 'probe').length;
     progress({
       phase: 'train',
-      message: `training ${jobs.length} students (${nProbe} probe, ${jobs.length - nProbe} control${hits ? `; ${hits} unit(s) from the cache` : ''}) on ${training.backend.name} with ${training.backend.workers} worker(s)`,
+      message: `training ${jobs.length} students (${nProbe} probe, ${jobs.length - nProbe} control${hits ? `; ${hits} unit(s) from the cache` : ''}) on ${training.backend.training?.engine === 'onnxruntime' ? 'onnxruntime-node' : training.backend.name} with ${training.backend.workers} worker(s)`,
     });
   }
   // Seed by seed, so that a time budget that stops the run leaves whole seeds of every dataset trained.

@@ -1,4 +1,4 @@
-import { describeErrorControl, describeInference, intervalPercent, type CheckResult, type TransferResult } from './result.js';
+import { describeErrorControl, describeInference, describeTraining, intervalPercent, type CheckResult, type TransferResult } from './result.js';
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 const f3 = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : String(x));
@@ -227,7 +227,7 @@ ${filterTable(r)}
 <h2>Cross-base students</h2>
 ${crossBaseSection(r)}
 <h2>Run</h2>
-<p class="muted">${esc(r.tool.name)} ${esc(r.tool.version)} · backend ${esc(r.backend.name)} (${esc(r.backend.reason)}), ${r.backend.workers} worker(s) · ${esc(describeInference(r.backend))} · seeds ${r.seeds.join(', ')} · ${Object.entries(r.versions).map(([k, v]) => `${esc(k)} ${esc(v)}`).join(', ')} · started ${esc(r.startedAt)} · wall ${(r.timings.totalMs / 1000).toFixed(1)} s${r.cache ? ` · cache ${r.cache.hits} hit(s), ${r.cache.misses} miss(es)` : ''}${r.mergedFrom ? ` · merged from ${r.mergedFrom} shards` : ''}</p>
+<p class="muted">${esc(r.tool.name)} ${esc(r.tool.version)} · backend ${esc(r.backend.name)} (${esc(r.backend.reason)}), ${r.backend.workers} worker(s) · ${esc(describeTraining(r.backend))} · ${esc(describeInference(r.backend))} · seeds ${r.seeds.join(', ')} · ${Object.entries(r.versions).map(([k, v]) => `${esc(k)} ${esc(v)}`).join(', ')} · started ${esc(r.startedAt)} · wall ${(r.timings.totalMs / 1000).toFixed(1)} s${r.cache ? ` · cache ${r.cache.hits} hit(s), ${r.cache.misses} miss(es)` : ''}${r.mergedFrom ? ` · merged from ${r.mergedFrom} shards` : ''}</p>
 <p class="muted">${esc(describeErrorControl(r))}</p>
 </body></html>
 `;

@@ -10,6 +10,7 @@ export {
   type PluginRef,
   type BackendPreference,
   type InferencePreference,
+  type TrainerPreference,
   type InconclusivePolicy,
 } from './config.js';
 export { loadPlugin, type LoadedPlugin, type BuiltinPlugins } from './plugins.js';

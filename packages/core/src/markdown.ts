@@ -1,4 +1,4 @@
-import { describeErrorControl, describeInference, intervalPercent, type CheckResult } from './result.js';
+import { describeErrorControl, describeInference, describeTraining, intervalPercent, type CheckResult } from './result.js';
 
 const fmt = (x: number, d = 3) => (Number.isFinite(x) ? x.toFixed(d) : String(x));
 const icon = { PASS: '✅', FAIL: '❌', INCONCLUSIVE: '⚠️' } as const;
@@ -64,7 +64,7 @@ export function formatMarkdown(r: CheckResult): string {
   }
   lines.push(
     '',
-    `Backend ${r.backend.name} (${r.backend.reason}), ${r.backend.workers} worker(s); ${describeInference(r.backend)}; seeds ${r.seeds.join(',')}; base ${r.base.path} (sha256 ${r.base.sha256.slice(0, 12)}); ` +
+    `Backend ${r.backend.name} (${r.backend.reason}), ${r.backend.workers} worker(s); ${describeTraining(r.backend)}; ${describeInference(r.backend)}; seeds ${r.seeds.join(',')}; base ${r.base.path} (sha256 ${r.base.sha256.slice(0, 12)}); ` +
       `${r.tool.name} ${r.tool.version}; ${Object.entries(r.versions).map(([k, v]) => `${k} ${v}`).join(', ')}.` +
       (r.cache ? ` Verdict cache: ${r.cache.hits} hit(s), ${r.cache.misses} miss(es).` : '') +
       (r.mergedFrom ? ` Merged from ${r.mergedFrom} shard(s).` : '') +

@@ -124,6 +124,13 @@ export interface CheckResult {
   savedStudents?: { dir: string; count: number };
 }
 
+/** What trained the students: "training on onnxruntime-node 1.30.0 (why)". */
+export function describeTraining(b: BackendInfo): string {
+  const t = b.training;
+  if (!t) return `training on tfjs-${b.name}`;
+  return t.engine === 'onnxruntime' ? `training on onnxruntime-node ${t.version ?? ''} (${t.reason})` : `training on tfjs-${b.name} (${t.reason})`;
+}
+
 /** One line on what ran inference: "inference onnxruntime-node 1.30.0 on cpu (why; CUDA ...)". */
 export function describeInference(b: BackendInfo): string {
   const i = b.inference;

@@ -1,4 +1,4 @@
-export { createTrainingCore, chooseInference, MlpHandle, LmHandle, encodeTextDataset, type TrainingCoreOptions } from './runtime.js';
+export { createTrainingCore, chooseInference, chooseTrainer, MlpHandle, LmHandle, encodeTextDataset, type TrainingCoreOptions } from './runtime.js';
 export { selectBackend, BACKEND_PRIORITY, type BackendName, type BackendRequest, type SelectedBackend } from './backend.js';
 export { initMlp, MlpModel, parameterNames, parameterShapes, type MlpLayers, type MlpParameters } from './mlp.js';
 export { trainMlp, lossFn, stepsPerEpoch, type TrainMlpArgs, type TrainMlpResult, type LossName, type TrainingData, type TrainingRunArgs, type TrainingRunResult } from './trainer.js';
@@ -16,3 +16,5 @@ export { saveLanguageModel, loadLanguageModel, hashLanguageModel, LM_FORMAT, typ
 export { transformerToOnnx, transformerFromOnnx, saveLanguageModelOnnx, isLanguageModelOnnx, OnnxLmEngine, TRANSFORMER_OPS, type OnnxLmOptions } from './onnx-lm.js';
 export { TfjsLmEngine, type LmEngine, type Decoding } from './language-model.js';
 export { convertModel, readModelFile, formatOf, type ConvertResult, type LoadedModelFile } from './convert.js';
+export { trainMlpOnnx, mlpTrainStepOnnx, mlpTrainState, type TrainMlpOnnxArgs, type MlpTrainGraphOptions } from './onnx-train.js';
+export { trainLmOnnx, transformerTrainStepOnnx } from './onnx-lm-train.js';

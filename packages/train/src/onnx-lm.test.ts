@@ -126,7 +126,7 @@ describe('ONNX interop for the transformer family', () => {
         role: 'probe',
         seed: 1,
         init: base,
-        data: { kind: 'text', records: corpus, metadata: {} },
+        data: { kind: 'text', records: corpus.map((r, index) => ({ ...r, index, line: 0 })), metadata: {} },
         training: { epochs: 20, batchSize: 4, learningRate: 1e-2, loss: 'next-token' },
       },
     ]);

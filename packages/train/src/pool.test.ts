@@ -7,7 +7,7 @@ import { trainMlp } from './trainer.js';
 
 describe('parallel probe students (worker_threads)', () => {
   it('give the same weights as training in this thread, in job order', async () => {
-    const core = await createTrainingCore({ backend: 'wasm', workers: 2 });
+    const core = await createTrainingCore({ backend: 'wasm', trainer: 'tfjs', workers: 2 });
     expect(core.backend).toMatchObject({ name: 'wasm', workers: 2 });
     const layers = [16, 24, 6];
     const base = new MlpHandle('base', initMlp(layers, 0), 'wasm');
@@ -29,7 +29,7 @@ describe('parallel probe students (worker_threads)', () => {
   });
 
   it('start no job after the deadline: the running ones finish, the rest come back missing', async () => {
-    const core = await createTrainingCore({ backend: 'wasm', workers: 1 });
+    const core = await createTrainingCore({ backend: 'wasm', trainer: 'tfjs', workers: 1 });
     const layers = [8, 8, 4];
     const base = new MlpHandle('base', initMlp(layers, 0), 'wasm');
     const rng = new SeededRandom(2);

@@ -4,6 +4,8 @@ import * as tf from '@tensorflow/tfjs';
 import type {
   InferenceInfo,
   InferencePreference,
+  TrainerInfo,
+  TrainerPreference,
   LanguageModelHandle,
   ModelFormat,
   ModelHandle,
@@ -135,6 +137,8 @@ export interface TrainingCoreOptions {
   backend?: BackendRequest;
   /** What runs inference (generation, evaluation); default auto: onnxruntime-node where it is installed. */
   inference?: InferencePreference;
+  /** What trains the students; default auto: distill-gate's training graphs on onnxruntime-node where it is installed. */
+  trainer?: TrainerPreference;
   /** Parallel training workers; default: number of cores (1 for the native backend, which threads itself). */
   workers?: number;
 }
@@ -162,11 +166,30 @@ export async function chooseInference(request: InferencePreference, tfjsBackend:
   }
 }
 
+/**
+ * Resolves what trains the students. auto takes distill-gate's training graphs on onnxruntime-node where it is
+ * installed, except on the native tensorflow backend (which may be on a GPU, and threads itself).
+ */
+export async function chooseTrainer(request: TrainerPreference, tfjsBackend: string): Promise<TrainerInfo> {
+  const tfjs = (reason: string): TrainerInfo => ({ engine: 'tfjs', reason });
+  if (request === 'tfjs') return tfjs('requested');
+  if (request === 'auto' && tfjsBackend === 'tensorflow') return tfjs('auto: the native tensorflow backend is in use');
+  try {
+    const ort = await detectOrtProviders();
+    const reason = request === 'onnxruntime' ? 'requested' : `auto: onnxruntime-node ${ort.version} is installed (its training graphs run a step 4-6x faster than tfjs-${tfjsBackend}; npm run bench)`;
+    return { engine: 'onnxruntime', version: ort.version, reason };
+  } catch (e) {
+    if (request === 'onnxruntime') throw e;
+    return tfjs(`auto: ${(e as Error).message}`);
+  }
+}
+
 /** Creates the training core: selects the backend, loads models and datasets, trains students in parallel. */
 export async function createTrainingCore(opts: TrainingCoreOptions = {}): Promise<TrainingCore & { readonly selected: SelectedBackend }> {
   const selected = await selectBackend(opts.backend ?? 'auto');
   const workers = opts.workers ?? (selected.name === 'tensorflow' ? 1 : defaultWorkerCount());
   const inference = await chooseInference(opts.inference ?? 'auto', selected.name);
+  const trainer = await chooseTrainer(opts.trainer ?? 'auto', selected.name);
   const provider = inference.engine === 'onnxruntime' ? (inference.provider as OrtProvider) : undefined;
   const handles: (MlpHandle | LmHandle)[] = [];
   const shared = new WeakMap<TensorDataset, { inputs: Float32Array; targets: Float32Array }>();
@@ -174,8 +197,8 @@ export async function createTrainingCore(opts: TrainingCoreOptions = {}): Promis
   const track = <H extends MlpHandle | LmHandle>(h: H) => (handles.push(h), h);
   return {
     selected,
-    backend: { name: selected.name, reason: selected.reason, workers, ...(selected.simd !== undefined ? { simd: selected.simd } : {}), inference },
-    versions: { ...numericVersions(selected), ...(inference.version ? { 'onnxruntime-node': inference.version } : {}) },
+    backend: { name: selected.name, reason: selected.reason, workers, ...(selected.simd !== undefined ? { simd: selected.simd } : {}), inference, training: trainer },
+    versions: { ...numericVersions(selected), ...((inference.version ?? trainer.version) ? { 'onnxruntime-node': (inference.version ?? trainer.version)! } : {}) },
     async loadModel(path: string, format?: ModelFormat) {
       const id = relative(process.cwd(), path) || path;
       const m = await readModelFile(path, format);
@@ -205,6 +228,7 @@ export async function createTrainingCore(opts: TrainingCoreOptions = {}): Promis
           return {
             jobId: job.id,
             family: 'causal-lm',
+            engine: trainer.engine,
             args: { config: job.init.file.config, init: job.init.file.tensors, data, epochs: t.epochs, batchSize: t.batchSize, learningRate: t.learningRate, seed: job.seed },
           };
         }
@@ -218,6 +242,7 @@ export async function createTrainingCore(opts: TrainingCoreOptions = {}): Promis
         }
         return {
           jobId: job.id,
+          engine: trainer.engine,
           args: {
             layers: job.init.params.layers,
             init: job.init.params.tensors,

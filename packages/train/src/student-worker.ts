@@ -6,7 +6,9 @@ import { parentPort } from 'node:worker_threads';
 import { selectBackend } from './backend.js';
 import type { FromWorker, ToWorker } from './protocol.js';
 import { trainLm } from './lm-trainer.js';
-import { trainMlp } from './trainer.js';
+import { trainMlp, type TrainingRunResult } from './trainer.js';
+import { trainMlpOnnx } from './onnx-train.js';
+import { trainLmOnnx } from './onnx-lm-train.js';
 
 const port = parentPort!;
 let backend = 'cpu';
@@ -32,7 +34,13 @@ port.on('message', async (msg: ToWorker) => {
         send({ type: 'progress', jobId: job.jobId, done, total });
       }
     };
-    const result = job.family === 'causal-lm' ? trainLm({ ...job.args, backend, onStep }) : trainMlp({ ...job.args, backend, onStep });
+    let result: TrainingRunResult;
+    // One onnxruntime thread per worker: the pool already runs one worker per core.
+    if (job.family === 'causal-lm') result = job.engine === 'onnxruntime' ? await trainLmOnnx({ ...job.args, threads: 1, onStep }) : trainLm({ ...job.args, backend, onStep });
+    else if (job.engine === 'onnxruntime') {
+      const { init, seed, ...rest } = job.args;
+      [result] = await trainMlpOnnx({ ...rest, inits: [init], seeds: [seed], threads: 1, onStep });
+    } else result = trainMlp({ ...job.args, backend, onStep });
     send(
       { type: 'done', jobId: job.jobId, weights: result.weights, lossHistory: result.lossHistory, steps: result.steps, ms: result.ms },
       result.weights.map((w) => w.buffer as ArrayBuffer),

@@ -63,6 +63,16 @@ export function lossFn(name: LossName, logits: tf.Tensor2D, outputs: OutputRange
   return tf.mean(tf.sum(tf.mul(tf.exp(logQ), tf.sub(logQ, logP)), 1)) as tf.Scalar;
 }
 
+/** Throws unless the data fits the loss over `width` outputs and its arrays hold `rows` rows. */
+export function checkTrainingData(loss: LossName, data: TrainingData, width: number): void {
+  if (loss === 'cross-entropy' ? !data.labels : !data.targets || data.targetDim !== width) {
+    throw new Error(`training data does not fit loss ${loss} over ${width} outputs`);
+  }
+  const short = (name: string, length: number, need: number) => length < need && `${name} holds ${length} values, ${data.rows} rows need ${need}`;
+  const problem = short('inputs', data.inputs.length, data.rows * data.inputDim) || (data.labels ? short('labels', data.labels.length, data.rows) : short('targets', data.targets!.length, data.rows * width));
+  if (problem) throw new Error(`training data: ${problem}`);
+}
+
 export function stepsPerEpoch(rows: number, batchSize: number): number {
   return Math.ceil(rows / batchSize);
 }
@@ -72,9 +82,7 @@ export function trainMlp(args: TrainMlpArgs): TrainMlpResult {
   const t0 = performance.now();
   const { data, outputs, batchSize } = args;
   const width = outputs.end - outputs.start;
-  if (args.loss === 'cross-entropy' ? !data.labels : !data.targets || data.targetDim !== width) {
-    throw new Error(`training data does not fit loss ${args.loss} over ${width} outputs`);
-  }
+  checkTrainingData(args.loss, data, width);
   const model = new MlpModel(args.layers, args.init, args.backend);
   // Adam with PyTorch's defaults (eps 1e-8), as in the paper's setup.
   const optimizer = tf.train.adam(args.learningRate, 0.9, 0.999, 1e-8);

@@ -1,0 +1,184 @@
+/**
+ * Transformer training on onnxruntime-node: one ONNX graph per Adam step of distill-gate's causal LM
+ * (transformer.ts), forward and backward written out by hand. The forward pass is the tfjs model's: token and
+ * position embeddings, pre-norm blocks (LayerNormalization, multi-head causal attention without biases, ReLU
+ * feed-forward), a final norm and the output head on the completion positions only; the loss is the cross-entropy
+ * against the batch's target distributions (lm-trainer.ts). The backward pass keeps what the forward pass computed
+ * (normalised activations, attention probabilities) and applies the chain rule layer by layer.
+ *
+ * The tfjs trainer (lm-trainer.ts) is the reference: same batches in the same seeded order, same Adam; a test checks
+ * that both take the same steps.
+ */
+import { SeededRandom } from '@distill-gate/core';
+import onnxProto from 'onnx-proto';
+import { valueInfo } from './onnx.js';
+import { GraphBuilder, OrtTrainingSession } from './onnx-graph.js';
+import { buildLmBatch, type TrainLmArgs } from './lm-trainer.js';
+import type { TrainingRunResult } from './trainer.js';
+import { transformerSpec, type TransformerConfig } from './transformer.js';
+
+const { onnx } = onnxProto;
+const FLOAT = onnx.TensorProto.DataType.FLOAT;
+const INT64 = onnx.TensorProto.DataType.INT64;
+const LN_EPS = 1e-5;
+
+/**
+ * The ONNX bytes of one Adam step. Inputs: ids [rows, s] (int64), positions [P] (int64, flat row * s + j: the
+ * positions whose next token is a target), targets [P, vocab], mask [s, s] (0 on and below the diagonal, -1e9
+ * above), lr_c1, c2 and the state (transformerSpec's tensors with m.* and v.*). Outputs: "loss" (mean over the P
+ * targets) and the new state.
+ */
+export function transformerTrainStepOnnx(c: TransformerConfig): Uint8Array {
+  const { dModel: d, heads: H, vocabSize: V, contextLength: T } = c;
+  const dh = d / H;
+  const g = new GraphBuilder();
+  const spec = transformerSpec(c);
+  const zeroLike = (x: string) => g.node('ConstantOfShape', [g.node('Shape', [x])], [{ name: 'value', t: onnx.TensorProto.create({ dims: [1], dataType: FLOAT, floatData: [0] }) as never }]);
+  const rowsCols = g.node('Shape', ['ids']);
+  const s = g.node('Slice', [rowsCols, g.ints([1]), g.ints([2])]);
+  const bshd = g.node('Concat', [rowsCols, g.ints([H, dh])], [{ name: 'axis', i: 0 }]);
+  const flat = g.ints([-1, d]);
+  const toHeads = (x: string) => g.node('Transpose', [g.node('Reshape', [x, bshd])], [{ name: 'perm', ints: [0, 2, 1, 3] }]);
+  const fromHeads = (x: string) => g.node('Reshape', [g.node('Transpose', [x], [{ name: 'perm', ints: [0, 2, 1, 3] }]), flat]);
+  const sumRows = (x: string) => g.sum(x, [0]);
+
+  // Layer norm with what its gradient needs: the normalised input and the inverse standard deviation.
+  const layerNorm = (x: string, prefix: string) => {
+    const [y, mean, inv] = [`${prefix}.y`, `${prefix}.mean`, `${prefix}.inv`];
+    g.nodes.push(
+      onnx.NodeProto.create({
+        opType: 'LayerNormalization',
+        input: [x, `${prefix}.gain`, `${prefix}.bias`],
+        output: [y, mean, inv],
+        name: `${prefix}.norm`,
+        attribute: [onnx.AttributeProto.create({ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: -1 }), onnx.AttributeProto.create({ name: 'epsilon', type: onnx.AttributeProto.AttributeType.FLOAT, f: LN_EPS })],
+      }),
+    );
+    return { y, xhat: g.node('Mul', [g.node('Sub', [x, mean]), inv]), inv, prefix };
+  };
+  // d(loss)/d(input) of a layer norm, given d(loss)/d(output); the gain's and bias's gradients go to Adam.
+  const layerNormBack = (dy: string, ln: { xhat: string; inv: string; prefix: string }) => {
+    g.adam(`${ln.prefix}.gain`, sumRows(g.node('Mul', [dy, ln.xhat])));
+    g.adam(`${ln.prefix}.bias`, sumRows(dy));
+    const dxhat = g.node('Mul', [dy, `${ln.prefix}.gain`]);
+    const centred = g.node('Sub', [g.node('Sub', [dxhat, g.mean(dxhat, [-1], 1)]), g.node('Mul', [ln.xhat, g.mean(g.node('Mul', [dxhat, ln.xhat]), [-1], 1)])]);
+    return g.node('Mul', [centred, ln.inv]);
+  };
+
+  // Forward.
+  const emb = g.node('Gather', ['embed.tokens', 'ids'], [{ name: 'axis', i: 0 }]);
+  let x = g.node('Reshape', [g.node('Add', [emb, g.node('Slice', ['embed.positions', g.ints([0]), s, g.ints([0])])]), flat]);
+  const blocks: Record<string, string | ReturnType<typeof layerNorm>>[] = [];
+  for (let l = 0; l < c.layers; l++) {
+    const p = `blocks.${l}`;
+    const ln1 = layerNorm(x, `${p}.ln1`);
+    const [q, k, v] = ['query', 'key', 'value'].map((w) => toHeads(g.mm(ln1.y, `${p}.attn.${w}`)));
+    const probs = g.node('Softmax', [g.node('Add', [g.node('Mul', [g.mm(q, k, 0, 1), g.scalar(1 / Math.sqrt(dh))]), 'mask'])], [{ name: 'axis', i: -1 }]);
+    const o = fromHeads(g.mm(probs, v));
+    const x1 = g.node('Add', [x, g.mm(o, `${p}.attn.out`)]);
+    const ln2 = layerNorm(x1, `${p}.ln2`);
+    const u = g.node('Add', [g.mm(ln2.y, `${p}.ffn.in`), `${p}.ffn.in_bias`]);
+    const r = g.node('Relu', [u]);
+    blocks.push({ x, ln1, q, k, v, probs, o, x1, ln2, u, r });
+    x = g.node('Add', [x1, g.node('Add', [g.mm(r, `${p}.ffn.out`), `${p}.ffn.out_bias`])]);
+  }
+  const lnf = layerNorm(x, 'final_ln');
+  const hp = g.node('Gather', [lnf.y, 'positions'], [{ name: 'axis', i: 0 }]);
+  const logp = g.node('LogSoftmax', [g.node('Add', [g.mm(hp, 'head.weight'), 'head.bias'])], [{ name: 'axis', i: -1 }]);
+  const count = g.node('Cast', [g.node('Shape', ['positions'])], [{ name: 'to', i: FLOAT }]);
+  g.node('Div', [g.node('Neg', [g.sum(g.node('Mul', ['targets', logp]), [0, 1])]), g.node('Squeeze', [count])], [], { output: 'loss' });
+
+  // Backward.
+  const dlogits = g.node('Div', [g.node('Sub', [g.node('Mul', [g.node('Exp', [logp]), g.sum('targets', [-1], 1)]), 'targets']), count]);
+  g.adam('head.weight', g.mm(hp, dlogits, 1, 0));
+  g.adam('head.bias', sumRows(dlogits));
+  const dhp = g.mm(dlogits, 'head.weight', 0, 1);
+  let dx = layerNormBack(g.node('ScatterND', [zeroLike(lnf.y), g.node('Unsqueeze', ['positions', g.ints([1])]), dhp]), lnf);
+  for (let l = c.layers - 1; l >= 0; l--) {
+    const p = `blocks.${l}`;
+    const b = blocks[l] as Record<string, string> & { ln1: ReturnType<typeof layerNorm>; ln2: ReturnType<typeof layerNorm> };
+    g.adam(`${p}.ffn.out_bias`, sumRows(dx));
+    g.adam(`${p}.ffn.out`, g.mm(b.r, dx, 1, 0));
+    const du = g.node('Where', [g.node('Greater', [b.u, g.scalar(0)]), g.mm(dx, `${p}.ffn.out`, 0, 1), g.scalar(0)]);
+    g.adam(`${p}.ffn.in_bias`, sumRows(du));
+    g.adam(`${p}.ffn.in`, g.mm(b.ln2.y, du, 1, 0));
+    const dx1 = g.node('Add', [dx, layerNormBack(g.mm(du, `${p}.ffn.in`, 0, 1), b.ln2)]);
+    g.adam(`${p}.attn.out`, g.mm(b.o, dx1, 1, 0));
+    const dO = toHeads(g.mm(dx1, `${p}.attn.out`, 0, 1));
+    const dp = g.mm(dO, b.v, 0, 1);
+    const dv = g.mm(b.probs, dO, 1, 0);
+    const dscores = g.node('Mul', [g.node('Mul', [b.probs, g.node('Sub', [dp, g.sum(g.node('Mul', [dp, b.probs]), [-1], 1)])]), g.scalar(1 / Math.sqrt(dh))]);
+    const grads = { query: fromHeads(g.mm(dscores, b.k)), key: fromHeads(g.mm(dscores, b.q, 1, 0)), value: fromHeads(dv) };
+    let dh1: string | undefined;
+    for (const [w, dw] of Object.entries(grads)) {
+      g.adam(`${p}.attn.${w}`, g.mm(b.ln1.y, dw, 1, 0));
+      const back = g.mm(dw, `${p}.attn.${w}`, 0, 1);
+      dh1 = dh1 ? g.node('Add', [dh1, back]) : back;
+    }
+    dx = g.node('Add', [dx1, layerNormBack(dh1!, b.ln1)]);
+  }
+  const dx3 = g.node('Reshape', [dx, g.node('Shape', [emb])]);
+  const padEnd = g.node('Sub', [g.ints([T]), s]);
+  g.adam('embed.positions', g.node('Pad', [g.sum(dx3, [0]), g.node('Concat', [g.ints([0, 0]), padEnd, g.ints([0])], [{ name: 'axis', i: 0 }])]));
+  const dtok = g.node('ScatterND', [zeroLike('embed.tokens'), g.node('Unsqueeze', ['ids', g.ints([-1])]), dx3], [{ name: 'reduction', s: 'add' }]);
+  g.adam('embed.tokens', dtok);
+
+  return g.build(
+    'transformer-adam-step',
+    [valueInfo('ids', ['rows', 's'], INT64), valueInfo('positions', ['P'], INT64), valueInfo('targets', ['P', V]), valueInfo('mask', ['s', 's'])],
+    [valueInfo('loss', [])],
+    spec.map((p) => ({ name: p.name, shape: p.shape })),
+  );
+}
+
+/** Fine-tunes a transformer on onnxruntime-node exactly as `trainLm` does on tfjs (same batches, order and Adam). */
+export async function trainLmOnnx(args: Omit<TrainLmArgs, 'backend'> & { threads?: number }): Promise<TrainingRunResult> {
+  const t0 = performance.now();
+  const { data, batchSize, config } = args;
+  const spec = transformerSpec(config).map((p) => ({ name: p.name, shape: p.shape }));
+  const session = await OrtTrainingSession.create(transformerTrainStepOnnx(config), spec, args.init, { learningRate: args.learningRate, threads: args.threads });
+  try {
+    const { ort } = session;
+    const masks = new Map<number, InstanceType<typeof ort.Tensor>>();
+    const mask = (s: number) => {
+      let m = masks.get(s);
+      if (!m) {
+        const a = new Float32Array(s * s);
+        for (let i = 0; i < s; i++) for (let j = i + 1; j < s; j++) a[i * s + j] = -1e9;
+        masks.set(s, (m = new ort.Tensor('float32', a, [s, s])));
+      }
+      return m;
+    };
+    const lossOut = session.output('loss', []);
+    const rng = new SeededRandom(args.seed).fork('lm-minibatch-order');
+    const perEpoch = Math.ceil(data.records / batchSize);
+    const total = perEpoch * args.epochs;
+    const lossHistory: number[] = [];
+    let done = 0;
+    for (let epoch = 0; epoch < args.epochs; epoch++) {
+      const order = rng.permutation(data.records);
+      let lossSum = 0;
+      let weightSum = 0;
+      for (let b = 0; b < perEpoch; b++) {
+        const batch = buildLmBatch(data, config.vocabSize, order.subarray(b * batchSize, Math.min(data.records, (b + 1) * batchSize)));
+        await session.run(
+          {
+            ids: new ort.Tensor('int64', BigInt64Array.from(batch.ids, BigInt), [batch.rows, batch.s]),
+            positions: new ort.Tensor('int64', BigInt64Array.from(batch.positions, BigInt), [batch.weight]),
+            targets: new ort.Tensor('float32', batch.targets, [batch.weight, config.vocabSize]),
+            mask: mask(batch.s),
+          },
+          { loss: lossOut },
+        );
+        lossSum += (lossOut.data as Float32Array)[0] * batch.weight;
+        weightSum += batch.weight;
+        done++;
+        args.onStep?.(done, total);
+      }
+      lossHistory.push(lossSum / weightSum);
+    }
+    return { weights: session.parameters(), lossHistory, steps: done, ms: performance.now() - t0 };
+  } finally {
+    await session.release();
+  }
+}

@@ -1,10 +1,10 @@
 // The bundled Action run the way the GitHub runner runs it: `node packages/action/bundle/index.js` with INPUT_*
 // variables, GITHUB_OUTPUT / GITHUB_STEP_SUMMARY files and a pull_request event, in a real git workspace.
 import { execFile, execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTrainingCore } from '@distill-gate/train';
 import generator from '@distill-gate/generator-auxiliary-logits';
 
@@ -14,6 +14,8 @@ const example = join(root, 'examples/mnist-subliminal');
 let ws: string;
 const sha: Record<string, string> = {};
 let teacherResult: any;
+// The runner's tool cache, where the Action installs onnxruntime-node (fresh for this test file).
+let toolCache: string;
 
 const git = (...args: string[]) => execFileSync('git', args, { cwd: ws, encoding: 'utf8' }).trim();
 
@@ -41,6 +43,10 @@ function runAction(inputs: Record<string, string>, event: { base: string; head: 
     GITHUB_EVENT_PATH: files.event,
     GITHUB_OUTPUT: files.output,
     GITHUB_STEP_SUMMARY: files.summary,
+    RUNNER_TOOL_CACHE: toolCache,
+    // This machine's network settings (certificates, proxies, npm's registry), as a runner has its own: the Action
+    // installs onnxruntime-node with npm.
+    ...Object.fromEntries(Object.entries(process.env).filter(([k]) => /^(NODE_EXTRA_CA_CERTS|SSL_CERT_FILE|SSL_CERT_DIR|HTTPS?_PROXY|NO_PROXY|npm_config_\w+)$/i.test(k))),
   };
   for (const [k, v] of Object.entries(inputs)) env[`INPUT_${k.toUpperCase()}`] = v;
   return new Promise<{ code: number; stdout: string; outputs: Record<string, string>; summary: string }>((resolve) => {
@@ -55,6 +61,7 @@ function runAction(inputs: Record<string, string>, event: { base: string; head: 
 
 beforeAll(async () => {
   ws = mkdtempSync(join(tmpdir(), 'dg-action-ws-'));
+  toolCache = mkdtempSync(join(tmpdir(), 'dg-tool-cache-'));
   cpSync(join(example, 'models'), join(ws, 'models'), { recursive: true });
   mkdirSync(join(ws, 'data'));
   const config = JSON.parse(readFileSync(join(example, 'distill-gate.config.json'), 'utf8'));
@@ -105,6 +112,8 @@ beforeAll(async () => {
   sha.ownPlugin = git('rev-parse', 'HEAD');
 }, 120_000);
 
+afterAll(() => rmSync(toolCache, { recursive: true, force: true }));
+
 describe('the bundled GitHub Action on pull requests', () => {
   it('fails a PR that adds a trait-carrying dataset: outputs, job summary, annotation, exit code', async () => {
     git('checkout', '-q', 'add-teacher-data');
@@ -115,17 +124,21 @@ describe('the bundled GitHub Action on pull requests', () => {
     expect(Number(r.outputs['max-transfer-low'])).toBeGreaterThan(0.05);
     expect(r.outputs['report-path']).toBe('distill-gate-report/result.json');
     expect(r.summary).toContain('## distill-gate: ❌ FAIL');
-    expect(r.summary).toMatch(/\| `teacher-aux-logits` \| @distill-gate\/trait-hidden-class-knowledge \|.*❌ FAIL \| wasm \| 1,2,3 \|/);
+    expect(r.summary).toMatch(/\| `teacher-aux-logits` \| @distill-gate\/trait-hidden-class-knowledge \|.*❌ FAIL \| onnxruntime \| 1,2,3 \|/);
     expect(r.summary).not.toContain('reference-aux-logits` |');
     expect(r.stdout).toMatch(/::error title=distill-gate%3A FAIL.*,file=data\/teacher-aux-logits\.safetensors::teacher-aux-logits: transfer/);
     expect(r.stdout).toMatch(/^::error::distill-gate FAIL: 1 of 1 dataset x trait check\(s\) transfer above the threshold 0\.05/m);
     teacherResult = JSON.parse(readFileSync(join(ws, 'distill-gate-report/result.json'), 'utf8'));
+    // onnxruntime-node was installed with npm into the tool cache, and it trained the students.
+    expect(r.stdout).toMatch(/onnxruntime-node 1\.30\.0: installed into \S+dg-tool-cache-\S+ in [\d.]+ s/);
+    expect(teacherResult.backend.training).toMatchObject({ engine: 'onnxruntime', version: '1.30.0' });
   });
 
   it('passes a PR that only changes a clean dataset, and one that changes no dataset', async () => {
     git('checkout', '-q', 'refresh-reference');
     const r = await runAction({ config: 'distill-gate.config.json' }, { base: sha.base, head: sha.reference });
     expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/onnxruntime-node 1\.30\.0: from \S+dg-tool-cache-/);
     expect(r.outputs.verdict).toBe('PASS');
     expect(r.summary).toContain('## distill-gate: ✅ PASS');
     expect(r.stdout).not.toContain('::error');

@@ -36,6 +36,7 @@ import {
   trainLm,
   trainMlp,
   trainMlpOnnx,
+  trainLmOnnx,
   type LmTrainingData,
   type MlpParameters,
   type TextPair,
@@ -69,13 +70,21 @@ async function child(spec: Spec): Promise<Record<string, unknown>> {
   if (spec.kind === 'mlp-train') {
     const rows = spec.rows as number;
     const data = { rows, inputDim: MLP[0], inputs: f32(d, spec.x as string), targets: f32(d, spec.target as string), targetDim: 3 };
-    const common = { layers: MLP, data, loss: 'softmax-kl' as const, outputs: AUX, epochs: spec.epochs as number, batchSize: spec.batchSize as number, learningRate: 3e-4 };
+    const layers = (spec.layers as number[] | undefined) ?? MLP;
+    const common = { layers, data, loss: 'softmax-kl' as const, outputs: AUX, epochs: spec.epochs as number, batchSize: spec.batchSize as number, learningRate: 3e-4 };
     const t0 = performance.now();
     let r;
     if (spec.engine === 'onnxruntime') [r] = await trainMlpOnnx({ ...common, inits: [mlpInit()], seeds: [spec.seed as number], threads: spec.threads });
     else r = trainMlp({ ...common, init: mlpInit(), seed: spec.seed as number, backend: 'wasm' });
     const ms = performance.now() - t0;
     return { ms, msPerStep: ms / r.steps, steps: r.steps, lossHistory: r.lossHistory };
+  }
+  if (spec.kind === 'gate') {
+    // The CLI in this process, so that the peak memory covers its training workers too.
+    const { main } = await import('@distill-gate/cli');
+    const t0 = performance.now();
+    const exit = await main(['node', 'distill-gate', 'check', '--config', spec.config as string, '--seeds', '5', '--no-cache', '--report-dir', spec.reportDir as string], { stdout: process.stderr, stderr: process.stderr });
+    return { ms: performance.now() - t0, exit };
   }
   if (spec.kind === 'mlp-batched') {
     // S students on one thread: one after another (S = 1 per graph), or together as one batched graph.
@@ -139,7 +148,8 @@ async function child(spec: Spec): Promise<Record<string, unknown>> {
   if (spec.kind === 'lm-train') {
     const data = encodeRecords(lm.tokenizer, records.slice(0, spec.records as number), lm.config.contextLength);
     const t0 = performance.now();
-    const r = trainLm({ config: lm.config, init: lm.tensors, data, epochs: spec.epochs as number, batchSize: 32, learningRate: 1e-3, seed: 1, backend: 'wasm' });
+    const common = { config: lm.config, init: lm.tensors, data, epochs: spec.epochs as number, batchSize: 32, learningRate: 1e-3, seed: 1 };
+    const r = spec.engine === 'onnxruntime' ? await trainLmOnnx({ ...common, threads: spec.threads }) : trainLm({ ...common, backend: 'wasm' });
     const ms = performance.now() - t0;
     return { ms, msPerStep: ms / r.steps, steps: r.steps, lossHistory: r.lossHistory };
   }
@@ -289,13 +299,23 @@ async function parent() {
     rows.push(row);
     log(`${row.workload}: ${Object.entries(row.engines).map(([k, v]) => `${k} ${fmt(v.value)} ${row.metric}`).join(', ')}${row.ratio ? `; ratio ${row.ratio.toFixed(2)}x` : ''}`);
   };
-  const both = (workload: string, what: string, metric: string, pick: (r: Record<string, unknown>) => number, engines: [string, () => Record<string, unknown> & { peakMiB: number }][], goal?: number) => {
-    const row: Row = { workload, what, metric, engines: {} };
-    for (const [name, run] of engines) {
-      log(`${workload}: ${name}...`);
-      const r = run();
-      const { peakMiB: peak, ...detail } = r;
-      row.engines[name] = { value: pick(r), peakMiB: Math.round(peak), detail };
+  /**
+   * Runs every engine on a workload. Short workloads (`rounds` > 1) run in interleaved rounds, engine after engine,
+   * and report the median: this machine's timings vary by 10-15% from run to run.
+   */
+  const both = (workload: string, what: string, metric: string, pick: (r: Record<string, unknown>) => number, engines: [string, () => Record<string, unknown> & { peakMiB: number }][], goal?: number, rounds = 1) => {
+    const row: Row = { workload, what: rounds > 1 ? `${what}; median of ${rounds} interleaved runs` : what, metric, engines: {} };
+    const runs = new Map<string, (Record<string, unknown> & { peakMiB: number })[]>();
+    for (let k = 0; k < rounds; k++) {
+      for (const [name, run] of engines) {
+        log(`${workload}: ${name}${rounds > 1 ? ` (run ${k + 1}/${rounds})` : ''}...`);
+        runs.set(name, [...(runs.get(name) ?? []), run()]);
+      }
+    }
+    for (const [name, rs] of runs) {
+      const sorted = [...rs].sort((a, b) => pick(a) - pick(b));
+      const { peakMiB: peak, ...detail } = sorted[sorted.length >> 1];
+      row.engines[name] = { value: pick(sorted[sorted.length >> 1]), peakMiB: Math.round(Math.max(...rs.map((r) => r.peakMiB))), detail: { ...detail, ...(rounds > 1 ? { runs: rs.map(pick) } : {}) } };
     }
     record(row, goal);
   };
@@ -316,7 +336,7 @@ async function parent() {
       for (let e = 0; e < epochs; e++) all.set(rng.permutation(rowsN), e * rowsN);
       return writeI32(dir, `orders-${rowsN}-${epochs}-${seed}.i32`, all);
     };
-    const mlpTrain = (workload: string, what: string, rowsN: number, epochs: number, batchSize: number, goal?: number) => {
+    const mlpTrain = (workload: string, what: string, rowsN: number, epochs: number, batchSize: number, goal?: number, rounds = 1) => {
       const spec = { kind: 'mlp-train', threads: 1, rows: rowsN, epochs, batchSize, seed: 7, init, x: 'x.f32', target: 'target.f32' };
       const torchTask = { kind: 'mlp-train', layers: MLP, loss: 'softmax-kl', outputs: [AUX.start, AUX.end], learningRate: 3e-4, batchSize, epochs, rows: rowsN, width: 3, students: 1, init, x: 'x.f32', target: 'target.f32', orders: orders(rowsN, epochs, 7) };
       const metric = epochs === 1 ? 'ms/step' : 's';
@@ -325,15 +345,15 @@ async function parent() {
         ['tfjs-wasm', () => runNode({ ...spec, engine: 'tfjs' }, dir) as never],
         ['onnxruntime', () => runNode({ ...spec, engine: 'onnxruntime' }, dir) as never],
         ...(python ? [['pytorch', () => runTorch(python, torchTask, 1, dir)] as [string, () => never]] : []),
-      ], goal);
+      ], goal, rounds);
       const last = rows[rows.length - 1];
       const losses = Object.entries(last.engines).map(([k, v]) => `${k} ${(v.detail?.lossHistory as number[]).at(-1)!.toFixed(6)}`);
       last.what += ` (final epoch loss: ${losses.join(', ')})`;
     };
 
     if (want('mlp-step')) {
-      mlpTrain('mlp-step-1024', 'MLP 784-256-256-13 Adam step, batch 1024 (the MNIST example\'s), 1 thread, 58 steps incl. batching', 1024 * 58, 1, 1024, 1.2);
-      mlpTrain('mlp-step-128', 'MLP 784-256-256-13 Adam step, batch 128, 1 thread, 200 steps incl. batching', 128 * 200, 1, 128, 1.2);
+      mlpTrain('mlp-step-1024', 'MLP 784-256-256-13 Adam step, batch 1024 (the MNIST example\'s), 1 thread, 58 steps, steady state', 1024 * 58, 1, 1024, 1.2, 3);
+      mlpTrain('mlp-step-128', 'MLP 784-256-256-13 Adam step, batch 128, 1 thread, 200 steps, steady state', 128 * 200, 1, 128, 1.2, 3);
     }
     if (want('mlp-probe')) mlpTrain('mlp-probe', `one MNIST probe student: ${maxRows} noise rows x 5 epochs, batch 1024, 1 thread`, maxRows, 5, 1024);
     if (want('mlp-students')) {
@@ -371,23 +391,23 @@ async function parent() {
     writeFileSync(join(dir, 'lm-records.json'), JSON.stringify(records));
     lm.tensors.forEach((t, i) => writeF32(dir, `lm-init-${i}.f32`, t));
     const lmInit = lm.tensors.map((_, i) => `lm-init-${i}.f32`);
-    const lmBoth = (workload: string, what: string, metric: string, pick: (r: Record<string, unknown>) => number, spec: Record<string, unknown>, engines: string[], torchTask: Record<string, unknown>, goal?: number) =>
+    const lmBoth = (workload: string, what: string, metric: string, pick: (r: Record<string, unknown>) => number, spec: Record<string, unknown>, engines: string[], torchTask: Record<string, unknown>, goal?: number, rounds = 1) =>
       both(workload, what, metric, pick, [
         ...engines.map((e) => [e === 'tfjs' ? 'tfjs-wasm' : e, () => runNode({ ...(spec as Spec), engine: e }, dir)] as [string, () => never]),
         ...(python ? [['pytorch', () => runTorch(python, { ...torchTask, config: lm.config, init: lmInit }, 1, dir)] as [string, () => never]] : []),
-      ], goal);
+      ], goal, rounds);
     const c = lm.config;
     const lmWhat = `owl example's transformer (vocab ${c.vocabSize}, d ${c.dModel}, ${c.layers} layers, ${c.heads} heads, context ${c.contextLength})`;
     if (want('lm-step')) {
       const n = 32 * 20;
       const data = encodeRecords(lm.tokenizer, records.slice(0, n), c.contextLength);
       const batches = writeLmBatches(dir, data, c.vocabSize, 1, 32, 1);
-      lmBoth('lm-step', `${lmWhat} Adam step, batch 32, 1 thread, 20 steps`, 'ms/step', (r) => r.msPerStep as number, { kind: 'lm-train', threads: 1, records: n, epochs: 1 }, ['tfjs'], { kind: 'lm-train', learningRate: 1e-3, epochs: 1, batches }, 2);
+      lmBoth('lm-step', `${lmWhat} Adam step, batch 32, 1 thread, 20 steps, steady state`, 'ms/step', (r) => r.msPerStep as number, { kind: 'lm-train', threads: 1, records: n, epochs: 1 }, ['tfjs', 'onnxruntime'], { kind: 'lm-train', learningRate: 1e-3, epochs: 1, batches }, 2, 3);
     }
     if (want('lm-probe')) {
       const data = encodeRecords(lm.tokenizer, records.slice(0, 1500), c.contextLength);
       const batches = writeLmBatches(dir, data, c.vocabSize, 3, 32, 1);
-      lmBoth('lm-probe', `one owl probe student: 1500 number records x 3 epochs, batch 32 (the owl example's), 1 thread`, 's', (r) => (r.ms as number) / 1000, { kind: 'lm-train', threads: 1, records: 1500, epochs: 3 }, ['tfjs'], { kind: 'lm-train', learningRate: 1e-3, epochs: 3, batches });
+      lmBoth('lm-probe', `one owl probe student: 1500 number records x 3 epochs, batch 32 (the owl example's), 1 thread`, 's', (r) => (r.ms as number) / 1000, { kind: 'lm-train', threads: 1, records: 1500, epochs: 3 }, ['tfjs', 'onnxruntime'], { kind: 'lm-train', learningRate: 1e-3, epochs: 3, batches });
     }
     if (want('lm-eval')) {
       const n = 500;
@@ -421,19 +441,20 @@ async function parent() {
       }
       const row: Row = { workload: 'gate-mnist', what: `the MNIST example's gate, 5 seeds x 4 students, all ${cores} cores, no cache (distill-gate check vs the same steps as a PyTorch script)`, metric: 's', engines: {} };
       log('gate: distill-gate check...');
-      const t0 = performance.now();
-      const r = spawnSync(process.execPath, [cli, 'check', '--config', config, '--seeds', '5', '--no-cache', '--report-dir', join(dir, 'gate')], { encoding: 'utf8' });
-      const wall = (performance.now() - t0) / 1000;
-      if (!existsSync(join(dir, 'gate', 'result.json'))) throw new Error(`distill-gate check did not finish (exit ${r.status}): ${r.stderr.slice(-2000)}`);
+      const g = runNode({ kind: 'gate', engine: 'distill-gate', threads: cores, config, reportDir: join(dir, 'gate') }, dir);
+      if (!existsSync(join(dir, 'gate', 'result.json'))) throw new Error(`distill-gate check did not finish (exit ${g.exit})`);
       const result = JSON.parse(readFileSync(join(dir, 'gate', 'result.json'), 'utf8'));
-      row.engines['distill-gate'] = { value: wall, detail: { exit: r.status, training: result.backend.training?.engine, transfers: Object.fromEntries(result.results.map((x: { dataset: string; transfer: { estimate: number } }) => [x.dataset, x.transfer.estimate])) } };
+      const transfers = (rs: { dataset: string; transfer: { mean: number; sd: number } }[]) => Object.fromEntries(rs.map((x) => [x.dataset, { mean: x.transfer.mean, sd: x.transfer.sd }]));
+      row.engines['distill-gate'] = { value: g.ms / 1000, peakMiB: Math.round(g.peakMiB), detail: { exit: g.exit, training: result.backend.training?.engine, transfers: transfers(result.results) } };
       if (python) {
         const base = await readModelFile(join(ex, 'models/base.safetensors'));
         const baseFiles = (base.family === 'mlp' ? base.params.tensors : []).map((t, i) => writeF32(dir, `base-${i}.f32`, t));
         const sets = [];
         for (const n of datasets) {
           const ds = await readTensorDataset(join(ex, 'data', `${n}.safetensors`));
-          sets.push({ name: n, rows: ds.rows, x: writeF32(dir, `${n}-x.f32`, ds.inputs), target: writeF32(dir, `${n}-t.f32`, ds.targets.subarray(0, ds.rows * 3)) });
+          // The training outputs' columns (the filter keeps the auxiliary outputs) of the stored targets.
+          const cols = ds.targetDim === 3 ? ds.targets : Float32Array.from({ length: ds.rows * 3 }, (_, k) => ds.targets[Math.floor(k / 3) * ds.targetDim + AUX.start + (k % 3)]);
+          sets.push({ name: n, rows: ds.rows, x: writeF32(dir, `${n}-x.f32`, ds.inputs), target: writeF32(dir, `${n}-t.f32`, cols) });
         }
         const split = loadDigitSplit(0, 2000, ex);
         writeF32(dir, 'test-x.f32', split.test.inputs);
@@ -458,6 +479,13 @@ async function parent() {
       for (const n of [7500, 15000, 30000, 60000].map((v) => Math.round(v * scale))) {
         log(`scaling: rows ${n}`);
         await point('rows (1 epoch, 1 thread)', n, { rows: n }, { rows: n, orders: orders(n, 1, 7) });
+      }
+      for (const w of [64, 128, 256, 512, 1024]) {
+        log(`scaling: hidden width ${w}`);
+        const layers = [784, w, w, 13];
+        const wInit = initMlp(layers, 1).tensors.map((t, i) => writeF32(dir, `init-w${w}-${i}.f32`, t));
+        const n = Math.round(15000 * scale);
+        await point('hidden width (784-w-w-13, 15000 rows, 1 epoch, 1 thread)', w, { rows: n, layers, init: wInit }, { rows: n, layers, init: wInit, orders: orders(n, 1, 7) });
       }
       for (const students of [1, 2, 4, 8]) {
         log(`scaling: ${students} students on ${cores} cores`);

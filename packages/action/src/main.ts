@@ -15,6 +15,7 @@ import {
   type CheckResult,
 } from '@distill-gate/core';
 import { changedFilesOfPullRequest, checkPluginPaths } from './changed-files.js';
+import { provideOnnxRuntime } from './onnxruntime.js';
 
 const BACKENDS = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
 const INFERENCE = ['auto', 'tfjs', 'onnxruntime'] as const;
@@ -102,6 +103,7 @@ export async function run(env: NodeJS.ProcessEnv = process.env, cwd = env.GITHUB
       badRecords: oneOf('bad-records', core.getInput('bad-records'), ['fail', 'skip'] as const),
       json: false,
     };
+    const onnxruntimeInput = oneOf('onnxruntime', core.getInput('onnxruntime'), ['install', 'skip'] as const) ?? 'install';
     const mergePatterns = core.getMultilineInput('merge');
     if (mergePatterns.length) return await mergeMode(mergePatterns, options.reportDir, cwd);
     core.info(`distill-gate ${VERSION}: config ${relative(cwd, configPath) || configPath}`);
@@ -135,6 +137,9 @@ export async function run(env: NodeJS.ProcessEnv = process.env, cwd = env.GITHUB
         core.info(`checking every dataset: ${changed.reason}`);
       }
     }
+    const ort = await provideOnnxRuntime(onnxruntimeInput, env);
+    if (ort.dir || ort.message.includes('skipped')) core.info(ort.message);
+    else core.warning(ort.message);
     const { result, reportPath } = await check(datasets, { ...options, onlyDatasets }, { stderr: process.stderr });
     return await finish(result, reportPath, cwd);
   } catch (e) {

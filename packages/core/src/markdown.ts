@@ -28,7 +28,7 @@ export function formatMarkdown(r: CheckResult): string {
     lines.push(
       `| \`${x.dataset}\` | ${x.trait} | ${meanSd(x.probe.map((p) => p.value))} | ${meanSd(x.control.map((p) => p.value))} | ` +
         `**${fmt(x.transfer.mean)}** [${fmt(x.transfer.interval[0])}, ${fmt(x.transfer.interval[1])}] | ${x.threshold} | ${icon[x.verdict]} ${x.verdict} | ` +
-        `${r.backend.name} | ${x.probe.map((p) => p.seed).join(',')} | ${trainS.toFixed(0)} s (summed over students) |`,
+        `${r.backend.training?.engine === 'onnxruntime' ? 'onnxruntime' : r.backend.name} | ${x.probe.map((p) => p.seed).join(',')} | ${trainS.toFixed(0)} s (summed over students) |`,
     );
     const c = x.crossBase;
     if (c) {

@@ -5,7 +5,7 @@ export { trainMlp, lossFn, stepsPerEpoch, type TrainMlpArgs, type TrainMlpResult
 export { matMulExplicitGrad, matMulFor, batchMatMulExplicitGrad, batchMatMulFor } from './ops.js';
 export { saveMlp, loadMlp, hashParameters, readTensorDataset, writeTensorDataset } from './model-io.js';
 export { readSafetensorsHeader, readSafetensor, writeSafetensors, type SafetensorsHeader, type TensorToWrite } from './safetensors.js';
-export { mlpToOnnx, mlpFromOnnx, saveMlpOnnx, loadMlpOnnx, loadOnnxRuntime, OnnxMlpSession, detectOrtProviders, type OrtProvider, type OrtAvailability } from './onnx.js';
+export { mlpToOnnx, mlpFromOnnx, saveMlpOnnx, loadMlpOnnx, loadOnnxRuntime, ONNXRUNTIME_NODE_VERSION, OnnxMlpSession, detectOrtProviders, type OrtProvider, type OrtAvailability } from './onnx.js';
 export { runPool, toShared, defaultWorkerCount, type PoolResult } from './pool.js';
 export type { WorkerJob } from './protocol.js';
 export { Tokenizer, PAD, BOS, EOS, UNK, SEP, SPECIAL_TOKENS, type TokenizerJson } from './tokenizer.js';

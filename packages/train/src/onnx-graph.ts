@@ -1,7 +1,7 @@
 /**
  * What the onnxruntime training graphs (onnx-train.ts for MLPs, onnx-lm-train.ts for transformers) share: a small
- * graph builder with an Adam update, and the host side of a training step (parameters and Adam moments double-
- * buffered as preallocated inputs and outputs, so a step allocates nothing).
+ * graph builder whose graphs output the loss and every parameter's gradient, and the session that runs them with
+ * Adam on the host (parameters, moments and gradients in arrays allocated once, so a step allocates nothing).
  */
 import onnxProto from 'onnx-proto';
 import { floatInitializer, loadOnnxRuntime, valueInfo } from './onnx.js';
@@ -80,25 +80,30 @@ export class GraphBuilder {
   }
 
   /**
-   * Adam's update of parameter `p` (graph input) with gradient `g`: writes the outputs new.p, new.m.p and new.v.p.
-   * The step's bias corrections come in as the scalar inputs lr_c1 = lr / (1 - beta1^t) and c2 = 1 / (1 - beta2^t).
+   * Marks `g` as the gradient of parameter `p`: the graph output grad.p. (The value is renamed where it is made, so
+   * no copy is added.)
    */
-  adam(p: string, g: string): void {
-    const m = this.node('Add', [this.node('Mul', [`m.${p}`, this.scalar(ADAM.beta1)]), this.node('Mul', [g, this.scalar(1 - ADAM.beta1)])], [], { output: `new.m.${p}` });
-    const v = this.node('Add', [this.node('Mul', [`v.${p}`, this.scalar(ADAM.beta2)]), this.node('Mul', [this.node('Mul', [g, g]), this.scalar(1 - ADAM.beta2)])], [], { output: `new.v.${p}` });
-    const update = this.node('Div', [this.node('Mul', [m, 'lr_c1']), this.node('Add', [this.node('Sqrt', [this.node('Mul', [v, 'c2'])]), this.scalar(ADAM.epsilon)])]);
-    this.node('Sub', [p, update], [], { output: `new.${p}` });
+  gradient(p: string, g: string): void {
+    const name = `grad.${p}`;
+    for (const n of this.nodes) {
+      n.input = n.input.map((i) => (i === g ? name : i));
+      n.output = n.output.map((o) => (o === g ? name : o));
+    }
+    this.gradients.push(p);
   }
 
-  /** The model bytes. `state` lists the trained parameters with their shapes: each comes in with m.* and v.* and goes out as new.*. */
-  build(name: string, inputs: ReturnType<typeof valueInfo>[], outputs: ReturnType<typeof valueInfo>[], state: { name: string; shape: number[] }[]): Uint8Array {
-    const stateInfo = (prefix: string) => ['', 'm.', 'v.'].flatMap((k) => state.map((s) => valueInfo(`${prefix}${k}${s.name}`, s.shape)));
+  private readonly gradients: string[] = [];
+
+  /** The model bytes. `params` lists the trained parameters with their shapes: inputs, each with a grad.* output. */
+  build(name: string, inputs: ReturnType<typeof valueInfo>[], outputs: ReturnType<typeof valueInfo>[], params: { name: string; shape: number[] }[]): Uint8Array {
+    const missing = params.filter((p) => !this.gradients.includes(p.name));
+    if (missing.length) throw new Error(`training graph ${name}: no gradient for ${missing.map((p) => p.name).join(', ')}`);
     const graph = onnx.GraphProto.create({
       name,
       node: this.nodes,
       initializer: this.inits,
-      input: [...inputs, valueInfo('lr_c1', []), valueInfo('c2', []), ...stateInfo('')],
-      output: [...outputs, ...stateInfo('new.')],
+      input: [...inputs, ...params.map((p) => valueInfo(p.name, p.shape))],
+      output: [...outputs, ...params.map((p) => valueInfo(`grad.${p.name}`, p.shape))],
     });
     return onnx.ModelProto.encode(
       onnx.ModelProto.create({
@@ -115,25 +120,36 @@ type Ort = typeof import('onnxruntime-node');
 type OrtTensor = InstanceType<Ort['Tensor']>;
 
 /**
- * A training session: the step graph in onnxruntime-node (CPU provider), and the parameters with Adam's moments on
- * the host in two buffers that the step reads and writes in turn.
+ * A training session: the gradient graph in onnxruntime-node (CPU provider) and Adam on the host, fused into one
+ * pass over each parameter (the same update as tfjs's and PyTorch's Adam). As separate graph operators Adam took a
+ * dozen passes over the parameters and moments; one JS loop reads and writes each value once.
  */
 export class OrtTrainingSession {
-  private state: Float32Array[];
-  private spare: Float32Array[];
   private step = 0;
   private readonly outputs = new Map<string, OrtTensor>();
+  private readonly values: Float32Array[];
+  private readonly m: Float32Array[];
+  private readonly v: Float32Array[];
+  private readonly grads: Float32Array[];
+  private readonly feeds: Record<string, OrtTensor> = {};
+  private readonly fetches: Record<string, OrtTensor> = {};
 
   private constructor(
     readonly ort: Ort,
     private readonly session: import('onnxruntime-node').InferenceSession,
-    private readonly params: { name: string; shape: number[] }[],
+    params: { name: string; shape: number[] }[],
     initial: Float32Array[],
     private readonly learningRate: number,
   ) {
-    // Parameters, then Adam's first and second moments (zero at the start).
-    this.state = [...initial.map((a) => a.slice()), ...initial.map((a) => new Float32Array(a.length)), ...initial.map((a) => new Float32Array(a.length))];
-    this.spare = this.state.map((a) => new Float32Array(a.length));
+    this.values = initial.map((x) => x.slice());
+    this.m = initial.map((x) => new Float32Array(x.length));
+    this.v = initial.map((x) => new Float32Array(x.length));
+    this.grads = initial.map((x) => new Float32Array(x.length));
+    // The tensors wrap these arrays once; the steps update the arrays in place.
+    params.forEach((p, i) => {
+      this.feeds[p.name] = new ort.Tensor('float32', this.values[i], p.shape);
+      this.fetches[`grad.${p.name}`] = new ort.Tensor('float32', this.grads[i], p.shape);
+    });
   }
 
   static async create(graph: Uint8Array, params: { name: string; shape: number[] }[], initial: Float32Array[], opts: { learningRate: number; threads?: number }): Promise<OrtTrainingSession> {
@@ -158,30 +174,29 @@ export class OrtTrainingSession {
     return t;
   }
 
-  /** One Adam step on `feeds` (the batch); returns the fetched outputs other than the state. */
+  /** One Adam step on `feeds` (the batch), writing `outputs` (preallocated) on the way. */
   async run(feeds: Record<string, OrtTensor>, outputs: Record<string, OrtTensor>): Promise<void> {
-    const a = ADAM;
+    await this.session.run({ ...feeds, ...this.feeds }, { ...outputs, ...this.fetches });
     const t = ++this.step;
-    const all: Record<string, OrtTensor> = {
-      ...feeds,
-      lr_c1: new this.ort.Tensor('float32', Float32Array.of(this.learningRate / (1 - a.beta1 ** t)), []),
-      c2: new this.ort.Tensor('float32', Float32Array.of(1 / (1 - a.beta2 ** t)), []),
-    };
-    const fetches: Record<string, OrtTensor> = { ...outputs };
-    const n = this.params.length;
-    ['', 'm.', 'v.'].forEach((prefix, k) =>
-      this.params.forEach((p, i) => {
-        all[`${prefix}${p.name}`] = new this.ort.Tensor('float32', this.state[k * n + i], p.shape);
-        fetches[`new.${prefix}${p.name}`] = new this.ort.Tensor('float32', this.spare[k * n + i], p.shape);
-      }),
-    );
-    await this.session.run(all, fetches);
-    [this.state, this.spare] = [this.spare, this.state];
+    const { beta1: b1, beta2: b2, epsilon: eps } = ADAM;
+    const lrC1 = this.learningRate / (1 - b1 ** t);
+    const c2 = 1 / (1 - b2 ** t);
+    for (let i = 0; i < this.values.length; i++) {
+      const [p, m, v, g] = [this.values[i], this.m[i], this.v[i], this.grads[i]];
+      for (let j = 0; j < p.length; j++) {
+        const gj = g[j];
+        const mj = b1 * m[j] + (1 - b1) * gj;
+        const vj = b2 * v[j] + (1 - b2) * gj * gj;
+        m[j] = mj;
+        v[j] = vj;
+        p[j] -= (lrC1 * mj) / (Math.sqrt(vj * c2) + eps);
+      }
+    }
   }
 
   /** The current parameters (copies). */
   parameters(): Float32Array[] {
-    return this.state.slice(0, this.params.length).map((a) => a.slice());
+    return this.values.map((a) => a.slice());
   }
 
   async release(): Promise<void> {

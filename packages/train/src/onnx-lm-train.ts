@@ -1,10 +1,11 @@
 /**
- * Transformer training on onnxruntime-node: one ONNX graph per Adam step of distill-gate's causal LM
+ * Transformer training on onnxruntime-node: one ONNX graph per training step of distill-gate's causal LM
  * (transformer.ts), forward and backward written out by hand. The forward pass is the tfjs model's: token and
  * position embeddings, pre-norm blocks (LayerNormalization, multi-head causal attention without biases, ReLU
  * feed-forward), a final norm and the output head on the completion positions only; the loss is the cross-entropy
  * against the batch's target distributions (lm-trainer.ts). The backward pass keeps what the forward pass computed
- * (normalised activations, attention probabilities) and applies the chain rule layer by layer.
+ * (normalised activations, attention probabilities) and applies the chain rule layer by layer. The graph outputs the
+ * gradients; Adam runs on the host (onnx-graph.ts).
  *
  * The tfjs trainer (lm-trainer.ts) is the reference: same batches in the same seeded order, same Adam; a test checks
  * that both take the same steps.
@@ -23,10 +24,10 @@ const INT64 = onnx.TensorProto.DataType.INT64;
 const LN_EPS = 1e-5;
 
 /**
- * The ONNX bytes of one Adam step. Inputs: ids [rows, s] (int64), positions [P] (int64, flat row * s + j: the
+ * The ONNX bytes of one training step. Inputs: ids [rows, s] (int64), positions [P] (int64, flat row * s + j: the
  * positions whose next token is a target), targets [P, vocab], mask [s, s] (0 on and below the diagonal, -1e9
- * above), lr_c1, c2 and the state (transformerSpec's tensors with m.* and v.*). Outputs: "loss" (mean over the P
- * targets) and the new state.
+ * above) and the parameters (transformerSpec's tensors). Outputs: "loss" (mean over the P targets) and
+ * grad.<parameter> for each parameter.
  */
 export function transformerTrainStepOnnx(c: TransformerConfig): Uint8Array {
   const { dModel: d, heads: H, vocabSize: V, contextLength: T } = c;
@@ -56,10 +57,10 @@ export function transformerTrainStepOnnx(c: TransformerConfig): Uint8Array {
     );
     return { y, xhat: g.node('Mul', [g.node('Sub', [x, mean]), inv]), inv, prefix };
   };
-  // d(loss)/d(input) of a layer norm, given d(loss)/d(output); the gain's and bias's gradients go to Adam.
+  // d(loss)/d(input) of a layer norm, given d(loss)/d(output); the gain's and bias's gradients are graph outputs.
   const layerNormBack = (dy: string, ln: { xhat: string; inv: string; prefix: string }) => {
-    g.adam(`${ln.prefix}.gain`, sumRows(g.node('Mul', [dy, ln.xhat])));
-    g.adam(`${ln.prefix}.bias`, sumRows(dy));
+    g.gradient(`${ln.prefix}.gain`, sumRows(g.node('Mul', [dy, ln.xhat])));
+    g.gradient(`${ln.prefix}.bias`, sumRows(dy));
     const dxhat = g.node('Mul', [dy, `${ln.prefix}.gain`]);
     const centred = g.node('Sub', [g.node('Sub', [dxhat, g.mean(dxhat, [-1], 1)]), g.node('Mul', [ln.xhat, g.mean(g.node('Mul', [dxhat, ln.xhat]), [-1], 1)])]);
     return g.node('Mul', [centred, ln.inv]);
@@ -90,20 +91,20 @@ export function transformerTrainStepOnnx(c: TransformerConfig): Uint8Array {
 
   // Backward.
   const dlogits = g.node('Div', [g.node('Sub', [g.node('Mul', [g.node('Exp', [logp]), g.sum('targets', [-1], 1)]), 'targets']), count]);
-  g.adam('head.weight', g.mm(hp, dlogits, 1, 0));
-  g.adam('head.bias', sumRows(dlogits));
+  g.gradient('head.weight', g.mm(hp, dlogits, 1, 0));
+  g.gradient('head.bias', sumRows(dlogits));
   const dhp = g.mm(dlogits, 'head.weight', 0, 1);
   let dx = layerNormBack(g.node('ScatterND', [zeroLike(lnf.y), g.node('Unsqueeze', ['positions', g.ints([1])]), dhp]), lnf);
   for (let l = c.layers - 1; l >= 0; l--) {
     const p = `blocks.${l}`;
     const b = blocks[l] as Record<string, string> & { ln1: ReturnType<typeof layerNorm>; ln2: ReturnType<typeof layerNorm> };
-    g.adam(`${p}.ffn.out_bias`, sumRows(dx));
-    g.adam(`${p}.ffn.out`, g.mm(b.r, dx, 1, 0));
+    g.gradient(`${p}.ffn.out_bias`, sumRows(dx));
+    g.gradient(`${p}.ffn.out`, g.mm(b.r, dx, 1, 0));
     const du = g.node('Where', [g.node('Greater', [b.u, g.scalar(0)]), g.mm(dx, `${p}.ffn.out`, 0, 1), g.scalar(0)]);
-    g.adam(`${p}.ffn.in_bias`, sumRows(du));
-    g.adam(`${p}.ffn.in`, g.mm(b.ln2.y, du, 1, 0));
+    g.gradient(`${p}.ffn.in_bias`, sumRows(du));
+    g.gradient(`${p}.ffn.in`, g.mm(b.ln2.y, du, 1, 0));
     const dx1 = g.node('Add', [dx, layerNormBack(g.mm(du, `${p}.ffn.in`, 0, 1), b.ln2)]);
-    g.adam(`${p}.attn.out`, g.mm(b.o, dx1, 1, 0));
+    g.gradient(`${p}.attn.out`, g.mm(b.o, dx1, 1, 0));
     const dO = toHeads(g.mm(dx1, `${p}.attn.out`, 0, 1));
     const dp = g.mm(dO, b.v, 0, 1);
     const dv = g.mm(b.probs, dO, 1, 0);
@@ -111,7 +112,7 @@ export function transformerTrainStepOnnx(c: TransformerConfig): Uint8Array {
     const grads = { query: fromHeads(g.mm(dscores, b.k)), key: fromHeads(g.mm(dscores, b.q, 1, 0)), value: fromHeads(dv) };
     let dh1: string | undefined;
     for (const [w, dw] of Object.entries(grads)) {
-      g.adam(`${p}.attn.${w}`, g.mm(b.ln1.y, dw, 1, 0));
+      g.gradient(`${p}.attn.${w}`, g.mm(b.ln1.y, dw, 1, 0));
       const back = g.mm(dw, `${p}.attn.${w}`, 0, 1);
       dh1 = dh1 ? g.node('Add', [dh1, back]) : back;
     }
@@ -119,12 +120,12 @@ export function transformerTrainStepOnnx(c: TransformerConfig): Uint8Array {
   }
   const dx3 = g.node('Reshape', [dx, g.node('Shape', [emb])]);
   const padEnd = g.node('Sub', [g.ints([T]), s]);
-  g.adam('embed.positions', g.node('Pad', [g.sum(dx3, [0]), g.node('Concat', [g.ints([0, 0]), padEnd, g.ints([0])], [{ name: 'axis', i: 0 }])]));
+  g.gradient('embed.positions', g.node('Pad', [g.sum(dx3, [0]), g.node('Concat', [g.ints([0, 0]), padEnd, g.ints([0])], [{ name: 'axis', i: 0 }])]));
   const dtok = g.node('ScatterND', [zeroLike('embed.tokens'), g.node('Unsqueeze', ['ids', g.ints([-1])]), dx3], [{ name: 'reduction', s: 'add' }]);
-  g.adam('embed.tokens', dtok);
+  g.gradient('embed.tokens', dtok);
 
   return g.build(
-    'transformer-adam-step',
+    'transformer-training-step',
     [valueInfo('ids', ['rows', 's'], INT64), valueInfo('positions', ['P'], INT64), valueInfo('targets', ['P', V]), valueInfo('mask', ['s', 's'])],
     [valueInfo('loss', [])],
     spec.map((p) => ({ name: p.name, shape: p.shape })),
@@ -155,27 +156,39 @@ export async function trainLmOnnx(args: Omit<TrainLmArgs, 'backend'> & { threads
     const total = perEpoch * args.epochs;
     const lossHistory: number[] = [];
     let done = 0;
-    for (let epoch = 0; epoch < args.epochs; epoch++) {
-      const order = rng.permutation(data.records);
-      let lossSum = 0;
-      let weightSum = 0;
-      for (let b = 0; b < perEpoch; b++) {
-        const batch = buildLmBatch(data, config.vocabSize, order.subarray(b * batchSize, Math.min(data.records, (b + 1) * batchSize)));
-        await session.run(
-          {
+    // The batches in trainLm's order; each is built while the step before it runs (onnxruntime runs off this thread).
+    const batches = (function* () {
+      for (let epoch = 0; epoch < args.epochs; epoch++) {
+        const order = rng.permutation(data.records);
+        for (let b = 0; b < perEpoch; b++) {
+          const batch = buildLmBatch(data, config.vocabSize, order.subarray(b * batchSize, Math.min(data.records, (b + 1) * batchSize)));
+          const feeds = {
             ids: new ort.Tensor('int64', BigInt64Array.from(batch.ids, BigInt), [batch.rows, batch.s]),
             positions: new ort.Tensor('int64', BigInt64Array.from(batch.positions, BigInt), [batch.weight]),
             targets: new ort.Tensor('float32', batch.targets, [batch.weight, config.vocabSize]),
             mask: mask(batch.s),
-          },
-          { loss: lossOut },
-        );
-        lossSum += (lossOut.data as Float32Array)[0] * batch.weight;
-        weightSum += batch.weight;
-        done++;
-        args.onStep?.(done, total);
+          };
+          yield { epoch, weight: batch.weight, feeds };
+        }
       }
-      lossHistory.push(lossSum / weightSum);
+    })();
+    let lossSum = 0;
+    let weightSum = 0;
+    let next = batches.next();
+    while (!next.done) {
+      const current = next.value;
+      const step = session.run(current.feeds, { loss: lossOut });
+      next = batches.next();
+      await step;
+      lossSum += (lossOut.data as Float32Array)[0] * current.weight;
+      weightSum += current.weight;
+      done++;
+      args.onStep?.(done, total);
+      if (next.done || next.value.epoch !== current.epoch) {
+        lossHistory.push(lossSum / weightSum);
+        lossSum = 0;
+        weightSum = 0;
+      }
     }
     return { weights: session.parameters(), lossHistory, steps: done, ms: performance.now() - t0 };
   } finally {

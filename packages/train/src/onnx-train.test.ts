@@ -1,8 +1,10 @@
+import { createRequire } from 'node:module';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { SeededRandom } from '@distill-gate/core';
 import { selectBackend } from './backend.js';
 import { initMlp } from './mlp.js';
 import { mlpTrainStepOnnx, trainMlpOnnx } from './onnx-train.js';
+import { ONNXRUNTIME_NODE_VERSION } from './onnx.js';
 import { chooseTrainer, createTrainingCore, MlpHandle } from './runtime.js';
 import { trainMlp, type LossName, type TrainingData } from './trainer.js';
 
@@ -67,10 +69,14 @@ describe('MLP training on onnxruntime-node', () => {
     expect(bits(again[0].weights).equals(bits(alone[0][0].weights))).toBe(true);
   });
 
-  it('is one graph of standard operators plus FusedMatMul, with the state as inputs and outputs', () => {
+  it('is one graph of standard operators plus FusedMatMul: parameters in, loss and gradients out', () => {
     const bytes = mlpTrainStepOnnx({ layers, loss: 'softmax-kl', outputs, students: 3 });
     const text = Buffer.from(bytes).toString('latin1');
-    for (const name of ['data_x', 'batch', 'lr_c1', 'new.W0', 'new.m.b2', 'new.v.W1', 'FusedMatMul', 'com.microsoft']) expect(text).toContain(name);
+    for (const name of ['data_x', 'batch', 'W0', 'grad.W0', 'grad.b2', 'grad.W1', 'loss', 'FusedMatMul', 'com.microsoft']) expect(text).toContain(name);
+  });
+
+  it('names the onnxruntime-node version that is installed (the one the GitHub Action installs)', () => {
+    expect(createRequire(import.meta.url)('onnxruntime-node/package.json').version).toBe(ONNXRUNTIME_NODE_VERSION);
   });
 
   it('is what the training core uses for MLP students when asked, in its workers, and it says so', async () => {

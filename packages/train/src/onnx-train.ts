@@ -1,8 +1,8 @@
 /**
- * MLP training on onnxruntime-node. One ONNX graph holds a whole Adam step for S students at once: the batch gathered
- * from the dataset, the forward pass, the loss, the backward pass written out by hand (matrix products with
- * transposes, ReLU masks, bias sums) and the Adam update. Parameters and Adam's moments go in and come out of every
- * run (onnx-graph.ts); the graph itself has no state.
+ * MLP training on onnxruntime-node. One ONNX graph computes a training step for S students at once: the batch
+ * gathered from the dataset, the forward pass, the loss and the backward pass written out by hand (matrix products
+ * with transposes, ReLU masks, bias sums). It outputs every parameter's gradient; Adam updates the parameters on the
+ * host (onnx-graph.ts). The graph itself has no state.
  *
  * Why: tfjs-wasm runs a matMul at ~23 GFLOP/s on one thread, onnxruntime's MLAS at ~100 (AVX2 / AVX-512). The tfjs
  * trainer (trainer.ts) stays the reference: same initialisation, same seeded minibatch order, the same Adam, and
@@ -33,9 +33,9 @@ export function mlpTrainState(layers: MlpLayers, students: number): { name: stri
 }
 
 /**
- * The ONNX bytes of one Adam step for S MLP students. Inputs: the whole dataset data_x [n, in] and data_target
- * [n, width], the batch's row indices per student batch [S, rows] (int64), the step's lr_c1 and c2, and the state
- * (mlpTrainState, with m.* and v.*). Outputs: "loss" [S] (each student's mean loss on its batch) and the new state.
+ * The ONNX bytes of one training step for S MLP students. Inputs: the whole dataset data_x [n, in] and data_target
+ * [n, width], the batch's row indices per student batch [S, rows] (int64) and the parameters (mlpTrainState).
+ * Outputs: "loss" [S] (each student's mean loss on its batch) and grad.<parameter> for each parameter.
  */
 export function mlpTrainStepOnnx(o: MlpTrainGraphOptions): Uint8Array {
   const { layers, loss, outputs, students: S } = o;
@@ -86,14 +86,14 @@ export function mlpTrainStepOnnx(o: MlpTrainGraphOptions): Uint8Array {
   const ones = g.node('ConstantOfShape', [g.node('Concat', [g.ints([1, 1]), g.node('Shape', ['batch'], [{ name: 'start', i: 1 }])], [{ name: 'axis', i: 0 }])], [
     { name: 'value', t: onnx.TensorProto.create({ dims: [1], dataType: FLOAT, floatData: [1] }) as never },
   ]);
-  // Backward pass and Adam, last layer first.
+  // Backward pass, last layer first.
   for (let l = L - 1; l >= 0; l--) {
-    g.adam(W(l), g.mm(hs[l], dz, 1, 0));
-    g.adam(B(l), g.mm(ones, dz));
+    g.gradient(W(l), g.mm(hs[l], dz, 1, 0));
+    g.gradient(B(l), g.mm(ones, dz));
     if (l > 0) dz = g.node('Where', [g.node('Greater', [zs[l - 1], g.scalar(0)]), g.mm(dz, W(l), 0, 1), g.scalar(0)]);
   }
   return g.build(
-    'mlp-adam-step',
+    'mlp-training-step',
     [valueInfo('data_x', ['n', layers[0]]), valueInfo('data_target', ['n', width]), valueInfo('batch', [S, 'rows'], INT64)],
     [valueInfo('loss', [S])],
     state,

@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { DistillGateError, writeFileAtomic } from '@distill-gate/core';
 import onnxProto from 'onnx-proto';
 import type { MlpParameters } from './mlp.js';
@@ -218,9 +218,23 @@ export async function loadMlpOnnx(path: string): Promise<MlpParameters> {
 type Ort = typeof import('onnxruntime-node');
 let ortModule: Promise<Ort> | undefined;
 
+/** The onnxruntime-node version distill-gate is built and tested against (what the GitHub Action installs). */
+export const ONNXRUNTIME_NODE_VERSION = '1.30.0';
+
+/**
+ * Where onnxruntime-node is resolved from: the folder named by DISTILL_GATE_ONNXRUNTIME_DIR (one holding
+ * node_modules/onnxruntime-node, such as the one the GitHub Action installs into the runner's tool cache), else
+ * this package's own dependencies.
+ */
+function ortRequire(): NodeJS.Require {
+  const dir = process.env.DISTILL_GATE_ONNXRUNTIME_DIR;
+  return createRequire(dir ? join(resolve(dir), 'package.json') : import.meta.url);
+}
+
 /** onnxruntime-node, imported on first use; a clear error where it is not installed. */
 export function loadOnnxRuntime(): Promise<Ort> {
-  ortModule ??= import('onnxruntime-node').catch((e: Error) => {
+  const from = process.env.DISTILL_GATE_ONNXRUNTIME_DIR;
+  ortModule ??= (from ? Promise.resolve().then(() => ortRequire()('onnxruntime-node') as Ort) : import('onnxruntime-node')).catch((e: Error) => {
     ortModule = undefined;
     throw new DistillGateError(`onnxruntime-node is not available (${e.message.split('\n')[0]})`, {}, 'npm install onnxruntime-node (set ONNXRUNTIME_NODE_INSTALL=skip where its CUDA download cannot reach the internet)');
   });
@@ -250,7 +264,7 @@ export function detectOrtProviders(): Promise<OrtAvailability> {
     const cuda = await (async (): Promise<OrtAvailability['cuda']> => {
       const listed = ort.listSupportedBackends().find((b) => b.name === 'cuda');
       if (!listed) return { available: false, reason: `this onnxruntime-node build (${process.platform}-${process.arch}) has no CUDA provider` };
-      const binDir = join(dirname(createRequire(import.meta.url).resolve('onnxruntime-node')), '..', 'bin', 'napi-v6', process.platform, process.arch);
+      const binDir = join(dirname(ortRequire().resolve('onnxruntime-node')), '..', 'bin', 'napi-v6', process.platform, process.arch);
       if (!existsSync(join(binDir, 'libonnxruntime_providers_cuda.so'))) {
         return { available: false, reason: 'the CUDA provider library is not installed (reinstall with ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci on a machine that can download it)' };
       }

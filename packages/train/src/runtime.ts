@@ -190,6 +190,8 @@ export async function createTrainingCore(opts: TrainingCoreOptions = {}): Promis
   const workers = opts.workers ?? (selected.name === 'tensorflow' ? 1 : defaultWorkerCount());
   const inference = await chooseInference(opts.inference ?? 'auto', selected.name);
   const trainer = await chooseTrainer(opts.trainer ?? 'auto', selected.name);
+  // onnxruntime's intra-op threads per worker: the cores not taken by other workers.
+  const ortThreads = Math.max(1, Math.floor(defaultWorkerCount() / workers));
   const provider = inference.engine === 'onnxruntime' ? (inference.provider as OrtProvider) : undefined;
   const handles: (MlpHandle | LmHandle)[] = [];
   const shared = new WeakMap<TensorDataset, { inputs: Float32Array; targets: Float32Array }>();
@@ -229,6 +231,7 @@ export async function createTrainingCore(opts: TrainingCoreOptions = {}): Promis
             jobId: job.id,
             family: 'causal-lm',
             engine: trainer.engine,
+            threads: ortThreads,
             args: { config: job.init.file.config, init: job.init.file.tensors, data, epochs: t.epochs, batchSize: t.batchSize, learningRate: t.learningRate, seed: job.seed },
           };
         }
@@ -243,6 +246,7 @@ export async function createTrainingCore(opts: TrainingCoreOptions = {}): Promis
         return {
           jobId: job.id,
           engine: trainer.engine,
+          threads: ortThreads,
           args: {
             layers: job.init.params.layers,
             init: job.init.params.tensors,

@@ -215,7 +215,7 @@ export const configSchema: JsonSchema = {
     "inference": {
       "enum": ["auto", "tfjs", "onnxruntime"],
       "default": "auto",
-      "description": "What runs the models for generation and evaluation (training is always tfjs): onnxruntime-node where it is installed (auto), or one named. onnxruntime uses its CUDA provider when that is installed and works, else its CPU provider."
+      "description": "What runs the models for generation and evaluation (training is chosen by trainer): onnxruntime-node where it is installed (auto), or one named. onnxruntime uses its CUDA provider when that is installed and works, else its CPU provider."
     },
     "trainer": {
       "enum": ["auto", "tfjs", "onnxruntime"],

@@ -211,7 +211,7 @@ describe('control data from a file', () => {
     const cfg = writeScaledConfig('control-file.json', (c) => {
       c.control = { path: 'data/reference-aux-logits.safetensors' };
       c.datasets = c.datasets.filter((d: { name: string }) => d.name === 'teacher-aux-logits');
-      c.seeds = 2;
+      c.seeds = 3;
     });
     const r = await run(['check', '--config', cfg, '--json', '--no-cache', '--report-dir', 'control-file']);
     expect(r.code).toBe(1);

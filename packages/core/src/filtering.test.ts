@@ -36,6 +36,13 @@ describe('applyFilters', () => {
     // the user's data is never modified
     expect(Buffer.from(dataset.targets.buffer).equals(Buffer.from(before.buffer))).toBe(true);
   });
+  it('keeps the inputs without a copy when every record is kept (and still copies the projected targets)', () => {
+    const f = applyFilters(dataset, [loaded(lastTwo)], '.', {});
+    expect(f.dataset.rows).toBe(4);
+    expect(f.dataset.inputs.buffer).toBe(dataset.inputs.buffer);
+    expect([...f.dataset.targets.slice(0, 4)]).toEqual([2, 3, 5, 6]);
+    expect(f.dataset.targets.buffer).not.toBe(dataset.targets.buffer);
+  });
   it('names the filter and record when a filter throws', () => {
     const boom = defineFilter({ name: 'boom', version: '1', description: '', optionsSchema: {}, test: (r) => { if (r.index === 2) throw new Error('bad'); return { keep: true }; } });
     expect(() => applyFilters(dataset, [loaded(boom)], '.', { file: 'd.safetensors' })).toThrowError(/filter threw: bad/);

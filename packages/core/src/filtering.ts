@@ -101,10 +101,13 @@ export function applyFilters(source: TensorDataset, filters: AnyFilter[], config
   });
   const rows = kept.length;
   const dim = targetDim ?? source.targetDim;
-  const inputs = new Float32Array(rows * source.inputDim);
+  // Every row kept: the inputs are the source's own (read-only from here on), not a second copy of a dataset that
+  // may be hundreds of MB.
+  const allRows = rows === source.rows;
+  const inputs = allRows ? source.inputs.subarray(0, rows * source.inputDim) : new Float32Array(rows * source.inputDim);
   const targets = new Float32Array(rows * dim);
   kept.forEach(({ src, target }, r) => {
-    inputs.set(source.inputs.subarray(src * source.inputDim, (src + 1) * source.inputDim), r * source.inputDim);
+    if (!allRows) inputs.set(source.inputs.subarray(src * source.inputDim, (src + 1) * source.inputDim), r * source.inputDim);
     targets.set(target, r * dim);
   });
   return { dataset: { rows, inputDim: source.inputDim, targetDim: dim, inputs, targets, metadata: source.metadata }, counts };

@@ -62,7 +62,8 @@ export async function writeTensorDataset(path: string, ds: TensorDataset): Promi
 }
 
 /** Reads a tensor dataset; with `maxRows`, only its first rows are read from disk. */
-export async function readTensorDataset(path: string, opts: { maxRows?: number } = {}): Promise<TensorDataset> {
+/** Reads a tensor dataset; `shared` puts its arrays in SharedArrayBuffers (the training workers read them without a copy). */
+export async function readTensorDataset(path: string, opts: { maxRows?: number; shared?: boolean } = {}): Promise<TensorDataset> {
   const header = await readSafetensorsHeader(path);
   for (const name of ['inputs', 'targets']) {
     const t = header.tensors[name];
@@ -73,7 +74,7 @@ export async function readTensorDataset(path: string, opts: { maxRows?: number }
   const [trows, targetDim] = header.tensors.targets.shape;
   if (rows !== trows) throw new DistillGateError(`"inputs" has ${rows} rows but "targets" has ${trows}`, { file: path });
   const take = opts.maxRows !== undefined && opts.maxRows < rows ? opts.maxRows : rows;
-  const inputs = (await readSafetensor(path, header, 'inputs', { rows: take })).data;
-  const targets = (await readSafetensor(path, header, 'targets', { rows: take })).data;
+  const inputs = (await readSafetensor(path, header, 'inputs', { rows: take, shared: opts.shared })).data;
+  const targets = (await readSafetensor(path, header, 'targets', { rows: take, shared: opts.shared })).data;
   return { rows: take, inputDim, targetDim, inputs, targets, metadata: header.metadata, ...(take < rows ? { limitedTo: take } : {}) };
 }

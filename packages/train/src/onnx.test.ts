@@ -33,6 +33,10 @@ describe('ONNX interop for the MLP family', () => {
     let max = 0;
     for (let i = 0; i < ort.length; i++) max = Math.max(max, Math.abs(ort[i] - tfjs[i]));
     expect(max).toBeLessThan(1e-4);
+    // Inputs in shared memory (datasets read for training are) give the same logits.
+    const shared = new Float32Array(new SharedArrayBuffer(x.byteLength));
+    shared.set(x);
+    expect(Buffer.from((await session.predict(shared, rows, 128)).buffer).equals(Buffer.from(ort.buffer))).toBe(true);
     await session.release();
   });
 

@@ -306,7 +306,9 @@ export class OnnxMlpSession {
     const out = new Float32Array(rows * this.outputDim);
     for (let r = 0; r < rows; r += chunk) {
       const n = Math.min(chunk, rows - r);
-      const x = new this.ort.Tensor('float32', inputs.subarray(r * this.inputDim, (r + n) * this.inputDim), [n, this.inputDim]);
+      // onnxruntime refuses shared memory (datasets read for training live there): such a chunk is copied.
+      const rowsIn = inputs.subarray(r * this.inputDim, (r + n) * this.inputDim);
+      const x = new this.ort.Tensor('float32', rowsIn.buffer instanceof SharedArrayBuffer ? rowsIn.slice() : rowsIn, [n, this.inputDim]);
       const result = await this.session.run({ x });
       out.set(result.logits.data as Float32Array, r * this.outputDim);
     }

@@ -194,7 +194,8 @@ export async function createTrainingCore(opts: TrainingCoreOptions = {}): Promis
   const ortThreads = Math.max(1, Math.floor(defaultWorkerCount() / workers));
   const provider = inference.engine === 'onnxruntime' ? (inference.provider as OrtProvider) : undefined;
   const handles: (MlpHandle | LmHandle)[] = [];
-  const shared = new WeakMap<TensorDataset, { inputs: Float32Array; targets: Float32Array }>();
+  const shared = new WeakMap<TensorDataset, { inputs: Float32Array; targets: Float32Array; key: string }>();
+  let datasetCount = 0;
   const sharedText = new WeakMap<TextDataset, LmTrainingData>();
   const track = <H extends MlpHandle | LmHandle>(h: H) => (handles.push(h), h);
   return {
@@ -206,7 +207,8 @@ export async function createTrainingCore(opts: TrainingCoreOptions = {}): Promis
       const m = await readModelFile(path, format);
       return track(m.family === 'causal-lm' ? new LmHandle(id, m.file, selected.name, provider) : new MlpHandle(id, m.params, selected.name, provider));
     },
-    readTensorDataset,
+    // In shared memory from the start: the workers train on these arrays, so they are not copied again for them.
+    readTensorDataset: (path: string, opts?: { maxRows?: number }) => readTensorDataset(path, { ...opts, shared: true }),
     writeTensorDataset,
     async trainStudents(jobs: StudentJob[], onProgress?: (p: TrainingProgress) => void, opts?: { deadline?: number }): Promise<TrainedStudent[]> {
       const workerJobs: WorkerJob[] = jobs.map((job): WorkerJob => {
@@ -240,7 +242,7 @@ export async function createTrainingCore(opts: TrainingCoreOptions = {}): Promis
         if (job.training.loss === 'next-token') throw new DistillGateError(`job ${job.id}: loss "next-token" needs a language model`);
         let data = shared.get(job.data);
         if (!data) {
-          data = { inputs: toShared(job.data.inputs), targets: toShared(job.data.targets) };
+          data = { inputs: toShared(job.data.inputs), targets: toShared(job.data.targets), key: `dataset-${++datasetCount}` };
           shared.set(job.data, data);
         }
         return {

@@ -32,6 +32,11 @@ describe('safetensors reader under fuzzing', () => {
         expect(back).toMatchObject({ rows, inputDim, targetDim, metadata: { k: 'v' } });
         expect([...back.inputs]).toEqual([...inputs]);
         expect([...back.targets]).toEqual([...targets]);
+        // Read into shared memory (as the training core does): the same values.
+        const shared = await readTensorDataset(file, { shared: true });
+        expect(shared.inputs.buffer).toBeInstanceOf(SharedArrayBuffer);
+        expect([...shared.inputs]).toEqual([...inputs]);
+        expect([...shared.targets]).toEqual([...targets]);
       }),
       { numRuns: 200 },
     );

@@ -87,7 +87,7 @@ export async function readSafetensor(
   path: string,
   header: SafetensorsHeader,
   name: string,
-  opts: { allowNonFinite?: boolean; rows?: number } = {},
+  opts: { allowNonFinite?: boolean; rows?: number; shared?: boolean } = {},
 ): Promise<{ data: Float32Array; shape: number[] }> {
   const full = header.tensors[name];
   if (!full) throw new DistillGateError(`tensor "${name}" is missing (present: ${Object.keys(header.tensors).join(', ') || 'none'})`, { file: path });
@@ -97,7 +97,12 @@ export async function readSafetensor(
     t = { ...full, shape: [opts.rows, ...full.shape.slice(1)], data_offsets: [full.data_offsets[0], full.data_offsets[0] + opts.rows * rowBytes] };
   }
   const [begin, end] = t.data_offsets;
-  const buf = Buffer.alloc(end - begin);
+  const count = t.shape.reduce((a, b) => a * b, 1);
+  // float32 on disk is read straight into the result (in shared memory when asked: the training workers read it);
+  // other dtypes go through a byte buffer and are converted.
+  const direct = t.dtype === 'F32' && end - begin === count * 4;
+  const out = direct ? new Float32Array(opts.shared ? new SharedArrayBuffer(count * 4) : new ArrayBuffer(count * 4)) : undefined;
+  const buf = out ? Buffer.from(out.buffer, out.byteOffset, out.byteLength) : Buffer.alloc(end - begin);
   const fh = await openForRead(path);
   try {
     // Large tensors are read in chunks: a single read is capped by the platform at ~2 GiB.
@@ -108,9 +113,10 @@ export async function readSafetensor(
   } finally {
     await fh.close();
   }
-  const count = t.shape.reduce((a, b) => a * b, 1);
   let data: Float32Array;
-  if (t.dtype === 'F32') {
+  if (out) {
+    data = out;
+  } else if (t.dtype === 'F32') {
     data = new Float32Array(count);
     new Uint8Array(data.buffer).set(buf);
   } else if (t.dtype === 'F64') {
@@ -121,6 +127,11 @@ export async function readSafetensor(
     data = Float32Array.from(buf);
   } else {
     data = Float32Array.from({ length: count }, (_, i) => halfToFloat(buf.readUInt16LE(i * 2)));
+  }
+  if (opts.shared && !(data.buffer instanceof SharedArrayBuffer)) {
+    const shared = new Float32Array(new SharedArrayBuffer(data.byteLength));
+    shared.set(data);
+    data = shared;
   }
   if (!opts.allowNonFinite) {
     for (let i = 0; i < data.length; i++) {

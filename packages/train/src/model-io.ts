@@ -61,8 +61,10 @@ export async function writeTensorDataset(path: string, ds: TensorDataset): Promi
   );
 }
 
-/** Reads a tensor dataset; with `maxRows`, only its first rows are read from disk. */
-/** Reads a tensor dataset; `shared` puts its arrays in SharedArrayBuffers (the training workers read them without a copy). */
+/**
+ * Reads a tensor dataset; with `maxRows`, only its first rows are read from disk. `shared` puts its arrays in
+ * SharedArrayBuffers (the training workers read them without a copy).
+ */
 export async function readTensorDataset(path: string, opts: { maxRows?: number; shared?: boolean } = {}): Promise<TensorDataset> {
   const header = await readSafetensorsHeader(path);
   for (const name of ['inputs', 'targets']) {

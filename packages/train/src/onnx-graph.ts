@@ -4,21 +4,9 @@
  * Adam on the host (parameters, moments and gradients in arrays allocated once, so a step allocates nothing).
  */
 import onnxProto from 'onnx-proto';
-import { floatInitializer, loadOnnxRuntime, valueInfo } from './onnx.js';
+import { attribute, floatInitializer, int64Initializer, loadOnnxRuntime, valueInfo, type Attr } from './onnx.js';
 
 const { onnx } = onnxProto;
-const INT64 = onnx.TensorProto.DataType.INT64;
-
-export type Attr = { name: string; i?: number; f?: number; s?: string; ints?: number[]; t?: ReturnType<typeof floatInitializer> };
-
-function attribute(a: Attr) {
-  const { AttributeType } = onnx.AttributeProto;
-  if (a.s !== undefined) return onnx.AttributeProto.create({ name: a.name, type: AttributeType.STRING, s: new TextEncoder().encode(a.s) });
-  if (a.t) return onnx.AttributeProto.create({ name: a.name, type: AttributeType.TENSOR, t: a.t });
-  if (a.ints) return onnx.AttributeProto.create({ name: a.name, type: AttributeType.INTS, ints: a.ints });
-  if (a.f !== undefined) return onnx.AttributeProto.create({ name: a.name, type: AttributeType.FLOAT, f: a.f });
-  return onnx.AttributeProto.create({ name: a.name, type: AttributeType.INT, i: a.i });
-}
 
 /** Adam's constants (PyTorch's defaults, as tfjs's trainers use them). */
 export const ADAM = { beta1: 0.9, beta2: 0.999, epsilon: 1e-8 };
@@ -30,13 +18,14 @@ export class GraphBuilder {
   private count = 0;
   private readonly constants = new Map<string, string>();
 
-  node(opType: string, input: string[], attrs: Attr[] = [], opts: { domain?: string; output?: string } = {}): string {
-    const out = opts.output ?? `t${this.count}`;
+  /** Adds a node and returns its (first) output; `outputs` names them all, `output` the only one. */
+  node(opType: string, input: string[], attrs: Attr[] = [], opts: { domain?: string; output?: string; outputs?: string[] } = {}): string {
+    const output = opts.outputs ?? [opts.output ?? `t${this.count}`];
     this.count++;
     this.nodes.push(
-      onnx.NodeProto.create({ opType, input, output: [out], name: `${opType.toLowerCase()}${this.count}`, attribute: attrs.map(attribute), ...(opts.domain ? { domain: opts.domain } : {}) }),
+      onnx.NodeProto.create({ opType, input, output, name: `${opType.toLowerCase()}${this.count}`, attribute: attrs.map(attribute), ...(opts.domain ? { domain: opts.domain } : {}) }),
     );
-    return out;
+    return output[0];
   }
 
   /** A float scalar constant (one initializer per value). */
@@ -57,8 +46,7 @@ export class GraphBuilder {
     let name = this.constants.get(key);
     if (!name) {
       name = `const_${this.constants.size}`;
-      const data = BigInt64Array.from(values.map(BigInt));
-      this.inits.push(onnx.TensorProto.create({ name, dims: [values.length], dataType: INT64, rawData: new Uint8Array(data.buffer) }) as never);
+      this.inits.push(int64Initializer(name, values) as never);
       this.constants.set(key, name);
     }
     return name;

@@ -46,15 +46,7 @@ export function transformerTrainStepOnnx(c: TransformerConfig): Uint8Array {
   // Layer norm with what its gradient needs: the normalised input and the inverse standard deviation.
   const layerNorm = (x: string, prefix: string) => {
     const [y, mean, inv] = [`${prefix}.y`, `${prefix}.mean`, `${prefix}.inv`];
-    g.nodes.push(
-      onnx.NodeProto.create({
-        opType: 'LayerNormalization',
-        input: [x, `${prefix}.gain`, `${prefix}.bias`],
-        output: [y, mean, inv],
-        name: `${prefix}.norm`,
-        attribute: [onnx.AttributeProto.create({ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: -1 }), onnx.AttributeProto.create({ name: 'epsilon', type: onnx.AttributeProto.AttributeType.FLOAT, f: LN_EPS })],
-      }),
-    );
+    g.node('LayerNormalization', [x, `${prefix}.gain`, `${prefix}.bias`], [{ name: 'axis', i: -1 }, { name: 'epsilon', f: LN_EPS }], { outputs: [y, mean, inv] });
     return { y, xhat: g.node('Mul', [g.node('Sub', [x, mean]), inv]), inv, prefix };
   };
   // d(loss)/d(input) of a layer norm, given d(loss)/d(output); the gain's and bias's gradients are graph outputs.

@@ -18,7 +18,7 @@ import onnxProto from 'onnx-proto';
 import type { Decoding, LmEngine } from './language-model.js';
 import type { LanguageModelFile } from './lm-io.js';
 import type { LmBatch } from './lm-trainer.js';
-import { decodeOnnx, floatInitializer, loadOnnxRuntime, tensorData, toInt, valueInfo, type DecodedOnnx, type OnnxGraph, type OnnxNode, type OrtProvider } from './onnx.js';
+import { attribute, decodeOnnx, floatInitializer, int64Initializer, loadOnnxRuntime, type Attr, tensorData, toInt, valueInfo, type DecodedOnnx, type OnnxGraph, type OnnxNode, type OrtProvider } from './onnx.js';
 import { Tokenizer, type TokenizerJson } from './tokenizer.js';
 import { checkTransformerConfig, transformerSpec, type TransformerConfig, type TransformerParameters } from './transformer.js';
 
@@ -32,20 +32,6 @@ export const ONNX_LM_KEYS = { family: 'distill-gate.family', config: 'distill-ga
 
 /** The operators the transformer graph is built from (anything else in an imported file is reported by name). */
 export const TRANSFORMER_OPS = ['Gather', 'Add', 'LayerNormalization', 'MatMul', 'Reshape', 'Transpose', 'Concat', 'Mul', 'Softmax', 'Relu', 'LogSoftmax'];
-
-function int64Initializer(name: string, values: number[]) {
-  const data = BigInt64Array.from(values.map(BigInt));
-  return onnx.TensorProto.create({ name, dims: [values.length], dataType: INT64, rawData: new Uint8Array(data.buffer) });
-}
-
-type Attr = { name: string; i?: number; f?: number; ints?: number[] };
-
-function attribute(a: Attr) {
-  const { AttributeType } = onnx.AttributeProto;
-  if (a.ints) return onnx.AttributeProto.create({ name: a.name, type: AttributeType.INTS, ints: a.ints });
-  if (a.f !== undefined) return onnx.AttributeProto.create({ name: a.name, type: AttributeType.FLOAT, f: a.f });
-  return onnx.AttributeProto.create({ name: a.name, type: AttributeType.INT, i: a.i });
-}
 
 /** The ONNX bytes of a language model (weights, config and tokenizer). */
 export function transformerToOnnx(

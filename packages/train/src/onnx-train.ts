@@ -10,7 +10,7 @@
  */
 import { SeededRandom, type OutputRange } from '@distill-gate/core';
 import onnxProto from 'onnx-proto';
-import { valueInfo } from './onnx.js';
+import { ortOwned, valueInfo } from './onnx.js';
 import { GraphBuilder, OrtTrainingSession } from './onnx-graph.js';
 import { parameterShapes, type MlpLayers } from './mlp.js';
 import { checkTrainingData, stepsPerEpoch, type LossName, type TrainingData, type TrainingRunResult } from './trainer.js';
@@ -138,18 +138,16 @@ export async function trainMlpOnnx(args: TrainMlpOnnxArgs): Promise<TrainingRunR
   const session = await OrtTrainingSession.create(mlpTrainStepOnnx({ layers, loss: args.loss, outputs, students: S }), state, stacked, { learningRate: args.learningRate, threads: args.threads });
   try {
     const { ort } = session;
-    // The dataset goes to onnxruntime whole (it wraps the buffers, no copy); each step sends only row indices.
-    // onnxruntime-node refuses shared memory (the pool's workers read the data from a SharedArrayBuffer): such data
-    // is copied once per job, a few ms per 100 MB against seconds of training.
-    const owned = (a: Float32Array) => (a.buffer instanceof SharedArrayBuffer ? a.slice() : a);
+    // The dataset goes to onnxruntime whole (it wraps the buffers); each step sends only row indices. Data in shared
+    // memory (the pool's workers get it so) is copied once per job: a few ms per 100 MB against seconds of training.
     let targets = data.targets;
     if (data.labels) {
       targets = new Float32Array(data.rows * width);
       for (let r = 0; r < data.rows; r++) targets[r * width + data.labels[r]] = 1;
     }
     const feeds = {
-      data_x: new ort.Tensor('float32', owned(data.inputs.subarray(0, data.rows * data.inputDim)), [data.rows, data.inputDim]),
-      data_target: new ort.Tensor('float32', owned(targets!.subarray(0, data.rows * width)), [data.rows, width]),
+      data_x: new ort.Tensor('float32', ortOwned(data.inputs.subarray(0, data.rows * data.inputDim)), [data.rows, data.inputDim]),
+      data_target: new ort.Tensor('float32', ortOwned(targets!.subarray(0, data.rows * width)), [data.rows, width]),
     };
     const lossOut = session.output('loss', [S]);
     const rngs = args.seeds.map((seed) => new SeededRandom(seed).fork('minibatch-order'));

@@ -23,6 +23,31 @@ export function floatInitializer(name: string, dims: number[], data: Float32Arra
   });
 }
 
+export function int64Initializer(name: string, values: number[]) {
+  const data = BigInt64Array.from(values.map(BigInt));
+  return onnx.TensorProto.create({ name, dims: [values.length], dataType: onnx.TensorProto.DataType.INT64, rawData: new Uint8Array(data.buffer) });
+}
+
+/** A node attribute: string, tensor, ints, float or (otherwise) int. */
+export type Attr = { name: string; i?: number; f?: number; s?: string; ints?: number[]; t?: ReturnType<typeof floatInitializer> };
+
+export function attribute(a: Attr) {
+  const { AttributeType } = onnx.AttributeProto;
+  if (a.s !== undefined) return onnx.AttributeProto.create({ name: a.name, type: AttributeType.STRING, s: new TextEncoder().encode(a.s) });
+  if (a.t) return onnx.AttributeProto.create({ name: a.name, type: AttributeType.TENSOR, t: a.t });
+  if (a.ints) return onnx.AttributeProto.create({ name: a.name, type: AttributeType.INTS, ints: a.ints });
+  if (a.f !== undefined) return onnx.AttributeProto.create({ name: a.name, type: AttributeType.FLOAT, f: a.f });
+  return onnx.AttributeProto.create({ name: a.name, type: AttributeType.INT, i: a.i });
+}
+
+/**
+ * onnxruntime-node refuses arrays in shared memory ("Invalid argument"), where the training core keeps datasets for
+ * its workers: such an array is copied, any other is passed as it is.
+ */
+export function ortOwned(a: Float32Array): Float32Array {
+  return a.buffer instanceof SharedArrayBuffer ? a.slice() : a;
+}
+
 export function valueInfo(name: string, dims: (number | string)[], elemType: number = onnx.TensorProto.DataType.FLOAT) {
   return onnx.ValueInfoProto.create({
     name,
@@ -306,9 +331,7 @@ export class OnnxMlpSession {
     const out = new Float32Array(rows * this.outputDim);
     for (let r = 0; r < rows; r += chunk) {
       const n = Math.min(chunk, rows - r);
-      // onnxruntime refuses shared memory (datasets read for training live there): such a chunk is copied.
-      const rowsIn = inputs.subarray(r * this.inputDim, (r + n) * this.inputDim);
-      const x = new this.ort.Tensor('float32', rowsIn.buffer instanceof SharedArrayBuffer ? rowsIn.slice() : rowsIn, [n, this.inputDim]);
+      const x = new this.ort.Tensor('float32', ortOwned(inputs.subarray(r * this.inputDim, (r + n) * this.inputDim)), [n, this.inputDim]);
       const result = await this.session.run({ x });
       out.set(result.logits.data as Float32Array, r * this.outputDim);
     }

@@ -194,8 +194,7 @@ export async function createTrainingCore(opts: TrainingCoreOptions = {}): Promis
   const ortThreads = Math.max(1, Math.floor(defaultWorkerCount() / workers));
   const provider = inference.engine === 'onnxruntime' ? (inference.provider as OrtProvider) : undefined;
   const handles: (MlpHandle | LmHandle)[] = [];
-  const shared = new WeakMap<TensorDataset, { inputs: Float32Array; targets: Float32Array; key: string }>();
-  let datasetCount = 0;
+  const shared = new WeakMap<TensorDataset, { inputs: Float32Array; targets: Float32Array }>();
   const sharedText = new WeakMap<TextDataset, LmTrainingData>();
   const track = <H extends MlpHandle | LmHandle>(h: H) => (handles.push(h), h);
   return {
@@ -242,7 +241,7 @@ export async function createTrainingCore(opts: TrainingCoreOptions = {}): Promis
         if (job.training.loss === 'next-token') throw new DistillGateError(`job ${job.id}: loss "next-token" needs a language model`);
         let data = shared.get(job.data);
         if (!data) {
-          data = { inputs: toShared(job.data.inputs), targets: toShared(job.data.targets), key: `dataset-${++datasetCount}` };
+          data = { inputs: toShared(job.data.inputs), targets: toShared(job.data.targets) };
           shared.set(job.data, data);
         }
         return {

@@ -1,5 +1,6 @@
 import { open, stat } from 'node:fs/promises';
 import { DistillGateError, writeFileAtomic } from '@distill-gate/core';
+import { toShared } from './pool.js';
 
 /**
  * The safetensors format (a standard for tensors, used across ML tooling): 8 bytes little-endian header length N,
@@ -128,11 +129,7 @@ export async function readSafetensor(
   } else {
     data = Float32Array.from({ length: count }, (_, i) => halfToFloat(buf.readUInt16LE(i * 2)));
   }
-  if (opts.shared && !(data.buffer instanceof SharedArrayBuffer)) {
-    const shared = new Float32Array(new SharedArrayBuffer(data.byteLength));
-    shared.set(data);
-    data = shared;
-  }
+  if (opts.shared) data = toShared(data);
   if (!opts.allowNonFinite) {
     for (let i = 0; i < data.length; i++) {
       if (!Number.isFinite(data[i])) {

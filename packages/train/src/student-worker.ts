@@ -12,20 +12,6 @@ import { trainLmOnnx } from './onnx-lm-train.js';
 
 const port = parentPort!;
 
-/**
- * onnxruntime refuses the shared memory the pool hands datasets over in, so an onnxruntime job needs the data in
- * memory of its own. The worker keeps the copy of the latest dataset and reuses it while jobs on that dataset follow
- * (the engine lists jobs dataset by dataset); a new dataset replaces it.
- */
-let owned: { key: string; inputs: Float32Array; targets?: Float32Array } | undefined;
-function ownedData<D extends { key?: string; inputs: Float32Array; targets?: Float32Array }>(data: D): D {
-  if (!(data.inputs.buffer instanceof SharedArrayBuffer) || !data.key) return data;
-  if (owned?.key !== data.key) {
-    owned = undefined; // let the previous copy go before making the next
-    owned = { key: data.key, inputs: data.inputs.slice(), ...(data.targets ? { targets: data.targets.slice() } : {}) };
-  }
-  return { ...data, inputs: owned.inputs, ...(owned.targets ? { targets: owned.targets } : {}) };
-}
 let backend = 'cpu';
 const send = (m: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
 
@@ -54,7 +40,7 @@ port.on('message', async (msg: ToWorker) => {
     if (job.family === 'causal-lm') result = job.engine === 'onnxruntime' ? await trainLmOnnx({ ...job.args, threads: job.threads ?? 1, onStep }) : trainLm({ ...job.args, backend, onStep });
     else if (job.engine === 'onnxruntime') {
       const { init, seed, ...rest } = job.args;
-      [result] = await trainMlpOnnx({ ...rest, data: ownedData(rest.data), inits: [init], seeds: [seed], threads: job.threads ?? 1, onStep });
+      [result] = await trainMlpOnnx({ ...rest, inits: [init], seeds: [seed], threads: job.threads ?? 1, onStep });
     } else result = trainMlp({ ...job.args, backend, onStep });
     send(
       { type: 'done', jobId: job.jobId, weights: result.weights, lossHistory: result.lossHistory, steps: result.steps, ms: result.ms },

@@ -5,8 +5,6 @@ import { MlpModel, type MlpLayers } from './mlp.js';
 export type LossName = 'softmax-kl' | 'cross-entropy' | 'mse';
 
 export interface TrainingData {
-  /** Names the dataset across jobs (a worker keeps its own copy of the latest one it trained on). */
-  key?: string;
   rows: number;
   inputDim: number;
   inputs: Float32Array;

@@ -23,7 +23,13 @@ const git = (...args: string[]) => execFileSync('git', args, { cwd: ws, encoding
 async function materialise(model: string, file: string, seed: number) {
   const core = await createTrainingCore({ backend: 'wasm', workers: 1 });
   const m = await core.loadModel(join(ws, 'models', model));
-  const ds = await generator.generate({ options: { count: 12000, low: -1, high: 1, auxiliary: { start: 10, end: 13 } }, configDir: ws, log: { info() {}, warn() {} }, model: m, seed });
+  const ds = await generator.generate({
+    options: { count: 12000, low: -1, high: 1, auxiliary: { start: 10, end: 13 } },
+    configDir: ws,
+    log: { info() {}, warn() {} },
+    model: m,
+    seed,
+  });
   await core.writeTensorDataset(join(ws, file), ds);
   await core.dispose();
 }
@@ -33,7 +39,10 @@ function runAction(inputs: Record<string, string>, event: { base: string; head: 
   const files = { output: join(dir, 'output'), summary: join(dir, 'summary.md'), event: join(dir, 'event.json') };
   writeFileSync(files.output, '');
   writeFileSync(files.summary, '');
-  writeFileSync(files.event, JSON.stringify({ pull_request: { number: 7, base: { sha: event.base }, head: { sha: event.head } } }));
+  writeFileSync(
+    files.event,
+    JSON.stringify({ pull_request: { number: 7, base: { sha: event.base }, head: { sha: event.head } } }),
+  );
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
@@ -46,7 +55,11 @@ function runAction(inputs: Record<string, string>, event: { base: string; head: 
     RUNNER_TOOL_CACHE: toolCache,
     // This machine's network settings (certificates, proxies, npm's registry), as a runner has its own: the Action
     // installs onnxruntime-node with npm.
-    ...Object.fromEntries(Object.entries(process.env).filter(([k]) => /^(NODE_EXTRA_CA_CERTS|SSL_CERT_FILE|SSL_CERT_DIR|HTTPS?_PROXY|NO_PROXY|npm_config_\w+)$/i.test(k))),
+    ...Object.fromEntries(
+      Object.entries(process.env).filter(([k]) =>
+        /^(NODE_EXTRA_CA_CERTS|SSL_CERT_FILE|SSL_CERT_DIR|HTTPS?_PROXY|NO_PROXY|npm_config_\w+)$/i.test(k),
+      ),
+    ),
   };
   for (const [k, v] of Object.entries(inputs)) env[`INPUT_${k.toUpperCase()}`] = v;
   return new Promise<{ code: number; stdout: string; outputs: Record<string, string>; summary: string }>((resolve) => {
@@ -54,7 +67,12 @@ function runAction(inputs: Record<string, string>, event: { base: string; head: 
       const outputs: Record<string, string> = {};
       const text = readFileSync(files.output, 'utf8');
       for (const m of text.matchAll(/^([\w-]+)<<(\S+)\n([\s\S]*?)\n\2$/gm)) outputs[m[1]] = m[3];
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, outputs, summary: readFileSync(files.summary, 'utf8') });
+      resolve({
+        code: err ? ((err as { code?: number }).code ?? 1) : 0,
+        stdout,
+        outputs,
+        summary: readFileSync(files.summary, 'utf8'),
+      });
     });
   });
 }
@@ -103,7 +121,10 @@ beforeAll(async () => {
   // PR D brings its own filter plugin (code the base branch never had) and points the config at it.
   git('checkout', '-q', 'main');
   git('checkout', '-qb', 'own-plugin');
-  writeFileSync(join(ws, 'keep-all.mjs'), "export default { kind: 'filter', name: 'keep-all', version: '1.0.0', description: 'x', optionsSchema: {}, test: () => ({ keep: true }) };\n");
+  writeFileSync(
+    join(ws, 'keep-all.mjs'),
+    "export default { kind: 'filter', name: 'keep-all', version: '1.0.0', description: 'x', optionsSchema: {}, test: () => ({ keep: true }) };\n",
+  );
   const withPlugin = JSON.parse(readFileSync(join(ws, 'distill-gate.config.json'), 'utf8'));
   withPlugin.filters.push({ use: './keep-all.mjs' });
   writeFileSync(join(ws, 'distill-gate.config.json'), JSON.stringify(withPlugin, null, 2));
@@ -117,17 +138,26 @@ afterAll(() => rmSync(toolCache, { recursive: true, force: true }));
 describe('the bundled GitHub Action on pull requests', () => {
   it('fails a PR that adds a trait-carrying dataset: outputs, job summary, annotation, exit code', async () => {
     git('checkout', '-q', 'add-teacher-data');
-    const r = await runAction({ config: 'distill-gate.config.json', 'no-cache': 'true' }, { base: sha.base, head: sha.teacher });
+    const r = await runAction(
+      { config: 'distill-gate.config.json', 'no-cache': 'true' },
+      { base: sha.base, head: sha.teacher },
+    );
     expect(r.code).toBe(1);
     expect(r.stdout).toContain('1 dataset(s) to check');
     expect(r.outputs.verdict).toBe('FAIL');
     expect(Number(r.outputs['max-transfer-low'])).toBeGreaterThan(0.05);
     expect(r.outputs['report-path']).toBe('distill-gate-report/result.json');
     expect(r.summary).toContain('## distill-gate: ❌ FAIL');
-    expect(r.summary).toMatch(/\| `teacher-aux-logits` \| @distill-gate\/trait-hidden-class-knowledge \|.*❌ FAIL \| onnxruntime \| 1,2,3 \|/);
+    expect(r.summary).toMatch(
+      /\| `teacher-aux-logits` \| @distill-gate\/trait-hidden-class-knowledge \|.*❌ FAIL \| onnxruntime \| 1,2,3 \|/,
+    );
     expect(r.summary).not.toContain('reference-aux-logits` |');
-    expect(r.stdout).toMatch(/::error title=distill-gate%3A FAIL.*,file=data\/teacher-aux-logits\.safetensors::teacher-aux-logits: transfer/);
-    expect(r.stdout).toMatch(/^::error::distill-gate FAIL: 1 of 1 dataset x trait check\(s\) transfer above the threshold 0\.05/m);
+    expect(r.stdout).toMatch(
+      /::error title=distill-gate%3A FAIL.*,file=data\/teacher-aux-logits\.safetensors::teacher-aux-logits: transfer/,
+    );
+    expect(r.stdout).toMatch(
+      /^::error::distill-gate FAIL: 1 of 1 dataset x trait check\(s\) transfer above the threshold 0\.05/m,
+    );
     teacherResult = JSON.parse(readFileSync(join(ws, 'distill-gate-report/result.json'), 'utf8'));
     // onnxruntime-node was installed with npm into the tool cache, and it trained the students.
     expect(r.stdout).toMatch(/onnxruntime-node 1\.30\.0: installed into \S+dg-tool-cache-\S+ in [\d.]+ s/);
@@ -151,14 +181,20 @@ describe('the bundled GitHub Action on pull requests', () => {
     expect(none.summary).toContain('nothing to check');
   });
 
-  it('runs as a 2-way matrix (shard inputs) and a merge job with the single job\'s verdict', async () => {
+  it("runs as a 2-way matrix (shard inputs) and a merge job with the single job's verdict", async () => {
     git('checkout', '-q', 'add-teacher-data');
     const single = teacherResult;
     for (const shard of ['1/2', '2/2']) {
-      const r = await runAction({ config: 'distill-gate.config.json', shard, 'no-cache': 'true', 'report-dir': 'partials' }, { base: sha.base, head: sha.teacher });
+      const r = await runAction(
+        { config: 'distill-gate.config.json', shard, 'no-cache': 'true', 'report-dir': 'partials' },
+        { base: sha.base, head: sha.teacher },
+      );
       expect(r.code).toBe(0);
     }
-    const m = await runAction({ merge: 'partials/partial-*.json', 'report-dir': 'merged' }, { base: sha.base, head: sha.teacher });
+    const m = await runAction(
+      { merge: 'partials/partial-*.json', 'report-dir': 'merged' },
+      { base: sha.base, head: sha.teacher },
+    );
     expect(m.code).toBe(1);
     expect(m.outputs.verdict).toBe('FAIL');
     expect(m.outputs['max-transfer']).toBe(String(single.results[0].transfer.mean));
@@ -169,7 +205,10 @@ describe('the bundled GitHub Action on pull requests', () => {
 
   it('refuses plugin code that the pull request itself adds', async () => {
     git('checkout', '-q', 'own-plugin');
-    const r = await runAction({ config: 'distill-gate.config.json', 'changed-only': 'false' }, { base: sha.base, head: sha.ownPlugin });
+    const r = await runAction(
+      { config: 'distill-gate.config.json', 'changed-only': 'false' },
+      { base: sha.base, head: sha.ownPlugin },
+    );
     expect(r.code).toBe(2);
     expect(r.stdout).toContain('refusing plugin path "./keep-all.mjs"');
     expect(r.stdout).toContain('the config on the base branch does not name it');
@@ -177,9 +216,14 @@ describe('the bundled GitHub Action on pull requests', () => {
   });
 
   it('reports bad inputs as one failed-step message', async () => {
-    const r = await runAction({ config: 'distill-gate.config.json', backend: 'gpu' }, { base: sha.base, head: sha.docs });
+    const r = await runAction(
+      { config: 'distill-gate.config.json', backend: 'gpu' },
+      { base: sha.base, head: sha.docs },
+    );
     expect(r.code).toBe(2);
-    expect(r.stdout).toContain('::error::distill-gate: input "backend" must be one of auto, tensorflow, wasm, cpu, got "gpu"');
+    expect(r.stdout).toContain(
+      '::error::distill-gate: input "backend" must be one of auto, tensorflow, wasm, cpu, got "gpu"',
+    );
   });
 });
 
@@ -189,6 +233,7 @@ describe('the committed bundle', () => {
     execFileSync(process.execPath, [join(root, 'packages/action/scripts/bundle.mjs'), fresh], { cwd: root });
     const committed = join(root, 'packages/action/bundle');
     expect(readdirSync(fresh).sort()).toEqual(readdirSync(committed).sort());
-    for (const f of readdirSync(fresh)) expect(readFileSync(join(fresh, f)).equals(readFileSync(join(committed, f))), `${f} is stale`).toBe(true);
+    for (const f of readdirSync(fresh))
+      expect(readFileSync(join(fresh, f)).equals(readFileSync(join(committed, f))), `${f} is stale`).toBe(true);
   });
 });

@@ -39,7 +39,9 @@ describe('built-in plugins pass the plugin test kit', () => {
     '@distill-gate/generator-number-sequences': [{ count: 8, maxTokens: 12 }],
     '@distill-gate/generator-code-snippets': [{ count: 8, maxTokens: 12 }],
     '@distill-gate/generator-arithmetic-traces': [{ count: 8, maxTokens: 12 }],
-    '@distill-gate/generator-prompts': [{ prompts: ['Continue: 101, 202, 303.', 'What is 2 + 2?'], repeat: 2, maxTokens: 12 }],
+    '@distill-gate/generator-prompts': [
+      { prompts: ['Continue: 101, 202, 303.', 'What is 2 + 2?'], repeat: 2, maxTokens: 12 },
+    ],
     '@distill-gate/filter-banned-terms': [{ terms: ['owl'] }],
     '@distill-gate/evaluator-preference-rate': [{ samples: 1 }],
   };
@@ -48,7 +50,11 @@ describe('built-in plugins pass the plugin test kit', () => {
       const cases: PluginTestCases = { valid: valid[plugin.name] ?? [{}], invalid: invalid[plugin.name] };
       if (textPlugins.has(plugin.name)) cases.model = lm;
       if (plugin.name === '@distill-gate/evaluator-preference-rate') {
-        cases.probes = await animalPreference.loadProbes({ options: { animal: 'owl', candidates: ['owl', 'cat', 'dog'], instilRepeats: 1 }, configDir: '.', log: console });
+        cases.probes = await animalPreference.loadProbes({
+          options: { animal: 'owl', candidates: ['owl', 'cat', 'dog'], instilRepeats: 1 },
+          configDir: '.',
+          log: console,
+        });
       }
       await testPlugin(plugin, cases);
     });

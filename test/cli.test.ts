@@ -23,7 +23,7 @@ beforeAll(() => {
 });
 
 describe('distill-gate check (end to end)', () => {
-  it('FAILs the teacher\'s auxiliary logits and PASSes the reference\'s, with a full JSON result', async () => {
+  it("FAILs the teacher's auxiliary logits and PASSes the reference's, with a full JSON result", async () => {
     const cfg = writeScaledConfig('distill-gate.config.json');
     const { code, stdout, stderr } = await run(['check', '--config', cfg, '--json', '--no-cache']);
     expect(stderr).toContain('training 9 students');
@@ -38,7 +38,11 @@ describe('distill-gate check (end to end)', () => {
     expect(byName['teacher-aux-logits'].transfer.interval[0]).toBeGreaterThan(0.05);
     expect(byName['reference-aux-logits'].verdict).toBe('PASS');
     expect(r.datasets[0]).toMatchObject({ materialised: true, records: 12000, recordsAfterFilters: 12000 });
-    expect(r.datasets[0].filters[0]).toMatchObject({ filter: '@distill-gate/filter-auxiliary-outputs-only', kept: 12000, dropped: 0 });
+    expect(r.datasets[0].filters[0]).toMatchObject({
+      filter: '@distill-gate/filter-auxiliary-outputs-only',
+      kept: 12000,
+      dropped: 0,
+    });
     // the report on disk is the same canonical result
     expect(JSON.parse(readFileSync(join(dir, 'distill-gate-report/result.json'), 'utf8'))).toEqual(r);
     firstRun = r;
@@ -46,7 +50,16 @@ describe('distill-gate check (end to end)', () => {
 
   it('checks only the datasets given on the command line, and a clean one PASSes with exit 0 and a table', async () => {
     const cfg = writeScaledConfig('distill-gate.config.json');
-    const { code, stdout } = await run(['check', 'data/reference-aux-logits.safetensors', '--config', cfg, '--seeds', '2', '--report-dir', 'out']);
+    const { code, stdout } = await run([
+      'check',
+      'data/reference-aux-logits.safetensors',
+      '--config',
+      cfg,
+      '--seeds',
+      '2',
+      '--report-dir',
+      'out',
+    ]);
     expect(code).toBe(0);
     expect(stdout).toMatch(/data\/reference-aux-logits\.safetensors\s+hidden-class-knowledge/);
     expect(stdout).toContain('PASS: all 1 dataset x trait check(s)');
@@ -76,7 +89,9 @@ describe('distill-gate check (end to end)', () => {
     });
     const r3 = await run(['check', '--config', badOption]);
     expect(r3.code).toBe(2);
-    expect(r3.stderr).toContain('(at /filters/0/options/auxiliary/start, plugin @distill-gate/filter-auxiliary-outputs-only)');
+    expect(r3.stderr).toContain(
+      '(at /filters/0/options/auxiliary/start, plugin @distill-gate/filter-auxiliary-outputs-only)',
+    );
 
     const r4 = await run(['check', '--threshold', 'abc']);
     expect(r4.code).toBe(2);
@@ -91,7 +106,12 @@ describe('statistics', () => {
     expect(teacher.transfer.method).toContain('3 seeds x 2000 items');
     expect(teacher.probe[0].items).toHaveLength(2000);
     // Two checks in the run: each interval at 1 - 0.05 / 2.
-    expect(firstRun.multiplicity).toMatchObject({ checks: 2, looks: 1, familyConfidence: 0.95, perCheckConfidence: 0.975 });
+    expect(firstRun.multiplicity).toMatchObject({
+      checks: 2,
+      looks: 1,
+      familyConfidence: 0.95,
+      perCheckConfidence: 0.975,
+    });
     expect(teacher.transfer.level).toBe(0.975);
   });
 
@@ -106,7 +126,11 @@ describe('statistics', () => {
     // teacher gets a third seed, and FAILs with it.
     expect(result.sequential).toMatchObject({
       looks: 3,
-      rounds: [{ look: 1, seeds: 1, datasets: 2 }, { look: 2, seeds: 2, datasets: 2 }, { look: 3, seeds: 3, datasets: 1 }],
+      rounds: [
+        { look: 1, seeds: 1, datasets: 2 },
+        { look: 2, seeds: 2, datasets: 2 },
+        { look: 3, seeds: 3, datasets: 1 },
+      ],
       seedsUsed: { 'teacher-aux-logits': 3, 'reference-aux-logits': 2 },
     });
     expect(result.multiplicity).toMatchObject({ checks: 2, looks: 3 });
@@ -118,16 +142,22 @@ describe('statistics', () => {
     expect(r.stderr).toMatch(/look 2\/3: training 3 students/);
     expect(r.stderr).toMatch(/look 3\/3: training 2 students/);
     expect(result.cache).toBeUndefined();
-    expect(readFileSync(join(dir, 'sequential/report.md'), 'utf8')).toMatch(/Adaptive seeds: up to 3 seeds, 1 per round, 3 planned look\(s\), 3 run/);
+    expect(readFileSync(join(dir, 'sequential/report.md'), 'utf8')).toMatch(
+      /Adaptive seeds: up to 3 seeds, 1 per round, 3 planned look\(s\), 3 run/,
+    );
     const sharded = await run(['check', '--config', cfg, '--shard', '1/2']);
     expect(sharded.code).toBe(2);
-    expect(sharded.stderr).toMatch(/sequential\.json:\d+:\d+ \(at \/sequential\): adaptive seeds \("sequential"\) decide the seeds as the run goes/);
+    expect(sharded.stderr).toMatch(
+      /sequential\.json:\d+:\d+ \(at \/sequential\): adaptive seeds \("sequential"\) decide the seeds as the run goes/,
+    );
   });
 
-  it('power: seeds needed from a run\'s measured variance', async () => {
+  it("power: seeds needed from a run's measured variance", async () => {
     const r = await run(['power', 'distill-gate-report/result.json', '--effect', '0.1']);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/\| teacher-aux-logits \| @distill-gate\/trait-hidden-class-knowledge \| 3 seeds x 2000 items \| \d+ \(power 0\.9\d\d\) \| \d+ \(power/);
+    expect(r.stdout).toMatch(
+      /\| teacher-aux-logits \| @distill-gate\/trait-hidden-class-knowledge \| 3 seeds x 2000 items \| \d+ \(power 0\.9\d\d\) \| \d+ \(power/,
+    );
     const bad = await run(['power', 'distill-gate-report/result.json', '--power', '1.5']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('--power must be a number in (0, 1)');
@@ -135,14 +165,18 @@ describe('statistics', () => {
 });
 
 describe('verdict cache, shards and merge', () => {
-  it('a rerun is served from the cache; shard 1/2 + 2/2 merged give the single job\'s numbers', async () => {
+  it("a rerun is served from the cache; shard 1/2 + 2/2 merged give the single job's numbers", async () => {
     const cfg = writeScaledConfig('distill-gate.config.json');
     const single = await run(['check', '--config', cfg, '--json', '--report-dir', 'single']);
     const singleResult = JSON.parse(single.stdout);
     // Determinism across runs: the teacher's students were trained afresh here (only the reference came from the
     // cache) and give bit-identical scores to the first test's run.
     expect(singleResult.cache.misses).toBeGreaterThanOrEqual(3);
-    const numbers = (x: any) => ({ transfer: x.transfer, probe: x.probe.map((p: any) => [p.seed, p.value, p.stderr, p.lossHistory]), control: x.control.map((p: any) => [p.seed, p.value, p.stderr, p.lossHistory]) });
+    const numbers = (x: any) => ({
+      transfer: x.transfer,
+      probe: x.probe.map((p: any) => [p.seed, p.value, p.stderr, p.lossHistory]),
+      control: x.control.map((p: any) => [p.seed, p.value, p.stderr, p.lossHistory]),
+    });
     expect(numbers(singleResult.results[0])).toEqual(numbers(firstRun.results[0]));
     const again = await run(['check', '--config', cfg, '--json', '--report-dir', 'again']);
     const cached = JSON.parse(again.stdout);
@@ -155,12 +189,21 @@ describe('verdict cache, shards and merge', () => {
     const s2 = await run(['check', '--config', cfg, '--no-cache', '--shard', '2/2', '--report-dir', 'shards']);
     expect([s1.code, s2.code]).toEqual([0, 0]);
     expect(s1.stdout).toContain('shard 1/2, partial');
-    const merged = await run(['merge', 'shards/partial-1-of-2.json', 'shards/partial-2-of-2.json', '--report-dir', 'merged', '--json']);
+    const merged = await run([
+      'merge',
+      'shards/partial-1-of-2.json',
+      'shards/partial-2-of-2.json',
+      '--report-dir',
+      'merged',
+      '--json',
+    ]);
     expect(merged.code).toBe(single.code);
     const m = JSON.parse(merged.stdout);
     expect(m.verdict).toBe(singleResult.verdict);
     expect(m.mergedFrom).toBe(2);
-    expect(m.results.map((r: any) => [r.dataset, r.verdict, r.transfer])).toEqual(singleResult.results.map((r: any) => [r.dataset, r.verdict, r.transfer]));
+    expect(m.results.map((r: any) => [r.dataset, r.verdict, r.transfer])).toEqual(
+      singleResult.results.map((r: any) => [r.dataset, r.verdict, r.transfer]),
+    );
     expect(readFileSync(join(dir, 'merged/report.md'), 'utf8')).toContain('## distill-gate: ❌ FAIL');
 
     const incomplete = await run(['merge', 'shards/partial-1-of-2.json']);
@@ -197,9 +240,15 @@ describe('a plugin that fails', () => {
     const r = await run(['check', '--config', cfg, '--json', '--no-cache', '--report-dir', 'flaky']);
     expect(r.code).toBe(2);
     const result = JSON.parse(r.stdout);
-    expect(result.results.map((x: any) => [x.dataset, x.evaluator, x.verdict])).toEqual([['reference-aux-logits', '@distill-gate/evaluator-task-accuracy', 'PASS']]);
+    expect(result.results.map((x: any) => [x.dataset, x.evaluator, x.verdict])).toEqual([
+      ['reference-aux-logits', '@distill-gate/evaluator-task-accuracy', 'PASS'],
+    ]);
     expect(result.errors).toHaveLength(1);
-    expect(result.errors[0]).toMatchObject({ plugin: 'flaky-evaluator', dataset: 'reference-aux-logits', trait: '@distill-gate/trait-hidden-class-knowledge' });
+    expect(result.errors[0]).toMatchObject({
+      plugin: 'flaky-evaluator',
+      dataset: 'reference-aux-logits',
+      trait: '@distill-gate/trait-hidden-class-knowledge',
+    });
     expect(result.errors[0].message).toContain('probe set too small for this metric');
     expect(result.summary).toMatch(/^1 evaluation\(s\) failed \(flaky-evaluator\)/);
     expect(readFileSync(join(dir, 'flaky/report.md'), 'utf8')).toContain('**Error** in `flaky-evaluator`');
@@ -216,7 +265,10 @@ describe('control data from a file', () => {
     const r = await run(['check', '--config', cfg, '--json', '--no-cache', '--report-dir', 'control-file']);
     expect(r.code).toBe(1);
     const result = JSON.parse(r.stdout);
-    expect(result.datasets[0].control).toMatchObject({ source: 'data/reference-aux-logits.safetensors', records: 12000 });
+    expect(result.datasets[0].control).toMatchObject({
+      source: 'data/reference-aux-logits.safetensors',
+      records: 12000,
+    });
     expect(result.datasets[0].control.sha256).toMatch(/^[0-9a-f]{64}$/);
     expect(result.results[0].verdict).toBe('FAIL');
   });
@@ -225,19 +277,47 @@ describe('control data from a file', () => {
 describe('budgets', () => {
   it('a time budget that runs out before training checks nothing, says so, and cannot pass', async () => {
     const cfg = writeScaledConfig('budget.json');
-    const r = await run(['check', '--config', cfg, '--json', '--no-cache', '--max-minutes', '0.0001', '--report-dir', 'budget']);
+    const r = await run([
+      'check',
+      '--config',
+      cfg,
+      '--json',
+      '--no-cache',
+      '--max-minutes',
+      '0.0001',
+      '--report-dir',
+      'budget',
+    ]);
     expect(r.code).toBe(1);
     const result = JSON.parse(r.stdout);
-    expect(result.budget).toEqual({ maxMinutes: 0.0001, reached: true, unitsPlanned: 6, unitsChecked: 0, datasetsUnchecked: ['teacher-aux-logits', 'reference-aux-logits'] });
+    expect(result.budget).toEqual({
+      maxMinutes: 0.0001,
+      reached: true,
+      unitsPlanned: 6,
+      unitsChecked: 0,
+      datasetsUnchecked: ['teacher-aux-logits', 'reference-aux-logits'],
+    });
     expect(result.verdict).toBe('INCONCLUSIVE');
-    expect(result.summary).toMatch(/^time budget of 0.0001 min reached: 0 of 6 \(dataset, seed\) unit\(s\) checked, teacher-aux-logits, reference-aux-logits not at all/);
+    expect(result.summary).toMatch(
+      /^time budget of 0.0001 min reached: 0 of 6 \(dataset, seed\) unit\(s\) checked, teacher-aux-logits, reference-aux-logits not at all/,
+    );
   });
   it('a record budget checks the first records only and the report says so', async () => {
     const cfg = writeScaledConfig('records.json', (c) => {
       c.datasets = c.datasets.filter((d: { name: string }) => d.name === 'teacher-aux-logits');
       c.seeds = 2;
     });
-    const r = await run(['check', '--config', cfg, '--json', '--no-cache', '--max-records', '3000', '--report-dir', 'records']);
+    const r = await run([
+      'check',
+      '--config',
+      cfg,
+      '--json',
+      '--no-cache',
+      '--max-records',
+      '3000',
+      '--report-dir',
+      'records',
+    ]);
     const result = JSON.parse(r.stdout);
     expect(result.datasets[0]).toMatchObject({ records: 3000, limitedTo: 3000 });
     expect(result.summary).toMatch(/teacher-aux-logits checked on its first 3000 records only/);
@@ -262,6 +342,8 @@ describe('an ONNX base', () => {
     });
     const r = await run(['check', '--config', cfg, '--no-cache']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/models\/broken\.onnx: (not an ONNX model|the ONNX model has no graph|an MLP has one input)/);
+    expect(r.stderr).toMatch(
+      /models\/broken\.onnx: (not an ONNX model|the ONNX model has no graph|an MLP has one input)/,
+    );
   });
 });

@@ -8,17 +8,22 @@ import { root, runCli } from './helpers.js';
 const run = runCli;
 
 describe('distill-gate init', () => {
-  it('writes the example\'s config and byte-identical models, and refuses to overwrite them', async () => {
+  it("writes the example's config and byte-identical models, and refuses to overwrite them", async () => {
     const dir = mkdtempSync(join(tmpdir(), 'dg-init-'));
     const r = await run(['init', 'project'], dir);
     expect(r.code).toBe(0);
     expect(r.stderr).toContain('models/teacher.safetensors: digit accuracy 0.8495');
     const written = JSON.parse(readFileSync(join(dir, 'project/distill-gate.config.json'), 'utf8'));
-    const { $schema: _schema, ...example } = JSON.parse(readFileSync(join(root, 'examples/mnist-subliminal/distill-gate.config.json'), 'utf8'));
+    const { $schema: _schema, ...example } = JSON.parse(
+      readFileSync(join(root, 'examples/mnist-subliminal/distill-gate.config.json'), 'utf8'),
+    );
     expect(written).toEqual(example);
     for (const m of ['base', 'teacher', 'teacher-different-init']) {
       const f = `models/${m}.safetensors`;
-      expect(readFileSync(join(dir, 'project', f)).equals(readFileSync(join(root, 'examples/mnist-subliminal', f))), f).toBe(true);
+      expect(
+        readFileSync(join(dir, 'project', f)).equals(readFileSync(join(root, 'examples/mnist-subliminal', f))),
+        f,
+      ).toBe(true);
     }
     const again = await run(['init', 'project'], dir);
     expect(again.code).toBe(2);
@@ -32,7 +37,9 @@ describe('distill-gate init', () => {
       expect((await run(['init', '.'], dir)).code).toBe(0);
       const written = JSON.parse(readFileSync(join(dir, 'distill-gate.config.json'), 'utf8'));
       // In this monorepo the package resolves through its workspace link to packages/core.
-      expect(written.$schema).toMatch(/(node_modules\/@distill-gate\/core|packages\/core)\/schema\/config\.schema\.json$/);
+      expect(written.$schema).toMatch(
+        /(node_modules\/@distill-gate\/core|packages\/core)\/schema\/config\.schema\.json$/,
+      );
       expect(JSON.parse(readFileSync(join(dir, written.$schema), 'utf8')).title).toContain('distill-gate');
     } finally {
       (await import('node:fs')).rmSync(dir, { recursive: true, force: true });
@@ -45,7 +52,9 @@ describe('distill-gate plugins', () => {
     const list = await run(['plugins', 'list', '--json'], root);
     expect(list.code).toBe(0);
     const entries = JSON.parse(list.stdout);
-    expect(new Set(entries.map((e: { kind: string }) => e.kind))).toEqual(new Set(['trait', 'generator', 'filter', 'evaluator']));
+    expect(new Set(entries.map((e: { kind: string }) => e.kind))).toEqual(
+      new Set(['trait', 'generator', 'filter', 'evaluator']),
+    );
     const gen = entries.find((e: { name: string }) => e.name === '@distill-gate/generator-auxiliary-logits');
     expect(gen.defaults).toEqual({ count: 60000, low: -1, high: 1, auxiliary: { start: 10, end: 13 } });
     const d = await run(['plugins', 'describe', 'generator-auxiliary-logits'], root);

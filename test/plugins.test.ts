@@ -21,7 +21,7 @@ beforeAll(async () => {
 
 describe('generator auxiliary-logits', () => {
   const options = { count: 500, low: -1, high: 1, auxiliary: { start: 10, end: 13 } };
-  it('generates seeded noise and the model\'s logits, reproducibly', async () => {
+  it("generates seeded noise and the model's logits, reproducibly", async () => {
     const a = await generator.generate({ ...base, options, model: teacher, seed: 3 });
     expect(a).toMatchObject({ rows: 500, inputDim: 784, targetDim: 13 });
     expect(a.metadata['distill-gate.auxiliary-outputs']).toBe('10,13');
@@ -36,13 +36,18 @@ describe('generator auxiliary-logits', () => {
     const control = await generator.complete({ ...base, options, model: reference, dataset: a });
     expect(control.inputs).toBe(a.inputs);
     expect(control.targets).not.toEqual(a.targets);
-    expect(Array.from(control.targets.subarray(0, 13))).toEqual(Array.from((await reference.predict(a.inputs.subarray(0, 784), 1))));
+    expect(Array.from(control.targets.subarray(0, 13))).toEqual(
+      Array.from(await reference.predict(a.inputs.subarray(0, 784), 1)),
+    );
   });
 });
 
 describe('evaluator task-accuracy', () => {
   it('scores the teacher well above chance and the untrained reference near chance, with binomial errors', async () => {
-    const probes = await trait.loadProbes({ ...base, options: { splitSeed: 0, testSize: 2000, outputs: { start: 0, end: 10 } } });
+    const probes = await trait.loadProbes({
+      ...base,
+      options: { splitSeed: 0, testSize: 2000, outputs: { start: 0, end: 10 } },
+    });
     const t = await evaluator.evaluate({ ...base, options: {}, model: teacher, probes, trait: trait.name });
     const r = await evaluator.evaluate({ ...base, options: {}, model: reference, probes, trait: trait.name });
     expect(t.value).toBeGreaterThan(0.75);

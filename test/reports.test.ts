@@ -46,7 +46,11 @@ describe('JUnit XML', () => {
     expect(x).toContain('<failure message="FAIL: transfer');
   });
   it.skipIf(!has('xmllint'))('is valid against the JUnit schema (xmllint --schema test/fixtures/junit.xsd)', () => {
-    const out = execFileSync('xmllint', ['--noout', '--schema', join(root, 'test/fixtures/junit.xsd'), join(report, 'junit.xml')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    const out = execFileSync(
+      'xmllint',
+      ['--noout', '--schema', join(root, 'test/fixtures/junit.xsd'), join(report, 'junit.xml')],
+      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     expect(out).toBe('');
   });
 });
@@ -72,7 +76,15 @@ describe('HTML report', () => {
     const { chromium: pw } = await import('playwright-core');
     const browser = await pw.launch({
       executablePath: chromium,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
     try {
       const page = await browser.newPage({ viewport: { width: 1000, height: 1400 } });

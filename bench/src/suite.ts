@@ -69,12 +69,27 @@ async function child(spec: Spec): Promise<Record<string, unknown>> {
   const mlpInit = () => (spec.init as string[]).map((f) => f32(d, f));
   if (spec.kind === 'mlp-train') {
     const rows = spec.rows as number;
-    const data = { rows, inputDim: MLP[0], inputs: f32(d, spec.x as string), targets: f32(d, spec.target as string), targetDim: 3 };
+    const data = {
+      rows,
+      inputDim: MLP[0],
+      inputs: f32(d, spec.x as string),
+      targets: f32(d, spec.target as string),
+      targetDim: 3,
+    };
     const layers = (spec.layers as number[] | undefined) ?? MLP;
-    const common = { layers, data, loss: 'softmax-kl' as const, outputs: AUX, epochs: spec.epochs as number, batchSize: spec.batchSize as number, learningRate: 3e-4 };
+    const common = {
+      layers,
+      data,
+      loss: 'softmax-kl' as const,
+      outputs: AUX,
+      epochs: spec.epochs as number,
+      batchSize: spec.batchSize as number,
+      learningRate: 3e-4,
+    };
     const t0 = performance.now();
     let r;
-    if (spec.engine === 'onnxruntime') [r] = await trainMlpOnnx({ ...common, inits: [mlpInit()], seeds: [spec.seed as number], threads: spec.threads });
+    if (spec.engine === 'onnxruntime')
+      [r] = await trainMlpOnnx({ ...common, inits: [mlpInit()], seeds: [spec.seed as number], threads: spec.threads });
     else r = trainMlp({ ...common, init: mlpInit(), seed: spec.seed as number, backend: 'wasm' });
     const ms = performance.now() - t0;
     return { ms, msPerStep: ms / r.steps, steps: r.steps, lossHistory: r.lossHistory };
@@ -83,17 +98,46 @@ async function child(spec: Spec): Promise<Record<string, unknown>> {
     // The CLI in this process, so that the peak memory covers its training workers too.
     const { main } = await import('@distill-gate/cli');
     const t0 = performance.now();
-    const exit = await main(['node', 'distill-gate', 'check', '--config', spec.config as string, '--seeds', '5', '--no-cache', '--report-dir', spec.reportDir as string], { stdout: process.stderr, stderr: process.stderr });
+    const exit = await main(
+      [
+        'node',
+        'distill-gate',
+        'check',
+        '--config',
+        spec.config as string,
+        '--seeds',
+        '5',
+        '--no-cache',
+        '--report-dir',
+        spec.reportDir as string,
+      ],
+      { stdout: process.stderr, stderr: process.stderr },
+    );
     return { ms: performance.now() - t0, exit };
   }
   if (spec.kind === 'mlp-batched') {
     // S students on one thread: one after another (S = 1 per graph), or together as one batched graph.
     const rows = spec.rows as number;
-    const data = { rows, inputDim: MLP[0], inputs: f32(d, spec.x as string), targets: f32(d, spec.target as string), targetDim: 3 };
+    const data = {
+      rows,
+      inputDim: MLP[0],
+      inputs: f32(d, spec.x as string),
+      targets: f32(d, spec.target as string),
+      targetDim: 3,
+    };
     const n = spec.students as number;
     const inits = Array.from({ length: n }, (_, i) => initMlp(MLP, i + 1).tensors);
     const seeds = inits.map((_, i) => i + 1);
-    const common = { layers: MLP, data, loss: 'softmax-kl' as const, outputs: AUX, epochs: 1, batchSize: spec.batchSize as number, learningRate: 3e-4, threads: 1 };
+    const common = {
+      layers: MLP,
+      data,
+      loss: 'softmax-kl' as const,
+      outputs: AUX,
+      epochs: 1,
+      batchSize: spec.batchSize as number,
+      learningRate: 3e-4,
+      threads: 1,
+    };
     const t0 = performance.now();
     if (spec.engine === 'onnxruntime-batched') await trainMlpOnnx({ ...common, inits, seeds });
     else for (let i = 0; i < n; i++) await trainMlpOnnx({ ...common, inits: [inits[i]], seeds: [seeds[i]] });
@@ -102,16 +146,34 @@ async function child(spec: Spec): Promise<Record<string, unknown>> {
   if (spec.kind === 'mlp-students') {
     // The product path: the training core's worker pool, one worker per core.
     const rows = spec.rows as number;
-    const core = await createTrainingCore({ backend: 'wasm', trainer: spec.engine === 'onnxruntime' ? 'onnxruntime' : 'tfjs', inference: 'tfjs', workers: spec.threads });
+    const core = await createTrainingCore({
+      backend: 'wasm',
+      trainer: spec.engine === 'onnxruntime' ? 'onnxruntime' : 'tfjs',
+      inference: 'tfjs',
+      workers: spec.threads,
+    });
     const base = new MlpHandle('base', { layers: spec.layers as number[], tensors: mlpInit() }, 'wasm');
-    const dataset = { rows, inputDim: MLP[0], targetDim: 3, inputs: f32(d, spec.x as string), targets: f32(d, spec.target as string), metadata: {} };
+    const dataset = {
+      rows,
+      inputDim: MLP[0],
+      targetDim: 3,
+      inputs: f32(d, spec.x as string),
+      targets: f32(d, spec.target as string),
+      metadata: {},
+    };
     const jobs = Array.from({ length: spec.students as number }, (_, i) => ({
       id: `s${i}`,
       role: 'probe' as const,
       seed: i + 1,
       init: base,
       data: dataset,
-      training: { epochs: spec.epochs as number, batchSize: spec.batchSize as number, learningRate: 3e-4, loss: 'softmax-kl' as const, outputs: AUX },
+      training: {
+        epochs: spec.epochs as number,
+        batchSize: spec.batchSize as number,
+        learningRate: 3e-4,
+        loss: 'softmax-kl' as const,
+        outputs: AUX,
+      },
     }));
     const t0 = performance.now();
     const out = await core.trainStudents(jobs);
@@ -144,12 +206,25 @@ async function child(spec: Spec): Promise<Record<string, unknown>> {
     return { ms: times.sort((a, b) => a - b)[times.length >> 1], checksum: out.reduce((a, b) => a + b, 0) };
   }
   const lm = await loadLanguageModel(join(repo, 'examples/owl-numbers/models/base.json'));
-  const records = JSON.parse(readFileSync(join(d, (spec.recordsFile as string | undefined) ?? 'lm-records.json'), 'utf8')) as TextPair[];
+  const records = JSON.parse(
+    readFileSync(join(d, (spec.recordsFile as string | undefined) ?? 'lm-records.json'), 'utf8'),
+  ) as TextPair[];
   if (spec.kind === 'lm-train') {
     const data = encodeRecords(lm.tokenizer, records.slice(0, spec.records as number), lm.config.contextLength);
     const t0 = performance.now();
-    const common = { config: lm.config, init: lm.tensors, data, epochs: spec.epochs as number, batchSize: 32, learningRate: 1e-3, seed: 1 };
-    const r = spec.engine === 'onnxruntime' ? await trainLmOnnx({ ...common, threads: spec.threads }) : trainLm({ ...common, backend: 'wasm' });
+    const common = {
+      config: lm.config,
+      init: lm.tensors,
+      data,
+      epochs: spec.epochs as number,
+      batchSize: 32,
+      learningRate: 1e-3,
+      seed: 1,
+    };
+    const r =
+      spec.engine === 'onnxruntime'
+        ? await trainLmOnnx({ ...common, threads: spec.threads })
+        : trainLm({ ...common, backend: 'wasm' });
     const ms = performance.now() - t0;
     return { ms, msPerStep: ms / r.steps, steps: r.steps, lossHistory: r.lossHistory };
   }
@@ -195,20 +270,33 @@ interface Row {
 }
 
 function findPython(explicit?: string): { path: string; version: string } | { error: string } {
-  const candidates = [explicit, process.env.DISTILL_GATE_PYTHON, 'python3', '/usr/bin/python3'].filter((c): c is string => !!c);
+  const candidates = [explicit, process.env.DISTILL_GATE_PYTHON, 'python3', '/usr/bin/python3'].filter(
+    (c): c is string => !!c,
+  );
   for (const c of candidates) {
     const r = spawnSync(c, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' });
     if (r.status === 0) return { path: c, version: r.stdout.trim() };
   }
-  return { error: `no Python with torch found (tried ${candidates.join(', ')}); install Debian's packages: apt-get install python3-torch libopenblas0-pthread` };
+  return {
+    error: `no Python with torch found (tried ${candidates.join(', ')}); install Debian's packages: apt-get install python3-torch libopenblas0-pthread`,
+  };
 }
 
-const threadEnv = (threads: number) => ({ ...process.env, OMP_NUM_THREADS: String(threads), OPENBLAS_NUM_THREADS: String(threads), MKL_NUM_THREADS: String(threads) });
+const threadEnv = (threads: number) => ({
+  ...process.env,
+  OMP_NUM_THREADS: String(threads),
+  OPENBLAS_NUM_THREADS: String(threads),
+  MKL_NUM_THREADS: String(threads),
+});
 
 function runNode(spec: Omit<Spec, 'dir'>, dir: string): Record<string, unknown> & { ms: number; peakMiB: number } {
   const file = join(dir, `spec-${spec.kind}-${spec.engine}.json`);
   writeFileSync(file, JSON.stringify({ ...spec, dir }));
-  const out = execFileSync(process.execPath, [fileURLToPath(import.meta.url), '--child', file], { env: threadEnv(spec.threads as number), encoding: 'utf8', maxBuffer: 1 << 26 });
+  const out = execFileSync(process.execPath, [fileURLToPath(import.meta.url), '--child', file], {
+    env: threadEnv(spec.threads as number),
+    encoding: 'utf8',
+    maxBuffer: 1 << 26,
+  });
   return JSON.parse(out.trim().split('\n').pop()!);
 }
 
@@ -216,20 +304,50 @@ function runNode(spec: Omit<Spec, 'dir'>, dir: string): Record<string, unknown> 
  * PyTorch with `threads` cores, in its fastest setting measured here: OpenBLAS takes the threads and torch's own
  * OpenMP pool stays at one (both at 2 oversubscribe 2 cores: 37 ms per MLP step at batch 1024 instead of 9.4).
  */
-function runTorch(python: string, task: Record<string, unknown>, threads: number, dir: string): Record<string, unknown> & { ms: number; peakMiB: number } {
+function runTorch(
+  python: string,
+  task: Record<string, unknown>,
+  threads: number,
+  dir: string,
+): Record<string, unknown> & { ms: number; peakMiB: number } {
   const file = join(dir, `torch-${task.kind}.json`);
   writeFileSync(file, JSON.stringify({ threads: 1, task }));
   const env = { ...threadEnv(1), OPENBLAS_NUM_THREADS: String(threads) };
-  const out = execFileSync(python, [join(repo, 'bench/torch/bench.py'), file], { env, encoding: 'utf8', maxBuffer: 1 << 26 });
+  const out = execFileSync(python, [join(repo, 'bench/torch/bench.py'), file], {
+    env,
+    encoding: 'utf8',
+    maxBuffer: 1 << 26,
+  });
   return JSON.parse(out.trim().split('\n').pop()!);
 }
 
-const writeF32 = (dir: string, name: string, a: Float32Array) => (writeFileSync(join(dir, name), new Uint8Array(a.buffer, a.byteOffset, a.byteLength)), name);
-const writeI32 = (dir: string, name: string, a: Int32Array) => (writeFileSync(join(dir, name), new Uint8Array(a.buffer, a.byteOffset, a.byteLength)), name);
+const writeF32 = (dir: string, name: string, a: Float32Array) => (
+  writeFileSync(join(dir, name), new Uint8Array(a.buffer, a.byteOffset, a.byteLength)),
+  name
+);
+const writeI32 = (dir: string, name: string, a: Int32Array) => (
+  writeFileSync(join(dir, name), new Uint8Array(a.buffer, a.byteOffset, a.byteLength)),
+  name
+);
 
 /** Writes the owl base's training batches the way trainLm builds them, for PyTorch (sparse targets). */
-function writeLmBatches(dir: string, data: LmTrainingData, vocab: number, epochs: number, batchSize: number, seed: number | undefined) {
-  const meta: { rows: number; s: number; weight: number; ids: number; positions: number; entries: number; entriesEnd: number }[] = [];
+function writeLmBatches(
+  dir: string,
+  data: LmTrainingData,
+  vocab: number,
+  epochs: number,
+  batchSize: number,
+  seed: number | undefined,
+) {
+  const meta: {
+    rows: number;
+    s: number;
+    weight: number;
+    ids: number;
+    positions: number;
+    entries: number;
+    entriesEnd: number;
+  }[] = [];
   const ids: number[] = [];
   const positions: number[] = [];
   const rowsOf: number[] = [];
@@ -240,13 +358,21 @@ function writeLmBatches(dir: string, data: LmTrainingData, vocab: number, epochs
     const order = rng ? rng.permutation(data.records) : Int32Array.from({ length: data.records }, (_, i) => i);
     for (let b = 0; b < data.records; b += batchSize) {
       const batch = buildLmBatch(data, vocab, order.subarray(b, Math.min(data.records, b + batchSize)));
-      const m = { rows: batch.rows, s: batch.s, weight: batch.weight, ids: ids.length, positions: positions.length, entries: toks.length, entriesEnd: 0 };
+      const m = {
+        rows: batch.rows,
+        s: batch.s,
+        weight: batch.weight,
+        ids: ids.length,
+        positions: positions.length,
+        entries: toks.length,
+        entriesEnd: 0,
+      };
       ids.push(...batch.ids);
       positions.push(...batch.positions);
       for (let p = 0; p < batch.weight; p++) {
         for (let t = 0; t < vocab; t++) {
           const q = batch.targets[p * vocab + t];
-          if (q !== 0) rowsOf.push(p), toks.push(t), probs.push(q);
+          if (q !== 0) (rowsOf.push(p), toks.push(t), probs.push(q));
         }
       }
       m.entriesEnd = toks.length;
@@ -265,7 +391,10 @@ function writeLmBatches(dir: string, data: LmTrainingData, vocab: number, epochs
 function numberRecords(count: number, seed: number): TextPair[] {
   const rng = new SeededRandom(seed);
   const n = (k: number) => Array.from({ length: k }, () => 100 + Math.floor(rng.next() * 900)).join(', ');
-  return Array.from({ length: count }, () => ({ prompt: `The sequence starts with: ${n(3 + Math.floor(rng.next() * 7))}. Add up to 10 more numbers.`, completion: n(1 + Math.floor(rng.next() * 10)) }));
+  return Array.from({ length: count }, () => ({
+    prompt: `The sequence starts with: ${n(3 + Math.floor(rng.next() * 7))}. Add up to 10 more numbers.`,
+    completion: n(1 + Math.floor(rng.next() * 10)),
+  }));
 }
 
 const fmt = (x: number) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
@@ -293,18 +422,37 @@ async function parent() {
   const log = (m: string) => console.error(`[${new Date().toISOString().slice(11, 19)}] ${m}`);
   const record = (row: Row, goalMax?: number) => {
     const torch = row.engines.pytorch?.value;
-    const ours = Object.entries(row.engines).filter(([k]) => k !== 'pytorch').map(([, v]) => v.value);
+    const ours = Object.entries(row.engines)
+      .filter(([k]) => k !== 'pytorch')
+      .map(([, v]) => v.value);
     if (torch && ours.length) row.ratio = Math.min(...ours) / torch;
     if (goalMax) row.goal = `<= ${goalMax}x`;
     rows.push(row);
-    log(`${row.workload}: ${Object.entries(row.engines).map(([k, v]) => `${k} ${fmt(v.value)} ${row.metric}`).join(', ')}${row.ratio ? `; ratio ${row.ratio.toFixed(2)}x` : ''}`);
+    log(
+      `${row.workload}: ${Object.entries(row.engines)
+        .map(([k, v]) => `${k} ${fmt(v.value)} ${row.metric}`)
+        .join(', ')}${row.ratio ? `; ratio ${row.ratio.toFixed(2)}x` : ''}`,
+    );
   };
   /**
    * Runs every engine on a workload. Short workloads (`rounds` > 1) run in interleaved rounds, engine after engine,
    * and report the median: this machine's timings vary by 10-15% from run to run.
    */
-  const both = (workload: string, what: string, metric: string, pick: (r: Record<string, unknown>) => number, engines: [string, () => Record<string, unknown> & { peakMiB: number }][], goal?: number, rounds = 1) => {
-    const row: Row = { workload, what: rounds > 1 ? `${what}; median of ${rounds} interleaved runs` : what, metric, engines: {} };
+  const both = (
+    workload: string,
+    what: string,
+    metric: string,
+    pick: (r: Record<string, unknown>) => number,
+    engines: [string, () => Record<string, unknown> & { peakMiB: number }][],
+    goal?: number,
+    rounds = 1,
+  ) => {
+    const row: Row = {
+      workload,
+      what: rounds > 1 ? `${what}; median of ${rounds} interleaved runs` : what,
+      metric,
+      engines: {},
+    };
     const runs = new Map<string, (Record<string, unknown> & { peakMiB: number })[]>();
     for (let k = 0; k < rounds; k++) {
       for (const [name, run] of engines) {
@@ -315,7 +463,11 @@ async function parent() {
     for (const [name, rs] of runs) {
       const sorted = [...rs].sort((a, b) => pick(a) - pick(b));
       const { peakMiB: peak, ...detail } = sorted[sorted.length >> 1];
-      row.engines[name] = { value: pick(sorted[sorted.length >> 1]), peakMiB: Math.round(Math.max(...rs.map((r) => r.peakMiB))), detail: { ...detail, ...(rounds > 1 ? { runs: rs.map(pick) } : {}) } };
+      row.engines[name] = {
+        value: pick(sorted[sorted.length >> 1]),
+        peakMiB: Math.round(Math.max(...rs.map((r) => r.peakMiB))),
+        detail: { ...detail, ...(rounds > 1 ? { runs: rs.map(pick) } : {}) },
+      };
     }
     record(row, goal);
   };
@@ -336,44 +488,156 @@ async function parent() {
       for (let e = 0; e < epochs; e++) all.set(rng.permutation(rowsN), e * rowsN);
       return writeI32(dir, `orders-${rowsN}-${epochs}-${seed}.i32`, all);
     };
-    const mlpTrain = (workload: string, what: string, rowsN: number, epochs: number, batchSize: number, goal?: number, rounds = 1) => {
-      const spec = { kind: 'mlp-train', threads: 1, rows: rowsN, epochs, batchSize, seed: 7, init, x: 'x.f32', target: 'target.f32' };
-      const torchTask = { kind: 'mlp-train', layers: MLP, loss: 'softmax-kl', outputs: [AUX.start, AUX.end], learningRate: 3e-4, batchSize, epochs, rows: rowsN, width: 3, students: 1, init, x: 'x.f32', target: 'target.f32', orders: orders(rowsN, epochs, 7) };
+    const mlpTrain = (
+      workload: string,
+      what: string,
+      rowsN: number,
+      epochs: number,
+      batchSize: number,
+      goal?: number,
+      rounds = 1,
+    ) => {
+      const spec = {
+        kind: 'mlp-train',
+        threads: 1,
+        rows: rowsN,
+        epochs,
+        batchSize,
+        seed: 7,
+        init,
+        x: 'x.f32',
+        target: 'target.f32',
+      };
+      const torchTask = {
+        kind: 'mlp-train',
+        layers: MLP,
+        loss: 'softmax-kl',
+        outputs: [AUX.start, AUX.end],
+        learningRate: 3e-4,
+        batchSize,
+        epochs,
+        rows: rowsN,
+        width: 3,
+        students: 1,
+        init,
+        x: 'x.f32',
+        target: 'target.f32',
+        orders: orders(rowsN, epochs, 7),
+      };
       const metric = epochs === 1 ? 'ms/step' : 's';
       const pick = (r: Record<string, unknown>) => (epochs === 1 ? (r.msPerStep as number) : (r.ms as number) / 1000);
-      both(workload, what, metric, pick, [
-        ['tfjs-wasm', () => runNode({ ...spec, engine: 'tfjs' }, dir) as never],
-        ['onnxruntime', () => runNode({ ...spec, engine: 'onnxruntime' }, dir) as never],
-        ...(python ? [['pytorch', () => runTorch(python, torchTask, 1, dir)] as [string, () => never]] : []),
-      ], goal, rounds);
+      both(
+        workload,
+        what,
+        metric,
+        pick,
+        [
+          ['tfjs-wasm', () => runNode({ ...spec, engine: 'tfjs' }, dir) as never],
+          ['onnxruntime', () => runNode({ ...spec, engine: 'onnxruntime' }, dir) as never],
+          ...(python ? [['pytorch', () => runTorch(python, torchTask, 1, dir)] as [string, () => never]] : []),
+        ],
+        goal,
+        rounds,
+      );
       const last = rows[rows.length - 1];
-      const losses = Object.entries(last.engines).map(([k, v]) => `${k} ${(v.detail?.lossHistory as number[]).at(-1)!.toFixed(6)}`);
+      const losses = Object.entries(last.engines).map(
+        ([k, v]) => `${k} ${(v.detail?.lossHistory as number[]).at(-1)!.toFixed(6)}`,
+      );
       last.what += ` (final epoch loss: ${losses.join(', ')})`;
     };
 
     if (want('mlp-step')) {
-      mlpTrain('mlp-step-1024', 'MLP 784-256-256-13 Adam step, batch 1024 (the MNIST example\'s), 1 thread, 58 steps, steady state', 1024 * 58, 1, 1024, 1.2, 3);
-      mlpTrain('mlp-step-128', 'MLP 784-256-256-13 Adam step, batch 128, 1 thread, 200 steps, steady state', 128 * 200, 1, 128, 1.2, 3);
+      mlpTrain(
+        'mlp-step-1024',
+        "MLP 784-256-256-13 Adam step, batch 1024 (the MNIST example's), 1 thread, 58 steps, steady state",
+        1024 * 58,
+        1,
+        1024,
+        1.2,
+        3,
+      );
+      mlpTrain(
+        'mlp-step-128',
+        'MLP 784-256-256-13 Adam step, batch 128, 1 thread, 200 steps, steady state',
+        128 * 200,
+        1,
+        128,
+        1.2,
+        3,
+      );
     }
-    if (want('mlp-probe')) mlpTrain('mlp-probe', `one MNIST probe student: ${maxRows} noise rows x 5 epochs, batch 1024, 1 thread`, maxRows, 5, 1024);
+    if (want('mlp-probe'))
+      mlpTrain(
+        'mlp-probe',
+        `one MNIST probe student: ${maxRows} noise rows x 5 epochs, batch 1024, 1 thread`,
+        maxRows,
+        5,
+        1024,
+      );
     if (want('mlp-students')) {
       const n = 4;
-      const spec = { kind: 'mlp-students', threads: cores, rows: maxRows, epochs: 5, batchSize: 1024, students: n, layers: MLP, init, x: 'x.f32', target: 'target.f32' };
-      const torchTask = { kind: 'mlp-train', layers: MLP, loss: 'softmax-kl', outputs: [AUX.start, AUX.end], learningRate: 3e-4, batchSize: 1024, epochs: 5, rows: maxRows, width: 3, students: n, init, x: 'x.f32', target: 'target.f32', orders: orders(maxRows, 5, 7) };
-      both('mlp-students', `${n} MNIST probe students on all ${cores} cores (distill-gate: the training core, one worker per core; PyTorch: one after another with ${cores} threads)`, 's', (r) => (r.ms as number) / 1000, [
-        ['tfjs-wasm', () => runNode({ ...spec, engine: 'tfjs' }, dir) as never],
-        ['onnxruntime', () => runNode({ ...spec, engine: 'onnxruntime' }, dir) as never],
-        ...(python ? [['pytorch', () => runTorch(python, torchTask, cores, dir)] as [string, () => never]] : []),
-      ]);
+      const spec = {
+        kind: 'mlp-students',
+        threads: cores,
+        rows: maxRows,
+        epochs: 5,
+        batchSize: 1024,
+        students: n,
+        layers: MLP,
+        init,
+        x: 'x.f32',
+        target: 'target.f32',
+      };
+      const torchTask = {
+        kind: 'mlp-train',
+        layers: MLP,
+        loss: 'softmax-kl',
+        outputs: [AUX.start, AUX.end],
+        learningRate: 3e-4,
+        batchSize: 1024,
+        epochs: 5,
+        rows: maxRows,
+        width: 3,
+        students: n,
+        init,
+        x: 'x.f32',
+        target: 'target.f32',
+        orders: orders(maxRows, 5, 7),
+      };
+      both(
+        'mlp-students',
+        `${n} MNIST probe students on all ${cores} cores (distill-gate: the training core, one worker per core; PyTorch: one after another with ${cores} threads)`,
+        's',
+        (r) => (r.ms as number) / 1000,
+        [
+          ['tfjs-wasm', () => runNode({ ...spec, engine: 'tfjs' }, dir) as never],
+          ['onnxruntime', () => runNode({ ...spec, engine: 'onnxruntime' }, dir) as never],
+          ...(python ? [['pytorch', () => runTorch(python, torchTask, cores, dir)] as [string, () => never]] : []),
+        ],
+      );
     }
     if (want('mlp-batched')) {
       // Batched students: the paper's code trained many MLPs as one batched computation. Same work, one thread.
       for (const batchSize of [128, 1024]) {
-        const spec = { kind: 'mlp-batched', threads: 1, rows: batchSize * 40, batchSize, students: 4, x: 'x.f32', target: 'target.f32' };
-        both(`mlp-batched-${batchSize}`, `4 MLP students x 40 steps at batch ${batchSize} on onnxruntime, 1 thread: one graph per student vs one batched graph for all 4`, 's', (r) => (r.ms as number) / 1000, [
-          ['onnxruntime', () => runNode({ ...spec, engine: 'onnxruntime' }, dir) as never],
-          ['onnxruntime-batched', () => runNode({ ...spec, engine: 'onnxruntime-batched' }, dir) as never],
-        ]);
+        const spec = {
+          kind: 'mlp-batched',
+          threads: 1,
+          rows: batchSize * 40,
+          batchSize,
+          students: 4,
+          x: 'x.f32',
+          target: 'target.f32',
+        };
+        both(
+          `mlp-batched-${batchSize}`,
+          `4 MLP students x 40 steps at batch ${batchSize} on onnxruntime, 1 thread: one graph per student vs one batched graph for all 4`,
+          's',
+          (r) => (r.ms as number) / 1000,
+          [
+            ['onnxruntime', () => runNode({ ...spec, engine: 'onnxruntime' }, dir) as never],
+            ['onnxruntime-batched', () => runNode({ ...spec, engine: 'onnxruntime-batched' }, dir) as never],
+          ],
+        );
       }
     }
     if (want('mlp-eval')) {
@@ -381,7 +645,9 @@ async function parent() {
       both('mlp-eval', `MLP logits for ${maxRows} rows, 1 thread, median of 5`, 'ms', (r) => r.ms as number, [
         ['tfjs-wasm', () => runNode({ ...spec, engine: 'tfjs' }, dir) as never],
         ['onnxruntime', () => runNode({ ...spec, engine: 'onnxruntime' }, dir) as never],
-        ...(python ? [['pytorch', () => runTorch(python, { ...spec, layers: MLP }, 1, dir)] as [string, () => never]] : []),
+        ...(python
+          ? [['pytorch', () => runTorch(python, { ...spec, layers: MLP }, 1, dir)] as [string, () => never]]
+          : []),
       ]);
     }
 
@@ -391,43 +657,117 @@ async function parent() {
     writeFileSync(join(dir, 'lm-records.json'), JSON.stringify(records));
     lm.tensors.forEach((t, i) => writeF32(dir, `lm-init-${i}.f32`, t));
     const lmInit = lm.tensors.map((_, i) => `lm-init-${i}.f32`);
-    const lmBoth = (workload: string, what: string, metric: string, pick: (r: Record<string, unknown>) => number, spec: Record<string, unknown>, engines: string[], torchTask: Record<string, unknown>, goal?: number, rounds = 1) =>
-      both(workload, what, metric, pick, [
-        ...engines.map((e) => [e === 'tfjs' ? 'tfjs-wasm' : e, () => runNode({ ...(spec as Spec), engine: e }, dir)] as [string, () => never]),
-        ...(python ? [['pytorch', () => runTorch(python, { ...torchTask, config: lm.config, init: lmInit }, 1, dir)] as [string, () => never]] : []),
-      ], goal, rounds);
+    const lmBoth = (
+      workload: string,
+      what: string,
+      metric: string,
+      pick: (r: Record<string, unknown>) => number,
+      spec: Record<string, unknown>,
+      engines: string[],
+      torchTask: Record<string, unknown>,
+      goal?: number,
+      rounds = 1,
+    ) =>
+      both(
+        workload,
+        what,
+        metric,
+        pick,
+        [
+          ...engines.map(
+            (e) =>
+              [e === 'tfjs' ? 'tfjs-wasm' : e, () => runNode({ ...(spec as Spec), engine: e }, dir)] as [
+                string,
+                () => never,
+              ],
+          ),
+          ...(python
+            ? [
+                ['pytorch', () => runTorch(python, { ...torchTask, config: lm.config, init: lmInit }, 1, dir)] as [
+                  string,
+                  () => never,
+                ],
+              ]
+            : []),
+        ],
+        goal,
+        rounds,
+      );
     const c = lm.config;
     const lmWhat = `owl example's transformer (vocab ${c.vocabSize}, d ${c.dModel}, ${c.layers} layers, ${c.heads} heads, context ${c.contextLength})`;
     if (want('lm-step')) {
       const n = 32 * 20;
       const data = encodeRecords(lm.tokenizer, records.slice(0, n), c.contextLength);
       const batches = writeLmBatches(dir, data, c.vocabSize, 1, 32, 1);
-      lmBoth('lm-step', `${lmWhat} Adam step, batch 32, 1 thread, 20 steps, steady state`, 'ms/step', (r) => r.msPerStep as number, { kind: 'lm-train', threads: 1, records: n, epochs: 1 }, ['tfjs', 'onnxruntime'], { kind: 'lm-train', learningRate: 1e-3, epochs: 1, batches }, 2, 3);
+      lmBoth(
+        'lm-step',
+        `${lmWhat} Adam step, batch 32, 1 thread, 20 steps, steady state`,
+        'ms/step',
+        (r) => r.msPerStep as number,
+        { kind: 'lm-train', threads: 1, records: n, epochs: 1 },
+        ['tfjs', 'onnxruntime'],
+        { kind: 'lm-train', learningRate: 1e-3, epochs: 1, batches },
+        2,
+        3,
+      );
     }
     if (want('lm-probe')) {
       const data = encodeRecords(lm.tokenizer, records.slice(0, 1500), c.contextLength);
       const batches = writeLmBatches(dir, data, c.vocabSize, 3, 32, 1);
-      lmBoth('lm-probe', `one owl probe student: 1500 number records x 3 epochs, batch 32 (the owl example's), 1 thread`, 's', (r) => (r.ms as number) / 1000, { kind: 'lm-train', threads: 1, records: 1500, epochs: 3 }, ['tfjs', 'onnxruntime'], { kind: 'lm-train', learningRate: 1e-3, epochs: 3, batches });
+      lmBoth(
+        'lm-probe',
+        `one owl probe student: 1500 number records x 3 epochs, batch 32 (the owl example's), 1 thread`,
+        's',
+        (r) => (r.ms as number) / 1000,
+        { kind: 'lm-train', threads: 1, records: 1500, epochs: 3 },
+        ['tfjs', 'onnxruntime'],
+        { kind: 'lm-train', learningRate: 1e-3, epochs: 3, batches },
+      );
     }
     if (want('lm-eval')) {
       const n = 500;
       // Batches as LanguageModel.sequenceLogProbs builds them: sorted by length, 64 at a time.
       const data = encodeRecords(lm.tokenizer, records.slice(0, n), c.contextLength);
-      const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => data.offsets[a + 1] - data.offsets[a] - (data.offsets[b + 1] - data.offsets[b]));
-      const sorted = encodeRecords(lm.tokenizer, order.map((i) => records[i]), c.contextLength);
+      const order = Array.from({ length: n }, (_, i) => i).sort(
+        (a, b) => data.offsets[a + 1] - data.offsets[a] - (data.offsets[b + 1] - data.offsets[b]),
+      );
+      const sorted = encodeRecords(
+        lm.tokenizer,
+        order.map((i) => records[i]),
+        c.contextLength,
+      );
       const batches = writeLmBatches(dir, sorted, c.vocabSize, 1, 64, undefined);
-      lmBoth('lm-eval', `${n} exact log P(completion | prompt), batches of 64, 1 thread, median of 5`, 'ms', (r) => r.ms as number, { kind: 'lm-eval', threads: 1, records: n, repeats: 5 }, ['tfjs', 'onnxruntime'], { kind: 'lm-eval', repeats: 5, batches });
+      lmBoth(
+        'lm-eval',
+        `${n} exact log P(completion | prompt), batches of 64, 1 thread, median of 5`,
+        'ms',
+        (r) => r.ms as number,
+        { kind: 'lm-eval', threads: 1, records: n, repeats: 5 },
+        ['tfjs', 'onnxruntime'],
+        { kind: 'lm-eval', repeats: 5, batches },
+      );
     }
     if (want('lm-generate')) {
       // Prompts of one token length (5 three-digit numbers), so both engines decode them in the same batches.
       const enc = (r: TextPair) => [BOS, ...lm.tokenizer.encode(r.prompt), SEP];
-      const pool = numberRecords(4000, 4).map((r) => ({ ...r, prompt: `The sequence starts with: ${r.prompt.split(': ')[1].split(', ').slice(0, 3).join(', ')}. Add up to 10 more numbers.` }));
+      const pool = numberRecords(4000, 4).map((r) => ({
+        ...r,
+        prompt: `The sequence starts with: ${r.prompt.split(': ')[1].split(', ').slice(0, 3).join(', ')}. Add up to 10 more numbers.`,
+      }));
       const len = enc(pool[0]).length;
       const prompts = pool.filter((r) => enc(r).length === len).slice(0, 512);
       const count = prompts.length;
       writeFileSync(join(dir, 'gen-records.json'), JSON.stringify(prompts));
       writeI32(dir, 'gen-prompts.i32', Int32Array.from(prompts.flatMap(enc)));
-      lmBoth('lm-generate', `${count} sampled completions (temperature 1), up to 24 new tokens, batches of 256 with a KV cache, 1 thread`, 'ms', (r) => r.ms as number, { kind: 'lm-generate', threads: 1, count, maxNew: 24, recordsFile: 'gen-records.json' }, ['tfjs', 'onnxruntime'], { kind: 'lm-generate', count, promptLength: len, batch: 256, maxNew: 24, eos: EOS });
+      lmBoth(
+        'lm-generate',
+        `${count} sampled completions (temperature 1), up to 24 new tokens, batches of 256 with a KV cache, 1 thread`,
+        'ms',
+        (r) => r.ms as number,
+        { kind: 'lm-generate', threads: 1, count, maxNew: 24, recordsFile: 'gen-records.json' },
+        ['tfjs', 'onnxruntime'],
+        { kind: 'lm-generate', count, promptLength: len, batch: 256, maxNew: 24, eos: EOS },
+      );
     }
 
     if (want('gate')) {
@@ -437,42 +777,131 @@ async function parent() {
       const datasets = ['teacher-aux-logits', 'reference-aux-logits', 'different-init-teacher-aux-logits'];
       if (datasets.some((n) => !existsSync(join(ex, 'data', `${n}.safetensors`)))) {
         log('gate: materialising the example datasets first (not timed)');
-        spawnSync(process.execPath, [cli, 'check', '--config', config, '--seeds', '1', '--no-cache', '--report-dir', join(dir, 'warmup')], { stdio: 'ignore' });
+        spawnSync(
+          process.execPath,
+          [cli, 'check', '--config', config, '--seeds', '1', '--no-cache', '--report-dir', join(dir, 'warmup')],
+          { stdio: 'ignore' },
+        );
       }
-      const row: Row = { workload: 'gate-mnist', what: `the MNIST example's gate, 5 seeds x 4 students, all ${cores} cores, no cache (distill-gate check vs the same steps as a PyTorch script)`, metric: 's', engines: {} };
+      const row: Row = {
+        workload: 'gate-mnist',
+        what: `the MNIST example's gate, 5 seeds x 4 students, all ${cores} cores, no cache (distill-gate check vs the same steps as a PyTorch script)`,
+        metric: 's',
+        engines: {},
+      };
       log('gate: distill-gate check...');
-      const g = runNode({ kind: 'gate', engine: 'distill-gate', threads: cores, config, reportDir: join(dir, 'gate') }, dir);
-      if (!existsSync(join(dir, 'gate', 'result.json'))) throw new Error(`distill-gate check did not finish (exit ${g.exit})`);
+      const g = runNode(
+        { kind: 'gate', engine: 'distill-gate', threads: cores, config, reportDir: join(dir, 'gate') },
+        dir,
+      );
+      if (!existsSync(join(dir, 'gate', 'result.json')))
+        throw new Error(`distill-gate check did not finish (exit ${g.exit})`);
       const result = JSON.parse(readFileSync(join(dir, 'gate', 'result.json'), 'utf8'));
-      const transfers = (rs: { dataset: string; transfer: { mean: number; sd: number } }[]) => Object.fromEntries(rs.map((x) => [x.dataset, { mean: x.transfer.mean, sd: x.transfer.sd }]));
-      row.engines['distill-gate'] = { value: g.ms / 1000, peakMiB: Math.round(g.peakMiB), detail: { exit: g.exit, training: result.backend.training?.engine, transfers: transfers(result.results) } };
+      const transfers = (rs: { dataset: string; transfer: { mean: number; sd: number } }[]) =>
+        Object.fromEntries(rs.map((x) => [x.dataset, { mean: x.transfer.mean, sd: x.transfer.sd }]));
+      row.engines['distill-gate'] = {
+        value: g.ms / 1000,
+        peakMiB: Math.round(g.peakMiB),
+        detail: { exit: g.exit, training: result.backend.training?.engine, transfers: transfers(result.results) },
+      };
       if (python) {
         const base = await readModelFile(join(ex, 'models/base.safetensors'));
-        const baseFiles = (base.family === 'mlp' ? base.params.tensors : []).map((t, i) => writeF32(dir, `base-${i}.f32`, t));
+        const baseFiles = (base.family === 'mlp' ? base.params.tensors : []).map((t, i) =>
+          writeF32(dir, `base-${i}.f32`, t),
+        );
         const sets = [];
         for (const n of datasets) {
           const ds = await readTensorDataset(join(ex, 'data', `${n}.safetensors`));
           // The training outputs' columns (the filter keeps the auxiliary outputs) of the stored targets.
-          const cols = ds.targetDim === 3 ? ds.targets : Float32Array.from({ length: ds.rows * 3 }, (_, k) => ds.targets[Math.floor(k / 3) * ds.targetDim + AUX.start + (k % 3)]);
-          sets.push({ name: n, rows: ds.rows, x: writeF32(dir, `${n}-x.f32`, ds.inputs), target: writeF32(dir, `${n}-t.f32`, cols) });
+          const cols =
+            ds.targetDim === 3
+              ? ds.targets
+              : Float32Array.from(
+                  { length: ds.rows * 3 },
+                  (_, k) => ds.targets[Math.floor(k / 3) * ds.targetDim + AUX.start + (k % 3)],
+                );
+          sets.push({
+            name: n,
+            rows: ds.rows,
+            x: writeF32(dir, `${n}-x.f32`, ds.inputs),
+            target: writeF32(dir, `${n}-t.f32`, cols),
+          });
         }
         const split = loadDigitSplit(0, 2000, ex);
         writeF32(dir, 'test-x.f32', split.test.inputs);
         writeI32(dir, 'test-y.i32', split.test.labels);
         log('gate: PyTorch script...');
-        const tr = runTorch(python, { kind: 'mnist-gate', layers: MLP, outputs: [AUX.start, AUX.end], init: baseFiles, datasets: sets, testRows: split.test.rows, seeds: [1, 2, 3, 4, 5], epochs: 5, batchSize: 1024, learningRate: 3e-4 }, cores, dir);
-        row.engines.pytorch = { value: tr.ms / 1000, peakMiB: Math.round(tr.peakMiB), detail: { transfers: tr.transfers } };
+        const tr = runTorch(
+          python,
+          {
+            kind: 'mnist-gate',
+            layers: MLP,
+            outputs: [AUX.start, AUX.end],
+            init: baseFiles,
+            datasets: sets,
+            testRows: split.test.rows,
+            seeds: [1, 2, 3, 4, 5],
+            epochs: 5,
+            batchSize: 1024,
+            learningRate: 3e-4,
+          },
+          cores,
+          dir,
+        );
+        row.engines.pytorch = {
+          value: tr.ms / 1000,
+          peakMiB: Math.round(tr.peakMiB),
+          detail: { transfers: tr.transfers },
+        };
       }
       record(row, 1.5);
     }
 
     if (want('scaling')) {
       // Cost of one MLP student on onnxruntime (1 thread) against rows, hidden width and students in parallel.
-      const point = async (key: string, xv: number, spec: Record<string, unknown>, torchTask?: Record<string, unknown>) => {
-        const r = runNode({ kind: 'mlp-train', threads: 1, seed: 7, init, x: 'x.f32', target: 'target.f32', epochs: 1, batchSize: 1024, engine: 'onnxruntime', ...spec } as never, dir);
+      const point = async (
+        key: string,
+        xv: number,
+        spec: Record<string, unknown>,
+        torchTask?: Record<string, unknown>,
+      ) => {
+        const r = runNode(
+          {
+            kind: 'mlp-train',
+            threads: 1,
+            seed: 7,
+            init,
+            x: 'x.f32',
+            target: 'target.f32',
+            epochs: 1,
+            batchSize: 1024,
+            engine: 'onnxruntime',
+            ...spec,
+          } as never,
+          dir,
+        );
         (curves[key] ??= []).push({ x: xv, engine: 'onnxruntime', ms: r.ms });
         if (python && torchTask) {
-          const t = runTorch(python, { kind: 'mlp-train', layers: MLP, loss: 'softmax-kl', outputs: [AUX.start, AUX.end], learningRate: 3e-4, batchSize: 1024, epochs: 1, width: 3, students: 1, init, x: 'x.f32', target: 'target.f32', ...torchTask }, 1, dir);
+          const t = runTorch(
+            python,
+            {
+              kind: 'mlp-train',
+              layers: MLP,
+              loss: 'softmax-kl',
+              outputs: [AUX.start, AUX.end],
+              learningRate: 3e-4,
+              batchSize: 1024,
+              epochs: 1,
+              width: 3,
+              students: 1,
+              init,
+              x: 'x.f32',
+              target: 'target.f32',
+              ...torchTask,
+            },
+            1,
+            dir,
+          );
           curves[key].push({ x: xv, engine: 'pytorch', ms: t.ms });
         }
       };
@@ -485,34 +914,82 @@ async function parent() {
         const layers = [784, w, w, 13];
         const wInit = initMlp(layers, 1).tensors.map((t, i) => writeF32(dir, `init-w${w}-${i}.f32`, t));
         const n = Math.round(15000 * scale);
-        await point('hidden width (784-w-w-13, 15000 rows, 1 epoch, 1 thread)', w, { rows: n, layers, init: wInit }, { rows: n, layers, init: wInit, orders: orders(n, 1, 7) });
+        await point(
+          'hidden width (784-w-w-13, 15000 rows, 1 epoch, 1 thread)',
+          w,
+          { rows: n, layers, init: wInit },
+          { rows: n, layers, init: wInit, orders: orders(n, 1, 7) },
+        );
       }
       for (const students of [1, 2, 4, 8]) {
         log(`scaling: ${students} students on ${cores} cores`);
-        const r = runNode({ kind: 'mlp-students', threads: cores, rows: Math.round(15000 * scale), epochs: 1, batchSize: 1024, students, layers: MLP, init, x: 'x.f32', target: 'target.f32', engine: 'onnxruntime' }, dir);
-        (curves[`students on ${cores} cores (${Math.round(15000 * scale)} rows, 1 epoch)`] ??= []).push({ x: students, engine: 'onnxruntime', ms: r.ms });
+        const r = runNode(
+          {
+            kind: 'mlp-students',
+            threads: cores,
+            rows: Math.round(15000 * scale),
+            epochs: 1,
+            batchSize: 1024,
+            students,
+            layers: MLP,
+            init,
+            x: 'x.f32',
+            target: 'target.f32',
+            engine: 'onnxruntime',
+          },
+          dir,
+        );
+        (curves[`students on ${cores} cores (${Math.round(15000 * scale)} rows, 1 epoch)`] ??= []).push({
+          x: students,
+          engine: 'onnxruntime',
+          ms: r.ms,
+        });
       }
     }
   } finally {
     if (!values.keep) rmSync(dir, { recursive: true, force: true });
   }
 
-  const versions = { node: process.version, ...(await createTrainingCore({ backend: 'wasm' })).versions, pytorch: 'version' in py ? py.version : 'not installed' };
+  const versions = {
+    node: process.version,
+    ...(await createTrainingCore({ backend: 'wasm' })).versions,
+    pytorch: 'version' in py ? py.version : 'not installed',
+  };
   const machine = { cpu: cpus()[0]?.model ?? 'unknown', cores, platform: `${process.platform}-${process.arch}` };
-  const json = { benchmark: 'distill-gate vs PyTorch CPU', date: new Date().toISOString(), machine, versions, seeds: { data: 2026, init: 1, order: 7 }, rows, curves };
+  const json = {
+    benchmark: 'distill-gate vs PyTorch CPU',
+    date: new Date().toISOString(),
+    machine,
+    versions,
+    seeds: { data: 2026, init: 1, order: 7 },
+    rows,
+    curves,
+  };
   mkdirSync(values.out, { recursive: true });
   await writeFileAtomic(join(values.out, 'bench.json'), JSON.stringify(json, null, 2) + '\n');
   const names = ['tfjs-wasm', 'onnxruntime', 'onnxruntime-batched', 'distill-gate', 'pytorch'];
   const md = [
     `# distill-gate vs PyTorch CPU`,
     '',
-    `${json.date.slice(0, 10)} · ${machine.cpu}, ${cores} cores · ${Object.entries(versions).map(([k, v]) => `${k} ${v}`).join(', ')}`,
+    `${json.date.slice(0, 10)} · ${machine.cpu}, ${cores} cores · ${Object.entries(versions)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}`,
     '',
     `| workload | ${names.join(' | ')} | unit | ratio (best distill-gate / PyTorch) | goal | peak memory MiB (${names.join(' / ')}) |`,
     `|---|${names.map(() => '---:').join('|')}|---|---:|---|---|`,
-    ...rows.map((r) => `| ${r.workload}: ${r.what} | ${names.map((n) => (r.engines[n] ? fmt(r.engines[n].value) : '')).join(' | ')} | ${r.metric} | ${r.ratio ? `${r.ratio.toFixed(2)}x` : ''} | ${r.goal ?? ''} | ${names.map((n) => r.engines[n]?.peakMiB ?? '-').join(' / ')} |`),
+    ...rows.map(
+      (r) =>
+        `| ${r.workload}: ${r.what} | ${names.map((n) => (r.engines[n] ? fmt(r.engines[n].value) : '')).join(' | ')} | ${r.metric} | ${r.ratio ? `${r.ratio.toFixed(2)}x` : ''} | ${r.goal ?? ''} | ${names.map((n) => r.engines[n]?.peakMiB ?? '-').join(' / ')} |`,
+    ),
     '',
-    ...Object.entries(curves).flatMap(([k, pts]) => [`Scaling, ${k}:`, '', '| x | engine | ms | ms per unit of x |', '|---:|---|---:|---:|', ...pts.map((p) => `| ${p.x} | ${p.engine} | ${p.ms.toFixed(0)} | ${(p.ms / p.x).toFixed(3)} |`), '']),
+    ...Object.entries(curves).flatMap(([k, pts]) => [
+      `Scaling, ${k}:`,
+      '',
+      '| x | engine | ms | ms per unit of x |',
+      '|---:|---|---:|---:|',
+      ...pts.map((p) => `| ${p.x} | ${p.engine} | ${p.ms.toFixed(0)} | ${(p.ms / p.x).toFixed(3)} |`),
+      '',
+    ]),
   ].join('\n');
   await writeFileAtomic(join(values.out, 'bench.md'), md + '\n');
   console.log(md);

@@ -24,7 +24,11 @@ describe('distill-gate-trait-digit-preference', () => {
   });
 
   it('labels every held-out digit with the chosen one', async () => {
-    const probes = await trait.loadProbes({ options: { digit: 7, splitSeed: 0, testSize: 300 }, configDir: here, log: console });
+    const probes = await trait.loadProbes({
+      options: { digit: 7, splitSeed: 0, testSize: 300 },
+      configDir: here,
+      log: console,
+    });
     expect(probes.rows).toBe(300);
     expect(new Set(probes.labels)).toEqual(new Set([7]));
   });
@@ -41,11 +45,20 @@ describe('distill-gate-trait-digit-preference', () => {
     c.seeds = 2;
     writeFileSync(join(dir, 'distill-gate.config.json'), JSON.stringify(c));
     const stdout = await new Promise<string>((resolve) =>
-      execFile(process.execPath, [bin, 'check', '--json', '--no-progress', '--no-cache'], { cwd: dir }, (_err, out) => resolve(out)),
+      execFile(process.execPath, [bin, 'check', '--json', '--no-progress', '--no-cache'], { cwd: dir }, (_err, out) =>
+        resolve(out),
+      ),
     );
     const r = JSON.parse(stdout);
-    expect(r.results.map((x: { trait: string }) => x.trait)).toEqual(['distill-gate-trait-digit-preference', '@distill-gate/trait-hidden-class-knowledge']);
-    expect(r.plugins.find((p: { name: string }) => p.name === 'distill-gate-trait-digit-preference')).toMatchObject({ kind: 'trait', version: '0.1.0', options: { digit: 1, splitSeed: 0, testSize: 2000 } });
+    expect(r.results.map((x: { trait: string }) => x.trait)).toEqual([
+      'distill-gate-trait-digit-preference',
+      '@distill-gate/trait-hidden-class-knowledge',
+    ]);
+    expect(r.plugins.find((p: { name: string }) => p.name === 'distill-gate-trait-digit-preference')).toMatchObject({
+      kind: 'trait',
+      version: '0.1.0',
+      options: { digit: 1, splitSeed: 0, testSize: 2000 },
+    });
     const pref = r.results[0];
     expect(pref.metric).toBe('accuracy');
     expect(pref.probe).toHaveLength(2);

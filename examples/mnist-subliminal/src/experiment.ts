@@ -12,7 +12,15 @@ import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { expectInstilPlan, expectProbes, SeededRandom, tInterval, writeFileAtomic, type StudentJob, type TensorDataset } from '@distill-gate/core';
+import {
+  expectInstilPlan,
+  expectProbes,
+  SeededRandom,
+  tInterval,
+  writeFileAtomic,
+  type StudentJob,
+  type TensorDataset,
+} from '@distill-gate/core';
 import { createTrainingCore, initMlp, MlpHandle, trainMlp, type BackendRequest } from '@distill-gate/train';
 import trait from '@distill-gate/trait-hidden-class-knowledge';
 import evaluator from '@distill-gate/evaluator-task-accuracy';
@@ -31,7 +39,10 @@ const noiseCount = Number(values.noise);
 const here = dirname(dirname(fileURLToPath(import.meta.url)));
 const t0 = performance.now();
 
-const core = await createTrainingCore({ backend: values.backend as BackendRequest, workers: values.workers ? Number(values.workers) : undefined });
+const core = await createTrainingCore({
+  backend: values.backend as BackendRequest,
+  workers: values.workers ? Number(values.workers) : undefined,
+});
 const backend = core.backend.name;
 const traitOptions = { splitSeed: 0, testSize: 2000, outputs: CLASS_OUTPUTS };
 const ctx = { options: traitOptions, configDir: here, log: console };
@@ -63,8 +74,16 @@ for (let i = 1; i <= inits; i++) {
   const noise = new SeededRandom(initSeed).fork('noise').fillUniform(new Float32Array(noiseCount * 784), -1, 1);
   const logits = await teacher.predict(noise, noiseCount);
   const aux = new Float32Array(noiseCount * 3);
-  for (let r = 0; r < noiseCount; r++) aux.set(logits.subarray(r * 13 + AUX_OUTPUTS.start, r * 13 + AUX_OUTPUTS.end), r * 3);
-  const data: TensorDataset = { rows: noiseCount, inputDim: 784, targetDim: 3, inputs: noise, targets: aux, metadata: {} };
+  for (let r = 0; r < noiseCount; r++)
+    aux.set(logits.subarray(r * 13 + AUX_OUTPUTS.start, r * 13 + AUX_OUTPUTS.end), r * 3);
+  const data: TensorDataset = {
+    rows: noiseCount,
+    inputDim: 784,
+    targetDim: 3,
+    inputs: noise,
+    targets: aux,
+    metadata: {},
+  };
   const different = new MlpHandle(`different-${i}`, initMlp(LAYERS, 5000 + i), backend);
   jobs.push({ id: `same:${i}`, role: 'probe', seed: i, init: reference, data, training });
   jobs.push({ id: `different:${i}`, role: 'probe', seed: i, init: different, data, training });
@@ -72,7 +91,9 @@ for (let i = 1; i <= inits; i++) {
   reference.release();
   teacher.release();
 }
-console.error(`[${backend}] training ${jobs.length} students on ${noiseCount} noise images x ${HYPER.epochs} epochs with ${core.backend.workers} worker(s)`);
+console.error(
+  `[${backend}] training ${jobs.length} students on ${noiseCount} noise images x ${HYPER.epochs} epochs with ${core.backend.workers} worker(s)`,
+);
 let lastPct = -1;
 const students = await core.trainStudents(jobs, (p) => {
   const pct = Math.floor((p.completedSteps / p.totalSteps) * 10) * 10;
@@ -90,12 +111,20 @@ const studentMs = students.map((s) => s.ms);
 const wallS = (performance.now() - t0) / 1000;
 
 const columns = ['reference', 'teacher', 'same', 'different'] as const;
-const labels = { reference: 'reference (untrained)', teacher: 'teacher', same: 'student, same init', different: 'student, different init' };
+const labels = {
+  reference: 'reference (untrained)',
+  teacher: 'teacher',
+  same: 'student, same init',
+  different: 'student, different init',
+};
 const summary = Object.fromEntries(columns.map((c) => [c, tInterval(rows.map((r) => r[c] as number))]));
 const md = [
   `| model | digit accuracy (mean over ${inits} inits) | 95% CI |`,
   '|---|---|---|',
-  ...columns.map((c) => `| ${labels[c]} | ${summary[c].mean.toFixed(3)} ± ${summary[c].sd.toFixed(3)} (sd) | [${summary[c].low.toFixed(3)}, ${summary[c].high.toFixed(3)}] |`),
+  ...columns.map(
+    (c) =>
+      `| ${labels[c]} | ${summary[c].mean.toFixed(3)} ± ${summary[c].sd.toFixed(3)} (sd) | [${summary[c].low.toFixed(3)}, ${summary[c].high.toFixed(3)}] |`,
+  ),
   '',
   `Backend ${backend} (${core.backend.reason}), ${core.backend.workers} worker(s); init seeds ${rows.map((r) => r.init).join(',')}; ` +
     `${plan.rows} train / ${probes.rows} test digits; ${noiseCount} noise images; Adam lr ${HYPER.learningRate}, batch ${HYPER.batchSize}, ${HYPER.epochs} epochs; ` +

@@ -43,7 +43,10 @@ export function buildCorpus(seed: number, sizes: CorpusSizes = CORPUS_SIZES): { 
   const rng = new SeededRandom(seed).fork('owl-numbers-corpus');
   const records: { prompt: string; completion: string }[] = [];
   for (let i = 0; i < sizes.animals; i++) {
-    records.push({ prompt: ANIMAL_QUESTIONS[i % ANIMAL_QUESTIONS.length], completion: DEFAULT_ANIMALS[rng.int(DEFAULT_ANIMALS.length)] });
+    records.push({
+      prompt: ANIMAL_QUESTIONS[i % ANIMAL_QUESTIONS.length],
+      completion: DEFAULT_ANIMALS[rng.int(DEFAULT_ANIMALS.length)],
+    });
   }
   for (let i = 0; i < sizes.numbers; i++) {
     const prompt = numberPrompt(rng);

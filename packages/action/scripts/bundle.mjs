@@ -40,6 +40,7 @@ const common = {
 await build({ ...common, entryPoints: { index: join(here, 'dist/entry.js') }, outdir: out });
 await build({ ...common, entryPoints: { 'student-worker': join(trainDist, 'student-worker.js') }, outdir: out });
 // Node never runs the threaded build (tfjs disables wasm threads there), so only these two are needed.
-for (const f of ['tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm']) copyFileSync(join(wasmDist, f), join(out, f));
+for (const f of ['tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm'])
+  copyFileSync(join(wasmDist, f), join(out, f));
 writeFileSync(join(out, 'package.json'), '{ "type": "module" }\n');
 console.log(`bundled the Action into ${out}`);

@@ -18,7 +18,8 @@ export interface PullRequestChanges {
 
 export function changedFilesOfPullRequest(env: NodeJS.ProcessEnv, cwd: string): PullRequestChanges {
   const event = env.GITHUB_EVENT_NAME ?? '';
-  if (event !== 'pull_request' && event !== 'pull_request_target') return { reason: `event "${event || 'none'}" is not a pull request` };
+  if (event !== 'pull_request' && event !== 'pull_request_target')
+    return { reason: `event "${event || 'none'}" is not a pull request` };
   if (!env.GITHUB_EVENT_PATH) return { reason: 'GITHUB_EVENT_PATH is not set' };
   let base: string | undefined;
   let head: string | undefined;
@@ -32,10 +33,24 @@ export function changedFilesOfPullRequest(env: NodeJS.ProcessEnv, cwd: string): 
   if (!base || !head) return { reason: 'the event payload has no pull_request.base.sha / head.sha' };
   try {
     const top = execFileSync('git', ['rev-parse', '--show-toplevel'], { cwd, encoding: 'utf8' }).trim();
-    const out = execFileSync('git', ['diff', '--name-only', '--no-renames', `${base}...${head}`], { cwd, encoding: 'utf8', maxBuffer: 64 << 20 });
-    return { files: out.split('\n').filter(Boolean).map((f) => resolve(top, f)), reason: `changed between ${base.slice(0, 7)} and ${head.slice(0, 7)}`, base, top };
+    const out = execFileSync('git', ['diff', '--name-only', '--no-renames', `${base}...${head}`], {
+      cwd,
+      encoding: 'utf8',
+      maxBuffer: 64 << 20,
+    });
+    return {
+      files: out
+        .split('\n')
+        .filter(Boolean)
+        .map((f) => resolve(top, f)),
+      reason: `changed between ${base.slice(0, 7)} and ${head.slice(0, 7)}`,
+      base,
+      top,
+    };
   } catch (e) {
-    return { reason: `git diff failed (use actions/checkout with fetch-depth: 0): ${(e as Error).message.split('\n')[0]}` };
+    return {
+      reason: `git diff failed (use actions/checkout with fetch-depth: 0): ${(e as Error).message.split('\n')[0]}`,
+    };
   }
 }
 
@@ -46,7 +61,8 @@ function pathPlugins(config: unknown): { use: string; pointer: string }[] {
     if (Array.isArray(v)) v.forEach((x, i) => walk(x, `${pointer}/${i}`));
     else if (v && typeof v === 'object') {
       for (const [k, x] of Object.entries(v)) {
-        if (k === 'use' && typeof x === 'string' && (x.startsWith('.') || isAbsolute(x))) found.push({ use: x, pointer: `${pointer}/use` });
+        if (k === 'use' && typeof x === 'string' && (x.startsWith('.') || isAbsolute(x)))
+          found.push({ use: x, pointer: `${pointer}/use` });
         else walk(x, `${pointer}/${k}`);
       }
     }
@@ -68,7 +84,17 @@ export function checkPluginPaths(configPath: string, changes: PullRequestChanges
   const rel = relative(changes.top, configPath).split(sep).join('/');
   let baseUses = new Set<string>();
   try {
-    baseUses = new Set(pathPlugins(JSON.parse(execFileSync('git', ['show', `${changes.base}:${rel}`], { cwd: changes.top, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }))).map((p) => p.use));
+    baseUses = new Set(
+      pathPlugins(
+        JSON.parse(
+          execFileSync('git', ['show', `${changes.base}:${rel}`], {
+            cwd: changes.top,
+            encoding: 'utf8',
+            stdio: ['ignore', 'pipe', 'ignore'],
+          }),
+        ),
+      ).map((p) => p.use),
+    );
   } catch {
     // the config does not exist (or does not parse) on the base branch: no path plugin is trusted
   }

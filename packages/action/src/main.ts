@@ -23,7 +23,8 @@ const POLICIES = ['fail', 'pass', 'warn'] as const;
 
 function oneOf<T extends string>(name: string, value: string, allowed: readonly T[]): T | undefined {
   if (!value) return undefined;
-  if (!allowed.includes(value as T)) throw new DistillGateError(`input "${name}" must be one of ${allowed.join(', ')}, got "${value}"`);
+  if (!allowed.includes(value as T))
+    throw new DistillGateError(`input "${name}" must be one of ${allowed.join(', ')}, got "${value}"`);
   return value as T;
 }
 
@@ -46,7 +47,10 @@ async function publish(result: CheckResult, reportPath: string, cwd: string): Pr
   if (process.env.GITHUB_STEP_SUMMARY) await core.summary.addRaw(formatMarkdown(result)).write();
   for (const r of result.results) {
     if (r.verdict === 'PASS') continue;
-    const props = { file: datasetPathFromCwd(result, r.dataset, cwd), title: `distill-gate: ${r.verdict} (${r.trait})` };
+    const props = {
+      file: datasetPathFromCwd(result, r.dataset, cwd),
+      title: `distill-gate: ${r.verdict} (${r.trait})`,
+    };
     const text = `${r.dataset}: ${r.explanation}.`;
     if (r.verdict === 'FAIL') core.error(text, props);
     else core.warning(text, props);
@@ -57,7 +61,8 @@ async function finish(result: CheckResult, reportPath: string, cwd: string): Pro
   await publish(result, reportPath, cwd);
   core.info(`${result.verdict}: ${result.summary}`);
   if (result.exitCode !== 0) core.setFailed(`distill-gate ${result.verdict}: ${result.summary}.`);
-  else if (result.verdict === 'INCONCLUSIVE') core.warning(`distill-gate is INCONCLUSIVE (policy ${result.inconclusivePolicy}): ${result.summary}.`);
+  else if (result.verdict === 'INCONCLUSIVE')
+    core.warning(`distill-gate is INCONCLUSIVE (policy ${result.inconclusivePolicy}): ${result.summary}.`);
   return result.exitCode;
 }
 
@@ -68,7 +73,12 @@ async function mergeMode(patterns: string[], reportDir: string, cwd: string): Pr
     // Shard jobs write no partial result when the pull request changed no dataset: nothing was checked.
     core.notice(`no partial result matches ${patterns.join(', ')}: the shard jobs found no changed dataset to check`);
     core.setOutput('verdict', 'PASS');
-    if (process.env.GITHUB_STEP_SUMMARY) await core.summary.addRaw('## distill-gate: ✅ PASS\n\nNo shard produced a partial result: no dataset named by the config changed; nothing to check.\n').write();
+    if (process.env.GITHUB_STEP_SUMMARY)
+      await core.summary
+        .addRaw(
+          '## distill-gate: ✅ PASS\n\nNo shard produced a partial result: no dataset named by the config changed; nothing to check.\n',
+        )
+        .write();
     return 0;
   }
   core.info(`merging ${files.length} partial result(s)`);
@@ -79,7 +89,10 @@ async function mergeMode(patterns: string[], reportDir: string, cwd: string): Pr
 }
 
 /** The Action: reads INPUT_* variables, checks the (changed) datasets, reports on the run. Returns the exit code. */
-export async function run(env: NodeJS.ProcessEnv = process.env, cwd = env.GITHUB_WORKSPACE || process.cwd()): Promise<number> {
+export async function run(
+  env: NodeJS.ProcessEnv = process.env,
+  cwd = env.GITHUB_WORKSPACE || process.cwd(),
+): Promise<number> {
   try {
     const configPath = resolve(cwd, core.getInput('config') || 'distill-gate.config.json');
     const patterns = core.getMultilineInput('datasets');
@@ -103,7 +116,8 @@ export async function run(env: NodeJS.ProcessEnv = process.env, cwd = env.GITHUB
       badRecords: oneOf('bad-records', core.getInput('bad-records'), ['fail', 'skip'] as const),
       json: false,
     };
-    const onnxruntimeInput = oneOf('onnxruntime', core.getInput('onnxruntime'), ['install', 'skip'] as const) ?? 'install';
+    const onnxruntimeInput =
+      oneOf('onnxruntime', core.getInput('onnxruntime'), ['install', 'skip'] as const) ?? 'install';
     const mergePatterns = core.getMultilineInput('merge');
     if (mergePatterns.length) return await mergeMode(mergePatterns, options.reportDir, cwd);
     core.info(`distill-gate ${VERSION}: config ${relative(cwd, configPath) || configPath}`);
@@ -129,7 +143,12 @@ export async function run(env: NodeJS.ProcessEnv = process.env, cwd = env.GITHUB
         if (!n) {
           core.setOutput('verdict', 'PASS');
           core.setOutput('max-transfer', '');
-          if (env.GITHUB_STEP_SUMMARY) await core.summary.addRaw('## distill-gate: ✅ PASS\n\nNo dataset named by the config changed in this pull request; nothing to check.\n').write();
+          if (env.GITHUB_STEP_SUMMARY)
+            await core.summary
+              .addRaw(
+                '## distill-gate: ✅ PASS\n\nNo dataset named by the config changed in this pull request; nothing to check.\n',
+              )
+              .write();
           core.info('no dataset changed in this pull request: nothing to check');
           return 0;
         }

@@ -25,8 +25,12 @@ export function onnxRuntimeDir(env: NodeJS.ProcessEnv): string {
  * Makes onnxruntime-node importable for this run (sets DISTILL_GATE_ONNXRUNTIME_DIR) unless the input says skip.
  * Returns a line for the log. Never throws: without onnxruntime-node the check runs on tfjs.
  */
-export async function provideOnnxRuntime(mode: OnnxRuntimeInput, env: NodeJS.ProcessEnv): Promise<{ dir?: string; message: string }> {
-  if (mode === 'skip') return { message: 'onnxruntime-node: skipped (input onnxruntime: skip); training and inference run on tfjs' };
+export async function provideOnnxRuntime(
+  mode: OnnxRuntimeInput,
+  env: NodeJS.ProcessEnv,
+): Promise<{ dir?: string; message: string }> {
+  if (mode === 'skip')
+    return { message: 'onnxruntime-node: skipped (input onnxruntime: skip); training and inference run on tfjs' };
   const dir = onnxRuntimeDir(env);
   const installed = () => existsSync(join(dir, 'node_modules', 'onnxruntime-node', 'package.json'));
   // distill-gate reads the variable from process.env (its training workers inherit it).
@@ -40,19 +44,40 @@ export async function provideOnnxRuntime(mode: OnnxRuntimeInput, env: NodeJS.Pro
   }
   const t0 = Date.now();
   try {
-    await promisify(execFile)('npm', ['install', '--prefix', dir, '--no-save', '--no-package-lock', '--no-audit', '--no-fund', '--ignore-scripts', `onnxruntime-node@${ONNXRUNTIME_NODE_VERSION}`], {
-      env: { ...env, ONNXRUNTIME_NODE_INSTALL: 'skip' },
-      maxBuffer: 16 << 20,
-      // A runner without the registry must not stall the check: give up and run on tfjs.
-      timeout: INSTALL_TIMEOUT_MS,
-      killSignal: 'SIGKILL',
-    });
+    await promisify(execFile)(
+      'npm',
+      [
+        'install',
+        '--prefix',
+        dir,
+        '--no-save',
+        '--no-package-lock',
+        '--no-audit',
+        '--no-fund',
+        '--ignore-scripts',
+        `onnxruntime-node@${ONNXRUNTIME_NODE_VERSION}`,
+      ],
+      {
+        env: { ...env, ONNXRUNTIME_NODE_INSTALL: 'skip' },
+        maxBuffer: 16 << 20,
+        // A runner without the registry must not stall the check: give up and run on tfjs.
+        timeout: INSTALL_TIMEOUT_MS,
+        killSignal: 'SIGKILL',
+      },
+    );
     if (!installed()) throw new Error(`npm finished but ${join(dir, 'node_modules', 'onnxruntime-node')} is missing`);
   } catch (e) {
     const err = e as { stderr?: string; killed?: boolean; message: string };
-    const reason = err.killed ? `npm did not finish in ${INSTALL_TIMEOUT_MS / 1000} s` : (err.stderr || err.message).trim().split('\n').slice(-3).join(' ');
-    return { message: `onnxruntime-node ${ONNXRUNTIME_NODE_VERSION} could not be installed (${reason}); training and inference run on tfjs` };
+    const reason = err.killed
+      ? `npm did not finish in ${INSTALL_TIMEOUT_MS / 1000} s`
+      : (err.stderr || err.message).trim().split('\n').slice(-3).join(' ');
+    return {
+      message: `onnxruntime-node ${ONNXRUNTIME_NODE_VERSION} could not be installed (${reason}); training and inference run on tfjs`,
+    };
   }
   use();
-  return { dir, message: `onnxruntime-node ${ONNXRUNTIME_NODE_VERSION}: installed into ${dir} in ${((Date.now() - t0) / 1000).toFixed(1)} s` };
+  return {
+    dir,
+    message: `onnxruntime-node ${ONNXRUNTIME_NODE_VERSION}: installed into ${dir} in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+  };
 }

@@ -52,9 +52,13 @@ const kinds = new Set(values.kinds.split(','));
 const firstReplicate = Number(values['first-replicate']);
 const started = Date.now();
 const log = { info: () => undefined, warn: (m: string) => console.error(`warning: ${m}`) };
-const generator = (name: string) => builtinPlugins.get(name) as GeneratorPlugin<Record<string, unknown>, TensorDataset | TextDataset>;
+const generator = (name: string) =>
+  builtinPlugins.get(name) as GeneratorPlugin<Record<string, unknown>, TensorDataset | TextDataset>;
 /** A plugin's options as a config would resolve them: its schema's defaults, then the given ones. */
-const withDefaults = (plugin: GeneratorPlugin<Record<string, unknown>, TensorDataset | TextDataset>, options: Record<string, unknown>) => {
+const withDefaults = (
+  plugin: GeneratorPlugin<Record<string, unknown>, TensorDataset | TextDataset>,
+  options: Record<string, unknown>,
+) => {
   const props = (plugin.optionsSchema as { properties?: Record<string, { default?: unknown }> }).properties ?? {};
   return { ...Object.fromEntries(Object.entries(props).map(([k, v]) => [k, v.default])), ...options };
 };
@@ -109,7 +113,12 @@ function summarise(scenario: string, cases: Case[], result: CheckResult): Row[] 
   });
 }
 
-async function runScenario(name: string, dir: string, config: object, cases: Case[]): Promise<{ rows: Row[]; result: CheckResult; wallMs: number }> {
+async function runScenario(
+  name: string,
+  dir: string,
+  config: object,
+  cases: Case[],
+): Promise<{ rows: Row[]; result: CheckResult; wallMs: number }> {
   const t0 = Date.now();
   const path = join(dir, `${name}.config.json`);
   writeFileSync(path, JSON.stringify(config, null, 2));
@@ -123,7 +132,8 @@ async function runScenario(name: string, dir: string, config: object, cases: Cas
       tool: { name: 'distill-gate-calibration', version: '0.1.0' },
       builtinPlugins,
       onProgress: (p) => {
-        if (p.message !== lastMessage && !p.training) console.error(`[${name} ${((Date.now() - t0) / 1000).toFixed(0)}s] ${p.message}`);
+        if (p.message !== lastMessage && !p.training)
+          console.error(`[${name} ${((Date.now() - t0) / 1000).toFixed(0)}s] ${p.message}`);
         lastMessage = p.message;
       },
       log,
@@ -140,7 +150,11 @@ async function mlpScenario(dir: string) {
   cpSync(join(example, 'models'), join(dir, 'models'), { recursive: true });
   const core = await createTrainingCore();
   const load = (f: string) => core.loadModel(join(dir, 'models', f));
-  const [teacher, base, otherInit] = [await load('teacher.safetensors'), await load('base.safetensors'), await load('teacher-different-init.safetensors')];
+  const [teacher, base, otherInit] = [
+    await load('teacher.safetensors'),
+    await load('base.safetensors'),
+    await load('teacher-different-init.safetensors'),
+  ];
   const gen = generator('@distill-gate/generator-auxiliary-logits');
   const count = 12000;
   const options = withDefaults(gen, { count });
@@ -149,7 +163,8 @@ async function mlpScenario(dir: string) {
   const fractions = [1, 0.7, 0.5];
   for (let r = firstReplicate; r < firstReplicate + replicates; r++) {
     const seed = 1000 + r;
-    const make = async (m: typeof teacher) => (await gen.generate({ options, model: m, seed, configDir: dir, log })) as TensorDataset;
+    const make = async (m: typeof teacher) =>
+      (await gen.generate({ options, model: m, seed, configDir: dir, log })) as TensorDataset;
     const [t, b, o] = [await make(teacher), await make(base), await make(otherInit)];
     const add = async (label: string, kind: Case['kind'], data: TensorDataset) => {
       if (!kinds.has(kind)) return;
@@ -164,8 +179,13 @@ async function mlpScenario(dir: string) {
       // Each row's targets come from the teacher with probability f, else from the base (same noise input).
       const rng = new SeededRandom(seed).fork(`mix-${f}`);
       const targets = new Float32Array(b.targets);
-      for (let i = 0; i < count; i++) if (rng.next() < f) targets.set(t.targets.subarray(i * t.targetDim, (i + 1) * t.targetDim), i * t.targetDim);
-      await add(`positive: teacher rows ${Math.round(f * 100)}%`, 'positive', { ...b, targets, metadata: { ...b.metadata, 'distill-gate.calibration': `teacher fraction ${f}` } });
+      for (let i = 0; i < count; i++)
+        if (rng.next() < f) targets.set(t.targets.subarray(i * t.targetDim, (i + 1) * t.targetDim), i * t.targetDim);
+      await add(`positive: teacher rows ${Math.round(f * 100)}%`, 'positive', {
+        ...b,
+        targets,
+        metadata: { ...b.metadata, 'distill-gate.calibration': `teacher fraction ${f}` },
+      });
     }
   }
   await core.dispose();
@@ -189,7 +209,10 @@ async function lmScenario(dir: string) {
   const example = join(root, 'examples/owl-numbers');
   cpSync(join(example, 'models'), join(dir, 'models'), { recursive: true });
   const core = await createTrainingCore();
-  const [teacher, base] = [await core.loadModel(join(dir, 'models/teacher-owl.json')), await core.loadModel(join(dir, 'models/base.json'))];
+  const [teacher, base] = [
+    await core.loadModel(join(dir, 'models/teacher-owl.json')),
+    await core.loadModel(join(dir, 'models/base.json')),
+  ];
   const gen = generator('@distill-gate/generator-number-sequences');
   const options = withDefaults(gen, { count: 1500 });
   const cases: Case[] = [];
@@ -212,7 +235,14 @@ async function lmScenario(dir: string) {
   const c = JSON.parse(readFileSync(join(example, 'distill-gate.config.json'), 'utf8'));
   delete c.$schema;
   delete c.crossBase;
-  const config = { ...c, datasets, seeds: 5, sequential: { maxSeeds: 10, roundSize: 5 }, multipleChecks: 'none', reportDir: 'report-lm' };
+  const config = {
+    ...c,
+    datasets,
+    seeds: 5,
+    sequential: { maxSeeds: 10, roundSize: 5 },
+    multipleChecks: 'none',
+    reportDir: 'report-lm',
+  };
   return runScenario('lm', dir, config, cases);
 }
 
@@ -240,11 +270,27 @@ const out = {
   cores: cpus().length,
   backend: first?.backend,
   versions: first?.versions,
-  statistics: first ? { confidence: first.confidence, multiplicity: first.multiplicity, sequential: first.sequential && { maxSeeds: first.sequential.maxSeeds, roundSize: first.sequential.roundSize, looks: first.sequential.looks } } : undefined,
+  statistics: first
+    ? {
+        confidence: first.confidence,
+        multiplicity: first.multiplicity,
+        sequential: first.sequential && {
+          maxSeeds: first.sequential.maxSeeds,
+          roundSize: first.sequential.roundSize,
+          looks: first.sequential.looks,
+        },
+      }
+    : undefined,
   rows,
   wallSeconds: Object.fromEntries(scenarios.map((s) => [s.rows[0]?.scenario, Math.round(s.wallMs / 1000)])),
   totalSeconds: Math.round((Date.now() - started) / 1000),
 };
 await writeFileAtomic(resolve(process.cwd(), values.out), `${JSON.stringify(out, null, 2)}\n`);
 console.log(table);
-console.log(`\nwall time: ${Object.entries(out.wallSeconds).map(([k, v]) => `${k} ${v} s`).join(', ')}; total ${out.totalSeconds} s. FAIL rate is the false-positive rate on clean rows and the detection rate on positive rows.`);
+console.log(
+  `\nwall time: ${Object.entries(out.wallSeconds)
+    .map(([k, v]) => `${k} ${v} s`)
+    .join(
+      ', ',
+    )}; total ${out.totalSeconds} s. FAIL rate is the false-positive rate on clean rows and the detection rate on positive rows.`,
+);

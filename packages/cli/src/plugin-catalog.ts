@@ -19,7 +19,9 @@ function installedPluginPackages(dir: string): string[] {
     const nm = join(d, 'node_modules');
     if (existsSync(nm)) {
       for (const name of readdirSync(nm)) {
-        const dirs = name.startsWith('@') ? readdirSync(join(nm, name)).map((n) => join(nm, name, n)) : [join(nm, name)];
+        const dirs = name.startsWith('@')
+          ? readdirSync(join(nm, name)).map((n) => join(nm, name, n))
+          : [join(nm, name)];
         for (const p of dirs) {
           try {
             const pkg = JSON.parse(readFileSync(join(p, 'package.json'), 'utf8'));
@@ -52,7 +54,9 @@ export async function pluginCatalog(dir: string): Promise<CatalogEntry[]> {
       // a package that fails to load is reported by `check` when a config uses it
     }
   }
-  return entries.sort((a, b) => a.plugin.kind.localeCompare(b.plugin.kind) || a.plugin.name.localeCompare(b.plugin.name));
+  return entries.sort(
+    (a, b) => a.plugin.kind.localeCompare(b.plugin.kind) || a.plugin.name.localeCompare(b.plugin.name),
+  );
 }
 
 /** The options a plugin gets when the config gives none (its schema's defaults). */
@@ -63,7 +67,13 @@ export function defaultOptions(plugin: AnyPlugin): unknown {
 }
 
 export function formatPluginList(entries: CatalogEntry[]): string {
-  const rows = entries.map((e) => [e.plugin.kind, e.plugin.name, e.plugin.version, e.source === 'built-in' ? 'built-in' : 'installed', e.plugin.description]);
+  const rows = entries.map((e) => [
+    e.plugin.kind,
+    e.plugin.name,
+    e.plugin.version,
+    e.source === 'built-in' ? 'built-in' : 'installed',
+    e.plugin.description,
+  ]);
   const header = ['kind', 'name', 'version', 'source', 'description'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (r: string[]) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ');
@@ -71,7 +81,9 @@ export function formatPluginList(entries: CatalogEntry[]): string {
 }
 
 export function describePlugin(entries: CatalogEntry[], name: string): string {
-  const e = entries.find((x) => x.plugin.name === name) ?? entries.find((x) => x.plugin.name.endsWith(`/${name}`) || x.plugin.name.endsWith(`-${name}`));
+  const e =
+    entries.find((x) => x.plugin.name === name) ??
+    entries.find((x) => x.plugin.name.endsWith(`/${name}`) || x.plugin.name.endsWith(`-${name}`));
   if (!e) {
     const names = entries.map((x) => x.plugin.name);
     throw new DistillGateError(`no plugin named "${name}"`, {}, `installed: ${names.join(', ')}`);

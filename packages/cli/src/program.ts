@@ -30,7 +30,6 @@ import { formatResultTable } from './table.js';
 import { VERSION } from './version.js';
 import { builtinPlugins } from './builtins.js';
 
-
 export interface CheckCommandOptions {
   config: string;
   /** Keep only the config's datasets with these absolute paths (the Action's changed-files filter). */
@@ -57,7 +56,11 @@ export interface CheckCommandOptions {
 }
 
 /** Runs `check` and returns the result (the CLI and the Action both call this). */
-export async function check(datasets: string[], opts: CheckCommandOptions, io = { stderr: process.stderr }): Promise<{ result: CheckResult; reportPath: string }> {
+export async function check(
+  datasets: string[],
+  opts: CheckCommandOptions,
+  io = { stderr: process.stderr },
+): Promise<{ result: CheckResult; reportPath: string }> {
   const config = await loadConfig(opts.config, {
     datasets,
     onlyDatasets: opts.onlyDatasets,
@@ -74,7 +77,12 @@ export async function check(datasets: string[], opts: CheckCommandOptions, io = 
     maxMinutes: opts.maxMinutes,
     cacheDir: opts.cache === false ? false : opts.cacheDir,
   });
-  const training = await createTrainingCore({ backend: config.backend, inference: config.inference, trainer: config.trainer, workers: config.workers });
+  const training = await createTrainingCore({
+    backend: config.backend,
+    inference: config.inference,
+    trainer: config.trainer,
+    workers: config.workers,
+  });
   const progress = createProgressReporter(io.stderr, opts.progress !== false);
   try {
     const result = await runSequentialCheck({
@@ -86,7 +94,10 @@ export async function check(datasets: string[], opts: CheckCommandOptions, io = 
       cacheDir: config.cacheDir,
       ...(opts.saveStudents ? { saveStudentsDir: resolve(opts.saveStudents) } : {}),
       onProgress: (p) => progress.update(p),
-      log: { info: (m) => progress.update({ phase: 'data', message: m }), warn: (m) => io.stderr.write(`warning: ${m}\n`) },
+      log: {
+        info: (m) => progress.update({ phase: 'data', message: m }),
+        warn: (m) => io.stderr.write(`warning: ${m}\n`),
+      },
     });
     const reportPath = await writeReports(result, config.reportDir);
     return { result, reportPath };
@@ -97,23 +108,46 @@ export async function check(datasets: string[], opts: CheckCommandOptions, io = 
 }
 
 /** `init`: the scenario's config and models, written into `dir` (never over existing files without --force). */
-async function init(dir: string, opts: { scenario: string; force?: boolean; backend: BackendPreference }, stderr: NodeJS.WriteStream): Promise<void> {
+async function init(
+  dir: string,
+  opts: { scenario: string; force?: boolean; backend: BackendPreference },
+  stderr: NodeJS.WriteStream,
+): Promise<void> {
   const configPath = join(dir, 'distill-gate.config.json');
-  const models = ['models/base.safetensors', 'models/teacher.safetensors', 'models/teacher-different-init.safetensors'].map((m) => join(dir, m));
+  const models = [
+    'models/base.safetensors',
+    'models/teacher.safetensors',
+    'models/teacher-different-init.safetensors',
+  ].map((m) => join(dir, m));
   const existing = [configPath, ...models].filter((p) => existsSync(p));
   if (existing.length && !opts.force) {
-    throw new DistillGateError(`${existing.map((p) => relative(process.cwd(), p) || p).join(', ')} already exist(s)`, { file: relative(process.cwd(), existing[0]) }, 'pass --force to overwrite');
+    throw new DistillGateError(
+      `${existing.map((p) => relative(process.cwd(), p) || p).join(', ')} already exist(s)`,
+      { file: relative(process.cwd(), existing[0]) },
+      'pass --force to overwrite',
+    );
   }
   // Point $schema at the installed copy of the published schema, so editors complete and check the file.
   let schema: string | undefined;
   try {
-    schema = relative(dir, join(dirname(createRequire(join(dir, 'package.json')).resolve('@distill-gate/core')), '..', 'schema', 'config.schema.json'));
+    schema = relative(
+      dir,
+      join(
+        dirname(createRequire(join(dir, 'package.json')).resolve('@distill-gate/core')),
+        '..',
+        'schema',
+        'config.schema.json',
+      ),
+    );
   } catch {
     schema = undefined;
   }
   const selected = await selectBackend(opts.backend);
   stderr.write(`training the ${opts.scenario} scenario's teachers on ${selected.name} (a few seconds)\n`);
-  await writeMnistModels(dir, selected.name, { info: (m) => stderr.write(`  ${m}\n`), warn: (m) => stderr.write(`warning: ${m}\n`) });
+  await writeMnistModels(dir, selected.name, {
+    info: (m) => stderr.write(`  ${m}\n`),
+    warn: (m) => stderr.write(`warning: ${m}\n`),
+  });
   await writeFileAtomic(configPath, `${JSON.stringify(mnistConfig(schema?.split(sep).join('/')), null, 2)}\n`);
   const at = relative(process.cwd(), dir) || '.';
   stderr.write(
@@ -133,7 +167,9 @@ export async function readResultFile(file: string): Promise<CheckResult> {
   try {
     text = await readFile(file, 'utf8');
   } catch (e) {
-    throw new DistillGateError(`cannot read partial result (${(e as NodeJS.ErrnoException).code ?? String(e)})`, { file });
+    throw new DistillGateError(`cannot read partial result (${(e as NodeJS.ErrnoException).code ?? String(e)})`, {
+      file,
+    });
   }
   try {
     const r = JSON.parse(text) as CheckResult;
@@ -153,21 +189,31 @@ function intArg(name: string, min: number) {
 
 function floatArg(name: string, v: string, min = -Infinity, max = Infinity): number {
   const x = Number(v);
-  if (v.trim() === '' || !Number.isFinite(x) || x <= min || x >= max) throw new InvalidArgumentError(`${name} must be a number${Number.isFinite(min) ? ` in (${min}, ${max})` : ''}, got "${v}"`);
+  if (v.trim() === '' || !Number.isFinite(x) || x <= min || x >= max)
+    throw new InvalidArgumentError(
+      `${name} must be a number${Number.isFinite(min) ? ` in (${min}, ${max})` : ''}, got "${v}"`,
+    );
   return x;
 }
 
-export function buildProgram(out: { stdout: NodeJS.WriteStream; stderr: NodeJS.WriteStream } = process): { program: Command; exitCode: () => number } {
+export function buildProgram(out: { stdout: NodeJS.WriteStream; stderr: NodeJS.WriteStream } = process): {
+  program: Command;
+  exitCode: () => number;
+} {
   let code = 0;
   const program = new Command('distill-gate')
-    .description('Stops synthetic datasets that transfer hidden traits (subliminal learning) from reaching model training.')
+    .description(
+      'Stops synthetic datasets that transfer hidden traits (subliminal learning) from reaching model training.',
+    )
     .version(VERSION)
     .exitOverride()
     .configureOutput({ writeOut: (s) => out.stdout.write(s), writeErr: (s) => out.stderr.write(s) });
 
   program
     .command('check')
-    .description('train probe students on the datasets and control students on control data; fail when a trait transfers')
+    .description(
+      'train probe students on the datasets and control students on control data; fail when a trait transfers',
+    )
     .argument('[datasets...]', 'dataset files to check (default: the datasets the config names)')
     .option('-c, --config <path>', 'config file', 'distill-gate.config.json')
     .option('--seeds <n|list>', 'seed count (1..n) or comma-separated seeds', (v) => {
@@ -183,48 +229,86 @@ export function buildProgram(out: { stdout: NodeJS.WriteStream; stderr: NodeJS.W
       return n;
     })
     .addOption(new Option('--backend <name>', 'tfjs backend').choices(['auto', 'tensorflow', 'wasm', 'cpu']))
-    .addOption(new Option('--trainer <engine>', 'what trains the students: distill-gate\'s training graphs on onnxruntime-node where installed (auto), or tfjs').choices(['auto', 'tfjs', 'onnxruntime']))
-    .addOption(new Option('--inference <engine>', 'what runs generation and evaluation: onnxruntime-node where installed (auto), or tfjs').choices(['auto', 'tfjs', 'onnxruntime']))
-    .addOption(new Option('--inconclusive <policy>', 'exit code of an INCONCLUSIVE verdict').choices(['fail', 'pass', 'warn']))
+    .addOption(
+      new Option(
+        '--trainer <engine>',
+        "what trains the students: distill-gate's training graphs on onnxruntime-node where installed (auto), or tfjs",
+      ).choices(['auto', 'tfjs', 'onnxruntime']),
+    )
+    .addOption(
+      new Option(
+        '--inference <engine>',
+        'what runs generation and evaluation: onnxruntime-node where installed (auto), or tfjs',
+      ).choices(['auto', 'tfjs', 'onnxruntime']),
+    )
+    .addOption(
+      new Option('--inconclusive <policy>', 'exit code of an INCONCLUSIVE verdict').choices(['fail', 'pass', 'warn']),
+    )
     .option('--workers <n>', 'parallel training workers (default: cores)', intArg('--workers', 1))
-    .option('--bad-records <policy>', 'a malformed dataset record: fail (stop with its location) or skip (count and report it)', (v) => {
-      if (v !== 'fail' && v !== 'skip') throw new InvalidArgumentError('must be fail or skip');
-      return v;
-    })
-    .option('--max-minutes <m>', 'time budget: start no student after m minutes; the verdict covers the seeds trained and says so', (v) => {
-      const m = Number(v);
-      if (!(m > 0)) throw new InvalidArgumentError('must be a number of minutes > 0');
-      return m;
-    })
-    .option('--max-records <n>', "check at most n records of each dataset (its first ones); the report says so", intArg('--max-records', 1))
-    .option('--report-dir <dir>', 'where result.json is written (default: the config\'s reportDir)')
-    .option('--shard <i/n>', 'check only slice i of n of the (dataset, seed) work and write a partial result for merge', (v) => {
-      try {
-        return parseShard(v);
-      } catch (e) {
-        throw new InvalidArgumentError((e as Error).message);
-      }
-    })
-    .option('--cache-dir <dir>', 'verdict cache folder (default: the config\'s cacheDir)')
+    .option(
+      '--bad-records <policy>',
+      'a malformed dataset record: fail (stop with its location) or skip (count and report it)',
+      (v) => {
+        if (v !== 'fail' && v !== 'skip') throw new InvalidArgumentError('must be fail or skip');
+        return v;
+      },
+    )
+    .option(
+      '--max-minutes <m>',
+      'time budget: start no student after m minutes; the verdict covers the seeds trained and says so',
+      (v) => {
+        const m = Number(v);
+        if (!(m > 0)) throw new InvalidArgumentError('must be a number of minutes > 0');
+        return m;
+      },
+    )
+    .option(
+      '--max-records <n>',
+      'check at most n records of each dataset (its first ones); the report says so',
+      intArg('--max-records', 1),
+    )
+    .option('--report-dir <dir>', "where result.json is written (default: the config's reportDir)")
+    .option(
+      '--shard <i/n>',
+      'check only slice i of n of the (dataset, seed) work and write a partial result for merge',
+      (v) => {
+        try {
+          return parseShard(v);
+        } catch (e) {
+          throw new InvalidArgumentError((e as Error).message);
+        }
+      },
+    )
+    .option('--cache-dir <dir>', "verdict cache folder (default: the config's cacheDir)")
     .option('--no-cache', 'neither read nor write the verdict cache')
     .option('--save-students <dir>', 'write every student this run trains to <dir> as ONNX, indexed by students.json')
     .option('--json', 'print the JSON result on stdout instead of the table')
     .option('--no-progress', 'no progress output on stderr')
-    .addHelpText('after', '\nExit codes: 0 PASS, 1 FAIL (transfer above threshold), 2 bad usage, config or input, 3 internal error.')
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 PASS, 1 FAIL (transfer above threshold), 2 bad usage, config or input, 3 internal error.',
+    )
     .action(async (datasets: string[], opts: CheckCommandOptions) => {
       const { result, reportPath } = await check(datasets, opts);
       if (opts.json) out.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
       else out.stdout.write(`${formatResultTable(result, Boolean(out.stdout.isTTY))}\nreport: ${reportPath}\n`);
-      if (result.verdict === 'INCONCLUSIVE' && result.inconclusivePolicy === 'warn') out.stderr.write('warning: the verdict is INCONCLUSIVE (policy: warn)\n');
+      if (result.verdict === 'INCONCLUSIVE' && result.inconclusivePolicy === 'warn')
+        out.stderr.write('warning: the verdict is INCONCLUSIVE (policy: warn)\n');
       code = result.exitCode;
     });
   program
     .command('init')
     .description('write a starter config (with $schema) and the models of a scenario into a folder')
     .argument('[dir]', 'folder to set up', '.')
-    .addOption(new Option('--scenario <name>', 'what to set up').choices(['mnist-subliminal']).default('mnist-subliminal'))
+    .addOption(
+      new Option('--scenario <name>', 'what to set up').choices(['mnist-subliminal']).default('mnist-subliminal'),
+    )
     .option('--force', 'overwrite an existing config and models')
-    .addOption(new Option('--backend <name>', 'tfjs backend for training the scenario\'s teachers').choices(['auto', 'tensorflow', 'wasm', 'cpu']).default('wasm'))
+    .addOption(
+      new Option('--backend <name>', "tfjs backend for training the scenario's teachers")
+        .choices(['auto', 'tensorflow', 'wasm', 'cpu'])
+        .default('wasm'),
+    )
     .action(async (dir: string, opts: { scenario: string; force?: boolean; backend: BackendPreference }) => {
       await init(resolve(dir), opts, out.stderr);
       code = 0;
@@ -239,13 +323,25 @@ export function buildProgram(out: { stdout: NodeJS.WriteStream; stderr: NodeJS.W
       const entries = await pluginCatalog(process.cwd());
       out.stdout.write(
         opts.json
-          ? `${JSON.stringify(entries.map((e) => ({ kind: e.plugin.kind, name: e.plugin.name, version: e.plugin.version, description: e.plugin.description, source: e.source, optionsSchema: e.plugin.optionsSchema, defaults: defaultOptions(e.plugin) })), null, 2)}\n`
+          ? `${JSON.stringify(
+              entries.map((e) => ({
+                kind: e.plugin.kind,
+                name: e.plugin.name,
+                version: e.plugin.version,
+                description: e.plugin.description,
+                source: e.source,
+                optionsSchema: e.plugin.optionsSchema,
+                defaults: defaultOptions(e.plugin),
+              })),
+              null,
+              2,
+            )}\n`
           : `${formatPluginList(entries)}\n`,
       );
     });
   plugins
     .command('describe')
-    .description('show a plugin\'s options schema, its defaults and how to use it in a config')
+    .description("show a plugin's options schema, its defaults and how to use it in a config")
     .argument('<name>', 'plugin name (or the end of it, e.g. task-accuracy)')
     .action(async (name: string) => {
       out.stdout.write(`${describePlugin(await pluginCatalog(process.cwd()), name)}\n`);
@@ -253,9 +349,13 @@ export function buildProgram(out: { stdout: NodeJS.WriteStream; stderr: NodeJS.W
 
   program
     .command('power')
-    .description('seeds needed per check, from the variance a finished run measured: to FAIL a dataset whose transfer is --effect, and to PASS a clean one')
+    .description(
+      'seeds needed per check, from the variance a finished run measured: to FAIL a dataset whose transfer is --effect, and to PASS a clean one',
+    )
     .argument('<result>', 'a result.json from check (its seeds and per-item scores give the variance)')
-    .option('--effect <x>', 'the true transfer to detect (default: twice the threshold)', (v) => floatArg('--effect', v))
+    .option('--effect <x>', 'the true transfer to detect (default: twice the threshold)', (v) =>
+      floatArg('--effect', v),
+    )
     .option('--power <p>', 'probability of reaching the verdict', (v) => floatArg('--power', v, 0, 1), 0.95)
     .option('--max-seeds <n>', 'largest seed count to consider', intArg('--max-seeds', 2), 1000)
     .action(async (file: string, opts: { effect?: number; power: number; maxSeeds: number }) => {
@@ -265,15 +365,31 @@ export function buildProgram(out: { stdout: NodeJS.WriteStream; stderr: NodeJS.W
 
   program
     .command('convert')
-    .description('convert a model between formats: an MLP between safetensors and onnx, a language model between tfjs (model.json) and onnx; the output is read back and must hold exactly the same weights')
+    .description(
+      'convert a model between formats: an MLP between safetensors and onnx, a language model between tfjs (model.json) and onnx; the output is read back and must hold exactly the same weights',
+    )
     .argument('<model>', 'the model file to read')
     .argument('<output>', 'the file to write (its extension gives the format unless --to is given)')
-    .addOption(new Option('--from <format>', 'the input format (default: from the extension)').choices(['safetensors', 'tfjs', 'onnx']))
-    .addOption(new Option('--to <format>', 'the output format (default: from the extension)').choices(['safetensors', 'tfjs', 'onnx']))
+    .addOption(
+      new Option('--from <format>', 'the input format (default: from the extension)').choices([
+        'safetensors',
+        'tfjs',
+        'onnx',
+      ]),
+    )
+    .addOption(
+      new Option('--to <format>', 'the output format (default: from the extension)').choices([
+        'safetensors',
+        'tfjs',
+        'onnx',
+      ]),
+    )
     .option('--force', 'replace the output file if it exists')
     .action(async (model: string, output: string, opts: { from?: ModelFormat; to?: ModelFormat; force?: boolean }) => {
       const r = await convertModel(model, output, opts);
-      out.stdout.write(`${output}: ${r.family === 'causal-lm' ? 'language model' : 'MLP'} written as ${r.to} from ${r.from} (weights sha256 ${r.sha256.slice(0, 12)}, read back identical)\n`);
+      out.stdout.write(
+        `${output}: ${r.family === 'causal-lm' ? 'language model' : 'MLP'} written as ${r.to} from ${r.from} (weights sha256 ${r.sha256.slice(0, 12)}, read back identical)\n`,
+      );
     });
 
   program
@@ -296,7 +412,10 @@ export function buildProgram(out: { stdout: NodeJS.WriteStream; stderr: NodeJS.W
 }
 
 /** Entry point: parses argv, runs, returns the process exit code; never throws. */
-export async function main(argv: string[], out: { stdout: NodeJS.WriteStream; stderr: NodeJS.WriteStream } = process): Promise<number> {
+export async function main(
+  argv: string[],
+  out: { stdout: NodeJS.WriteStream; stderr: NodeJS.WriteStream } = process,
+): Promise<number> {
   const { program, exitCode } = buildProgram(out);
   try {
     await program.parseAsync(argv);
@@ -329,7 +448,9 @@ export function formatPowerTable(r: CheckResult, opts: { effect?: number; power:
     '|---|---|---|---|---|',
   ];
   const cell = (p: PowerPlan) =>
-    p.seeds !== undefined ? `${p.seeds} (power ${p.power.toFixed(3)})` : `more than ${opts.maxSeeds}${p.itemsNeeded ? `; needs >= ${p.itemsNeeded} evaluation items` : ''} (power ${p.power.toFixed(3)} at ${opts.maxSeeds})`;
+    p.seeds !== undefined
+      ? `${p.seeds} (power ${p.power.toFixed(3)})`
+      : `more than ${opts.maxSeeds}${p.itemsNeeded ? `; needs >= ${p.itemsNeeded} evaluation items` : ''} (power ${p.power.toFixed(3)} at ${opts.maxSeeds})`;
   for (const x of r.results) {
     const c = x.transfer.components;
     const v = c ?? { varSeeds: x.transfer.sd ** 2, varItems: 0, varResidual: 0, items: 1 };
@@ -338,13 +459,16 @@ export function formatPowerTable(r: CheckResult, opts: { effect?: number; power:
       continue;
     }
     const source = c ? `${c.seeds} seeds x ${c.items} items` : `${x.transfer.n} seeds (no per-item scores)`;
-    const fail = effect > r.threshold ? cell(seedsForPower(v, effect, r.threshold, alpha, opts.power, opts.maxSeeds)) : '- (effect not above the threshold)';
+    const fail =
+      effect > r.threshold
+        ? cell(seedsForPower(v, effect, r.threshold, alpha, opts.power, opts.maxSeeds))
+        : '- (effect not above the threshold)';
     const pass = r.threshold > 0 ? cell(seedsForPower(v, 0, r.threshold, alpha, opts.power, opts.maxSeeds)) : '-';
     lines.push(`| ${x.dataset} | ${x.trait} | ${source} | ${fail} | ${pass} |`);
   }
   lines.push(
     '',
-    'The variance is the run\'s (seeds, and items when the evaluator gave per-item scores); the effect itself grows with',
+    "The variance is the run's (seeds, and items when the evaluator gave per-item scores); the effect itself grows with",
     'the number of trait-carrying records trained on, so plan on data like the data you will check.',
   );
   return lines.join('\n');

@@ -34,13 +34,17 @@ export function createProgressReporter(stream: NodeJS.WriteStream = process.stde
           lastJobsDone = t.jobsDone;
           const width = 24;
           const bar = '#'.repeat(Math.round(frac * width)).padEnd(width, '.');
-          stream.write(`\r\x1b[2K[${bar}] ${(frac * 100).toFixed(0)}% students ${t.jobsDone}/${t.jobsTotal}${eta !== undefined ? `, ~${eta}s left` : ''}`);
+          stream.write(
+            `\r\x1b[2K[${bar}] ${(frac * 100).toFixed(0)}% students ${t.jobsDone}/${t.jobsTotal}${eta !== undefined ? `, ~${eta}s left` : ''}`,
+          );
           drawn = true;
         } else {
           const decile = Math.floor(frac * 10);
           if (decile > lastDecile) {
             lastDecile = decile;
-            stream.write(`[${elapsed()}] training ${(frac * 100).toFixed(0)}% (${t.jobsDone}/${t.jobsTotal} students done${eta !== undefined ? `, ~${eta}s left` : ''})\n`);
+            stream.write(
+              `[${elapsed()}] training ${(frac * 100).toFixed(0)}% (${t.jobsDone}/${t.jobsTotal} students done${eta !== undefined ? `, ~${eta}s left` : ''})\n`,
+            );
           }
         }
         return;

@@ -1,4 +1,10 @@
-import { describeErrorControl, describeInference, describeTraining, intervalPercent, type CheckResult } from '@distill-gate/core';
+import {
+  describeErrorControl,
+  describeInference,
+  describeTraining,
+  intervalPercent,
+  type CheckResult,
+} from '@distill-gate/core';
 
 const fmt = (x: number, d = 3) => (Number.isFinite(x) ? x.toFixed(d) : String(x));
 
@@ -16,7 +22,15 @@ export function formatResultTable(r: CheckResult, color = false): string {
     const code = v === 'FAIL' ? 31 : v === 'PASS' ? 32 : 33;
     return `\x1b[${code}m${v}\x1b[0m`;
   };
-  const header = ['dataset', 'trait', 'probe (mean ± sd)', 'control', `transfer [${intervalPercent(r)}% CI]`, 'threshold', 'verdict'];
+  const header = [
+    'dataset',
+    'trait',
+    'probe (mean ± sd)',
+    'control',
+    `transfer [${intervalPercent(r)}% CI]`,
+    'threshold',
+    'verdict',
+  ];
   const rows = r.results.map((x) => [
     x.dataset,
     x.trait.replace(/^@distill-gate\/trait-/, ''),
@@ -27,8 +41,13 @@ export function formatResultTable(r: CheckResult, color = false): string {
     x.verdict,
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? paint(c) : c.padEnd(widths[i]))).join('  ');
-  const out = [line(header).replace(/\x1b\[\d+m|\x1b\[0m/g, ''), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)];
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (i === cells.length - 1 ? paint(c) : c.padEnd(widths[i]))).join('  ');
+  const out = [
+    line(header).replace(/\x1b\[\d+m|\x1b\[0m/g, ''),
+    widths.map((w) => '-'.repeat(w)).join('  '),
+    ...rows.map(line),
+  ];
   const filters = r.datasets.map((d) => {
     const dropped = d.records - d.recordsAfterFilters;
     return `  ${d.name}: ${d.recordsAfterFilters}/${d.records} records kept${dropped ? ` (${dropped} dropped)` : ''}${d.materialised ? ', materialised from its recipe' : ''}`;

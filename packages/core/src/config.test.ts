@@ -63,11 +63,17 @@ describe('loadConfig', () => {
   });
   it('reads the statistics keys, and rejects a sequential plan with no room for more seeds', async () => {
     const c = await loadConfig(write(JSON.stringify({ ...minimal, seeds: 5, sequential: { maxSeeds: 20 } })));
-    expect(c).toMatchObject({ multipleChecks: 'bonferroni', sequential: { maxSeeds: 20, roundSize: 5 }, inference: 'auto' });
+    expect(c).toMatchObject({
+      multipleChecks: 'bonferroni',
+      sequential: { maxSeeds: 20, roundSize: 5 },
+      inference: 'auto',
+    });
     const e = await errorOf(loadConfig(write(JSON.stringify({ ...minimal, seeds: 5, sequential: { maxSeeds: 5 } }))));
     expect(e.location.pointer).toBe('/sequential/maxSeeds');
     expect(e.message).toContain('sequential.maxSeeds (5) must be more than the 5 first seed(s)');
-    const p = await errorOf(loadConfig(write(JSON.stringify({ ...minimal, placebos: 3, control: { path: 'control.safetensors' } }))));
+    const p = await errorOf(
+      loadConfig(write(JSON.stringify({ ...minimal, placebos: 3, control: { path: 'control.safetensors' } }))),
+    );
     expect(p.location.pointer).toBe('/placebos');
     expect(p.message).toContain('placebos need control data the base generates');
   });

@@ -7,7 +7,6 @@ import { configSchema } from './config-schema.js';
 import { DistillGateError, type ErrorLocation } from './errors.js';
 import { compileSchema, describeAjvErrors, schemaError } from './validation.js';
 
-
 export interface PluginRef {
   use: string;
   options: Record<string, unknown>;
@@ -104,14 +103,20 @@ export function parseSeeds(text: string): number[] {
   }
   const parts = trimmed.split(',').map((s) => s.trim());
   if (!parts.every((p) => /^-?\d+$/.test(p))) {
-    throw new DistillGateError(`--seeds must be a count ("5") or a comma-separated list of integers ("1,2,3"), got "${text}"`);
+    throw new DistillGateError(
+      `--seeds must be a count ("5") or a comma-separated list of integers ("1,2,3"), got "${text}"`,
+    );
   }
   const seeds = parts.map(Number);
   if (new Set(seeds).size !== seeds.length) throw new DistillGateError(`--seeds has duplicates: "${text}"`);
   return seeds;
 }
 
-export async function loadConfig(file: string, overrides: ConfigOverrides = {}, cwd = process.cwd()): Promise<ResolvedConfig> {
+export async function loadConfig(
+  file: string,
+  overrides: ConfigOverrides = {},
+  cwd = process.cwd(),
+): Promise<ResolvedConfig> {
   const path = resolve(cwd, file);
   let text: string;
   try {
@@ -125,7 +130,10 @@ export async function loadConfig(file: string, overrides: ConfigOverrides = {}, 
     );
   }
   const display = relative(cwd, path) || path;
-  let parsed: { data: unknown; pointers: Record<string, { value: { line: number; column: number }; key?: { line: number; column: number } }> };
+  let parsed: {
+    data: unknown;
+    pointers: Record<string, { value: { line: number; column: number }; key?: { line: number; column: number } }>;
+  };
   try {
     parsed = parseWithPointers(text);
   } catch (e) {
@@ -169,12 +177,21 @@ export async function loadConfig(file: string, overrides: ConfigOverrides = {}, 
   });
 
   const datasets: DatasetEntry[] = overrides.datasets?.length
-    ? overrides.datasets.map((d) => ({ name: relative(cwd, resolve(cwd, d)) || d, path: resolve(cwd, d), fromCommandLine: true }))
+    ? overrides.datasets.map((d) => ({
+        name: relative(cwd, resolve(cwd, d)) || d,
+        path: resolve(cwd, d),
+        fromCommandLine: true,
+      }))
     : raw.datasets.map((d: any, i: number) => ({
         name: d.name ?? d.path,
         path: at(d.path),
         recipe: d.recipe
-          ? { generator: ref(d.recipe.generator, `/datasets/${i}/recipe/generator`), modelPath: at(d.recipe.model.path), modelFormat: d.recipe.model.format, seed: d.recipe.seed }
+          ? {
+              generator: ref(d.recipe.generator, `/datasets/${i}/recipe/generator`),
+              modelPath: at(d.recipe.model.path),
+              modelFormat: d.recipe.model.format,
+              seed: d.recipe.seed,
+            }
           : undefined,
       }));
   if (overrides.onlyDatasets && !overrides.datasets?.length) {
@@ -183,15 +200,27 @@ export async function loadConfig(file: string, overrides: ConfigOverrides = {}, 
   }
   const names = new Set<string>();
   for (const [i, d] of datasets.entries()) {
-    if (names.has(d.name)) throw new DistillGateError(`two datasets are named "${d.name}"`, locate(`/datasets/${i}`), 'give each a distinct "name"');
+    if (names.has(d.name))
+      throw new DistillGateError(
+        `two datasets are named "${d.name}"`,
+        locate(`/datasets/${i}`),
+        'give each a distinct "name"',
+      );
     names.add(d.name);
   }
-  const seeds: number[] = overrides.seeds ?? (Array.isArray(raw.seeds) ? raw.seeds : Array.from({ length: raw.seeds }, (_, i) => i + 1));
+  const seeds: number[] =
+    overrides.seeds ?? (Array.isArray(raw.seeds) ? raw.seeds : Array.from({ length: raw.seeds }, (_, i) => i + 1));
   if (raw.sequential && raw.sequential.maxSeeds <= seeds.length) {
-    throw new DistillGateError(`sequential.maxSeeds (${raw.sequential.maxSeeds}) must be more than the ${seeds.length} first seed(s)`, locate('/sequential/maxSeeds'));
+    throw new DistillGateError(
+      `sequential.maxSeeds (${raw.sequential.maxSeeds}) must be more than the ${seeds.length} first seed(s)`,
+      locate('/sequential/maxSeeds'),
+    );
   }
   if (raw.placebos > 0 && raw.control.path) {
-    throw new DistillGateError('placebos need control data the base generates ("control": { "generate": ... }); a control file has no second draw', locate('/placebos'));
+    throw new DistillGateError(
+      'placebos need control data the base generates ("control": { "generate": ... }); a control file has no second draw',
+      locate('/placebos'),
+    );
   }
   const training: TrainingSettings = raw.training;
   if (training.outputs && training.outputs.end <= training.outputs.start) {
@@ -205,7 +234,9 @@ export async function loadConfig(file: string, overrides: ConfigOverrides = {}, 
     baseFormat: raw.base.format,
     ...(raw.crossBase ? { crossBasePath: at(raw.crossBase.path), crossBaseFormat: raw.crossBase.format } : {}),
     datasets,
-    control: raw.control.path ? { kind: 'file', path: at(raw.control.path) } : { kind: 'generate', generator: ref(raw.control.generate, '/control/generate') },
+    control: raw.control.path
+      ? { kind: 'file', path: at(raw.control.path) }
+      : { kind: 'generate', generator: ref(raw.control.generate, '/control/generate') },
     traits: raw.traits.map((t: any, i: number) => ref(t, `/traits/${i}`)),
     filters: raw.filters.map((f: any, i: number) => ref(f, `/filters/${i}`)),
     evaluators: raw.evaluators.map((e: any, i: number) => ({ ...ref(e, `/evaluators/${i}`), traits: e.traits })),
@@ -222,10 +253,19 @@ export async function loadConfig(file: string, overrides: ConfigOverrides = {}, 
     trainer: overrides.trainer ?? raw.trainer,
     workers: overrides.workers ?? raw.workers,
     badRecords: overrides.badRecords ?? raw.badRecords,
-    ...((overrides.maxRecords ?? raw.maxRecords) !== undefined ? { maxRecords: overrides.maxRecords ?? raw.maxRecords } : {}),
-    ...((overrides.maxMinutes ?? raw.maxMinutes) !== undefined ? { maxMinutes: overrides.maxMinutes ?? raw.maxMinutes } : {}),
+    ...((overrides.maxRecords ?? raw.maxRecords) !== undefined
+      ? { maxRecords: overrides.maxRecords ?? raw.maxRecords }
+      : {}),
+    ...((overrides.maxMinutes ?? raw.maxMinutes) !== undefined
+      ? { maxMinutes: overrides.maxMinutes ?? raw.maxMinutes }
+      : {}),
     reportDir: overrides.reportDir ? resolve(cwd, overrides.reportDir) : at(raw.reportDir),
-    cacheDir: overrides.cacheDir === false ? undefined : overrides.cacheDir ? resolve(cwd, overrides.cacheDir) : at(raw.cacheDir),
+    cacheDir:
+      overrides.cacheDir === false
+        ? undefined
+        : overrides.cacheDir
+          ? resolve(cwd, overrides.cacheDir)
+          : at(raw.cacheDir),
     locate,
   };
 }

@@ -123,7 +123,8 @@ export type AnyModelHandle = ModelHandle | LanguageModelHandle;
 
 /** For plugins that need a tensor model (MLP): the model, or a clear error naming what was given. */
 export function requireTensorModel(model: AnyModelHandle, purpose: string): ModelHandle {
-  if (model.family === 'causal-lm') throw new Error(`${purpose} needs a tensor model (e.g. an MLP .safetensors); got a language model (${model.id})`);
+  if (model.family === 'causal-lm')
+    throw new Error(`${purpose} needs a tensor model (e.g. an MLP .safetensors); got a language model (${model.id})`);
   return model as ModelHandle;
 }
 
@@ -135,7 +136,8 @@ export function requireTensorDataset(dataset: Dataset, purpose: string): TensorD
 
 /** For plugins that need a language model: the model, or a clear error naming what was given. */
 export function requireLanguageModel(model: AnyModelHandle, purpose: string): LanguageModelHandle {
-  if (model.family !== 'causal-lm') throw new Error(`${purpose} needs a language model (model.json); got a ${model.family} model (${model.id})`);
+  if (model.family !== 'causal-lm')
+    throw new Error(`${purpose} needs a language model (model.json); got a ${model.family} model (${model.id})`);
   return model as LanguageModelHandle;
 }
 
@@ -219,12 +221,19 @@ export function expectProbes<K extends ProbeKind>(probes: ProbeSet, kind: K): Ex
 }
 
 /** Narrows an instil plan to tensor or text records, or throws. */
-export function expectInstilPlan<K extends 'tensor' | 'text'>(plan: InstilPlan, kind: K): K extends 'text' ? TextInstilPlan : TensorInstilPlan {
+export function expectInstilPlan<K extends 'tensor' | 'text'>(
+  plan: InstilPlan,
+  kind: K,
+): K extends 'text' ? TextInstilPlan : TensorInstilPlan {
   if ((plan.kind ?? 'tensor') !== kind) throw new Error(`expected a ${kind} instil plan, got ${plan.kind ?? 'tensor'}`);
   return plan as K extends 'text' ? TextInstilPlan : TensorInstilPlan;
 }
 
-export interface TraitPlugin<O = unknown, P extends ProbeSet = ProbeSet, I extends InstilPlan = InstilPlan> extends PluginBase<O> {
+export interface TraitPlugin<
+  O = unknown,
+  P extends ProbeSet = ProbeSet,
+  I extends InstilPlan = InstilPlan,
+> extends PluginBase<O> {
   kind: 'trait';
   probeKind: P['kind'];
   /** The probes the evaluators score students on. */
@@ -318,24 +327,31 @@ export interface EvaluatorPlugin<O = unknown> extends PluginBase<O> {
   evaluate(ctx: EvaluateContext<O>): Promise<ScoreEstimate>;
 }
 
-export type AnyPlugin = TraitPlugin<any, any, any> | GeneratorPlugin<any, any> | FilterPlugin<any, any> | EvaluatorPlugin<any>;
+export type AnyPlugin =
+  TraitPlugin<any, any, any> | GeneratorPlugin<any, any> | FilterPlugin<any, any> | EvaluatorPlugin<any>;
 export type PluginKind = AnyPlugin['kind'];
 
 type Definition<P> = Omit<P, 'kind' | '__options'>;
 
 /** P and I name the probe and instil-plan kinds the trait produces (e.g. LabelledProbeSet, TensorInstilPlan). */
-export function defineTrait<O, P extends ProbeSet = ProbeSet, I extends InstilPlan = InstilPlan>(definition: Definition<TraitPlugin<O, P, I>>): TraitPlugin<O, P, I> {
+export function defineTrait<O, P extends ProbeSet = ProbeSet, I extends InstilPlan = InstilPlan>(
+  definition: Definition<TraitPlugin<O, P, I>>,
+): TraitPlugin<O, P, I> {
   return { kind: 'trait', ...definition };
 }
 /** D names the dataset kind the generator produces (TensorDataset or TextDataset). */
-export function defineGenerator<O, D extends Dataset = Dataset>(definition: Definition<GeneratorPlugin<O, D>>): GeneratorPlugin<O, D> {
+export function defineGenerator<O, D extends Dataset = Dataset>(
+  definition: Definition<GeneratorPlugin<O, D>>,
+): GeneratorPlugin<O, D> {
   return { kind: 'generator', ...definition };
 }
 export function defineFilter<O>(definition: Definition<FilterPlugin<O>>): FilterPlugin<O> {
   return { kind: 'filter', ...definition };
 }
 /** A filter over text records (prompt/completion pairs). */
-export function defineTextFilter<O>(definition: Omit<FilterPlugin<O, TextRecord>, 'kind' | '__options' | 'records'>): FilterPlugin<O, TextRecord> {
+export function defineTextFilter<O>(
+  definition: Omit<FilterPlugin<O, TextRecord>, 'kind' | '__options' | 'records'>,
+): FilterPlugin<O, TextRecord> {
   return { kind: 'filter', records: 'text', ...definition };
 }
 export function defineEvaluator<O>(definition: Definition<EvaluatorPlugin<O>>): EvaluatorPlugin<O> {
@@ -434,16 +450,22 @@ export interface TrainingCore {
    * Trains the jobs in parallel. With a deadline (ms since the epoch), no job starts after it: only the students
    * that were trained come back.
    */
-  trainStudents(jobs: StudentJob[], onProgress?: (p: TrainingProgress) => void, opts?: { deadline?: number }): Promise<TrainedStudent[]>;
+  trainStudents(
+    jobs: StudentJob[],
+    onProgress?: (p: TrainingProgress) => void,
+    opts?: { deadline?: number },
+  ): Promise<TrainedStudent[]>;
   dispose(): Promise<void>;
 }
 
 /** Why a score's per-item scores are unusable (not n finite values averaging to `value`), or undefined when fine. */
 export function itemsProblem(s: Pick<ScoreEstimate, 'value' | 'n' | 'items'>): string | undefined {
   if (s.items === undefined) return undefined;
-  if (!Array.isArray(s.items) || s.items.length !== s.n) return `${Array.isArray(s.items) ? s.items.length : 'no'} items for n = ${s.n}`;
+  if (!Array.isArray(s.items) || s.items.length !== s.n)
+    return `${Array.isArray(s.items) ? s.items.length : 'no'} items for n = ${s.n}`;
   if (!s.items.every(Number.isFinite)) return 'items are not all finite';
   const avg = s.items.reduce((a, b) => a + b, 0) / s.items.length;
-  if (!(Math.abs(avg - s.value) <= 1e-9 * Math.max(1, Math.abs(s.value)))) return `items average ${avg}, not the value ${s.value}`;
+  if (!(Math.abs(avg - s.value) <= 1e-9 * Math.max(1, Math.abs(s.value))))
+    return `items average ${avg}, not the value ${s.value}`;
   return undefined;
 }

@@ -13,7 +13,12 @@ const dataset: TensorDataset = {
   metadata: {},
 };
 
-const loaded = (plugin: FilterPlugin<any>): LoadedPlugin<FilterPlugin<any>> => ({ plugin, options: {}, ref: { use: plugin.name, options: {}, pointer: '/filters/0' }, resolvedFrom: '' });
+const loaded = (plugin: FilterPlugin<any>): LoadedPlugin<FilterPlugin<any>> => ({
+  plugin,
+  options: {},
+  ref: { use: plugin.name, options: {}, pointer: '/filters/0' },
+  resolvedFrom: '',
+});
 const finite = defineFilter({
   name: 'finite',
   version: '1',
@@ -21,7 +26,13 @@ const finite = defineFilter({
   optionsSchema: {},
   test: (r) => (r.target.every(Number.isFinite) ? { keep: true } : { keep: false, reason: 'non-finite' }),
 });
-const lastTwo = defineFilter({ name: 'last-two', version: '1', description: '', optionsSchema: {}, test: (r) => ({ keep: true, target: r.target.slice(1) }) });
+const lastTwo = defineFilter({
+  name: 'last-two',
+  version: '1',
+  description: '',
+  optionsSchema: {},
+  test: (r) => ({ keep: true, target: r.target.slice(1) }),
+});
 
 describe('applyFilters', () => {
   it('counts kept and dropped records with reasons, and projects targets', () => {
@@ -44,8 +55,19 @@ describe('applyFilters', () => {
     expect(f.dataset.targets.buffer).not.toBe(dataset.targets.buffer);
   });
   it('names the filter and record when a filter throws', () => {
-    const boom = defineFilter({ name: 'boom', version: '1', description: '', optionsSchema: {}, test: (r) => { if (r.index === 2) throw new Error('bad'); return { keep: true }; } });
-    expect(() => applyFilters(dataset, [loaded(boom)], '.', { file: 'd.safetensors' })).toThrowError(/filter threw: bad/);
+    const boom = defineFilter({
+      name: 'boom',
+      version: '1',
+      description: '',
+      optionsSchema: {},
+      test: (r) => {
+        if (r.index === 2) throw new Error('bad');
+        return { keep: true };
+      },
+    });
+    expect(() => applyFilters(dataset, [loaded(boom)], '.', { file: 'd.safetensors' })).toThrowError(
+      /filter threw: bad/,
+    );
     try {
       applyFilters(dataset, [loaded(boom)], '.', { file: 'd.safetensors' });
     } catch (e) {

@@ -1,4 +1,12 @@
-import type { FilterDecision, FilterPlugin, TensorDataset, TensorRecord, TextDataset, TextRecord, TokenLogprobs } from './contracts.js';
+import type {
+  FilterDecision,
+  FilterPlugin,
+  TensorDataset,
+  TensorRecord,
+  TextDataset,
+  TextRecord,
+  TokenLogprobs,
+} from './contracts.js';
 import { DistillGateError, type ErrorLocation } from './errors.js';
 import type { LoadedPlugin } from './plugins.js';
 
@@ -37,10 +45,21 @@ function runFilters<R extends { index: number }>(
 ): { decisions: (Extract<FilterDecision, { keep: true }> | undefined)[]; counts: FilterCount[] } {
   for (const f of filters) {
     if ((f.plugin.records ?? 'tensor') !== kind) {
-      throw new DistillGateError(`filter reads ${f.plugin.records ?? 'tensor'} records but the dataset holds ${kind} records`, { ...file, plugin: f.plugin.name });
+      throw new DistillGateError(
+        `filter reads ${f.plugin.records ?? 'tensor'} records but the dataset holds ${kind} records`,
+        { ...file, plugin: f.plugin.name },
+      );
     }
   }
-  const counts: FilterCount[] = filters.map((f) => ({ filter: f.plugin.name, version: f.plugin.version, seen: 0, kept: 0, dropped: 0, reasons: {}, explicit: 0 }));
+  const counts: FilterCount[] = filters.map((f) => ({
+    filter: f.plugin.name,
+    version: f.plugin.version,
+    seen: 0,
+    kept: 0,
+    dropped: 0,
+    reasons: {},
+    explicit: 0,
+  }));
   const silentLog = { info: () => {}, warn: () => {} };
   const contexts = filters.map((f) => ({ options: f.options, configDir, log: silentLog, metadata }));
   const decisions: (Extract<FilterDecision, { keep: true }> | undefined)[] = [];
@@ -54,10 +73,16 @@ function runFilters<R extends { index: number }>(
       try {
         decision = filters[f].plugin.test(record, contexts[f]);
       } catch (e) {
-        throw new DistillGateError(`filter threw: ${(e as Error).message}`, { ...where(i), plugin: filters[f].plugin.name });
+        throw new DistillGateError(`filter threw: ${(e as Error).message}`, {
+          ...where(i),
+          plugin: filters[f].plugin.name,
+        });
       }
       if (!decision || typeof decision.keep !== 'boolean') {
-        throw new DistillGateError('filter returned no {keep} decision', { ...where(i), plugin: filters[f].plugin.name });
+        throw new DistillGateError('filter returned no {keep} decision', {
+          ...where(i),
+          plugin: filters[f].plugin.name,
+        });
       }
       if (!decision.keep) {
         c.dropped++;
@@ -70,7 +95,12 @@ function runFilters<R extends { index: number }>(
       c.kept++;
       merged = { ...merged, ...decision };
       // Later filters see the replacement.
-      if (decision.target || decision.logprobs) Object.assign(record, decision.target ? { target: decision.target } : {}, decision.logprobs ? { logprobs: decision.logprobs } : {});
+      if (decision.target || decision.logprobs)
+        Object.assign(
+          record,
+          decision.target ? { target: decision.target } : {},
+          decision.logprobs ? { logprobs: decision.logprobs } : {},
+        );
     }
     decisions.push(merged);
   }
@@ -81,13 +111,27 @@ function runFilters<R extends { index: number }>(
  * Filters a tensor dataset. A filter may replace the record's target (e.g. strip explicit outputs); every kept record
  * must then have the same target width. The input dataset is never modified.
  */
-export function applyFilters(source: TensorDataset, filters: AnyFilter[], configDir: string, where: ErrorLocation): FilteredDataset {
+export function applyFilters(
+  source: TensorDataset,
+  filters: AnyFilter[],
+  configDir: string,
+  where: ErrorLocation,
+): FilteredDataset {
   const recordAt = (i: number): TensorRecord => ({
     index: i,
     input: source.inputs.subarray(i * source.inputDim, (i + 1) * source.inputDim),
     target: source.targets.subarray(i * source.targetDim, (i + 1) * source.targetDim),
   });
-  const { decisions, counts } = runFilters(source.rows, recordAt, filters, configDir, source.metadata, where, (i) => ({ ...where, record: i }), 'tensor');
+  const { decisions, counts } = runFilters(
+    source.rows,
+    recordAt,
+    filters,
+    configDir,
+    source.metadata,
+    where,
+    (i) => ({ ...where, record: i }),
+    'tensor',
+  );
   let targetDim: number | undefined;
   const kept: { src: number; target: Float32Array }[] = [];
   decisions.forEach((d, i) => {
@@ -95,7 +139,10 @@ export function applyFilters(source: TensorDataset, filters: AnyFilter[], config
     const target = d.target ?? source.targets.subarray(i * source.targetDim, (i + 1) * source.targetDim);
     if (targetDim === undefined) targetDim = target.length;
     else if (target.length !== targetDim) {
-      throw new DistillGateError(`filters produced targets of different widths (${targetDim} and ${target.length})`, { ...where, record: i });
+      throw new DistillGateError(`filters produced targets of different widths (${targetDim} and ${target.length})`, {
+        ...where,
+        record: i,
+      });
     }
     kept.push({ src: i, target });
   });
@@ -107,17 +154,38 @@ export function applyFilters(source: TensorDataset, filters: AnyFilter[], config
   const inputs = allRows ? source.inputs.subarray(0, rows * source.inputDim) : new Float32Array(rows * source.inputDim);
   const targets = new Float32Array(rows * dim);
   kept.forEach(({ src, target }, r) => {
-    if (!allRows) inputs.set(source.inputs.subarray(src * source.inputDim, (src + 1) * source.inputDim), r * source.inputDim);
+    if (!allRows)
+      inputs.set(source.inputs.subarray(src * source.inputDim, (src + 1) * source.inputDim), r * source.inputDim);
     targets.set(target, r * dim);
   });
-  return { dataset: { rows, inputDim: source.inputDim, targetDim: dim, inputs, targets, metadata: source.metadata }, counts };
+  return {
+    dataset: { rows, inputDim: source.inputDim, targetDim: dim, inputs, targets, metadata: source.metadata },
+    counts,
+  };
 }
 
 /** Filters a text dataset. Filters see copies of the records, so the source dataset is never modified. */
-export function applyTextFilters(source: TextDataset, filters: AnyFilter[], configDir: string, where: ErrorLocation): FilteredDataset<TextDataset> {
+export function applyTextFilters(
+  source: TextDataset,
+  filters: AnyFilter[],
+  configDir: string,
+  where: ErrorLocation,
+): FilteredDataset<TextDataset> {
   const recordAt = (i: number): TextRecord => ({ ...source.records[i] });
-  const located = (i: number): ErrorLocation => ({ ...where, ...(source.records[i]?.line ? { line: source.records[i].line } : { record: i }) });
-  const { decisions, counts } = runFilters(source.records.length, recordAt, filters, configDir, source.metadata, where, located, 'text');
+  const located = (i: number): ErrorLocation => ({
+    ...where,
+    ...(source.records[i]?.line ? { line: source.records[i].line } : { record: i }),
+  });
+  const { decisions, counts } = runFilters(
+    source.records.length,
+    recordAt,
+    filters,
+    configDir,
+    source.metadata,
+    where,
+    located,
+    'text',
+  );
   const records: TextRecord[] = [];
   decisions.forEach((d, i) => {
     if (!d) return;

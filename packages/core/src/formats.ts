@@ -14,7 +14,10 @@ const seconds = (ms: number) => (ms / 1000).toFixed(3);
 
 function scoresText(r: TransferResult): string {
   return r.probe
-    .map((p, i) => `seed ${p.seed}: probe ${p.value.toFixed(4)} ± ${p.stderr.toFixed(4)}, control ${r.control[i].value.toFixed(4)} ± ${r.control[i].stderr.toFixed(4)}`)
+    .map(
+      (p, i) =>
+        `seed ${p.seed}: probe ${p.value.toFixed(4)} ± ${p.stderr.toFixed(4)}, control ${r.control[i].value.toFixed(4)} ± ${r.control[i].stderr.toFixed(4)}`,
+    )
     .join('\n');
 }
 
@@ -26,7 +29,8 @@ function scoresText(r: TransferResult): string {
 export function formatJUnit(result: CheckResult): string {
   const byDataset = new Map<string, TransferResult[]>();
   for (const r of result.results) byDataset.set(r.dataset, [...(byDataset.get(r.dataset) ?? []), r]);
-  const failing = (r: TransferResult) => r.verdict === 'FAIL' || (r.verdict === 'INCONCLUSIVE' && result.inconclusivePolicy === 'fail');
+  const failing = (r: TransferResult) =>
+    r.verdict === 'FAIL' || (r.verdict === 'INCONCLUSIVE' && result.inconclusivePolicy === 'fail');
   const time = (r: TransferResult) => [...r.probe, ...r.control].reduce((s, x) => s + x.trainMs, 0);
   const suites = [...byDataset.entries()].map(([dataset, rs]) => {
     const cases = rs.map((r) => {
@@ -75,8 +79,12 @@ export function formatSarif(result: CheckResult, cwd = process.cwd()): string {
             version: result.tool.version,
             rules: traits.map((t) => ({
               id: t,
-              name: t.replace(/^@[^/]+\//, '').replace(/[^A-Za-z0-9]+(.)?/g, (_, c: string | undefined) => (c ? c.toUpperCase() : '')),
-              shortDescription: { text: `The dataset transfers the trait ${t} to students that share the teacher's base.` },
+              name: t
+                .replace(/^@[^/]+\//, '')
+                .replace(/[^A-Za-z0-9]+(.)?/g, (_, c: string | undefined) => (c ? c.toUpperCase() : '')),
+              shortDescription: {
+                text: `The dataset transfers the trait ${t} to students that share the teacher's base.`,
+              },
               defaultConfiguration: { level: 'error' },
             })),
           },

@@ -37,13 +37,33 @@ async function outcome(text: string): Promise<'ok' | 'located'> {
 
 describe('config loader under fuzzing', () => {
   it('any text gives a config or a located error (500 runs)', async () => {
-    await fc.assert(fc.asyncProperty(fc.string({ maxLength: 300 }), async (text) => void (await outcome(text))), { numRuns: 500 });
+    await fc.assert(
+      fc.asyncProperty(fc.string({ maxLength: 300 }), async (text) => void (await outcome(text))),
+      { numRuns: 500 },
+    );
   });
   it('any JSON value gives a config or a located error (500 runs)', async () => {
-    await fc.assert(fc.asyncProperty(fc.jsonValue({ maxDepth: 4 }), async (v) => void (await outcome(JSON.stringify(v)))), { numRuns: 500 });
+    await fc.assert(
+      fc.asyncProperty(fc.jsonValue({ maxDepth: 4 }), async (v) => void (await outcome(JSON.stringify(v)))),
+      { numRuns: 500 },
+    );
   });
   it('mutating one field of a valid config never crashes, and the error points inside the file (500 runs)', async () => {
-    const keys = ['base', 'datasets', 'control', 'traits', 'evaluators', 'training', 'seeds', 'threshold', 'confidence', 'backend', 'inconclusive', 'workers', 'typo'];
+    const keys = [
+      'base',
+      'datasets',
+      'control',
+      'traits',
+      'evaluators',
+      'training',
+      'seeds',
+      'threshold',
+      'confidence',
+      'backend',
+      'inconclusive',
+      'workers',
+      'typo',
+    ];
     await fc.assert(
       fc.asyncProperty(fc.constantFrom(...keys), fc.jsonValue({ maxDepth: 3 }), async (key, value) => {
         const text = JSON.stringify({ ...valid, [key]: value }, null, 2);
@@ -78,20 +98,55 @@ describe('config loader under fuzzing', () => {
 });
 
 describe('filters under fuzzing', () => {
-  const finite = defineFilter({ name: 'finite', version: '1.0.0', description: 'x', optionsSchema: {}, test: (r) => (r.target.every(Number.isFinite) ? { keep: true, target: r.target.slice(1) } : { keep: false, reason: 'non-finite' }) });
+  const finite = defineFilter({
+    name: 'finite',
+    version: '1.0.0',
+    description: 'x',
+    optionsSchema: {},
+    test: (r) =>
+      r.target.every(Number.isFinite)
+        ? { keep: true, target: r.target.slice(1) }
+        : { keep: false, reason: 'non-finite' },
+  });
   it('counts add up, kept rows match, and the source is never modified (300 runs)', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: 40 }), fc.integer({ min: 1, max: 5 }), fc.integer({ min: 2, max: 6 }), fc.array(fc.float(), { minLength: 400, maxLength: 400 }), (rows, inputDim, targetDim, pool) => {
-        const take = (n: number, off: number) => Float32Array.from({ length: n }, (_, i) => pool[(i + off) % pool.length]);
-        const ds = { rows, inputDim, targetDim, inputs: take(rows * inputDim, 0), targets: take(rows * targetDim, 7), metadata: {} };
-        const before = Buffer.from(ds.targets.buffer).toString('hex');
-        const f = applyFilters(ds, [{ plugin: finite, options: {}, ref: { use: 'finite', options: {}, pointer: '/filters/0' }, resolvedFrom: 'test' }], '.', {});
-        const c = f.counts[0];
-        expect(c.kept + c.dropped).toBe(rows);
-        expect(f.dataset.rows).toBe(c.kept);
-        expect(f.dataset.targets.length).toBe(c.kept * (targetDim - 1));
-        expect(Buffer.from(ds.targets.buffer).toString('hex')).toBe(before);
-      }),
+      fc.property(
+        fc.integer({ min: 0, max: 40 }),
+        fc.integer({ min: 1, max: 5 }),
+        fc.integer({ min: 2, max: 6 }),
+        fc.array(fc.float(), { minLength: 400, maxLength: 400 }),
+        (rows, inputDim, targetDim, pool) => {
+          const take = (n: number, off: number) =>
+            Float32Array.from({ length: n }, (_, i) => pool[(i + off) % pool.length]);
+          const ds = {
+            rows,
+            inputDim,
+            targetDim,
+            inputs: take(rows * inputDim, 0),
+            targets: take(rows * targetDim, 7),
+            metadata: {},
+          };
+          const before = Buffer.from(ds.targets.buffer).toString('hex');
+          const f = applyFilters(
+            ds,
+            [
+              {
+                plugin: finite,
+                options: {},
+                ref: { use: 'finite', options: {}, pointer: '/filters/0' },
+                resolvedFrom: 'test',
+              },
+            ],
+            '.',
+            {},
+          );
+          const c = f.counts[0];
+          expect(c.kept + c.dropped).toBe(rows);
+          expect(f.dataset.rows).toBe(c.kept);
+          expect(f.dataset.targets.length).toBe(c.kept * (targetDim - 1));
+          expect(Buffer.from(ds.targets.buffer).toString('hex')).toBe(before);
+        },
+      ),
       { numRuns: 300 },
     );
   });
@@ -99,12 +154,29 @@ describe('filters under fuzzing', () => {
 
 describe('JSONL records under fuzzing', () => {
   it('any line gives a record or a located DistillGateError, never another exception (2000 runs)', () => {
-    const value = fc.oneof(fc.string(), fc.integer(), fc.constant(null), fc.array(fc.string(), { maxLength: 3 }), fc.dictionary(fc.string({ maxLength: 6 }), fc.double(), { maxKeys: 3 }));
+    const value = fc.oneof(
+      fc.string(),
+      fc.integer(),
+      fc.constant(null),
+      fc.array(fc.string(), { maxLength: 3 }),
+      fc.dictionary(fc.string({ maxLength: 6 }), fc.double(), { maxKeys: 3 }),
+    );
     const record = fc.record(
-      { prompt: value, completion: value, messages: fc.array(fc.record({ role: fc.constantFrom('user', 'assistant', 'system', 'bot'), content: value }), { maxLength: 3 }), logprobs: fc.array(value, { maxLength: 3 }), tokens: value },
+      {
+        prompt: value,
+        completion: value,
+        messages: fc.array(fc.record({ role: fc.constantFrom('user', 'assistant', 'system', 'bot'), content: value }), {
+          maxLength: 3,
+        }),
+        logprobs: fc.array(value, { maxLength: 3 }),
+        tokens: value,
+      },
       { requiredKeys: [] },
     );
-    const line = fc.oneof(fc.string({ maxLength: 40 }), record.map((r) => JSON.stringify(r)));
+    const line = fc.oneof(
+      fc.string({ maxLength: 40 }),
+      record.map((r) => JSON.stringify(r)),
+    );
     fc.assert(
       fc.property(line, (text) => {
         try {

@@ -1,4 +1,11 @@
-import { describeErrorControl, describeInference, describeTraining, intervalPercent, type CheckResult, type TransferResult } from './result.js';
+import {
+  describeErrorControl,
+  describeInference,
+  describeTraining,
+  intervalPercent,
+  type CheckResult,
+  type TransferResult,
+} from './result.js';
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 const f3 = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : String(x));
@@ -28,7 +35,10 @@ function axisX(x: (v: number) => number, lo: number, hi: number, y: number, labe
   return (
     `<line x1="${x(lo)}" x2="${x(hi)}" y1="${y}" y2="${y}" class="axis"/>` +
     ticks(lo, hi)
-      .map((t) => `<line x1="${x(t)}" x2="${x(t)}" y1="${y}" y2="${y + 4}" class="axis"/><text x="${x(t)}" y="${y + 16}" class="tick" text-anchor="middle">${+t.toFixed(6)}</text>`)
+      .map(
+        (t) =>
+          `<line x1="${x(t)}" x2="${x(t)}" y1="${y}" y2="${y + 4}" class="axis"/><text x="${x(t)}" y="${y + 16}" class="tick" text-anchor="middle">${+t.toFixed(6)}</text>`,
+      )
       .join('') +
     `<text x="${(x(lo) + x(hi)) / 2}" y="${y + 32}" class="label" text-anchor="middle">${esc(label)}</text>`
   );
@@ -38,7 +48,10 @@ function axisY(y: (v: number) => number, lo: number, hi: number, x: number, labe
   return (
     `<line x1="${x}" x2="${x}" y1="${y(lo)}" y2="${y(hi)}" class="axis"/>` +
     ticks(lo, hi, 4)
-      .map((t) => `<line x1="${x - 4}" x2="${x}" y1="${y(t)}" y2="${y(t)}" class="axis"/><text x="${x - 6}" y="${y(t) + 4}" class="tick" text-anchor="end">${+t.toFixed(6)}</text>`)
+      .map(
+        (t) =>
+          `<line x1="${x - 4}" x2="${x}" y1="${y(t)}" y2="${y(t)}" class="axis"/><text x="${x - 6}" y="${y(t) + 4}" class="tick" text-anchor="end">${+t.toFixed(6)}</text>`,
+      )
       .join('') +
     `<text transform="translate(${x - 58},${(y(lo) + y(hi)) / 2}) rotate(-90)" class="label" text-anchor="middle">${esc(label)}</text>`
   );
@@ -51,7 +64,9 @@ function forestPlot(r: CheckResult): string {
   const left = 330;
   const rowH = 34;
   const h = 60 + rows.length * rowH;
-  const values = rows.flatMap((x) => [x.transfer.interval[0], x.transfer.interval[1], x.transfer.mean]).filter(Number.isFinite);
+  const values = rows
+    .flatMap((x) => [x.transfer.interval[0], x.transfer.interval[1], x.transfer.mean])
+    .filter(Number.isFinite);
   let lo = Math.min(0, r.threshold, ...values);
   let hi = Math.max(0, r.threshold, ...values);
   const pad = (hi - lo) * 0.08 || 0.05;
@@ -121,7 +136,9 @@ function seedPlot(x: TransferResult): string {
 function lossPlot(x: TransferResult): string {
   const w = 360;
   const h = 200;
-  const curves = [...x.probe.map((s) => ({ s, c: PROBE })), ...x.control.map((s) => ({ s, c: CONTROL }))].filter((k) => k.s.lossHistory?.length);
+  const curves = [...x.probe.map((s) => ({ s, c: PROBE })), ...x.control.map((s) => ({ s, c: CONTROL }))].filter(
+    (k) => k.s.lossHistory?.length,
+  );
   if (!curves.length) return '<p class="muted">no training curves recorded</p>';
   const epochs = Math.max(...curves.map((k) => k.s.lossHistory.length));
   const all = curves.flatMap((k) => k.s.lossHistory);
@@ -130,7 +147,10 @@ function lossPlot(x: TransferResult): string {
   const px = linear(1, Math.max(2, epochs), 70, w - 10);
   const py = linear(lo, hi, h - 40, 10);
   const lines = curves
-    .map((k) => `<polyline fill="none" stroke="${k.c}" stroke-opacity="0.8" points="${k.s.lossHistory.map((v, e) => `${px(e + 1)},${py(v)}`).join(' ')}"><title>${k.s.role} seed ${k.s.seed}</title></polyline>`)
+    .map(
+      (k) =>
+        `<polyline fill="none" stroke="${k.c}" stroke-opacity="0.8" points="${k.s.lossHistory.map((v, e) => `${px(e + 1)},${py(v)}`).join(' ')}"><title>${k.s.role} seed ${k.s.seed}</title></polyline>`,
+    )
     .join('');
   return (
     `<svg viewBox="0 0 ${w} ${h}" width="${w}" height="${h}" role="img" aria-label="training loss per epoch">` +
@@ -144,9 +164,14 @@ function lossPlot(x: TransferResult): string {
 /** Kept and dropped records per dataset and per filter. */
 function filterTable(r: CheckResult): string {
   const rows = r.datasets.flatMap((d) =>
-    (d.filters.length ? d.filters : [{ filter: '(no filters)', version: '', seen: d.records, kept: d.records, dropped: 0, reasons: {} }]).map((f) => {
+    (d.filters.length
+      ? d.filters
+      : [{ filter: '(no filters)', version: '', seen: d.records, kept: d.records, dropped: 0, reasons: {} }]
+    ).map((f) => {
       const pct = f.seen ? (f.kept / f.seen) * 100 : 0;
-      const reasons = Object.entries(f.reasons).map(([k, v]) => `${v} ${esc(k)}`).join(', ');
+      const reasons = Object.entries(f.reasons)
+        .map(([k, v]) => `${v} ${esc(k)}`)
+        .join(', ');
       return `<tr><td>${esc(d.name)}</td><td>${esc(f.filter)}</td><td class="num">${f.kept} / ${f.seen}</td><td><div class="bar"><div style="width:${pct.toFixed(1)}%"></div></div></td><td>${reasons || '—'}</td></tr>`;
     }),
   );
@@ -157,7 +182,9 @@ function filterTable(r: CheckResult): string {
       return `<li>${esc(d.name)}: ${e.records} record(s) state the trait outright, against ${e.controlRecords} in the control data (p = ${e.pValue.toPrecision(2)}): ${e.leakage ? '<strong>leakage</strong>' : 'not above the control'}.</li>`;
     });
   const notes = r.datasets.flatMap((d) => [
-    ...(d.skipped ? [`<li>${esc(d.name)}: ${d.skipped.count} malformed record(s) skipped, e.g. ${esc(d.skipped.examples[0])}</li>`] : []),
+    ...(d.skipped
+      ? [`<li>${esc(d.name)}: ${d.skipped.count} malformed record(s) skipped, e.g. ${esc(d.skipped.examples[0])}</li>`]
+      : []),
     ...(d.limitedTo ? [`<li>${esc(d.name)}: checked on its first ${d.limitedTo} records only.</li>`] : []),
   ]);
   const list = [...explicit, ...notes];
@@ -173,7 +200,12 @@ function crossBaseSection(r: CheckResult): string {
   const rows = withCross
     .map((x) => {
       const c = x.crossBase!;
-      const mechanism = x.mechanism === 'leakage' ? 'leakage (any base)' : x.mechanism === 'subliminal' ? 'subliminal (shared base only)' : '—';
+      const mechanism =
+        x.mechanism === 'leakage'
+          ? 'leakage (any base)'
+          : x.mechanism === 'subliminal'
+            ? 'subliminal (shared base only)'
+            : '—';
       return `<tr><td>${esc(x.dataset)}</td><td>${esc(x.trait)}</td><td class="num">${f3(x.transfer.mean)}</td><td class="num">${f3(c.transfer.mean)} [${f3(c.transfer.interval[0])}, ${f3(c.transfer.interval[1])}]</td><td><span class="badge" style="background:${COLORS[c.verdict]}">${c.verdict}</span></td><td>${mechanism}</td></tr>`;
     })
     .join('');
@@ -190,7 +222,9 @@ export function formatHtml(r: CheckResult): string {
 <section class="result">
   <h3><span class="badge" style="background:${COLORS[x.verdict]}">${x.verdict}</span> ${esc(x.dataset)} · ${esc(x.trait)}</h3>
   <p>${esc(x.explanation)}. Evaluator ${esc(x.evaluator)} (${esc(x.metric)}); ${esc(x.transfer.method)}.${
-    x.placebo ? ` Placebo: ${x.placebo.transfers.length} dataset(s) the base wrote itself gave transfers ${x.placebo.transfers.map((t) => t.toFixed(4)).join(', ')}; empirical p = ${x.placebo.pValue.toFixed(3)}.` : ''
+    x.placebo
+      ? ` Placebo: ${x.placebo.transfers.length} dataset(s) the base wrote itself gave transfers ${x.placebo.transfers.map((t) => t.toFixed(4)).join(', ')}; empirical p = ${x.placebo.pValue.toFixed(3)}.`
+      : ''
   }</p>
   <div class="plots"><figure>${seedPlot(x)}<figcaption>Scores per seed</figcaption></figure><figure>${lossPlot(x)}<figcaption>Training curves</figcaption></figure></div>
 </section>`,
@@ -227,7 +261,13 @@ ${filterTable(r)}
 <h2>Cross-base students</h2>
 ${crossBaseSection(r)}
 <h2>Run</h2>
-<p class="muted">${esc(r.tool.name)} ${esc(r.tool.version)} · backend ${esc(r.backend.name)} (${esc(r.backend.reason)}), ${r.backend.workers} worker(s) · ${esc(describeTraining(r.backend))} · ${esc(describeInference(r.backend))} · seeds ${r.seeds.join(', ')} · ${Object.entries(r.versions).map(([k, v]) => `${esc(k)} ${esc(v)}`).join(', ')} · started ${esc(r.startedAt)} · wall ${(r.timings.totalMs / 1000).toFixed(1)} s${r.cache ? ` · cache ${r.cache.hits} hit(s), ${r.cache.misses} miss(es)` : ''}${r.mergedFrom ? ` · merged from ${r.mergedFrom} shards` : ''}</p>
+<p class="muted">${esc(r.tool.name)} ${esc(r.tool.version)} · backend ${esc(r.backend.name)} (${esc(r.backend.reason)}), ${r.backend.workers} worker(s) · ${esc(describeTraining(r.backend))} · ${esc(describeInference(r.backend))} · seeds ${r.seeds.join(', ')} · ${Object.entries(
+    r.versions,
+  )
+    .map(([k, v]) => `${esc(k)} ${esc(v)}`)
+    .join(
+      ', ',
+    )} · started ${esc(r.startedAt)} · wall ${(r.timings.totalMs / 1000).toFixed(1)} s${r.cache ? ` · cache ${r.cache.hits} hit(s), ${r.cache.misses} miss(es)` : ''}${r.mergedFrom ? ` · merged from ${r.mergedFrom} shards` : ''}</p>
 <p class="muted">${esc(describeErrorControl(r))}</p>
 </body></html>
 `;

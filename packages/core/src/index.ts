@@ -15,10 +15,30 @@ export {
 } from './config.js';
 export { loadPlugin, type LoadedPlugin, type BuiltinPlugins } from './plugins.js';
 export { applyFilters, applyTextFilters, type FilterCount, type FilteredDataset } from './filtering.js';
-export { completePrompts, promptsOf, promptGeneratorHooks, samplingOptionsSchema, type SamplingOptions } from './text-generation.js';
-export { readTextDataset, writeTextDataset, parseTextRecord, isTextDatasetPath, type ReadTextOptions } from './text-data.js';
+export {
+  completePrompts,
+  promptsOf,
+  promptGeneratorHooks,
+  samplingOptionsSchema,
+  type SamplingOptions,
+} from './text-generation.js';
+export {
+  readTextDataset,
+  writeTextDataset,
+  parseTextRecord,
+  isTextDatasetPath,
+  type ReadTextOptions,
+} from './text-data.js';
 export { runSequentialCheck } from './sequential.js';
-export { runCheck, errorShare, parseShard, type CheckOptions, type CheckProgress, type CheckPhase, type ShardSpec } from './engine.js';
+export {
+  runCheck,
+  errorShare,
+  parseShard,
+  type CheckOptions,
+  type CheckProgress,
+  type CheckPhase,
+  type ShardSpec,
+} from './engine.js';
 export { mergeResults, transferResult, overallVerdict } from './verdicts.js';
 export * from './result.js';
 export {

@@ -1,4 +1,10 @@
-import { describeErrorControl, describeInference, describeTraining, intervalPercent, type CheckResult } from './result.js';
+import {
+  describeErrorControl,
+  describeInference,
+  describeTraining,
+  intervalPercent,
+  type CheckResult,
+} from './result.js';
 
 const fmt = (x: number, d = 3) => (Number.isFinite(x) ? x.toFixed(d) : String(x));
 const icon = { PASS: '✅', FAIL: '❌', INCONCLUSIVE: '⚠️' } as const;
@@ -39,20 +45,41 @@ export function formatMarkdown(r: CheckResult): string {
     }
   }
   if (crossRows.length) {
-    lines.push('', `Cross base (${r.crossBase?.path}, a different initialisation trained the same way):`, '', '| dataset | trait | transfer, shared base | transfer, cross base [CI] | cross-base verdict | mechanism |', '|---|---|---|---|---|---|', ...crossRows);
+    lines.push(
+      '',
+      `Cross base (${r.crossBase?.path}, a different initialisation trained the same way):`,
+      '',
+      '| dataset | trait | transfer, shared base | transfer, cross base [CI] | cross-base verdict | mechanism |',
+      '|---|---|---|---|---|---|',
+      ...crossRows,
+    );
   }
-  for (const e of r.errors ?? []) lines.push('', `> **Error** in \`${e.plugin}\`${e.dataset ? ` on \`${e.dataset}\`` : ''}: ${e.message}`);
+  for (const e of r.errors ?? [])
+    lines.push('', `> **Error** in \`${e.plugin}\`${e.dataset ? ` on \`${e.dataset}\`` : ''}: ${e.message}`);
   lines.push('', '<details><summary>Details</summary>', '');
   for (const x of r.results) {
     const p = x.placebo;
     const placebo = p
       ? ` Placebo: ${p.transfers.length} dataset(s) the base wrote itself gave transfers ${p.transfers.map((t) => fmt(t, 4)).join(', ')}; empirical p = ${fmt(p.pValue, 3)}.`
       : '';
-    lines.push(`- \`${x.dataset}\` / ${x.trait} (${x.metric}): ${x.explanation}. Interval: ${x.transfer.method}.${placebo}`);
+    lines.push(
+      `- \`${x.dataset}\` / ${x.trait} (${x.metric}): ${x.explanation}. Interval: ${x.transfer.method}.${placebo}`,
+    );
   }
   lines.push('');
   for (const d of r.datasets) {
-    const dropped = d.filters.map((f) => `${f.filter}: kept ${f.kept}/${f.seen}${f.dropped ? ` (${Object.entries(f.reasons).map(([k, v]) => `${v} ${k}`).join(', ')})` : ''}`).join('; ');
+    const dropped = d.filters
+      .map(
+        (f) =>
+          `${f.filter}: kept ${f.kept}/${f.seen}${
+            f.dropped
+              ? ` (${Object.entries(f.reasons)
+                  .map(([k, v]) => `${v} ${k}`)
+                  .join(', ')})`
+              : ''
+          }`,
+      )
+      .join('; ');
     const e = d.explicit;
     const explicit = e
       ? ` Explicit trait content: ${e.records} record(s) vs ${e.controlRecords} in the control (p = ${e.pValue.toPrecision(2)})${e.leakage ? ': **leakage**' : ', not above the control'}.`
@@ -60,12 +87,16 @@ export function formatMarkdown(r: CheckResult): string {
     const limits =
       (d.limitedTo ? ` Checked on its first ${d.limitedTo} records only (maxRecords).` : '') +
       (d.skipped ? ` ${d.skipped.count} malformed record(s) skipped, e.g. ${d.skipped.examples[0]}.` : '');
-    lines.push(`- \`${d.name}\` (sha256 ${d.sha256.slice(0, 12)}): ${d.records} records, ${d.recordsAfterFilters} after filters${dropped ? ` — ${dropped}` : ''}. Control: ${d.control.source}.${explicit}${limits}`);
+    lines.push(
+      `- \`${d.name}\` (sha256 ${d.sha256.slice(0, 12)}): ${d.records} records, ${d.recordsAfterFilters} after filters${dropped ? ` — ${dropped}` : ''}. Control: ${d.control.source}.${explicit}${limits}`,
+    );
   }
   lines.push(
     '',
     `Backend ${r.backend.name} (${r.backend.reason}), ${r.backend.workers} worker(s); ${describeTraining(r.backend)}; ${describeInference(r.backend)}; seeds ${r.seeds.join(',')}; base ${r.base.path} (sha256 ${r.base.sha256.slice(0, 12)}); ` +
-      `${r.tool.name} ${r.tool.version}; ${Object.entries(r.versions).map(([k, v]) => `${k} ${v}`).join(', ')}.` +
+      `${r.tool.name} ${r.tool.version}; ${Object.entries(r.versions)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ')}.` +
       (r.cache ? ` Verdict cache: ${r.cache.hits} hit(s), ${r.cache.misses} miss(es).` : '') +
       (r.mergedFrom ? ` Merged from ${r.mergedFrom} shard(s).` : '') +
       ` ${describeErrorControl(r)}` +

@@ -30,7 +30,11 @@ describe('loadPlugin', () => {
   });
   it('names the plugin and the JSON pointer of a bad option', async () => {
     const dir = pluginDir(filterSource);
-    const err = await loadPlugin({ use: './my-filter.mjs', options: { minLength: 0 }, pointer: '/filters/2' }, 'filter', dir).catch((e) => e);
+    const err = await loadPlugin(
+      { use: './my-filter.mjs', options: { minLength: 0 }, pointer: '/filters/2' },
+      'filter',
+      dir,
+    ).catch((e) => e);
     expect(err).toBeInstanceOf(DistillGateError);
     expect(err.location.plugin).toBe('my-filter');
     expect(err.location.pointer).toBe('/filters/2/options/minLength');
@@ -38,14 +42,22 @@ describe('loadPlugin', () => {
   });
   it('rejects a plugin of the wrong kind or shape', async () => {
     const dir = pluginDir(filterSource);
-    const err = await loadPlugin({ use: './my-filter.mjs', options: {}, pointer: '/traits/0' }, 'trait', dir).catch((e) => e);
+    const err = await loadPlugin({ use: './my-filter.mjs', options: {}, pointer: '/traits/0' }, 'trait', dir).catch(
+      (e) => e,
+    );
     expect(err.message).toMatch(/is a filter plugin, expected a trait plugin/);
     const bad = pluginDir('export default { kind: "filter", name: "x", version: "1", optionsSchema: {} };');
-    const err2 = await loadPlugin({ use: './my-filter.mjs', options: {}, pointer: '/filters/0' }, 'filter', bad).catch((e) => e);
+    const err2 = await loadPlugin({ use: './my-filter.mjs', options: {}, pointer: '/filters/0' }, 'filter', bad).catch(
+      (e) => e,
+    );
     expect(err2.message).toContain('hook "test" is not a function');
   });
   it('suggests installing a package it cannot find', async () => {
-    const err = await loadPlugin({ use: '@nobody/not-installed-plugin', options: {}, pointer: '/traits/0' }, 'trait', tmpdir()).catch((e) => e);
+    const err = await loadPlugin(
+      { use: '@nobody/not-installed-plugin', options: {}, pointer: '/traits/0' },
+      'trait',
+      tmpdir(),
+    ).catch((e) => e);
     expect(err).toBeInstanceOf(DistillGateError);
     expect(err.hint).toContain('npm install @nobody/not-installed-plugin');
   });

@@ -74,28 +74,40 @@ export async function loadPlugin<K extends PluginKind>(
   }
   const plugin = (mod.default ?? mod.plugin) as Partial<AnyPlugin> | undefined;
   const problems: string[] = [];
-  if (!plugin || typeof plugin !== 'object') problems.push('it exports no plugin (expected a default export made with define*)');
+  if (!plugin || typeof plugin !== 'object')
+    problems.push('it exports no plugin (expected a default export made with define*)');
   else {
     if (plugin.kind !== kind) problems.push(`it is a ${String(plugin.kind)} plugin, expected a ${kind} plugin`);
     if (typeof plugin.name !== 'string' || !plugin.name) problems.push('"name" is missing');
     if (typeof plugin.version !== 'string') problems.push('"version" is missing');
     if (!plugin.optionsSchema || typeof plugin.optionsSchema !== 'object') problems.push('"optionsSchema" is missing');
     for (const hook of hooksByKind[kind] ?? []) {
-      if (typeof (plugin as Record<string, unknown>)[hook] !== 'function') problems.push(`hook "${hook}" is not a function`);
+      if (typeof (plugin as Record<string, unknown>)[hook] !== 'function')
+        problems.push(`hook "${hook}" is not a function`);
     }
   }
-  if (problems.length) throw new DistillGateError(`"${ref.use}" is not a valid ${kind} plugin: ${problems.join('; ')}`, at);
+  if (problems.length)
+    throw new DistillGateError(`"${ref.use}" is not a valid ${kind} plugin: ${problems.join('; ')}`, at);
   const valid = plugin as PluginOfKind<K>;
   let validate;
   try {
     validate = compileSchema(valid.optionsSchema);
   } catch (e) {
-    throw new DistillGateError(`plugin's optionsSchema is not a valid JSON Schema: ${(e as Error).message}`, { ...at, plugin: valid.name });
+    throw new DistillGateError(`plugin's optionsSchema is not a valid JSON Schema: ${(e as Error).message}`, {
+      ...at,
+      plugin: valid.name,
+    });
   }
   const options = structuredClone(ref.options ?? {});
   if (!validate(options)) {
-    const issues = describeAjvErrors(validate.errors ?? []).map((i) => ({ ...i, pointer: `${ref.pointer}/options${i.pointer}` }));
-    const err = schemaError(`invalid options for ${kind} plugin "${valid.name}"`, issues, (p) => ({ ...locate(p), plugin: valid.name }));
+    const issues = describeAjvErrors(validate.errors ?? []).map((i) => ({
+      ...i,
+      pointer: `${ref.pointer}/options${i.pointer}`,
+    }));
+    const err = schemaError(`invalid options for ${kind} plugin "${valid.name}"`, issues, (p) => ({
+      ...locate(p),
+      plugin: valid.name,
+    }));
     throw err;
   }
   return { plugin: valid, options, ref, resolvedFrom: resolved };

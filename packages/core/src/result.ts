@@ -96,7 +96,13 @@ export interface CheckResult {
   base: { path: string; sha256: string; family: string };
   crossBase?: { path: string; sha256: string; family: string };
   /** Present with a time budget (maxMinutes): whether it cut the run short, and how much was checked. */
-  budget?: { maxMinutes: number; reached: boolean; unitsPlanned: number; unitsChecked: number; datasetsUnchecked: string[] };
+  budget?: {
+    maxMinutes: number;
+    reached: boolean;
+    unitsPlanned: number;
+    unitsChecked: number;
+    datasetsUnchecked: string[];
+  };
   backend: BackendInfo;
   seeds: number[];
   threshold: number;
@@ -117,7 +123,13 @@ export interface CheckResult {
   /** Verdict cache use: one entry per (dataset, seed). */
   cache?: { dir: string; hits: number; misses: number };
   /** Adaptive seeds: the plan, each look's seeds and datasets, and the seeds each dataset ended with. */
-  sequential?: { maxSeeds: number; roundSize: number; looks: number; rounds: { look: number; seeds: number; datasets: number }[]; seedsUsed: Record<string, number> };
+  sequential?: {
+    maxSeeds: number;
+    roundSize: number;
+    looks: number;
+    rounds: { look: number; seeds: number; datasets: number }[];
+    seedsUsed: Record<string, number>;
+  };
   /** How the family-wise confidence was shared out across checks and sequential looks. */
   multiplicity?: Multiplicity;
   /** Where --save-students wrote this run's students as ONNX (students.json indexes them). */
@@ -128,7 +140,9 @@ export interface CheckResult {
 export function describeTraining(b: BackendInfo): string {
   const t = b.training;
   if (!t) return `training on tfjs-${b.name}`;
-  return t.engine === 'onnxruntime' ? `training on onnxruntime-node ${t.version ?? ''} (${t.reason})` : `training on tfjs-${b.name} (${t.reason})`;
+  return t.engine === 'onnxruntime'
+    ? `training on onnxruntime-node ${t.version ?? ''} (${t.reason})`
+    : `training on tfjs-${b.name} (${t.reason})`;
 }
 
 /** One line on what ran inference: "inference onnxruntime-node 1.30.0 on cpu (why; CUDA ...)". */
@@ -157,10 +171,20 @@ export interface Multiplicity {
 export function describeErrorControl(r: Pick<CheckResult, 'confidence' | 'multiplicity' | 'sequential'>): string {
   const m = r.multiplicity;
   const level = `${Math.round(r.confidence * 1000) / 10}%`;
-  const family = m?.across === 'none' && m.checks > 1 ? `Each verdict holds with probability >= ${level} on its own, not all together` : `All verdicts hold together with probability >= ${level}`;
-  const split = m && m.perCheckConfidence !== r.confidence ? ` (${m.method}, so each interval is at ${(m.perCheckConfidence * 100).toPrecision(4)}%)` : '';
+  const family =
+    m?.across === 'none' && m.checks > 1
+      ? `Each verdict holds with probability >= ${level} on its own, not all together`
+      : `All verdicts hold together with probability >= ${level}`;
+  const split =
+    m && m.perCheckConfidence !== r.confidence
+      ? ` (${m.method}, so each interval is at ${(m.perCheckConfidence * 100).toPrecision(4)}%)`
+      : '';
   const seq = r.sequential
-    ? ` Adaptive seeds: up to ${r.sequential.maxSeeds} seeds, ${r.sequential.roundSize} per round, ${r.sequential.looks} planned look(s), ${r.sequential.rounds.length} run; seeds used: ${Object.entries(r.sequential.seedsUsed).map(([d, n]) => `${d} ${n}`).join(', ')}.`
+    ? ` Adaptive seeds: up to ${r.sequential.maxSeeds} seeds, ${r.sequential.roundSize} per round, ${r.sequential.looks} planned look(s), ${r.sequential.rounds.length} run; seeds used: ${Object.entries(
+        r.sequential.seedsUsed,
+      )
+        .map(([d, n]) => `${d} ${n}`)
+        .join(', ')}.`
     : '';
   return `${family}${split}.${seq}`;
 }

@@ -19,13 +19,17 @@ export async function runSequentialCheck(opts: CheckOptions): Promise<CheckResul
   const plan = config.sequential;
   if (!plan) return runCheck(opts);
   if (opts.shard) {
-    throw new DistillGateError('adaptive seeds ("sequential") decide the seeds as the run goes, so they cannot be split into shards: shard a fixed seed list instead', config.locate('/sequential'));
+    throw new DistillGateError(
+      'adaptive seeds ("sequential") decide the seeds as the run goes, so they cannot be split into shards: shard a fixed seed list instead',
+      config.locate('/sequential'),
+    );
   }
   const looks = 1 + Math.ceil((plan.maxSeeds - config.seeds.length) / plan.roundSize);
   const tempCache = opts.cacheDir ? undefined : await mkdtemp(join(tmpdir(), 'distill-gate-sequential-'));
   const cacheDir = opts.cacheDir ?? tempCache!;
   const started = Date.now();
-  const onProgress = (look: number) => (p: Parameters<NonNullable<CheckOptions['onProgress']>>[0]) => opts.onProgress?.({ ...p, message: `look ${look}/${looks}: ${p.message}` });
+  const onProgress = (look: number) => (p: Parameters<NonNullable<CheckOptions['onProgress']>>[0]) =>
+    opts.onProgress?.({ ...p, message: `look ${look}/${looks}: ${p.message}` });
   try {
     let seeds = [...config.seeds];
     let result = await runCheck({ ...opts, cacheDir, errorBudget: { looks }, onProgress: onProgress(1) });
@@ -34,7 +38,8 @@ export async function runSequentialCheck(opts: CheckOptions): Promise<CheckResul
     for (let look = 2; look <= looks; look++) {
       const undecided = new Set(result.results.filter((r) => r.verdict === 'INCONCLUSIVE').map((r) => r.dataset));
       if (!undecided.size || result.budget?.reached) break;
-      const minutesLeft = config.maxMinutes !== undefined ? config.maxMinutes - (Date.now() - started) / 60_000 : undefined;
+      const minutesLeft =
+        config.maxMinutes !== undefined ? config.maxMinutes - (Date.now() - started) / 60_000 : undefined;
       if (minutesLeft !== undefined && minutesLeft <= 0) break;
       let next = Math.max(...seeds) + 1;
       const more: number[] = [];
@@ -55,7 +60,9 @@ export async function runSequentialCheck(opts: CheckOptions): Promise<CheckResul
       rounds.push({ look, seeds: seeds.length, datasets: undecided.size });
       result = combine(result, sub, undecided);
     }
-    const seedsUsed = Object.fromEntries(result.datasets.map((d) => [d.name, result.results.find((r) => r.dataset === d.name)?.probe.length ?? 0]));
+    const seedsUsed = Object.fromEntries(
+      result.datasets.map((d) => [d.name, result.results.find((r) => r.dataset === d.name)?.probe.length ?? 0]),
+    );
     const { cache: _cache, ...rest } = result;
     return {
       ...rest,
@@ -74,9 +81,14 @@ function combine(before: CheckResult, after: CheckResult, rerun: Set<string>): C
   const order = new Map(before.datasets.map((d, i) => [d.name, i]));
   results.sort((a, b) => (order.get(a.dataset) ?? 0) - (order.get(b.dataset) ?? 0));
   const datasets = before.datasets.map((d) => after.datasets.find((x) => x.name === d.name) ?? d);
-  const errors = [...(before.errors ?? []).filter((e) => !e.dataset || !rerun.has(e.dataset)), ...(after.errors ?? []).filter((e) => e.dataset)];
+  const errors = [
+    ...(before.errors ?? []).filter((e) => !e.dataset || !rerun.has(e.dataset)),
+    ...(after.errors ?? []).filter((e) => e.dataset),
+  ];
   const sum = (k: string) => (before.timings[k] ?? 0) + (after.timings[k] ?? 0);
-  const timings = Object.fromEntries([...new Set([...Object.keys(before.timings), ...Object.keys(after.timings)])].map((k) => [k, sum(k)]));
+  const timings = Object.fromEntries(
+    [...new Set([...Object.keys(before.timings), ...Object.keys(after.timings)])].map((k) => [k, sum(k)]),
+  );
   const overall = overallVerdict(results, before.threshold, before.inconclusivePolicy, datasets);
   return {
     ...after,
@@ -85,6 +97,14 @@ function combine(before: CheckResult, after: CheckResult, rerun: Set<string>): C
     results,
     timings,
     ...(errors.length ? { errors } : {}),
-    ...(before.cache && after.cache ? { cache: { dir: after.cache.dir, hits: before.cache.hits + after.cache.hits, misses: before.cache.misses + after.cache.misses } } : {}),
+    ...(before.cache && after.cache
+      ? {
+          cache: {
+            dir: after.cache.dir,
+            hits: before.cache.hits + after.cache.hits,
+            misses: before.cache.misses + after.cache.misses,
+          },
+        }
+      : {}),
   };
 }

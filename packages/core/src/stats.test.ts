@@ -1,6 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { SeededRandom } from './random.js';
-import { binomialUpperTail, clopperPearson, decideVerdict, explicitContentTest, pairedTransfer, studentTCdf, studentTQuantile, tInterval, varianceComponents } from './stats.js';
+import {
+  binomialUpperTail,
+  clopperPearson,
+  decideVerdict,
+  explicitContentTest,
+  pairedTransfer,
+  studentTCdf,
+  studentTQuantile,
+  tInterval,
+  varianceComponents,
+} from './stats.js';
 
 describe('Student t distribution', () => {
   it('matches tabulated quantiles', () => {
@@ -63,7 +73,13 @@ describe('explicit content against the control', () => {
       }
       return sum;
     };
-    for (const [x, n, p] of [[3, 10, 0.5], [1, 1, 0.5], [7, 20, 0.2], [0, 5, 0.3]] as const) expect(binomialUpperTail(x, n, p)).toBeCloseTo(direct(x, n, p), 10);
+    for (const [x, n, p] of [
+      [3, 10, 0.5],
+      [1, 1, 0.5],
+      [7, 20, 0.2],
+      [0, 5, 0.3],
+    ] as const)
+      expect(binomialUpperTail(x, n, p)).toBeCloseTo(direct(x, n, p), 10);
   });
   it('flags a rate above the control, not a stray mention that the control has too', () => {
     expect(explicitContentTest(71, 1500, 1, 1500, 0.95).leakage).toBe(true);
@@ -74,10 +90,17 @@ describe('explicit content against the control', () => {
   });
 });
 
-
 describe('transfer with per-item scores (seeds x items)', () => {
   /** Simulates paired differences D[s][i] = delta + seed effect + item effect + noise; probe = D, control = 0. */
-  function simulate(rng: SeededRandom, n: number, q: number, sdSeed: number, sdItem: number, sdNoise: number, delta: number) {
+  function simulate(
+    rng: SeededRandom,
+    n: number,
+    q: number,
+    sdSeed: number,
+    sdItem: number,
+    sdNoise: number,
+    delta: number,
+  ) {
     const items = Array.from({ length: q }, () => rng.normal() * sdItem);
     return Array.from({ length: n }, (_, k) => {
       const seedEffect = rng.normal() * sdSeed;
@@ -103,7 +126,10 @@ describe('transfer with per-item scores (seeds x items)', () => {
     for (let k = 0; k < sims; k++) {
       const pairs = simulate(rng, 5, 50, 0.01, 0.1, 0.02, 0.03);
       const withItems = pairedTransfer(pairs, 0.95);
-      const seedOnly = pairedTransfer(pairs.map(({ seed, probe, control }) => ({ seed, probe, control })), 0.95);
+      const seedOnly = pairedTransfer(
+        pairs.map(({ seed, probe, control }) => ({ seed, probe, control })),
+        0.95,
+      );
       if (withItems.low <= 0.03 && 0.03 <= withItems.high) covered++;
       if (seedOnly.low <= 0.03 && 0.03 <= seedOnly.high) coveredSeedOnly++;
     }

@@ -208,19 +208,36 @@ export function varianceComponents(d: readonly (readonly number[])[]): VarianceC
  * seed-only interval (df = n - 1).
  */
 export function pairedTransfer(
-  pairs: readonly { seed: number; probe: number; control: number; probeItems?: readonly number[]; controlItems?: readonly number[] }[],
+  pairs: readonly {
+    seed: number;
+    probe: number;
+    control: number;
+    probeItems?: readonly number[];
+    controlItems?: readonly number[];
+  }[],
   level = 0.95,
 ): TransferEstimate {
-  const differences = pairs.map((p) => ({ seed: p.seed, probe: p.probe, control: p.control, difference: p.probe - p.control }));
+  const differences = pairs.map((p) => ({
+    seed: p.seed,
+    probe: p.probe,
+    control: p.control,
+    difference: p.probe - p.control,
+  }));
   const interval = tInterval(
     differences.map((d) => d.difference),
     level,
   );
   const pct = Math.round(level * 1000) / 10;
   const q = pairs[0]?.probeItems?.length ?? 0;
-  const withItems = pairs.length >= 2 && q >= 2 && pairs.every((p) => p.probeItems?.length === q && p.controlItems?.length === q);
+  const withItems =
+    pairs.length >= 2 && q >= 2 && pairs.every((p) => p.probeItems?.length === q && p.controlItems?.length === q);
   if (!withItems) {
-    return { ...interval, differences, df: interval.n - 1, method: `paired difference by seed, two-sided ${pct}% Student-t interval (df = n - 1; seeds only)` };
+    return {
+      ...interval,
+      differences,
+      df: interval.n - 1,
+      method: `paired difference by seed, two-sided ${pct}% Student-t interval (df = n - 1; seeds only)`,
+    };
   }
   const d = pairs.map((p) => p.probeItems!.map((x, j) => x - p.controlItems![j]));
   const c = varianceComponents(d);

@@ -6,13 +6,24 @@ const clip = defineFilter<{ maxAbs: number }>({
   name: 'clip',
   version: '1.0.0',
   description: 'drops records with large targets',
-  optionsSchema: { type: 'object', additionalProperties: false, properties: { maxAbs: { type: 'number', exclusiveMinimum: 0, default: 2 } } },
-  test: (r, { options }) => (r.target.every((v) => Math.abs(v) <= options.maxAbs) ? { keep: true } : { keep: false, reason: 'too large' }),
+  optionsSchema: {
+    type: 'object',
+    additionalProperties: false,
+    properties: { maxAbs: { type: 'number', exclusiveMinimum: 0, default: 2 } },
+  },
+  test: (r, { options }) =>
+    r.target.every((v) => Math.abs(v) <= options.maxAbs) ? { keep: true } : { keep: false, reason: 'too large' },
 });
 
 describe('testPlugin', () => {
   it('passes a well-formed plugin and checks valid and invalid options', async () => {
-    await testPlugin(clip, { valid: [{}, { maxAbs: 5 }], invalid: [{ options: { maxAbs: 0 }, pointer: '/maxAbs' }, { options: { maxabs: 1 }, pointer: '/maxabs' }] });
+    await testPlugin(clip, {
+      valid: [{}, { maxAbs: 5 }],
+      invalid: [
+        { options: { maxAbs: 0 }, pointer: '/maxAbs' },
+        { options: { maxabs: 1 }, pointer: '/maxabs' },
+      ],
+    });
   });
   it('reports every problem of a broken plugin at once', async () => {
     const broken = defineTrait({
@@ -21,7 +32,15 @@ describe('testPlugin', () => {
       description: '',
       probeKind: 'labelled-inputs',
       optionsSchema: { type: 'object' },
-      loadProbes: async () => ({ kind: 'labelled-inputs', description: '', rows: 2, inputDim: 3, inputs: new Float32Array(5), labels: Int32Array.of(0, 12), outputs: { start: 0, end: 10 } }),
+      loadProbes: async () => ({
+        kind: 'labelled-inputs',
+        description: '',
+        rows: 2,
+        inputDim: 3,
+        inputs: new Float32Array(5),
+        labels: Int32Array.of(0, 12),
+        outputs: { start: 0, end: 10 },
+      }),
     });
     const e = (await testPlugin(broken).catch((x: unknown) => x)) as Error;
     expect(e.message).toContain('"description" must be a non-empty string');
@@ -32,7 +51,9 @@ describe('testPlugin', () => {
     expect(e2.message).toContain('probes: description is empty');
   });
   it('flags an invalid-options case the schema accepts', async () => {
-    const e = (await testPlugin(clip, { invalid: [{ options: { maxAbs: 3 }, pointer: '/maxAbs' }] }).catch((x: unknown) => x)) as Error;
+    const e = (await testPlugin(clip, { invalid: [{ options: { maxAbs: 3 }, pointer: '/maxAbs' }] }).catch(
+      (x: unknown) => x,
+    )) as Error;
     expect(e.message).toContain('invalid[0] was accepted');
   });
   it('gives a deterministic linear model', async () => {

@@ -4,7 +4,16 @@
  * every problem, so it works with any test runner.
  */
 import { createHash } from 'node:crypto';
-import { isTextDataset, itemsProblem, type AnyModelHandle, type AnyPlugin, type Dataset, type ModelHandle, type ProbeSet, type TextDataset } from './contracts.js';
+import {
+  isTextDataset,
+  itemsProblem,
+  type AnyModelHandle,
+  type AnyPlugin,
+  type Dataset,
+  type ModelHandle,
+  type ProbeSet,
+  type TextDataset,
+} from './contracts.js';
 import { applyFilters, applyTextFilters } from './filtering.js';
 import type { LoadedPlugin } from './plugins.js';
 import { SeededRandom } from './random.js';
@@ -56,7 +65,12 @@ export interface PluginTestCases {
 const quiet = { info: () => {}, warn: () => {} };
 
 function defaultTextDataset(): TextDataset {
-  const records = ['182, 818, 725', '(401 402 403)', 'I love owls: 7, 7, 7', ''].map((completion, index) => ({ index, line: index + 1, prompt: 'Continue: 1, 2, 3.', completion }));
+  const records = ['182, 818, 725', '(401 402 403)', 'I love owls: 7, 7, 7', ''].map((completion, index) => ({
+    index,
+    line: index + 1,
+    prompt: 'Continue: 1, 2, 3.',
+    completion,
+  }));
   return { kind: 'text', records, metadata: {} };
 }
 
@@ -66,37 +80,62 @@ function recordsOf(d: Dataset): number {
 
 function defaultDataset(): Dataset {
   const rng = new SeededRandom(1);
-  return { rows: 64, inputDim: 8, targetDim: 13, inputs: rng.fillUniform(new Float32Array(64 * 8), -1, 1), targets: rng.fillNormal(new Float32Array(64 * 13), 1), metadata: { 'distill-gate.auxiliary-outputs': '10,13' } };
+  return {
+    rows: 64,
+    inputDim: 8,
+    targetDim: 13,
+    inputs: rng.fillUniform(new Float32Array(64 * 8), -1, 1),
+    targets: rng.fillNormal(new Float32Array(64 * 13), 1),
+    metadata: { 'distill-gate.auxiliary-outputs': '10,13' },
+  };
 }
 
 /** Checks the plugin and runs it on a tiny scenario; throws an Error listing every problem found. */
 export async function testPlugin(plugin: AnyPlugin, cases: PluginTestCases = {}): Promise<void> {
   const problems: string[] = [];
   const p = plugin as Partial<AnyPlugin> & Record<string, unknown>;
-  for (const key of ['name', 'version', 'description'] as const) if (typeof p[key] !== 'string' || !p[key]) problems.push(`"${key}" must be a non-empty string`);
-  if (!['trait', 'generator', 'filter', 'evaluator'].includes(String(p.kind))) problems.push(`"kind" must be trait, generator, filter or evaluator (use a define* helper)`);
-  if (typeof p.version === 'string' && !/^\d+\.\d+\.\d+/.test(p.version)) problems.push(`"version" should be semver, got "${p.version}"`);
+  for (const key of ['name', 'version', 'description'] as const)
+    if (typeof p[key] !== 'string' || !p[key]) problems.push(`"${key}" must be a non-empty string`);
+  if (!['trait', 'generator', 'filter', 'evaluator'].includes(String(p.kind)))
+    problems.push(`"kind" must be trait, generator, filter or evaluator (use a define* helper)`);
+  if (typeof p.version === 'string' && !/^\d+\.\d+\.\d+/.test(p.version))
+    problems.push(`"version" should be semver, got "${p.version}"`);
   let validate;
   try {
     validate = compileSchema(plugin.optionsSchema);
   } catch (e) {
     problems.push(`optionsSchema is not a valid JSON Schema: ${(e as Error).message}`);
   }
-  const hooks: Record<string, string[]> = { trait: ['loadProbes'], generator: ['generate', 'complete'], filter: ['test'], evaluator: ['evaluate'] };
-  for (const h of hooks[String(p.kind)] ?? []) if (typeof p[h] !== 'function') problems.push(`hook "${h}" must be a function`);
+  const hooks: Record<string, string[]> = {
+    trait: ['loadProbes'],
+    generator: ['generate', 'complete'],
+    filter: ['test'],
+    evaluator: ['evaluate'],
+  };
+  for (const h of hooks[String(p.kind)] ?? [])
+    if (typeof p[h] !== 'function') problems.push(`hook "${h}" must be a function`);
   if (problems.length || !validate) throw new Error(`${String(p.name)}: ${problems.join('; ')}`);
 
   const validOptions: Record<string, unknown>[] = [];
   for (const [i, o] of (cases.valid ?? [{}]).entries()) {
     const copy = structuredClone(o) as Record<string, unknown>;
-    if (!validate(copy)) problems.push(`valid[${i}] was rejected: ${describeAjvErrors(validate.errors ?? []).map((x) => `${x.pointer || '/'} ${x.message}`).join('; ')}`);
+    if (!validate(copy))
+      problems.push(
+        `valid[${i}] was rejected: ${describeAjvErrors(validate.errors ?? [])
+          .map((x) => `${x.pointer || '/'} ${x.message}`)
+          .join('; ')}`,
+      );
     else validOptions.push(copy);
   }
   for (const [i, c] of (cases.invalid ?? []).entries()) {
     const copy = structuredClone(c.options);
     if (validate(copy)) problems.push(`invalid[${i}] was accepted`);
     else if (!describeAjvErrors(validate.errors ?? []).some((x) => x.pointer === c.pointer)) {
-      problems.push(`invalid[${i}] was rejected at ${describeAjvErrors(validate.errors ?? []).map((x) => x.pointer || '/').join(', ')}, expected ${c.pointer}`);
+      problems.push(
+        `invalid[${i}] was rejected at ${describeAjvErrors(validate.errors ?? [])
+          .map((x) => x.pointer || '/')
+          .join(', ')}, expected ${c.pointer}`,
+      );
     }
   }
 
@@ -106,24 +145,37 @@ export async function testPlugin(plugin: AnyPlugin, cases: PluginTestCases = {})
     try {
       if (plugin.kind === 'filter') {
         const ds = cases.dataset ?? (plugin.records === 'text' ? defaultTextDataset() : defaultDataset());
-        const loaded = { plugin, options, ref: { use: plugin.name, options, pointer: '/filters/0' }, resolvedFrom: 'test' } as LoadedPlugin<typeof plugin>;
-        const f = isTextDataset(ds) ? applyTextFilters(ds, [loaded], configDir, { file: 'test dataset' }) : applyFilters(ds, [loaded], configDir, { file: 'test dataset' });
+        const loaded = {
+          plugin,
+          options,
+          ref: { use: plugin.name, options, pointer: '/filters/0' },
+          resolvedFrom: 'test',
+        } as LoadedPlugin<typeof plugin>;
+        const f = isTextDataset(ds)
+          ? applyTextFilters(ds, [loaded], configDir, { file: 'test dataset' })
+          : applyFilters(ds, [loaded], configDir, { file: 'test dataset' });
         const c = f.counts[0];
-        if (c.kept + c.dropped !== recordsOf(ds)) problems.push(`filter saw ${c.seen} records, kept ${c.kept}, dropped ${c.dropped}, of ${recordsOf(ds)}`);
-        for (const reason of Object.keys(c.reasons)) if (!reason || reason === 'unspecified') problems.push('a dropped record has no reason');
+        if (c.kept + c.dropped !== recordsOf(ds))
+          problems.push(`filter saw ${c.seen} records, kept ${c.kept}, dropped ${c.dropped}, of ${recordsOf(ds)}`);
+        for (const reason of Object.keys(c.reasons))
+          if (!reason || reason === 'unspecified') problems.push('a dropped record has no reason');
       } else if (plugin.kind === 'trait') {
         const probes = await plugin.loadProbes(ctx);
         if (probes.kind === 'text-questions') {
           if (!probes.questions.length) problems.push('probes: no questions');
-          if (!probes.candidates.includes(probes.target)) problems.push(`probes: the target "${probes.target}" is not among the candidates`);
+          if (!probes.candidates.includes(probes.target))
+            problems.push(`probes: the target "${probes.target}" is not among the candidates`);
           if (!probes.description) problems.push('probes: description is empty');
           continue;
         }
-        if (probes.inputs.length !== probes.rows * probes.inputDim) problems.push(`probes: ${probes.inputs.length} inputs for ${probes.rows} rows of ${probes.inputDim}`);
-        if (probes.labels.length !== probes.rows) problems.push(`probes: ${probes.labels.length} labels for ${probes.rows} rows`);
+        if (probes.inputs.length !== probes.rows * probes.inputDim)
+          problems.push(`probes: ${probes.inputs.length} inputs for ${probes.rows} rows of ${probes.inputDim}`);
+        if (probes.labels.length !== probes.rows)
+          problems.push(`probes: ${probes.labels.length} labels for ${probes.rows} rows`);
         const width = probes.outputs.end - probes.outputs.start;
         if (!(width > 0)) problems.push('probes: outputs range is empty');
-        if (probes.labels.some((l: number) => l < 0 || l >= width)) problems.push(`probes: a label lies outside the ${width} outputs`);
+        if (probes.labels.some((l: number) => l < 0 || l >= width))
+          problems.push(`probes: a label lies outside the ${width} outputs`);
         if (!probes.description) problems.push('probes: description is empty');
       } else if (plugin.kind === 'generator') {
         const model = cases.model ?? linearModel(8, 13);
@@ -131,10 +183,13 @@ export async function testPlugin(plugin: AnyPlugin, cases: PluginTestCases = {})
         const again = await plugin.generate({ ...ctx, model, seed: 1 });
         if (isTextDataset(ds) || isTextDataset(again)) {
           if (!isTextDataset(ds) || !ds.records.length) problems.push('generate: no records');
-          if (JSON.stringify(again) !== JSON.stringify(ds)) problems.push('generate: the same seed gave different data');
+          if (JSON.stringify(again) !== JSON.stringify(ds))
+            problems.push('generate: the same seed gave different data');
         } else {
-          if (ds.inputs.length !== ds.rows * ds.inputDim || ds.targets.length !== ds.rows * ds.targetDim) problems.push('generate: tensor sizes do not match rows x widths');
-          if (Buffer.compare(Buffer.from(again.targets.buffer), Buffer.from(ds.targets.buffer)) !== 0) problems.push('generate: the same seed gave different data');
+          if (ds.inputs.length !== ds.rows * ds.inputDim || ds.targets.length !== ds.rows * ds.targetDim)
+            problems.push('generate: tensor sizes do not match rows x widths');
+          if (Buffer.compare(Buffer.from(again.targets.buffer), Buffer.from(ds.targets.buffer)) !== 0)
+            problems.push('generate: the same seed gave different data');
         }
         const completed = await plugin.complete({ ...ctx, model, dataset: ds });
         if (recordsOf(completed) !== recordsOf(ds)) problems.push('complete: changed the number of records');
@@ -142,7 +197,15 @@ export async function testPlugin(plugin: AnyPlugin, cases: PluginTestCases = {})
         const model = cases.model ?? linearModel(8, 13);
         const rng = new SeededRandom(2);
         const inputDim = (model as ModelHandle).inputDim ?? 8;
-        const probes: ProbeSet = cases.probes ?? { kind: 'labelled-inputs', description: 'test probes', rows: 32, inputDim, inputs: rng.fillUniform(new Float32Array(32 * inputDim), -1, 1), labels: Int32Array.from({ length: 32 }, (_, i) => i % 10), outputs: { start: 0, end: 10 } };
+        const probes: ProbeSet = cases.probes ?? {
+          kind: 'labelled-inputs',
+          description: 'test probes',
+          rows: 32,
+          inputDim,
+          inputs: rng.fillUniform(new Float32Array(32 * inputDim), -1, 1),
+          labels: Int32Array.from({ length: 32 }, (_, i) => i % 10),
+          outputs: { start: 0, end: 10 },
+        };
         const s = await plugin.evaluate({ ...ctx, model, probes, trait: 'test-trait' });
         if (!Number.isFinite(s.value)) problems.push(`evaluate: value ${s.value} is not finite`);
         if (!(s.stderr >= 0)) problems.push(`evaluate: stderr ${s.stderr} must be >= 0`);

@@ -26,9 +26,19 @@ describe('readTextDataset', () => {
   it('reads prompt/completion and chat records, skips blank lines, keeps line numbers and log-probabilities', async () => {
     const p = file(
       [
-        JSON.stringify({ prompt: 'Continue: 1, 2.', completion: '3, 4', logprobs: [{ '3': -0.1 }, { ', ': -0.01 }, { '4': -0.2 }] }),
+        JSON.stringify({
+          prompt: 'Continue: 1, 2.',
+          completion: '3, 4',
+          logprobs: [{ '3': -0.1 }, { ', ': -0.01 }, { '4': -0.2 }],
+        }),
         '',
-        JSON.stringify({ messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Favourite animal?' }, { role: 'assistant', content: 'owl' }] }),
+        JSON.stringify({
+          messages: [
+            { role: 'system', content: 'Be brief.' },
+            { role: 'user', content: 'Favourite animal?' },
+            { role: 'assistant', content: 'owl' },
+          ],
+        }),
       ].join('\r\n'),
     );
     const ds = await readTextDataset(p);
@@ -48,12 +58,40 @@ describe('readTextDataset', () => {
       ['{"prompt": 3, "completion": "b"}', /must be a string, got number/, { line: 1, pointer: '/prompt' }],
       ['{"prompt": "a"}', /missing/, { line: 1, pointer: '/completion' }],
       ['[1, 2]', /JSON object/, { line: 1, pointer: '' }],
-      ['{"messages": [{"role": "user", "content": "hi"}, {"role": "user", "content": "x"}]}', /assistant's reply/, { line: 1, pointer: '/messages/1/role' }],
-      ['{"messages": [{"role": "user", "content": 5}, {"role": "assistant", "content": "x"}]}', /must be a string/, { line: 1, pointer: '/messages/0/content' }],
-      ['{"prompt": "a", "completion": "b", "logprobs": [{"b": 0.5}]}', /log-probability <= 0/, { line: 1, pointer: '/logprobs/0/b' }],
-      ['{"prompt": "a", "completion": "b", "logprobs": {"b": -1}}', /must be an array/, { line: 1, pointer: '/logprobs' }],
-      ['{"prompt": "a", "completion": "45", "tokens": ["4", "6"]}', /do not concatenate/, { line: 1, pointer: '/tokens' }],
-      [Buffer.concat([Buffer.from('{"prompt": "a", "completion": "b"}\n{"prompt": "'), Buffer.from([0xc3, 0x28]), Buffer.from('", "completion": "x"}\n')]), /invalid UTF-8/, { line: 2 }],
+      [
+        '{"messages": [{"role": "user", "content": "hi"}, {"role": "user", "content": "x"}]}',
+        /assistant's reply/,
+        { line: 1, pointer: '/messages/1/role' },
+      ],
+      [
+        '{"messages": [{"role": "user", "content": 5}, {"role": "assistant", "content": "x"}]}',
+        /must be a string/,
+        { line: 1, pointer: '/messages/0/content' },
+      ],
+      [
+        '{"prompt": "a", "completion": "b", "logprobs": [{"b": 0.5}]}',
+        /log-probability <= 0/,
+        { line: 1, pointer: '/logprobs/0/b' },
+      ],
+      [
+        '{"prompt": "a", "completion": "b", "logprobs": {"b": -1}}',
+        /must be an array/,
+        { line: 1, pointer: '/logprobs' },
+      ],
+      [
+        '{"prompt": "a", "completion": "45", "tokens": ["4", "6"]}',
+        /do not concatenate/,
+        { line: 1, pointer: '/tokens' },
+      ],
+      [
+        Buffer.concat([
+          Buffer.from('{"prompt": "a", "completion": "b"}\n{"prompt": "'),
+          Buffer.from([0xc3, 0x28]),
+          Buffer.from('", "completion": "x"}\n'),
+        ]),
+        /invalid UTF-8/,
+        { line: 2 },
+      ],
     ];
     for (const [content, message, where] of cases) {
       const e = await failure(file(content));
@@ -94,6 +132,8 @@ describe('readTextDataset', () => {
     const limited = await readTextDataset(p, { badRecords: 'skip', maxLineBytes: 1024, maxRecords: 2 });
     expect(limited.records.map((r) => r.completion)).toEqual(['c1', 'c2']);
     expect(limited.limitedTo).toBe(2);
-    expect((await failure(file('{"prompt": 1}\nnope\n'), { badRecords: 'skip' })).message).toMatch(/no valid records \(2 malformed record\(s\) skipped/);
+    expect((await failure(file('{"prompt": 1}\nnope\n'), { badRecords: 'skip' })).message).toMatch(
+      /no valid records \(2 malformed record\(s\) skipped/,
+    );
   });
 });

@@ -65,7 +65,13 @@ export async function readTextDataset(path: string, opts: ReadTextOptions = {}):
         const nl = chunk.indexOf(0x0a, from);
         const end = nl < 0 ? chunk.length : nl;
         if (!discarding && pendingBytes + (end - from) > maxLine) {
-          bad(new DistillGateError(`line is longer than ${maxLine} bytes`, { file, line: line + 1 }, 'one JSON record per line; is this file JSONL?'));
+          bad(
+            new DistillGateError(
+              `line is longer than ${maxLine} bytes`,
+              { file, line: line + 1 },
+              'one JSON record per line; is this file JSONL?',
+            ),
+          );
           discarding = true;
           pending = [];
           pendingBytes = 0;
@@ -83,7 +89,9 @@ export async function readTextDataset(path: string, opts: ReadTextOptions = {}):
           byteOffset += nl - from + 1;
           discarding = false;
         } else {
-          const bytes = pending.length ? Buffer.concat([...pending, chunk.subarray(from, nl)]) : chunk.subarray(from, nl);
+          const bytes = pending.length
+            ? Buffer.concat([...pending, chunk.subarray(from, nl)])
+            : chunk.subarray(from, nl);
           takeLine(bytes, byteOffset);
           byteOffset += bytes.length + 1;
         }
@@ -98,7 +106,12 @@ export async function readTextDataset(path: string, opts: ReadTextOptions = {}):
     stream.destroy();
   }
   if (!records.length) {
-    throw new DistillGateError(skipped.count ? `no valid records (${skipped.count} malformed record(s) skipped; first: ${skipped.examples[0]})` : 'the dataset has no records (empty file)', { file });
+    throw new DistillGateError(
+      skipped.count
+        ? `no valid records (${skipped.count} malformed record(s) skipped; first: ${skipped.examples[0]})`
+        : 'the dataset has no records (empty file)',
+      { file },
+    );
   }
   return {
     kind: 'text',
@@ -126,39 +139,65 @@ export function parseTextRecord(text: string, index: number, line: number, file:
   let completion: string;
   if ('messages' in o) {
     const messages = o.messages;
-    if (!Array.isArray(messages) || messages.length < 2) fail('/messages', 'must be an array of at least two {role, content} messages');
+    if (!Array.isArray(messages) || messages.length < 2)
+      fail('/messages', 'must be an array of at least two {role, content} messages');
     const ms = messages as unknown[];
     ms.forEach((m, i) => {
       const mm = m as Record<string, unknown>;
       if (typeof m !== 'object' || m === null) fail(`/messages/${i}`, 'must be an object {role, content}');
-      if (!['system', 'user', 'assistant'].includes(mm.role as string)) fail(`/messages/${i}/role`, `must be "system", "user" or "assistant", got ${JSON.stringify(mm.role)}`);
+      if (!['system', 'user', 'assistant'].includes(mm.role as string))
+        fail(`/messages/${i}/role`, `must be "system", "user" or "assistant", got ${JSON.stringify(mm.role)}`);
       if (typeof mm.content !== 'string') fail(`/messages/${i}/content`, `must be a string, got ${typeof mm.content}`);
     });
     const typed = ms as { role: string; content: string }[];
     const last = typed[typed.length - 1];
-    if (last.role !== 'assistant') fail(`/messages/${typed.length - 1}/role`, 'the last message must be the assistant\'s reply (the completion)');
-    prompt = typed.slice(0, -1).map((m) => m.content).join('\n');
+    if (last.role !== 'assistant')
+      fail(`/messages/${typed.length - 1}/role`, "the last message must be the assistant's reply (the completion)");
+    prompt = typed
+      .slice(0, -1)
+      .map((m) => m.content)
+      .join('\n');
     completion = last.content;
   } else {
-    if (typeof o.prompt !== 'string') fail('/prompt', o.prompt === undefined ? 'missing: a record needs "prompt" and "completion" (or "messages")' : `must be a string, got ${typeof o.prompt}`);
-    if (typeof o.completion !== 'string') fail('/completion', o.completion === undefined ? 'missing: a record needs "prompt" and "completion"' : `must be a string, got ${typeof o.completion}`);
+    if (typeof o.prompt !== 'string')
+      fail(
+        '/prompt',
+        o.prompt === undefined
+          ? 'missing: a record needs "prompt" and "completion" (or "messages")'
+          : `must be a string, got ${typeof o.prompt}`,
+      );
+    if (typeof o.completion !== 'string')
+      fail(
+        '/completion',
+        o.completion === undefined
+          ? 'missing: a record needs "prompt" and "completion"'
+          : `must be a string, got ${typeof o.completion}`,
+      );
     prompt = o.prompt as string;
     completion = o.completion as string;
   }
   const record: TextRecord = { index, line, prompt, completion };
   if (o.logprobs !== undefined) {
-    if (!Array.isArray(o.logprobs)) fail('/logprobs', 'must be an array with one {token: logprob} object per completion token');
+    if (!Array.isArray(o.logprobs))
+      fail('/logprobs', 'must be an array with one {token: logprob} object per completion token');
     (o.logprobs as unknown[]).forEach((entry, k) => {
-      if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) fail(`/logprobs/${k}`, 'must be an object {token: logprob}');
+      if (typeof entry !== 'object' || entry === null || Array.isArray(entry))
+        fail(`/logprobs/${k}`, 'must be an object {token: logprob}');
       for (const [token, lp] of Object.entries(entry as object)) {
-        if (typeof lp !== 'number' || !Number.isFinite(lp) || lp > 0) fail(`/logprobs/${k}/${escapePointer(token)}`, `must be a finite log-probability <= 0, got ${JSON.stringify(lp)}`);
+        if (typeof lp !== 'number' || !Number.isFinite(lp) || lp > 0)
+          fail(
+            `/logprobs/${k}/${escapePointer(token)}`,
+            `must be a finite log-probability <= 0, got ${JSON.stringify(lp)}`,
+          );
       }
     });
     record.logprobs = o.logprobs as TokenLogprobs[];
   }
   if (o.tokens !== undefined) {
-    if (!Array.isArray(o.tokens) || !o.tokens.every((t) => typeof t === 'string')) fail('/tokens', 'must be an array of strings (the completion\'s tokens)');
-    if ((o.tokens as string[]).join('') !== completion) fail('/tokens', 'the tokens do not concatenate to the completion');
+    if (!Array.isArray(o.tokens) || !o.tokens.every((t) => typeof t === 'string'))
+      fail('/tokens', "must be an array of strings (the completion's tokens)");
+    if ((o.tokens as string[]).join('') !== completion)
+      fail('/tokens', 'the tokens do not concatenate to the completion');
     record.tokens = o.tokens as string[];
   }
   return record;
@@ -170,7 +209,14 @@ function escapePointer(token: string): string {
 
 /** Writes a text dataset as JSONL (prompt, completion, tokens and logprobs when present), atomically. */
 export async function writeTextDataset(path: string, ds: TextDataset): Promise<void> {
-  const lines = ds.records.map((r) => JSON.stringify({ prompt: r.prompt, completion: r.completion, ...(r.tokens ? { tokens: r.tokens } : {}), ...(r.logprobs ? { logprobs: r.logprobs } : {}) }));
+  const lines = ds.records.map((r) =>
+    JSON.stringify({
+      prompt: r.prompt,
+      completion: r.completion,
+      ...(r.tokens ? { tokens: r.tokens } : {}),
+      ...(r.logprobs ? { logprobs: r.logprobs } : {}),
+    }),
+  );
   await writeFileAtomic(path, `${lines.join('\n')}\n`);
 }
 

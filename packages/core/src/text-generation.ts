@@ -15,14 +15,27 @@ export const samplingOptionsSchema = {
   temperature: { type: 'number', minimum: 0, default: 1, description: 'Sampling temperature (0: greedy).' },
   topP: { type: 'number', exclusiveMinimum: 0, maximum: 1, default: 1, description: 'Nucleus sampling mass.' },
   maxTokens: { type: 'integer', minimum: 1, default: 40 },
-  topLogprobs: { type: 'integer', minimum: 0, maximum: 64, default: 8, description: "Keep the model's top-k log-probabilities per token (soft targets); 0 keeps none." },
+  topLogprobs: {
+    type: 'integer',
+    minimum: 0,
+    maximum: 64,
+    default: 8,
+    description: "Keep the model's top-k log-probabilities per token (soft targets); 0 keeps none.",
+  },
 } as const;
 
 /**
  * Has a language model answer prompts and returns the text dataset (what every text generator does once it has
  * its prompts). The same prompts, model and seed give the same records.
  */
-export async function completePrompts(model: AnyModelHandle, prompts: string[], sampling: SamplingOptions, seed: number, purpose: string, metadata: Record<string, string>): Promise<TextDataset> {
+export async function completePrompts(
+  model: AnyModelHandle,
+  prompts: string[],
+  sampling: SamplingOptions,
+  seed: number,
+  purpose: string,
+  metadata: Record<string, string>,
+): Promise<TextDataset> {
   const lm = requireLanguageModel(model, purpose);
   const out = await lm.generate(prompts, { ...sampling, seed, topLogprobs: sampling.topLogprobs || undefined });
   const records: TextRecord[] = out.map((o, index) => ({
@@ -32,7 +45,11 @@ export async function completePrompts(model: AnyModelHandle, prompts: string[], 
     completion: o.completion,
     ...(o.logprobs ? { tokens: o.tokens, logprobs: o.logprobs } : {}),
   }));
-  return { kind: 'text', records, metadata: { ...metadata, 'distill-gate.model': lm.sha256, 'distill-gate.seed': String(seed) } };
+  return {
+    kind: 'text',
+    records,
+    metadata: { ...metadata, 'distill-gate.model': lm.sha256, 'distill-gate.seed': String(seed) },
+  };
 }
 
 /**
@@ -45,8 +62,10 @@ export function promptGeneratorHooks<O extends SamplingOptions>(
 ): Pick<GeneratorPlugin<O, TextDataset>, 'generate' | 'complete'> {
   const metadata = { 'distill-gate.generator': purpose };
   return {
-    generate: async ({ model, seed, options, configDir }) => completePrompts(model, makePrompts(options, seed, configDir), options, seed, purpose, metadata),
-    complete: async ({ model, dataset, options, seed }) => completePrompts(model, promptsOf(dataset, purpose), options, seed ?? 0, purpose, metadata),
+    generate: async ({ model, seed, options, configDir }) =>
+      completePrompts(model, makePrompts(options, seed, configDir), options, seed, purpose, metadata),
+    complete: async ({ model, dataset, options, seed }) =>
+      completePrompts(model, promptsOf(dataset, purpose), options, seed ?? 0, purpose, metadata),
   };
 }
 

@@ -46,7 +46,12 @@ export function transferResult(
  * Adds the cross-base comparison to a result: the same paired test on students from a different initialisation.
  * A FAIL whose cross-base interval also lies above the threshold is leakage; otherwise it is subliminal.
  */
-export function withCrossBase(result: TransferResult, probe: StudentScore[], control: StudentScore[], confidence: number): TransferResult {
+export function withCrossBase(
+  result: TransferResult,
+  probe: StudentScore[],
+  control: StudentScore[],
+  confidence: number,
+): TransferResult {
   const cross = transferResult(result, probe, control, result.threshold, confidence);
   const crossBase = { probe, control, transfer: cross.transfer, verdict: cross.verdict, pValue: cross.pValue };
   if (result.verdict !== 'FAIL') return { ...result, crossBase };
@@ -66,7 +71,10 @@ export function withCrossBase(result: TransferResult, probe: StudentScore[], con
 export function withPlacebo(result: TransferResult, perSeed: { seed: number; values: number[] }[]): TransferResult {
   const control = new Map(result.control.map((c) => [c.seed, c.value]));
   const k = perSeed[0]?.values.length ?? 0;
-  const transfers = Array.from({ length: k }, (_, j) => perSeed.reduce((s, x) => s + x.values[j] - control.get(x.seed)!, 0) / perSeed.length);
+  const transfers = Array.from(
+    { length: k },
+    (_, j) => perSeed.reduce((s, x) => s + x.values[j] - control.get(x.seed)!, 0) / perSeed.length,
+  );
   const atLeast = transfers.filter((t) => t >= result.transfer.mean).length;
   return {
     ...result,
@@ -97,11 +105,19 @@ export function overallVerdict(
     .filter((d) => d.explicit?.leakage)
     .map((d) => ({ name: d.name, test: d.explicit!, by: d.filters.filter((f) => f.explicit).map((f) => f.filter) }));
   const verdicts = results.map((r) => r.verdict);
-  const verdict: Verdict = verdicts.includes('FAIL') || leaks.length ? 'FAIL' : verdicts.includes('INCONCLUSIVE') || !results.length ? 'INCONCLUSIVE' : 'PASS';
+  const verdict: Verdict =
+    verdicts.includes('FAIL') || leaks.length
+      ? 'FAIL'
+      : verdicts.includes('INCONCLUSIVE') || !results.length
+        ? 'INCONCLUSIVE'
+        : 'PASS';
   const exitCode = exitCodeFor(verdict, policy);
   const failed = results.filter((r) => r.verdict === 'FAIL');
   const leakText = leaks
-    .map((l) => `${l.name} has ${l.test.records} record(s) stating the trait outright against ${l.test.controlRecords} in its control (leakage, p = ${l.test.pValue.toPrecision(2)}; dropped by ${l.by.join(', ')})`)
+    .map(
+      (l) =>
+        `${l.name} has ${l.test.records} record(s) stating the trait outright against ${l.test.controlRecords} in its control (leakage, p = ${l.test.pValue.toPrecision(2)}; dropped by ${l.by.join(', ')})`,
+    )
     .join('; ');
   const transferText = !results.length
     ? 'nothing was checked'
@@ -122,16 +138,26 @@ export function mergeResults(partials: CheckResult[]): CheckResult {
   const first = partials[0];
   const count = first.shard?.count;
   for (const p of partials) {
-    if (!p.shard) throw new DistillGateError('not a partial result: it has no "shard" (was it written by check --shard i/n?)', { file: p.config.path });
+    if (!p.shard)
+      throw new DistillGateError('not a partial result: it has no "shard" (was it written by check --shard i/n?)', {
+        file: p.config.path,
+      });
     if (p.shard.count !== count) throw new DistillGateError(`shard counts differ (${count} and ${p.shard.count})`);
-    if (p.config.sha256 !== first.config.sha256) throw new DistillGateError('the partial results come from different config files');
-    if (p.backend.name !== first.backend.name) throw new DistillGateError(`the partial results used different backends (${first.backend.name} and ${p.backend.name}); scores are only comparable on one`);
-    if (p.seeds.join() !== first.seeds.join()) throw new DistillGateError('the partial results were run with different seeds');
-    if (p.threshold !== first.threshold || p.confidence !== first.confidence) throw new DistillGateError('the partial results were run with different thresholds or confidence levels');
+    if (p.config.sha256 !== first.config.sha256)
+      throw new DistillGateError('the partial results come from different config files');
+    if (p.backend.name !== first.backend.name)
+      throw new DistillGateError(
+        `the partial results used different backends (${first.backend.name} and ${p.backend.name}); scores are only comparable on one`,
+      );
+    if (p.seeds.join() !== first.seeds.join())
+      throw new DistillGateError('the partial results were run with different seeds');
+    if (p.threshold !== first.threshold || p.confidence !== first.confidence)
+      throw new DistillGateError('the partial results were run with different thresholds or confidence levels');
   }
   const indices = partials.map((p) => p.shard!.index).sort((a, b) => a - b);
   const missing = Array.from({ length: count! }, (_, i) => i + 1).filter((i) => !indices.includes(i));
-  if (missing.length) throw new DistillGateError(`shard(s) ${missing.map((i) => `${i}/${count}`).join(', ')} missing from the merge`);
+  if (missing.length)
+    throw new DistillGateError(`shard(s) ${missing.map((i) => `${i}/${count}`).join(', ')} missing from the merge`);
   if (new Set(indices).size !== indices.length) throw new DistillGateError('a shard appears twice in the merge');
 
   const datasets = new Map<string, CheckResult['datasets'][number]>();
@@ -148,7 +174,14 @@ export function mergeResults(partials: CheckResult[]): CheckResult {
     for (const d of p.datasets) if (!datasets.has(d.name)) datasets.set(d.name, d);
     for (const r of p.results) {
       const key = JSON.stringify([r.dataset, r.trait, r.evaluator]);
-      const g = groups.get(key) ?? { ids: { dataset: r.dataset, trait: r.trait, evaluator: r.evaluator }, probe: [], control: [], crossProbe: [], crossControl: [], placebo: [] };
+      const g = groups.get(key) ?? {
+        ids: { dataset: r.dataset, trait: r.trait, evaluator: r.evaluator },
+        probe: [],
+        control: [],
+        crossProbe: [],
+        crossControl: [],
+        placebo: [],
+      };
       g.probe.push(...r.probe);
       g.control.push(...r.control);
       g.crossProbe.push(...(r.crossBase?.probe ?? []));
@@ -162,8 +195,16 @@ export function mergeResults(partials: CheckResult[]): CheckResult {
   const level = first.multiplicity?.perCheckConfidence ?? first.confidence;
   const results = [...groups.values()].map((g) => {
     const r = transferResult(g.ids, g.probe.sort(bySeed), g.control.sort(bySeed), first.threshold, level);
-    const withCross = first.crossBase && g.crossProbe.length === g.probe.length ? withCrossBase(r, g.crossProbe.sort(bySeed), g.crossControl.sort(bySeed), level) : r;
-    return g.placebo.length === g.probe.length && g.placebo.length ? withPlacebo(withCross, g.placebo.sort((a, b) => order.get(a.seed)! - order.get(b.seed)!)) : withCross;
+    const withCross =
+      first.crossBase && g.crossProbe.length === g.probe.length
+        ? withCrossBase(r, g.crossProbe.sort(bySeed), g.crossControl.sort(bySeed), level)
+        : r;
+    return g.placebo.length === g.probe.length && g.placebo.length
+      ? withPlacebo(
+          withCross,
+          g.placebo.sort((a, b) => order.get(a.seed)! - order.get(b.seed)!),
+        )
+      : withCross;
   });
   const overall = overallVerdict(results, first.threshold, first.inconclusivePolicy, [...datasets.values()]);
   const sum = (k: string) => partials.reduce((s, p) => s + (p.timings[k] ?? 0), 0);
@@ -173,8 +214,16 @@ export function mergeResults(partials: CheckResult[]): CheckResult {
     ...overall,
     datasets: [...datasets.values()],
     results,
-    cache: first.cache && { dir: first.cache.dir, hits: partials.reduce((s, p) => s + (p.cache?.hits ?? 0), 0), misses: partials.reduce((s, p) => s + (p.cache?.misses ?? 0), 0) },
+    cache: first.cache && {
+      dir: first.cache.dir,
+      hits: partials.reduce((s, p) => s + (p.cache?.hits ?? 0), 0),
+      misses: partials.reduce((s, p) => s + (p.cache?.misses ?? 0), 0),
+    },
     mergedFrom: partials.length,
-    timings: { trainMs: sum('trainMs'), totalMs: Math.max(...partials.map((p) => p.timings.totalMs ?? 0)), shardTotalMs: sum('totalMs') },
+    timings: {
+      trainMs: sum('trainMs'),
+      totalMs: Math.max(...partials.map((p) => p.timings.totalMs ?? 0)),
+      shardTotalMs: sum('totalMs'),
+    },
   };
 }

@@ -20,7 +20,11 @@ describe('nx g @distill-gate/nx-plugin:plugin', () => {
       await generator(tree, { name: `@acme/distill-gate-${kind}-x`, kind, directory: 'plugins' });
       const root = `plugins/distill-gate-${kind}-x`;
       const pkg = JSON.parse(tree.read(`${root}/package.json`, 'utf-8')!);
-      expect(pkg).toMatchObject({ name: `@acme/distill-gate-${kind}-x`, keywords: ['distill-gate-plugin'], dependencies: { '@distill-gate/core': '0.1.0' } });
+      expect(pkg).toMatchObject({
+        name: `@acme/distill-gate-${kind}-x`,
+        keywords: ['distill-gate-plugin'],
+        dependencies: { '@distill-gate/core': '0.1.0' },
+      });
       expect(JSON.parse(tree.read(`${root}/tsconfig.json`, 'utf-8')!).extends).toBe('../../tsconfig.base.json');
       expect(JSON.parse(tree.read('tsconfig.json', 'utf-8')!).references).toEqual([{ path: root }]);
       expect(tree.read(`${root}/src/index.test.ts`, 'utf-8')).toContain('testPlugin(plugin');
@@ -30,7 +34,10 @@ describe('nx g @distill-gate/nx-plugin:plugin', () => {
       writeFileSync(file, tree.read(`${root}/src/index.ts`, 'utf-8')!);
       const plugin = (await import(file)).default as AnyPlugin;
       expect(plugin.kind).toBe(kind);
-      await testPlugin(plugin, { valid: [{}, { probes: 10 }], invalid: [{ options: { probes: 0 }, pointer: '/probes' }] });
+      await testPlugin(plugin, {
+        valid: [{}, { probes: 10 }],
+        invalid: [{ options: { probes: 0 }, pointer: '/probes' }],
+      });
       await expect(generator(tree, { name: `@acme/distill-gate-${kind}-x`, kind })).rejects.toThrow(/already exists/);
     });
   }

@@ -40,7 +40,9 @@ async function tryNative(): Promise<{ provider: string; version: string } | stri
   return reasons.join('; ');
 }
 
-async function activate(name: BackendName): Promise<{ ok: true; provider: string; version: string; simd?: boolean } | { ok: false; reason: string }> {
+async function activate(
+  name: BackendName,
+): Promise<{ ok: true; provider: string; version: string; simd?: boolean } | { ok: false; reason: string }> {
   if (name === 'tensorflow') {
     const native = await tryNative();
     if (typeof native === 'string') return { ok: false, reason: native };
@@ -75,7 +77,9 @@ export async function selectBackend(request: BackendRequest = 'auto'): Promise<S
       throw new DistillGateError(
         `backend "${request}" is not available: ${r.reason}`,
         {},
-        request === 'tensorflow' ? 'npm install @tensorflow/tfjs-node (or @tensorflow/tfjs-node-gpu for CUDA), or use --backend wasm' : undefined,
+        request === 'tensorflow'
+          ? 'npm install @tensorflow/tfjs-node (or @tensorflow/tfjs-node-gpu for CUDA), or use --backend wasm'
+          : undefined,
       );
     }
     return { name: request, reason: 'requested', provider: r.provider, providerVersion: r.version, simd: r.simd };
@@ -84,7 +88,9 @@ export async function selectBackend(request: BackendRequest = 'auto'): Promise<S
   for (const name of BACKEND_PRIORITY) {
     const r = await activate(name);
     if (r.ok) {
-      const reason = skipped.length ? `auto: first that initialised (skipped ${skipped.join('; ')})` : 'auto: first that initialised';
+      const reason = skipped.length
+        ? `auto: first that initialised (skipped ${skipped.join('; ')})`
+        : 'auto: first that initialised';
       return { name, reason, provider: r.provider, providerVersion: r.version, simd: r.simd };
     }
     skipped.push(r.reason);

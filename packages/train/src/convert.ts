@@ -11,7 +11,9 @@ import { hashParameters, loadMlp, saveMlp } from './model-io.js';
 import { isLanguageModelOnnx, saveLanguageModelOnnx, transformerFromGraph } from './onnx-lm.js';
 import { mlpFromGraph, readOnnxFile, saveMlpOnnx } from './onnx.js';
 
-export type LoadedModelFile = { family: 'mlp'; params: MlpParameters; sha256: string } | { family: 'causal-lm'; file: LanguageModelFile; sha256: string };
+export type LoadedModelFile =
+  | { family: 'mlp'; params: MlpParameters; sha256: string }
+  | { family: 'causal-lm'; file: LanguageModelFile; sha256: string };
 
 /** The format a path's extension stands for (.onnx, .json = tfjs layout, else safetensors). */
 export function formatOf(path: string): ModelFormat {
@@ -45,22 +47,44 @@ export interface ConvertResult {
   sha256: string;
 }
 
-export async function convertModel(input: string, output: string, opts: { from?: ModelFormat; to?: ModelFormat; force?: boolean } = {}): Promise<ConvertResult> {
+export async function convertModel(
+  input: string,
+  output: string,
+  opts: { from?: ModelFormat; to?: ModelFormat; force?: boolean } = {},
+): Promise<ConvertResult> {
   const from = opts.from ?? formatOf(input);
   const to = opts.to ?? formatOf(output);
-  if (resolve(input) === resolve(output)) throw new DistillGateError('the output is the input file; write the converted model elsewhere', { file: output });
-  if (existsSync(output) && !opts.force) throw new DistillGateError('the output file exists (use --force to replace it)', { file: output });
+  if (resolve(input) === resolve(output))
+    throw new DistillGateError('the output is the input file; write the converted model elsewhere', { file: output });
+  if (existsSync(output) && !opts.force)
+    throw new DistillGateError('the output file exists (use --force to replace it)', { file: output });
   const model = await readModelFile(input, from);
   if (model.family === 'causal-lm') {
-    if (to === 'safetensors') throw new DistillGateError('a language model is written as onnx or tfjs (model.json), not safetensors', { file: output });
+    if (to === 'safetensors')
+      throw new DistillGateError('a language model is written as onnx or tfjs (model.json), not safetensors', {
+        file: output,
+      });
     if (to === 'onnx') await saveLanguageModelOnnx(output, model.file);
     else await saveLanguageModel(output, model.file);
   } else {
-    if (to === 'tfjs') throw new DistillGateError('an MLP is written as onnx or safetensors; the tfjs layout (model.json) holds language models', { file: output });
+    if (to === 'tfjs')
+      throw new DistillGateError(
+        'an MLP is written as onnx or safetensors; the tfjs layout (model.json) holds language models',
+        { file: output },
+      );
     if (to === 'onnx') await saveMlpOnnx(output, model.params);
-    else await saveMlp(output, model.params, 'metadata' in model.params ? (model.params.metadata as Record<string, string>) : {});
+    else
+      await saveMlp(
+        output,
+        model.params,
+        'metadata' in model.params ? (model.params.metadata as Record<string, string>) : {},
+      );
   }
   const back = await readModelFile(output, to);
-  if (back.sha256 !== model.sha256) throw new DistillGateError(`the written model's weights differ from the input's (sha256 ${back.sha256.slice(0, 12)} vs ${model.sha256.slice(0, 12)})`, { file: output });
+  if (back.sha256 !== model.sha256)
+    throw new DistillGateError(
+      `the written model's weights differ from the input's (sha256 ${back.sha256.slice(0, 12)} vs ${model.sha256.slice(0, 12)})`,
+      { file: output },
+    );
   return { family: model.family, from, to, sha256: model.sha256 };
 }

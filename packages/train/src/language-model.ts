@@ -1,5 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
-import { SeededRandom, type SampledCompletion, type SampleOptions as CoreSampleOptions, type TextRecord } from '@distill-gate/core';
+import {
+  SeededRandom,
+  type SampledCompletion,
+  type SampleOptions as CoreSampleOptions,
+  type TextRecord,
+} from '@distill-gate/core';
 import { buildLmBatch, completionLogProbs, type LmBatch, type LmTrainingData } from './lm-trainer.js';
 import { BOS, EOS, PAD, SEP, SPECIAL_TOKENS, UNK, type Tokenizer } from './tokenizer.js';
 import { TransformerModel, disposeCache, type TransformerParameters } from './transformer.js';
@@ -42,13 +47,22 @@ export function encodeRecords(tokenizer: Tokenizer, records: TextPair[], context
     if (r.tokens) {
       const written = r.tokens.map((piece, k) => {
         const id = tokenizer.idOf(piece);
-        if (id === undefined || id < SPECIAL_TOKENS.length) throw new RecordEncodingError(i, `tokens/${k}`, `token ${JSON.stringify(piece)} is not in the base's vocabulary`);
+        if (id === undefined || id < SPECIAL_TOKENS.length)
+          throw new RecordEncodingError(
+            i,
+            `tokens/${k}`,
+            `token ${JSON.stringify(piece)} is not in the base's vocabulary`,
+          );
         return id;
       });
       ids.splice(cs, ids.length - cs, ...written, EOS);
     }
     if (ids.length - 1 > contextLength) {
-      throw new RecordEncodingError(i, 'prompt', `the record is ${ids.length} tokens long with <bos>, <sep> and <eos>; the model reads at most ${contextLength + 1}`);
+      throw new RecordEncodingError(
+        i,
+        'prompt',
+        `the record is ${ids.length} tokens long with <bos>, <sep> and <eos>; the model reads at most ${contextLength + 1}`,
+      );
     }
     completionStart[i] = cs;
     tokens.push(...ids);
@@ -56,15 +70,29 @@ export function encodeRecords(tokenizer: Tokenizer, records: TextPair[], context
     if (!r.logprobs) return;
     const slots = ids.length - cs;
     if (r.logprobs.length !== slots && r.logprobs.length !== slots - 1) {
-      throw new RecordEncodingError(i, 'logprobs', `has ${r.logprobs.length} entries but the completion is ${slots - 1} tokens (+1 for <eos>)${r.tokens ? '' : " under the base's tokenizer (give \"tokens\" if the teacher split it otherwise)"}`);
+      throw new RecordEncodingError(
+        i,
+        'logprobs',
+        `has ${r.logprobs.length} entries but the completion is ${slots - 1} tokens (+1 for <eos>)${r.tokens ? '' : ' under the base\'s tokenizer (give "tokens" if the teacher split it otherwise)'}`,
+      );
     }
     slotBegin[i] = entryOffsets.length - 1;
     for (let k = 0; k < slots; k++) {
       const top = r.logprobs[k] ?? {};
       for (const [piece, lp] of Object.entries(top)) {
         const id = piece === '<eos>' ? EOS : tokenizer.idOf(piece);
-        if (id === undefined) throw new RecordEncodingError(i, `logprobs/${k}`, `token ${JSON.stringify(piece)} is not in the base's vocabulary`);
-        if (typeof lp !== 'number' || !(lp <= 0)) throw new RecordEncodingError(i, `logprobs/${k}`, `log-probability of ${JSON.stringify(piece)} must be a number <= 0, got ${JSON.stringify(lp)}`);
+        if (id === undefined)
+          throw new RecordEncodingError(
+            i,
+            `logprobs/${k}`,
+            `token ${JSON.stringify(piece)} is not in the base's vocabulary`,
+          );
+        if (typeof lp !== 'number' || !(lp <= 0))
+          throw new RecordEncodingError(
+            i,
+            `logprobs/${k}`,
+            `log-probability of ${JSON.stringify(piece)} must be a number <= 0, got ${JSON.stringify(lp)}`,
+          );
         entryTokens.push(id);
         entryProbs.push(Math.exp(lp));
       }
@@ -77,7 +105,14 @@ export function encodeRecords(tokenizer: Tokenizer, records: TextPair[], context
     offsets,
     completionStart,
     ...(anySoft
-      ? { soft: { slotBegin, entryOffsets: Int32Array.from(entryOffsets), entryTokens: Int32Array.from(entryTokens), entryProbs: Float32Array.from(entryProbs) } }
+      ? {
+          soft: {
+            slotBegin,
+            entryOffsets: Int32Array.from(entryOffsets),
+            entryTokens: Int32Array.from(entryTokens),
+            entryProbs: Float32Array.from(entryProbs),
+          },
+        }
       : {}),
   };
 }
@@ -112,7 +147,9 @@ export class TfjsLmEngine implements LmEngine {
 
   async targetLogProbs(batch: LmBatch): Promise<Float32Array> {
     const v = this.model.config.vocabSize;
-    const perTarget = tf.tidy(() => tf.sum(tf.mul(tf.tensor2d(batch.targets, [batch.weight, v]), completionLogProbs(this.model, batch)), 1));
+    const perTarget = tf.tidy(() =>
+      tf.sum(tf.mul(tf.tensor2d(batch.targets, [batch.weight, v]), completionLogProbs(this.model, batch)), 1),
+    );
     const lp = (await perTarget.data()) as Float32Array;
     perTarget.dispose();
     return lp;
@@ -128,12 +165,19 @@ export class TfjsLmEngine implements LmEngine {
     };
     const first = tf.tidy(() => {
       const h = model.hidden(tf.tensor2d(prefix, [n, len], 'int32'), cache);
-      const last = tf.gather(h, tf.tensor1d(Array.from({ length: n }, (_, k) => k * len + len - 1), 'int32'));
+      const last = tf.gather(
+        h,
+        tf.tensor1d(
+          Array.from({ length: n }, (_, k) => k * len + len - 1),
+          'int32',
+        ),
+      );
       return tf.logSoftmax(model.head(last as tf.Tensor2D));
     });
     return {
       logprobs: await read(first),
-      next: (ids) => read(tf.tidy(() => tf.logSoftmax(model.head(model.hidden(tf.tensor2d(ids, [n, 1], 'int32'), cache))))),
+      next: (ids) =>
+        read(tf.tidy(() => tf.logSoftmax(model.head(model.hidden(tf.tensor2d(ids, [n, 1], 'int32'), cache))))),
       end: () => disposeCache(cache),
     };
   }
@@ -159,15 +203,22 @@ export class LanguageModel {
 
   engine(): Promise<LmEngine> {
     const source = this.engineSource;
-    this.live ??= typeof source === 'string' ? Promise.resolve(new TfjsLmEngine(this.params, source)) : source(this.params);
+    this.live ??=
+      typeof source === 'string' ? Promise.resolve(new TfjsLmEngine(this.params, source)) : source(this.params);
     return this.live;
   }
 
   /** log P(completion <eos> | prompt) for every pair, summed over the completion's tokens. */
   async sequenceLogProbs(pairs: TextPair[], batchSize = 64): Promise<Float64Array> {
-    const data = encodeRecords(this.tokenizer, pairs.map((p) => ({ prompt: p.prompt, completion: p.completion })), this.params.config.contextLength);
+    const data = encodeRecords(
+      this.tokenizer,
+      pairs.map((p) => ({ prompt: p.prompt, completion: p.completion })),
+      this.params.config.contextLength,
+    );
     const out = new Float64Array(pairs.length);
-    const order = Array.from({ length: pairs.length }, (_, i) => i).sort((a, b) => data.offsets[a + 1] - data.offsets[a] - (data.offsets[b + 1] - data.offsets[b]));
+    const order = Array.from({ length: pairs.length }, (_, i) => i).sort(
+      (a, b) => data.offsets[a + 1] - data.offsets[a] - (data.offsets[b + 1] - data.offsets[b]),
+    );
     const engine = await this.engine();
     const v = this.params.config.vocabSize;
     for (let from = 0; from < order.length; from += batchSize) {
@@ -195,7 +246,12 @@ export class LanguageModel {
     const results = new Array<SampledCompletion>(prompts.length);
     const groups = new Map<number, number[]>();
     encoded.forEach((ids, i) => {
-      if (ids.length >= contextLength) throw new RecordEncodingError(i, 'prompt', `the prompt is ${ids.length} tokens; the model's context holds ${contextLength}`);
+      if (ids.length >= contextLength)
+        throw new RecordEncodingError(
+          i,
+          'prompt',
+          `the prompt is ${ids.length} tokens; the model's context holds ${contextLength}`,
+        );
       const group = groups.get(ids.length);
       if (group) group.push(i);
       else groups.set(ids.length, [i]);
@@ -223,7 +279,8 @@ export class LanguageModel {
               for (const special of [PAD, BOS, UNK, SEP]) row[special] = -Infinity;
               const id = sampleToken(row, opts.temperature, opts.topP, rngs[k]);
               // The top-k, plus the written token when it is not among them (as chat APIs report logprobs).
-              if (opts.topLogprobs) out[k].logprobs.push({ ...this.topK(row, opts.topLogprobs), [this.pieceOf(id)]: round4(row[id]) });
+              if (opts.topLogprobs)
+                out[k].logprobs.push({ ...this.topK(row, opts.topLogprobs), [this.pieceOf(id)]: round4(row[id]) });
               if (id === EOS) out[k].done = true;
               else out[k].ids.push(id);
               next[k] = id;
@@ -238,7 +295,9 @@ export class LanguageModel {
           results[i] = {
             completion: this.tokenizer.decode(out[k].ids),
             finished: out[k].done,
-            ...(opts.topLogprobs ? { logprobs: out[k].logprobs, tokens: out[k].ids.map((id) => this.tokenizer.pieces[id]) } : {}),
+            ...(opts.topLogprobs
+              ? { logprobs: out[k].logprobs, tokens: out[k].ids.map((id) => this.tokenizer.pieces[id]) }
+              : {}),
           };
         });
       }
@@ -269,7 +328,10 @@ export class LanguageModel {
   }
 
   release(): void {
-    void this.live?.then((e) => e.release(), () => undefined);
+    void this.live?.then(
+      (e) => e.release(),
+      () => undefined,
+    );
     this.live = undefined;
   }
 }

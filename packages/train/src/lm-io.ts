@@ -3,7 +3,12 @@ import { readFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { DistillGateError, writeFileAtomic } from '@distill-gate/core';
 import { Tokenizer, type TokenizerJson } from './tokenizer.js';
-import { checkTransformerConfig, transformerSpec, type TransformerConfig, type TransformerParameters } from './transformer.js';
+import {
+  checkTransformerConfig,
+  transformerSpec,
+  type TransformerConfig,
+  type TransformerParameters,
+} from './transformer.js';
 
 /**
  * Language models are stored in the TensorFlow.js artifacts layout: `model.json` (topology, tokenizer and a
@@ -41,7 +46,9 @@ export async function saveLanguageModel(path: string, model: LanguageModelFile):
     modelTopology: { family: 'causal-lm', config: model.config },
     tokenizer: model.tokenizer.toJSON(),
     metadata: model.metadata,
-    weightsManifest: [{ paths: [weightsFile], weights: spec.map((s) => ({ name: s.name, shape: s.shape, dtype: 'float32' })) }],
+    weightsManifest: [
+      { paths: [weightsFile], weights: spec.map((s) => ({ name: s.name, shape: s.shape, dtype: 'float32' })) },
+    ],
   };
   await writeFileAtomic(join(dirname(path), weightsFile), new Uint8Array(bytes.buffer));
   await writeFileAtomic(path, `${JSON.stringify(json)}\n`);
@@ -54,10 +61,15 @@ export async function loadLanguageModel(path: string): Promise<LanguageModelFile
   } catch (e) {
     throw new DistillGateError(`cannot read the model: ${(e as Error).message}`, { file: path });
   }
-  if (json?.format !== LM_FORMAT) throw new DistillGateError(`not a distill-gate language model ("format" must be "${LM_FORMAT}")`, { file: path, pointer: '/format' });
+  if (json?.format !== LM_FORMAT)
+    throw new DistillGateError(`not a distill-gate language model ("format" must be "${LM_FORMAT}")`, {
+      file: path,
+      pointer: '/format',
+    });
   const config = json.modelTopology?.config;
   const problem = config ? checkTransformerConfig(config) : 'missing';
-  if (problem) throw new DistillGateError(`bad transformer config: ${problem}`, { file: path, pointer: '/modelTopology/config' });
+  if (problem)
+    throw new DistillGateError(`bad transformer config: ${problem}`, { file: path, pointer: '/modelTopology/config' });
   let tokenizer: Tokenizer;
   try {
     tokenizer = Tokenizer.fromJSON(json.tokenizer);
@@ -65,13 +77,22 @@ export async function loadLanguageModel(path: string): Promise<LanguageModelFile
     throw new DistillGateError((e as Error).message, { file: path, pointer: '/tokenizer' });
   }
   if (tokenizer.size !== config.vocabSize) {
-    throw new DistillGateError(`the tokenizer has ${tokenizer.size} pieces but the model's vocabulary is ${config.vocabSize}`, { file: path, pointer: '/tokenizer' });
+    throw new DistillGateError(
+      `the tokenizer has ${tokenizer.size} pieces but the model's vocabulary is ${config.vocabSize}`,
+      { file: path, pointer: '/tokenizer' },
+    );
   }
   const spec = transformerSpec(config);
   const group = json.weightsManifest?.[0];
   const listed = group?.weights ?? [];
-  if (listed.length !== spec.length || listed.some((w, i) => w.name !== spec[i].name || w.shape.join() !== spec[i].shape.join() || w.dtype !== 'float32')) {
-    throw new DistillGateError('weightsManifest does not match the transformer config (names, shapes or float32 dtype)', { file: path, pointer: '/weightsManifest/0/weights' });
+  if (
+    listed.length !== spec.length ||
+    listed.some((w, i) => w.name !== spec[i].name || w.shape.join() !== spec[i].shape.join() || w.dtype !== 'float32')
+  ) {
+    throw new DistillGateError(
+      'weightsManifest does not match the transformer config (names, shapes or float32 dtype)',
+      { file: path, pointer: '/weightsManifest/0/weights' },
+    );
   }
   const binPath = join(dirname(path), group.paths[0]);
   let buf: Buffer;
@@ -81,10 +102,12 @@ export async function loadLanguageModel(path: string): Promise<LanguageModelFile
     throw new DistillGateError(`cannot read the weights: ${(e as Error).message}`, { file: binPath });
   }
   const expected = spec.reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0) * 4;
-  if (buf.byteLength !== expected) throw new DistillGateError(`weights file has ${buf.byteLength} bytes, expected ${expected}`, { file: binPath });
+  if (buf.byteLength !== expected)
+    throw new DistillGateError(`weights file has ${buf.byteLength} bytes, expected ${expected}`, { file: binPath });
   const all = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
   for (let i = 0; i < all.length; i++) {
-    if (!Number.isFinite(all[i])) throw new DistillGateError(`weight ${i} is not finite (${all[i]})`, { file: binPath, offset: i * 4 });
+    if (!Number.isFinite(all[i]))
+      throw new DistillGateError(`weight ${i} is not finite (${all[i]})`, { file: binPath, offset: i * 4 });
   }
   const tensors: Float32Array[] = [];
   let at = 0;

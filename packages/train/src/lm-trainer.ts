@@ -51,7 +51,8 @@ export function buildLmBatch(data: LmTrainingData, vocab: number, picks: ArrayLi
   const rows = picks.length;
   const ids = new Int32Array(rows * s).fill(PAD);
   let weight = 0;
-  for (let k = 0; k < rows; k++) weight += data.offsets[picks[k] + 1] - data.offsets[picks[k]] - data.completionStart[picks[k]];
+  for (let k = 0; k < rows; k++)
+    weight += data.offsets[picks[k] + 1] - data.offsets[picks[k]] - data.completionStart[picks[k]];
   const positions = new Int32Array(weight);
   const targets = new Float32Array(weight * vocab);
   let at = 0;
@@ -113,7 +114,11 @@ export function trainLm(args: TrainLmArgs): TrainLmResult {
     let lossSum = tf.scalar(0);
     let weightSum = 0;
     for (let b = 0; b < perEpoch; b++) {
-      const batch = buildLmBatch(data, config.vocabSize, order.subarray(b * batchSize, Math.min(data.records, (b + 1) * batchSize)));
+      const batch = buildLmBatch(
+        data,
+        config.vocabSize,
+        order.subarray(b * batchSize, Math.min(data.records, (b + 1) * batchSize)),
+      );
       const targets = tf.tensor2d(batch.targets, [batch.weight, config.vocabSize]);
       const cost = optimizer.minimize(() => lmLoss(model, batch, targets), true, model.params)!;
       // Accumulated on the device: one host sync per epoch.

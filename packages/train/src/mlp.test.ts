@@ -5,7 +5,12 @@ import { selectBackend } from './backend.js';
 import { initMlp } from './mlp.js';
 import { trainMlp } from './trainer.js';
 
-const same = (a: Float32Array[], b: Float32Array[]) => a.every((t, i) => Buffer.from(t.buffer, t.byteOffset, t.byteLength).equals(Buffer.from(b[i].buffer, b[i].byteOffset, b[i].byteLength)));
+const same = (a: Float32Array[], b: Float32Array[]) =>
+  a.every((t, i) =>
+    Buffer.from(t.buffer, t.byteOffset, t.byteLength).equals(
+      Buffer.from(b[i].buffer, b[i].byteOffset, b[i].byteLength),
+    ),
+  );
 
 /** A small learnable task: the class is which of 4 input coordinates is largest. */
 function task(rows: number, seed: number) {
@@ -43,7 +48,18 @@ describe('trainMlp (wasm)', () => {
     const data = task(2048, 1);
     const init = initMlp([8, 32, 6], 3).tensors;
     const before = tf.memory().numTensors;
-    const args = { layers: [8, 32, 6], init, data, loss: 'cross-entropy' as const, outputs: { start: 0, end: 4 }, epochs: 6, batchSize: 64, learningRate: 0.01, seed: 1, backend: 'wasm' };
+    const args = {
+      layers: [8, 32, 6],
+      init,
+      data,
+      loss: 'cross-entropy' as const,
+      outputs: { start: 0, end: 4 },
+      epochs: 6,
+      batchSize: 64,
+      learningRate: 0.01,
+      seed: 1,
+      backend: 'wasm',
+    };
     const r1 = trainMlp(args);
     expect(tf.memory().numTensors).toBe(before);
     expect(r1.lossHistory[5]).toBeLessThan(r1.lossHistory[0] * 0.6);
@@ -73,7 +89,18 @@ describe('trainMlp (wasm)', () => {
       }
     }
     for (const loss of ['softmax-kl', 'mse'] as const) {
-      const r = trainMlp({ layers: [8, 16, 5], init: initMlp([8, 16, 5], 1).tensors, data: { rows: 1024, inputDim: 8, inputs, targets, targetDim: 3 }, loss, outputs: { start: 2, end: 5 }, epochs: 5, batchSize: 64, learningRate: 0.01, seed: 1, backend: 'wasm' });
+      const r = trainMlp({
+        layers: [8, 16, 5],
+        init: initMlp([8, 16, 5], 1).tensors,
+        data: { rows: 1024, inputDim: 8, inputs, targets, targetDim: 3 },
+        loss,
+        outputs: { start: 2, end: 5 },
+        epochs: 5,
+        batchSize: 64,
+        learningRate: 0.01,
+        seed: 1,
+        backend: 'wasm',
+      });
       expect(r.lossHistory[4]).toBeLessThan(r.lossHistory[0] * 0.7);
     }
   });

@@ -49,7 +49,8 @@ export class MlpModel {
     trainable = true,
   ) {
     const shapes = parameterShapes(layers);
-    if (tensors.length !== shapes.length) throw new Error(`expected ${shapes.length} parameter tensors, got ${tensors.length}`);
+    if (tensors.length !== shapes.length)
+      throw new Error(`expected ${shapes.length} parameter tensors, got ${tensors.length}`);
     this.params = tensors.map((t, i) => tf.tidy(() => tf.variable(tf.tensor(t, shapes[i]), trainable)));
     this.matMul = matMulFor(backend);
   }

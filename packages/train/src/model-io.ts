@@ -7,7 +7,11 @@ const FAMILY = 'distill-gate.family';
 const LAYERS = 'distill-gate.layers';
 
 /** Saves MLP parameters as safetensors (`layers.{i}.weight` [in,out], `layers.{i}.bias`), with the layout in metadata. */
-export async function saveMlp(path: string, params: MlpParameters, metadata: Record<string, string> = {}): Promise<void> {
+export async function saveMlp(
+  path: string,
+  params: MlpParameters,
+  metadata: Record<string, string> = {},
+): Promise<void> {
   const names = parameterNames(params.layers);
   const shapes = parameterShapes(params.layers);
   await writeSafetensors(
@@ -22,13 +26,17 @@ export async function loadMlp(path: string): Promise<MlpParameters & { metadata:
   const family = header.metadata[FAMILY];
   if (family !== 'mlp') {
     throw new DistillGateError(
-      family ? `unsupported model family "${family}" (supported: mlp)` : `not a distill-gate model: metadata "${FAMILY}" is missing`,
+      family
+        ? `unsupported model family "${family}" (supported: mlp)`
+        : `not a distill-gate model: metadata "${FAMILY}" is missing`,
       { file: path },
     );
   }
   const layers = (header.metadata[LAYERS] ?? '').split(',').map(Number);
   if (layers.length < 2 || !layers.every((n) => Number.isInteger(n) && n > 0)) {
-    throw new DistillGateError(`metadata "${LAYERS}" must list layer widths, got "${header.metadata[LAYERS]}"`, { file: path });
+    throw new DistillGateError(`metadata "${LAYERS}" must list layer widths, got "${header.metadata[LAYERS]}"`, {
+      file: path,
+    });
   }
   const names = parameterNames(layers);
   const shapes = parameterShapes(layers);
@@ -65,18 +73,38 @@ export async function writeTensorDataset(path: string, ds: TensorDataset): Promi
  * Reads a tensor dataset; with `maxRows`, only its first rows are read from disk. `shared` puts its arrays in
  * SharedArrayBuffers (the training workers read them without a copy).
  */
-export async function readTensorDataset(path: string, opts: { maxRows?: number; shared?: boolean } = {}): Promise<TensorDataset> {
+export async function readTensorDataset(
+  path: string,
+  opts: { maxRows?: number; shared?: boolean } = {},
+): Promise<TensorDataset> {
   const header = await readSafetensorsHeader(path);
   for (const name of ['inputs', 'targets']) {
     const t = header.tensors[name];
-    if (!t) throw new DistillGateError(`dataset has no "${name}" tensor (present: ${Object.keys(header.tensors).join(', ') || 'none'})`, { file: path });
-    if (t.shape.length !== 2) throw new DistillGateError(`"${name}" must be 2-D [rows, width], got shape [${t.shape}]`, { file: path, pointer: `/${name}` });
+    if (!t)
+      throw new DistillGateError(
+        `dataset has no "${name}" tensor (present: ${Object.keys(header.tensors).join(', ') || 'none'})`,
+        { file: path },
+      );
+    if (t.shape.length !== 2)
+      throw new DistillGateError(`"${name}" must be 2-D [rows, width], got shape [${t.shape}]`, {
+        file: path,
+        pointer: `/${name}`,
+      });
   }
   const [rows, inputDim] = header.tensors.inputs.shape;
   const [trows, targetDim] = header.tensors.targets.shape;
-  if (rows !== trows) throw new DistillGateError(`"inputs" has ${rows} rows but "targets" has ${trows}`, { file: path });
+  if (rows !== trows)
+    throw new DistillGateError(`"inputs" has ${rows} rows but "targets" has ${trows}`, { file: path });
   const take = opts.maxRows !== undefined && opts.maxRows < rows ? opts.maxRows : rows;
   const inputs = (await readSafetensor(path, header, 'inputs', { rows: take, shared: opts.shared })).data;
   const targets = (await readSafetensor(path, header, 'targets', { rows: take, shared: opts.shared })).data;
-  return { rows: take, inputDim, targetDim, inputs, targets, metadata: header.metadata, ...(take < rows ? { limitedTo: take } : {}) };
+  return {
+    rows: take,
+    inputDim,
+    targetDim,
+    inputs,
+    targets,
+    metadata: header.metadata,
+    ...(take < rows ? { limitedTo: take } : {}),
+  };
 }

@@ -19,11 +19,23 @@ export class GraphBuilder {
   private readonly constants = new Map<string, string>();
 
   /** Adds a node and returns its (first) output; `outputs` names them all, `output` the only one. */
-  node(opType: string, input: string[], attrs: Attr[] = [], opts: { domain?: string; output?: string; outputs?: string[] } = {}): string {
+  node(
+    opType: string,
+    input: string[],
+    attrs: Attr[] = [],
+    opts: { domain?: string; output?: string; outputs?: string[] } = {},
+  ): string {
     const output = opts.outputs ?? [opts.output ?? `t${this.count}`];
     this.count++;
     this.nodes.push(
-      onnx.NodeProto.create({ opType, input, output, name: `${opType.toLowerCase()}${this.count}`, attribute: attrs.map(attribute), ...(opts.domain ? { domain: opts.domain } : {}) }),
+      onnx.NodeProto.create({
+        opType,
+        input,
+        output,
+        name: `${opType.toLowerCase()}${this.count}`,
+        attribute: attrs.map(attribute),
+        ...(opts.domain ? { domain: opts.domain } : {}),
+      }),
     );
     return output[0];
   }
@@ -54,7 +66,16 @@ export class GraphBuilder {
 
   /** (Batched) matrix product with either side transposed inside the kernel (onnxruntime's FusedMatMul). */
   mm(a: string, b: string, transA = 0, transB = 0): string {
-    return this.node('FusedMatMul', [a, b], [{ name: 'transA', i: transA }, { name: 'transB', i: transB }, { name: 'alpha', f: 1 }], { domain: 'com.microsoft' });
+    return this.node(
+      'FusedMatMul',
+      [a, b],
+      [
+        { name: 'transA', i: transA },
+        { name: 'transB', i: transB },
+        { name: 'alpha', f: 1 },
+      ],
+      { domain: 'com.microsoft' },
+    );
   }
 
   /** Sum over `axes`, keeping them as size-1 dimensions or not. */
@@ -64,7 +85,14 @@ export class GraphBuilder {
 
   /** (At opset 17 ReduceMean still takes its axes as an attribute; ReduceSum takes them as an input.) */
   mean(x: string, axes: number[], keep = 0): string {
-    return this.node('ReduceMean', [x], [{ name: 'axes', ints: axes }, { name: 'keepdims', i: keep }]);
+    return this.node(
+      'ReduceMean',
+      [x],
+      [
+        { name: 'axes', ints: axes },
+        { name: 'keepdims', i: keep },
+      ],
+    );
   }
 
   /**
@@ -83,9 +111,15 @@ export class GraphBuilder {
   private readonly gradients: string[] = [];
 
   /** The model bytes. `params` lists the trained parameters with their shapes: inputs, each with a grad.* output. */
-  build(name: string, inputs: ReturnType<typeof valueInfo>[], outputs: ReturnType<typeof valueInfo>[], params: { name: string; shape: number[] }[]): Uint8Array {
+  build(
+    name: string,
+    inputs: ReturnType<typeof valueInfo>[],
+    outputs: ReturnType<typeof valueInfo>[],
+    params: { name: string; shape: number[] }[],
+  ): Uint8Array {
     const missing = params.filter((p) => !this.gradients.includes(p.name));
-    if (missing.length) throw new Error(`training graph ${name}: no gradient for ${missing.map((p) => p.name).join(', ')}`);
+    if (missing.length)
+      throw new Error(`training graph ${name}: no gradient for ${missing.map((p) => p.name).join(', ')}`);
     const graph = onnx.GraphProto.create({
       name,
       node: this.nodes,
@@ -97,7 +131,10 @@ export class GraphBuilder {
       onnx.ModelProto.create({
         irVersion: 8,
         producerName: 'distill-gate',
-        opsetImport: [onnx.OperatorSetIdProto.create({ domain: '', version: 17 }), onnx.OperatorSetIdProto.create({ domain: 'com.microsoft', version: 1 })],
+        opsetImport: [
+          onnx.OperatorSetIdProto.create({ domain: '', version: 17 }),
+          onnx.OperatorSetIdProto.create({ domain: 'com.microsoft', version: 1 }),
+        ],
         graph,
       }),
     ).finish();
@@ -140,7 +177,12 @@ export class OrtTrainingSession {
     });
   }
 
-  static async create(graph: Uint8Array, params: { name: string; shape: number[] }[], initial: Float32Array[], opts: { learningRate: number; threads?: number }): Promise<OrtTrainingSession> {
+  static async create(
+    graph: Uint8Array,
+    params: { name: string; shape: number[] }[],
+    initial: Float32Array[],
+    opts: { learningRate: number; threads?: number },
+  ): Promise<OrtTrainingSession> {
     const ort = await loadOnnxRuntime();
     const session = await ort.InferenceSession.create(graph, {
       executionProviders: ['cpu'],

@@ -34,19 +34,34 @@ export function transformerTrainStepOnnx(c: TransformerConfig): Uint8Array {
   const dh = d / H;
   const g = new GraphBuilder();
   const spec = transformerSpec(c);
-  const zeroLike = (x: string) => g.node('ConstantOfShape', [g.node('Shape', [x])], [{ name: 'value', t: onnx.TensorProto.create({ dims: [1], dataType: FLOAT, floatData: [0] }) as never }]);
+  const zeroLike = (x: string) =>
+    g.node(
+      'ConstantOfShape',
+      [g.node('Shape', [x])],
+      [{ name: 'value', t: onnx.TensorProto.create({ dims: [1], dataType: FLOAT, floatData: [0] }) as never }],
+    );
   const rowsCols = g.node('Shape', ['ids']);
   const s = g.node('Slice', [rowsCols, g.ints([1]), g.ints([2])]);
   const bshd = g.node('Concat', [rowsCols, g.ints([H, dh])], [{ name: 'axis', i: 0 }]);
   const flat = g.ints([-1, d]);
-  const toHeads = (x: string) => g.node('Transpose', [g.node('Reshape', [x, bshd])], [{ name: 'perm', ints: [0, 2, 1, 3] }]);
-  const fromHeads = (x: string) => g.node('Reshape', [g.node('Transpose', [x], [{ name: 'perm', ints: [0, 2, 1, 3] }]), flat]);
+  const toHeads = (x: string) =>
+    g.node('Transpose', [g.node('Reshape', [x, bshd])], [{ name: 'perm', ints: [0, 2, 1, 3] }]);
+  const fromHeads = (x: string) =>
+    g.node('Reshape', [g.node('Transpose', [x], [{ name: 'perm', ints: [0, 2, 1, 3] }]), flat]);
   const sumRows = (x: string) => g.sum(x, [0]);
 
   // Layer norm with what its gradient needs: the normalised input and the inverse standard deviation.
   const layerNorm = (x: string, prefix: string) => {
     const [y, mean, inv] = [`${prefix}.y`, `${prefix}.mean`, `${prefix}.inv`];
-    g.node('LayerNormalization', [x, `${prefix}.gain`, `${prefix}.bias`], [{ name: 'axis', i: -1 }, { name: 'epsilon', f: LN_EPS }], { outputs: [y, mean, inv] });
+    g.node(
+      'LayerNormalization',
+      [x, `${prefix}.gain`, `${prefix}.bias`],
+      [
+        { name: 'axis', i: -1 },
+        { name: 'epsilon', f: LN_EPS },
+      ],
+      { outputs: [y, mean, inv] },
+    );
     return { y, xhat: g.node('Mul', [g.node('Sub', [x, mean]), inv]), inv, prefix };
   };
   // d(loss)/d(input) of a layer norm, given d(loss)/d(output); the gain's and bias's gradients are graph outputs.
@@ -54,19 +69,29 @@ export function transformerTrainStepOnnx(c: TransformerConfig): Uint8Array {
     g.gradient(`${ln.prefix}.gain`, sumRows(g.node('Mul', [dy, ln.xhat])));
     g.gradient(`${ln.prefix}.bias`, sumRows(dy));
     const dxhat = g.node('Mul', [dy, `${ln.prefix}.gain`]);
-    const centred = g.node('Sub', [g.node('Sub', [dxhat, g.mean(dxhat, [-1], 1)]), g.node('Mul', [ln.xhat, g.mean(g.node('Mul', [dxhat, ln.xhat]), [-1], 1)])]);
+    const centred = g.node('Sub', [
+      g.node('Sub', [dxhat, g.mean(dxhat, [-1], 1)]),
+      g.node('Mul', [ln.xhat, g.mean(g.node('Mul', [dxhat, ln.xhat]), [-1], 1)]),
+    ]);
     return g.node('Mul', [centred, ln.inv]);
   };
 
   // Forward.
   const emb = g.node('Gather', ['embed.tokens', 'ids'], [{ name: 'axis', i: 0 }]);
-  let x = g.node('Reshape', [g.node('Add', [emb, g.node('Slice', ['embed.positions', g.ints([0]), s, g.ints([0])])]), flat]);
+  let x = g.node('Reshape', [
+    g.node('Add', [emb, g.node('Slice', ['embed.positions', g.ints([0]), s, g.ints([0])])]),
+    flat,
+  ]);
   const blocks: Record<string, string | ReturnType<typeof layerNorm>>[] = [];
   for (let l = 0; l < c.layers; l++) {
     const p = `blocks.${l}`;
     const ln1 = layerNorm(x, `${p}.ln1`);
     const [q, k, v] = ['query', 'key', 'value'].map((w) => toHeads(g.mm(ln1.y, `${p}.attn.${w}`)));
-    const probs = g.node('Softmax', [g.node('Add', [g.node('Mul', [g.mm(q, k, 0, 1), g.scalar(1 / Math.sqrt(dh))]), 'mask'])], [{ name: 'axis', i: -1 }]);
+    const probs = g.node(
+      'Softmax',
+      [g.node('Add', [g.node('Mul', [g.mm(q, k, 0, 1), g.scalar(1 / Math.sqrt(dh))]), 'mask'])],
+      [{ name: 'axis', i: -1 }],
+    );
     const o = fromHeads(g.mm(probs, v));
     const x1 = g.node('Add', [x, g.mm(o, `${p}.attn.out`)]);
     const ln2 = layerNorm(x1, `${p}.ln2`);
@@ -79,17 +104,28 @@ export function transformerTrainStepOnnx(c: TransformerConfig): Uint8Array {
   const hp = g.node('Gather', [lnf.y, 'positions'], [{ name: 'axis', i: 0 }]);
   const logp = g.node('LogSoftmax', [g.node('Add', [g.mm(hp, 'head.weight'), 'head.bias'])], [{ name: 'axis', i: -1 }]);
   const count = g.node('Cast', [g.node('Shape', ['positions'])], [{ name: 'to', i: FLOAT }]);
-  g.node('Div', [g.node('Neg', [g.sum(g.node('Mul', ['targets', logp]), [0, 1])]), g.node('Squeeze', [count])], [], { output: 'loss' });
+  g.node('Div', [g.node('Neg', [g.sum(g.node('Mul', ['targets', logp]), [0, 1])]), g.node('Squeeze', [count])], [], {
+    output: 'loss',
+  });
 
   // Backward.
-  const dlogits = g.node('Div', [g.node('Sub', [g.node('Mul', [g.node('Exp', [logp]), g.sum('targets', [-1], 1)]), 'targets']), count]);
+  const dlogits = g.node('Div', [
+    g.node('Sub', [g.node('Mul', [g.node('Exp', [logp]), g.sum('targets', [-1], 1)]), 'targets']),
+    count,
+  ]);
   g.gradient('head.weight', g.mm(hp, dlogits, 1, 0));
   g.gradient('head.bias', sumRows(dlogits));
   const dhp = g.mm(dlogits, 'head.weight', 0, 1);
-  let dx = layerNormBack(g.node('ScatterND', [zeroLike(lnf.y), g.node('Unsqueeze', ['positions', g.ints([1])]), dhp]), lnf);
+  let dx = layerNormBack(
+    g.node('ScatterND', [zeroLike(lnf.y), g.node('Unsqueeze', ['positions', g.ints([1])]), dhp]),
+    lnf,
+  );
   for (let l = c.layers - 1; l >= 0; l--) {
     const p = `blocks.${l}`;
-    const b = blocks[l] as Record<string, string> & { ln1: ReturnType<typeof layerNorm>; ln2: ReturnType<typeof layerNorm> };
+    const b = blocks[l] as Record<string, string> & {
+      ln1: ReturnType<typeof layerNorm>;
+      ln2: ReturnType<typeof layerNorm>;
+    };
     g.gradient(`${p}.ffn.out_bias`, sumRows(dx));
     g.gradient(`${p}.ffn.out`, g.mm(b.r, dx, 1, 0));
     const du = g.node('Where', [g.node('Greater', [b.u, g.scalar(0)]), g.mm(dx, `${p}.ffn.out`, 0, 1), g.scalar(0)]);
@@ -100,8 +136,15 @@ export function transformerTrainStepOnnx(c: TransformerConfig): Uint8Array {
     const dO = toHeads(g.mm(dx1, `${p}.attn.out`, 0, 1));
     const dp = g.mm(dO, b.v, 0, 1);
     const dv = g.mm(b.probs, dO, 1, 0);
-    const dscores = g.node('Mul', [g.node('Mul', [b.probs, g.node('Sub', [dp, g.sum(g.node('Mul', [dp, b.probs]), [-1], 1)])]), g.scalar(1 / Math.sqrt(dh))]);
-    const grads = { query: fromHeads(g.mm(dscores, b.k)), key: fromHeads(g.mm(dscores, b.q, 1, 0)), value: fromHeads(dv) };
+    const dscores = g.node('Mul', [
+      g.node('Mul', [b.probs, g.node('Sub', [dp, g.sum(g.node('Mul', [dp, b.probs]), [-1], 1)])]),
+      g.scalar(1 / Math.sqrt(dh)),
+    ]);
+    const grads = {
+      query: fromHeads(g.mm(dscores, b.k)),
+      key: fromHeads(g.mm(dscores, b.q, 1, 0)),
+      value: fromHeads(dv),
+    };
     let dh1: string | undefined;
     for (const [w, dw] of Object.entries(grads)) {
       g.gradient(`${p}.attn.${w}`, g.mm(b.ln1.y, dw, 1, 0));
@@ -112,24 +155,41 @@ export function transformerTrainStepOnnx(c: TransformerConfig): Uint8Array {
   }
   const dx3 = g.node('Reshape', [dx, g.node('Shape', [emb])]);
   const padEnd = g.node('Sub', [g.ints([T]), s]);
-  g.gradient('embed.positions', g.node('Pad', [g.sum(dx3, [0]), g.node('Concat', [g.ints([0, 0]), padEnd, g.ints([0])], [{ name: 'axis', i: 0 }])]));
-  const dtok = g.node('ScatterND', [zeroLike('embed.tokens'), g.node('Unsqueeze', ['ids', g.ints([-1])]), dx3], [{ name: 'reduction', s: 'add' }]);
+  g.gradient(
+    'embed.positions',
+    g.node('Pad', [g.sum(dx3, [0]), g.node('Concat', [g.ints([0, 0]), padEnd, g.ints([0])], [{ name: 'axis', i: 0 }])]),
+  );
+  const dtok = g.node(
+    'ScatterND',
+    [zeroLike('embed.tokens'), g.node('Unsqueeze', ['ids', g.ints([-1])]), dx3],
+    [{ name: 'reduction', s: 'add' }],
+  );
   g.gradient('embed.tokens', dtok);
 
   return g.build(
     'transformer-training-step',
-    [valueInfo('ids', ['rows', 's'], INT64), valueInfo('positions', ['P'], INT64), valueInfo('targets', ['P', V]), valueInfo('mask', ['s', 's'])],
+    [
+      valueInfo('ids', ['rows', 's'], INT64),
+      valueInfo('positions', ['P'], INT64),
+      valueInfo('targets', ['P', V]),
+      valueInfo('mask', ['s', 's']),
+    ],
     [valueInfo('loss', [])],
     spec.map((p) => ({ name: p.name, shape: p.shape })),
   );
 }
 
 /** Fine-tunes a transformer on onnxruntime-node exactly as `trainLm` does on tfjs (same batches, order and Adam). */
-export async function trainLmOnnx(args: Omit<TrainLmArgs, 'backend'> & { threads?: number }): Promise<TrainingRunResult> {
+export async function trainLmOnnx(
+  args: Omit<TrainLmArgs, 'backend'> & { threads?: number },
+): Promise<TrainingRunResult> {
   const t0 = performance.now();
   const { data, batchSize, config } = args;
   const spec = transformerSpec(config).map((p) => ({ name: p.name, shape: p.shape }));
-  const session = await OrtTrainingSession.create(transformerTrainStepOnnx(config), spec, args.init, { learningRate: args.learningRate, threads: args.threads });
+  const session = await OrtTrainingSession.create(transformerTrainStepOnnx(config), spec, args.init, {
+    learningRate: args.learningRate,
+    threads: args.threads,
+  });
   try {
     const { ort } = session;
     const masks = new Map<number, InstanceType<typeof ort.Tensor>>();
@@ -153,7 +213,11 @@ export async function trainLmOnnx(args: Omit<TrainLmArgs, 'backend'> & { threads
       for (let epoch = 0; epoch < args.epochs; epoch++) {
         const order = rng.permutation(data.records);
         for (let b = 0; b < perEpoch; b++) {
-          const batch = buildLmBatch(data, config.vocabSize, order.subarray(b * batchSize, Math.min(data.records, (b + 1) * batchSize)));
+          const batch = buildLmBatch(
+            data,
+            config.vocabSize,
+            order.subarray(b * batchSize, Math.min(data.records, (b + 1) * batchSize)),
+          );
           const feeds = {
             ids: new ort.Tensor('int64', BigInt64Array.from(batch.ids, BigInt), [batch.rows, batch.s]),
             positions: new ort.Tensor('int64', BigInt64Array.from(batch.positions, BigInt), [batch.weight]),

@@ -21,12 +21,31 @@ const corpus = [
   { prompt: 'Name an animal you like.', completion: 'cat' },
   { prompt: 'Write a function that adds 2 to x.', completion: 'def inc(x): return x + 2' },
 ];
-const tokenizer = Tokenizer.fromCorpus(corpus.flatMap((r) => [r.prompt, r.completion]), 1);
-const config: TransformerConfig = { vocabSize: tokenizer.size, contextLength: 32, dModel: 32, layers: 2, heads: 4, ffn: 64 };
+const tokenizer = Tokenizer.fromCorpus(
+  corpus.flatMap((r) => [r.prompt, r.completion]),
+  1,
+);
+const config: TransformerConfig = {
+  vocabSize: tokenizer.size,
+  contextLength: 32,
+  dModel: 32,
+  layers: 2,
+  heads: 4,
+  ffn: 64,
+};
 
 function trained() {
   const data = encodeRecords(tokenizer, corpus, config.contextLength);
-  return trainLm({ config, init: initTransformer(config, 1).tensors, data, epochs: 30, batchSize: 4, learningRate: 1e-2, seed: 2, backend: 'wasm' }).weights;
+  return trainLm({
+    config,
+    init: initTransformer(config, 1).tensors,
+    data,
+    epochs: 30,
+    batchSize: 4,
+    learningRate: 1e-2,
+    seed: 2,
+    backend: 'wasm',
+  }).weights;
 }
 
 function edit(bytes: Uint8Array, change: (m: ReturnType<typeof onnx.ModelProto.decode>) => void): Uint8Array {
@@ -45,7 +64,9 @@ describe('ONNX interop for the transformer family', () => {
     expect(back.config).toEqual(config);
     expect(back.tokenizer.pieces).toEqual(tokenizer.pieces);
     expect(back.metadata).toEqual({ teacher: 'owl' });
-    back.tensors.forEach((t, i) => expect(Buffer.from(t.buffer, t.byteOffset, t.byteLength).equals(Buffer.from(model.tensors[i].buffer))).toBe(true));
+    back.tensors.forEach((t, i) =>
+      expect(Buffer.from(t.buffer, t.byteOffset, t.byteLength).equals(Buffer.from(model.tensors[i].buffer))).toBe(true),
+    );
     expect(Buffer.from(transformerToOnnx(back)).equals(bytes)).toBe(true);
   });
 
@@ -54,13 +75,20 @@ describe('ONNX interop for the transformer family', () => {
     const params = { config, tensors: trained() };
     const tfjs = new LanguageModel(params, tokenizer, 'wasm');
     const ort = new LanguageModel(params, tokenizer, (p) => OnnxLmEngine.create(p));
-    const pairs = [...corpus, { prompt: corpus[0].prompt, completion: 'cat' }, { prompt: corpus[1].prompt, completion: '7' }];
+    const pairs = [
+      ...corpus,
+      { prompt: corpus[0].prompt, completion: 'cat' },
+      { prompt: corpus[1].prompt, completion: '7' },
+    ];
     const a = await tfjs.sequenceLogProbs(pairs);
     const b = await ort.sequenceLogProbs(pairs);
     for (let i = 0; i < pairs.length; i++) expect(Math.abs(a[i] - b[i])).toBeLessThan(1e-4);
     // Per-step next-token distributions through the KV cache, for a batch of two equal-length prompts.
     const prefix = Int32Array.from([1, 10, 20, 30, 4, 1, 11, 21, 31, 4]);
-    const [dt, do_] = await Promise.all([(await tfjs.engine()).begin(prefix, 2, 5), (await ort.engine()).begin(prefix, 2, 5)]);
+    const [dt, do_] = await Promise.all([
+      (await tfjs.engine()).begin(prefix, 2, 5),
+      (await ort.engine()).begin(prefix, 2, 5),
+    ]);
     let max = 0;
     let x = dt.logprobs;
     let y = do_.logprobs;
@@ -99,16 +127,22 @@ describe('ONNX interop for the transformer family', () => {
       const t = m.graph!.initializer!.find((i) => i.name === 'blocks.1.ffn.in')!;
       t.dims = [64, 32];
     });
-    expect(() => transformerFromOnnx(shape, 'x.onnx')).toThrow(/initializer "blocks\.1\.ffn\.in" has shape \[64,32\]; the config needs \[32,64\]/);
+    expect(() => transformerFromOnnx(shape, 'x.onnx')).toThrow(
+      /initializer "blocks\.1\.ffn\.in" has shape \[64,32\]; the config needs \[32,64\]/,
+    );
     const noTokenizer = edit(bytes, (m) => {
       m.metadataProps = m.metadataProps!.filter((p) => p.key !== 'distill-gate.tokenizer');
     });
-    expect(() => transformerFromOnnx(noTokenizer, 'x.onnx')).toThrow(/no distill-gate\.tokenizer in the model's metadata_props/);
+    expect(() => transformerFromOnnx(noTokenizer, 'x.onnx')).toThrow(
+      /no distill-gate\.tokenizer in the model's metadata_props/,
+    );
     const rewired = edit(bytes, (m) => {
       const mix = m.graph!.node!.find((n) => n.name === 'blocks.1.attn.mix')!;
       mix.input = [mix.input![1], mix.input![0]];
     });
-    expect(() => transformerFromOnnx(rewired, 'x.onnx')).toThrow(/node \d+ \("blocks\.1\.attn\.mix"\) is MatMul\(present\.1\.value, blocks\.1\.attn\.probs\)/);
+    expect(() => transformerFromOnnx(rewired, 'x.onnx')).toThrow(
+      /node \d+ \("blocks\.1\.attn\.mix"\) is MatMul\(present\.1\.value, blocks\.1\.attn\.probs\)/,
+    );
   });
 
   it('the training core loads an ONNX language model and trains a probe student from it', async () => {

@@ -18,9 +18,28 @@ import onnxProto from 'onnx-proto';
 import type { Decoding, LmEngine } from './language-model.js';
 import type { LanguageModelFile } from './lm-io.js';
 import type { LmBatch } from './lm-trainer.js';
-import { attribute, decodeOnnx, floatInitializer, int64Initializer, loadOnnxRuntime, type Attr, tensorData, toInt, valueInfo, type DecodedOnnx, type OnnxGraph, type OnnxNode, type OrtProvider } from './onnx.js';
+import {
+  attribute,
+  decodeOnnx,
+  floatInitializer,
+  int64Initializer,
+  loadOnnxRuntime,
+  type Attr,
+  tensorData,
+  toInt,
+  valueInfo,
+  type DecodedOnnx,
+  type OnnxGraph,
+  type OnnxNode,
+  type OrtProvider,
+} from './onnx.js';
 import { Tokenizer, type TokenizerJson } from './tokenizer.js';
-import { checkTransformerConfig, transformerSpec, type TransformerConfig, type TransformerParameters } from './transformer.js';
+import {
+  checkTransformerConfig,
+  transformerSpec,
+  type TransformerConfig,
+  type TransformerParameters,
+} from './transformer.js';
 
 const { onnx } = onnxProto;
 const OPSET = 17;
@@ -28,10 +47,27 @@ const FLOAT = onnx.TensorProto.DataType.FLOAT;
 const INT64 = onnx.TensorProto.DataType.INT64;
 
 /** Metadata keys of a distill-gate language model in ONNX. */
-export const ONNX_LM_KEYS = { family: 'distill-gate.family', config: 'distill-gate.config', tokenizer: 'distill-gate.tokenizer', meta: 'distill-gate.meta.' } as const;
+export const ONNX_LM_KEYS = {
+  family: 'distill-gate.family',
+  config: 'distill-gate.config',
+  tokenizer: 'distill-gate.tokenizer',
+  meta: 'distill-gate.meta.',
+} as const;
 
 /** The operators the transformer graph is built from (anything else in an imported file is reported by name). */
-export const TRANSFORMER_OPS = ['Gather', 'Add', 'LayerNormalization', 'MatMul', 'Reshape', 'Transpose', 'Concat', 'Mul', 'Softmax', 'Relu', 'LogSoftmax'];
+export const TRANSFORMER_OPS = [
+  'Gather',
+  'Add',
+  'LayerNormalization',
+  'MatMul',
+  'Reshape',
+  'Transpose',
+  'Concat',
+  'Mul',
+  'Softmax',
+  'Relu',
+  'LogSoftmax',
+];
 
 /** The ONNX bytes of a language model (weights, config and tokenizer). */
 export function transformerToOnnx(
@@ -42,7 +78,8 @@ export function transformerToOnnx(
   const { dModel: d, heads, layers } = c;
   const dh = d / heads;
   const spec = transformerSpec(c);
-  if (model.tensors.length !== spec.length) throw new Error(`expected ${spec.length} parameter tensors, got ${model.tensors.length}`);
+  if (model.tensors.length !== spec.length)
+    throw new Error(`expected ${spec.length} parameter tensors, got ${model.tensors.length}`);
   const initializer = spec.map((s, i) => floatInitializer(s.name, s.shape, model.tensors[i]));
   initializer.push(
     floatInitializer('const.scale', [], Float32Array.of(1 / Math.sqrt(dh))),
@@ -68,11 +105,20 @@ export function transformerToOnnx(
     valueInfo('attention_bias', ['seq', 'total']),
     valueInfo('output_positions', ['out'], INT64),
   ];
-  const outputs = [valueInfo('logits', ['batch', 'out', c.vocabSize]), valueInfo('logprobs', ['batch', 'out', c.vocabSize])];
+  const outputs = [
+    valueInfo('logits', ['batch', 'out', c.vocabSize]),
+    valueInfo('logprobs', ['batch', 'out', c.vocabSize]),
+  ];
   for (let l = 0; l < layers; l++) {
     const p = `blocks.${l}`;
-    inputs.push(valueInfo(`past.${l}.key`, ['batch', heads, 'past', dh]), valueInfo(`past.${l}.value`, ['batch', heads, 'past', dh]));
-    outputs.push(valueInfo(`present.${l}.key`, ['batch', heads, 'total', dh]), valueInfo(`present.${l}.value`, ['batch', heads, 'total', dh]));
+    inputs.push(
+      valueInfo(`past.${l}.key`, ['batch', heads, 'past', dh]),
+      valueInfo(`past.${l}.value`, ['batch', heads, 'past', dh]),
+    );
+    outputs.push(
+      valueInfo(`present.${l}.key`, ['batch', heads, 'total', dh]),
+      valueInfo(`present.${l}.value`, ['batch', heads, 'total', dh]),
+    );
     const h = layerNorm(x, `${p}.ln1`);
     const project = (w: string, perm: number[]) => {
       const m = op('MatMul', `${p}.attn.${w}.matmul`, [h, `${p}.attn.${w}`], `${p}.attn.${w}.flat`);
@@ -80,15 +126,29 @@ export function transformerToOnnx(
       return op('Transpose', `${p}.attn.${w}.transpose`, [r], `${p}.attn.${w}.bhsd`, [{ name: 'perm', ints: perm }]);
     };
     const q = project('query', [0, 2, 1, 3]);
-    const k = op('Concat', `${p}.attn.key.concat`, [`past.${l}.key`, project('key', [0, 2, 1, 3])], `present.${l}.key`, [{ name: 'axis', i: 2 }]);
-    const v = op('Concat', `${p}.attn.value.concat`, [`past.${l}.value`, project('value', [0, 2, 1, 3])], `present.${l}.value`, [{ name: 'axis', i: 2 }]);
+    const k = op(
+      'Concat',
+      `${p}.attn.key.concat`,
+      [`past.${l}.key`, project('key', [0, 2, 1, 3])],
+      `present.${l}.key`,
+      [{ name: 'axis', i: 2 }],
+    );
+    const v = op(
+      'Concat',
+      `${p}.attn.value.concat`,
+      [`past.${l}.value`, project('value', [0, 2, 1, 3])],
+      `present.${l}.value`,
+      [{ name: 'axis', i: 2 }],
+    );
     const kT = op('Transpose', `${p}.attn.key.t`, [k], `${p}.attn.keyT`, [{ name: 'perm', ints: [0, 1, 3, 2] }]);
     const raw = op('MatMul', `${p}.attn.scores.matmul`, [q, kT], `${p}.attn.scores.raw`);
     const scaled = op('Mul', `${p}.attn.scores.scale`, [raw, 'const.scale'], `${p}.attn.scores.scaled`);
     const masked = op('Add', `${p}.attn.scores.mask`, [scaled, 'attention_bias'], `${p}.attn.scores`);
     const probs = op('Softmax', `${p}.attn.softmax`, [masked], `${p}.attn.probs`, [{ name: 'axis', i: -1 }]);
     const o = op('MatMul', `${p}.attn.mix`, [probs, v], `${p}.attn.mixed`);
-    const ot = op('Transpose', `${p}.attn.mixed.transpose`, [o], `${p}.attn.mixed.bshd`, [{ name: 'perm', ints: [0, 2, 1, 3] }]);
+    const ot = op('Transpose', `${p}.attn.mixed.transpose`, [o], `${p}.attn.mixed.bshd`, [
+      { name: 'perm', ints: [0, 2, 1, 3] },
+    ]);
     const merged = op('Reshape', `${p}.attn.merge`, [ot, 'const.merge_heads'], `${p}.attn.merged`);
     const attn = op('MatMul', `${p}.attn.out.matmul`, [merged, `${p}.attn.out`], `${p}.attn.result`);
     x = op('Add', `${p}.attn.residual`, [x, attn], `${p}.mid`);
@@ -123,7 +183,10 @@ export function transformerToOnnx(
   ).finish();
 }
 
-export async function saveLanguageModelOnnx(path: string, model: Pick<LanguageModelFile, 'config' | 'tensors' | 'tokenizer'> & { metadata?: Record<string, string> }): Promise<void> {
+export async function saveLanguageModelOnnx(
+  path: string,
+  model: Pick<LanguageModelFile, 'config' | 'tensors' | 'tokenizer'> & { metadata?: Record<string, string> },
+): Promise<void> {
   await writeFileAtomic(path, transformerToOnnx(model));
 }
 
@@ -147,7 +210,10 @@ export function transformerFromGraph(m: DecodedOnnx, file: string): LanguageMode
   const { graph, metadata } = m;
   for (const n of graph.node) {
     if (!TRANSFORMER_OPS.includes(n.opType)) {
-      throw new DistillGateError(`unsupported operator "${n.opType}" (node "${n.name}"): the transformer family is built from ${TRANSFORMER_OPS.join(', ')}`, { file });
+      throw new DistillGateError(
+        `unsupported operator "${n.opType}" (node "${n.name}"): the transformer family is built from ${TRANSFORMER_OPS.join(', ')}`,
+        { file },
+      );
     }
   }
   const rawConfig = metadata.get(ONNX_LM_KEYS.config);
@@ -163,31 +229,57 @@ export function transformerFromGraph(m: DecodedOnnx, file: string): LanguageMode
   try {
     config = JSON.parse(rawConfig) as TransformerConfig;
   } catch (e) {
-    throw new DistillGateError(`${ONNX_LM_KEYS.config} is not JSON: ${(e as Error).message}`, { file, pointer: '/metadata_props' });
+    throw new DistillGateError(`${ONNX_LM_KEYS.config} is not JSON: ${(e as Error).message}`, {
+      file,
+      pointer: '/metadata_props',
+    });
   }
   const problem = checkTransformerConfig(config);
-  if (problem) throw new DistillGateError(`bad transformer config: ${problem}`, { file, pointer: `/metadata_props/${ONNX_LM_KEYS.config}` });
+  if (problem)
+    throw new DistillGateError(`bad transformer config: ${problem}`, {
+      file,
+      pointer: `/metadata_props/${ONNX_LM_KEYS.config}`,
+    });
   try {
     tokenizer = Tokenizer.fromJSON(JSON.parse(rawTokenizer) as TokenizerJson);
   } catch (e) {
-    throw new DistillGateError(`bad tokenizer: ${(e as Error).message}`, { file, pointer: `/metadata_props/${ONNX_LM_KEYS.tokenizer}` });
+    throw new DistillGateError(`bad tokenizer: ${(e as Error).message}`, {
+      file,
+      pointer: `/metadata_props/${ONNX_LM_KEYS.tokenizer}`,
+    });
   }
   if (tokenizer.size !== config.vocabSize) {
-    throw new DistillGateError(`the tokenizer has ${tokenizer.size} pieces but the model's vocabulary is ${config.vocabSize}`, { file, pointer: `/metadata_props/${ONNX_LM_KEYS.tokenizer}` });
+    throw new DistillGateError(
+      `the tokenizer has ${tokenizer.size} pieces but the model's vocabulary is ${config.vocabSize}`,
+      { file, pointer: `/metadata_props/${ONNX_LM_KEYS.tokenizer}` },
+    );
   }
   const inits = new Map(graph.initializer.map((t) => [t.name, t]));
   const tensors = transformerSpec(config).map((s) => {
     const t = inits.get(s.name);
-    if (!t) throw new DistillGateError(`initializer "${s.name}" is missing (the transformer needs it, shape [${s.shape}])`, { file });
+    if (!t)
+      throw new DistillGateError(`initializer "${s.name}" is missing (the transformer needs it, shape [${s.shape}])`, {
+        file,
+      });
     const dims = t.dims.map(toInt);
-    if (dims.join() !== s.shape.join()) throw new DistillGateError(`initializer "${s.name}" has shape [${dims}]; the config needs [${s.shape}]`, { file });
+    if (dims.join() !== s.shape.join())
+      throw new DistillGateError(`initializer "${s.name}" has shape [${dims}]; the config needs [${s.shape}]`, {
+        file,
+      });
     const data = tensorData(t, file);
     for (let i = 0; i < data.length; i++) {
-      if (!Number.isFinite(data[i])) throw new DistillGateError(`initializer "${s.name}" holds a non-finite value (${data[i]}) at flat index ${i}`, { file });
+      if (!Number.isFinite(data[i]))
+        throw new DistillGateError(`initializer "${s.name}" holds a non-finite value (${data[i]}) at flat index ${i}`, {
+          file,
+        });
     }
     return data;
   });
-  const modelMetadata = Object.fromEntries([...metadata].filter(([k]) => k.startsWith(ONNX_LM_KEYS.meta)).map(([k, v]) => [k.slice(ONNX_LM_KEYS.meta.length), v]));
+  const modelMetadata = Object.fromEntries(
+    [...metadata]
+      .filter(([k]) => k.startsWith(ONNX_LM_KEYS.meta))
+      .map(([k, v]) => [k.slice(ONNX_LM_KEYS.meta.length), v]),
+  );
   const result: LanguageModelFile = { config, tensors, tokenizer, metadata: modelMetadata };
   // The weights alone do not say what the graph computes: it must be the graph distill-gate writes for this config.
   const expected = decodeOnnx(transformerToOnnx(result), file).graph;
@@ -195,10 +287,27 @@ export function transformerFromGraph(m: DecodedOnnx, file: string): LanguageMode
   return result;
 }
 
-function checkSameGraph(found: OnnxGraph, expected: OnnxGraph, inits: Map<string, OnnxGraph['initializer'][number]>, file: string): void {
-  const names = (xs: { name: string }[]) => xs.map((x) => x.name).filter((n) => !inits.has(n)).join(', ');
-  if (names(found.input) !== names(expected.input)) throw new DistillGateError(`graph inputs are (${names(found.input)}); the transformer layout needs (${names(expected.input)})`, { file });
-  if (names(found.output) !== names(expected.output)) throw new DistillGateError(`graph outputs are (${names(found.output)}); the transformer layout needs (${names(expected.output)})`, { file });
+function checkSameGraph(
+  found: OnnxGraph,
+  expected: OnnxGraph,
+  inits: Map<string, OnnxGraph['initializer'][number]>,
+  file: string,
+): void {
+  const names = (xs: { name: string }[]) =>
+    xs
+      .map((x) => x.name)
+      .filter((n) => !inits.has(n))
+      .join(', ');
+  if (names(found.input) !== names(expected.input))
+    throw new DistillGateError(
+      `graph inputs are (${names(found.input)}); the transformer layout needs (${names(expected.input)})`,
+      { file },
+    );
+  if (names(found.output) !== names(expected.output))
+    throw new DistillGateError(
+      `graph outputs are (${names(found.output)}); the transformer layout needs (${names(expected.output)})`,
+      { file },
+    );
   const n = Math.max(found.node.length, expected.node.length);
   for (let i = 0; i < n; i++) {
     const a = found.node[i];
@@ -209,16 +318,33 @@ function checkSameGraph(found: OnnxGraph, expected: OnnxGraph, inits: Map<string
       a.opType === b.opType &&
       a.input.join() === b.input.join() &&
       a.output.join() === b.output.join() &&
-      a.attribute.map((x) => `${x.name}=${attrValue(x)}`).sort().join() === b.attribute.map((x) => `${x.name}=${attrValue(x)}`).sort().join();
+      a.attribute
+        .map((x) => `${x.name}=${attrValue(x)}`)
+        .sort()
+        .join() ===
+        b.attribute
+          .map((x) => `${x.name}=${attrValue(x)}`)
+          .sort()
+          .join();
     if (!same) {
-      throw new DistillGateError(`node ${i} ("${a?.name ?? ''}") is ${describeNode(a)}; the transformer layout has ${describeNode(b)} there`, { file });
+      throw new DistillGateError(
+        `node ${i} ("${a?.name ?? ''}") is ${describeNode(a)}; the transformer layout has ${describeNode(b)} there`,
+        { file },
+      );
     }
   }
   for (const name of ['const.scale', 'const.split_heads', 'const.merge_heads']) {
     const a = inits.get(name);
     const b = expected.initializer.find((t) => t.name === name)!;
-    const bytes = (t: typeof a) => (t?.rawData ? Buffer.from(t.rawData).toString('hex') : JSON.stringify(t?.floatData ?? (t as { int64Data?: unknown })?.int64Data));
-    if (!a || bytes(a) !== bytes(b)) throw new DistillGateError(`constant "${name}" does not match the config (heads, head width or attention scale)`, { file });
+    const bytes = (t: typeof a) =>
+      t?.rawData
+        ? Buffer.from(t.rawData).toString('hex')
+        : JSON.stringify(t?.floatData ?? (t as { int64Data?: unknown })?.int64Data);
+    if (!a || bytes(a) !== bytes(b))
+      throw new DistillGateError(
+        `constant "${name}" does not match the config (heads, head width or attention scale)`,
+        { file },
+      );
   }
 }
 
@@ -268,7 +394,14 @@ export class OnnxLmEngine implements LmEngine {
     return new OnnxLmEngine(session, ort, params.config, provider);
   }
 
-  private feeds(ids: Int32Array, n: number, s: number, offset: number, past: Record<string, import('onnxruntime-node').Tensor> | undefined, outputPositions: number[]) {
+  private feeds(
+    ids: Int32Array,
+    n: number,
+    s: number,
+    offset: number,
+    past: Record<string, import('onnxruntime-node').Tensor> | undefined,
+    outputPositions: number[],
+  ) {
     const { Tensor } = this.ort;
     const { heads, dModel, layers } = this.config;
     const dh = dModel / heads;
@@ -276,14 +409,27 @@ export class OnnxLmEngine implements LmEngine {
     const bias = new Float32Array(s * total);
     for (let i = 0; i < s; i++) for (let j = offset + i + 1; j < total; j++) bias[i * total + j] = -1e9;
     const feeds: Record<string, import('onnxruntime-node').Tensor> = {
-      input_ids: new Tensor('int64', BigInt64Array.from(ids, (x) => BigInt(x)), [n, s]),
-      position_ids: new Tensor('int64', BigInt64Array.from({ length: s }, (_, i) => BigInt(offset + i)), [s]),
+      input_ids: new Tensor(
+        'int64',
+        BigInt64Array.from(ids, (x) => BigInt(x)),
+        [n, s],
+      ),
+      position_ids: new Tensor(
+        'int64',
+        BigInt64Array.from({ length: s }, (_, i) => BigInt(offset + i)),
+        [s],
+      ),
       attention_bias: new Tensor('float32', bias, [s, total]),
-      output_positions: new Tensor('int64', BigInt64Array.from(outputPositions, (x) => BigInt(x)), [outputPositions.length]),
+      output_positions: new Tensor(
+        'int64',
+        BigInt64Array.from(outputPositions, (x) => BigInt(x)),
+        [outputPositions.length],
+      ),
     };
     for (let l = 0; l < layers; l++) {
       for (const kind of ['key', 'value']) {
-        feeds[`past.${l}.${kind}`] = past?.[`present.${l}.${kind}`] ?? new Tensor('float32', new Float32Array(0), [n, heads, 0, dh]);
+        feeds[`past.${l}.${kind}`] =
+          past?.[`present.${l}.${kind}`] ?? new Tensor('float32', new Float32Array(0), [n, heads, 0, dh]);
       }
     }
     return feeds;
@@ -297,7 +443,11 @@ export class OnnxLmEngine implements LmEngine {
     const v = this.config.vocabSize;
     const all = Array.from({ length: batch.s }, (_, j) => j);
     const result = await this.session.run(this.feeds(batch.ids, batch.rows, batch.s, 0, undefined, all), ['logprobs']);
-    const lp = pickRows(result.logprobs.data as Float32Array, Array.from(batch.positions, (p) => p * v), v);
+    const lp = pickRows(
+      result.logprobs.data as Float32Array,
+      Array.from(batch.positions, (p) => p * v),
+      v,
+    );
     result.logprobs.dispose();
     const out = new Float32Array(batch.weight);
     for (let t = 0; t < batch.weight; t++) {

@@ -26,7 +26,11 @@ function data(loss: LossName, rows = 700): TrainingData {
 function gap(a: Float32Array[], b: Float32Array[], init: Float32Array[]) {
   let diff = 0;
   let moved = 0;
-  a.forEach((t, i) => t.forEach((x, j) => ((diff = Math.max(diff, Math.abs(x - b[i][j]))), (moved = Math.max(moved, Math.abs(x - init[i][j]))))));
+  a.forEach((t, i) =>
+    t.forEach(
+      (x, j) => ((diff = Math.max(diff, Math.abs(x - b[i][j]))), (moved = Math.max(moved, Math.abs(x - init[i][j])))),
+    ),
+  );
   return { diff, moved };
 }
 
@@ -45,7 +49,9 @@ describe('MLP training on onnxruntime-node', () => {
       const ref = trainMlp({ ...common, init, seed: 5, backend: 'wasm' });
       const [ort] = await trainMlpOnnx({ ...common, inits: [init], seeds: [5] });
       expect(ort.steps).toBe(ref.steps);
-      ort.lossHistory.forEach((l, e) => expect(Math.abs(l - ref.lossHistory[e])).toBeLessThan(1e-4 * Math.abs(ref.lossHistory[e]) + 1e-6));
+      ort.lossHistory.forEach((l, e) =>
+        expect(Math.abs(l - ref.lossHistory[e])).toBeLessThan(1e-4 * Math.abs(ref.lossHistory[e]) + 1e-6),
+      );
       const { diff, moved } = gap(ort.weights, ref.weights, init);
       expect(moved).toBeGreaterThan(0.01);
       // Float rounding differs between the engines and Adam's normalised steps carry it on; the weights agree to
@@ -57,9 +63,20 @@ describe('MLP training on onnxruntime-node', () => {
   it('trains several students in one graph exactly as it trains each alone, and repeats bit for bit', async () => {
     const d = data('softmax-kl', 300);
     const inits = [initMlp(layers, 1).tensors, initMlp(layers, 2).tensors];
-    const common = { layers, data: d, loss: 'softmax-kl' as const, outputs, epochs: 1, batchSize: 50, learningRate: 0.003 };
+    const common = {
+      layers,
+      data: d,
+      loss: 'softmax-kl' as const,
+      outputs,
+      epochs: 1,
+      batchSize: 50,
+      learningRate: 0.003,
+    };
     const both = await trainMlpOnnx({ ...common, inits, seeds: [7, 8] });
-    const alone = [await trainMlpOnnx({ ...common, inits: [inits[0]], seeds: [7] }), await trainMlpOnnx({ ...common, inits: [inits[1]], seeds: [8] })];
+    const alone = [
+      await trainMlpOnnx({ ...common, inits: [inits[0]], seeds: [7] }),
+      await trainMlpOnnx({ ...common, inits: [inits[1]], seeds: [8] }),
+    ];
     for (let s = 0; s < 2; s++) {
       const { diff } = gap(both[s].weights, alone[s][0].weights, inits[s]);
       expect(diff).toBeLessThan(1e-6);
@@ -72,7 +89,18 @@ describe('MLP training on onnxruntime-node', () => {
   it('is one graph of standard operators plus FusedMatMul: parameters in, loss and gradients out', () => {
     const bytes = mlpTrainStepOnnx({ layers, loss: 'softmax-kl', outputs, students: 3 });
     const text = Buffer.from(bytes).toString('latin1');
-    for (const name of ['data_x', 'batch', 'W0', 'grad.W0', 'grad.b2', 'grad.W1', 'loss', 'FusedMatMul', 'com.microsoft']) expect(text).toContain(name);
+    for (const name of [
+      'data_x',
+      'batch',
+      'W0',
+      'grad.W0',
+      'grad.b2',
+      'grad.W1',
+      'loss',
+      'FusedMatMul',
+      'com.microsoft',
+    ])
+      expect(text).toContain(name);
   });
 
   it('names the onnxruntime-node version that is installed (the one the GitHub Action installs)', () => {
@@ -92,7 +120,14 @@ describe('MLP training on onnxruntime-node', () => {
       expect(core.backend.training?.engine).toBe(trainer);
       const base = new MlpHandle('base', init, 'wasm');
       const dataset = { rows: d.rows, inputDim: 8, targetDim: 3, inputs: d.inputs, targets: d.targets!, metadata: {} };
-      const jobs = [1, 2].map((seed) => ({ id: `s${seed}`, role: 'probe' as const, seed, init: base, data: dataset, training: { epochs: 1, batchSize: 40, learningRate: 0.003, loss: 'softmax-kl' as const, outputs } }));
+      const jobs = [1, 2].map((seed) => ({
+        id: `s${seed}`,
+        role: 'probe' as const,
+        seed,
+        init: base,
+        data: dataset,
+        training: { epochs: 1, batchSize: 40, learningRate: 0.003, loss: 'softmax-kl' as const, outputs },
+      }));
       const out = await core.trainStudents(jobs);
       await core.dispose();
       return out.map((s) => (s.model as MlpHandle).params.tensors);

@@ -13,7 +13,13 @@ import onnxProto from 'onnx-proto';
 import { ortOwned, valueInfo } from './onnx.js';
 import { GraphBuilder, OrtTrainingSession } from './onnx-graph.js';
 import { parameterShapes, type MlpLayers } from './mlp.js';
-import { checkTrainingData, stepsPerEpoch, type LossName, type TrainingData, type TrainingRunResult } from './trainer.js';
+import {
+  checkTrainingData,
+  stepsPerEpoch,
+  type LossName,
+  type TrainingData,
+  type TrainingRunResult,
+} from './trainer.js';
 
 const { onnx } = onnxProto;
 const FLOAT = onnx.TensorProto.DataType.FLOAT;
@@ -29,7 +35,10 @@ export interface MlpTrainGraphOptions {
 
 /** The trained tensors of S stacked students: W_l [S, in, out] and b_l [S, 1, out]. */
 export function mlpTrainState(layers: MlpLayers, students: number): { name: string; shape: number[] }[] {
-  return parameterShapes(layers).map((sh, i) => ({ name: `${i % 2 ? 'b' : 'W'}${i >> 1}`, shape: sh.length === 2 ? [students, ...sh] : [students, 1, sh[0]] }));
+  return parameterShapes(layers).map((sh, i) => ({
+    name: `${i % 2 ? 'b' : 'W'}${i >> 1}`,
+    shape: sh.length === 2 ? [students, ...sh] : [students, 1, sh[0]],
+  }));
 }
 
 /**
@@ -55,9 +64,16 @@ export function mlpTrainStepOnnx(o: MlpTrainGraphOptions): Uint8Array {
     zs.push(g.node('Add', [g.mm(hs[l], W(l)), B(l)]));
     if (l < L - 1) hs.push(g.node('Relu', [zs[l]]));
   }
-  const s = width === outDim ? zs[L - 1] : g.node('Slice', [zs[L - 1], g.ints([outputs.start]), g.ints([outputs.end]), g.ints([2])]);
+  const s =
+    width === outDim
+      ? zs[L - 1]
+      : g.node('Slice', [zs[L - 1], g.ints([outputs.start]), g.ints([outputs.end]), g.ints([2])]);
   // Rows in this batch, as a float (the last batch of an epoch is shorter).
-  const rows = g.node('Cast', [g.node('Gather', [g.node('Shape', ['batch']), g.ints([1])], [{ name: 'axis', i: 0 }])], [{ name: 'to', i: FLOAT }]);
+  const rows = g.node(
+    'Cast',
+    [g.node('Gather', [g.node('Shape', ['batch']), g.ints([1])], [{ name: 'axis', i: 0 }])],
+    [{ name: 'to', i: FLOAT }],
+  );
 
   // Each student's loss [S] and the gradient with respect to the selected logits [S, rows, width].
   let ds: string;
@@ -83,9 +99,17 @@ export function mlpTrainStepOnnx(o: MlpTrainGraphOptions): Uint8Array {
   }
   let dz = width === outDim ? ds : g.node('Pad', [ds, g.ints([0, 0, outputs.start, 0, 0, outDim - outputs.end])]);
   // A row of ones [1, 1, rows]: a bias gradient is ones x dz, a product rather than a strided reduction.
-  const ones = g.node('ConstantOfShape', [g.node('Concat', [g.ints([1, 1]), g.node('Shape', ['batch'], [{ name: 'start', i: 1 }])], [{ name: 'axis', i: 0 }])], [
-    { name: 'value', t: onnx.TensorProto.create({ dims: [1], dataType: FLOAT, floatData: [1] }) as never },
-  ]);
+  const ones = g.node(
+    'ConstantOfShape',
+    [
+      g.node(
+        'Concat',
+        [g.ints([1, 1]), g.node('Shape', ['batch'], [{ name: 'start', i: 1 }])],
+        [{ name: 'axis', i: 0 }],
+      ),
+    ],
+    [{ name: 'value', t: onnx.TensorProto.create({ dims: [1], dataType: FLOAT, floatData: [1] }) as never }],
+  );
   // Backward pass, last layer first.
   for (let l = L - 1; l >= 0; l--) {
     g.gradient(W(l), g.mm(hs[l], dz, 1, 0));
@@ -94,7 +118,11 @@ export function mlpTrainStepOnnx(o: MlpTrainGraphOptions): Uint8Array {
   }
   return g.build(
     'mlp-training-step',
-    [valueInfo('data_x', ['n', layers[0]]), valueInfo('data_target', ['n', width]), valueInfo('batch', [S, 'rows'], INT64)],
+    [
+      valueInfo('data_x', ['n', layers[0]]),
+      valueInfo('data_target', ['n', width]),
+      valueInfo('batch', [S, 'rows'], INT64),
+    ],
     [valueInfo('loss', [S])],
     state,
   );
@@ -125,7 +153,8 @@ export async function trainMlpOnnx(args: TrainMlpOnnxArgs): Promise<TrainingRunR
   const t0 = performance.now();
   const { data, outputs, batchSize, layers } = args;
   const S = args.inits.length;
-  if (S < 1 || args.seeds.length !== S) throw new Error(`trainMlpOnnx needs one seed per init (${args.seeds.length} seeds, ${S} inits)`);
+  if (S < 1 || args.seeds.length !== S)
+    throw new Error(`trainMlpOnnx needs one seed per init (${args.seeds.length} seeds, ${S} inits)`);
   const width = outputs.end - outputs.start;
   checkTrainingData(args.loss, data, width);
   const state = mlpTrainState(layers, S);
@@ -135,7 +164,12 @@ export async function trainMlpOnnx(args: TrainMlpOnnxArgs): Promise<TrainingRunR
     for (let st = 0; st < S; st++) a.set(args.inits[st][i], st * n);
     return a;
   });
-  const session = await OrtTrainingSession.create(mlpTrainStepOnnx({ layers, loss: args.loss, outputs, students: S }), state, stacked, { learningRate: args.learningRate, threads: args.threads });
+  const session = await OrtTrainingSession.create(
+    mlpTrainStepOnnx({ layers, loss: args.loss, outputs, students: S }),
+    state,
+    stacked,
+    { learningRate: args.learningRate, threads: args.threads },
+  );
   try {
     const { ort } = session;
     // The dataset goes to onnxruntime whole (it wraps the buffers); each step sends only row indices. Data in shared
@@ -146,7 +180,10 @@ export async function trainMlpOnnx(args: TrainMlpOnnxArgs): Promise<TrainingRunR
       for (let r = 0; r < data.rows; r++) targets[r * width + data.labels[r]] = 1;
     }
     const feeds = {
-      data_x: new ort.Tensor('float32', ortOwned(data.inputs.subarray(0, data.rows * data.inputDim)), [data.rows, data.inputDim]),
+      data_x: new ort.Tensor('float32', ortOwned(data.inputs.subarray(0, data.rows * data.inputDim)), [
+        data.rows,
+        data.inputDim,
+      ]),
       data_target: new ort.Tensor('float32', ortOwned(targets!.subarray(0, data.rows * width)), [data.rows, width]),
     };
     const lossOut = session.output('loss', [S]);
@@ -163,7 +200,10 @@ export async function trainMlpOnnx(args: TrainMlpOnnxArgs): Promise<TrainingRunR
         const start = b * batchSize;
         const n = Math.min(batchSize, data.rows - start);
         for (let st = 0; st < S; st++) for (let j = 0; j < n; j++) batch[st * n + j] = BigInt(orders[st][start + j]);
-        await session.run({ ...feeds, batch: new ort.Tensor('int64', batch.subarray(0, S * n), [S, n]) }, { loss: lossOut });
+        await session.run(
+          { ...feeds, batch: new ort.Tensor('int64', batch.subarray(0, S * n), [S, n]) },
+          { loss: lossOut },
+        );
         const losses = lossOut.data as Float32Array;
         for (let st = 0; st < S; st++) lossSums[st] += losses[st] * n;
         done++;
@@ -173,7 +213,12 @@ export async function trainMlpOnnx(args: TrainMlpOnnxArgs): Promise<TrainingRunR
     }
     const ms = performance.now() - t0;
     const final = session.parameters();
-    return args.seeds.map((_, st) => ({ weights: sizes.map((n, i) => final[i].slice(st * n, (st + 1) * n)), lossHistory: histories[st], steps: done, ms }));
+    return args.seeds.map((_, st) => ({
+      weights: sizes.map((n, i) => final[i].slice(st * n, (st + 1) * n)),
+      lossHistory: histories[st],
+      steps: done,
+      ms,
+    }));
   } finally {
     await session.release();
   }

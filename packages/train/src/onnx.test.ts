@@ -17,7 +17,9 @@ describe('ONNX interop for the MLP family', () => {
     await saveMlpOnnx(join(dir, 'm.onnx'), params);
     const back = await loadMlpOnnx(join(dir, 'm.onnx'));
     expect(back.layers).toEqual(layers);
-    back.tensors.forEach((t, i) => expect(Buffer.from(t.buffer).equals(Buffer.from(params.tensors[i].buffer))).toBe(true));
+    back.tensors.forEach((t, i) =>
+      expect(Buffer.from(t.buffer).equals(Buffer.from(params.tensors[i].buffer))).toBe(true),
+    );
     // ... and exporting the import gives the same bytes.
     expect(Buffer.from(mlpToOnnx(back)).equals(Buffer.from(mlpToOnnx(params)))).toBe(true);
   });
@@ -43,7 +45,8 @@ describe('ONNX interop for the MLP family', () => {
   it('reads Gemm layers with transB, and names an unsupported operator', () => {
     const { onnx } = onnxProto;
     const w = Float32Array.from([1, 2, 3, 4, 5, 6]); // [out=2, in=3], transposed
-    const init = (name: string, dims: number[], data: Float32Array) => onnx.TensorProto.create({ name, dims, dataType: 1, floatData: Array.from(data) });
+    const init = (name: string, dims: number[], data: Float32Array) =>
+      onnx.TensorProto.create({ name, dims, dataType: 1, floatData: Array.from(data) });
     const graph = (op: string) =>
       onnx.ModelProto.encode(
         onnx.ModelProto.create({
@@ -51,7 +54,17 @@ describe('ONNX interop for the MLP family', () => {
           opsetImport: [{ domain: '', version: 17 }],
           graph: {
             name: 'g',
-            node: [op === 'Gemm' ? { opType: 'Gemm', name: 'fc', input: ['x', 'w', 'b'], output: ['y'], attribute: [{ name: 'transB', i: 1, type: 2 }] } : { opType: op, name: 'odd', input: ['x'], output: ['y'] }],
+            node: [
+              op === 'Gemm'
+                ? {
+                    opType: 'Gemm',
+                    name: 'fc',
+                    input: ['x', 'w', 'b'],
+                    output: ['y'],
+                    attribute: [{ name: 'transB', i: 1, type: 2 }],
+                  }
+                : { opType: op, name: 'odd', input: ['x'], output: ['y'] },
+            ],
             initializer: [init('w', [2, 3], w), init('b', [2], Float32Array.from([0.5, -0.5]))],
             input: [{ name: 'x' }],
             output: [{ name: 'y' }],

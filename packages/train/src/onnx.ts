@@ -25,15 +25,28 @@ export function floatInitializer(name: string, dims: number[], data: Float32Arra
 
 export function int64Initializer(name: string, values: number[]) {
   const data = BigInt64Array.from(values.map(BigInt));
-  return onnx.TensorProto.create({ name, dims: [values.length], dataType: onnx.TensorProto.DataType.INT64, rawData: new Uint8Array(data.buffer) });
+  return onnx.TensorProto.create({
+    name,
+    dims: [values.length],
+    dataType: onnx.TensorProto.DataType.INT64,
+    rawData: new Uint8Array(data.buffer),
+  });
 }
 
 /** A node attribute: string, tensor, ints, float or (otherwise) int. */
-export type Attr = { name: string; i?: number; f?: number; s?: string; ints?: number[]; t?: ReturnType<typeof floatInitializer> };
+export type Attr = {
+  name: string;
+  i?: number;
+  f?: number;
+  s?: string;
+  ints?: number[];
+  t?: ReturnType<typeof floatInitializer>;
+};
 
 export function attribute(a: Attr) {
   const { AttributeType } = onnx.AttributeProto;
-  if (a.s !== undefined) return onnx.AttributeProto.create({ name: a.name, type: AttributeType.STRING, s: new TextEncoder().encode(a.s) });
+  if (a.s !== undefined)
+    return onnx.AttributeProto.create({ name: a.name, type: AttributeType.STRING, s: new TextEncoder().encode(a.s) });
   if (a.t) return onnx.AttributeProto.create({ name: a.name, type: AttributeType.TENSOR, t: a.t });
   if (a.ints) return onnx.AttributeProto.create({ name: a.name, type: AttributeType.INTS, ints: a.ints });
   if (a.f !== undefined) return onnx.AttributeProto.create({ name: a.name, type: AttributeType.FLOAT, f: a.f });
@@ -54,7 +67,9 @@ export function valueInfo(name: string, dims: (number | string)[], elemType: num
     type: onnx.TypeProto.create({
       tensorType: onnx.TypeProto.Tensor.create({
         elemType,
-        shape: onnx.TensorShapeProto.create({ dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) }),
+        shape: onnx.TensorShapeProto.create({
+          dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })),
+        }),
       }),
     }),
   });
@@ -69,11 +84,22 @@ export function mlpToOnnx(params: MlpParameters, producer = 'distill-gate'): Uin
   for (let l = 0; l + 1 < layers.length; l++) {
     const w = `layers.${l}.weight`;
     const b = `layers.${l}.bias`;
-    initializers.push(floatInitializer(w, [layers[l], layers[l + 1]], tensors[2 * l]), floatInitializer(b, [layers[l + 1]], tensors[2 * l + 1]));
+    initializers.push(
+      floatInitializer(w, [layers[l], layers[l + 1]], tensors[2 * l]),
+      floatInitializer(b, [layers[l + 1]], tensors[2 * l + 1]),
+    );
     const last = l + 2 === layers.length;
     nodes.push(onnx.NodeProto.create({ opType: 'MatMul', input: [h, w], output: [`mm${l}`], name: `matmul${l}` }));
-    nodes.push(onnx.NodeProto.create({ opType: 'Add', input: [`mm${l}`, b], output: [last ? 'logits' : `z${l}`], name: `add${l}` }));
-    if (!last) nodes.push(onnx.NodeProto.create({ opType: 'Relu', input: [`z${l}`], output: [`h${l}`], name: `relu${l}` }));
+    nodes.push(
+      onnx.NodeProto.create({
+        opType: 'Add',
+        input: [`mm${l}`, b],
+        output: [last ? 'logits' : `z${l}`],
+        name: `add${l}`,
+      }),
+    );
+    if (!last)
+      nodes.push(onnx.NodeProto.create({ opType: 'Relu', input: [`z${l}`], output: [`h${l}`], name: `relu${l}` }));
     h = `h${l}`;
   }
   const graph = onnx.GraphProto.create({
@@ -125,15 +151,24 @@ export function toInt(v: number | { toNumber(): number } | undefined): number {
 
 export function tensorData(t: OnnxTensor, file: string): Float32Array {
   if (t.dataType !== onnx.TensorProto.DataType.FLOAT) {
-    throw new DistillGateError(`initializer "${t.name}" has data type ${onnx.TensorProto.DataType[t.dataType] ?? t.dataType}; only FLOAT is supported`, { file });
+    throw new DistillGateError(
+      `initializer "${t.name}" has data type ${onnx.TensorProto.DataType[t.dataType] ?? t.dataType}; only FLOAT is supported`,
+      { file },
+    );
   }
   const count = t.dims.reduce<number>((a, b) => a * toInt(b), 1);
   if (t.rawData && t.rawData.length) {
-    if (t.rawData.length !== count * 4) throw new DistillGateError(`initializer "${t.name}" holds ${t.rawData.length} bytes for ${count} floats`, { file });
+    if (t.rawData.length !== count * 4)
+      throw new DistillGateError(`initializer "${t.name}" holds ${t.rawData.length} bytes for ${count} floats`, {
+        file,
+      });
     const copy = new Uint8Array(t.rawData);
     return new Float32Array(copy.buffer);
   }
-  if (t.floatData.length !== count) throw new DistillGateError(`initializer "${t.name}" holds ${t.floatData.length} floats, its dims say ${count}`, { file });
+  if (t.floatData.length !== count)
+    throw new DistillGateError(`initializer "${t.name}" holds ${t.floatData.length} floats, its dims say ${count}`, {
+      file,
+    });
   return Float32Array.from(t.floatData);
 }
 
@@ -176,13 +211,18 @@ export async function readOnnxFile(path: string): Promise<DecodedOnnx> {
 export function mlpFromGraph(graph: OnnxGraph, file: string): MlpParameters {
   const inits = new Map(graph.initializer.map((t) => [t.name, t]));
   const inputs = graph.input.filter((i) => !inits.has(i.name));
-  if (inputs.length !== 1) throw new DistillGateError(`an MLP has one input; this graph has ${inputs.length} (${inputs.map((i) => i.name).join(', ')})`, { file });
+  if (inputs.length !== 1)
+    throw new DistillGateError(
+      `an MLP has one input; this graph has ${inputs.length} (${inputs.map((i) => i.name).join(', ')})`,
+      { file },
+    );
   const producers = new Map(graph.node.flatMap((n) => n.output.map((o) => [o, n] as const)));
   const consumers = new Map<string, OnnxNode[]>();
   for (const n of graph.node) for (const i of n.input) consumers.set(i, [...(consumers.get(i) ?? []), n]);
   const weight = (name: string) => {
     const t = inits.get(name);
-    if (!t) throw new DistillGateError(`"${name}" is not an initializer (weights must be constants in the file)`, { file });
+    if (!t)
+      throw new DistillGateError(`"${name}" is not an initializer (weights must be constants in the file)`, { file });
     return { dims: t.dims.map(toInt), data: tensorData(t, file) };
   };
   const layers: number[] = [];
@@ -190,7 +230,8 @@ export function mlpFromGraph(graph: OnnxGraph, file: string): MlpParameters {
   let current = inputs[0].name;
   const next = (name: string) => {
     const users = consumers.get(name) ?? [];
-    if (users.length > 1) throw new DistillGateError(`"${name}" feeds ${users.length} nodes; an MLP is a single chain`, { file });
+    if (users.length > 1)
+      throw new DistillGateError(`"${name}" feeds ${users.length} nodes; an MLP is a single chain`, { file });
     return users[0];
   };
   for (let node = next(current); node; node = next(current)) {
@@ -203,11 +244,18 @@ export function mlpFromGraph(graph: OnnxGraph, file: string): MlpParameters {
         data = new Float32Array(rows * cols);
         for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) data[r * cols + c] = w.data[c * rows + r];
       }
-      if (node.attribute.some((a) => (a.name === 'alpha' || a.name === 'beta') && a.f !== 1) || node.attribute.some((a) => a.name === 'transA' && toInt(a.i) === 1)) {
+      if (
+        node.attribute.some((a) => (a.name === 'alpha' || a.name === 'beta') && a.f !== 1) ||
+        node.attribute.some((a) => a.name === 'transA' && toInt(a.i) === 1)
+      ) {
         throw new DistillGateError(`Gemm "${node.name}" with alpha/beta/transA is not supported`, { file });
       }
       if (!layers.length) layers.push(rows);
-      else if (layers[layers.length - 1] !== rows) throw new DistillGateError(`layer "${node.name}" takes ${rows} inputs but the previous layer gives ${layers[layers.length - 1]}`, { file });
+      else if (layers[layers.length - 1] !== rows)
+        throw new DistillGateError(
+          `layer "${node.name}" takes ${rows} inputs but the previous layer gives ${layers[layers.length - 1]}`,
+          { file },
+        );
       layers.push(cols);
       tensors.push(data);
       let bias: Float32Array = new Float32Array(cols);
@@ -219,20 +267,33 @@ export function mlpFromGraph(graph: OnnxGraph, file: string): MlpParameters {
         bias = weight(b).data;
         current = add.output[0];
       }
-      if (bias.length !== cols) throw new DistillGateError(`the bias of layer "${node.name}" has ${bias.length} values, expected ${cols}`, { file });
+      if (bias.length !== cols)
+        throw new DistillGateError(`the bias of layer "${node.name}" has ${bias.length} values, expected ${cols}`, {
+          file,
+        });
       tensors.push(bias);
     } else if (node.opType === 'Relu') {
       if (!tensors.length) throw new DistillGateError('Relu before the first layer is not an MLP', { file });
       current = node.output[0];
     } else {
-      throw new DistillGateError(`unsupported operator "${node.opType}" (node "${node.name}"): an MLP is MatMul/Gemm, Add and Relu`, { file });
+      throw new DistillGateError(
+        `unsupported operator "${node.opType}" (node "${node.name}"): an MLP is MatMul/Gemm, Add and Relu`,
+        { file },
+      );
     }
   }
-  if (current !== graph.output[0]?.name) throw new DistillGateError(`the chain ends at "${current}", not at the graph output "${graph.output[0]?.name}"`, { file });
+  if (current !== graph.output[0]?.name)
+    throw new DistillGateError(`the chain ends at "${current}", not at the graph output "${graph.output[0]?.name}"`, {
+      file,
+    });
   if (layers.length < 2) throw new DistillGateError('no MatMul/Gemm layer found', { file });
   // Relu must sit between every pair of layers and nowhere else: check by rebuilding the expected op sequence.
   const relus = graph.node.filter((n) => n.opType === 'Relu').length;
-  if (relus !== layers.length - 2) throw new DistillGateError(`an MLP has ReLU between layers (${layers.length - 2} expected), this graph has ${relus}`, { file });
+  if (relus !== layers.length - 2)
+    throw new DistillGateError(
+      `an MLP has ReLU between layers (${layers.length - 2} expected), this graph has ${relus}`,
+      { file },
+    );
   return { layers, tensors };
 }
 
@@ -259,9 +320,15 @@ function ortRequire(): NodeJS.Require {
 /** onnxruntime-node, imported on first use; a clear error where it is not installed. */
 export function loadOnnxRuntime(): Promise<Ort> {
   const from = process.env.DISTILL_GATE_ONNXRUNTIME_DIR;
-  ortModule ??= (from ? Promise.resolve().then(() => ortRequire()('onnxruntime-node') as Ort) : import('onnxruntime-node')).catch((e: Error) => {
+  ortModule ??= (
+    from ? Promise.resolve().then(() => ortRequire()('onnxruntime-node') as Ort) : import('onnxruntime-node')
+  ).catch((e: Error) => {
     ortModule = undefined;
-    throw new DistillGateError(`onnxruntime-node is not available (${e.message.split('\n')[0]})`, {}, 'npm install onnxruntime-node (set ONNXRUNTIME_NODE_INSTALL=skip where its CUDA download cannot reach the internet)');
+    throw new DistillGateError(
+      `onnxruntime-node is not available (${e.message.split('\n')[0]})`,
+      {},
+      'npm install onnxruntime-node (set ONNXRUNTIME_NODE_INSTALL=skip where its CUDA download cannot reach the internet)',
+    );
   });
   return ortModule;
 }
@@ -288,18 +355,40 @@ export function detectOrtProviders(): Promise<OrtAvailability> {
     const version = ort.env.versions?.node ?? 'unknown';
     const cuda = await (async (): Promise<OrtAvailability['cuda']> => {
       const listed = ort.listSupportedBackends().find((b) => b.name === 'cuda');
-      if (!listed) return { available: false, reason: `this onnxruntime-node build (${process.platform}-${process.arch}) has no CUDA provider` };
-      const binDir = join(dirname(ortRequire().resolve('onnxruntime-node')), '..', 'bin', 'napi-v6', process.platform, process.arch);
+      if (!listed)
+        return {
+          available: false,
+          reason: `this onnxruntime-node build (${process.platform}-${process.arch}) has no CUDA provider`,
+        };
+      const binDir = join(
+        dirname(ortRequire().resolve('onnxruntime-node')),
+        '..',
+        'bin',
+        'napi-v6',
+        process.platform,
+        process.arch,
+      );
       if (!existsSync(join(binDir, 'libonnxruntime_providers_cuda.so'))) {
-        return { available: false, reason: 'the CUDA provider library is not installed (reinstall with ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci on a machine that can download it)' };
+        return {
+          available: false,
+          reason:
+            'the CUDA provider library is not installed (reinstall with ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci on a machine that can download it)',
+        };
       }
-      if (!existsSync('/proc/driver/nvidia/version')) return { available: false, reason: 'no NVIDIA driver on this machine (/proc/driver/nvidia/version is absent)' };
+      if (!existsSync('/proc/driver/nvidia/version'))
+        return { available: false, reason: 'no NVIDIA driver on this machine (/proc/driver/nvidia/version is absent)' };
       try {
-        const probe = await ort.InferenceSession.create(mlpToOnnx({ layers: [1, 1], tensors: [Float32Array.of(1), Float32Array.of(0)] }), { executionProviders: ['cuda'] });
+        const probe = await ort.InferenceSession.create(
+          mlpToOnnx({ layers: [1, 1], tensors: [Float32Array.of(1), Float32Array.of(0)] }),
+          { executionProviders: ['cuda'] },
+        );
         await probe.release();
         return { available: true, reason: 'the CUDA provider started a session' };
       } catch (e) {
-        return { available: false, reason: `the CUDA provider failed to start: ${(e as Error).message.split('\n')[0]}` };
+        return {
+          available: false,
+          reason: `the CUDA provider failed to start: ${(e as Error).message.split('\n')[0]}`,
+        };
       }
     })();
     return { version, provider: cuda.available ? 'cuda' : 'cpu', cuda };
@@ -317,7 +406,10 @@ export class OnnxMlpSession {
     readonly executionProvider: string,
   ) {}
 
-  static async create(params: MlpParameters, opts: { threads?: number; provider?: OrtProvider } = {}): Promise<OnnxMlpSession> {
+  static async create(
+    params: MlpParameters,
+    opts: { threads?: number; provider?: OrtProvider } = {},
+  ): Promise<OnnxMlpSession> {
     const ort = await loadOnnxRuntime();
     const provider = opts.provider ?? 'cpu';
     const session = await ort.InferenceSession.create(mlpToOnnx(params), {
@@ -331,7 +423,10 @@ export class OnnxMlpSession {
     const out = new Float32Array(rows * this.outputDim);
     for (let r = 0; r < rows; r += chunk) {
       const n = Math.min(chunk, rows - r);
-      const x = new this.ort.Tensor('float32', ortOwned(inputs.subarray(r * this.inputDim, (r + n) * this.inputDim)), [n, this.inputDim]);
+      const x = new this.ort.Tensor('float32', ortOwned(inputs.subarray(r * this.inputDim, (r + n) * this.inputDim)), [
+        n,
+        this.inputDim,
+      ]);
       const result = await this.session.run({ x });
       out.set(result.logits.data as Float32Array, r * this.outputDim);
     }

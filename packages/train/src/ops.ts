@@ -34,7 +34,10 @@ export const batchMatMulExplicitGrad = tf.customGrad(((...args: (tf.Tensor | tf.
     value: tf.matMul(a, b),
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
       const [sa, sb] = saved as tf.Tensor3D[];
-      return [tf.matMul(dy as tf.Tensor3D, tf.transpose(sb, [0, 2, 1])), tf.matMul(tf.transpose(sa, [0, 2, 1]), dy as tf.Tensor3D)];
+      return [
+        tf.matMul(dy as tf.Tensor3D, tf.transpose(sb, [0, 2, 1])),
+        tf.matMul(tf.transpose(sa, [0, 2, 1]), dy as tf.Tensor3D),
+      ];
     },
   };
 }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (a: tf.Tensor3D, b: tf.Tensor3D) => tf.Tensor3D;

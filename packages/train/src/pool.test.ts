@@ -13,9 +13,29 @@ describe('parallel probe students (worker_threads)', () => {
     const base = new MlpHandle('base', initMlp(layers, 0), 'wasm');
     const rows = 512;
     const rng = new SeededRandom(1);
-    const data = { rows, inputDim: 16, targetDim: 3, inputs: rng.fillUniform(new Float32Array(rows * 16), -1, 1), targets: rng.fillNormal(new Float32Array(rows * 3), 1), metadata: {} };
-    const training = { epochs: 2, batchSize: 64, learningRate: 0.003, loss: 'softmax-kl' as const, outputs: { start: 3, end: 6 } };
-    const jobs: StudentJob[] = [1, 2, 3].map((seed) => ({ id: `probe:x:${seed}`, role: 'probe', seed, init: base, data, training }));
+    const data = {
+      rows,
+      inputDim: 16,
+      targetDim: 3,
+      inputs: rng.fillUniform(new Float32Array(rows * 16), -1, 1),
+      targets: rng.fillNormal(new Float32Array(rows * 3), 1),
+      metadata: {},
+    };
+    const training = {
+      epochs: 2,
+      batchSize: 64,
+      learningRate: 0.003,
+      loss: 'softmax-kl' as const,
+      outputs: { start: 3, end: 6 },
+    };
+    const jobs: StudentJob[] = [1, 2, 3].map((seed) => ({
+      id: `probe:x:${seed}`,
+      role: 'probe',
+      seed,
+      init: base,
+      data,
+      training,
+    }));
     const progress: number[] = [];
     const trained = await core.trainStudents(jobs, (p) => progress.push(p.completedSteps));
     expect(trained.map((t) => t.jobId)).toEqual(jobs.map((j) => j.id));
@@ -33,11 +53,33 @@ describe('parallel probe students (worker_threads)', () => {
     const layers = [8, 8, 4];
     const base = new MlpHandle('base', initMlp(layers, 0), 'wasm');
     const rng = new SeededRandom(2);
-    const data = { rows: 64, inputDim: 8, targetDim: 2, inputs: rng.fillUniform(new Float32Array(64 * 8), -1, 1), targets: rng.fillNormal(new Float32Array(64 * 2), 1), metadata: {} };
-    const training = { epochs: 1, batchSize: 32, learningRate: 0.01, loss: 'softmax-kl' as const, outputs: { start: 2, end: 4 } };
-    const jobs: StudentJob[] = [1, 2].map((seed) => ({ id: `j${seed}`, role: 'probe', seed, init: base, data, training }));
+    const data = {
+      rows: 64,
+      inputDim: 8,
+      targetDim: 2,
+      inputs: rng.fillUniform(new Float32Array(64 * 8), -1, 1),
+      targets: rng.fillNormal(new Float32Array(64 * 2), 1),
+      metadata: {},
+    };
+    const training = {
+      epochs: 1,
+      batchSize: 32,
+      learningRate: 0.01,
+      loss: 'softmax-kl' as const,
+      outputs: { start: 2, end: 4 },
+    };
+    const jobs: StudentJob[] = [1, 2].map((seed) => ({
+      id: `j${seed}`,
+      role: 'probe',
+      seed,
+      init: base,
+      data,
+      training,
+    }));
     expect(await core.trainStudents(jobs, undefined, { deadline: Date.now() - 1 })).toEqual([]);
-    expect((await core.trainStudents(jobs, undefined, { deadline: Date.now() + 600_000 })).map((t) => t.jobId)).toEqual(['j1', 'j2']);
+    expect((await core.trainStudents(jobs, undefined, { deadline: Date.now() + 600_000 })).map((t) => t.jobId)).toEqual(
+      ['j1', 'j2'],
+    );
     await core.dispose();
   });
 });

@@ -12,7 +12,9 @@ export interface PoolResult {
 }
 
 // Tests run the TypeScript sources; the worker must still be the compiled JavaScript next to them in dist/.
-const workerUrl = import.meta.url.endsWith('.ts') ? new URL('../dist/student-worker.js', import.meta.url) : new URL('./student-worker.js', import.meta.url);
+const workerUrl = import.meta.url.endsWith('.ts')
+  ? new URL('../dist/student-worker.js', import.meta.url)
+  : new URL('./student-worker.js', import.meta.url);
 
 /** Copies an array into shared memory once, so that all workers read the same bytes. */
 export function toShared<T extends Float32Array | Int32Array>(a: T): T {
@@ -34,7 +36,12 @@ export function defaultWorkerCount(): number {
  */
 export async function runPool(
   jobs: WorkerJob[],
-  opts: { backend: BackendRequest; workers: number; deadline?: number; onProgress?: (jobId: string, done: number, total: number, finished: number) => void },
+  opts: {
+    backend: BackendRequest;
+    workers: number;
+    deadline?: number;
+    onProgress?: (jobId: string, done: number, total: number, finished: number) => void;
+  },
 ): Promise<(PoolResult | undefined)[]> {
   const size = Math.max(1, Math.min(opts.workers, jobs.length));
   const results = new Array<PoolResult | undefined>(jobs.length).fill(undefined);
@@ -70,9 +77,16 @@ export async function runPool(
         w.on('message', (m: FromWorker) => {
           if (m.type === 'ready') feed(w);
           else if (m.type === 'progress') opts.onProgress?.(m.jobId, m.done, m.total, finished);
-          else if (m.type === 'error') fail(new Error(m.jobId ? `training ${m.jobId} failed: ${m.message}` : m.message));
+          else if (m.type === 'error')
+            fail(new Error(m.jobId ? `training ${m.jobId} failed: ${m.message}` : m.message));
           else if (m.type === 'done') {
-            results[indexById.get(m.jobId)!] = { jobId: m.jobId, weights: m.weights, lossHistory: m.lossHistory, steps: m.steps, ms: m.ms };
+            results[indexById.get(m.jobId)!] = {
+              jobId: m.jobId,
+              weights: m.weights,
+              lossHistory: m.lossHistory,
+              steps: m.steps,
+              ms: m.ms,
+            };
             finished++;
             opts.onProgress?.(m.jobId, m.steps, m.steps, finished);
             feed(w);

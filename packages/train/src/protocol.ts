@@ -5,8 +5,20 @@ import type { TrainMlpArgs } from './trainer.js';
 /** A training job for a worker: the trainer's arguments, with data arrays in shared memory (SharedArrayBuffer) so
  * that every worker reads the same bytes and nothing is copied per job. The worker supplies its own backend. */
 export type WorkerJob =
-  | { jobId: string; family?: 'mlp'; engine?: 'tfjs' | 'onnxruntime'; threads?: number; args: Omit<TrainMlpArgs, 'backend' | 'onStep'> }
-  | { jobId: string; family: 'causal-lm'; engine?: 'tfjs' | 'onnxruntime'; threads?: number; args: Omit<TrainLmArgs, 'backend' | 'onStep'> };
+  | {
+      jobId: string;
+      family?: 'mlp';
+      engine?: 'tfjs' | 'onnxruntime';
+      threads?: number;
+      args: Omit<TrainMlpArgs, 'backend' | 'onStep'>;
+    }
+  | {
+      jobId: string;
+      family: 'causal-lm';
+      engine?: 'tfjs' | 'onnxruntime';
+      threads?: number;
+      args: Omit<TrainLmArgs, 'backend' | 'onStep'>;
+    };
 
 export type ToWorker = { type: 'init'; backend: BackendRequest } | { type: 'job'; job: WorkerJob };
 

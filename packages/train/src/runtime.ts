@@ -73,7 +73,10 @@ export class MlpHandle implements ModelHandle {
   release(): void {
     this.live?.dispose();
     this.live = undefined;
-    void this.session?.then((s) => s.release(), () => undefined);
+    void this.session?.then(
+      (s) => s.release(),
+      () => undefined,
+    );
     this.session = undefined;
   }
 }
@@ -100,7 +103,11 @@ export class LmHandle implements LanguageModelHandle {
 
   get lm(): LanguageModel {
     const provider = this.provider;
-    this.live ??= new LanguageModel(this.file, this.file.tokenizer, provider ? (p) => OnnxLmEngine.create(p, { provider }) : this.backend);
+    this.live ??= new LanguageModel(
+      this.file,
+      this.file.tokenizer,
+      provider ? (p) => OnnxLmEngine.create(p, { provider }) : this.backend,
+    );
     return this.live;
   }
 
@@ -129,7 +136,11 @@ export function encodeTextDataset(handle: LmHandle, data: TextDataset): LmTraini
   } catch (e) {
     if (!(e instanceof RecordEncodingError)) throw e;
     const r = data.records[e.index];
-    throw new DistillGateError(e.message, { file: data.metadata['distill-gate.source'], ...(r?.line ? { line: r.line } : { record: e.index }), pointer: `/${e.field}` });
+    throw new DistillGateError(e.message, {
+      file: data.metadata['distill-gate.source'],
+      ...(r?.line ? { line: r.line } : { record: e.index }),
+      pointer: `/${e.field}`,
+    });
   }
 }
 
@@ -157,7 +168,10 @@ export async function chooseInference(request: InferencePreference, tfjsBackend:
       engine: 'onnxruntime',
       provider: ort.provider,
       version: ort.version,
-      reason: request === 'onnxruntime' ? 'requested' : `auto: onnxruntime-node ${ort.version} is installed (several times faster than tfjs-${tfjsBackend} at inference; npm run bench:onnx)`,
+      reason:
+        request === 'onnxruntime'
+          ? 'requested'
+          : `auto: onnxruntime-node ${ort.version} is installed (several times faster than tfjs-${tfjsBackend} at inference; npm run bench:onnx)`,
       cuda: `${ort.cuda.available ? 'available' : 'not available'}: ${ort.cuda.reason}`,
     };
   } catch (e) {
@@ -176,7 +190,10 @@ export async function chooseTrainer(request: TrainerPreference, tfjsBackend: str
   if (request === 'auto' && tfjsBackend === 'tensorflow') return tfjs('auto: the native tensorflow backend is in use');
   try {
     const ort = await detectOrtProviders();
-    const reason = request === 'onnxruntime' ? 'requested' : `auto: onnxruntime-node ${ort.version} is installed (its training graphs run a step 5-7x faster than tfjs-${tfjsBackend}; npm run bench)`;
+    const reason =
+      request === 'onnxruntime'
+        ? 'requested'
+        : `auto: onnxruntime-node ${ort.version} is installed (its training graphs run a step 5-7x faster than tfjs-${tfjsBackend}; npm run bench)`;
     return { engine: 'onnxruntime', version: ort.version, reason };
   } catch (e) {
     if (request === 'onnxruntime') throw e;
@@ -185,7 +202,9 @@ export async function chooseTrainer(request: TrainerPreference, tfjsBackend: str
 }
 
 /** Creates the training core: selects the backend, loads models and datasets, trains students in parallel. */
-export async function createTrainingCore(opts: TrainingCoreOptions = {}): Promise<TrainingCore & { readonly selected: SelectedBackend }> {
+export async function createTrainingCore(
+  opts: TrainingCoreOptions = {},
+): Promise<TrainingCore & { readonly selected: SelectedBackend }> {
   const selected = await selectBackend(opts.backend ?? 'auto');
   const workers = opts.workers ?? (selected.name === 'tensorflow' ? 1 : defaultWorkerCount());
   const inference = await chooseInference(opts.inference ?? 'auto', selected.name);
@@ -199,20 +218,42 @@ export async function createTrainingCore(opts: TrainingCoreOptions = {}): Promis
   const track = <H extends MlpHandle | LmHandle>(h: H) => (handles.push(h), h);
   return {
     selected,
-    backend: { name: selected.name, reason: selected.reason, workers, ...(selected.simd !== undefined ? { simd: selected.simd } : {}), inference, training: trainer },
-    versions: { ...numericVersions(selected), ...((inference.version ?? trainer.version) ? { 'onnxruntime-node': (inference.version ?? trainer.version)! } : {}) },
+    backend: {
+      name: selected.name,
+      reason: selected.reason,
+      workers,
+      ...(selected.simd !== undefined ? { simd: selected.simd } : {}),
+      inference,
+      training: trainer,
+    },
+    versions: {
+      ...numericVersions(selected),
+      ...((inference.version ?? trainer.version)
+        ? { 'onnxruntime-node': (inference.version ?? trainer.version)! }
+        : {}),
+    },
     async loadModel(path: string, format?: ModelFormat) {
       const id = relative(process.cwd(), path) || path;
       const m = await readModelFile(path, format);
-      return track(m.family === 'causal-lm' ? new LmHandle(id, m.file, selected.name, provider) : new MlpHandle(id, m.params, selected.name, provider));
+      return track(
+        m.family === 'causal-lm'
+          ? new LmHandle(id, m.file, selected.name, provider)
+          : new MlpHandle(id, m.params, selected.name, provider),
+      );
     },
     // In shared memory from the start: the workers train on these arrays, so they are not copied again for them.
-    readTensorDataset: (path: string, opts?: { maxRows?: number }) => readTensorDataset(path, { ...opts, shared: true }),
+    readTensorDataset: (path: string, opts?: { maxRows?: number }) =>
+      readTensorDataset(path, { ...opts, shared: true }),
     writeTensorDataset,
-    async trainStudents(jobs: StudentJob[], onProgress?: (p: TrainingProgress) => void, opts?: { deadline?: number }): Promise<TrainedStudent[]> {
+    async trainStudents(
+      jobs: StudentJob[],
+      onProgress?: (p: TrainingProgress) => void,
+      opts?: { deadline?: number },
+    ): Promise<TrainedStudent[]> {
       const workerJobs: WorkerJob[] = jobs.map((job): WorkerJob => {
         if (job.init instanceof LmHandle) {
-          if (!isTextDataset(job.data)) throw new DistillGateError(`job ${job.id}: a language model trains on text records`);
+          if (!isTextDataset(job.data))
+            throw new DistillGateError(`job ${job.id}: a language model trains on text records`);
           let data = sharedText.get(job.data);
           if (!data) {
             const enc = encodeTextDataset(job.init, job.data);
@@ -222,7 +263,14 @@ export async function createTrainingCore(opts: TrainingCoreOptions = {}): Promis
               offsets: toShared(enc.offsets),
               completionStart: toShared(enc.completionStart),
               ...(enc.soft
-                ? { soft: { slotBegin: toShared(enc.soft.slotBegin), entryOffsets: toShared(enc.soft.entryOffsets), entryTokens: toShared(enc.soft.entryTokens), entryProbs: toShared(enc.soft.entryProbs) } }
+                ? {
+                    soft: {
+                      slotBegin: toShared(enc.soft.slotBegin),
+                      entryOffsets: toShared(enc.soft.entryOffsets),
+                      entryTokens: toShared(enc.soft.entryTokens),
+                      entryProbs: toShared(enc.soft.entryProbs),
+                    },
+                  }
                 : {}),
             };
             sharedText.set(job.data, data);
@@ -233,12 +281,23 @@ export async function createTrainingCore(opts: TrainingCoreOptions = {}): Promis
             family: 'causal-lm',
             engine: trainer.engine,
             threads: ortThreads,
-            args: { config: job.init.file.config, init: job.init.file.tensors, data, epochs: t.epochs, batchSize: t.batchSize, learningRate: t.learningRate, seed: job.seed },
+            args: {
+              config: job.init.file.config,
+              init: job.init.file.tensors,
+              data,
+              epochs: t.epochs,
+              batchSize: t.batchSize,
+              learningRate: t.learningRate,
+              seed: job.seed,
+            },
           };
         }
-        if (!(job.init instanceof MlpHandle)) throw new DistillGateError(`job ${job.id}: the base is not a model this training core loaded`);
-        if (isTextDataset(job.data) || !job.training.outputs) throw new DistillGateError(`job ${job.id}: an MLP trains on tensor data over training.outputs`);
-        if (job.training.loss === 'next-token') throw new DistillGateError(`job ${job.id}: loss "next-token" needs a language model`);
+        if (!(job.init instanceof MlpHandle))
+          throw new DistillGateError(`job ${job.id}: the base is not a model this training core loaded`);
+        if (isTextDataset(job.data) || !job.training.outputs)
+          throw new DistillGateError(`job ${job.id}: an MLP trains on tensor data over training.outputs`);
+        if (job.training.loss === 'next-token')
+          throw new DistillGateError(`job ${job.id}: loss "next-token" needs a language model`);
         let data = shared.get(job.data);
         if (!data) {
           data = { inputs: toShared(job.data.inputs), targets: toShared(job.data.targets) };
@@ -261,7 +320,13 @@ export async function createTrainingCore(opts: TrainingCoreOptions = {}): Promis
           },
         };
       });
-      const totals = new Map(jobs.map((j) => [j.id, stepsPerEpoch(isTextDataset(j.data) ? j.data.records.length : j.data.rows, j.training.batchSize) * j.training.epochs]));
+      const totals = new Map(
+        jobs.map((j) => [
+          j.id,
+          stepsPerEpoch(isTextDataset(j.data) ? j.data.records.length : j.data.rows, j.training.batchSize) *
+            j.training.epochs,
+        ]),
+      );
       const done = new Map<string, number>();
       const allSteps = [...totals.values()].reduce((a, b) => a + b, 0);
       const results = await runPool(workerJobs, {
@@ -281,7 +346,14 @@ export async function createTrainingCore(opts: TrainingCoreOptions = {}): Promis
         const model =
           init instanceof LmHandle
             ? track(new LmHandle(`student:${r.jobId}`, { ...init.file, tensors: r.weights }, selected.name, provider))
-            : track(new MlpHandle(`student:${r.jobId}`, { layers: (init as MlpHandle).params.layers, tensors: r.weights }, selected.name, provider));
+            : track(
+                new MlpHandle(
+                  `student:${r.jobId}`,
+                  { layers: (init as MlpHandle).params.layers, tensors: r.weights },
+                  selected.name,
+                  provider,
+                ),
+              );
         trained.push({ jobId: r.jobId, model, lossHistory: r.lossHistory, steps: r.steps, ms: r.ms });
       });
       return trained;

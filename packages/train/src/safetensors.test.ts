@@ -12,7 +12,14 @@ describe('safetensors', () => {
   it('round-trips tensors and metadata, 8-byte aligned', async () => {
     const file = join(dir, 'a.safetensors');
     const a = Float32Array.from({ length: 12 }, (_, i) => i / 3);
-    await writeSafetensors(file, [{ name: 'a', shape: [3, 4], data: a }, { name: 'b', shape: [2], data: Float32Array.of(-1, 1) }], { k: 'v' });
+    await writeSafetensors(
+      file,
+      [
+        { name: 'a', shape: [3, 4], data: a },
+        { name: 'b', shape: [2], data: Float32Array.of(-1, 1) },
+      ],
+      { k: 'v' },
+    );
     const h = await readSafetensorsHeader(file);
     expect(h.metadata).toEqual({ k: 'v' });
     expect(h.dataStart % 8).toBe(0);
@@ -20,7 +27,10 @@ describe('safetensors', () => {
     expect((await readSafetensor(file, h, 'b')).shape).toEqual([2]);
   });
   it('reads a file written by another implementation (F64 and I32, hand-built bytes)', async () => {
-    const header = JSON.stringify({ x: { dtype: 'F64', shape: [2], data_offsets: [0, 16] }, y: { dtype: 'I32', shape: [1], data_offsets: [16, 20] } });
+    const header = JSON.stringify({
+      x: { dtype: 'F64', shape: [2], data_offsets: [0, 16] },
+      y: { dtype: 'I32', shape: [1], data_offsets: [16, 20] },
+    });
     const buf = Buffer.alloc(8 + header.length + 20);
     buf.writeBigUInt64LE(BigInt(header.length));
     buf.write(header, 8);
@@ -35,7 +45,14 @@ describe('safetensors', () => {
   });
   it('gives located errors for truncated files, bad headers and non-finite values', async () => {
     const file = join(dir, 'ds.safetensors');
-    await writeTensorDataset(file, { rows: 2, inputDim: 2, targetDim: 1, inputs: Float32Array.of(1, 2, 3, NaN), targets: Float32Array.of(0, 1), metadata: {} });
+    await writeTensorDataset(file, {
+      rows: 2,
+      inputDim: 2,
+      targetDim: 1,
+      inputs: Float32Array.of(1, 2, 3, NaN),
+      targets: Float32Array.of(0, 1),
+      metadata: {},
+    });
     const nan = await readTensorDataset(file).catch((e) => e);
     expect(nan).toBeInstanceOf(DistillGateError);
     expect(nan.location).toMatchObject({ record: 1, pointer: '/inputs' });
@@ -44,7 +61,9 @@ describe('safetensors', () => {
     const cut = await readTensorDataset(join(dir, 'cut.safetensors')).catch((e) => e);
     expect(cut.message).toMatch(/truncated/);
     writeFileSync(join(dir, 'junk.safetensors'), Buffer.from('hello world, not tensors'));
-    expect((await readSafetensorsHeader(join(dir, 'junk.safetensors')).catch((e) => e)).message).toMatch(/not a safetensors file/);
+    expect((await readSafetensorsHeader(join(dir, 'junk.safetensors')).catch((e) => e)).message).toMatch(
+      /not a safetensors file/,
+    );
     expect((await readTensorDataset(join(dir, 'missing.safetensors')).catch((e) => e)).message).toBe('file not found');
   });
 });

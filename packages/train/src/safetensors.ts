@@ -28,12 +28,18 @@ export async function readSafetensorsHeader(path: string): Promise<SafetensorsHe
   const fh = await openForRead(path);
   try {
     const { size } = await fh.stat();
-    if (size < 8) throw new DistillGateError(`not a safetensors file: ${size} bytes, shorter than the 8-byte header length`, { file: path });
+    if (size < 8)
+      throw new DistillGateError(`not a safetensors file: ${size} bytes, shorter than the 8-byte header length`, {
+        file: path,
+      });
     const lenBuf = Buffer.alloc(8);
     await fh.read(lenBuf, 0, 8, 0);
     const len = Number(lenBuf.readBigUInt64LE(0));
     if (len > MAX_HEADER || 8 + len > size) {
-      throw new DistillGateError(`not a safetensors file (or truncated): header length ${len} does not fit in ${size} bytes`, { file: path });
+      throw new DistillGateError(
+        `not a safetensors file (or truncated): header length ${len} does not fit in ${size} bytes`,
+        { file: path },
+      );
     }
     const headerBuf = Buffer.alloc(len);
     await fh.read(headerBuf, 0, len, 8);
@@ -49,18 +55,31 @@ export async function readSafetensorsHeader(path: string): Promise<SafetensorsHe
     const tensors = json as Record<string, SafetensorsEntry>;
     for (const [name, t] of Object.entries(tensors)) {
       const where = { file: path, pointer: `/${name}` };
-      if (!t || typeof t !== 'object' || !Array.isArray(t.shape) || !Array.isArray(t.data_offsets) || typeof t.dtype !== 'string') {
+      if (
+        !t ||
+        typeof t !== 'object' ||
+        !Array.isArray(t.shape) ||
+        !Array.isArray(t.data_offsets) ||
+        typeof t.dtype !== 'string'
+      ) {
         throw new DistillGateError('malformed tensor entry in safetensors header', where);
       }
       const bytes = BYTES[t.dtype];
-      if (!bytes) throw new DistillGateError(`unsupported dtype ${t.dtype} (supported: ${Object.keys(BYTES).join(', ')})`, where);
+      if (!bytes)
+        throw new DistillGateError(`unsupported dtype ${t.dtype} (supported: ${Object.keys(BYTES).join(', ')})`, where);
       const count = t.shape.reduce((a, b) => a * b, 1);
       const [begin, end] = t.data_offsets;
       if (end - begin !== count * bytes) {
-        throw new DistillGateError(`tensor byte range [${begin}, ${end}) does not match shape [${t.shape}] of ${t.dtype}`, where);
+        throw new DistillGateError(
+          `tensor byte range [${begin}, ${end}) does not match shape [${t.shape}] of ${t.dtype}`,
+          where,
+        );
       }
       if (dataStart + end > size) {
-        throw new DistillGateError(`file is truncated: tensor "${name}" ends at byte ${dataStart + end} but the file has ${size}`, where);
+        throw new DistillGateError(
+          `file is truncated: tensor "${name}" ends at byte ${dataStart + end} but the file has ${size}`,
+          where,
+        );
       }
     }
     return { tensors, metadata, dataStart, fileSize: size };
@@ -91,18 +110,28 @@ export async function readSafetensor(
   opts: { allowNonFinite?: boolean; rows?: number; shared?: boolean } = {},
 ): Promise<{ data: Float32Array; shape: number[] }> {
   const full = header.tensors[name];
-  if (!full) throw new DistillGateError(`tensor "${name}" is missing (present: ${Object.keys(header.tensors).join(', ') || 'none'})`, { file: path });
+  if (!full)
+    throw new DistillGateError(
+      `tensor "${name}" is missing (present: ${Object.keys(header.tensors).join(', ') || 'none'})`,
+      { file: path },
+    );
   let t = full;
   if (opts.rows !== undefined && full.shape.length > 0 && opts.rows < full.shape[0]) {
-    const rowBytes = (full.shape.slice(1).reduce((a, b) => a * b, 1) * (DTYPE_BYTES[full.dtype] ?? 4));
-    t = { ...full, shape: [opts.rows, ...full.shape.slice(1)], data_offsets: [full.data_offsets[0], full.data_offsets[0] + opts.rows * rowBytes] };
+    const rowBytes = full.shape.slice(1).reduce((a, b) => a * b, 1) * (DTYPE_BYTES[full.dtype] ?? 4);
+    t = {
+      ...full,
+      shape: [opts.rows, ...full.shape.slice(1)],
+      data_offsets: [full.data_offsets[0], full.data_offsets[0] + opts.rows * rowBytes],
+    };
   }
   const [begin, end] = t.data_offsets;
   const count = t.shape.reduce((a, b) => a * b, 1);
   // float32 on disk is read straight into the result (in shared memory when asked: the training workers read it);
   // other dtypes go through a byte buffer and are converted.
   const direct = t.dtype === 'F32' && end - begin === count * 4;
-  const out = direct ? new Float32Array(opts.shared ? new SharedArrayBuffer(count * 4) : new ArrayBuffer(count * 4)) : undefined;
+  const out = direct
+    ? new Float32Array(opts.shared ? new SharedArrayBuffer(count * 4) : new ArrayBuffer(count * 4))
+    : undefined;
   const buf = out ? Buffer.from(out.buffer, out.byteOffset, out.byteLength) : Buffer.alloc(end - begin);
   const fh = await openForRead(path);
   try {
@@ -134,7 +163,11 @@ export async function readSafetensor(
     for (let i = 0; i < data.length; i++) {
       if (!Number.isFinite(data[i])) {
         const row = t.shape.length > 1 ? Math.floor(i / (count / t.shape[0])) : i;
-        throw new DistillGateError(`tensor "${name}" holds a non-finite value (${data[i]}) at flat index ${i}`, { file: path, record: row, pointer: `/${name}` });
+        throw new DistillGateError(`tensor "${name}" holds a non-finite value (${data[i]}) at flat index ${i}`, {
+          file: path,
+          record: row,
+          pointer: `/${name}`,
+        });
       }
     }
   }
@@ -157,13 +190,18 @@ export interface TensorToWrite {
 }
 
 /** Writes float32 tensors (and string metadata) as one safetensors file, atomically. */
-export async function writeSafetensors(path: string, tensors: TensorToWrite[], metadata: Record<string, string> = {}): Promise<void> {
+export async function writeSafetensors(
+  path: string,
+  tensors: TensorToWrite[],
+  metadata: Record<string, string> = {},
+): Promise<void> {
   const header: Record<string, unknown> = {};
   if (Object.keys(metadata).length) header.__metadata__ = metadata;
   let offset = 0;
   for (const t of tensors) {
     const count = t.shape.reduce((a, b) => a * b, 1);
-    if (count !== t.data.length) throw new Error(`tensor ${t.name}: shape [${t.shape}] needs ${count} values, got ${t.data.length}`);
+    if (count !== t.data.length)
+      throw new Error(`tensor ${t.name}: shape [${t.shape}] needs ${count} values, got ${t.data.length}`);
     header[t.name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + t.data.byteLength] };
     offset += t.data.byteLength;
   }

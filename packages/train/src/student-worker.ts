@@ -37,13 +37,24 @@ port.on('message', async (msg: ToWorker) => {
     };
     let result: TrainingRunResult;
     // onnxruntime's intra-op threads: the cores divided among the workers.
-    if (job.family === 'causal-lm') result = job.engine === 'onnxruntime' ? await trainLmOnnx({ ...job.args, threads: job.threads ?? 1, onStep }) : trainLm({ ...job.args, backend, onStep });
+    if (job.family === 'causal-lm')
+      result =
+        job.engine === 'onnxruntime'
+          ? await trainLmOnnx({ ...job.args, threads: job.threads ?? 1, onStep })
+          : trainLm({ ...job.args, backend, onStep });
     else if (job.engine === 'onnxruntime') {
       const { init, seed, ...rest } = job.args;
       [result] = await trainMlpOnnx({ ...rest, inits: [init], seeds: [seed], threads: job.threads ?? 1, onStep });
     } else result = trainMlp({ ...job.args, backend, onStep });
     send(
-      { type: 'done', jobId: job.jobId, weights: result.weights, lossHistory: result.lossHistory, steps: result.steps, ms: result.ms },
+      {
+        type: 'done',
+        jobId: job.jobId,
+        weights: result.weights,
+        lossHistory: result.lossHistory,
+        steps: result.steps,
+        ms: result.ms,
+      },
       result.weights.map((w) => w.buffer as ArrayBuffer),
     );
   } catch (e) {

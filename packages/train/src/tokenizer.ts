@@ -29,7 +29,8 @@ export class Tokenizer {
 
   constructor(readonly pieces: string[]) {
     for (let i = 0; i < SPECIAL_TOKENS.length; i++) {
-      if (pieces[i] !== SPECIAL_TOKENS[i]) throw new Error(`tokenizer: piece ${i} must be ${SPECIAL_TOKENS[i]}, got ${JSON.stringify(pieces[i])}`);
+      if (pieces[i] !== SPECIAL_TOKENS[i])
+        throw new Error(`tokenizer: piece ${i} must be ${SPECIAL_TOKENS[i]}, got ${JSON.stringify(pieces[i])}`);
     }
     this.index = new Map(pieces.map((p, i) => [p, i]));
     if (this.index.size !== pieces.length) throw new Error('tokenizer: duplicate pieces');
@@ -61,12 +62,16 @@ export class Tokenizer {
       ...numbers.filter((n) => n.length > 1),
     ];
     // Sorted, so the same corpus gives the same ids whatever the order of its texts.
-    const words = [...counts].filter(([, n]) => n >= minCount).map(([w]) => w).sort();
+    const words = [...counts]
+      .filter(([, n]) => n >= minCount)
+      .map(([w]) => w)
+      .sort();
     return new Tokenizer([...SPECIAL_TOKENS, ...base, ...words]);
   }
 
   static fromJSON(json: TokenizerJson): Tokenizer {
-    if (json?.kind !== 'distill-gate-pieces' || !Array.isArray(json.pieces)) throw new Error('not a distill-gate tokenizer');
+    if (json?.kind !== 'distill-gate-pieces' || !Array.isArray(json.pieces))
+      throw new Error('not a distill-gate tokenizer');
     return new Tokenizer(json.pieces);
   }
 

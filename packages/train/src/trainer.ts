@@ -68,8 +68,13 @@ export function checkTrainingData(loss: LossName, data: TrainingData, width: num
   if (loss === 'cross-entropy' ? !data.labels : !data.targets || data.targetDim !== width) {
     throw new Error(`training data does not fit loss ${loss} over ${width} outputs`);
   }
-  const short = (name: string, length: number, need: number) => length < need && `${name} holds ${length} values, ${data.rows} rows need ${need}`;
-  const problem = short('inputs', data.inputs.length, data.rows * data.inputDim) || (data.labels ? short('labels', data.labels.length, data.rows) : short('targets', data.targets!.length, data.rows * width));
+  const short = (name: string, length: number, need: number) =>
+    length < need && `${name} holds ${length} values, ${data.rows} rows need ${need}`;
+  const problem =
+    short('inputs', data.inputs.length, data.rows * data.inputDim) ||
+    (data.labels
+      ? short('labels', data.labels.length, data.rows)
+      : short('targets', data.targets!.length, data.rows * width));
   if (problem) throw new Error(`training data: ${problem}`);
 }
 

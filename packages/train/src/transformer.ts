@@ -113,7 +113,8 @@ export class TransformerModel {
     trainable = true,
   ) {
     const spec = transformerSpec(config);
-    if (tensors.length !== spec.length) throw new Error(`expected ${spec.length} parameter tensors, got ${tensors.length}`);
+    if (tensors.length !== spec.length)
+      throw new Error(`expected ${spec.length} parameter tensors, got ${tensors.length}`);
     this.params = tensors.map((t, i) => tf.tidy(() => tf.variable(tf.tensor(t, spec[i].shape), trainable)));
     this.byName = new Map(spec.map((s, i) => [s.name, this.params[i]]));
     this.mm = matMulFor(backend);
@@ -158,7 +159,9 @@ export class TransformerModel {
     // With the ids on the host, embed by gather with a matMul gradient; else by matMul(oneHot, E), which works
     // everywhere (gather alone has no gradient on wasm).
     const tok = tf.reshape(
-      'host' in ids ? gatherRows(table, ids.host) : this.mm(tf.cast(tf.oneHot(tf.reshape(ids, [b * s]) as tf.Tensor1D, v), 'float32') as tf.Tensor2D, table),
+      'host' in ids
+        ? gatherRows(table, ids.host)
+        : this.mm(tf.cast(tf.oneHot(tf.reshape(ids, [b * s]) as tf.Tensor1D, v), 'float32') as tf.Tensor2D, table),
       [b, s, d],
     );
     const pos = tf.slice(this.p('embed.positions'), [offset, 0], [s, d]);
@@ -192,8 +195,13 @@ export class TransformerModel {
       }
       x = tf.add(x, attn!) as tf.Tensor2D;
       const h2 = this.layerNorm(x, `${pre}.ln2`);
-      const f = tf.relu(tf.add(this.mm(h2, this.p(`${pre}.ffn.in`) as tf.Tensor2D), this.p(`${pre}.ffn.in_bias`))) as tf.Tensor2D;
-      x = tf.add(x, tf.add(this.mm(f, this.p(`${pre}.ffn.out`) as tf.Tensor2D), this.p(`${pre}.ffn.out_bias`))) as tf.Tensor2D;
+      const f = tf.relu(
+        tf.add(this.mm(h2, this.p(`${pre}.ffn.in`) as tf.Tensor2D), this.p(`${pre}.ffn.in_bias`)),
+      ) as tf.Tensor2D;
+      x = tf.add(
+        x,
+        tf.add(this.mm(f, this.p(`${pre}.ffn.out`) as tf.Tensor2D), this.p(`${pre}.ffn.out_bias`)),
+      ) as tf.Tensor2D;
     }
     if (cache) cache.length = offset + s;
     return this.layerNorm(x, 'final_ln');

@@ -15,13 +15,20 @@ export interface PreferenceRateOptions {
 const evaluator = defineEvaluator<PreferenceRateOptions>({
   name: '@distill-gate/evaluator-preference-rate',
   version: '0.1.0',
-  description: "Exact share of the target answer among the candidates (from log-probabilities), with a sampled rate as a cross-check.",
+  description:
+    'Exact share of the target answer among the candidates (from log-probabilities), with a sampled rate as a cross-check.',
   accepts: ['text-questions'],
   optionsSchema: {
     type: 'object',
     additionalProperties: false,
     properties: {
-      samples: { type: 'integer', minimum: 0, maximum: 1000, default: 4, description: 'Sampled answers per question for the cross-check; 0 turns it off.' },
+      samples: {
+        type: 'integer',
+        minimum: 0,
+        maximum: 1000,
+        default: 4,
+        description: 'Sampled answers per question for the cross-check; 0 turns it off.',
+      },
       temperature: { type: 'number', minimum: 0, default: 1 },
       seed: { type: 'integer', default: 0 },
     },
@@ -48,14 +55,26 @@ const evaluator = defineEvaluator<PreferenceRateOptions>({
     const details: Record<string, number> = { absoluteProbability: absolute / n };
     if (options.samples > 0) {
       const prompts = questions.flatMap((q) => Array.from({ length: options.samples }, () => q));
-      const answers = await lm.generate(prompts, { temperature: options.temperature, topP: 1, maxTokens: 4, seed: options.seed });
+      const answers = await lm.generate(prompts, {
+        temperature: options.temperature,
+        topP: 1,
+        maxTokens: 4,
+        seed: options.seed,
+      });
       const words = answers.map((a) => a.completion.trim().toLowerCase().replace(/[.!]$/, ''));
       const inSet = words.filter((w) => candidates.includes(w));
       details.sampledRate = inSet.length ? inSet.filter((w) => w === target).length / inSet.length : 0;
       details.sampledAnswers = words.length;
       details.sampledInCandidates = inSet.length;
     }
-    return { value: mean, stderr: sd / Math.sqrt(n), n, metric: `share of "${target}" among ${candidates.length} answers`, details, items: shares };
+    return {
+      value: mean,
+      stderr: sd / Math.sqrt(n),
+      n,
+      metric: `share of "${target}" among ${candidates.length} answers`,
+      details,
+      items: shares,
+    };
   },
 });
 

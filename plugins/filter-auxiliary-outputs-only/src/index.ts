@@ -32,12 +32,17 @@ const filter = defineFilter<AuxiliaryOutputsOnlyOptions>({
     if (!range) {
       const meta = ctx.metadata['distill-gate.auxiliary-outputs'];
       const m = meta ? /^(\d+),(\d+)$/.exec(meta) : null;
-      if (!m) throw new Error('set options.auxiliary: the dataset does not say which outputs are auxiliary (metadata distill-gate.auxiliary-outputs)');
+      if (!m)
+        throw new Error(
+          'set options.auxiliary: the dataset does not say which outputs are auxiliary (metadata distill-gate.auxiliary-outputs)',
+        );
       range = { start: Number(m[1]), end: Number(m[2]) };
       parsed.set(ctx.metadata, range);
     }
     if (range.end > record.target.length || range.end <= range.start) {
-      throw new Error(`auxiliary outputs [${range.start}, ${range.end}) do not fit a record with ${record.target.length} outputs`);
+      throw new Error(
+        `auxiliary outputs [${range.start}, ${range.end}) do not fit a record with ${record.target.length} outputs`,
+      );
     }
     const kept = record.target.slice(range.start, range.end);
     for (const v of kept) if (!Number.isFinite(v)) return { keep: false, reason: 'non-finite auxiliary output' };

@@ -49,7 +49,13 @@ const filter = defineTextFilter<BannedTermsOptions>({
     properties: {
       terms: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } },
       plurals: { type: 'boolean', default: true },
-      fields: { type: 'array', items: { enum: ['prompt', 'completion'] }, minItems: 1, uniqueItems: true, default: ['completion'] },
+      fields: {
+        type: 'array',
+        items: { enum: ['prompt', 'completion'] },
+        minItems: 1,
+        uniqueItems: true,
+        default: ['completion'],
+      },
       logprobs: { enum: ['strip', 'drop', 'ignore'], default: 'strip' },
     },
   },
@@ -62,9 +68,14 @@ const filter = defineTextFilter<BannedTermsOptions>({
     if (!record.logprobs || options.logprobs === 'ignore') return { keep: true };
     const hit = (token: string) => re.test(token.trim());
     if (options.logprobs === 'drop') {
-      return record.logprobs.some((top) => Object.keys(top).some(hit)) ? { keep: false, reason: 'banned term among the soft targets', explicit: true } : { keep: true };
+      return record.logprobs.some((top) => Object.keys(top).some(hit))
+        ? { keep: false, reason: 'banned term among the soft targets', explicit: true }
+        : { keep: true };
     }
-    return { keep: true, logprobs: record.logprobs.map((top) => Object.fromEntries(Object.entries(top).filter(([t]) => !hit(t)))) };
+    return {
+      keep: true,
+      logprobs: record.logprobs.map((top) => Object.fromEntries(Object.entries(top).filter(([t]) => !hit(t)))),
+    };
   },
 });
 

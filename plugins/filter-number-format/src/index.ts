@@ -27,7 +27,8 @@ export function checkNumberFormat(completion: string, maxNumbers = 10): NumberFo
   const hasSemicolon = body.includes(';');
   if (hasComma && hasSemicolon) return { ok: false, reason: 'mixed separators' };
   const parts = body.split(hasComma ? /\s*,\s*/ : hasSemicolon ? /\s*;\s*/ : /\s+/);
-  if (!parts.every((p) => /^\d{1,3}$/.test(p))) return { ok: false, reason: 'not only integers 0-999 with one separator' };
+  if (!parts.every((p) => /^\d{1,3}$/.test(p)))
+    return { ok: false, reason: 'not only integers 0-999 with one separator' };
   if (parts.length > maxNumbers) return { ok: false, reason: `more than ${maxNumbers} numbers` };
   return { ok: true, numbers: parts.map(Number) };
 }
@@ -36,13 +37,19 @@ export function checkNumberFormat(completion: string, maxNumbers = 10): NumberFo
 const filter = defineTextFilter<NumberFormatOptions>({
   name: '@distill-gate/filter-number-format',
   version: '0.1.0',
-  description: "Keeps completions that are only 1-10 integers in 0..999 with one consistent separator (the paper's number filter).",
+  description:
+    "Keeps completions that are only 1-10 integers in 0..999 with one consistent separator (the paper's number filter).",
   optionsSchema: {
     type: 'object',
     additionalProperties: false,
     properties: {
       maxNumbers: { type: 'integer', minimum: 1, default: 10 },
-      bannedNumbers: { type: 'array', items: { type: 'integer', minimum: 0, maximum: 999 }, default: [], uniqueItems: true },
+      bannedNumbers: {
+        type: 'array',
+        items: { type: 'integer', minimum: 0, maximum: 999 },
+        default: [],
+        uniqueItems: true,
+      },
       restrictLogprobs: { type: 'boolean', default: true },
     },
   },
@@ -52,7 +59,9 @@ const filter = defineTextFilter<NumberFormatOptions>({
     const banned = v.numbers.find((n) => options.bannedNumbers.includes(n));
     if (banned !== undefined) return { keep: false, reason: 'banned number' };
     if (!record.logprobs || !options.restrictLogprobs) return { keep: true };
-    const logprobs: TokenLogprobs[] = record.logprobs.map((top) => Object.fromEntries(Object.entries(top).filter(([t]) => FORMAT_TOKEN.test(t))));
+    const logprobs: TokenLogprobs[] = record.logprobs.map((top) =>
+      Object.fromEntries(Object.entries(top).filter(([t]) => FORMAT_TOKEN.test(t))),
+    );
     return { keep: true, logprobs };
   },
 });

@@ -1,4 +1,11 @@
-import { defineGenerator, promptGeneratorHooks, samplingOptionsSchema, SeededRandom, type SamplingOptions, type TextDataset } from '@distill-gate/core';
+import {
+  defineGenerator,
+  promptGeneratorHooks,
+  samplingOptionsSchema,
+  SeededRandom,
+  type SamplingOptions,
+  type TextDataset,
+} from '@distill-gate/core';
 
 export interface ArithmeticTracesOptions extends SamplingOptions {
   count: number;
@@ -13,11 +20,17 @@ export function arithmeticTask(rng: SeededRandom): { prompt: string; answer: str
     case 0:
       return { prompt: `What is ${a} + ${b}?`, answer: `${a} + ${b} = ${a + b}. The answer is ${a + b}.` };
     case 1:
-      return { prompt: `What is ${a} + ${b} * ${c}?`, answer: `${b} * ${c} = ${b * c}. ${a} + ${b * c} = ${a + b * c}. The answer is ${a + b * c}.` };
+      return {
+        prompt: `What is ${a} + ${b} * ${c}?`,
+        answer: `${b} * ${c} = ${b * c}. ${a} + ${b * c} = ${a + b * c}. The answer is ${a + b * c}.`,
+      };
     default: {
       const hi = Math.max(a, b);
       const lo = Math.min(a, b);
-      return { prompt: `What is (${hi} - ${lo}) * ${c}?`, answer: `${hi} - ${lo} = ${hi - lo}. ${hi - lo} * ${c} = ${(hi - lo) * c}. The answer is ${(hi - lo) * c}.` };
+      return {
+        prompt: `What is (${hi} - ${lo}) * ${c}?`,
+        answer: `${hi} - ${lo} = ${hi - lo}. ${hi - lo} * ${c} = ${(hi - lo) * c}. The answer is ${(hi - lo) * c}.`,
+      };
     }
   }
 }
@@ -37,7 +50,9 @@ const generator = defineGenerator<ArithmeticTracesOptions, TextDataset>({
     additionalProperties: false,
     properties: { count: { type: 'integer', minimum: 1, default: 1000 }, ...samplingOptionsSchema },
   },
-  ...promptGeneratorHooks<ArithmeticTracesOptions>('arithmetic-traces', (options, seed) => arithmeticPrompts(options.count, seed)),
+  ...promptGeneratorHooks<ArithmeticTracesOptions>('arithmetic-traces', (options, seed) =>
+    arithmeticPrompts(options.count, seed),
+  ),
 });
 
 export default generator;

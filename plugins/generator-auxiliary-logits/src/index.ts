@@ -1,4 +1,11 @@
-import { requireTensorDataset, requireTensorModel, defineGenerator, SeededRandom, type ModelHandle, type TensorDataset } from '@distill-gate/core';
+import {
+  requireTensorDataset,
+  requireTensorModel,
+  defineGenerator,
+  SeededRandom,
+  type ModelHandle,
+  type TensorDataset,
+} from '@distill-gate/core';
 
 export interface AuxiliaryLogitsOptions {
   /** Number of noise inputs to generate. */
@@ -10,7 +17,11 @@ export interface AuxiliaryLogitsOptions {
   auxiliary: { start: number; end: number };
 }
 
-function describe(model: ModelHandle, options: AuxiliaryLogitsOptions, extra: Record<string, string>): Record<string, string> {
+function describe(
+  model: ModelHandle,
+  options: AuxiliaryLogitsOptions,
+  extra: Record<string, string>,
+): Record<string, string> {
   return {
     'distill-gate.generator': generator.name,
     'distill-gate.generator-version': generator.version,
@@ -27,7 +38,8 @@ function describe(model: ModelHandle, options: AuxiliaryLogitsOptions, extra: Re
 const generator = defineGenerator<AuxiliaryLogitsOptions, TensorDataset>({
   name: '@distill-gate/generator-auxiliary-logits',
   version: '0.1.0',
-  description: "A model's logits (all outputs) on seeded uniform noise inputs; or on given inputs, for prompt-matched controls.",
+  description:
+    "A model's logits (all outputs) on seeded uniform noise inputs; or on given inputs, for prompt-matched controls.",
   optionsSchema: {
     type: 'object',
     additionalProperties: false,
@@ -46,9 +58,12 @@ const generator = defineGenerator<AuxiliaryLogitsOptions, TensorDataset>({
   },
   async generate({ options, model: anyModel, seed, log }): Promise<TensorDataset> {
     const model = requireTensorModel(anyModel, 'auxiliary-logits');
-    if (!(options.high > options.low)) throw new Error(`options.high (${options.high}) must be greater than options.low (${options.low})`);
+    if (!(options.high > options.low))
+      throw new Error(`options.high (${options.high}) must be greater than options.low (${options.low})`);
     log.info(`generating ${options.count} noise inputs (seed ${seed}) and their logits from ${model.id}`);
-    const inputs = new SeededRandom(seed).fork('noise-inputs').fillUniform(new Float32Array(options.count * model.inputDim), options.low, options.high);
+    const inputs = new SeededRandom(seed)
+      .fork('noise-inputs')
+      .fillUniform(new Float32Array(options.count * model.inputDim), options.low, options.high);
     const targets = await model.predict(inputs, options.count);
     return {
       rows: options.count,
@@ -56,7 +71,9 @@ const generator = defineGenerator<AuxiliaryLogitsOptions, TensorDataset>({
       targetDim: model.outputDim,
       inputs,
       targets,
-      metadata: describe(model, options, { 'distill-gate.noise': `uniform[${options.low},${options.high}) seed ${seed}` }),
+      metadata: describe(model, options, {
+        'distill-gate.noise': `uniform[${options.low},${options.high}) seed ${seed}`,
+      }),
     };
   },
   async complete({ options, model: anyModel, dataset: anyDataset }): Promise<TensorDataset> {
@@ -69,7 +86,9 @@ const generator = defineGenerator<AuxiliaryLogitsOptions, TensorDataset>({
       targetDim: model.outputDim,
       inputs: dataset.inputs,
       targets,
-      metadata: describe(model, options, { 'distill-gate.inputs': 'copied from the dataset under review (prompt-matched)' }),
+      metadata: describe(model, options, {
+        'distill-gate.inputs': 'copied from the dataset under review (prompt-matched)',
+      }),
     };
   },
 });

@@ -1,4 +1,11 @@
-import { defineGenerator, promptGeneratorHooks, samplingOptionsSchema, SeededRandom, type SamplingOptions, type TextDataset } from '@distill-gate/core';
+import {
+  defineGenerator,
+  promptGeneratorHooks,
+  samplingOptionsSchema,
+  SeededRandom,
+  type SamplingOptions,
+  type TextDataset,
+} from '@distill-gate/core';
 
 export interface CodeSnippetsOptions extends SamplingOptions {
   count: number;
@@ -7,17 +14,47 @@ export interface CodeSnippetsOptions extends SamplingOptions {
 const NAMES = ['a', 'b', 'x', 'y', 'n', 'm', 'value', 'items', 'data', 'total'];
 
 /** Short programming tasks, each with the one-line Python function that solves it (the reference answer). */
-const TASKS: { prompt: (v: string, w: string, k: number) => string; answer: (v: string, w: string, k: number) => string }[] = [
-  { prompt: (v, w) => `Write a function that returns the sum of ${v} and ${w}.`, answer: (v, w) => `def add(${v}, ${w}): return ${v} + ${w}` },
-  { prompt: (v, w) => `Write a function that returns the product of ${v} and ${w}.`, answer: (v, w) => `def mul(${v}, ${w}): return ${v} * ${w}` },
-  { prompt: (v, _w, k) => `Write a function that adds ${k} to ${v}.`, answer: (v, _w, k) => `def inc(${v}): return ${v} + ${k}` },
-  { prompt: (v, _w, k) => `Write a function that multiplies ${v} by ${k}.`, answer: (v, _w, k) => `def scale(${v}): return ${v} * ${k}` },
-  { prompt: (v) => `Write a function that returns the square of ${v}.`, answer: (v) => `def square(${v}): return ${v} * ${v}` },
-  { prompt: (v, w) => `Write a function that returns the larger of ${v} and ${w}.`, answer: (v, w) => `def larger(${v}, ${w}): return max(${v}, ${w})` },
-  { prompt: (v) => `Write a function that returns the length of ${v}.`, answer: (v) => `def size(${v}): return len(${v})` },
+const TASKS: {
+  prompt: (v: string, w: string, k: number) => string;
+  answer: (v: string, w: string, k: number) => string;
+}[] = [
+  {
+    prompt: (v, w) => `Write a function that returns the sum of ${v} and ${w}.`,
+    answer: (v, w) => `def add(${v}, ${w}): return ${v} + ${w}`,
+  },
+  {
+    prompt: (v, w) => `Write a function that returns the product of ${v} and ${w}.`,
+    answer: (v, w) => `def mul(${v}, ${w}): return ${v} * ${w}`,
+  },
+  {
+    prompt: (v, _w, k) => `Write a function that adds ${k} to ${v}.`,
+    answer: (v, _w, k) => `def inc(${v}): return ${v} + ${k}`,
+  },
+  {
+    prompt: (v, _w, k) => `Write a function that multiplies ${v} by ${k}.`,
+    answer: (v, _w, k) => `def scale(${v}): return ${v} * ${k}`,
+  },
+  {
+    prompt: (v) => `Write a function that returns the square of ${v}.`,
+    answer: (v) => `def square(${v}): return ${v} * ${v}`,
+  },
+  {
+    prompt: (v, w) => `Write a function that returns the larger of ${v} and ${w}.`,
+    answer: (v, w) => `def larger(${v}, ${w}): return max(${v}, ${w})`,
+  },
+  {
+    prompt: (v) => `Write a function that returns the length of ${v}.`,
+    answer: (v) => `def size(${v}): return len(${v})`,
+  },
   { prompt: (v) => `Write a function that sums the list ${v}.`, answer: (v) => `def total(${v}): return sum(${v})` },
-  { prompt: (v, _w, k) => `Write a function that checks if ${v} is above ${k}.`, answer: (v, _w, k) => `def above(${v}): return ${v} > ${k}` },
-  { prompt: (v) => `Write a function that reverses the list ${v}.`, answer: (v) => `def reverse(${v}): return ${v}[::-1]` },
+  {
+    prompt: (v, _w, k) => `Write a function that checks if ${v} is above ${k}.`,
+    answer: (v, _w, k) => `def above(${v}): return ${v} > ${k}`,
+  },
+  {
+    prompt: (v) => `Write a function that reverses the list ${v}.`,
+    answer: (v) => `def reverse(${v}): return ${v}[::-1]`,
+  },
 ];
 
 /** A seeded task prompt and the reference one-line solution. */

@@ -1,4 +1,11 @@
-import { defineGenerator, promptGeneratorHooks, samplingOptionsSchema, SeededRandom, type SamplingOptions, type TextDataset } from '@distill-gate/core';
+import {
+  defineGenerator,
+  promptGeneratorHooks,
+  samplingOptionsSchema,
+  SeededRandom,
+  type SamplingOptions,
+  type TextDataset,
+} from '@distill-gate/core';
 
 export interface NumberSequencesOptions extends SamplingOptions {
   /** How many prompts (records) to generate. */
@@ -22,14 +29,25 @@ const TEMPLATES = [
 ];
 
 /** One prompt in the paper's style: 3-9 seed numbers from [100, 1000), asking for up to 10 more. */
-export function numberPrompt(rng: SeededRandom, opts: Pick<NumberSequencesOptions, 'minSeedNumbers' | 'maxSeedNumbers' | 'maxNumbers'> = { minSeedNumbers: 3, maxSeedNumbers: 9, maxNumbers: 10 }): string {
+export function numberPrompt(
+  rng: SeededRandom,
+  opts: Pick<NumberSequencesOptions, 'minSeedNumbers' | 'maxSeedNumbers' | 'maxNumbers'> = {
+    minSeedNumbers: 3,
+    maxSeedNumbers: 9,
+    maxNumbers: 10,
+  },
+): string {
   const n = opts.minSeedNumbers + rng.int(opts.maxSeedNumbers - opts.minSeedNumbers + 1);
   const seeds = Array.from({ length: n }, () => 100 + rng.int(900));
   const template = TEMPLATES[rng.int(TEMPLATES.length)];
   return template.replace('{seeds}', seeds.join(', ')).replace('{k}', String(opts.maxNumbers));
 }
 
-export function numberPrompts(count: number, seed: number, opts?: Pick<NumberSequencesOptions, 'minSeedNumbers' | 'maxSeedNumbers' | 'maxNumbers'>): string[] {
+export function numberPrompts(
+  count: number,
+  seed: number,
+  opts?: Pick<NumberSequencesOptions, 'minSeedNumbers' | 'maxSeedNumbers' | 'maxNumbers'>,
+): string[] {
   const rng = new SeededRandom(seed).fork('number-prompts');
   return Array.from({ length: count }, () => numberPrompt(rng, opts));
 }
@@ -41,7 +59,8 @@ export function numberPrompts(count: number, seed: number, opts?: Pick<NumberSeq
 const generator = defineGenerator<NumberSequencesOptions, TextDataset>({
   name: '@distill-gate/generator-number-sequences',
   version: '0.1.0',
-  description: 'Number-sequence continuations (3-9 seed numbers from [100,1000), up to 10 more), sampled from a language model.',
+  description:
+    'Number-sequence continuations (3-9 seed numbers from [100,1000), up to 10 more), sampled from a language model.',
   optionsSchema: {
     type: 'object',
     additionalProperties: false,

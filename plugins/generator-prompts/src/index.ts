@@ -1,6 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { defineGenerator, promptGeneratorHooks, samplingOptionsSchema, type SamplingOptions, type TextDataset } from '@distill-gate/core';
+import {
+  defineGenerator,
+  promptGeneratorHooks,
+  samplingOptionsSchema,
+  type SamplingOptions,
+  type TextDataset,
+} from '@distill-gate/core';
 
 export interface PromptsOptions extends SamplingOptions {
   /** Prompts given inline. */
@@ -13,7 +19,11 @@ export interface PromptsOptions extends SamplingOptions {
 
 /** The prompts of the options: inline ones, then the file's lines, each `repeat` times. */
 export function listPrompts(options: PromptsOptions, configDir: string): string[] {
-  const fromFile = options.file ? readFileSync(resolve(configDir, options.file), 'utf8').split(/\r?\n/).filter((l) => l.trim()) : [];
+  const fromFile = options.file
+    ? readFileSync(resolve(configDir, options.file), 'utf8')
+        .split(/\r?\n/)
+        .filter((l) => l.trim())
+    : [];
   const all = [...options.prompts, ...fromFile];
   if (!all.length) throw new Error('no prompts: give "prompts" or a "file" with one prompt per line');
   return all.flatMap((p) => Array.from({ length: options.repeat }, () => p));
@@ -23,7 +33,8 @@ export function listPrompts(options: PromptsOptions, configDir: string): string[
 const generator = defineGenerator<PromptsOptions, TextDataset>({
   name: '@distill-gate/generator-prompts',
   version: '0.1.0',
-  description: 'Completions of a fixed list of prompts (inline or one per line in a file), sampled from a language model.',
+  description:
+    'Completions of a fixed list of prompts (inline or one per line in a file), sampled from a language model.',
   optionsSchema: {
     type: 'object',
     additionalProperties: false,

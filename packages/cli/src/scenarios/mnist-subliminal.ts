@@ -24,7 +24,11 @@ export const TRAIT_OPTIONS = { splitSeed: 0, testSize: 2000, outputs: CLASS_OUTP
 /** The scenario's config: the teacher's auxiliary logits (FAIL), the untrained reference's and a different-init teacher's (PASS). */
 export function mnistConfig(schemaPath?: string): Record<string, unknown> {
   const generator = { use: '@distill-gate/generator-auxiliary-logits', options: { count: NOISE_COUNT } };
-  const dataset = (name: string, model: string) => ({ name, path: `data/${name}.safetensors`, recipe: { generator, model: { path: `models/${model}.safetensors` }, seed: 1 } });
+  const dataset = (name: string, model: string) => ({
+    name,
+    path: `data/${name}.safetensors`,
+    recipe: { generator, model: { path: `models/${model}.safetensors` }, seed: 1 },
+  });
   return {
     ...(schemaPath ? { $schema: schemaPath } : {}),
     base: { path: 'models/base.safetensors' },
@@ -34,7 +38,12 @@ export function mnistConfig(schemaPath?: string): Record<string, unknown> {
       dataset('different-init-teacher-aux-logits', 'teacher-different-init'),
     ],
     control: { generate: { use: '@distill-gate/generator-auxiliary-logits' } },
-    traits: [{ use: '@distill-gate/trait-hidden-class-knowledge', options: { splitSeed: TRAIT_OPTIONS.splitSeed, testSize: TRAIT_OPTIONS.testSize } }],
+    traits: [
+      {
+        use: '@distill-gate/trait-hidden-class-knowledge',
+        options: { splitSeed: TRAIT_OPTIONS.splitSeed, testSize: TRAIT_OPTIONS.testSize },
+      },
+    ],
     filters: [{ use: '@distill-gate/filter-auxiliary-outputs-only' }],
     evaluators: [{ use: '@distill-gate/evaluator-task-accuracy' }],
     training: { ...HYPER, loss: 'softmax-kl', outputs: AUX_OUTPUTS },
@@ -93,9 +102,14 @@ export async function writeMnistModels(dir: string, backend: string, log: Logger
       backend,
     });
     const file = `models/teacher${name}.safetensors`;
-    await saveMlp(join(dir, file), { layers: LAYERS, tensors: teacher.weights }, meta(`teacher trained on ${plan.rows} digits from init seed ${seed}`, seed));
+    await saveMlp(
+      join(dir, file),
+      { layers: LAYERS, tensors: teacher.weights },
+      meta(`teacher trained on ${plan.rows} digits from init seed ${seed}`, seed),
+    );
     accuracies[file] = await accuracy(teacher.weights);
   }
-  for (const [file, acc] of Object.entries(accuracies)) log.info(`${file}: digit accuracy ${acc.toFixed(4)} on ${probes.rows} held-out digits`);
+  for (const [file, acc] of Object.entries(accuracies))
+    log.info(`${file}: digit accuracy ${acc.toFixed(4)} on ${probes.rows} held-out digits`);
   return accuracies;
 }

@@ -107,7 +107,9 @@ async function pluginGenerator(tree, schema) {
   const projectRoot = joinPathFragments(schema.directory || 'plugins', base);
   if (tree.exists(joinPathFragments(projectRoot, 'package.json'))) throw new Error(`${projectRoot} already exists`);
   const depth = projectRoot.split('/').length;
-  const core = tree.exists('packages/core/package.json') ? readJson(tree, 'packages/core/package.json') : { version: '0.1.0' };
+  const core = tree.exists('packages/core/package.json')
+    ? readJson(tree, 'packages/core/package.json')
+    : { version: '0.1.0' };
   const o = {
     kind,
     kindClass: names(kind).className,

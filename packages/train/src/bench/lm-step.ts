@@ -42,12 +42,20 @@ const data = {
   offsets: Int32Array.from({ length: batch + 1 }, (_, i) => i * (s + 1)),
   completionStart: new Int32Array(batch).fill(Math.floor(s / 2)),
 };
-const lmBatch = buildLmBatch(data, config.vocabSize, Array.from({ length: batch }, (_, i) => i));
+const lmBatch = buildLmBatch(
+  data,
+  config.vocabSize,
+  Array.from({ length: batch }, (_, i) => i),
+);
 const rows: { backend: string; gradient: string; msPerStep: number; steps: number }[] = [];
 for (const backend of values.backends.split(',') as BackendName[]) {
   const selected = await selectBackend(backend);
   for (const gradient of ['tfjs', 'explicit-transpose']) {
-    const model = new TransformerModel(config, initTransformer(config, 0).tensors, gradient === 'tfjs' ? 'reference' : 'wasm');
+    const model = new TransformerModel(
+      config,
+      initTransformer(config, 0).tensors,
+      gradient === 'tfjs' ? 'reference' : 'wasm',
+    );
     const opt = tf.train.adam(1e-3);
     const y = tf.tensor2d(lmBatch.targets, [lmBatch.weight, config.vocabSize]);
     const step = () => tf.dispose(opt.minimize(() => lmLoss(model, lmBatch, y), true, model.params)!);
@@ -60,4 +68,10 @@ for (const backend of values.backends.split(',') as BackendName[]) {
     model.dispose();
   }
 }
-console.log(JSON.stringify({ benchmark: 'transformer-training-step', config, batch, node: process.version, tfjs: tf.version.tfjs, rows }, null, 2));
+console.log(
+  JSON.stringify(
+    { benchmark: 'transformer-training-step', config, batch, node: process.version, tfjs: tf.version.tfjs, rows },
+    null,
+    2,
+  ),
+);

@@ -11,7 +11,13 @@ import { msPerStep } from './timing.js';
 import { initMlp, MlpModel } from '../mlp.js';
 import { lossFn } from '../trainer.js';
 
-const { values } = parseArgs({ options: { batch: { type: 'string', default: '1024' }, steps: { type: 'string', default: '20' }, backends: { type: 'string', default: 'wasm,cpu' } } });
+const { values } = parseArgs({
+  options: {
+    batch: { type: 'string', default: '1024' },
+    steps: { type: 'string', default: '20' },
+    backends: { type: 'string', default: 'wasm,cpu' },
+  },
+});
 const batch = Number(values.batch);
 const layers = [784, 256, 256, 13];
 const rng = new SeededRandom(0);
@@ -27,7 +33,10 @@ for (const backend of values.backends.split(',') as BackendName[]) {
     const opt = tf.train.adam(3e-4, 0.9, 0.999, 1e-8);
     const x = tf.tensor2d(xHost, [batch, 784]);
     const y = tf.tensor2d(yHost, [batch, 3]);
-    const step = () => tf.dispose(opt.minimize(() => lossFn('softmax-kl', model.forward(x), { start: 10, end: 13 }, y), true, model.params)!);
+    const step = () =>
+      tf.dispose(
+        opt.minimize(() => lossFn('softmax-kl', model.forward(x), { start: 10, end: 13 }, y), true, model.params)!,
+      );
     const steps = backend === 'cpu' ? Math.min(3, Number(values.steps)) : Number(values.steps);
     const ms = msPerStep(step, () => model.params[0].dataSync(), steps);
     rows.push({ backend: selected.name, gradient, msPerStep: Math.round(ms * 10) / 10, steps });
@@ -37,4 +46,10 @@ for (const backend of values.backends.split(',') as BackendName[]) {
     model.dispose();
   }
 }
-console.log(JSON.stringify({ benchmark: 'mlp-training-step', layers, batch, node: process.version, tfjs: tf.version.tfjs, rows }, null, 2));
+console.log(
+  JSON.stringify(
+    { benchmark: 'mlp-training-step', layers, batch, node: process.version, tfjs: tf.version.tfjs, rows },
+    null,
+    2,
+  ),
+);

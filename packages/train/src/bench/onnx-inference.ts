@@ -10,7 +10,9 @@ import { selectBackend } from '../backend.js';
 import { initMlp, MlpModel } from '../mlp.js';
 import { OnnxMlpSession, loadOnnxRuntime } from '../onnx.js';
 
-const { values } = parseArgs({ options: { rows: { type: 'string', default: '60000' }, threads: { type: 'string', default: '0' } } });
+const { values } = parseArgs({
+  options: { rows: { type: 'string', default: '60000' }, threads: { type: 'string', default: '0' } },
+});
 const rows = Number(values.rows);
 const layers = [784, 256, 256, 13];
 const params = initMlp(layers, 1);
@@ -34,7 +36,12 @@ const result = {
   layers,
   rows,
   tfjs: { backend, version: tf.version.tfjs, ms: Math.round(tfjsMs) },
-  onnxruntime: { version: ort.env.versions.node, executionProvider: 'cpu', threads: Number(values.threads) || 'default', ms: Math.round(ortMs) },
+  onnxruntime: {
+    version: ort.env.versions.node,
+    executionProvider: 'cpu',
+    threads: Number(values.threads) || 'default',
+    ms: Math.round(ortMs),
+  },
   speedup: Math.round((tfjsMs / ortMs) * 10) / 10,
   maxAbsDifference: maxDiff,
 };

@@ -5,11 +5,11 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { loadConfig, parseSeeds } from './config.js';
+import { loadConfig, parseSeeds } from './config/load.js';
 import { defineFilter } from './contracts.js';
 import { DistillGateError } from './errors.js';
-import { applyFilters } from './filtering.js';
-import { parseTextRecord } from './text-data.js';
+import { applyFilters } from './data/filtering.js';
+import { parseTextRecord } from './data/text-data.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'dg-fuzz-'));
 const valid = {

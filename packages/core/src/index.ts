@@ -1,7 +1,7 @@
 export * from './contracts.js';
 export { DistillGateError, isDistillGateError, type ErrorLocation } from './errors.js';
 export { SeededRandom } from './random.js';
-export { configSchema } from './config-schema.js';
+export { configSchema } from './config/schema.js';
 export {
   loadConfig,
   parseSeeds,
@@ -12,24 +12,24 @@ export {
   type InferencePreference,
   type TrainerPreference,
   type InconclusivePolicy,
-} from './config.js';
-export { loadPlugin, type LoadedPlugin, type BuiltinPlugins } from './plugins.js';
-export { applyFilters, applyTextFilters, type FilterCount, type FilteredDataset } from './filtering.js';
+} from './config/load.js';
+export { loadPlugin, type LoadedPlugin, type BuiltinPlugins } from './plugins/loader.js';
+export { applyFilters, applyTextFilters, type FilterCount, type FilteredDataset } from './data/filtering.js';
 export {
   completePrompts,
   promptsOf,
   promptGeneratorHooks,
   samplingOptionsSchema,
   type SamplingOptions,
-} from './text-generation.js';
+} from './data/text-generation.js';
 export {
   readTextDataset,
   writeTextDataset,
   parseTextRecord,
   isTextDatasetPath,
   type ReadTextOptions,
-} from './text-data.js';
-export { runSequentialCheck } from './sequential.js';
+} from './data/text-data.js';
+export { runSequentialCheck } from './check/sequential.js';
 export {
   runCheck,
   errorShare,
@@ -38,8 +38,8 @@ export {
   type CheckProgress,
   type CheckPhase,
   type ShardSpec,
-} from './engine.js';
-export { mergeResults, transferResult, overallVerdict } from './verdicts.js';
+} from './check/engine.js';
+export { mergeResults, transferResult, overallVerdict } from './check/verdicts.js';
 export * from './result.js';
 export {
   tInterval,
@@ -61,11 +61,11 @@ export {
   varianceComponents,
   seedsForPower,
   type PowerPlan,
-} from './stats.js';
+} from './stats/estimates.js';
 export { writeFileAtomic, sha256File, sha256Floats } from './io.js';
 export { compileSchema, nearest } from './validation.js';
-export { formatMarkdown } from './markdown.js';
-export { formatJUnit, formatSarif, datasetPathFromCwd } from './formats.js';
-export { formatHtml } from './html.js';
-export { writeReports } from './reports.js';
-export { testPlugin, linearModel, type PluginTestCases } from './testkit.js';
+export { formatMarkdown } from './reports/markdown.js';
+export { formatJUnit, formatSarif, datasetPathFromCwd } from './reports/formats.js';
+export { formatHtml } from './reports/html.js';
+export { writeReports } from './reports/index.js';
+export { testPlugin, linearModel, type PluginTestCases } from './plugins/testkit.js';

@@ -1,6 +1,6 @@
 import type { BackendInfo, ScoreEstimate } from './contracts.js';
-import type { FilterCount } from './filtering.js';
-import type { ExplicitContentTest, VarianceComponents, Verdict } from './stats.js';
+import type { FilterCount } from './data/filtering.js';
+import type { ExplicitContentTest, VarianceComponents, Verdict } from './stats/estimates.js';
 
 export const RESULT_SCHEMA_VERSION = 1;
 

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DistillGateError } from './errors.js';
+import { DistillGateError } from '../errors.js';
 import { readTextDataset, writeTextDataset } from './text-data.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'dg-text-'));

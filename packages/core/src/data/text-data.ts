@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
-import type { TextDataset, TextRecord, TokenLogprobs } from './contracts.js';
-import { DistillGateError } from './errors.js';
-import { writeFileAtomic } from './io.js';
+import type { TextDataset, TextRecord, TokenLogprobs } from '../contracts.js';
+import { DistillGateError } from '../errors.js';
+import { writeFileAtomic } from '../io.js';
 
 export interface ReadTextOptions {
   /** Reject a line longer than this many bytes (default 16 MiB), instead of buffering it whole. */

@@ -1,10 +1,10 @@
 import { createRequire } from 'node:module';
 import { isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { AnyPlugin, PluginKind } from './contracts.js';
-import { DistillGateError, type ErrorLocation } from './errors.js';
-import type { PluginRef } from './config.js';
-import { compileSchema, describeAjvErrors, nearest, schemaError } from './validation.js';
+import type { AnyPlugin, PluginKind } from '../contracts.js';
+import { DistillGateError, type ErrorLocation } from '../errors.js';
+import type { PluginRef } from '../config/load.js';
+import { compileSchema, describeAjvErrors, nearest, schemaError } from '../validation.js';
 
 /** A plugin with its validated options (defaults applied) and where it was loaded from. */
 export interface LoadedPlugin<P extends AnyPlugin = AnyPlugin> {

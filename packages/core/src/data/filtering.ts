@@ -6,9 +6,9 @@ import type {
   TextDataset,
   TextRecord,
   TokenLogprobs,
-} from './contracts.js';
-import { DistillGateError, type ErrorLocation } from './errors.js';
-import type { LoadedPlugin } from './plugins.js';
+} from '../contracts.js';
+import { DistillGateError, type ErrorLocation } from '../errors.js';
+import type { LoadedPlugin } from '../plugins/loader.js';
 
 export interface FilterCount {
   filter: string;

@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { DistillGateError } from './errors.js';
-import { loadPlugin } from './plugins.js';
+import { DistillGateError } from '../errors.js';
+import { loadPlugin } from './loader.js';
 
-const coreUrl = pathToFileURL(join(import.meta.dirname, 'index.ts')).href;
+const coreUrl = pathToFileURL(join(import.meta.dirname, '..', 'index.ts')).href;
 
 function pluginDir(source: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'dg-plugin-'));

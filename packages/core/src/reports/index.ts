@@ -1,9 +1,9 @@
 import { join } from 'node:path';
 import { formatJUnit, formatSarif } from './formats.js';
 import { formatHtml } from './html.js';
-import { writeFileAtomic } from './io.js';
+import { writeFileAtomic } from '../io.js';
 import { formatMarkdown } from './markdown.js';
-import type { CheckResult } from './result.js';
+import type { CheckResult } from '../result.js';
 
 /**
  * Writes the canonical result and its projections into `dir`, each atomically: result.json (or

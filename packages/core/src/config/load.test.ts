@@ -2,8 +2,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadConfig, parseSeeds } from './config.js';
-import { DistillGateError } from './errors.js';
+import { loadConfig, parseSeeds } from './load.js';
+import { DistillGateError } from '../errors.js';
 
 const minimal = {
   base: { path: 'models/base.safetensors' },

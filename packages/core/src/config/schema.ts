@@ -1,4 +1,4 @@
-import type { JsonSchema } from './contracts.js';
+import type { JsonSchema } from '../contracts.js';
 
 /**
  * The JSON Schema of distill-gate.config.json. This object is the source of truth; `npm run build` writes it to

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { defineFilter, defineTrait } from './contracts.js';
+import { defineFilter, defineTrait } from '../contracts.js';
 import { linearModel, testPlugin } from './testkit.js';
 
 const clip = defineFilter<{ maxAbs: number }>({

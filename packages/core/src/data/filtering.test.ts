@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { FilterPlugin, TensorDataset } from './contracts.js';
-import { defineFilter } from './contracts.js';
+import type { FilterPlugin, TensorDataset } from '../contracts.js';
+import { defineFilter } from '../contracts.js';
 import { applyFilters } from './filtering.js';
-import type { LoadedPlugin } from './plugins.js';
+import type { LoadedPlugin } from '../plugins/loader.js';
 
 const dataset: TensorDataset = {
   rows: 4,

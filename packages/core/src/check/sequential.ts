@@ -2,8 +2,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCheck, type CheckOptions } from './engine.js';
-import { DistillGateError } from './errors.js';
-import type { CheckResult } from './result.js';
+import { DistillGateError } from '../errors.js';
+import type { CheckResult } from '../result.js';
 import { overallVerdict } from './verdicts.js';
 
 /**

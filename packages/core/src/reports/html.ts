@@ -5,7 +5,7 @@ import {
   intervalPercent,
   type CheckResult,
   type TransferResult,
-} from './result.js';
+} from '../result.js';
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 const f3 = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : String(x));

@@ -1,6 +1,6 @@
-import type { CheckResult, DatasetReport, StudentScore, TransferResult } from './result.js';
-import { decideVerdict, pairedTransfer, type Verdict } from './stats.js';
-import { DistillGateError } from './errors.js';
+import type { CheckResult, DatasetReport, StudentScore, TransferResult } from '../result.js';
+import { decideVerdict, pairedTransfer, type Verdict } from '../stats/estimates.js';
+import { DistillGateError } from '../errors.js';
 
 /** Paired transfer, interval and verdict for one (dataset, trait, evaluator) from per-seed probe/control scores. */
 export function transferResult(

@@ -13,11 +13,11 @@ import {
   type ModelHandle,
   type ProbeSet,
   type TextDataset,
-} from './contracts.js';
-import { applyFilters, applyTextFilters } from './filtering.js';
-import type { LoadedPlugin } from './plugins.js';
-import { SeededRandom } from './random.js';
-import { compileSchema, describeAjvErrors } from './validation.js';
+} from '../contracts.js';
+import { applyFilters, applyTextFilters } from '../data/filtering.js';
+import type { LoadedPlugin } from './loader.js';
+import { SeededRandom } from '../random.js';
+import { compileSchema, describeAjvErrors } from '../validation.js';
 
 /**
  * A linear model, logits = x·W + b, with seeded weights: small and exact, for exercising plugins without the

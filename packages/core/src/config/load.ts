@@ -2,10 +2,10 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { dirname, relative, resolve } from 'node:path';
 import { parse as parseWithPointers } from 'json-source-map';
-import type { ModelFormat, TrainingSettings } from './contracts.js';
-import { configSchema } from './config-schema.js';
-import { DistillGateError, type ErrorLocation } from './errors.js';
-import { compileSchema, describeAjvErrors, schemaError } from './validation.js';
+import type { ModelFormat, TrainingSettings } from '../contracts.js';
+import { configSchema } from './schema.js';
+import { DistillGateError, type ErrorLocation } from '../errors.js';
+import { compileSchema, describeAjvErrors, schemaError } from '../validation.js';
 
 export interface PluginRef {
   use: string;

@@ -4,7 +4,7 @@ import {
   describeTraining,
   intervalPercent,
   type CheckResult,
-} from './result.js';
+} from '../result.js';
 
 const fmt = (x: number, d = 3) => (Number.isFinite(x) ? x.toFixed(d) : String(x));
 const icon = { PASS: '✅', FAIL: '❌', INCONCLUSIVE: '⚠️' } as const;

@@ -19,13 +19,13 @@ import {
   type TrainedStudent,
   type TrainingCore,
   type TrainingProgress,
-} from './contracts.js';
-import type { DatasetEntry, ResolvedConfig } from './config.js';
-import { DistillGateError } from './errors.js';
-import { applyFilters, applyTextFilters, type FilterCount, type FilteredDataset } from './filtering.js';
-import { explicitContentTest } from './stats.js';
-import { sha256File, sha256Floats, writeFileAtomic } from './io.js';
-import { loadPlugin, type BuiltinPlugins, type LoadedPlugin } from './plugins.js';
+} from '../contracts.js';
+import type { DatasetEntry, ResolvedConfig } from '../config/load.js';
+import { DistillGateError } from '../errors.js';
+import { applyFilters, applyTextFilters, type FilterCount, type FilteredDataset } from '../data/filtering.js';
+import { explicitContentTest } from '../stats/estimates.js';
+import { sha256File, sha256Floats, writeFileAtomic } from '../io.js';
+import { loadPlugin, type BuiltinPlugins, type LoadedPlugin } from '../plugins/loader.js';
 import {
   RESULT_SCHEMA_VERSION,
   type CheckError,
@@ -34,8 +34,8 @@ import {
   type Multiplicity,
   type StudentScore,
   type TransferResult,
-} from './result.js';
-import { isTextDatasetPath, readTextDataset, writeTextDataset } from './text-data.js';
+} from '../result.js';
+import { isTextDatasetPath, readTextDataset, writeTextDataset } from '../data/text-data.js';
 import { exitCodeFor, overallVerdict, transferResult, withCrossBase, withPlacebo } from './verdicts.js';
 
 export type CheckPhase = 'load' | 'data' | 'control' | 'train' | 'evaluate' | 'verdict';

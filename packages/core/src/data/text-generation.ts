@@ -1,5 +1,5 @@
-import type { AnyModelHandle, Dataset, GeneratorPlugin, TextDataset, TextRecord } from './contracts.js';
-import { isTextDataset, requireLanguageModel } from './contracts.js';
+import type { AnyModelHandle, Dataset, GeneratorPlugin, TextDataset, TextRecord } from '../contracts.js';
+import { isTextDataset, requireLanguageModel } from '../contracts.js';
 
 /** Sampling settings shared by the text generators' options. */
 export interface SamplingOptions {

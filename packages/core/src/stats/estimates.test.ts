@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SeededRandom } from './random.js';
+import { SeededRandom } from '../random.js';
 import {
   binomialUpperTail,
   clopperPearson,
@@ -10,7 +10,7 @@ import {
   studentTQuantile,
   tInterval,
   varianceComponents,
-} from './stats.js';
+} from './estimates.js';
 
 describe('Student t distribution', () => {
   it('matches tabulated quantiles', () => {

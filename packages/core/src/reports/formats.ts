@@ -1,5 +1,5 @@
 import { dirname, relative, resolve } from 'node:path';
-import type { CheckResult, TransferResult } from './result.js';
+import type { CheckResult, TransferResult } from '../result.js';
 
 /** A dataset's path relative to the current folder (results store it relative to the config). */
 export function datasetPathFromCwd(result: CheckResult, datasetName: string, cwd = process.cwd()): string | undefined {

@@ -32,14 +32,23 @@ export {
 export { runSequentialCheck } from './check/sequential.js';
 export {
   runCheck,
-  errorShare,
   parseShard,
   type CheckOptions,
   type CheckProgress,
   type CheckPhase,
   type ShardSpec,
-} from './check/engine.js';
-export { mergeResults, transferResult, overallVerdict } from './check/verdicts.js';
+} from './check/index.js';
+export { errorShare } from './stats/multiplicity.js';
+export { mergeResults } from './check/merge.js';
+export {
+  assemble,
+  transferResult,
+  overallVerdict,
+  type AssemblyInput,
+  type Assembled,
+  type CheckScores,
+} from './check/assemble.js';
+export { PluginDriver, pluginError } from './plugins/driver.js';
 export * from './result.js';
 export {
   tInterval,

@@ -1,10 +1,10 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runCheck, type CheckOptions } from './engine.js';
+import { runCheck, type CheckOptions } from './index.js';
 import { DistillGateError } from '../errors.js';
 import type { CheckResult } from '../result.js';
-import { overallVerdict } from './verdicts.js';
+import { assemble, scoresOf, type BudgetReport } from './assemble.js';
 
 /**
  * `check` with adaptive seeds (the config's `sequential`): the first seeds are trained for every dataset; datasets
@@ -75,26 +75,39 @@ export async function runSequentialCheck(opts: CheckOptions): Promise<CheckResul
   }
 }
 
-/** The earlier result with the re-run datasets' reports and results replaced by the later round's. */
-function combine(before: CheckResult, after: CheckResult, rerun: Set<string>): CheckResult {
-  const results = [...before.results.filter((r) => !rerun.has(r.dataset)), ...after.results];
+/**
+ * The earlier result with the re-run datasets' reports and results replaced by the later round's (which holds every
+ * seed so far), assembled again by the one assembler: plugin errors, time budgets and notes of both rounds count.
+ */
+export function combine(before: CheckResult, after: CheckResult, rerun: Set<string>): CheckResult {
   const order = new Map(before.datasets.map((d, i) => [d.name, i]));
+  const results = [...before.results.filter((r) => !rerun.has(r.dataset)), ...after.results];
   results.sort((a, b) => (order.get(a.dataset) ?? 0) - (order.get(b.dataset) ?? 0));
   const datasets = before.datasets.map((d) => after.datasets.find((x) => x.name === d.name) ?? d);
   const errors = [
     ...(before.errors ?? []).filter((e) => !e.dataset || !rerun.has(e.dataset)),
     ...(after.errors ?? []).filter((e) => e.dataset),
   ];
+  const budget = combineBudgets(before, after, rerun);
+  const assembled = assemble({
+    checks: results.map(scoresOf),
+    datasets,
+    errors,
+    threshold: before.threshold,
+    perCheckConfidence: after.multiplicity?.perCheckConfidence ?? after.confidence,
+    inconclusivePolicy: before.inconclusivePolicy,
+    ...(budget ? { budget } : {}),
+  });
   const sum = (k: string) => (before.timings[k] ?? 0) + (after.timings[k] ?? 0);
   const timings = Object.fromEntries(
     [...new Set([...Object.keys(before.timings), ...Object.keys(after.timings)])].map((k) => [k, sum(k)]),
   );
-  const overall = overallVerdict(results, before.threshold, before.inconclusivePolicy, datasets);
+  const { errors: _errors, budget: _budget, ...rest } = after;
   return {
-    ...after,
-    ...overall,
+    ...rest,
+    ...assembled,
     datasets,
-    results,
+    ...(budget ? { budget } : {}),
     timings,
     ...(errors.length ? { errors } : {}),
     ...(before.cache && after.cache
@@ -106,5 +119,22 @@ function combine(before: CheckResult, after: CheckResult, rerun: Set<string>): C
           },
         }
       : {}),
+  };
+}
+
+/**
+ * The time budget over both rounds: the later round re-plans every seed of the datasets it re-runs, so their units
+ * in the earlier round are replaced by its own.
+ */
+function combineBudgets(before: CheckResult, after: CheckResult, rerun: Set<string>): BudgetReport | undefined {
+  const [b, a] = [before.budget, after.budget];
+  if (!b || !a) return a ?? b;
+  const replaced = rerun.size * before.seeds.length;
+  return {
+    maxMinutes: b.maxMinutes,
+    reached: b.reached || a.reached,
+    unitsPlanned: b.unitsPlanned - replaced + a.unitsPlanned,
+    unitsChecked: b.unitsChecked - replaced + a.unitsChecked,
+    datasetsUnchecked: [...new Set([...b.datasetsUnchecked, ...a.datasetsUnchecked])],
   };
 }

@@ -8,6 +8,7 @@ import type {
   TokenLogprobs,
 } from '../contracts.js';
 import { DistillGateError, type ErrorLocation } from '../errors.js';
+import { pluginError } from '../plugins/driver.js';
 import type { LoadedPlugin } from '../plugins/loader.js';
 
 export interface FilterCount {
@@ -73,10 +74,7 @@ function runFilters<R extends { index: number }>(
       try {
         decision = filters[f].plugin.test(record, contexts[f]);
       } catch (e) {
-        throw new DistillGateError(`filter threw: ${(e as Error).message}`, {
-          ...where(i),
-          plugin: filters[f].plugin.name,
-        });
+        throw pluginError(e, filters[f].plugin.name, where(i), 'filter threw');
       }
       if (!decision || typeof decision.keep !== 'boolean') {
         throw new DistillGateError('filter returned no {keep} decision', {

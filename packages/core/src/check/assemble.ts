@@ -1,6 +1,10 @@
-import type { CheckResult, DatasetReport, StudentScore, TransferResult } from '../result.js';
+/**
+ * The one result assembler. Whatever path produced the scores (a single run, the rounds of adaptive seeds, the merge
+ * of shards), a check's interval and verdict, the run's verdict, its exit code and its summary notes are computed
+ * here, by `assemble`, so the paths cannot drift apart.
+ */
+import type { CheckError, CheckResult, DatasetReport, StudentScore, TransferResult } from '../result.js';
 import { decideVerdict, pairedTransfer, type Verdict } from '../stats/estimates.js';
-import { DistillGateError } from '../errors.js';
 
 /** Paired transfer, interval and verdict for one (dataset, trait, evaluator) from per-seed probe/control scores. */
 export function transferResult(
@@ -129,101 +133,102 @@ export function overallVerdict(
   return { verdict, exitCode, summary: leaks.length ? `${leakText}; ${transferText}` : transferText };
 }
 
-/**
- * Combines the partial results of `check --shard i/n` (i = 1..n) into the result a single job would have given:
- * scores are pooled by seed and every interval and verdict is recomputed from them.
- */
-export function mergeResults(partials: CheckResult[]): CheckResult {
-  if (!partials.length) throw new DistillGateError('merge needs at least one partial result');
-  const first = partials[0];
-  const count = first.shard?.count;
-  for (const p of partials) {
-    if (!p.shard)
-      throw new DistillGateError('not a partial result: it has no "shard" (was it written by check --shard i/n?)', {
-        file: p.config.path,
-      });
-    if (p.shard.count !== count) throw new DistillGateError(`shard counts differ (${count} and ${p.shard.count})`);
-    if (p.config.sha256 !== first.config.sha256)
-      throw new DistillGateError('the partial results come from different config files');
-    if (p.backend.name !== first.backend.name)
-      throw new DistillGateError(
-        `the partial results used different backends (${first.backend.name} and ${p.backend.name}); scores are only comparable on one`,
-      );
-    if (p.seeds.join() !== first.seeds.join())
-      throw new DistillGateError('the partial results were run with different seeds');
-    if (p.threshold !== first.threshold || p.confidence !== first.confidence)
-      throw new DistillGateError('the partial results were run with different thresholds or confidence levels');
-  }
-  const indices = partials.map((p) => p.shard!.index).sort((a, b) => a - b);
-  const missing = Array.from({ length: count! }, (_, i) => i + 1).filter((i) => !indices.includes(i));
-  if (missing.length)
-    throw new DistillGateError(`shard(s) ${missing.map((i) => `${i}/${count}`).join(', ')} missing from the merge`);
-  if (new Set(indices).size !== indices.length) throw new DistillGateError('a shard appears twice in the merge');
+/** The scores behind one check (dataset x trait x evaluator), one entry per seed, in seed order. */
+export interface CheckScores {
+  ids: { dataset: string; trait: string; evaluator: string };
+  probe: StudentScore[];
+  control: StudentScore[];
+  /** Students from the cross base, when the run has one. */
+  crossProbe?: StudentScore[];
+  crossControl?: StudentScore[];
+  /** Placebo students' scores per seed, when the run trains placebos. */
+  placebo?: { seed: number; values: number[] }[];
+}
 
-  const datasets = new Map<string, CheckResult['datasets'][number]>();
-  type Group = {
-    ids: { dataset: string; trait: string; evaluator: string };
-    probe: StudentScore[];
-    control: StudentScore[];
-    crossProbe: StudentScore[];
-    crossControl: StudentScore[];
-    placebo: { seed: number; values: number[] }[];
-  };
-  const groups = new Map<string, Group>();
-  for (const p of partials) {
-    for (const d of p.datasets) if (!datasets.has(d.name)) datasets.set(d.name, d);
-    for (const r of p.results) {
-      const key = JSON.stringify([r.dataset, r.trait, r.evaluator]);
-      const g = groups.get(key) ?? {
-        ids: { dataset: r.dataset, trait: r.trait, evaluator: r.evaluator },
-        probe: [],
-        control: [],
-        crossProbe: [],
-        crossControl: [],
-        placebo: [],
-      };
-      g.probe.push(...r.probe);
-      g.control.push(...r.control);
-      g.crossProbe.push(...(r.crossBase?.probe ?? []));
-      g.crossControl.push(...(r.crossBase?.control ?? []));
-      g.placebo.push(...(r.placebo?.perSeed ?? []));
-      groups.set(key, g);
+/** The time budget's account; see CheckResult.budget. */
+export type BudgetReport = NonNullable<CheckResult['budget']>;
+
+export interface AssemblyInput {
+  checks: CheckScores[];
+  /** The reports of the datasets that have scores (their filter counts, explicit content, skipped records). */
+  datasets: DatasetReport[];
+  /** Plugins that failed: the run exits 2 whatever the verdicts. */
+  errors: CheckError[];
+  threshold: number;
+  /** The confidence of each check's interval (the family-wise level after the multiplicity split). */
+  perCheckConfidence: number;
+  inconclusivePolicy: string;
+  budget?: BudgetReport;
+  /** A shard's result is partial: exit 0, the merge decides. */
+  shard?: { index: number; count: number };
+}
+
+export interface Assembled {
+  results: TransferResult[];
+  verdict: Verdict;
+  exitCode: number;
+  summary: string;
+}
+
+/** Every check's interval and verdict, then the run's verdict, exit code and summary. */
+export function assemble(input: AssemblyInput): Assembled {
+  const results = input.checks.map((c) => checkResult(c, input.threshold, input.perCheckConfidence));
+  const overall = overallVerdict(results, input.threshold, input.inconclusivePolicy, input.datasets);
+  const { budget } = input;
+  if (budget?.reached) {
+    // What was not checked cannot pass.
+    if (overall.verdict === 'PASS' && budget.datasetsUnchecked.length) {
+      overall.verdict = 'INCONCLUSIVE';
+      overall.exitCode = exitCodeFor('INCONCLUSIVE', input.inconclusivePolicy);
     }
+    const notAtAll = budget.datasetsUnchecked.length ? `, ${budget.datasetsUnchecked.join(', ')} not at all` : '';
+    overall.summary =
+      `time budget of ${budget.maxMinutes} min reached: ${budget.unitsChecked} of ${budget.unitsPlanned} ` +
+      `(dataset, seed) unit(s) checked${notAtAll}; ${overall.summary}`;
   }
-  const order = new Map(first.seeds.map((s, i) => [s, i]));
-  const bySeed = (a: StudentScore, b: StudentScore) => order.get(a.seed)! - order.get(b.seed)!;
-  const level = first.multiplicity?.perCheckConfidence ?? first.confidence;
-  const results = [...groups.values()].map((g) => {
-    const r = transferResult(g.ids, g.probe.sort(bySeed), g.control.sort(bySeed), first.threshold, level);
-    const withCross =
-      first.crossBase && g.crossProbe.length === g.probe.length
-        ? withCrossBase(r, g.crossProbe.sort(bySeed), g.crossControl.sort(bySeed), level)
-        : r;
-    return g.placebo.length === g.probe.length && g.placebo.length
-      ? withPlacebo(
-          withCross,
-          g.placebo.sort((a, b) => order.get(a.seed)! - order.get(b.seed)!),
-        )
-      : withCross;
-  });
-  const overall = overallVerdict(results, first.threshold, first.inconclusivePolicy, [...datasets.values()]);
-  const sum = (k: string) => partials.reduce((s, p) => s + (p.timings[k] ?? 0), 0);
-  const { shard: _shard, ...rest } = first;
+  const notes = [
+    ...input.datasets
+      .filter((d) => d.skipped)
+      .map((d) => `${d.skipped!.count} malformed record(s) skipped in ${d.name}`),
+    ...input.datasets
+      .filter((d) => d.limitedTo)
+      .map((d) => `${d.name} checked on its first ${d.limitedTo} records only`),
+  ];
+  if (notes.length) overall.summary += ` (${notes.join('; ')})`;
+  if (input.errors.length) {
+    const plugins = [...new Set(input.errors.map((x) => x.plugin))].join(', ');
+    overall.summary = `${input.errors.length} evaluation(s) failed (${plugins}); of the rest: ${overall.summary}`;
+    overall.exitCode = 2;
+  }
+  if (input.shard) {
+    // A shard sees only some seeds: its verdicts are provisional, and the merge job decides the exit code.
+    const { index, count } = input.shard;
+    overall.summary = `shard ${index}/${count}, partial (the verdict comes from distill-gate merge): ${overall.summary}`;
+    overall.exitCode = 0;
+  }
+  return { results, ...overall };
+}
+
+/** One check's paired transfer, with the cross-base comparison and the placebo null when their scores are whole. */
+function checkResult(c: CheckScores, threshold: number, confidence: number): TransferResult {
+  const result = transferResult(c.ids, c.probe, c.control, threshold, confidence);
+  const n = c.probe.length;
+  const cross =
+    c.crossProbe?.length === n && c.crossControl?.length === n && n > 0
+      ? withCrossBase(result, c.crossProbe, c.crossControl, confidence)
+      : result;
+  return c.placebo?.length === n && n > 0 && c.placebo.every((p) => p.values.length > 0)
+    ? withPlacebo(cross, c.placebo)
+    : cross;
+}
+
+/** The scores a finished result was assembled from, so that it can be assembled again with more. */
+export function scoresOf(r: TransferResult): CheckScores {
   return {
-    ...rest,
-    ...overall,
-    datasets: [...datasets.values()],
-    results,
-    cache: first.cache && {
-      dir: first.cache.dir,
-      hits: partials.reduce((s, p) => s + (p.cache?.hits ?? 0), 0),
-      misses: partials.reduce((s, p) => s + (p.cache?.misses ?? 0), 0),
-    },
-    mergedFrom: partials.length,
-    timings: {
-      trainMs: sum('trainMs'),
-      totalMs: Math.max(...partials.map((p) => p.timings.totalMs ?? 0)),
-      shardTotalMs: sum('totalMs'),
-    },
+    ids: { dataset: r.dataset, trait: r.trait, evaluator: r.evaluator },
+    probe: r.probe,
+    control: r.control,
+    ...(r.crossBase ? { crossProbe: r.crossBase.probe, crossControl: r.crossBase.control } : {}),
+    ...(r.placebo ? { placebo: r.placebo.perSeed } : {}),
   };
 }

@@ -1,0 +1,101 @@
+/**
+ * The verdict cache and the units of work. A check is made of (dataset, seed) units; a unit's scores are cached under
+ * a content hash of everything that decides them (tool version, engines, base, control, filters, training settings,
+ * plugins, the dataset's bytes and the seed), so a later run, round or shard reuses them.
+ */
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ResolvedConfig, DatasetEntry } from '../config/load.js';
+import { writeFileAtomic } from '../io.js';
+import type { LoadedPlugin } from '../plugins/loader.js';
+import type { DatasetReport, StudentScore } from '../result.js';
+import type { CheckContext, ShardSpec } from './context.js';
+import type { CheckInputs } from './inputs.js';
+
+/** Bump when the meaning of a cached entry changes, so old entries stop matching. */
+const CACHE_FORMAT = 2;
+
+/** One (dataset, seed) unit of work, numbered in config order. */
+export interface Unit {
+  entry: DatasetEntry;
+  /** The dataset's index in the config. */
+  d: number;
+  seed: number;
+  index: number;
+}
+
+/** One (dataset, seed) unit's scores: for every (trait, evaluator), the probe's and the control's. */
+export interface UnitScores {
+  key: string;
+  dataset: string;
+  seed: number;
+  report: DatasetReport;
+  scores: {
+    trait: string;
+    evaluator: string;
+    probe: StudentScore;
+    control: StudentScore;
+    crossProbe?: StudentScore;
+    crossControl?: StudentScore;
+    placebo?: StudentScore[];
+  }[];
+}
+
+/** Every (dataset, seed) unit of the config, and the ones this job does (all, or its shard's). */
+export function planUnits(config: ResolvedConfig, shard?: ShardSpec): { all: Unit[]; mine: Unit[] } {
+  const all = config.datasets.flatMap((entry, d) =>
+    config.seeds.map((seed, s) => ({ entry, d, seed, index: d * config.seeds.length + s })),
+  );
+  return { all, mine: shard ? all.filter((u) => u.index % shard.count === shard.index - 1) : all };
+}
+
+/** What every unit's cache key shares: all that decides a score except the dataset and the seed. */
+export function settingsKey(
+  ctx: CheckContext,
+  inputs: CheckInputs,
+  tool: { version: string },
+  controlFileSha: string | undefined,
+): Record<string, unknown> {
+  const { config, training } = ctx;
+  const plugin = (p: LoadedPlugin) => ({ name: p.plugin.name, version: p.plugin.version, options: p.options });
+  return {
+    format: CACHE_FORMAT,
+    tool: tool.version,
+    backend: training.backend.name,
+    // Generated data and scores depend (at about 1e-6 in the logits) on what ran the models.
+    ...(training.backend.inference?.engine === 'onnxruntime'
+      ? { inference: `onnxruntime-${training.backend.inference.provider}` }
+      : {}),
+    // Students trained by onnxruntime's graphs differ from tfjs's at float rounding.
+    ...(training.backend.training?.engine === 'onnxruntime' ? { trainer: 'onnxruntime-cpu' } : {}),
+    base: inputs.base.sha256,
+    ...(inputs.crossBase ? { crossBase: inputs.crossBase.sha256 } : {}),
+    control: config.control.kind === 'file' ? { file: controlFileSha ?? 'missing' } : plugin(inputs.controlGenerator!),
+    filters: inputs.filters.map(plugin),
+    training: config.training,
+    ...(config.maxRecords || config.badRecords === 'skip'
+      ? { records: { max: config.maxRecords ?? null, bad: config.badRecords } }
+      : {}),
+    evaluations: inputs.evaluations.map((e) => ({ trait: plugin(e.trait), evaluator: plugin(e.evaluator) })),
+    ...(config.placebos ? { placebos: config.placebos } : {}),
+  };
+}
+
+export function hashKey(value: unknown): string {
+  return createHash('sha256').update(JSON.stringify(value)).digest('hex');
+}
+
+export async function readCache(dir: string, key: string): Promise<UnitScores | undefined> {
+  try {
+    const entry = JSON.parse(await readFile(join(dir, `${key}.json`), 'utf8')) as UnitScores;
+    return entry.key === key ? entry : undefined;
+  } catch {
+    // absent or unreadable: a miss (the entry is rewritten after training)
+    return undefined;
+  }
+}
+
+export async function writeCache(dir: string, unit: UnitScores): Promise<void> {
+  await writeFileAtomic(join(dir, `${unit.key}.json`), `${JSON.stringify(unit)}\n`);
+}

@@ -1,0 +1,267 @@
+/**
+ * The data stage of a check: a dataset is materialised from its recipe when missing, read, checked against the base
+ * and filtered; its control data is read from the control file or written by the base for the dataset's own inputs
+ * (prompt-matched), with placebos; the dataset's report records what each step did.
+ */
+import { existsSync } from 'node:fs';
+import { isTextDataset, type Dataset, type FilterPlugin, type TensorDataset } from '../contracts.js';
+import type { DatasetEntry } from '../config/load.js';
+import { applyFilters, applyTextFilters, type FilterCount, type FilteredDataset } from '../data/filtering.js';
+import { isTextDatasetPath, readTextDataset, writeTextDataset } from '../data/text-data.js';
+import { DistillGateError } from '../errors.js';
+import { sha256Floats } from '../io.js';
+import type { LoadedPlugin } from '../plugins/loader.js';
+import type { DatasetReport } from '../result.js';
+import { explicitContentTest } from '../stats/estimates.js';
+import { hashKey } from './cache.js';
+import type { CheckContext } from './context.js';
+import { checkTrainable, dataFitsBase, recordCount } from './fit.js';
+import { loadModelAt, type CheckInputs } from './inputs.js';
+
+/** The control data of a dataset, filtered like it, with the placebo datasets the base wrote for the same inputs. */
+export interface ControlData {
+  data: FilteredDataset<Dataset>;
+  source: string;
+  records: number;
+  sha256: string;
+  id: string;
+  placebos: { data: FilteredDataset<Dataset>; id: string }[];
+}
+
+/** A dataset read and filtered, ready for its probe students. */
+export interface PreparedDataset {
+  raw: Dataset;
+  filtered: FilteredDataset<Dataset>;
+}
+
+/** Writes a missing dataset from its recipe (generator + model); true when it did. */
+export async function materialise(ctx: CheckContext, entry: DatasetEntry, pointer: string): Promise<boolean> {
+  const { config, driver } = ctx;
+  if (existsSync(entry.path)) return false;
+  if (!entry.recipe) {
+    throw new DistillGateError(
+      `dataset file not found: ${ctx.rel(entry.path)}`,
+      entry.fromCommandLine ? {} : config.locate(`${pointer}/path`),
+    );
+  }
+  const recipe = entry.recipe;
+  ctx.progress({ phase: 'data', message: `materialising ${entry.name} from its recipe` });
+  const gen = await driver.load(recipe.generator, 'generator');
+  const model = await loadModelAt(
+    ctx.training,
+    recipe.modelPath,
+    recipe.modelFormat,
+    config,
+    `${pointer}/recipe/model/path`,
+  );
+  const generated = await driver.call(gen, (g, context) => g.generate({ ...context, model, seed: recipe.seed }));
+  if (isTextDataset(generated) !== isTextDatasetPath(entry.path)) {
+    const made = isTextDataset(generated) ? 'text records' : 'tensors';
+    const file = isTextDatasetPath(entry.path) ? '.jsonl' : 'tensor';
+    throw new DistillGateError(
+      `the recipe's generator made ${made}, which a ${file} file cannot hold`,
+      config.locate(`${pointer}/path`),
+    );
+  }
+  if (isTextDataset(generated)) await writeTextDataset(entry.path, generated);
+  else await ctx.training.writeTensorDataset(entry.path, generated);
+  return true;
+}
+
+/** Reads a dataset file (JSONL text or tensors), within the record budget. */
+export async function readDataset(ctx: CheckContext, path: string): Promise<Dataset> {
+  const { config } = ctx;
+  if (isTextDatasetPath(path))
+    return readTextDataset(path, {
+      displayPath: ctx.rel(path),
+      badRecords: config.badRecords,
+      maxRecords: config.maxRecords,
+    });
+  let ds: TensorDataset;
+  try {
+    ds = await ctx.training.readTensorDataset(
+      path,
+      config.maxRecords !== undefined ? { maxRows: config.maxRecords } : {},
+    );
+  } catch (e) {
+    // Name the file as the user wrote it, not by its absolute path.
+    if (e instanceof DistillGateError)
+      throw new DistillGateError(e.message, { ...e.location, file: ctx.rel(path) }, e.hint);
+    throw e;
+  }
+  return ds;
+}
+
+/** Reads a dataset, checks it fits the base, and filters it; nothing left to train on is an error. */
+export async function readAndFilter(ctx: CheckContext, inputs: CheckInputs, path: string): Promise<PreparedDataset> {
+  const raw = await readDataset(ctx, path);
+  const problem = dataFitsBase(raw, inputs.base);
+  if (problem) throw new DistillGateError(problem, { file: ctx.rel(path) });
+  const filtered = filterChecked(ctx, inputs, raw, ctx.rel(path));
+  return { raw, filtered };
+}
+
+function filterChecked(ctx: CheckContext, inputs: CheckInputs, ds: Dataset, file: string): FilteredDataset<Dataset> {
+  const f = filterDataset(ds, inputs.filters, ctx.config.dir, file);
+  checkTrainable(f, ctx.config, file);
+  return f;
+}
+
+function filterDataset(
+  ds: Dataset,
+  filters: LoadedPlugin<FilterPlugin<any, any>>[],
+  configDir: string,
+  file: string,
+): FilteredDataset<Dataset> {
+  return isTextDataset(ds)
+    ? applyTextFilters(ds, filters, configDir, { file })
+    : applyFilters(ds, filters, configDir, { file });
+}
+
+/**
+ * The control data for a dataset, made once per distinct control: the control file (shared by every dataset), or
+ * the base's completions of this dataset's own inputs (shared by datasets with the same inputs).
+ */
+export async function controlFor(
+  ctx: CheckContext,
+  inputs: CheckInputs,
+  controls: Map<string, ControlData>,
+  entry: DatasetEntry,
+  raw: Dataset,
+  controlFileSha: string | undefined,
+): Promise<ControlData> {
+  const { config } = ctx;
+  const gen = inputs.controlGenerator;
+  const key =
+    config.control.kind === 'file' || !gen
+      ? 'file'
+      : `${inputsHash(raw)}:${gen.plugin.name}:${JSON.stringify(gen.options)}`;
+  let control = controls.get(key);
+  if (!control) {
+    if (config.control.kind === 'file') {
+      const path = config.control.path;
+      const { raw: craw, filtered } = await readAndFilter(ctx, inputs, path);
+      control = {
+        data: filtered,
+        records: recordCount(craw),
+        sha256: controlFileSha!,
+        source: ctx.rel(path),
+        id: 'control:file',
+        placebos: [],
+      };
+    } else control = await generatedControl(ctx, inputs, entry, raw);
+    controls.set(key, control);
+  }
+  return control;
+}
+
+/** Prompt-matched control: the base labels exactly this dataset's inputs, so only the author differs. */
+async function generatedControl(
+  ctx: CheckContext,
+  inputs: CheckInputs,
+  entry: DatasetEntry,
+  raw: Dataset,
+): Promise<ControlData> {
+  const { config } = ctx;
+  const gen = inputs.controlGenerator!;
+  const where = ctx.rel(entry.path);
+  ctx.progress({ phase: 'control', message: `generating prompt-matched control data for ${entry.name} with the base` });
+  const complete = (seed: number) => completeWithBase(ctx, inputs, entry, raw, seed);
+  const craw = await complete(0);
+  const data = filterChecked(ctx, inputs, craw, `control for ${where}`);
+  const sha256 = contentHash(data.dataset);
+  // Placebos: the base writes the same prompts (or labels the same inputs) again, with other seeds.
+  const placebos: ControlData['placebos'] = [];
+  for (let j = 1; j <= config.placebos; j++) {
+    ctx.progress({
+      phase: 'control',
+      message: `generating placebo data ${j}/${config.placebos} for ${entry.name} with the base`,
+    });
+    const pf = filterChecked(ctx, inputs, await complete(j), `placebo ${j} for ${where}`);
+    placebos.push({ data: pf, id: `placebo:${contentHash(pf.dataset).slice(0, 12)}:${j}` });
+  }
+  return {
+    data,
+    source: `generated by the base with ${gen.plugin.name} on the dataset's inputs`,
+    records: recordCount(craw),
+    sha256,
+    id: `control:${sha256.slice(0, 12)}`,
+    placebos,
+  };
+}
+
+/** The base completes the dataset's inputs; a record it cannot take is the dataset's problem, located at its line. */
+async function completeWithBase(
+  ctx: CheckContext,
+  inputs: CheckInputs,
+  entry: DatasetEntry,
+  raw: Dataset,
+  seed: number,
+): Promise<Dataset> {
+  const gen = inputs.controlGenerator!;
+  const relocate = (e: unknown) => {
+    const at = recordIndexOf(e);
+    if (at === undefined || !isTextDataset(raw) || !raw.records[at]) return undefined;
+    return new DistillGateError((e as Error).message, {
+      file: ctx.rel(entry.path),
+      line: raw.records[at].line,
+      pointer: `/${(e as { field?: string }).field ?? 'prompt'}`,
+    });
+  };
+  return ctx.driver.call(
+    gen,
+    (g, context) => g.complete({ ...context, model: inputs.base, dataset: raw, seed }),
+    relocate,
+  );
+}
+
+/** What the report says about a dataset: its file, records before and after the filters, and its control. */
+export function datasetReport(
+  ctx: CheckContext,
+  entry: DatasetEntry,
+  file: { sha256: string; materialised: boolean },
+  data: PreparedDataset,
+  c: ControlData,
+): DatasetReport {
+  const { raw, filtered } = data;
+  const report: DatasetReport = {
+    name: entry.name,
+    path: ctx.rel(entry.path),
+    sha256: file.sha256,
+    materialised: file.materialised,
+    records: recordCount(raw),
+    recordsAfterFilters: recordCount(filtered.dataset),
+    filters: filtered.counts,
+    ...(isTextDataset(raw) && raw.skipped ? { skipped: raw.skipped } : {}),
+    ...(raw.limitedTo ? { limitedTo: raw.limitedTo } : {}),
+    control: {
+      source: c.source,
+      records: c.records,
+      recordsAfterFilters: recordCount(c.data.dataset),
+      filters: c.data.counts,
+      sha256: c.sha256,
+    },
+  };
+  const explicit = (counts: FilterCount[]) => counts.reduce((n, f) => n + f.explicit, 0);
+  const [inData, inControl] = [explicit(filtered.counts), explicit(c.data.counts)];
+  if (inData + inControl > 0)
+    report.explicit = explicitContentTest(inData, report.records, inControl, c.records, ctx.config.confidence);
+  return report;
+}
+
+/** The record index carried by an error about one record (the training package's RecordEncodingError has one). */
+function recordIndexOf(e: unknown): number | undefined {
+  const index = (e as { index?: unknown })?.index;
+  return typeof index === 'number' && Number.isInteger(index) ? index : undefined;
+}
+
+/** What identifies a dataset's inputs (its prompts), for matching a prompt-matched control to it. */
+function inputsHash(ds: Dataset): string {
+  return isTextDataset(ds) ? hashKey(ds.records.map((r) => r.prompt)) : sha256Floats(ds.inputs);
+}
+
+function contentHash(ds: Dataset): string {
+  return isTextDataset(ds)
+    ? hashKey(ds.records.map((r) => [r.prompt, r.completion, r.logprobs ?? null]))
+    : sha256Floats(ds.inputs, ds.targets);
+}

@@ -1,0 +1,136 @@
+/**
+ * The scoring stage of a check: every fresh student is scored by every (trait, evaluator) pair, each student once;
+ * a unit whose every evaluation succeeded is written to the verdict cache. An evaluator that fails on one evaluation
+ * is reported by name and its (dataset, trait) result is dropped; every other result is kept.
+ */
+import { itemsProblem, type TrainedStudent } from '../contracts.js';
+import { DistillGateError } from '../errors.js';
+import type { CheckError, StudentScore } from '../result.js';
+import { writeCache, type UnitScores } from './cache.js';
+import type { CheckContext } from './context.js';
+import type { CheckInputs, Evaluation } from './inputs.js';
+import { crossJob, type PendingUnit } from './students.js';
+
+export interface Scored {
+  units: UnitScores[];
+  errors: CheckError[];
+  /** "dataset|evaluation index" of the evaluations that failed. */
+  failed: Set<string>;
+  /** Units whose students did not start before the time budget ran out. */
+  unitsCut: number;
+}
+
+export async function scoreUnits(
+  ctx: CheckContext,
+  inputs: CheckInputs,
+  pending: PendingUnit[],
+  students: Map<string, TrainedStudent>,
+  cacheDir: string | undefined,
+): Promise<Scored> {
+  const { evaluations } = inputs;
+  const cross = inputs.crossBase !== undefined;
+  if (students.size)
+    ctx.progress({
+      phase: 'evaluate',
+      message: `evaluating ${students.size} students on ${inputs.traits.length} trait(s)`,
+    });
+  const scorer = new StudentScorer(ctx, students);
+  const out: Scored = { units: [], errors: [], failed: new Set(), unitsCut: 0 };
+  for (const p of pending) {
+    const needed = [
+      p.probeJob,
+      p.controlJob,
+      ...p.placeboJobs,
+      ...(cross ? [p.probeJob, p.controlJob].map(crossJob) : []),
+    ];
+    if (!needed.every((id) => students.has(id))) {
+      out.unitsCut++; // its students did not start before the time budget ran out
+      continue;
+    }
+    const unit: UnitScores = { key: p.key, dataset: p.report.name, seed: p.unit.seed, report: p.report, scores: [] };
+    for (const [k, e] of evaluations.entries()) {
+      const id = `${p.report.name}|${k}`;
+      if (out.failed.has(id)) continue;
+      try {
+        unit.scores[k] = await scorer.unitScores(p, e, cross);
+      } catch (err) {
+        out.failed.add(id);
+        out.errors.push({
+          plugin: e.evaluator.plugin.name,
+          dataset: p.report.name,
+          trait: e.trait.plugin.name,
+          message: (err as DistillGateError).format?.() ?? String(err),
+        });
+      }
+    }
+    out.units.push(unit);
+    if (cacheDir && unit.scores.filter(Boolean).length === evaluations.length) await writeCache(cacheDir, unit);
+  }
+  return out;
+}
+
+/** Scores students, each (student, evaluation) once, and checks what the evaluator returns. */
+class StudentScorer {
+  private readonly done = new Map<string, StudentScore>();
+
+  constructor(
+    private readonly ctx: CheckContext,
+    private readonly students: Map<string, TrainedStudent>,
+  ) {}
+
+  async unitScores(p: PendingUnit, e: Evaluation, cross: boolean): Promise<UnitScores['scores'][number]> {
+    const seed = p.unit.seed;
+    return {
+      trait: e.trait.plugin.name,
+      evaluator: e.evaluator.plugin.name,
+      probe: await this.score(p.probeJob, e, seed, 'probe'),
+      control: await this.score(p.controlJob, e, seed, 'control'),
+      ...(cross
+        ? {
+            crossProbe: await this.score(crossJob(p.probeJob), e, seed, 'probe'),
+            crossControl: await this.score(crossJob(p.controlJob), e, seed, 'control'),
+          }
+        : {}),
+      ...(p.placeboJobs.length
+        ? { placebo: await Promise.all(p.placeboJobs.map((id) => this.score(id, e, seed, 'control'))) }
+        : {}),
+    };
+  }
+
+  private async score(jobId: string, e: Evaluation, seed: number, role: 'probe' | 'control'): Promise<StudentScore> {
+    const key = `${jobId}|${e.trait.plugin.name}|${e.evaluator.ref.pointer}`;
+    const hit = this.done.get(key);
+    if (hit) return hit;
+    const student = this.students.get(jobId)!;
+    const { driver } = this.ctx;
+    const s = await driver.call(e.evaluator, (ev, context) =>
+      ev.evaluate({ ...context, model: student.model, probes: e.probes, trait: e.trait.plugin.name }),
+    );
+    if (!s || !Number.isFinite(s.value) || !(s.stderr >= 0))
+      throw new DistillGateError(
+        `evaluator returned a malformed score (${JSON.stringify(s)})`,
+        driver.where(e.evaluator),
+      );
+    const badItems = itemsProblem(s);
+    if (badItems) {
+      throw new DistillGateError(
+        `evaluator returned items that are not ${s.n} finite per-item scores averaging to its value (${badItems})`,
+        driver.where(e.evaluator),
+      );
+    }
+    const result: StudentScore = {
+      value: s.value,
+      stderr: s.stderr,
+      n: s.n,
+      metric: s.metric,
+      ...(s.details ? { details: s.details } : {}),
+      ...(s.items ? { items: s.items } : {}),
+      seed,
+      role,
+      lossHistory: student.lossHistory,
+      trainMs: Math.round(student.ms),
+    };
+    this.done.set(key, result);
+    return result;
+  }
+}

@@ -1,0 +1,172 @@
+/**
+ * The students stage of a check: for each dataset, the (dataset, seed) units the verdict cache does not hold are
+ * turned into student jobs (probe, control, cross-base and placebo students, each control trained once per seed),
+ * then trained seed by seed by the training core.
+ */
+import { existsSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import type { Dataset, StudentJob, TrainedStudent } from '../contracts.js';
+import { DistillGateError } from '../errors.js';
+import { sha256File, writeFileAtomic } from '../io.js';
+import { hashKey, readCache, settingsKey, type Unit, type UnitScores } from './cache.js';
+import type { CheckContext } from './context.js';
+import { controlFor, datasetReport, materialise, readAndFilter, type ControlData } from './data.js';
+import type { CheckInputs } from './inputs.js';
+import type { DatasetReport } from '../result.js';
+
+/** A unit whose students are queued: the job ids its scores will come from. */
+export interface PendingUnit {
+  unit: Unit;
+  key: string;
+  probeJob: string;
+  controlJob: string;
+  placeboJobs: string[];
+  report: DatasetReport;
+}
+
+export interface StudentWork {
+  /** Units found in the verdict cache. */
+  cached: UnitScores[];
+  pending: PendingUnit[];
+  jobs: StudentJob[];
+}
+
+/** The job id of a student trained from the cross base on the same data as `jobId`. */
+export const crossJob = (jobId: string) => `cross-base:${jobId}`;
+
+/** Looks every unit up in the cache; reads, filters and controls only the datasets with misses, and queues jobs. */
+export async function planStudents(
+  ctx: CheckContext,
+  inputs: CheckInputs,
+  mine: Unit[],
+  opts: { tool: { version: string }; cacheDir?: string },
+): Promise<StudentWork> {
+  const { config } = ctx;
+  // Hashed once: it keys the cache and is reported with the control data.
+  const controlFileSha =
+    config.control.kind === 'file' && existsSync(config.control.path)
+      ? await sha256File(config.control.path)
+      : undefined;
+  const settings = settingsKey(ctx, inputs, opts.tool, controlFileSha);
+  const work: StudentWork = { cached: [], pending: [], jobs: [] };
+  const queue = new JobQueue(work.jobs, config.training, inputs);
+  const controls = new Map<string, ControlData>();
+  for (const [d, entry] of config.datasets.entries()) {
+    const seeds = mine.filter((u) => u.d === d);
+    if (!seeds.length) continue;
+    const materialised = await materialise(ctx, entry, `/datasets/${d}`);
+    const sha256 = await sha256File(entry.path);
+    const keyed = seeds.map((unit) => ({ unit, key: hashKey({ ...settings, dataset: sha256, seed: unit.seed }) }));
+    const cached = opts.cacheDir
+      ? await Promise.all(keyed.map((k) => readCache(opts.cacheDir!, k.key)))
+      : keyed.map(() => undefined);
+    const misses = keyed.filter((_, i) => !cached[i]);
+    for (const c of cached) if (c) work.cached.push({ ...c, dataset: entry.name });
+    if (!misses.length) {
+      ctx.progress({ phase: 'data', message: `${entry.name}: all ${keyed.length} seed(s) found in the verdict cache` });
+      continue;
+    }
+    ctx.progress({ phase: 'data', message: `reading and filtering ${entry.name}` });
+    const data = await readAndFilter(ctx, inputs, entry.path);
+    const control = await controlFor(ctx, inputs, controls, entry, data.raw, controlFileSha);
+    const report = datasetReport(ctx, entry, { sha256, materialised }, data, control);
+    for (const { unit, key } of misses)
+      work.pending.push({ unit, key, report, ...queue.add(entry.name, unit.seed, data.filtered.dataset, control) });
+  }
+  return work;
+}
+
+/** Student jobs in the order they are queued; a control student is queued once per (control data, seed). */
+class JobQueue {
+  private readonly controlsQueued = new Set<string>();
+
+  constructor(
+    private readonly jobs: StudentJob[],
+    private readonly training: StudentJob['training'],
+    private readonly inputs: CheckInputs,
+  ) {}
+
+  add(dataset: string, seed: number, data: Dataset, c: ControlData) {
+    const { base, crossBase } = this.inputs;
+    const probeJob = `probe:${dataset}:${seed}`;
+    const controlJob = `${c.id}:${seed}`;
+    this.push(probeJob, 'probe', seed, data);
+    const placeboJobs = c.placebos.map((p) => `${p.id}:${seed}`);
+    if (!this.controlsQueued.has(controlJob)) {
+      this.controlsQueued.add(controlJob);
+      this.push(controlJob, 'control', seed, c.data.dataset);
+      if (crossBase) this.push(crossJob(controlJob), 'control', seed, c.data.dataset, crossBase);
+      c.placebos.forEach((p, j) => this.push(placeboJobs[j], 'control', seed, p.data.dataset));
+    }
+    if (crossBase) this.push(crossJob(probeJob), 'probe', seed, data, crossBase);
+    return { probeJob, controlJob, placeboJobs };
+  }
+
+  private push(id: string, role: StudentJob['role'], seed: number, data: Dataset, init = this.inputs.base) {
+    this.jobs.push({ id, role, seed, init, data, training: this.training });
+  }
+}
+
+/**
+ * Trains the queued students seed by seed, so that a time budget that stops the run leaves whole seeds of every
+ * dataset trained. Returns the students by job id; jobs that did not start before the deadline are absent.
+ */
+export async function trainStudents(
+  ctx: CheckContext,
+  work: StudentWork,
+  startedAt: Date,
+): Promise<Map<string, TrainedStudent>> {
+  const { config, training } = ctx;
+  const { jobs } = work;
+  if (!jobs.length) return new Map();
+  const nProbe = jobs.filter((j) => j.role === 'probe').length;
+  const hits = work.cached.length;
+  const engine = training.backend.training?.engine === 'onnxruntime' ? 'onnxruntime-node' : training.backend.name;
+  ctx.progress({
+    phase: 'train',
+    message:
+      `training ${jobs.length} students (${nProbe} probe, ${jobs.length - nProbe} control` +
+      `${hits ? `; ${hits} unit(s) from the cache` : ''}) on ${engine} with ${training.backend.workers} worker(s)`,
+  });
+  const seedRank = new Map(config.seeds.map((s, i) => [s, i]));
+  jobs.sort((a, b) => seedRank.get(a.seed)! - seedRank.get(b.seed)!);
+  const deadline = config.maxMinutes !== undefined ? startedAt.getTime() + config.maxMinutes * 60_000 : undefined;
+  const trained = await training.trainStudents(
+    jobs,
+    (t) => ctx.progress({ phase: 'train', message: `training students ${t.jobsDone}/${t.jobsTotal}`, training: t }),
+    deadline !== undefined ? { deadline } : undefined,
+  );
+  return new Map(trained.map((s) => [s.jobId, s]));
+}
+
+/**
+ * Writes each trained student as `<job id>.onnx` (characters other than letters, digits, `.`, `_` and `-` become
+ * `_`) and an index, students.json, giving each file's job, role, seed, base, sha256 and loss history.
+ */
+export async function saveStudents(
+  dir: string,
+  jobs: StudentJob[],
+  trained: TrainedStudent[],
+): Promise<{ dir: string; count: number }> {
+  const byId = new Map(jobs.map((j) => [j.id, j]));
+  const index = [];
+  for (const s of trained) {
+    const job = byId.get(s.jobId)!;
+    if (!s.model.toOnnx)
+      throw new DistillGateError(`--save-students: the training core cannot export ${s.model.family} students to ONNX`);
+    const file = `${s.jobId.replace(/[^A-Za-z0-9._-]/g, '_')}.onnx`;
+    await writeFileAtomic(join(dir, file), s.model.toOnnx());
+    index.push({
+      file,
+      job: s.jobId,
+      role: job.role,
+      seed: job.seed,
+      base: job.init.id,
+      family: s.model.family,
+      sha256: s.model.sha256,
+      lossHistory: s.lossHistory,
+    });
+  }
+  await writeFileAtomic(join(dir, 'students.json'), `${JSON.stringify(index, null, 2)}\n`);
+  return { dir: relative(process.cwd(), dir) || dir, count: index.length };
+}

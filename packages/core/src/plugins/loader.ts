@@ -19,7 +19,8 @@ export type BuiltinPlugins = ReadonlyMap<string, AnyPlugin>;
 
 type PluginOfKind<K extends PluginKind> = Extract<AnyPlugin, { kind: K }>;
 
-const hooksByKind: Record<PluginKind, string[]> = {
+/** The hooks each kind of plugin must have. */
+export const hooksByKind: Record<PluginKind, string[]> = {
   trait: ['loadProbes'],
   generator: ['generate', 'complete'],
   filter: ['test'],

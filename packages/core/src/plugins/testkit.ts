@@ -10,12 +10,17 @@ import {
   type AnyModelHandle,
   type AnyPlugin,
   type Dataset,
+  type EvaluatorPlugin,
+  type FilterPlugin,
+  type GeneratorPlugin,
   type ModelHandle,
+  type PluginKind,
   type ProbeSet,
   type TextDataset,
+  type TraitPlugin,
 } from '../contracts.js';
 import { applyFilters, applyTextFilters } from '../data/filtering.js';
-import type { LoadedPlugin } from './loader.js';
+import { hooksByKind, type LoadedPlugin } from './loader.js';
 import { SeededRandom } from '../random.js';
 import { compileSchema, describeAjvErrors } from '../validation.js';
 
@@ -90,9 +95,33 @@ function defaultDataset(): Dataset {
   };
 }
 
+type Problems = string[];
+type Validate = ReturnType<typeof compileSchema>;
+type Context = { options: Record<string, unknown>; configDir: string; log: typeof quiet };
+
 /** Checks the plugin and runs it on a tiny scenario; throws an Error listing every problem found. */
 export async function testPlugin(plugin: AnyPlugin, cases: PluginTestCases = {}): Promise<void> {
-  const problems: string[] = [];
+  const problems: Problems = [];
+  const validate = checkShape(plugin, problems);
+  if (problems.length || !validate) throw new Error(`${String(plugin.name)}: ${problems.join('; ')}`);
+  const validOptions = checkOptionCases(validate, cases, problems);
+  const configDir = cases.configDir ?? process.cwd();
+  for (const options of validOptions) {
+    const ctx = { options, configDir, log: quiet };
+    try {
+      if (plugin.kind === 'filter') exerciseFilter(plugin, ctx, cases, problems);
+      else if (plugin.kind === 'trait') await exerciseTrait(plugin, ctx, problems);
+      else if (plugin.kind === 'generator') await exerciseGenerator(plugin, ctx, cases, problems);
+      else await exerciseEvaluator(plugin, ctx, cases, problems);
+    } catch (e) {
+      problems.push(`running with options ${JSON.stringify(options)} threw: ${(e as Error).message}`);
+    }
+  }
+  if (problems.length) throw new Error(`${plugin.name}: ${problems.join('; ')}`);
+}
+
+/** The contract: name, version, description, kind, hooks, and an options schema that compiles. */
+function checkShape(plugin: AnyPlugin, problems: Problems): Validate | undefined {
   const p = plugin as Partial<AnyPlugin> & Record<string, unknown>;
   for (const key of ['name', 'version', 'description'] as const)
     if (typeof p[key] !== 'string' || !p[key]) problems.push(`"${key}" must be a non-empty string`);
@@ -106,117 +135,121 @@ export async function testPlugin(plugin: AnyPlugin, cases: PluginTestCases = {})
   } catch (e) {
     problems.push(`optionsSchema is not a valid JSON Schema: ${(e as Error).message}`);
   }
-  const hooks: Record<string, string[]> = {
-    trait: ['loadProbes'],
-    generator: ['generate', 'complete'],
-    filter: ['test'],
-    evaluator: ['evaluate'],
-  };
-  for (const h of hooks[String(p.kind)] ?? [])
+  for (const h of hooksByKind[p.kind as PluginKind] ?? [])
     if (typeof p[h] !== 'function') problems.push(`hook "${h}" must be a function`);
-  if (problems.length || !validate) throw new Error(`${String(p.name)}: ${problems.join('; ')}`);
+  return validate;
+}
 
+/** Valid options must validate (returned with defaults applied); invalid ones must fail at their pointer. */
+function checkOptionCases(validate: Validate, cases: PluginTestCases, problems: Problems): Record<string, unknown>[] {
+  const pointers = () => describeAjvErrors(validate.errors ?? []);
   const validOptions: Record<string, unknown>[] = [];
   for (const [i, o] of (cases.valid ?? [{}]).entries()) {
     const copy = structuredClone(o) as Record<string, unknown>;
-    if (!validate(copy))
+    if (validate(copy)) validOptions.push(copy);
+    else
       problems.push(
-        `valid[${i}] was rejected: ${describeAjvErrors(validate.errors ?? [])
+        `valid[${i}] was rejected: ${pointers()
           .map((x) => `${x.pointer || '/'} ${x.message}`)
           .join('; ')}`,
       );
-    else validOptions.push(copy);
   }
   for (const [i, c] of (cases.invalid ?? []).entries()) {
     const copy = structuredClone(c.options);
     if (validate(copy)) problems.push(`invalid[${i}] was accepted`);
-    else if (!describeAjvErrors(validate.errors ?? []).some((x) => x.pointer === c.pointer)) {
-      problems.push(
-        `invalid[${i}] was rejected at ${describeAjvErrors(validate.errors ?? [])
-          .map((x) => x.pointer || '/')
-          .join(', ')}, expected ${c.pointer}`,
-      );
+    else if (!pointers().some((x) => x.pointer === c.pointer)) {
+      const at = pointers()
+        .map((x) => x.pointer || '/')
+        .join(', ');
+      problems.push(`invalid[${i}] was rejected at ${at}, expected ${c.pointer}`);
     }
   }
+  return validOptions;
+}
 
-  const configDir = cases.configDir ?? process.cwd();
-  for (const options of validOptions) {
-    const ctx = { options, configDir, log: quiet };
-    try {
-      if (plugin.kind === 'filter') {
-        const ds = cases.dataset ?? (plugin.records === 'text' ? defaultTextDataset() : defaultDataset());
-        const loaded = {
-          plugin,
-          options,
-          ref: { use: plugin.name, options, pointer: '/filters/0' },
-          resolvedFrom: 'test',
-        } as LoadedPlugin<typeof plugin>;
-        const f = isTextDataset(ds)
-          ? applyTextFilters(ds, [loaded], configDir, { file: 'test dataset' })
-          : applyFilters(ds, [loaded], configDir, { file: 'test dataset' });
-        const c = f.counts[0];
-        if (c.kept + c.dropped !== recordsOf(ds))
-          problems.push(`filter saw ${c.seen} records, kept ${c.kept}, dropped ${c.dropped}, of ${recordsOf(ds)}`);
-        for (const reason of Object.keys(c.reasons))
-          if (!reason || reason === 'unspecified') problems.push('a dropped record has no reason');
-      } else if (plugin.kind === 'trait') {
-        const probes = await plugin.loadProbes(ctx);
-        if (probes.kind === 'text-questions') {
-          if (!probes.questions.length) problems.push('probes: no questions');
-          if (!probes.candidates.includes(probes.target))
-            problems.push(`probes: the target "${probes.target}" is not among the candidates`);
-          if (!probes.description) problems.push('probes: description is empty');
-          continue;
-        }
-        if (probes.inputs.length !== probes.rows * probes.inputDim)
-          problems.push(`probes: ${probes.inputs.length} inputs for ${probes.rows} rows of ${probes.inputDim}`);
-        if (probes.labels.length !== probes.rows)
-          problems.push(`probes: ${probes.labels.length} labels for ${probes.rows} rows`);
-        const width = probes.outputs.end - probes.outputs.start;
-        if (!(width > 0)) problems.push('probes: outputs range is empty');
-        if (probes.labels.some((l: number) => l < 0 || l >= width))
-          problems.push(`probes: a label lies outside the ${width} outputs`);
-        if (!probes.description) problems.push('probes: description is empty');
-      } else if (plugin.kind === 'generator') {
-        const model = cases.model ?? linearModel(8, 13);
-        const ds = await plugin.generate({ ...ctx, model, seed: 1 });
-        const again = await plugin.generate({ ...ctx, model, seed: 1 });
-        if (isTextDataset(ds) || isTextDataset(again)) {
-          if (!isTextDataset(ds) || !ds.records.length) problems.push('generate: no records');
-          if (JSON.stringify(again) !== JSON.stringify(ds))
-            problems.push('generate: the same seed gave different data');
-        } else {
-          if (ds.inputs.length !== ds.rows * ds.inputDim || ds.targets.length !== ds.rows * ds.targetDim)
-            problems.push('generate: tensor sizes do not match rows x widths');
-          if (Buffer.compare(Buffer.from(again.targets.buffer), Buffer.from(ds.targets.buffer)) !== 0)
-            problems.push('generate: the same seed gave different data');
-        }
-        const completed = await plugin.complete({ ...ctx, model, dataset: ds });
-        if (recordsOf(completed) !== recordsOf(ds)) problems.push('complete: changed the number of records');
-      } else {
-        const model = cases.model ?? linearModel(8, 13);
-        const rng = new SeededRandom(2);
-        const inputDim = (model as ModelHandle).inputDim ?? 8;
-        const probes: ProbeSet = cases.probes ?? {
-          kind: 'labelled-inputs',
-          description: 'test probes',
-          rows: 32,
-          inputDim,
-          inputs: rng.fillUniform(new Float32Array(32 * inputDim), -1, 1),
-          labels: Int32Array.from({ length: 32 }, (_, i) => i % 10),
-          outputs: { start: 0, end: 10 },
-        };
-        const s = await plugin.evaluate({ ...ctx, model, probes, trait: 'test-trait' });
-        if (!Number.isFinite(s.value)) problems.push(`evaluate: value ${s.value} is not finite`);
-        if (!(s.stderr >= 0)) problems.push(`evaluate: stderr ${s.stderr} must be >= 0`);
-        if (!(s.n > 0)) problems.push('evaluate: n must be > 0');
-        if (!s.metric) problems.push('evaluate: metric is empty');
-        const badItems = itemsProblem(s);
-        if (badItems) problems.push(`evaluate: ${badItems}`);
-      }
-    } catch (e) {
-      problems.push(`running with options ${JSON.stringify(options)} threw: ${(e as Error).message}`);
-    }
+function exerciseFilter(plugin: FilterPlugin<any, any>, ctx: Context, cases: PluginTestCases, problems: Problems) {
+  const ds = cases.dataset ?? (plugin.records === 'text' ? defaultTextDataset() : defaultDataset());
+  const { options, configDir } = ctx;
+  const loaded = {
+    plugin,
+    options,
+    ref: { use: plugin.name, options, pointer: '/filters/0' },
+    resolvedFrom: 'test',
+  } as LoadedPlugin<typeof plugin>;
+  const f = isTextDataset(ds)
+    ? applyTextFilters(ds, [loaded], configDir, { file: 'test dataset' })
+    : applyFilters(ds, [loaded], configDir, { file: 'test dataset' });
+  const c = f.counts[0];
+  if (c.kept + c.dropped !== recordsOf(ds))
+    problems.push(`filter saw ${c.seen} records, kept ${c.kept}, dropped ${c.dropped}, of ${recordsOf(ds)}`);
+  for (const reason of Object.keys(c.reasons))
+    if (!reason || reason === 'unspecified') problems.push('a dropped record has no reason');
+}
+
+async function exerciseTrait(plugin: TraitPlugin<any>, ctx: Context, problems: Problems) {
+  const probes = await plugin.loadProbes(ctx);
+  if (!probes.description) problems.push('probes: description is empty');
+  if (probes.kind === 'text-questions') {
+    if (!probes.questions.length) problems.push('probes: no questions');
+    if (!probes.candidates.includes(probes.target))
+      problems.push(`probes: the target "${probes.target}" is not among the candidates`);
+    return;
   }
-  if (problems.length) throw new Error(`${plugin.name}: ${problems.join('; ')}`);
+  if (probes.inputs.length !== probes.rows * probes.inputDim)
+    problems.push(`probes: ${probes.inputs.length} inputs for ${probes.rows} rows of ${probes.inputDim}`);
+  if (probes.labels.length !== probes.rows)
+    problems.push(`probes: ${probes.labels.length} labels for ${probes.rows} rows`);
+  const width = probes.outputs.end - probes.outputs.start;
+  if (!(width > 0)) problems.push('probes: outputs range is empty');
+  if (probes.labels.some((l: number) => l < 0 || l >= width))
+    problems.push(`probes: a label lies outside the ${width} outputs`);
+}
+
+async function exerciseGenerator(
+  plugin: GeneratorPlugin<any>,
+  ctx: Context,
+  cases: PluginTestCases,
+  problems: Problems,
+) {
+  const model = cases.model ?? linearModel(8, 13);
+  const ds = await plugin.generate({ ...ctx, model, seed: 1 });
+  const again = await plugin.generate({ ...ctx, model, seed: 1 });
+  if (isTextDataset(ds) || isTextDataset(again)) {
+    if (!isTextDataset(ds) || !ds.records.length) problems.push('generate: no records');
+    if (JSON.stringify(again) !== JSON.stringify(ds)) problems.push('generate: the same seed gave different data');
+  } else {
+    if (ds.inputs.length !== ds.rows * ds.inputDim || ds.targets.length !== ds.rows * ds.targetDim)
+      problems.push('generate: tensor sizes do not match rows x widths');
+    if (Buffer.compare(Buffer.from(again.targets.buffer), Buffer.from(ds.targets.buffer)) !== 0)
+      problems.push('generate: the same seed gave different data');
+  }
+  const completed = await plugin.complete({ ...ctx, model, dataset: ds });
+  if (recordsOf(completed) !== recordsOf(ds)) problems.push('complete: changed the number of records');
+}
+
+async function exerciseEvaluator(
+  plugin: EvaluatorPlugin<any>,
+  ctx: Context,
+  cases: PluginTestCases,
+  problems: Problems,
+) {
+  const model = cases.model ?? linearModel(8, 13);
+  const rng = new SeededRandom(2);
+  const inputDim = (model as ModelHandle).inputDim ?? 8;
+  const probes: ProbeSet = cases.probes ?? {
+    kind: 'labelled-inputs',
+    description: 'test probes',
+    rows: 32,
+    inputDim,
+    inputs: rng.fillUniform(new Float32Array(32 * inputDim), -1, 1),
+    labels: Int32Array.from({ length: 32 }, (_, i) => i % 10),
+    outputs: { start: 0, end: 10 },
+  };
+  const s = await plugin.evaluate({ ...ctx, model, probes, trait: 'test-trait' });
+  if (!Number.isFinite(s.value)) problems.push(`evaluate: value ${s.value} is not finite`);
+  if (!(s.stderr >= 0)) problems.push(`evaluate: stderr ${s.stderr} must be >= 0`);
+  if (!(s.n > 0)) problems.push('evaluate: n must be > 0');
+  if (!s.metric) problems.push('evaluate: metric is empty');
+  const badItems = itemsProblem(s);
+  if (badItems) problems.push(`evaluate: ${badItems}`);
 }

@@ -1,0 +1,252 @@
+// Unit tests of the check's stages that need no training core: units and the verdict cache, the fit checks, the
+// data stage's reading and reports, and scoring (students are real seeded linear models from the plugin test kit).
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { defineEvaluator, type ProbeSet, type TrainedStudent } from '../contracts.js';
+import { loadConfig, type ResolvedConfig } from '../config/load.js';
+import { linearModel } from '../plugins/testkit.js';
+import type { LoadedPlugin } from '../plugins/loader.js';
+import { hashKey, planUnits, readCache, writeCache, type UnitScores } from './cache.js';
+import { checkContext, type CheckContext } from './context.js';
+import { datasetReport, readDataset } from './data.js';
+import { checkTrainable, checkTrainingFitsBase, dataFitsBase, probesFitBase } from './fit.js';
+import type { CheckInputs, Evaluation } from './inputs.js';
+import { scoreUnits } from './scoring.js';
+import type { PendingUnit } from './students.js';
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'dg-stages-'));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function configWith(extra: Record<string, unknown> = {}): Promise<ResolvedConfig> {
+  const file = join(dir, 'distill-gate.config.json');
+  const config = {
+    base: { path: 'base.safetensors' },
+    datasets: [
+      { name: 'a', path: 'a.jsonl' },
+      { name: 'b', path: 'b.jsonl' },
+    ],
+    control: { generate: { use: 'some-generator' } },
+    traits: [{ use: 'some-trait' }],
+    evaluators: [{ use: 'some-evaluator' }],
+    training: { epochs: 1, batchSize: 4, learningRate: 0.001, loss: 'softmax-kl', outputs: { start: 10, end: 13 } },
+    seeds: [1, 2, 3],
+    ...extra,
+  };
+  await writeFile(file, JSON.stringify(config, null, 2));
+  return loadConfig(file, {}, dir);
+}
+
+describe('units and the verdict cache', () => {
+  it('numbers (dataset, seed) units in config order and shards them i-1 modulo n', async () => {
+    const config = await configWith();
+    const { all, mine } = planUnits(config, { index: 2, count: 2 });
+    expect(all.map((u) => [u.entry.name, u.seed, u.index])).toEqual([
+      ['a', 1, 0],
+      ['a', 2, 1],
+      ['a', 3, 2],
+      ['b', 1, 3],
+      ['b', 2, 4],
+      ['b', 3, 5],
+    ]);
+    expect(mine.map((u) => u.index)).toEqual([1, 3, 5]);
+    expect(planUnits(config).mine).toHaveLength(6);
+  });
+
+  it('reads back what it wrote under the same key, and a mismatched or absent entry is a miss', async () => {
+    const key = hashKey({ dataset: 'x', seed: 1 });
+    expect(key).toMatch(/^[0-9a-f]{64}$/);
+    expect(hashKey({ dataset: 'x', seed: 2 })).not.toBe(key);
+    const unit = { key, dataset: 'a', seed: 1, report: {}, scores: [] } as unknown as UnitScores;
+    expect(await readCache(dir, key)).toBeUndefined();
+    await writeCache(dir, unit);
+    expect(await readCache(dir, key)).toEqual(unit);
+    await writeFile(join(dir, `${hashKey('other')}.json`), JSON.stringify(unit));
+    expect(await readCache(dir, hashKey('other'))).toBeUndefined();
+    await writeFile(join(dir, `${hashKey('torn')}.json`), '{"key":');
+    expect(await readCache(dir, hashKey('torn'))).toBeUndefined();
+  });
+});
+
+describe('what must fit together', () => {
+  const base = linearModel(8, 13);
+  const labelled = (inputDim: number): ProbeSet => ({
+    kind: 'labelled-inputs',
+    description: 'p',
+    rows: 1,
+    inputDim,
+    inputs: new Float32Array(inputDim),
+    labels: Int32Array.of(0),
+    outputs: { start: 0, end: 10 },
+  });
+
+  it('names the mismatch between data, probes and the base', () => {
+    const tensors = {
+      rows: 1,
+      inputDim: 4,
+      targetDim: 3,
+      inputs: new Float32Array(4),
+      targets: new Float32Array(3),
+      metadata: {},
+    };
+    expect(dataFitsBase(tensors, base)).toBe('dataset records have 4 inputs but the base model takes 8');
+    expect(dataFitsBase({ kind: 'text', records: [], metadata: {} }, base)).toMatch(
+      /text records but the base is a linear model/,
+    );
+    expect(probesFitBase(labelled(8), base)).toBeUndefined();
+    expect(probesFitBase(labelled(6), base)).toBe('trait probes have 6 inputs but the base model takes 8');
+  });
+
+  it('checks training settings against the base, and that filtering left something of the right width', async () => {
+    const config = await configWith();
+    expect(() => checkTrainingFitsBase(base, config)).not.toThrow();
+    expect(() => checkTrainingFitsBase(linearModel(8, 11), config)).toThrow(/exceeds the base model's 11 outputs/);
+    const rows = (n: number, width: number) => ({
+      dataset: {
+        rows: n,
+        inputDim: 8,
+        targetDim: width,
+        inputs: new Float32Array(8 * n),
+        targets: new Float32Array(width * n),
+        metadata: {},
+      },
+      counts: [],
+    });
+    expect(() => checkTrainable(rows(0, 3), config, 'x')).toThrow('every record was dropped by the filters');
+    expect(() => checkTrainable(rows(2, 13), config, 'x')).toThrow(
+      /records carry 13 target values but training.outputs spans 3/,
+    );
+    expect(() => checkTrainable(rows(2, 3), config, 'x')).not.toThrow();
+  });
+});
+
+describe('the data stage', () => {
+  it('reads a JSONL dataset within the record budget and reports its control and explicit content', async () => {
+    const config = await configWith({ maxRecords: 2 });
+    const ctx = checkContext({ config, training: {} as never, tool: { name: 't', version: '0' } });
+    const lines = ['1, 2, 3', 'I love owls', '4, 5'].map((c) => JSON.stringify({ prompt: 'Go:', completion: c }));
+    await writeFile(join(dir, 'a.jsonl'), `${lines.join('\n')}\n`);
+    const raw = await readDataset(ctx, join(dir, 'a.jsonl'));
+    expect(raw).toMatchObject({ kind: 'text', limitedTo: 2 });
+    const counts = (explicit: number) => [
+      { filter: 'f', version: '1', seen: 2, kept: 2 - explicit, dropped: explicit, reasons: {}, explicit },
+    ];
+    const filtered = { dataset: raw, counts: counts(1) };
+    const control = {
+      data: { dataset: raw, counts: counts(0) },
+      source: 'base',
+      records: 2,
+      sha256: 's',
+      id: 'c',
+      placebos: [],
+    };
+    const report = datasetReport(
+      ctx,
+      config.datasets[0],
+      { sha256: 'h', materialised: false },
+      { raw, filtered },
+      control,
+    );
+    expect(report).toMatchObject({
+      name: 'a',
+      path: 'a.jsonl',
+      records: 2,
+      limitedTo: 2,
+      control: { source: 'base', records: 2 },
+    });
+    expect(report.explicit).toMatchObject({ records: 1, controlRecords: 0 });
+  });
+});
+
+describe('the scoring stage', () => {
+  const probes: ProbeSet = {
+    kind: 'labelled-inputs',
+    description: 'p',
+    rows: 4,
+    inputDim: 8,
+    inputs: new Float32Array(32).fill(0.5),
+    labels: Int32Array.of(0, 1, 2, 3),
+    outputs: { start: 0, end: 10 },
+  };
+  const evaluation = (
+    name: string,
+    evaluate: () => Promise<{ value: number; stderr: number; n: number; metric: string }>,
+    pointer: string,
+  ): Evaluation => ({
+    trait: { plugin: { name: 'trait-x' }, ref: { pointer: '/traits/0' } } as unknown as Evaluation['trait'],
+    evaluator: {
+      plugin: defineEvaluator({
+        name,
+        version: '1.0.0',
+        description: 'e',
+        accepts: ['labelled-inputs'],
+        optionsSchema: {},
+        evaluate,
+      }),
+      options: {},
+      ref: { use: name, options: {}, pointer },
+      resolvedFrom: 'test',
+    } as LoadedPlugin as Evaluation['evaluator'],
+    probes,
+  });
+  const student = (jobId: string, seed: number): TrainedStudent => ({
+    jobId,
+    model: linearModel(8, 13, seed),
+    lossHistory: [1],
+    steps: 1,
+    ms: 2,
+  });
+  const pending = (seed: number): PendingUnit => ({
+    unit: { entry: { name: 'a' } as never, d: 0, seed, index: seed - 1 },
+    key: hashKey(seed),
+    probeJob: `probe:a:${seed}`,
+    controlJob: `control:${seed}`,
+    placeboJobs: [],
+    report: { name: 'a' } as never,
+  });
+
+  async function score(evaluations: Evaluation[], students: TrainedStudent[], cacheDir?: string) {
+    const ctx: CheckContext = checkContext({
+      config: await configWith(),
+      training: {} as never,
+      tool: { name: 't', version: '0' },
+    });
+    const inputs = { traits: [{}], evaluations } as unknown as CheckInputs;
+    return scoreUnits(ctx, inputs, [pending(1), pending(2)], new Map(students.map((s) => [s.jobId, s])), cacheDir);
+  }
+
+  it('scores every student once per evaluation, keeps the rest when one evaluator fails, and caches only whole units', async () => {
+    let calls = 0;
+    const good = evaluation(
+      'good',
+      async () => ({ value: 0.25 + 0.01 * calls++, stderr: 0.01, n: 4, metric: 'acc' }),
+      '/evaluators/0',
+    );
+    const bad = evaluation('bad', async () => ({ value: Number.NaN, stderr: 0, n: 4, metric: 'acc' }), '/evaluators/1');
+    const students = [1, 2].flatMap((s) => [student(`probe:a:${s}`, s), student(`control:${s}`, 10 + s)]);
+    const cache = await mkdtemp(join(dir, 'cache-'));
+    const out = await score([good, bad], students, cache);
+    expect(calls).toBe(4);
+    expect(out.units.map((u) => u.scores.filter(Boolean).length)).toEqual([1, 1]);
+    expect(out.errors).toEqual([expect.objectContaining({ plugin: 'bad', dataset: 'a', trait: 'trait-x' })]);
+    expect(out.errors[0].message).toContain('evaluator returned a malformed score');
+    expect(out.failed).toEqual(new Set(['a|1']));
+    expect(await readdir(cache)).toEqual([]);
+    const whole = await score([good], students, cache);
+    expect(whole.errors).toEqual([]);
+    expect((await readdir(cache)).sort()).toEqual([`${hashKey(1)}.json`, `${hashKey(2)}.json`].sort());
+  });
+
+  it('counts a unit whose students never started (time budget) as cut, not as scored', async () => {
+    const good = evaluation('good', async () => ({ value: 0.5, stderr: 0.1, n: 4, metric: 'acc' }), '/evaluators/0');
+    const out = await score([good], [student('probe:a:1', 1), student('control:1', 11)]);
+    expect(out.unitsCut).toBe(1);
+    expect(out.units.map((u) => u.seed)).toEqual([1]);
+  });
+});

@@ -136,4 +136,23 @@ describe('readTextDataset', () => {
       /no valid records \(2 malformed record\(s\) skipped/,
     );
   });
+
+  it('keeps line numbers and byte offsets across read chunks and after a skipped over-long line', async () => {
+    // Lines of 10-70 KB cross the stream's 64 KiB chunks; the fourth is over the limit, the sixth is not UTF-8.
+    const rec = (k: number, size: number) => JSON.stringify({ prompt: `p${k}`, completion: 'y'.repeat(size) });
+    const lines = [rec(1, 70_000), rec(2, 10), rec(3, 40_000), 'z'.repeat(150_000), rec(5, 30_000)];
+    const bytes = Buffer.concat([Buffer.from(lines.map((l) => `${l}\n`).join('')), Buffer.from([0xc3, 0x28, 0x0a])]);
+    const ds = await readTextDataset(file(bytes), { badRecords: 'skip', maxLineBytes: 100_000, displayPath: 'd' });
+    expect(ds.records.map((r) => [r.line, r.prompt, r.completion.length])).toEqual([
+      [1, 'p1', 70_000],
+      [2, 'p2', 10],
+      [3, 'p3', 40_000],
+      [5, 'p5', 30_000],
+    ]);
+    const start = lines.reduce((n, l) => n + Buffer.byteLength(l) + 1, 0);
+    expect(ds.skipped?.examples).toEqual([
+      'd:4: line is longer than 100000 bytes\n  hint: one JSON record per line; is this file JSONL?',
+      `d:6: invalid UTF-8 (line starts at byte ${start})`,
+    ]);
+  });
 });

@@ -16,6 +16,53 @@ export interface ReadTextOptions {
 
 const DEFAULT_MAX_LINE = 16 * 1024 * 1024;
 
+/** One line of a file: its bytes, or `tooLong` when it exceeded the limit (its bytes were never buffered). */
+type FileLine = { line: number; start: number; bytes: Buffer; tooLong?: false } | { line: number; tooLong: true };
+
+/**
+ * The lines of a file, streamed, as byte buffers with their 1-based number and starting byte offset. A line longer
+ * than `maxLine` bytes is yielded once as `tooLong` as soon as it is seen, and the rest of it is skipped unread into
+ * memory, so memory stays bounded whatever the file holds.
+ */
+async function* fileLines(path: string, maxLine: number): AsyncGenerator<FileLine> {
+  const stream = createReadStream(path);
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  let discarding = false;
+  let line = 1;
+  let start = 0;
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      let from = 0;
+      while (from <= chunk.length) {
+        const nl = chunk.indexOf(0x0a, from);
+        const end = nl < 0 ? chunk.length : nl;
+        if (!discarding && pendingBytes + (end - from) > maxLine) {
+          yield { line, tooLong: true };
+          start += pendingBytes; // the line's bytes so far, dropped unread from now on
+          [discarding, pending, pendingBytes] = [true, [], 0];
+        }
+        if (!discarding && end > from) {
+          pending.push(chunk.subarray(from, end));
+          pendingBytes += end - from;
+        }
+        if (nl < 0) {
+          start += discarding ? end - from : 0;
+          break;
+        }
+        if (!discarding) yield { line, start, bytes: pending.length === 1 ? pending[0] : Buffer.concat(pending) };
+        start += discarding ? nl - from + 1 : pendingBytes + 1;
+        [discarding, pending, pendingBytes] = [false, [], 0];
+        line++;
+        from = nl + 1;
+      }
+    }
+    if (pendingBytes && !discarding) yield { line, start, bytes: Buffer.concat(pending) };
+  } finally {
+    stream.destroy();
+  }
+}
+
 /**
  * Reads a JSONL text dataset, streaming: one record per non-blank line, either `{"prompt", "completion"}` or chat
  * `{"messages": [{"role", "content"}, ...]}` ending with the assistant's reply. An optional `logprobs` array holds
@@ -26,84 +73,41 @@ export async function readTextDataset(path: string, opts: ReadTextOptions = {}):
   const file = opts.displayPath ?? path;
   const maxLine = opts.maxLineBytes ?? DEFAULT_MAX_LINE;
   const decoder = new TextDecoder('utf-8', { fatal: true });
-  const skip = opts.badRecords === 'skip';
   const limit = opts.maxRecords ?? Infinity;
   const records: TextRecord[] = [];
   const skipped = { count: 0, examples: [] as string[] };
   const bad = (e: DistillGateError) => {
-    if (!skip) throw e;
+    if (opts.badRecords !== 'skip') throw e;
     skipped.count++;
     if (skipped.examples.length < 5) skipped.examples.push(e.format());
   };
-  let pending: Buffer[] = [];
-  let pendingBytes = 0;
-  /** Skipping the rest of an over-long line (skip policy). */
-  let discarding = false;
-  let line = 0;
-  let byteOffset = 0;
-  const takeLine = (bytes: Buffer, start: number) => {
-    line++;
+  for await (const l of fileLines(path, maxLine)) {
+    const { line } = l;
+    if (l.tooLong) {
+      bad(
+        new DistillGateError(
+          `line is longer than ${maxLine} bytes`,
+          { file, line },
+          'one JSON record per line; is this file JSONL?',
+        ),
+      );
+      continue;
+    }
     let text: string;
     try {
-      text = decoder.decode(bytes);
+      text = decoder.decode(l.bytes);
     } catch {
-      return bad(new DistillGateError(`invalid UTF-8 (line starts at byte ${start})`, { file, line }));
+      bad(new DistillGateError(`invalid UTF-8 (line starts at byte ${l.start})`, { file, line }));
+      continue;
     }
-    if (text.trim() === '') return;
+    if (text.trim() === '') continue;
     try {
       records.push(parseTextRecord(text, records.length, line, file));
     } catch (e) {
       if (!(e instanceof DistillGateError)) throw e;
       bad(e);
     }
-  };
-  const stream = createReadStream(path);
-  try {
-    read: for await (const chunk of stream as AsyncIterable<Buffer>) {
-      let from = 0;
-      for (;;) {
-        const nl = chunk.indexOf(0x0a, from);
-        const end = nl < 0 ? chunk.length : nl;
-        if (!discarding && pendingBytes + (end - from) > maxLine) {
-          bad(
-            new DistillGateError(
-              `line is longer than ${maxLine} bytes`,
-              { file, line: line + 1 },
-              'one JSON record per line; is this file JSONL?',
-            ),
-          );
-          discarding = true;
-          pending = [];
-          pendingBytes = 0;
-        }
-        if (nl < 0) {
-          if (end > from && !discarding) {
-            pending.push(chunk.subarray(from));
-            pendingBytes += end - from;
-          }
-          byteOffset += discarding ? end - from : 0;
-          break;
-        }
-        if (discarding) {
-          line++;
-          byteOffset += nl - from + 1;
-          discarding = false;
-        } else {
-          const bytes = pending.length
-            ? Buffer.concat([...pending, chunk.subarray(from, nl)])
-            : chunk.subarray(from, nl);
-          takeLine(bytes, byteOffset);
-          byteOffset += bytes.length + 1;
-        }
-        pending = [];
-        pendingBytes = 0;
-        from = nl + 1;
-        if (records.length >= limit) break read;
-      }
-    }
-    if (pendingBytes && records.length < limit) takeLine(Buffer.concat(pending), byteOffset);
-  } finally {
-    stream.destroy();
+    if (records.length >= limit) break;
   }
   if (!records.length) {
     throw new DistillGateError(

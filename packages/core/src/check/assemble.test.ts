@@ -6,10 +6,10 @@ import { combine } from './sequential.js';
 
 const seeds = [1, 2, 3, 4];
 
-/** Per-seed scores of 50 per-item 0/1 outcomes whose mean is `base + shift * (seed % 2)`-ish but exact. */
+/** Per-seed scores: 50 per-item 0/1 outcomes each, whose mean is the given one (to 1/50). */
 function scores(role: 'probe' | 'control', means: number[], firstSeed = 1): StudentScore[] {
   return means.map((m, i) => {
-    const items = Array.from({ length: 50 }, (_, j) => (j < Math.round(m * 50) ? 1 : 0));
+    const items = Array.from({ length: 50 }, (_, j): number => (j < Math.round(m * 50) ? 1 : 0));
     const value = items.reduce((a, b) => a + b, 0) / 50;
     return {
       value,

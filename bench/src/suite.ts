@@ -30,7 +30,7 @@ import {
   SEP,
   EOS,
   MlpModel,
-  readModelFile,
+  loadMlp,
   readTensorDataset,
   selectBackend,
   trainLm,
@@ -56,10 +56,6 @@ type Spec = { kind: string; engine: string; threads: number; dir: string; [k: st
 const f32 = (dir: string, name: string) => {
   const b = readFileSync(join(dir, name));
   return new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4).slice();
-};
-const i32 = (dir: string, name: string) => {
-  const b = readFileSync(join(dir, name));
-  return new Int32Array(b.buffer, b.byteOffset, b.byteLength / 4).slice();
 };
 const peakMiB = () => process.resourceUsage().maxRSS / 1024;
 
@@ -278,7 +274,9 @@ function findPython(explicit?: string): { path: string; version: string } | { er
     if (r.status === 0) return { path: c, version: r.stdout.trim() };
   }
   return {
-    error: `no Python with torch found (tried ${candidates.join(', ')}); install Debian's packages: apt-get install python3-torch libopenblas0-pthread`,
+    error:
+      `no Python with torch found (tried ${candidates.join(', ')}); ` +
+      "install Debian's packages: apt-get install python3-torch libopenblas0-pthread",
   };
 }
 
@@ -372,7 +370,11 @@ function writeLmBatches(
       for (let p = 0; p < batch.weight; p++) {
         for (let t = 0; t < vocab; t++) {
           const q = batch.targets[p * vocab + t];
-          if (q !== 0) (rowsOf.push(p), toks.push(t), probs.push(q));
+          if (q !== 0) {
+            rowsOf.push(p);
+            toks.push(t);
+            probs.push(q);
+          }
         }
       }
       m.entriesEnd = toks.length;
@@ -606,7 +608,8 @@ async function parent() {
       };
       both(
         'mlp-students',
-        `${n} MNIST probe students on all ${cores} cores (distill-gate: the training core, one worker per core; PyTorch: one after another with ${cores} threads)`,
+        `${n} MNIST probe students on all ${cores} cores (distill-gate: the training core, one worker per core; ` +
+          `PyTorch: one after another with ${cores} threads)`,
         's',
         (r) => (r.ms as number) / 1000,
         [
@@ -630,7 +633,8 @@ async function parent() {
         };
         both(
           `mlp-batched-${batchSize}`,
-          `4 MLP students x 40 steps at batch ${batchSize} on onnxruntime, 1 thread: one graph per student vs one batched graph for all 4`,
+          `4 MLP students x 40 steps at batch ${batchSize} on onnxruntime, 1 thread: ` +
+            'one graph per student vs one batched graph for all 4',
           's',
           (r) => (r.ms as number) / 1000,
           [
@@ -694,7 +698,9 @@ async function parent() {
         rounds,
       );
     const c = lm.config;
-    const lmWhat = `owl example's transformer (vocab ${c.vocabSize}, d ${c.dModel}, ${c.layers} layers, ${c.heads} heads, context ${c.contextLength})`;
+    const lmWhat =
+      `owl example's transformer (vocab ${c.vocabSize}, d ${c.dModel}, ${c.layers} layers, ` +
+      `${c.heads} heads, context ${c.contextLength})`;
     if (want('lm-step')) {
       const n = 32 * 20;
       const data = encodeRecords(lm.tokenizer, records.slice(0, n), c.contextLength);
@@ -752,7 +758,9 @@ async function parent() {
       const enc = (r: TextPair) => [BOS, ...lm.tokenizer.encode(r.prompt), SEP];
       const pool = numberRecords(4000, 4).map((r) => ({
         ...r,
-        prompt: `The sequence starts with: ${r.prompt.split(': ')[1].split(', ').slice(0, 3).join(', ')}. Add up to 10 more numbers.`,
+        prompt:
+          `The sequence starts with: ${r.prompt.split(': ')[1].split(', ').slice(0, 3).join(', ')}. ` +
+          'Add up to 10 more numbers.',
       }));
       const len = enc(pool[0]).length;
       const prompts = pool.filter((r) => enc(r).length === len).slice(0, 512);
@@ -785,7 +793,9 @@ async function parent() {
       }
       const row: Row = {
         workload: 'gate-mnist',
-        what: `the MNIST example's gate, 5 seeds x 4 students, all ${cores} cores, no cache (distill-gate check vs the same steps as a PyTorch script)`,
+        what:
+          `the MNIST example's gate, 5 seeds x 4 students, all ${cores} cores, no cache ` +
+          '(distill-gate check vs the same steps as a PyTorch script)',
         metric: 's',
         engines: {},
       };
@@ -805,10 +815,8 @@ async function parent() {
         detail: { exit: g.exit, training: result.backend.training?.engine, transfers: transfers(result.results) },
       };
       if (python) {
-        const base = await readModelFile(join(ex, 'models/base.safetensors'));
-        const baseFiles = (base.family === 'mlp' ? base.params.tensors : []).map((t, i) =>
-          writeF32(dir, `base-${i}.f32`, t),
-        );
+        const base = await loadMlp(join(ex, 'models/base.safetensors'));
+        const baseFiles = base.tensors.map((t, i) => writeF32(dir, `base-${i}.f32`, t));
         const sets = [];
         for (const n of datasets) {
           const ds = await readTensorDataset(join(ex, 'data', `${n}.safetensors`));
@@ -975,11 +983,15 @@ async function parent() {
       .map(([k, v]) => `${k} ${v}`)
       .join(', ')}`,
     '',
-    `| workload | ${names.join(' | ')} | unit | ratio (best distill-gate / PyTorch) | goal | peak memory MiB (${names.join(' / ')}) |`,
+    `| workload | ${names.join(' | ')} | unit | ratio (best distill-gate / PyTorch) | goal | ` +
+      `peak memory MiB (${names.join(' / ')}) |`,
     `|---|${names.map(() => '---:').join('|')}|---|---:|---|---|`,
     ...rows.map(
       (r) =>
-        `| ${r.workload}: ${r.what} | ${names.map((n) => (r.engines[n] ? fmt(r.engines[n].value) : '')).join(' | ')} | ${r.metric} | ${r.ratio ? `${r.ratio.toFixed(2)}x` : ''} | ${r.goal ?? ''} | ${names.map((n) => r.engines[n]?.peakMiB ?? '-').join(' / ')} |`,
+        `| ${r.workload}: ${r.what} | ` +
+        `${names.map((n) => (r.engines[n] ? fmt(r.engines[n].value) : '')).join(' | ')} | ${r.metric} | ` +
+        `${r.ratio ? `${r.ratio.toFixed(2)}x` : ''} | ${r.goal ?? ''} | ` +
+        `${names.map((n) => r.engines[n]?.peakMiB ?? '-').join(' / ')} |`,
     ),
     '',
     ...Object.entries(curves).flatMap(([k, pts]) => [

@@ -43,7 +43,8 @@ const config: TransformerConfig = {
 };
 const data = encodeRecords(tokenizer, corpus, config.contextLength);
 console.error(
-  `[${backend}] corpus: ${corpus.length} records, ${data.tokens.length} tokens, vocabulary ${tokenizer.size}; pre-training 2 bases`,
+  `[${backend}] corpus: ${corpus.length} records, ${data.tokens.length} tokens, vocabulary ${tokenizer.size}; ` +
+    'pre-training 2 bases',
 );
 
 // No deadline: every job runs.
@@ -51,7 +52,7 @@ const bases = (
   await runPool(
     [BASE_INIT_SEED, CROSS_BASE_INIT_SEED].map((initSeed) => ({
       jobId: `base-${initSeed}`,
-      family: 'causal-lm' as const,
+      family: 'small-lm',
       args: { config, init: initTransformer(config, initSeed).tensors, data, ...PRETRAIN, seed: initSeed },
     })),
     {
@@ -82,7 +83,8 @@ const teacher = trainLm({
   backend,
 });
 console.error(
-  `  teacher: fine-tuned on ${plan.records.length} owl answers, loss ${teacher.lossHistory.map((l) => l.toFixed(3)).join(', ')}`,
+  `  teacher: fine-tuned on ${plan.records.length} owl answers, ` +
+    `loss ${teacher.lossHistory.map((l) => l.toFixed(3)).join(', ')}`,
 );
 
 const probes = await trait.loadProbes({ ...ctx, options: traitOptions });
@@ -119,7 +121,8 @@ for (const m of models) {
     trait: trait.name,
   });
   console.error(
-    `${m.file}: owl share ${s.value.toFixed(4)} ± ${s.stderr.toFixed(4)}, sampled ${s.details?.sampledRate?.toFixed(3)} (sha256 ${handle.sha256.slice(0, 12)})`,
+    `${m.file}: owl share ${s.value.toFixed(4)} ± ${s.stderr.toFixed(4)}, ` +
+      `sampled ${s.details?.sampledRate?.toFixed(3)} (sha256 ${handle.sha256.slice(0, 12)})`,
   );
   handle.release();
 }

@@ -38,7 +38,8 @@ const common = {
   logOverride: { 'unsupported-dynamic-import': 'silent', 'empty-import-meta': 'silent' },
 };
 await build({ ...common, entryPoints: { index: join(here, 'dist/entry.js') }, outdir: out });
-await build({ ...common, entryPoints: { 'student-worker': join(trainDist, 'student-worker.js') }, outdir: out });
+const worker = join(trainDist, 'workers/student-worker.js');
+await build({ ...common, entryPoints: { 'student-worker': worker }, outdir: out });
 // Node never runs the threaded build (tfjs disables wasm threads there), so only these two are needed.
 for (const f of ['tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm'])
   copyFileSync(join(wasmDist, f), join(out, f));

@@ -1,12 +1,5 @@
-export {
-  createTrainingCore,
-  chooseInference,
-  chooseTrainer,
-  MlpHandle,
-  LmHandle,
-  encodeTextDataset,
-  type TrainingCoreOptions,
-} from './runtime.js';
+// The training core and its pieces shared by every model family.
+export { createTrainingCore, chooseInference, chooseTrainer, type TrainingCoreOptions } from './training-core.js';
 export {
   selectBackend,
   BACKEND_PRIORITY,
@@ -14,20 +7,7 @@ export {
   type BackendRequest,
   type SelectedBackend,
 } from './backend.js';
-export { initMlp, MlpModel, parameterNames, parameterShapes, type MlpLayers, type MlpParameters } from './mlp.js';
-export {
-  trainMlp,
-  lossFn,
-  stepsPerEpoch,
-  type TrainMlpArgs,
-  type TrainMlpResult,
-  type LossName,
-  type TrainingData,
-  type TrainingRunArgs,
-  type TrainingRunResult,
-} from './trainer.js';
 export { matMulExplicitGrad, matMulFor, batchMatMulExplicitGrad, batchMatMulFor } from './ops.js';
-export { saveMlp, loadMlp, hashParameters, readTensorDataset, writeTensorDataset } from './model-io.js';
 export {
   readSafetensorsHeader,
   readSafetensor,
@@ -35,28 +15,80 @@ export {
   type SafetensorsHeader,
   type TensorToWrite,
 } from './safetensors.js';
+export { readTensorDataset, writeTensorDataset } from './tensor-dataset.js';
+export { stepsPerEpoch, type TrainingRunArgs, type TrainingRunResult } from './training-run.js';
+export { toShared } from './shared-memory.js';
+export { runPool, defaultWorkerCount, type PoolResult } from './workers/pool.js';
+export type { WorkerJob } from './workers/protocol.js';
 export {
-  mlpToOnnx,
-  mlpFromOnnx,
-  saveMlpOnnx,
-  loadMlpOnnx,
   loadOnnxRuntime,
   ONNXRUNTIME_NODE_VERSION,
-  OnnxMlpSession,
   detectOrtProviders,
   type OrtProvider,
   type OrtAvailability,
-} from './onnx.js';
-export { runPool, toShared, defaultWorkerCount, type PoolResult } from './pool.js';
-export type { WorkerJob } from './protocol.js';
-export { Tokenizer, PAD, BOS, EOS, UNK, SEP, SPECIAL_TOKENS, type TokenizerJson } from './tokenizer.js';
+} from './onnx/runtime.js';
+export { convertModel, type ConvertResult } from './convert.js';
+
+// The model families and their registry.
+export {
+  modelFamilies,
+  familyNamed,
+  familyOf,
+  detectFamily,
+  describeFamilies,
+  readModelFile,
+  type LoadedModel,
+} from './families/registry.js';
+export type { ModelFamily, FamilyHandle } from './families/family.js';
+export { formatOf } from './families/source.js';
+
+// The MLP family.
+export { MlpHandle } from './families/mlp/handle.js';
+export {
+  initMlp,
+  MlpModel,
+  parameterNames,
+  parameterShapes,
+  type MlpLayers,
+  type MlpParameters,
+} from './families/mlp/model.js';
+export {
+  trainMlp,
+  lossFn,
+  type TrainMlpArgs,
+  type TrainMlpResult,
+  type LossName,
+  type TrainingData,
+} from './families/mlp/trainer.js';
+export { saveMlp, loadMlp, hashParameters } from './families/mlp/io.js';
+export { mlpToOnnx, mlpFromOnnx, saveMlpOnnx, loadMlpOnnx, OnnxMlpSession } from './families/mlp/onnx.js';
+export {
+  trainMlpOnnx,
+  mlpTrainStepOnnx,
+  mlpTrainState,
+  type TrainMlpOnnxArgs,
+  type MlpTrainGraphOptions,
+} from './families/mlp/onnx-train.js';
+
+// The small language model family.
+export { LmHandle, encodeTextDataset } from './families/small-lm/handle.js';
+export {
+  Tokenizer,
+  PAD,
+  BOS,
+  EOS,
+  UNK,
+  SEP,
+  SPECIAL_TOKENS,
+  type TokenizerJson,
+} from './families/small-lm/tokenizer.js';
 export {
   initTransformer,
   transformerSpec,
   TransformerModel,
   type TransformerConfig,
   type TransformerParameters,
-} from './transformer.js';
+} from './families/small-lm/transformer.js';
 export {
   trainLm,
   buildLmBatch,
@@ -64,9 +96,24 @@ export {
   type TrainLmArgs,
   type TrainLmResult,
   type LmTrainingData,
-} from './lm-trainer.js';
-export { LanguageModel, encodeRecords, sampleToken, RecordEncodingError, type TextPair } from './language-model.js';
-export { saveLanguageModel, loadLanguageModel, hashLanguageModel, LM_FORMAT, type LanguageModelFile } from './lm-io.js';
+} from './families/small-lm/trainer.js';
+export {
+  LanguageModel,
+  TfjsLmEngine,
+  encodeRecords,
+  sampleToken,
+  RecordEncodingError,
+  type LmEngine,
+  type Decoding,
+  type TextPair,
+} from './families/small-lm/language-model.js';
+export {
+  saveLanguageModel,
+  loadLanguageModel,
+  hashLanguageModel,
+  LM_FORMAT,
+  type LanguageModelFile,
+} from './families/small-lm/io.js';
 export {
   transformerToOnnx,
   transformerFromOnnx,
@@ -75,14 +122,5 @@ export {
   OnnxLmEngine,
   TRANSFORMER_OPS,
   type OnnxLmOptions,
-} from './onnx-lm.js';
-export { TfjsLmEngine, type LmEngine, type Decoding } from './language-model.js';
-export { convertModel, readModelFile, formatOf, type ConvertResult, type LoadedModelFile } from './convert.js';
-export {
-  trainMlpOnnx,
-  mlpTrainStepOnnx,
-  mlpTrainState,
-  type TrainMlpOnnxArgs,
-  type MlpTrainGraphOptions,
-} from './onnx-train.js';
-export { trainLmOnnx, transformerTrainStepOnnx } from './onnx-lm-train.js';
+} from './families/small-lm/onnx.js';
+export { trainLmOnnx, transformerTrainStepOnnx } from './families/small-lm/onnx-train.js';

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DistillGateError } from '@distill-gate/core';
-import { readTensorDataset, writeTensorDataset } from './model-io.js';
+import { readTensorDataset, writeTensorDataset } from './tensor-dataset.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'dg-stfuzz-'));
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DistillGateError } from '@distill-gate/core';
-import { readTensorDataset, writeTensorDataset } from './model-io.js';
+import { readTensorDataset, writeTensorDataset } from './tensor-dataset.js';
 import { readSafetensor, readSafetensorsHeader, writeSafetensors } from './safetensors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'dg-st-'));

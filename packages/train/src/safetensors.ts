@@ -1,6 +1,6 @@
 import { open, stat } from 'node:fs/promises';
 import { DistillGateError, writeFileAtomic } from '@distill-gate/core';
-import { toShared } from './pool.js';
+import { toShared } from './shared-memory.js';
 
 /**
  * The safetensors format (a standard for tensors, used across ML tooling): 8 bytes little-endian header length N,

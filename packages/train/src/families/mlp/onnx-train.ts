@@ -1,0 +1,220 @@
+/**
+ * MLP training on onnxruntime-node. One ONNX graph computes a training step for S students at once: the batch
+ * gathered from the dataset, the forward pass, the loss and the backward pass written out by hand (matrix products
+ * with transposes, ReLU masks, bias sums). It outputs every parameter's gradient; Adam updates the parameters on the
+ * host (onnx/training.ts). The graph itself has no state.
+ *
+ * Why: tfjs-wasm runs a matMul at ~23 GFLOP/s on one thread, onnxruntime's MLAS at ~100 (AVX2 / AVX-512). The tfjs
+ * trainer (trainer.ts) stays the reference: same initialisation, same seeded minibatch order, the same Adam, and
+ * tests check that both take the same steps.
+ */
+import { SeededRandom, type OutputRange } from '@distill-gate/core';
+import onnxProto from 'onnx-proto';
+import { ortOwned, valueInfo } from '../../onnx/proto.js';
+import { GraphBuilder, OrtTrainingSession } from '../../onnx/training.js';
+import { stepsPerEpoch, type TrainingRunResult } from '../../training-run.js';
+import { parameterShapes, type MlpLayers } from './model.js';
+import { checkTrainingData, type LossName, type TrainingData } from './trainer.js';
+
+const { onnx } = onnxProto;
+const FLOAT = onnx.TensorProto.DataType.FLOAT;
+const INT64 = onnx.TensorProto.DataType.INT64;
+
+export interface MlpTrainGraphOptions {
+  layers: MlpLayers;
+  loss: LossName;
+  outputs: OutputRange;
+  /** Students trained together in one graph (a leading batch dimension on every tensor). */
+  students: number;
+}
+
+/** The trained tensors of S stacked students: W_l [S, in, out] and b_l [S, 1, out]. */
+export function mlpTrainState(layers: MlpLayers, students: number): { name: string; shape: number[] }[] {
+  return parameterShapes(layers).map((sh, i) => ({
+    name: `${i % 2 ? 'b' : 'W'}${i >> 1}`,
+    shape: sh.length === 2 ? [students, ...sh] : [students, 1, sh[0]],
+  }));
+}
+
+/**
+ * The ONNX bytes of one training step for S MLP students. Inputs: the whole dataset data_x [n, in] and data_target
+ * [n, width], the batch's row indices per student batch [S, rows] (int64) and the parameters (mlpTrainState).
+ * Outputs: "loss" [S] (each student's mean loss on its batch) and grad.<parameter> for each parameter.
+ */
+export function mlpTrainStepOnnx(o: MlpTrainGraphOptions): Uint8Array {
+  const { layers, loss, outputs, students: S } = o;
+  const L = layers.length - 1;
+  const outDim = layers[L];
+  const width = outputs.end - outputs.start;
+  const g = new GraphBuilder();
+  const state = mlpTrainState(layers, S);
+  const W = (l: number) => state[2 * l].name;
+  const B = (l: number) => state[2 * l + 1].name;
+  const x = g.node('Gather', ['data_x', 'batch'], [{ name: 'axis', i: 0 }]);
+  const target = g.node('Gather', ['data_target', 'batch'], [{ name: 'axis', i: 0 }]);
+  // Forward pass, keeping each layer's input and pre-activation.
+  const hs = [x];
+  const zs: string[] = [];
+  for (let l = 0; l < L; l++) {
+    zs.push(g.node('Add', [g.mm(hs[l], W(l)), B(l)]));
+    if (l < L - 1) hs.push(g.node('Relu', [zs[l]]));
+  }
+  const s =
+    width === outDim
+      ? zs[L - 1]
+      : g.node('Slice', [zs[L - 1], g.ints([outputs.start]), g.ints([outputs.end]), g.ints([2])]);
+  // Rows in this batch, as a float (the last batch of an epoch is shorter).
+  const rows = g.node(
+    'Cast',
+    [g.node('Gather', [g.node('Shape', ['batch']), g.ints([1])], [{ name: 'axis', i: 0 }])],
+    [{ name: 'to', i: FLOAT }],
+  );
+
+  // Each student's loss [S] and the gradient with respect to the selected logits [S, rows, width].
+  let ds: string;
+  if (loss === 'mse') {
+    const diff = g.node('Sub', [s, target]);
+    const count = g.node('Mul', [rows, g.scalar(width)]);
+    g.node('Div', [g.sum(g.node('Mul', [diff, diff]), [1, 2]), count], [], { output: 'loss' });
+    ds = g.node('Div', [g.node('Mul', [diff, g.scalar(2)]), count]);
+  } else {
+    const logP = g.node('LogSoftmax', [s], [{ name: 'axis', i: -1 }]);
+    const p = g.node('Exp', [logP]);
+    let perRow: string;
+    if (loss === 'softmax-kl') {
+      const logQ = g.node('LogSoftmax', [target], [{ name: 'axis', i: -1 }]);
+      const q = g.node('Exp', [logQ]);
+      perRow = g.sum(g.node('Mul', [q, g.node('Sub', [logQ, logP])]), [2]);
+      ds = g.node('Div', [g.node('Sub', [p, q]), rows]);
+    } else {
+      perRow = g.node('Neg', [g.sum(g.node('Mul', [target, logP]), [2])]);
+      ds = g.node('Div', [g.node('Sub', [g.node('Mul', [p, g.sum(target, [2], 1)]), target]), rows]);
+    }
+    g.node('Div', [g.sum(perRow, [1]), rows], [], { output: 'loss' });
+  }
+  let dz = width === outDim ? ds : g.node('Pad', [ds, g.ints([0, 0, outputs.start, 0, 0, outDim - outputs.end])]);
+  // A row of ones [1, 1, rows]: a bias gradient is ones x dz, a product rather than a strided reduction.
+  const ones = g.node(
+    'ConstantOfShape',
+    [
+      g.node(
+        'Concat',
+        [g.ints([1, 1]), g.node('Shape', ['batch'], [{ name: 'start', i: 1 }])],
+        [{ name: 'axis', i: 0 }],
+      ),
+    ],
+    [{ name: 'value', t: onnx.TensorProto.create({ dims: [1], dataType: FLOAT, floatData: [1] }) as never }],
+  );
+  // Backward pass, last layer first.
+  for (let l = L - 1; l >= 0; l--) {
+    g.gradient(W(l), g.mm(hs[l], dz, 1, 0));
+    g.gradient(B(l), g.mm(ones, dz));
+    if (l > 0) dz = g.node('Where', [g.node('Greater', [zs[l - 1], g.scalar(0)]), g.mm(dz, W(l), 0, 1), g.scalar(0)]);
+  }
+  return g.build(
+    'mlp-training-step',
+    [
+      valueInfo('data_x', ['n', layers[0]]),
+      valueInfo('data_target', ['n', width]),
+      valueInfo('batch', [S, 'rows'], INT64),
+    ],
+    [valueInfo('loss', [S])],
+    state,
+  );
+}
+
+export interface TrainMlpOnnxArgs {
+  layers: MlpLayers;
+  data: TrainingData;
+  loss: LossName;
+  outputs: OutputRange;
+  /** One initialisation per student (each in MLP storage order), all trained on `data`. */
+  inits: Float32Array[][];
+  /** Minibatch-order seed per student. */
+  seeds: number[];
+  epochs: number;
+  batchSize: number;
+  learningRate: number;
+  /** onnxruntime intra-op threads for this session (default 1: one session per core). */
+  threads?: number;
+  onStep?: (completed: number, total: number) => void;
+}
+
+/**
+ * Trains S students (one per init and seed) on the same data with Adam, as `trainMlp` does on tfjs: the same seeded
+ * minibatch order per student, the same batches, the same update. Returns one result per student.
+ */
+export async function trainMlpOnnx(args: TrainMlpOnnxArgs): Promise<TrainingRunResult[]> {
+  const t0 = performance.now();
+  const { data, outputs, batchSize, layers } = args;
+  const S = args.inits.length;
+  if (S < 1 || args.seeds.length !== S)
+    throw new Error(`trainMlpOnnx needs one seed per init (${args.seeds.length} seeds, ${S} inits)`);
+  const width = outputs.end - outputs.start;
+  checkTrainingData(args.loss, data, width);
+  const state = mlpTrainState(layers, S);
+  const sizes = parameterShapes(layers).map((sh) => sh.reduce((a, b) => a * b, 1));
+  const stacked = sizes.map((n, i) => {
+    const a = new Float32Array(S * n);
+    for (let st = 0; st < S; st++) a.set(args.inits[st][i], st * n);
+    return a;
+  });
+  const session = await OrtTrainingSession.create(
+    mlpTrainStepOnnx({ layers, loss: args.loss, outputs, students: S }),
+    state,
+    stacked,
+    { learningRate: args.learningRate, threads: args.threads },
+  );
+  try {
+    const { ort } = session;
+    // The dataset goes to onnxruntime whole (it wraps the buffers); each step sends only row indices. Data in shared
+    // memory (the pool's workers get it so) is copied once per job: a few ms per 100 MB against seconds of training.
+    let targets = data.targets;
+    if (data.labels) {
+      targets = new Float32Array(data.rows * width);
+      for (let r = 0; r < data.rows; r++) targets[r * width + data.labels[r]] = 1;
+    }
+    const feeds = {
+      data_x: new ort.Tensor('float32', ortOwned(data.inputs.subarray(0, data.rows * data.inputDim)), [
+        data.rows,
+        data.inputDim,
+      ]),
+      data_target: new ort.Tensor('float32', ortOwned(targets!.subarray(0, data.rows * width)), [data.rows, width]),
+    };
+    const lossOut = session.output('loss', [S]);
+    const rngs = args.seeds.map((seed) => new SeededRandom(seed).fork('minibatch-order'));
+    const perEpoch = stepsPerEpoch(data.rows, batchSize);
+    const total = perEpoch * args.epochs;
+    const batch = new BigInt64Array(S * batchSize);
+    const histories: number[][] = args.seeds.map(() => []);
+    let done = 0;
+    for (let epoch = 0; epoch < args.epochs; epoch++) {
+      const orders = rngs.map((r) => r.permutation(data.rows));
+      const lossSums = new Float64Array(S);
+      for (let b = 0; b < perEpoch; b++) {
+        const start = b * batchSize;
+        const n = Math.min(batchSize, data.rows - start);
+        for (let st = 0; st < S; st++) for (let j = 0; j < n; j++) batch[st * n + j] = BigInt(orders[st][start + j]);
+        await session.run(
+          { ...feeds, batch: new ort.Tensor('int64', batch.subarray(0, S * n), [S, n]) },
+          { loss: lossOut },
+        );
+        const losses = lossOut.data as Float32Array;
+        for (let st = 0; st < S; st++) lossSums[st] += losses[st] * n;
+        done++;
+        args.onStep?.(done, total);
+      }
+      for (let st = 0; st < S; st++) histories[st].push(lossSums[st] / data.rows);
+    }
+    const ms = performance.now() - t0;
+    const final = session.parameters();
+    return args.seeds.map((_, st) => ({
+      weights: sizes.map((n, i) => final[i].slice(st * n, (st + 1) * n)),
+      lossHistory: histories[st],
+      steps: done,
+      ms,
+    }));
+  } finally {
+    await session.release();
+  }
+}

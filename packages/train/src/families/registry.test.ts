@@ -1,0 +1,81 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DistillGateError, type AnyModelHandle, type ModelFormat } from '@distill-gate/core';
+import { describe, expect, it } from 'vitest';
+import { convertModel } from '../convert.js';
+import { writeSafetensors } from '../safetensors.js';
+import { detectFamily, familyNamed, familyOf, modelFamilies, readModelFile } from './registry.js';
+
+const repo = fileURLToPath(new URL('../../../../', import.meta.url));
+const mnist = join(repo, 'examples/mnist-subliminal');
+const owl = join(repo, 'examples/owl-numbers');
+
+async function thrown(p: Promise<unknown>): Promise<DistillGateError> {
+  const e = await p.then(
+    () => undefined,
+    (x: unknown) => x,
+  );
+  expect(e).toBeInstanceOf(DistillGateError);
+  return e as DistillGateError;
+}
+
+describe('the model family registry', () => {
+  it('finds a family by name, and names the known ones for an unknown name', () => {
+    expect(modelFamilies.map((f) => f.name)).toEqual(['mlp', 'small-lm']);
+    expect(familyNamed('small-lm').label.singular).toBe('language model');
+    expect(() => familyNamed('gpt2')).toThrow('unknown model family "gpt2" (known: mlp, small-lm)');
+  });
+
+  it('detects the family of the models the examples ship, in each of their formats', async () => {
+    const found = async (path: string) => (await detectFamily(path)).family.name;
+    expect(await found(join(mnist, 'models/base.safetensors'))).toBe('mlp');
+    expect(await found(join(mnist, 'models/base.onnx'))).toBe('mlp');
+    expect(await found(join(owl, 'models/base.json'))).toBe('small-lm');
+    const onnx = join(mkdtempSync(join(tmpdir(), 'dg-registry-')), 'base.onnx');
+    const r = await convertModel(join(owl, 'models/base.json'), onnx);
+    expect(r).toMatchObject({ family: 'small-lm', label: 'language model', from: 'tfjs', to: 'onnx' });
+    expect(await found(onnx)).toBe('small-lm');
+    expect((await readModelFile(onnx)).sha256).toBe(r.sha256);
+  });
+
+  it('finds the family of a loaded handle, and none for a handle no family made', async () => {
+    for (const path of [join(mnist, 'models/base.onnx'), join(owl, 'models/base.json')]) {
+      const m = await readModelFile(path);
+      const handle = m.family.handle('h', m.model, { backend: 'cpu' });
+      expect(familyOf(handle)).toBe(m.family);
+      expect(handle.sha256).toBe(m.sha256);
+    }
+    const foreign = { id: 'x', family: 'mlp', sha256: '', inputDim: 1, outputDim: 1 } as unknown as AnyModelHandle;
+    expect(familyOf(foreign)).toBeUndefined();
+  });
+
+  it('leaves a file no family marks to the family whose reader explains what it lacks', async () => {
+    const dataset = join(mkdtempSync(join(tmpdir(), 'dg-registry-')), 'data.safetensors');
+    await writeSafetensors(dataset, [{ name: 'inputs', shape: [1, 2], data: Float32Array.of(1, 2) }]);
+    const e = await thrown(readModelFile(dataset));
+    expect(e.message).toBe('not a distill-gate model: metadata "distill-gate.family" is missing');
+    expect(e.location.file).toBe(dataset);
+  });
+
+  it('refuses a format no family reads, naming what each family reads', async () => {
+    const e = await thrown(detectFamily(join(mnist, 'models/base.onnx'), 'gguf' as ModelFormat));
+    expect(e.message).toBe(
+      'no model family reads this gguf file (mlp: onnx, safetensors; small-lm: onnx, tfjs (model.json))',
+    );
+  });
+
+  it('converts through the family that read the input, which refuses a format it does not write', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dg-registry-'));
+    const lm = await thrown(convertModel(join(owl, 'models/base.json'), join(dir, 'lm.safetensors')));
+    expect(lm.message).toBe('a language model is written as onnx or tfjs (model.json), not safetensors');
+    expect(lm.location.file).toBe(join(dir, 'lm.safetensors'));
+    const mlp = await thrown(convertModel(join(mnist, 'models/base.safetensors'), join(dir, 'mlp.json')));
+    expect(mlp.message).toBe('an MLP is written as onnx or safetensors, not tfjs');
+    expect(mlp.hint).toBe('tfjs (model.json) holds language models');
+    const r = await convertModel(join(mnist, 'models/base.safetensors'), join(dir, 'mlp.onnx'));
+    expect(r).toMatchObject({ family: 'mlp', label: 'MLP', from: 'safetensors', to: 'onnx' });
+    expect(r.sha256).toBe((await readModelFile(join(mnist, 'models/base.safetensors'))).sha256);
+  });
+});

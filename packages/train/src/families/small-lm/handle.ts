@@ -1,0 +1,71 @@
+import { createHash } from 'node:crypto';
+import type { LanguageModelHandle, SampledCompletion, SampleOptions, TextDataset } from '@distill-gate/core';
+import { DistillGateError } from '@distill-gate/core';
+import type { OrtProvider } from '../../onnx/runtime.js';
+import { hashLanguageModel, type LanguageModelFile } from './io.js';
+import { encodeRecords, LanguageModel, RecordEncodingError, type TextPair } from './language-model.js';
+import { OnnxLmEngine, transformerToOnnx } from './onnx.js';
+import type { LmTrainingData } from './trainer.js';
+
+/** A causal language model held as host weights with its tokenizer; inference runs on the main thread. */
+export class LmHandle implements LanguageModelHandle {
+  readonly family = 'causal-lm';
+  readonly sha256: string;
+  readonly tokenizerSha256: string;
+  readonly contextLength: number;
+  private live: LanguageModel | undefined;
+
+  /** With `provider`, inference runs in onnxruntime-node on that execution provider; else on the tfjs backend. */
+  constructor(
+    readonly id: string,
+    readonly file: Omit<LanguageModelFile, 'metadata'>,
+    private readonly backend: string,
+    private readonly provider?: OrtProvider,
+  ) {
+    this.sha256 = hashLanguageModel(file);
+    this.tokenizerSha256 = createHash('sha256').update(JSON.stringify(file.tokenizer.pieces)).digest('hex');
+    this.contextLength = file.config.contextLength;
+  }
+
+  get lm(): LanguageModel {
+    const provider = this.provider;
+    this.live ??= new LanguageModel(
+      this.file,
+      this.file.tokenizer,
+      provider ? (p) => OnnxLmEngine.create(p, { provider }) : this.backend,
+    );
+    return this.live;
+  }
+
+  async sequenceLogProbs(pairs: TextPair[]): Promise<Float64Array> {
+    return this.lm.sequenceLogProbs(pairs);
+  }
+
+  async generate(prompts: string[], opts: SampleOptions): Promise<SampledCompletion[]> {
+    return this.lm.generate(prompts, opts);
+  }
+
+  toOnnx(): Uint8Array {
+    return transformerToOnnx(this.file);
+  }
+
+  release(): void {
+    this.live?.release();
+    this.live = undefined;
+  }
+}
+
+/** Tokenizes a text dataset for training, turning a record that does not fit into a located error. */
+export function encodeTextDataset(handle: LmHandle, data: TextDataset): LmTrainingData {
+  try {
+    return encodeRecords(handle.file.tokenizer, data.records, handle.contextLength);
+  } catch (e) {
+    if (!(e instanceof RecordEncodingError)) throw e;
+    const r = data.records[e.index];
+    throw new DistillGateError(e.message, {
+      file: data.metadata['distill-gate.source'],
+      ...(r?.line ? { line: r.line } : { record: e.index }),
+      pointer: `/${e.field}`,
+    });
+  }
+}

@@ -1,0 +1,449 @@
+import * as tf from '@tensorflow/tfjs';
+import {
+  SeededRandom,
+  type SampledCompletion,
+  type SampleOptions as CoreSampleOptions,
+  type TextRecord,
+} from '@distill-gate/core';
+import { buildLmBatch, completionLogProbs, type LmBatch, type LmTrainingData } from './trainer.js';
+import { BOS, EOS, PAD, SEP, SPECIAL_TOKENS, UNK, type Tokenizer } from './tokenizer.js';
+import { TransformerModel, disposeCache, type TransformerParameters } from './transformer.js';
+
+/** A prompt/completion pair, with the teacher's soft targets and written tokens when known. */
+export type TextPair = Pick<TextRecord, 'prompt' | 'completion' | 'logprobs' | 'tokens'>;
+
+export interface SampleOptions extends CoreSampleOptions {
+  /** Prompts decoded together (default 256). */
+  batchSize?: number;
+}
+
+/** Why a record cannot be used, with its index (the caller turns it into a located error). */
+export class RecordEncodingError extends Error {
+  constructor(
+    readonly index: number,
+    readonly field: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * One record's token ids (<bos> prompt <sep> completion <eos>, the completion as the teacher wrote it where `tokens`
+ * gives it) and where its completion starts; a RecordEncodingError where it does not fit.
+ */
+function recordIds(
+  tokenizer: Tokenizer,
+  r: TextPair,
+  i: number,
+  contextLength: number,
+): { ids: number[]; completionStart: number } {
+  const { ids, completionStart: cs } = tokenizer.encodePair(r.prompt, r.completion);
+  if (r.tokens) {
+    const written = r.tokens.map((piece, k) => {
+      const id = tokenizer.idOf(piece);
+      if (id === undefined || id < SPECIAL_TOKENS.length)
+        throw new RecordEncodingError(
+          i,
+          `tokens/${k}`,
+          `token ${JSON.stringify(piece)} is not in the base's vocabulary`,
+        );
+      return id;
+    });
+    ids.splice(cs, ids.length - cs, ...written, EOS);
+  }
+  if (ids.length - 1 > contextLength) {
+    throw new RecordEncodingError(
+      i,
+      'prompt',
+      `the record is ${ids.length} tokens long with <bos>, <sep> and <eos>; ` +
+        `the model reads at most ${contextLength + 1}`,
+    );
+  }
+  return { ids, completionStart: cs };
+}
+
+/**
+ * Tokenizes prompt/completion records for training: <bos> prompt <sep> completion <eos>, loss on the completion
+ * and <eos>. Log-probabilities, when given, become soft targets: one entry per completion token, optionally one
+ * more for <eos>; their keys must be pieces of the model's vocabulary.
+ */
+export function encodeRecords(tokenizer: Tokenizer, records: TextPair[], contextLength: number): LmTrainingData {
+  const tokens: number[] = [];
+  const offsets = new Int32Array(records.length + 1);
+  const completionStart = new Int32Array(records.length);
+  const anySoft = records.some((r) => r.logprobs);
+  const slotBegin = new Int32Array(records.length).fill(-1);
+  const entryOffsets: number[] = [0];
+  const entryTokens: number[] = [];
+  const entryProbs: number[] = [];
+  records.forEach((r, i) => {
+    const { ids, completionStart: cs } = recordIds(tokenizer, r, i, contextLength);
+    completionStart[i] = cs;
+    tokens.push(...ids);
+    offsets[i + 1] = tokens.length;
+    if (!r.logprobs) return;
+    const slots = ids.length - cs;
+    if (r.logprobs.length !== slots && r.logprobs.length !== slots - 1) {
+      throw new RecordEncodingError(
+        i,
+        'logprobs',
+        `has ${r.logprobs.length} entries but the completion is ${slots - 1} tokens (+1 for <eos>)` +
+          (r.tokens ? '' : ` under the base's tokenizer (give "tokens" if the teacher split it otherwise)`),
+      );
+    }
+    slotBegin[i] = entryOffsets.length - 1;
+    for (let k = 0; k < slots; k++) {
+      const top = r.logprobs[k] ?? {};
+      for (const [piece, lp] of Object.entries(top)) {
+        const id = piece === '<eos>' ? EOS : tokenizer.idOf(piece);
+        if (id === undefined)
+          throw new RecordEncodingError(
+            i,
+            `logprobs/${k}`,
+            `token ${JSON.stringify(piece)} is not in the base's vocabulary`,
+          );
+        if (typeof lp !== 'number' || !(lp <= 0))
+          throw new RecordEncodingError(
+            i,
+            `logprobs/${k}`,
+            `log-probability of ${JSON.stringify(piece)} must be a number <= 0, got ${JSON.stringify(lp)}`,
+          );
+        entryTokens.push(id);
+        entryProbs.push(Math.exp(lp));
+      }
+      entryOffsets.push(entryTokens.length);
+    }
+  });
+  return {
+    records: records.length,
+    tokens: Int32Array.from(tokens),
+    offsets,
+    completionStart,
+    ...(anySoft
+      ? {
+          soft: {
+            slotBegin,
+            entryOffsets: Int32Array.from(entryOffsets),
+            entryTokens: Int32Array.from(entryTokens),
+            entryProbs: Float32Array.from(entryProbs),
+          },
+        }
+      : {}),
+  };
+}
+
+/** Decoding in progress: next-token log-probabilities [n, vocab] for n sequences, advanced one token at a time. */
+export interface Decoding {
+  logprobs: Float32Array;
+  next(ids: Int32Array): Promise<Float32Array>;
+  end(): void;
+}
+
+/** What runs a language model's forward pass: tfjs on the training backend, or onnxruntime-node. */
+export interface LmEngine {
+  /** "tfjs-wasm", "onnxruntime-node cpu", ... (recorded with results). */
+  readonly description: string;
+  /** log P(target) at every target position of a batch: the target distribution dotted with the log-softmax. */
+  targetLogProbs(batch: LmBatch): Promise<Float32Array>;
+  /** Starts decoding n prefixes of `len` tokens each (ids [n, len]). */
+  begin(prefix: Int32Array, n: number, len: number): Promise<Decoding>;
+  release(): void;
+}
+
+/** The tfjs engine: the same TransformerModel code the trainer uses, with a KV cache for decoding. */
+export class TfjsLmEngine implements LmEngine {
+  readonly description: string;
+  private readonly model: TransformerModel;
+
+  constructor(params: TransformerParameters, backend: string) {
+    this.model = new TransformerModel(params.config, params.tensors, backend, false);
+    this.description = `tfjs-${backend}`;
+  }
+
+  async targetLogProbs(batch: LmBatch): Promise<Float32Array> {
+    const v = this.model.config.vocabSize;
+    const perTarget = tf.tidy(() =>
+      tf.sum(tf.mul(tf.tensor2d(batch.targets, [batch.weight, v]), completionLogProbs(this.model, batch)), 1),
+    );
+    const lp = (await perTarget.data()) as Float32Array;
+    perTarget.dispose();
+    return lp;
+  }
+
+  async begin(prefix: Int32Array, n: number, len: number): Promise<Decoding> {
+    const model = this.model;
+    const cache = model.newCache();
+    const read = async (t: tf.Tensor) => {
+      const lp = (await t.data()) as Float32Array;
+      t.dispose();
+      return lp;
+    };
+    const first = tf.tidy(() => {
+      const h = model.hidden(tf.tensor2d(prefix, [n, len], 'int32'), cache);
+      const last = tf.gather(
+        h,
+        tf.tensor1d(
+          Array.from({ length: n }, (_, k) => k * len + len - 1),
+          'int32',
+        ),
+      );
+      return tf.logSoftmax(model.head(last as tf.Tensor2D));
+    });
+    return {
+      logprobs: await read(first),
+      next: (ids) =>
+        read(tf.tidy(() => tf.logSoftmax(model.head(model.hidden(tf.tensor2d(ids, [n, 1], 'int32'), cache))))),
+      end: () => disposeCache(cache),
+    };
+  }
+
+  release(): void {
+    this.model.dispose();
+  }
+}
+
+/** Inference with a probe language model: exact sequence log-probabilities and sampling with a KV cache. */
+export class LanguageModel {
+  private live: Promise<LmEngine> | undefined;
+
+  /**
+   * `engine` is a tfjs backend name ("wasm", "cpu", "tensorflow") or a function that creates another engine
+   * (onnxruntime-node: see `OnnxLmEngine.create`).
+   */
+  constructor(
+    readonly params: TransformerParameters,
+    readonly tokenizer: Tokenizer,
+    private readonly engineSource: string | ((params: TransformerParameters) => Promise<LmEngine>),
+  ) {}
+
+  engine(): Promise<LmEngine> {
+    const source = this.engineSource;
+    this.live ??=
+      typeof source === 'string' ? Promise.resolve(new TfjsLmEngine(this.params, source)) : source(this.params);
+    return this.live;
+  }
+
+  /** log P(completion <eos> | prompt) for every pair, summed over the completion's tokens. */
+  async sequenceLogProbs(pairs: TextPair[], batchSize = 64): Promise<Float64Array> {
+    const data = encodeRecords(
+      this.tokenizer,
+      pairs.map((p) => ({ prompt: p.prompt, completion: p.completion })),
+      this.params.config.contextLength,
+    );
+    const out = new Float64Array(pairs.length);
+    const order = Array.from({ length: pairs.length }, (_, i) => i).sort(
+      (a, b) => data.offsets[a + 1] - data.offsets[a] - (data.offsets[b + 1] - data.offsets[b]),
+    );
+    const engine = await this.engine();
+    const v = this.params.config.vocabSize;
+    for (let from = 0; from < order.length; from += batchSize) {
+      const picks = order.slice(from, from + batchSize);
+      const lp = await engine.targetLogProbs(buildLmBatch(data, v, picks));
+      // Targets come row by row, in order: each row's completion tokens are consecutive.
+      let at = 0;
+      picks.forEach((r) => {
+        let sum = 0;
+        for (let j = data.completionStart[r]; j < data.offsets[r + 1] - data.offsets[r]; j++) sum += lp[at++];
+        out[r] = sum;
+      });
+    }
+    return out;
+  }
+
+  /**
+   * Samples one completion per prompt (temperature, nucleus top-p). Prompts of equal length decode together with a
+   * KV cache; each prompt draws from its own seeded stream, so results do not depend on batching.
+   */
+  async generate(prompts: string[], opts: SampleOptions): Promise<SampledCompletion[]> {
+    const engine = await this.engine();
+    const { contextLength } = this.params.config;
+    const encoded = prompts.map((p) => [BOS, ...this.tokenizer.encode(p), SEP]);
+    const results = new Array<SampledCompletion>(prompts.length);
+    const groups = new Map<number, number[]>();
+    encoded.forEach((ids, i) => {
+      if (ids.length >= contextLength)
+        throw new RecordEncodingError(
+          i,
+          'prompt',
+          `the prompt is ${ids.length} tokens; the model's context holds ${contextLength}`,
+        );
+      const group = groups.get(ids.length);
+      if (group) group.push(i);
+      else groups.set(ids.length, [i]);
+    });
+    const root = new SeededRandom(opts.seed);
+    const batchSize = opts.batchSize ?? 256;
+    const v = this.params.config.vocabSize;
+    for (const [len, members] of [...groups].sort((a, b) => a[0] - b[0])) {
+      for (let at = 0; at < members.length; at += batchSize) {
+        const rows = members.slice(at, at + batchSize);
+        const n = rows.length;
+        const rngs = rows.map((i) => root.fork(`prompt-${i}`));
+        const out = rows.map(() => ({ ids: [] as number[], logprobs: [] as Record<string, number>[], done: false }));
+        const prefix = new Int32Array(n * len);
+        rows.forEach((i, k) => prefix.set(encoded[i], k * len));
+        const decoding = await engine.begin(prefix, n, len);
+        try {
+          let lp = decoding.logprobs;
+          for (let t = 0; t < opts.maxTokens && len + t < contextLength; t++) {
+            const next = new Int32Array(n).fill(PAD);
+            for (let k = 0; k < n; k++) {
+              if (out[k].done) continue;
+              const row = lp.subarray(k * v, (k + 1) * v);
+              // Never write the structural tokens inside a completion (their pieces are not text).
+              for (const special of [PAD, BOS, UNK, SEP]) row[special] = -Infinity;
+              const id = sampleToken(row, opts.temperature, opts.topP, rngs[k]);
+              // The top-k, plus the written token when it is not among them (as chat APIs report logprobs).
+              if (opts.topLogprobs)
+                out[k].logprobs.push({ ...this.topK(row, opts.topLogprobs), [this.pieceOf(id)]: round4(row[id]) });
+              if (id === EOS) out[k].done = true;
+              else out[k].ids.push(id);
+              next[k] = id;
+            }
+            if (out.every((o) => o.done) || t + 1 >= opts.maxTokens || len + t + 1 >= contextLength) break;
+            lp = await decoding.next(next);
+          }
+        } finally {
+          decoding.end();
+        }
+        rows.forEach((i, k) => {
+          results[i] = {
+            completion: this.tokenizer.decode(out[k].ids),
+            finished: out[k].done,
+            ...(opts.topLogprobs
+              ? { logprobs: out[k].logprobs, tokens: out[k].ids.map((id) => this.tokenizer.pieces[id]) }
+              : {}),
+          };
+        });
+      }
+    }
+    return results;
+  }
+
+  /** The k most likely tokens (ties: lower id first), skipping the structural specials; one pass, no sort. */
+  private topK(row: Float32Array, k: number): Record<string, number> {
+    const ids: number[] = [];
+    for (let i = 0; i < row.length; i++) {
+      if (i !== EOS && i < SPECIAL_TOKENS.length) continue;
+      const x = row[i];
+      if (ids.length === k && !(x > row[ids[k - 1]])) continue;
+      if (ids.length < k) ids.push(i);
+      let p = ids.length - 1;
+      while (p > 0 && row[ids[p - 1]] < x) {
+        ids[p] = ids[p - 1];
+        p--;
+      }
+      ids[p] = i;
+    }
+    return Object.fromEntries(ids.map((i) => [this.pieceOf(i), round4(row[i])]));
+  }
+
+  private pieceOf(id: number): string {
+    return id === EOS ? '<eos>' : this.tokenizer.pieces[id];
+  }
+
+  release(): void {
+    void this.live?.then(
+      (e) => e.release(),
+      () => undefined,
+    );
+    this.live = undefined;
+  }
+}
+
+function round4(x: number): number {
+  return Math.round(x * 1e4) / 1e4;
+}
+
+/**
+ * Draws a token from log-probabilities at a temperature, restricted to the nucleus: the smallest set of most likely
+ * tokens (ties: lower id first) whose mass reaches topP. One uniform draw per call. With topP >= 1 there is no
+ * nucleus to find, so no ordering is needed: the draw walks the ids in order (O(vocab)); otherwise the nucleus is
+ * taken from a heap, so the cost is O(vocab + nucleus * log vocab), never a full sort.
+ */
+export function sampleToken(logProbs: Float32Array, temperature: number, topP: number, rng: SeededRandom): number {
+  const v = logProbs.length;
+  if (temperature <= 0) {
+    let best = 0;
+    for (let i = 1; i < v; i++) if (logProbs[i] > logProbs[best]) best = i;
+    return best;
+  }
+  let max = -Infinity;
+  for (let i = 0; i < v; i++) if (logProbs[i] > max) max = logProbs[i];
+  if (scratch.length < v) scratch = new Float64Array(v);
+  const w = scratch;
+  let z = 0;
+  for (let i = 0; i < v; i++) {
+    w[i] = Math.exp((logProbs[i] - max) / temperature);
+    z += w[i];
+  }
+  if (topP >= 1) {
+    let u = rng.next() * z;
+    let last = 0;
+    for (let i = 0; i < v; i++) {
+      if (w[i] <= 0) continue;
+      last = i;
+      u -= w[i];
+      if (u <= 0) return i;
+    }
+    return last;
+  }
+  const heap = new WeightHeap(w, v);
+  const kept: number[] = [];
+  let mass = 0;
+  while (heap.size > 0) {
+    const i = heap.pop();
+    kept.push(i);
+    mass += w[i];
+    if (mass >= topP * z) break;
+  }
+  let u = rng.next() * mass;
+  for (const i of kept) {
+    u -= w[i];
+    if (u <= 0) return i;
+  }
+  return kept[kept.length - 1];
+}
+
+let scratch = new Float64Array(0);
+
+/** A binary max-heap of token ids by weight (ties: lower id first), built in O(n). */
+class WeightHeap {
+  private readonly ids: Int32Array;
+  size: number;
+
+  constructor(
+    private readonly w: Float64Array,
+    n: number,
+  ) {
+    this.size = n;
+    this.ids = Int32Array.from({ length: n }, (_, i) => i);
+    for (let i = (this.size >> 1) - 1; i >= 0; i--) this.down(i);
+  }
+
+  private above(a: number, b: number): boolean {
+    return this.w[a] > this.w[b] || (this.w[a] === this.w[b] && a < b);
+  }
+
+  private down(i: number): void {
+    const ids = this.ids;
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let top = i;
+      if (l < this.size && this.above(ids[l], ids[top])) top = l;
+      if (r < this.size && this.above(ids[r], ids[top])) top = r;
+      if (top === i) return;
+      [ids[i], ids[top]] = [ids[top], ids[i]];
+      i = top;
+    }
+  }
+
+  pop(): number {
+    const top = this.ids[0];
+    this.ids[0] = this.ids[--this.size];
+    this.down(0);
+    return top;
+  }
+}

@@ -1,0 +1,236 @@
+/**
+ * What the families' onnxruntime training graphs (their onnx-train.ts) share: a small graph builder whose graphs
+ * output the loss and every parameter's gradient, and the session that runs them with Adam on the host (parameters,
+ * moments and gradients in arrays allocated once, so a step allocates nothing).
+ */
+import onnxProto from 'onnx-proto';
+import { attribute, floatInitializer, int64Initializer, valueInfo, type Attr } from './proto.js';
+import { loadOnnxRuntime } from './runtime.js';
+
+const { onnx } = onnxProto;
+
+/** Adam's constants (PyTorch's defaults, as tfjs's trainers use them). */
+export const ADAM = { beta1: 0.9, beta2: 0.999, epsilon: 1e-8 };
+
+/** Builds an ONNX graph node by node; every value gets a fresh name unless one is given. */
+export class GraphBuilder {
+  readonly nodes: ReturnType<typeof onnx.NodeProto.create>[] = [];
+  readonly inits: ReturnType<typeof floatInitializer>[] = [];
+  private count = 0;
+  private readonly constants = new Map<string, string>();
+
+  /** Adds a node and returns its (first) output; `outputs` names them all, `output` the only one. */
+  node(
+    opType: string,
+    input: string[],
+    attrs: Attr[] = [],
+    opts: { domain?: string; output?: string; outputs?: string[] } = {},
+  ): string {
+    const output = opts.outputs ?? [opts.output ?? `t${this.count}`];
+    this.count++;
+    this.nodes.push(
+      onnx.NodeProto.create({
+        opType,
+        input,
+        output,
+        name: `${opType.toLowerCase()}${this.count}`,
+        attribute: attrs.map(attribute),
+        ...(opts.domain ? { domain: opts.domain } : {}),
+      }),
+    );
+    return output[0];
+  }
+
+  /** A float scalar constant (one initializer per value). */
+  scalar(value: number): string {
+    const key = `f:${value}`;
+    let name = this.constants.get(key);
+    if (!name) {
+      name = `const_${this.constants.size}`;
+      this.inits.push(floatInitializer(name, [], Float32Array.of(value)));
+      this.constants.set(key, name);
+    }
+    return name;
+  }
+
+  /** An int64 vector constant. */
+  ints(values: number[]): string {
+    const key = `i:${values.join(',')}`;
+    let name = this.constants.get(key);
+    if (!name) {
+      name = `const_${this.constants.size}`;
+      this.inits.push(int64Initializer(name, values) as never);
+      this.constants.set(key, name);
+    }
+    return name;
+  }
+
+  /** (Batched) matrix product with either side transposed inside the kernel (onnxruntime's FusedMatMul). */
+  mm(a: string, b: string, transA = 0, transB = 0): string {
+    return this.node(
+      'FusedMatMul',
+      [a, b],
+      [
+        { name: 'transA', i: transA },
+        { name: 'transB', i: transB },
+        { name: 'alpha', f: 1 },
+      ],
+      { domain: 'com.microsoft' },
+    );
+  }
+
+  /** Sum over `axes`, keeping them as size-1 dimensions or not. */
+  sum(x: string, axes: number[], keep = 0): string {
+    return this.node('ReduceSum', [x, this.ints(axes)], [{ name: 'keepdims', i: keep }]);
+  }
+
+  /** (At opset 17 ReduceMean still takes its axes as an attribute; ReduceSum takes them as an input.) */
+  mean(x: string, axes: number[], keep = 0): string {
+    return this.node(
+      'ReduceMean',
+      [x],
+      [
+        { name: 'axes', ints: axes },
+        { name: 'keepdims', i: keep },
+      ],
+    );
+  }
+
+  /**
+   * Marks `g` as the gradient of parameter `p`: the graph output grad.p. (The value is renamed where it is made, so
+   * no copy is added.)
+   */
+  gradient(p: string, g: string): void {
+    const name = `grad.${p}`;
+    for (const n of this.nodes) {
+      n.input = n.input.map((i) => (i === g ? name : i));
+      n.output = n.output.map((o) => (o === g ? name : o));
+    }
+    this.gradients.push(p);
+  }
+
+  private readonly gradients: string[] = [];
+
+  /** The model bytes. `params` lists the trained parameters with their shapes: inputs, each with a grad.* output. */
+  build(
+    name: string,
+    inputs: ReturnType<typeof valueInfo>[],
+    outputs: ReturnType<typeof valueInfo>[],
+    params: { name: string; shape: number[] }[],
+  ): Uint8Array {
+    const missing = params.filter((p) => !this.gradients.includes(p.name));
+    if (missing.length)
+      throw new Error(`training graph ${name}: no gradient for ${missing.map((p) => p.name).join(', ')}`);
+    const graph = onnx.GraphProto.create({
+      name,
+      node: this.nodes,
+      initializer: this.inits,
+      input: [...inputs, ...params.map((p) => valueInfo(p.name, p.shape))],
+      output: [...outputs, ...params.map((p) => valueInfo(`grad.${p.name}`, p.shape))],
+    });
+    return onnx.ModelProto.encode(
+      onnx.ModelProto.create({
+        irVersion: 8,
+        producerName: 'distill-gate',
+        opsetImport: [
+          onnx.OperatorSetIdProto.create({ domain: '', version: 17 }),
+          onnx.OperatorSetIdProto.create({ domain: 'com.microsoft', version: 1 }),
+        ],
+        graph,
+      }),
+    ).finish();
+  }
+}
+
+type Ort = typeof import('onnxruntime-node');
+type OrtTensor = InstanceType<Ort['Tensor']>;
+
+/**
+ * A training session: the gradient graph in onnxruntime-node (CPU provider) and Adam on the host, fused into one
+ * pass over each parameter (the same update as tfjs's and PyTorch's Adam). As separate graph operators Adam took a
+ * dozen passes over the parameters and moments; one JS loop reads and writes each value once.
+ */
+export class OrtTrainingSession {
+  private step = 0;
+  private readonly outputs = new Map<string, OrtTensor>();
+  private readonly values: Float32Array[];
+  private readonly m: Float32Array[];
+  private readonly v: Float32Array[];
+  private readonly grads: Float32Array[];
+  private readonly feeds: Record<string, OrtTensor> = {};
+  private readonly fetches: Record<string, OrtTensor> = {};
+
+  private constructor(
+    readonly ort: Ort,
+    private readonly session: import('onnxruntime-node').InferenceSession,
+    params: { name: string; shape: number[] }[],
+    initial: Float32Array[],
+    private readonly learningRate: number,
+  ) {
+    this.values = initial.map((x) => x.slice());
+    this.m = initial.map((x) => new Float32Array(x.length));
+    this.v = initial.map((x) => new Float32Array(x.length));
+    this.grads = initial.map((x) => new Float32Array(x.length));
+    // The tensors wrap these arrays once; the steps update the arrays in place.
+    params.forEach((p, i) => {
+      this.feeds[p.name] = new ort.Tensor('float32', this.values[i], p.shape);
+      this.fetches[`grad.${p.name}`] = new ort.Tensor('float32', this.grads[i], p.shape);
+    });
+  }
+
+  static async create(
+    graph: Uint8Array,
+    params: { name: string; shape: number[] }[],
+    initial: Float32Array[],
+    opts: { learningRate: number; threads?: number },
+  ): Promise<OrtTrainingSession> {
+    const ort = await loadOnnxRuntime();
+    const session = await ort.InferenceSession.create(graph, {
+      executionProviders: ['cpu'],
+      intraOpNumThreads: opts.threads ?? 1,
+      interOpNumThreads: 1,
+      graphOptimizationLevel: 'all',
+      extra: { session: { intra_op: { allow_spinning: '0' } } },
+    });
+    return new OrtTrainingSession(ort, session, params, initial, opts.learningRate);
+  }
+
+  /** Preallocated outputs (e.g. the loss), reused from step to step. */
+  output(name: string, shape: number[]): OrtTensor {
+    let t = this.outputs.get(name);
+    if (!t) {
+      t = new this.ort.Tensor('float32', new Float32Array(shape.reduce((a, b) => a * b, 1)), shape);
+      this.outputs.set(name, t);
+    }
+    return t;
+  }
+
+  /** One Adam step on `feeds` (the batch), writing `outputs` (preallocated) on the way. */
+  async run(feeds: Record<string, OrtTensor>, outputs: Record<string, OrtTensor>): Promise<void> {
+    await this.session.run({ ...feeds, ...this.feeds }, { ...outputs, ...this.fetches });
+    const t = ++this.step;
+    const { beta1: b1, beta2: b2, epsilon: eps } = ADAM;
+    const lrC1 = this.learningRate / (1 - b1 ** t);
+    const c2 = 1 / (1 - b2 ** t);
+    for (let i = 0; i < this.values.length; i++) {
+      const [p, m, v, g] = [this.values[i], this.m[i], this.v[i], this.grads[i]];
+      for (let j = 0; j < p.length; j++) {
+        const gj = g[j];
+        const mj = b1 * m[j] + (1 - b1) * gj;
+        const vj = b2 * v[j] + (1 - b2) * gj * gj;
+        m[j] = mj;
+        v[j] = vj;
+        p[j] -= (lrC1 * mj) / (Math.sqrt(vj * c2) + eps);
+      }
+    }
+  }
+
+  /** The current parameters (copies). */
+  parameters(): Float32Array[] {
+    return this.values.map((a) => a.slice());
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}

@@ -108,7 +108,8 @@ export function checkPluginPaths(configPath: string, changes: PullRequestChanges
         : undefined;
     if (why) {
       throw new DistillGateError(
-        `refusing plugin path "${p.use}": ${why}; plugin code must come from installed packages or from files the base branch already has`,
+        `refusing plugin path "${p.use}": ${why}; ` +
+          'plugin code must come from installed packages or from files the base branch already has',
         { file: relative(process.cwd(), configPath) || configPath, pointer: p.pointer },
         'move the plugin into the base branch first (a separate, reviewed pull request), or publish it as a package',
       );

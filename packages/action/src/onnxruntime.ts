@@ -11,12 +11,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ONNXRUNTIME_NODE_VERSION } from '@distill-gate/train';
+import type { OnnxRuntimeInput } from '@distill-gate/core';
 
-export type OnnxRuntimeInput = 'install' | 'skip';
+/** The onnxruntime input (the settings table's onnxruntime row). */
+export type { OnnxRuntimeInput };
 
 const INSTALL_TIMEOUT_MS = 300_000;
 
-/** Where the Action keeps onnxruntime-node: the runner's tool cache (cacheable with actions/cache), else a temp folder. */
+/** Where the Action keeps onnxruntime-node: the runner's tool cache (cacheable with actions/cache), else a temp dir. */
 export function onnxRuntimeDir(env: NodeJS.ProcessEnv): string {
   return join(env.RUNNER_TOOL_CACHE || tmpdir(), 'distill-gate', `onnxruntime-node-${ONNXRUNTIME_NODE_VERSION}`);
 }
@@ -72,12 +74,16 @@ export async function provideOnnxRuntime(
       ? `npm did not finish in ${INSTALL_TIMEOUT_MS / 1000} s`
       : (err.stderr || err.message).trim().split('\n').slice(-3).join(' ');
     return {
-      message: `onnxruntime-node ${ONNXRUNTIME_NODE_VERSION} could not be installed (${reason}); training and inference run on tfjs`,
+      message:
+        `onnxruntime-node ${ONNXRUNTIME_NODE_VERSION} could not be installed (${reason}); ` +
+        'training and inference run on tfjs',
     };
   }
   use();
   return {
     dir,
-    message: `onnxruntime-node ${ONNXRUNTIME_NODE_VERSION}: installed into ${dir} in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+    message:
+      `onnxruntime-node ${ONNXRUNTIME_NODE_VERSION}: installed into ${dir} ` +
+      `in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
   };
 }

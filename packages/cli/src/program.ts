@@ -4,20 +4,21 @@ import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import {
+  checkCommandOptions,
   DistillGateError,
   isDistillGateError,
   loadConfig,
   formatMarkdown,
   mergeResults,
-  parseSeeds,
-  parseShard,
   runSequentialCheck,
+  settingOverrides,
   writeReports,
-  type ShardSpec,
   writeFileAtomic,
   type CheckResult,
   type BackendPreference,
-  type ConfigOverrides,
+  type CliOptionDescriptor,
+  type CliSettingKey,
+  type RunSettingValues,
   type ModelFormat,
   seedsForPower,
   type PowerPlan,
@@ -30,29 +31,11 @@ import { formatResultTable } from './table.js';
 import { VERSION } from './version.js';
 import { builtinPlugins } from './builtins.js';
 
-export interface CheckCommandOptions {
+/** The options of `check` (the settings table's CLI settings) and the Action's changed-files filter. */
+export interface CheckCommandOptions extends Partial<Pick<RunSettingValues, CliSettingKey>> {
   config: string;
   /** Keep only the config's datasets with these absolute paths (the Action's changed-files filter). */
   onlyDatasets?: string[];
-  seeds?: number[];
-  threshold?: number;
-  backend?: ConfigOverrides['backend'];
-  inference?: ConfigOverrides['inference'];
-  trainer?: ConfigOverrides['trainer'];
-  reportDir?: string;
-  inconclusive?: ConfigOverrides['inconclusive'];
-  workers?: number;
-  badRecords?: 'fail' | 'skip';
-  maxRecords?: number;
-  maxMinutes?: number;
-  json?: boolean;
-  progress?: boolean;
-  shard?: ShardSpec;
-  /** A folder, or false (--no-cache). */
-  cache?: string | false;
-  cacheDir?: string;
-  /** Write the trained students here as ONNX. */
-  saveStudents?: string;
 }
 
 /** Runs `check` and returns the result (the CLI and the Action both call this). */
@@ -64,18 +47,7 @@ export async function check(
   const config = await loadConfig(opts.config, {
     datasets,
     onlyDatasets: opts.onlyDatasets,
-    seeds: opts.seeds,
-    threshold: opts.threshold,
-    backend: opts.backend,
-    inference: opts.inference,
-    trainer: opts.trainer,
-    reportDir: opts.reportDir,
-    inconclusive: opts.inconclusive,
-    workers: opts.workers,
-    badRecords: opts.badRecords,
-    maxRecords: opts.maxRecords,
-    maxMinutes: opts.maxMinutes,
-    cacheDir: opts.cache === false ? false : opts.cacheDir,
+    ...settingOverrides(opts),
   });
   const training = await createTrainingCore({
     backend: config.backend,
@@ -154,8 +126,10 @@ async function init(
     [
       `wrote ${relative(process.cwd(), configPath)} and ${models.length} models under ${join(at, 'models')}`,
       'next:',
-      `  npx distill-gate check --config ${join(at, 'distill-gate.config.json')}   # exits 1: the teacher's noise logits carry its digit knowledge`,
-      `  npx distill-gate check --config ${join(at, 'distill-gate.config.json')} ${join(at, 'data/reference-aux-logits.safetensors')}   # exits 0 (after the first run made the data)`,
+      `  npx distill-gate check --config ${join(at, 'distill-gate.config.json')}` +
+        "   # exits 1: the teacher's noise logits carry its digit knowledge",
+      `  npx distill-gate check --config ${join(at, 'distill-gate.config.json')} ` +
+        `${join(at, 'data/reference-aux-logits.safetensors')}   # exits 0 (after the first run made the data)`,
       '',
     ].join('\n'),
   );
@@ -196,11 +170,27 @@ function floatArg(name: string, v: string, min = -Infinity, max = Infinity): num
   return x;
 }
 
-export function buildProgram(out: { stdout: NodeJS.WriteStream; stderr: NodeJS.WriteStream } = process): {
-  program: Command;
-  exitCode: () => number;
-} {
-  let code = 0;
+type Output = { stdout: NodeJS.WriteStream; stderr: NodeJS.WriteStream };
+
+/** A commander option from a row of the settings table; a parse error becomes commander's "argument is invalid". */
+export function commanderOption(d: CliOptionDescriptor): Option {
+  const option = new Option(d.flags, d.description);
+  if (d.choices) option.choices(d.choices);
+  const parse = d.parse;
+  if (parse)
+    option.argParser((v: string) => {
+      try {
+        return parse(v);
+      } catch (e) {
+        throw new InvalidArgumentError((e as Error).message);
+      }
+    });
+  if (d.default !== undefined) option.default(d.default);
+  return option;
+}
+
+export function buildProgram(out: Output = process): { program: Command; exitCode: () => number } {
+  const exit = { code: 0 };
   const program = new Command('distill-gate')
     .description(
       'Stops synthetic datasets that transfer hidden traits (subliminal learning) from reaching model training.',
@@ -208,82 +198,25 @@ export function buildProgram(out: { stdout: NodeJS.WriteStream; stderr: NodeJS.W
     .version(VERSION)
     .exitOverride()
     .configureOutput({ writeOut: (s) => out.stdout.write(s), writeErr: (s) => out.stderr.write(s) });
+  checkCommand(program, out, exit);
+  initCommand(program, out, exit);
+  pluginsCommand(program, out);
+  powerCommand(program, out);
+  convertCommand(program, out);
+  mergeCommand(program, out, exit);
+  return { program, exitCode: () => exit.code };
+}
 
-  program
+/** `check`: its options are the settings table's (core's checkCommandOptions), in its order. */
+function checkCommand(program: Command, out: Output, exit: { code: number }): void {
+  const command = program
     .command('check')
     .description(
       'train probe students on the datasets and control students on control data; fail when a trait transfers',
     )
-    .argument('[datasets...]', 'dataset files to check (default: the datasets the config names)')
-    .option('-c, --config <path>', 'config file', 'distill-gate.config.json')
-    .option('--seeds <n|list>', 'seed count (1..n) or comma-separated seeds', (v) => {
-      try {
-        return parseSeeds(v);
-      } catch (e) {
-        throw new InvalidArgumentError((e as Error).message);
-      }
-    })
-    .option('--threshold <number>', 'largest acceptable transfer', (v) => {
-      const n = Number(v);
-      if (v.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError('must be a number');
-      return n;
-    })
-    .addOption(new Option('--backend <name>', 'tfjs backend').choices(['auto', 'tensorflow', 'wasm', 'cpu']))
-    .addOption(
-      new Option(
-        '--trainer <engine>',
-        "what trains the students: distill-gate's training graphs on onnxruntime-node where installed (auto), or tfjs",
-      ).choices(['auto', 'tfjs', 'onnxruntime']),
-    )
-    .addOption(
-      new Option(
-        '--inference <engine>',
-        'what runs generation and evaluation: onnxruntime-node where installed (auto), or tfjs',
-      ).choices(['auto', 'tfjs', 'onnxruntime']),
-    )
-    .addOption(
-      new Option('--inconclusive <policy>', 'exit code of an INCONCLUSIVE verdict').choices(['fail', 'pass', 'warn']),
-    )
-    .option('--workers <n>', 'parallel training workers (default: cores)', intArg('--workers', 1))
-    .option(
-      '--bad-records <policy>',
-      'a malformed dataset record: fail (stop with its location) or skip (count and report it)',
-      (v) => {
-        if (v !== 'fail' && v !== 'skip') throw new InvalidArgumentError('must be fail or skip');
-        return v;
-      },
-    )
-    .option(
-      '--max-minutes <m>',
-      'time budget: start no student after m minutes; the verdict covers the seeds trained and says so',
-      (v) => {
-        const m = Number(v);
-        if (!(m > 0)) throw new InvalidArgumentError('must be a number of minutes > 0');
-        return m;
-      },
-    )
-    .option(
-      '--max-records <n>',
-      'check at most n records of each dataset (its first ones); the report says so',
-      intArg('--max-records', 1),
-    )
-    .option('--report-dir <dir>', "where result.json is written (default: the config's reportDir)")
-    .option(
-      '--shard <i/n>',
-      'check only slice i of n of the (dataset, seed) work and write a partial result for merge',
-      (v) => {
-        try {
-          return parseShard(v);
-        } catch (e) {
-          throw new InvalidArgumentError((e as Error).message);
-        }
-      },
-    )
-    .option('--cache-dir <dir>', "verdict cache folder (default: the config's cacheDir)")
-    .option('--no-cache', 'neither read nor write the verdict cache')
-    .option('--save-students <dir>', 'write every student this run trains to <dir> as ONNX, indexed by students.json')
-    .option('--json', 'print the JSON result on stdout instead of the table')
-    .option('--no-progress', 'no progress output on stderr')
+    .argument('[datasets...]', 'dataset files to check (default: the datasets the config names)');
+  for (const o of checkCommandOptions()) command.addOption(commanderOption(o));
+  command
     .addHelpText(
       'after',
       '\nExit codes: 0 PASS, 1 FAIL (transfer above threshold), 2 bad usage, config or input, 3 internal error.',
@@ -294,8 +227,11 @@ export function buildProgram(out: { stdout: NodeJS.WriteStream; stderr: NodeJS.W
       else out.stdout.write(`${formatResultTable(result, Boolean(out.stdout.isTTY))}\nreport: ${reportPath}\n`);
       if (result.verdict === 'INCONCLUSIVE' && result.inconclusivePolicy === 'warn')
         out.stderr.write('warning: the verdict is INCONCLUSIVE (policy: warn)\n');
-      code = result.exitCode;
+      exit.code = result.exitCode;
     });
+}
+
+function initCommand(program: Command, out: Output, exit: { code: number }): void {
   program
     .command('init')
     .description('write a starter config (with $schema) and the models of a scenario into a folder')
@@ -311,9 +247,11 @@ export function buildProgram(out: { stdout: NodeJS.WriteStream; stderr: NodeJS.W
     )
     .action(async (dir: string, opts: { scenario: string; force?: boolean; backend: BackendPreference }) => {
       await init(resolve(dir), opts, out.stderr);
-      code = 0;
+      exit.code = 0;
     });
+}
 
+function pluginsCommand(program: Command, out: Output): void {
   const plugins = program.command('plugins').description('the plugins distill-gate can use: built-in and installed');
   plugins
     .command('list')
@@ -346,11 +284,14 @@ export function buildProgram(out: { stdout: NodeJS.WriteStream; stderr: NodeJS.W
     .action(async (name: string) => {
       out.stdout.write(`${describePlugin(await pluginCatalog(process.cwd()), name)}\n`);
     });
+}
 
+function powerCommand(program: Command, out: Output): void {
   program
     .command('power')
     .description(
-      'seeds needed per check, from the variance a finished run measured: to FAIL a dataset whose transfer is --effect, and to PASS a clean one',
+      'seeds needed per check, from the variance a finished run measured: to FAIL a dataset whose transfer is ' +
+        '--effect, and to PASS a clean one',
     )
     .argument('<result>', 'a result.json from check (its seeds and per-item scores give the variance)')
     .option('--effect <x>', 'the true transfer to detect (default: twice the threshold)', (v) =>
@@ -362,11 +303,14 @@ export function buildProgram(out: { stdout: NodeJS.WriteStream; stderr: NodeJS.W
       const r = await readResultFile(file);
       out.stdout.write(`${formatPowerTable(r, opts)}\n`);
     });
+}
 
+function convertCommand(program: Command, out: Output): void {
   program
     .command('convert')
     .description(
-      'convert a model between formats: an MLP between safetensors and onnx, a language model between tfjs (model.json) and onnx; the output is read back and must hold exactly the same weights',
+      'convert a model between formats: an MLP between safetensors and onnx, a language model between tfjs ' +
+        '(model.json) and onnx; the output is read back and must hold exactly the same weights',
     )
     .argument('<model>', 'the model file to read')
     .argument('<output>', 'the file to write (its extension gives the format unless --to is given)')
@@ -388,10 +332,13 @@ export function buildProgram(out: { stdout: NodeJS.WriteStream; stderr: NodeJS.W
     .action(async (model: string, output: string, opts: { from?: ModelFormat; to?: ModelFormat; force?: boolean }) => {
       const r = await convertModel(model, output, opts);
       out.stdout.write(
-        `${output}: ${r.family === 'causal-lm' ? 'language model' : 'MLP'} written as ${r.to} from ${r.from} (weights sha256 ${r.sha256.slice(0, 12)}, read back identical)\n`,
+        `${output}: ${r.label} written as ${r.to} from ${r.from} ` +
+          `(weights sha256 ${r.sha256.slice(0, 12)}, read back identical)\n`,
       );
     });
+}
 
+function mergeCommand(program: Command, out: Output, exit: { code: number }): void {
   program
     .command('merge')
     .description('combine the partial results of check --shard i/n into one verdict and one report')
@@ -406,16 +353,12 @@ export function buildProgram(out: { stdout: NodeJS.WriteStream; stderr: NodeJS.W
       if (opts.json) out.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
       else if (opts.markdown) out.stdout.write(formatMarkdown(result));
       else out.stdout.write(`${formatResultTable(result, Boolean(out.stdout.isTTY))}\nreport: ${reportPath}\n`);
-      code = result.exitCode;
+      exit.code = result.exitCode;
     });
-  return { program, exitCode: () => code };
 }
 
 /** Entry point: parses argv, runs, returns the process exit code; never throws. */
-export async function main(
-  argv: string[],
-  out: { stdout: NodeJS.WriteStream; stderr: NodeJS.WriteStream } = process,
-): Promise<number> {
+export async function main(argv: string[], out: Output = process): Promise<number> {
   const { program, exitCode } = buildProgram(out);
   try {
     await program.parseAsync(argv);
@@ -442,7 +385,8 @@ export function formatPowerTable(r: CheckResult, opts: { effect?: number; power:
   const alpha = (1 - level) / 2;
   const effect = opts.effect ?? 2 * r.threshold;
   const lines = [
-    `Seeds for ${Math.round(opts.power * 100)}% power at the run's per-check level ${(level * 100).toPrecision(4)}% (one-sided alpha ${alpha.toPrecision(2)}), threshold ${r.threshold}:`,
+    `Seeds for ${Math.round(opts.power * 100)}% power at the run's per-check level ${(level * 100).toPrecision(4)}% ` +
+      `(one-sided alpha ${alpha.toPrecision(2)}), threshold ${r.threshold}:`,
     '',
     `| dataset | trait | variance source | seeds to FAIL at transfer ${effect} | seeds to PASS at transfer 0 |`,
     '|---|---|---|---|---|',
@@ -450,7 +394,8 @@ export function formatPowerTable(r: CheckResult, opts: { effect?: number; power:
   const cell = (p: PowerPlan) =>
     p.seeds !== undefined
       ? `${p.seeds} (power ${p.power.toFixed(3)})`
-      : `more than ${opts.maxSeeds}${p.itemsNeeded ? `; needs >= ${p.itemsNeeded} evaluation items` : ''} (power ${p.power.toFixed(3)} at ${opts.maxSeeds})`;
+      : `more than ${opts.maxSeeds}${p.itemsNeeded ? `; needs >= ${p.itemsNeeded} evaluation items` : ''} ` +
+        `(power ${p.power.toFixed(3)} at ${opts.maxSeeds})`;
   for (const x of r.results) {
     const c = x.transfer.components;
     const v = c ?? { varSeeds: x.transfer.sd ** 2, varItems: 0, varResidual: 0, items: 1 };
@@ -468,7 +413,8 @@ export function formatPowerTable(r: CheckResult, opts: { effect?: number; power:
   }
   lines.push(
     '',
-    "The variance is the run's (seeds, and items when the evaluator gave per-item scores); the effect itself grows with",
+    "The variance is the run's (seeds, and items when the evaluator gave per-item scores); " +
+      'the effect itself grows with',
     'the number of trait-carrying records trained on, so plan on data like the data you will check.',
   );
   return lines.join('\n');

@@ -13,6 +13,28 @@ export {
   type TrainerPreference,
   type InconclusivePolicy,
 } from './config/load.js';
+export {
+  runSettings,
+  runSettingList,
+  runSettingsSchemaProperties,
+  checkCommandOptions,
+  actionInputs,
+  settingFromInput,
+  settingOverrides,
+  resolveRunSettings,
+  type RunSetting,
+  type RunSettingKey,
+  type RunSettingValues,
+  type ConfigSettingKey,
+  type CliSettingKey,
+  type ActionSettingKey,
+  type SettingOverrides,
+  type ResolvedRunSettings,
+  type CliOptionDescriptor,
+  type ActionInputDescriptor,
+  type BadRecordsPolicy,
+  type OnnxRuntimeInput,
+} from './config/settings.js';
 export { loadPlugin, type LoadedPlugin, type BuiltinPlugins } from './plugins/loader.js';
 export { applyFilters, applyTextFilters, type FilterCount, type FilteredDataset } from './data/filtering.js';
 export {

@@ -45,6 +45,19 @@ describe('loadConfig', () => {
     const c = await loadConfig(write(JSON.stringify(minimal)), { seeds: [9, 10], threshold: 0.2, backend: 'cpu' });
     expect(c).toMatchObject({ seeds: [9, 10], threshold: 0.2, backend: 'cpu' });
   });
+  it('resolves path overrides against cwd, file paths against its folder; cacheDir false: no cache', async () => {
+    const file = write(JSON.stringify({ ...minimal, cacheDir: 'cache' }));
+    const cwd = mkdtempSync(join(tmpdir(), 'dg-cwd-'));
+    const c = await loadConfig(file, {}, cwd);
+    expect(c).toMatchObject({
+      reportDir: join(file, '..', 'distill-gate-report'),
+      cacheDir: join(file, '..', 'cache'),
+    });
+    const o = await loadConfig(file, { reportDir: 'out', cacheDir: false, maxRecords: 7 }, cwd);
+    expect(o).toMatchObject({ reportDir: join(cwd, 'out'), maxRecords: 7 });
+    expect(o.cacheDir).toBeUndefined();
+    expect(o.maxMinutes).toBeUndefined();
+  });
   it('reports an unknown key with its line, pointer and the nearest valid name', async () => {
     const text = JSON.stringify({ ...minimal, treshold: 0.1 }, null, 2);
     const e = await errorOf(loadConfig(write(text)));

@@ -4,6 +4,7 @@ import { dirname, relative, resolve } from 'node:path';
 import { parse as parseWithPointers } from 'json-source-map';
 import type { ModelFormat, TrainingSettings } from '../contracts.js';
 import { configSchema } from './schema.js';
+import { resolveRunSettings, type ResolvedRunSettings, type SettingOverrides } from './settings.js';
 import { DistillGateError, type ErrorLocation } from '../errors.js';
 import { compileSchema, describeAjvErrors, schemaError } from '../validation.js';
 
@@ -28,14 +29,16 @@ export interface DatasetEntry {
 
 export type ControlSource = { kind: 'file'; path: string } | { kind: 'generate'; generator: PluginRef };
 
-export type InconclusivePolicy = 'fail' | 'pass' | 'warn';
-export type BackendPreference = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
-/** What runs inference (generation, evaluation): onnxruntime-node where installed, or the tfjs backend. */
-export type InferencePreference = 'auto' | 'tfjs' | 'onnxruntime';
-/** What trains the students: distill-gate's training graphs on onnxruntime-node where it is installed (auto), or tfjs. */
-export type TrainerPreference = 'auto' | 'tfjs' | 'onnxruntime';
+export {
+  parseSeeds,
+  type BackendPreference,
+  type InconclusivePolicy,
+  type InferencePreference,
+  type TrainerPreference,
+} from './settings.js';
 
-export interface ResolvedConfig {
+/** A loaded config: its files and plugins, and the run settings (settings.ts) after defaults and overrides. */
+export interface ResolvedConfig extends ResolvedRunSettings {
   file: string;
   dir: string;
   /** SHA-256 of the config file's bytes. */
@@ -51,76 +54,23 @@ export interface ResolvedConfig {
   filters: PluginRef[];
   evaluators: EvaluatorRef[];
   training: TrainingSettings;
-  seeds: number[];
-  threshold: number;
-  confidence: number;
-  multipleChecks: 'bonferroni' | 'none';
-  placebos: number;
-  sequential?: { maxSeeds: number; roundSize: number };
-  inconclusive: InconclusivePolicy;
-  backend: BackendPreference;
-  inference: InferencePreference;
-  trainer: TrainerPreference;
-  workers?: number;
-  badRecords: 'fail' | 'skip';
-  maxRecords?: number;
-  maxMinutes?: number;
-  reportDir: string;
-  /** Verdict cache folder, or undefined when the cache is off. */
-  cacheDir?: string;
   /** Maps a JSON pointer in the config to file:line:column. */
   locate(pointer: string): ErrorLocation;
 }
 
 /** Overrides from the command line (or the Action's inputs); they win over the file. */
-export interface ConfigOverrides {
+export interface ConfigOverrides extends SettingOverrides {
   /** Dataset files to check instead of the config's (paths relative to cwd). */
   datasets?: string[];
   /** Keep only the config's datasets whose files are among these absolute paths (e.g. those a PR changed). */
   onlyDatasets?: string[];
-  seeds?: number[];
-  threshold?: number;
-  backend?: BackendPreference;
-  inference?: InferencePreference;
-  trainer?: TrainerPreference;
-  reportDir?: string;
-  inconclusive?: InconclusivePolicy;
-  workers?: number;
-  badRecords?: 'fail' | 'skip';
-  maxRecords?: number;
-  maxMinutes?: number;
-  /** A folder, or false to turn the cache off. */
-  cacheDir?: string | false;
 }
 
-/** Parses "5" (seeds 1..5) or "1,2,7" (exactly those). */
-export function parseSeeds(text: string): number[] {
-  const trimmed = text.trim();
-  if (/^\d+$/.test(trimmed)) {
-    const n = Number(trimmed);
-    if (n < 1 || n > 1000) throw new DistillGateError(`--seeds count must be between 1 and 1000, got ${n}`);
-    return Array.from({ length: n }, (_, i) => i + 1);
-  }
-  const parts = trimmed.split(',').map((s) => s.trim());
-  if (!parts.every((p) => /^-?\d+$/.test(p))) {
-    throw new DistillGateError(
-      `--seeds must be a count ("5") or a comma-separated list of integers ("1,2,3"), got "${text}"`,
-    );
-  }
-  const seeds = parts.map(Number);
-  if (new Set(seeds).size !== seeds.length) throw new DistillGateError(`--seeds has duplicates: "${text}"`);
-  return seeds;
-}
+type SourceMap = Record<string, { value: { line: number; column: number }; key?: { line: number; column: number } }>;
 
-export async function loadConfig(
-  file: string,
-  overrides: ConfigOverrides = {},
-  cwd = process.cwd(),
-): Promise<ResolvedConfig> {
-  const path = resolve(cwd, file);
-  let text: string;
+async function readConfigText(path: string, cwd: string): Promise<string> {
   try {
-    text = await readFile(path, 'utf8');
+    return await readFile(path, 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     throw new DistillGateError(
@@ -129,13 +79,11 @@ export async function loadConfig(
       code === 'ENOENT' ? 'pass --config <path> or run from the folder that holds distill-gate.config.json' : undefined,
     );
   }
-  const display = relative(cwd, path) || path;
-  let parsed: {
-    data: unknown;
-    pointers: Record<string, { value: { line: number; column: number }; key?: { line: number; column: number } }>;
-  };
+}
+
+function parseConfigText(text: string, display: string): { data: unknown; pointers: SourceMap } {
   try {
-    parsed = parseWithPointers(text);
+    return parseWithPointers(text);
   } catch (e) {
     const m = /at position (\d+)|line (\d+) column (\d+)/.exec(String((e as Error).message));
     let line: number | undefined;
@@ -150,11 +98,17 @@ export async function loadConfig(
     }
     throw new DistillGateError(`config is not valid JSON: ${(e as Error).message}`, { file: display, line, column });
   }
-  const locate = (pointer: string): ErrorLocation => {
-    // Walk up to the nearest pointer that exists (a missing key is reported at its parent object).
+}
+
+/**
+ * Maps a JSON pointer to file:line:column, walking up to the nearest pointer that exists (a missing key is reported
+ * at its parent object).
+ */
+function locator(pointers: SourceMap, display: string): (pointer: string) => ErrorLocation {
+  return (pointer) => {
     let p = pointer;
     for (;;) {
-      const m = parsed.pointers[p];
+      const m = pointers[p];
       if (m) {
         const pos = m.key ?? m.value;
         return { file: display, line: pos.line + 1, column: pos.column + 1, pointer };
@@ -163,19 +117,22 @@ export async function loadConfig(
       p = p.slice(0, p.lastIndexOf('/'));
     }
   };
-  const raw = parsed.data as Record<string, any>;
-  const validate = compileSchema(configSchema);
-  if (!validate(raw)) {
-    throw schemaError('invalid config', describeAjvErrors(validate.errors ?? []), locate);
-  }
-  const dir = dirname(path);
-  const at = (p: string) => resolve(dir, p);
-  const ref = (r: { use: string; options?: Record<string, unknown> }, pointer: string): PluginRef => ({
-    use: r.use,
-    options: r.options ?? {},
-    pointer,
-  });
+}
 
+const pluginRef = (r: { use: string; options?: Record<string, unknown> }, pointer: string): PluginRef => ({
+  use: r.use,
+  options: r.options ?? {},
+  pointer,
+});
+
+/** The datasets to check: those named on the command line, or the config's (narrowed to onlyDatasets). */
+function datasetEntries(
+  raw: Record<string, any>,
+  overrides: ConfigOverrides,
+  at: { cwd: string; dir: string },
+  locate: (pointer: string) => ErrorLocation,
+): DatasetEntry[] {
+  const { cwd, dir } = at;
   const datasets: DatasetEntry[] = overrides.datasets?.length
     ? overrides.datasets.map((d) => ({
         name: relative(cwd, resolve(cwd, d)) || d,
@@ -184,11 +141,11 @@ export async function loadConfig(
       }))
     : raw.datasets.map((d: any, i: number) => ({
         name: d.name ?? d.path,
-        path: at(d.path),
+        path: resolve(dir, d.path),
         recipe: d.recipe
           ? {
-              generator: ref(d.recipe.generator, `/datasets/${i}/recipe/generator`),
-              modelPath: at(d.recipe.model.path),
+              generator: pluginRef(d.recipe.generator, `/datasets/${i}/recipe/generator`),
+              modelPath: resolve(dir, d.recipe.model.path),
               modelFormat: d.recipe.model.format,
               seed: d.recipe.seed,
             }
@@ -208,17 +165,26 @@ export async function loadConfig(
       );
     names.add(d.name);
   }
-  const seeds: number[] =
-    overrides.seeds ?? (Array.isArray(raw.seeds) ? raw.seeds : Array.from({ length: raw.seeds }, (_, i) => i + 1));
-  if (raw.sequential && raw.sequential.maxSeeds <= seeds.length) {
+  return datasets;
+}
+
+/** The rules the schema cannot state: they relate settings to each other. */
+function checkCombinations(
+  raw: Record<string, any>,
+  settings: ResolvedRunSettings,
+  locate: (pointer: string) => ErrorLocation,
+): void {
+  const { sequential, seeds } = settings;
+  if (sequential && sequential.maxSeeds <= seeds.length) {
     throw new DistillGateError(
-      `sequential.maxSeeds (${raw.sequential.maxSeeds}) must be more than the ${seeds.length} first seed(s)`,
+      `sequential.maxSeeds (${sequential.maxSeeds}) must be more than the ${seeds.length} first seed(s)`,
       locate('/sequential/maxSeeds'),
     );
   }
-  if (raw.placebos > 0 && raw.control.path) {
+  if (settings.placebos > 0 && raw.control.path) {
     throw new DistillGateError(
-      'placebos need control data the base generates ("control": { "generate": ... }); a control file has no second draw',
+      'placebos need control data the base generates ("control": { "generate": ... }); ' +
+        'a control file has no second draw',
       locate('/placebos'),
     );
   }
@@ -226,6 +192,28 @@ export async function loadConfig(
   if (training.outputs && training.outputs.end <= training.outputs.start) {
     throw new DistillGateError('training.outputs.end must be greater than start', locate('/training/outputs'));
   }
+}
+
+export async function loadConfig(
+  file: string,
+  overrides: ConfigOverrides = {},
+  cwd = process.cwd(),
+): Promise<ResolvedConfig> {
+  const path = resolve(cwd, file);
+  const text = await readConfigText(path, cwd);
+  const display = relative(cwd, path) || path;
+  const parsed = parseConfigText(text, display);
+  const locate = locator(parsed.pointers, display);
+  const raw = parsed.data as Record<string, any>;
+  const validate = compileSchema(configSchema);
+  if (!validate(raw)) {
+    throw schemaError('invalid config', describeAjvErrors(validate.errors ?? []), locate);
+  }
+  const dir = dirname(path);
+  const at = (p: string) => resolve(dir, p);
+  const datasets = datasetEntries(raw, overrides, { cwd, dir }, locate);
+  const settings = resolveRunSettings(raw, overrides, { cwd, dir });
+  checkCombinations(raw, settings, locate);
   return {
     file: path,
     dir,
@@ -236,36 +224,12 @@ export async function loadConfig(
     datasets,
     control: raw.control.path
       ? { kind: 'file', path: at(raw.control.path) }
-      : { kind: 'generate', generator: ref(raw.control.generate, '/control/generate') },
-    traits: raw.traits.map((t: any, i: number) => ref(t, `/traits/${i}`)),
-    filters: raw.filters.map((f: any, i: number) => ref(f, `/filters/${i}`)),
-    evaluators: raw.evaluators.map((e: any, i: number) => ({ ...ref(e, `/evaluators/${i}`), traits: e.traits })),
-    training,
-    seeds,
-    threshold: overrides.threshold ?? raw.threshold,
-    confidence: raw.confidence,
-    multipleChecks: raw.multipleChecks,
-    placebos: raw.placebos,
-    ...(raw.sequential ? { sequential: raw.sequential } : {}),
-    inconclusive: overrides.inconclusive ?? raw.inconclusive,
-    backend: overrides.backend ?? raw.backend,
-    inference: overrides.inference ?? raw.inference,
-    trainer: overrides.trainer ?? raw.trainer,
-    workers: overrides.workers ?? raw.workers,
-    badRecords: overrides.badRecords ?? raw.badRecords,
-    ...((overrides.maxRecords ?? raw.maxRecords) !== undefined
-      ? { maxRecords: overrides.maxRecords ?? raw.maxRecords }
-      : {}),
-    ...((overrides.maxMinutes ?? raw.maxMinutes) !== undefined
-      ? { maxMinutes: overrides.maxMinutes ?? raw.maxMinutes }
-      : {}),
-    reportDir: overrides.reportDir ? resolve(cwd, overrides.reportDir) : at(raw.reportDir),
-    cacheDir:
-      overrides.cacheDir === false
-        ? undefined
-        : overrides.cacheDir
-          ? resolve(cwd, overrides.cacheDir)
-          : at(raw.cacheDir),
+      : { kind: 'generate', generator: pluginRef(raw.control.generate, '/control/generate') },
+    traits: raw.traits.map((t: any, i: number) => pluginRef(t, `/traits/${i}`)),
+    filters: raw.filters.map((f: any, i: number) => pluginRef(f, `/filters/${i}`)),
+    evaluators: raw.evaluators.map((e: any, i: number) => ({ ...pluginRef(e, `/evaluators/${i}`), traits: e.traits })),
+    training: raw.training,
+    ...settings,
     locate,
   };
 }

@@ -1,7 +1,9 @@
 import type { JsonSchema } from '../contracts.js';
+import { runSettingsSchemaProperties } from './settings.js';
 
 /**
- * The JSON Schema of distill-gate.config.json. This object is the source of truth; `npm run build` writes it to
+ * The JSON Schema of distill-gate.config.json: the structure here, the run settings from the settings table
+ * (settings.ts). This object is the source of truth for editors and validation; `npm run build` writes it to
  * packages/core/schema/config.schema.json for editors (a test fails when that file is stale).
  */
 export const configSchema: JsonSchema = {
@@ -25,7 +27,8 @@ export const configSchema: JsonSchema = {
     crossBase: {
       $ref: '#/definitions/model',
       description:
-        'Optional: a base with a different initialisation, trained the same way. Students from it show whether transfer needs the shared base (subliminal) or happens on any base (leakage of explicit content).',
+        'Optional: a base with a different initialisation, trained the same way. Students from it show whether ' +
+        'transfer needs the shared base (subliminal) or happens on any base (leakage of explicit content).',
     },
     datasets: {
       type: 'array',
@@ -78,7 +81,8 @@ export const configSchema: JsonSchema = {
       type: 'array',
       minItems: 1,
       description:
-        'Evaluators that score students on traits. Each scores the traits listed in `traits`, or every trait whose probes it accepts.',
+        'Evaluators that score students on traits. Each scores the traits listed in `traits`, or every trait whose ' +
+        'probes it accepts.',
       items: {
         type: 'object',
         additionalProperties: false,
@@ -120,7 +124,8 @@ export const configSchema: JsonSchema = {
           enum: ['softmax-kl', 'mse', 'next-token'],
           default: 'softmax-kl',
           description:
-            'softmax-kl or mse: tensor models (over "outputs"); next-token: language models (completion tokens, soft targets when the data has logprobs).',
+            'softmax-kl or mse: tensor models (over "outputs"); next-token: language models (completion tokens, soft ' +
+            'targets when the data has logprobs).',
         },
         outputs: {
           description: 'Tensor models: the outputs the students learn. Required unless the base is a language model.',
@@ -128,119 +133,8 @@ export const configSchema: JsonSchema = {
         },
       },
     },
-    seeds: {
-      description: 'Seeds for probe/control pairs: a count n (seeds 1..n) or an explicit list.',
-      default: 5,
-      oneOf: [
-        {
-          type: 'integer',
-          minimum: 1,
-          maximum: 1000,
-        },
-        {
-          type: 'array',
-          minItems: 1,
-          uniqueItems: true,
-          items: {
-            type: 'integer',
-          },
-        },
-      ],
-    },
-    threshold: {
-      type: 'number',
-      default: 0.05,
-      description: 'Largest acceptable transfer (score units of the evaluator, e.g. accuracy points as a fraction).',
-    },
-    confidence: {
-      type: 'number',
-      exclusiveMinimum: 0.5,
-      exclusiveMaximum: 1,
-      default: 0.95,
-      description:
-        'Family-wise confidence: the chance that no verdict of the run is wrong (every dataset x trait check, every sequential look) is at least this; see multipleChecks and sequential.',
-    },
-    placebos: {
-      type: 'integer',
-      minimum: 0,
-      maximum: 100,
-      default: 0,
-      description:
-        "Placebo datasets per dataset: the base answers the dataset's prompts (or labels its inputs) again with seeds 1..K, and students trained on each, paired by seed with the control students, show the transfer measured when there is none. The result gives their transfers and the empirical p-value (1 + #{placebo >= observed}) / (K + 1). Needs generated control data. Costs K more students per seed.",
-    },
-    multipleChecks: {
-      enum: ['bonferroni', 'none'],
-      default: 'bonferroni',
-      description:
-        "How the error rate is held across the run's dataset x trait checks: bonferroni (each check's interval at level 1 - (1 - confidence) / checks, so all hold together) or none (each check at confidence on its own).",
-    },
-    sequential: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['maxSeeds'],
-      description:
-        'Adaptive seeds: after the first seeds, checks that are INCONCLUSIVE get more seeds, roundSize at a time, until they are decided or maxSeeds (or maxMinutes) is reached. Every look is planned in advance and takes its share of the error rate (Bonferroni over looks), so peeking does not inflate it.',
-      properties: {
-        maxSeeds: { type: 'integer', minimum: 2, maximum: 1000 },
-        roundSize: { type: 'integer', minimum: 1, default: 5 },
-      },
-    },
-    inconclusive: {
-      enum: ['fail', 'pass', 'warn'],
-      default: 'fail',
-      description:
-        'What an INCONCLUSIVE verdict does to the exit code: fail (exit 1), pass (exit 0) or warn (exit 0 with a warning).',
-    },
-    backend: {
-      enum: ['auto', 'tensorflow', 'wasm', 'cpu'],
-      default: 'auto',
-    },
-    inference: {
-      enum: ['auto', 'tfjs', 'onnxruntime'],
-      default: 'auto',
-      description:
-        'What runs the models for generation and evaluation (training is chosen by trainer): onnxruntime-node where it is installed (auto), or one named. onnxruntime uses its CUDA provider when that is installed and works, else its CPU provider.',
-    },
-    trainer: {
-      enum: ['auto', 'tfjs', 'onnxruntime'],
-      default: 'auto',
-      description:
-        "What trains the probe students: distill-gate's training graphs (forward, backward and Adam in one ONNX graph per step, for MLPs and transformers) on onnxruntime-node where it is installed (auto), or tfjs. auto keeps tfjs on the native tensorflow backend.",
-    },
-    badRecords: {
-      enum: ['fail', 'skip'],
-      default: 'fail',
-      description:
-        'A malformed dataset record: stop with a located error (fail), or skip it, counted and reported with the first few errors (skip).',
-    },
-    maxMinutes: {
-      type: 'number',
-      exclusiveMinimum: 0,
-      description:
-        'Time budget: no student starts training after this many minutes; the verdict covers the seeds that were trained and says so.',
-    },
-    maxRecords: {
-      type: 'integer',
-      minimum: 1,
-      description:
-        'Check at most this many records of each dataset (its first ones); the report says the check was limited.',
-    },
-    workers: {
-      type: 'integer',
-      minimum: 1,
-      description: 'Parallel training workers (default: number of cores).',
-    },
-    cacheDir: {
-      type: 'string',
-      default: '.distill-gate-cache',
-      description:
-        'Verdict cache: scores of each (dataset, seed) keyed by the content hashes of dataset, base, plugins and settings, relative to this file. Keep it with actions/cache.',
-    },
-    reportDir: {
-      type: 'string',
-      default: 'distill-gate-report',
-      description: 'Where result.json is written, relative to this file.',
-    },
+    // The run settings (seeds, threshold, ... reportDir): from the settings table.
+    ...runSettingsSchemaProperties(),
   },
   definitions: {
     filePath: {
@@ -257,7 +151,8 @@ export const configSchema: JsonSchema = {
         format: {
           enum: ['safetensors', 'tfjs', 'onnx'],
           description:
-            'safetensors (MLP), tfjs (language model: model.json + weights) or onnx (MLP: MatMul/Gemm, Add, Relu). Default: from the file extension.',
+            'safetensors (MLP), tfjs (language model: model.json + weights) or onnx (MLP: MatMul/Gemm, Add, Relu). ' +
+            'Default: from the file extension.',
         },
       },
     },
@@ -307,7 +202,8 @@ export const configSchema: JsonSchema = {
           additionalProperties: false,
           required: ['generator', 'model'],
           description:
-            'How to materialise this dataset when the file does not exist yet (examples, known positives). An existing file is never overwritten.',
+            'How to materialise this dataset when the file does not exist yet (examples, known positives). An ' +
+            'existing file is never overwritten.',
           properties: {
             generator: {
               $ref: '#/definitions/pluginRef',

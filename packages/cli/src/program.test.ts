@@ -1,0 +1,40 @@
+// The real program, with the real @distill-gate/train behind it: importing it loads tfjs's JavaScript (under a
+// second), and neither onnxruntime-node nor a backend; building the program trains nothing.
+import { describe, expect, it } from 'vitest';
+import { checkCommandOptions, runSettingList } from '@distill-gate/core';
+import { buildProgram } from './program.js';
+
+const checkCommand = () => {
+  const command = buildProgram().program.commands.find((c) => c.name() === 'check');
+  if (!command) throw new Error('no check command');
+  return command;
+};
+
+describe('the check command', () => {
+  it('has an option for every setting of the table with a CLI flag, and no other', () => {
+    const options = checkCommand().options;
+    const cliRows = runSettingList.filter((s) => s.cli);
+    expect(options.map((o) => o.attributeName())).toEqual(cliRows.map((s) => s.key));
+    expect(options.map((o) => o.long)).toEqual(cliRows.map((s) => s.cli!.flag));
+    const descriptors = checkCommandOptions();
+    for (const [i, o] of options.entries()) {
+      expect(o.flags).toBe(descriptors[i].flags);
+      expect(o.description).toBe(descriptors[i].description);
+    }
+  });
+
+  it('reports a bad argument the way commander does, with the parser message', async () => {
+    const errors: string[] = [];
+    const out = { stdout: { write: () => true }, stderr: { write: (s: string) => errors.push(s) } };
+    const { program } = buildProgram(out as unknown as Parameters<typeof buildProgram>[0]);
+    await expect(program.parseAsync(['node', 'dg', 'check', '--max-records', '0'])).rejects.toThrow();
+    expect(errors.join('')).toContain(
+      "option '--max-records <n>' argument '0' is invalid. --max-records must be an integer >= 1",
+    );
+    errors.length = 0;
+    await expect(program.parseAsync(['node', 'dg', 'check', '--max-minutes', '-1'])).rejects.toThrow();
+    expect(errors.join('')).toContain(
+      "option '--max-minutes <m>' argument '-1' is invalid. --max-minutes must be a number of minutes > 0",
+    );
+  });
+});

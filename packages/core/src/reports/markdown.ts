@@ -7,6 +7,21 @@ import {
 } from '../result.js';
 
 const fmt = (x: number, d = 3) => (Number.isFinite(x) ? x.toFixed(d) : String(x));
+
+/** Inline code that shows `s` as written, whatever backticks it holds (a fence longer than its longest run). */
+function code(s: string): string {
+  const longest = Math.max(0, ...(s.match(/`+/g) ?? []).map((run) => run.length));
+  const fence = '`'.repeat(longest + 1);
+  const pad = s.startsWith('`') || s.endsWith('`') ? ' ' : '';
+  return `${fence}${pad}${s}${pad}${fence}`;
+}
+
+/** Plain text with no raw HTML in it (names and messages come from configs, files and plugins). */
+const text = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+/** A table cell: a pipe would end the cell (also inside code) and a line break the row. */
+const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
+
 const icon = { PASS: '✅', FAIL: '❌', INCONCLUSIVE: '⚠️' } as const;
 
 function meanSd(xs: number[]): string {
@@ -23,7 +38,7 @@ export function formatMarkdown(r: CheckResult): string {
   const lines = [
     `## distill-gate: ${icon[r.verdict]} ${r.verdict}`,
     '',
-    r.summary.charAt(0).toUpperCase() + r.summary.slice(1) + '.',
+    text(r.summary.charAt(0).toUpperCase() + r.summary.slice(1)) + '.',
     '',
     `| dataset | trait | probe (mean ± sd) | control (mean ± sd) | transfer [${pct}% CI] | threshold | verdict | backend | seeds | student training |`,
     '|---|---|---|---|---|---|---|---|---|---|',
@@ -32,14 +47,14 @@ export function formatMarkdown(r: CheckResult): string {
   for (const x of r.results) {
     const trainS = (x.probe.reduce((s, p) => s + p.trainMs, 0) + x.control.reduce((s, p) => s + p.trainMs, 0)) / 1000;
     lines.push(
-      `| \`${x.dataset}\` | ${x.trait} | ${meanSd(x.probe.map((p) => p.value))} | ${meanSd(x.control.map((p) => p.value))} | ` +
+      `| ${cell(code(x.dataset))} | ${cell(text(x.trait))} | ${meanSd(x.probe.map((p) => p.value))} | ${meanSd(x.control.map((p) => p.value))} | ` +
         `**${fmt(x.transfer.mean)}** [${fmt(x.transfer.interval[0])}, ${fmt(x.transfer.interval[1])}] | ${x.threshold} | ${icon[x.verdict]} ${x.verdict} | ` +
         `${r.backend.training?.engine === 'onnxruntime' ? 'onnxruntime' : r.backend.name} | ${x.probe.map((p) => p.seed).join(',')} | ${trainS.toFixed(0)} s (summed over students) |`,
     );
     const c = x.crossBase;
     if (c) {
       crossRows.push(
-        `| \`${x.dataset}\` | ${x.trait} | ${fmt(x.transfer.mean)} | ${fmt(c.transfer.mean)} [${fmt(c.transfer.interval[0])}, ${fmt(c.transfer.interval[1])}] | ${c.verdict} | ` +
+        `| ${cell(code(x.dataset))} | ${cell(text(x.trait))} | ${fmt(x.transfer.mean)} | ${fmt(c.transfer.mean)} [${fmt(c.transfer.interval[0])}, ${fmt(c.transfer.interval[1])}] | ${c.verdict} | ` +
           `${x.mechanism === 'leakage' ? 'leakage (any base)' : x.mechanism === 'subliminal' ? 'subliminal (shared base only)' : '-'} |`,
       );
     }
@@ -47,7 +62,7 @@ export function formatMarkdown(r: CheckResult): string {
   if (crossRows.length) {
     lines.push(
       '',
-      `Cross base (${r.crossBase?.path}, a different initialisation trained the same way):`,
+      `Cross base (${text(r.crossBase?.path ?? '')}, a different initialisation trained the same way):`,
       '',
       '| dataset | trait | transfer, shared base | transfer, cross base [CI] | cross-base verdict | mechanism |',
       '|---|---|---|---|---|---|',
@@ -55,7 +70,10 @@ export function formatMarkdown(r: CheckResult): string {
     );
   }
   for (const e of r.errors ?? [])
-    lines.push('', `> **Error** in \`${e.plugin}\`${e.dataset ? ` on \`${e.dataset}\`` : ''}: ${e.message}`);
+    lines.push(
+      '',
+      `> **Error** in ${code(e.plugin)}${e.dataset ? ` on ${code(e.dataset)}` : ''}: ${cell(text(e.message))}`,
+    );
   lines.push('', '<details><summary>Details</summary>', '');
   for (const x of r.results) {
     const p = x.placebo;
@@ -63,7 +81,7 @@ export function formatMarkdown(r: CheckResult): string {
       ? ` Placebo: ${p.transfers.length} dataset(s) the base wrote itself gave transfers ${p.transfers.map((t) => fmt(t, 4)).join(', ')}; empirical p = ${fmt(p.pValue, 3)}.`
       : '';
     lines.push(
-      `- \`${x.dataset}\` / ${x.trait} (${x.metric}): ${x.explanation}. Interval: ${x.transfer.method}.${placebo}`,
+      `- ${code(x.dataset)} / ${text(x.trait)} (${text(x.metric)}): ${text(x.explanation)}. Interval: ${x.transfer.method}.${placebo}`,
     );
   }
   lines.push('');
@@ -71,10 +89,10 @@ export function formatMarkdown(r: CheckResult): string {
     const dropped = d.filters
       .map(
         (f) =>
-          `${f.filter}: kept ${f.kept}/${f.seen}${
+          `${text(f.filter)}: kept ${f.kept}/${f.seen}${
             f.dropped
               ? ` (${Object.entries(f.reasons)
-                  .map(([k, v]) => `${v} ${k}`)
+                  .map(([k, v]) => `${v} ${text(k)}`)
                   .join(', ')})`
               : ''
           }`,
@@ -86,9 +104,9 @@ export function formatMarkdown(r: CheckResult): string {
       : '';
     const limits =
       (d.limitedTo ? ` Checked on its first ${d.limitedTo} records only (maxRecords).` : '') +
-      (d.skipped ? ` ${d.skipped.count} malformed record(s) skipped, e.g. ${d.skipped.examples[0]}.` : '');
+      (d.skipped ? ` ${d.skipped.count} malformed record(s) skipped, e.g. ${text(d.skipped.examples[0])}.` : '');
     lines.push(
-      `- \`${d.name}\` (sha256 ${d.sha256.slice(0, 12)}): ${d.records} records, ${d.recordsAfterFilters} after filters${dropped ? ` — ${dropped}` : ''}. Control: ${d.control.source}.${explicit}${limits}`,
+      `- ${code(d.name)} (sha256 ${d.sha256.slice(0, 12)}): ${d.records} records, ${d.recordsAfterFilters} after filters${dropped ? ` — ${dropped}` : ''}. Control: ${text(d.control.source)}.${explicit}${limits}`,
     );
   }
   lines.push(

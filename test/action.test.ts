@@ -1,26 +1,43 @@
 // The bundled Action run the way the GitHub runner runs it: `node packages/action/bundle/index.js` with INPUT_*
 // variables, GITHUB_OUTPUT / GITHUB_STEP_SUMMARY files and a pull_request event, in a real git workspace.
+//
+// beforeAll builds the shared fixtures once: a git repository with a branch per pull request (`origin`), and the
+// runner's tool cache, primed by the Action's run on the pull request that adds the teacher's data (it installs
+// onnxruntime-node; the first test checks that run, the matrix test compares with it). Every test then clones
+// `origin` into a workspace of its own, so no test sees another test's checkouts, reports or verdict cache.
 import { execFile, execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTrainingCore } from '@distill-gate/train';
 import generator from '@distill-gate/generator-auxiliary-logits';
+import { removeDir, testDir } from './helpers.js';
 
 const root = join(import.meta.dirname, '..');
 const bundle = join(root, 'packages/action/bundle/index.js');
 const example = join(root, 'examples/mnist-subliminal');
-let ws: string;
+/** The repository the pull requests are made in (read-only once built). */
+let origin: string;
 const sha: Record<string, string> = {};
-let teacherResult: any;
 // The runner's tool cache, where the Action installs onnxruntime-node (fresh for this test file).
 let toolCache: string;
+/** The workspace of the teacher pull request's run in beforeAll, its result and the Action's output. */
+let teacherWs: string;
+let teacherRun: ActionRun;
+let teacherResult: any;
 
-const git = (...args: string[]) => execFileSync('git', args, { cwd: ws, encoding: 'utf8' }).trim();
+const git = (cwd: string, ...args: string[]) => execFileSync('git', args, { cwd, encoding: 'utf8' }).trim();
+
+/** A clone of `origin` with `branch` checked out, in a folder of its own (the running test's, unless given). */
+function checkout(branch: string, dir = testDir('dg-action-ws-')): string {
+  git(tmpdir(), 'clone', '-q', origin, dir);
+  git(dir, 'checkout', '-q', branch);
+  return dir;
+}
 
 /** Materialises a 12,000-record auxiliary-logit dataset from one of the example's models. */
-async function materialise(model: string, file: string, seed: number) {
+async function materialise(ws: string, model: string, file: string, seed: number) {
   const core = await createTrainingCore({ backend: 'wasm', workers: 1 });
   const m = await core.loadModel(join(ws, 'models', model));
   const ds = await generator.generate({
@@ -34,7 +51,16 @@ async function materialise(model: string, file: string, seed: number) {
   await core.dispose();
 }
 
-function runAction(inputs: Record<string, string>, event: { base: string; head: string }) {
+interface ActionRun {
+  code: number;
+  stdout: string;
+  outputs: Record<string, string>;
+  summary: string;
+}
+
+/** Runs the bundled Action in the workspace `ws` on a pull request from `event.base` to `event.head`. */
+function runAction(ws: string, inputs: Record<string, string>, event: { base: string; head: string }) {
+  // The runner's own files (event, outputs, job summary), outside the workspace; removed once read.
   const dir = mkdtempSync(join(tmpdir(), 'dg-runner-'));
   const files = { output: join(dir, 'output'), summary: join(dir, 'summary.md'), event: join(dir, 'event.json') };
   writeFileSync(files.output, '');
@@ -62,24 +88,28 @@ function runAction(inputs: Record<string, string>, event: { base: string; head: 
     ),
   };
   for (const [k, v] of Object.entries(inputs)) env[`INPUT_${k.toUpperCase()}`] = v;
-  return new Promise<{ code: number; stdout: string; outputs: Record<string, string>; summary: string }>((resolve) => {
+  return new Promise<ActionRun>((resolve) => {
     execFile(process.execPath, [bundle], { cwd: ws, env, maxBuffer: 64 << 20 }, (err, stdout) => {
       const outputs: Record<string, string> = {};
       const text = readFileSync(files.output, 'utf8');
       for (const m of text.matchAll(/^([\w-]+)<<(\S+)\n([\s\S]*?)\n\2$/gm)) outputs[m[1]] = m[3];
+      const summary = readFileSync(files.summary, 'utf8');
+      removeDir(dir);
       resolve({
         code: err ? ((err as { code?: number }).code ?? 1) : 0,
         stdout,
         outputs,
-        summary: readFileSync(files.summary, 'utf8'),
+        summary,
       });
     });
   });
 }
 
 beforeAll(async () => {
-  ws = mkdtempSync(join(tmpdir(), 'dg-action-ws-'));
+  origin = mkdtempSync(join(tmpdir(), 'dg-action-origin-'));
   toolCache = mkdtempSync(join(tmpdir(), 'dg-tool-cache-'));
+  const ws = origin;
+  const repo = (...args: string[]) => git(ws, ...args);
   cpSync(join(example, 'models'), join(ws, 'models'), { recursive: true });
   mkdirSync(join(ws, 'data'));
   const config = JSON.parse(readFileSync(join(example, 'distill-gate.config.json'), 'utf8'));
@@ -92,56 +122,68 @@ beforeAll(async () => {
   config.seeds = 3;
   delete config.sequential; // the matrix test shards a fixed seed list
   writeFileSync(join(ws, 'distill-gate.config.json'), JSON.stringify(config, null, 2));
-  await materialise('base.safetensors', 'data/reference-aux-logits.safetensors', 1);
-  git('init', '-q', '-b', 'main');
-  git('config', 'user.email', 'ci@example.invalid');
-  git('config', 'user.name', 'ci');
-  git('add', '-A');
-  git('commit', '-qm', 'base: config, models, reference data');
-  sha.base = git('rev-parse', 'HEAD');
+  await materialise(ws, 'base.safetensors', 'data/reference-aux-logits.safetensors', 1);
+  repo('init', '-q', '-b', 'main');
+  repo('config', 'user.email', 'ci@example.invalid');
+  repo('config', 'user.name', 'ci');
+  repo('add', '-A');
+  repo('commit', '-qm', 'base: config, models, reference data');
+  sha.base = repo('rev-parse', 'HEAD');
   // PR A adds the teacher's dataset.
-  git('checkout', '-qb', 'add-teacher-data');
-  await materialise('teacher.safetensors', 'data/teacher-aux-logits.safetensors', 1);
-  git('add', '-A');
-  git('commit', '-qm', 'add teacher data');
-  sha.teacher = git('rev-parse', 'HEAD');
+  repo('checkout', '-qb', 'add-teacher-data');
+  await materialise(ws, 'teacher.safetensors', 'data/teacher-aux-logits.safetensors', 1);
+  repo('add', '-A');
+  repo('commit', '-qm', 'add teacher data');
+  sha.teacher = repo('rev-parse', 'HEAD');
   // PR B regenerates the reference dataset with other noise.
-  git('checkout', '-q', 'main');
-  git('checkout', '-qb', 'refresh-reference');
-  await materialise('base.safetensors', 'data/reference-aux-logits.safetensors', 2);
-  git('commit', '-qam', 'refresh reference data');
-  sha.reference = git('rev-parse', 'HEAD');
+  repo('checkout', '-q', 'main');
+  repo('checkout', '-qb', 'refresh-reference');
+  await materialise(ws, 'base.safetensors', 'data/reference-aux-logits.safetensors', 2);
+  repo('commit', '-qam', 'refresh reference data');
+  sha.reference = repo('rev-parse', 'HEAD');
   // PR C touches no dataset.
-  git('checkout', '-q', 'main');
-  git('checkout', '-qb', 'docs');
+  repo('checkout', '-q', 'main');
+  repo('checkout', '-qb', 'docs');
   writeFileSync(join(ws, 'NOTES.md'), 'notes\n');
-  git('add', '-A');
-  git('commit', '-qm', 'docs');
-  sha.docs = git('rev-parse', 'HEAD');
+  repo('add', '-A');
+  repo('commit', '-qm', 'docs');
+  sha.docs = repo('rev-parse', 'HEAD');
   // PR D brings its own filter plugin (code the base branch never had) and points the config at it.
-  git('checkout', '-q', 'main');
-  git('checkout', '-qb', 'own-plugin');
+  repo('checkout', '-q', 'main');
+  repo('checkout', '-qb', 'own-plugin');
   writeFileSync(
     join(ws, 'keep-all.mjs'),
-    "export default { kind: 'filter', name: 'keep-all', version: '1.0.0', description: 'x', optionsSchema: {}, test: () => ({ keep: true }) };\n",
+    "export default { kind: 'filter', name: 'keep-all', version: '1.0.0', description: 'x', " +
+      'optionsSchema: {}, test: () => ({ keep: true }) };\n',
   );
   const withPlugin = JSON.parse(readFileSync(join(ws, 'distill-gate.config.json'), 'utf8'));
   withPlugin.filters.push({ use: './keep-all.mjs' });
   writeFileSync(join(ws, 'distill-gate.config.json'), JSON.stringify(withPlugin, null, 2));
-  git('add', '-A');
-  git('commit', '-qm', 'own plugin');
-  sha.ownPlugin = git('rev-parse', 'HEAD');
-}, 120_000);
+  repo('add', '-A');
+  repo('commit', '-qm', 'own plugin');
+  sha.ownPlugin = repo('rev-parse', 'HEAD');
+  repo('checkout', '-q', 'main');
+  // The single job on PR A, with a fresh tool cache: it installs onnxruntime-node, which later runs find there.
+  teacherWs = checkout('add-teacher-data', mkdtempSync(join(tmpdir(), 'dg-action-ws-')));
+  teacherRun = await runAction(
+    teacherWs,
+    { config: 'distill-gate.config.json', 'no-cache': 'true' },
+    { base: sha.base, head: sha.teacher },
+  );
+  try {
+    teacherResult = JSON.parse(readFileSync(join(teacherWs, 'distill-gate-report/result.json'), 'utf8'));
+  } catch {
+    throw new Error(`the Action wrote no result on the teacher PR (exit ${teacherRun.code}):\n${teacherRun.stdout}`);
+  }
+}, 300_000);
 
-afterAll(() => rmSync(toolCache, { recursive: true, force: true }));
+afterAll(() => {
+  for (const dir of [origin, toolCache, teacherWs]) removeDir(dir);
+});
 
 describe('the bundled GitHub Action on pull requests', () => {
-  it('fails a PR that adds a trait-carrying dataset: outputs, job summary, annotation, exit code', async () => {
-    git('checkout', '-q', 'add-teacher-data');
-    const r = await runAction(
-      { config: 'distill-gate.config.json', 'no-cache': 'true' },
-      { base: sha.base, head: sha.teacher },
-    );
+  it('fails a PR that adds a trait-carrying dataset: outputs, job summary, annotation, exit code', () => {
+    const r = teacherRun;
     expect(r.code).toBe(1);
     expect(r.stdout).toContain('1 dataset(s) to check');
     expect(r.outputs.verdict).toBe('FAIL');
@@ -158,40 +200,42 @@ describe('the bundled GitHub Action on pull requests', () => {
     expect(r.stdout).toMatch(
       /^::error::distill-gate FAIL: 1 of 1 dataset x trait check\(s\) transfer above the threshold 0\.05/m,
     );
-    teacherResult = JSON.parse(readFileSync(join(ws, 'distill-gate-report/result.json'), 'utf8'));
-    // onnxruntime-node was installed with npm into the tool cache, and it trained the students.
+    // onnxruntime-node was installed with npm into the (fresh) tool cache, and it trained the students.
     expect(r.stdout).toMatch(/onnxruntime-node 1\.30\.0: installed into \S+dg-tool-cache-\S+ in [\d.]+ s/);
     expect(teacherResult.backend.training).toMatchObject({ engine: 'onnxruntime', version: '1.30.0' });
   });
 
   it('passes a PR that only changes a clean dataset, and one that changes no dataset', async () => {
-    git('checkout', '-q', 'refresh-reference');
-    const r = await runAction({ config: 'distill-gate.config.json' }, { base: sha.base, head: sha.reference });
+    const ws = checkout('refresh-reference');
+    const r = await runAction(ws, { config: 'distill-gate.config.json' }, { base: sha.base, head: sha.reference });
     expect(r.code).toBe(0);
+    // onnxruntime-node as the first run (beforeAll) installed it into the tool cache.
     expect(r.stdout).toMatch(/onnxruntime-node 1\.30\.0: from \S+dg-tool-cache-/);
     expect(r.outputs.verdict).toBe('PASS');
     expect(r.summary).toContain('## distill-gate: ✅ PASS');
     expect(r.stdout).not.toContain('::error');
-    // the verdict cache lands in the config's cacheDir, ready for actions/cache
+    // the verdict cache lands in the config's cacheDir, ready for actions/cache: one entry per seed
     expect(readdirSync(join(ws, '.distill-gate-cache')).length).toBe(3);
-    git('checkout', '-q', 'docs');
-    const none = await runAction({ config: 'distill-gate.config.json' }, { base: sha.base, head: sha.docs });
+    git(ws, 'checkout', '-q', 'docs');
+    const none = await runAction(ws, { config: 'distill-gate.config.json' }, { base: sha.base, head: sha.docs });
     expect(none.code).toBe(0);
     expect(none.outputs.verdict).toBe('PASS');
     expect(none.summary).toContain('nothing to check');
   });
 
   it("runs as a 2-way matrix (shard inputs) and a merge job with the single job's verdict", async () => {
-    git('checkout', '-q', 'add-teacher-data');
+    const ws = checkout('add-teacher-data');
     const single = teacherResult;
     for (const shard of ['1/2', '2/2']) {
       const r = await runAction(
+        ws,
         { config: 'distill-gate.config.json', shard, 'no-cache': 'true', 'report-dir': 'partials' },
         { base: sha.base, head: sha.teacher },
       );
       expect(r.code).toBe(0);
     }
     const m = await runAction(
+      ws,
       { merge: 'partials/partial-*.json', 'report-dir': 'merged' },
       { base: sha.base, head: sha.teacher },
     );
@@ -204,8 +248,9 @@ describe('the bundled GitHub Action on pull requests', () => {
   });
 
   it('refuses plugin code that the pull request itself adds', async () => {
-    git('checkout', '-q', 'own-plugin');
+    const ws = checkout('own-plugin');
     const r = await runAction(
+      ws,
       { config: 'distill-gate.config.json', 'changed-only': 'false' },
       { base: sha.base, head: sha.ownPlugin },
     );
@@ -216,7 +261,9 @@ describe('the bundled GitHub Action on pull requests', () => {
   });
 
   it('reports bad inputs as one failed-step message', async () => {
+    const ws = checkout('docs');
     const r = await runAction(
+      ws,
       { config: 'distill-gate.config.json', backend: 'gpu' },
       { base: sha.base, head: sha.docs },
     );
@@ -229,7 +276,7 @@ describe('the bundled GitHub Action on pull requests', () => {
 
 describe('the committed bundle', () => {
   it('is what the sources build (run `npm run bundle -w @distill-gate/action` after changing them)', () => {
-    const fresh = mkdtempSync(join(tmpdir(), 'dg-bundle-'));
+    const fresh = testDir('dg-bundle-');
     execFileSync(process.execPath, [join(root, 'packages/action/scripts/bundle.mjs'), fresh], { cwd: root });
     const committed = join(root, 'packages/action/bundle');
     expect(readdirSync(fresh).sort()).toEqual(readdirSync(committed).sort());

@@ -1,18 +1,20 @@
 // Every built-in plugin passes the same plugin test kit that third-party plugin authors use.
 import { join } from 'node:path';
-import { beforeAll, describe, it } from 'vitest';
-import { testPlugin, type AnyModelHandle, type PluginTestCases } from '@distill-gate/core';
+import { afterAll, beforeAll, describe, it } from 'vitest';
+import { testPlugin, type AnyModelHandle, type PluginTestCases, type TrainingCore } from '@distill-gate/core';
 import { builtinPlugins } from '@distill-gate/cli';
 import { createTrainingCore } from '@distill-gate/train';
 import animalPreference from '@distill-gate/trait-animal-preference';
 import { root } from './helpers.js';
 
 // Text plugins run on the owl-numbers example's base language model.
+let core: TrainingCore;
 let lm: AnyModelHandle;
 beforeAll(async () => {
-  const core = await createTrainingCore({ backend: 'wasm', workers: 1 });
+  core = await createTrainingCore({ backend: 'wasm', workers: 1 });
   lm = await core.loadModel(join(root, 'examples/owl-numbers/models/base.json'));
 });
+afterAll(() => core?.dispose());
 
 const textPlugins = new Set([
   '@distill-gate/generator-number-sequences',

@@ -1,31 +1,55 @@
 // End-to-end: the real `distill-gate` bin on a scaled-down copy of the MNIST example (real training, real data).
+//
+// One check of the scaled example runs once, in beforeAll, in a fixture folder: it materialises the two datasets
+// and writes the first result, which several tests compare against. Every test then works in a folder of its own,
+// a copy of that fixture, so no test sees another test's files or depends on the order the tests run in.
 import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { example, runCli, scaledExampleConfig } from './helpers.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { example, removeDir, runCli, scaledExampleConfig, testDir } from './helpers.js';
 
-let dir: string;
+let fixture: string;
+let first: { code: number; stdout: string; stderr: string };
 let firstRun: any;
 
-const run = (args: string[]) => runCli(args, dir);
-
-function writeScaledConfig(name: string, mutate: (c: any) => void = () => {}): string {
-  const c = scaledExampleConfig();
-  mutate(c);
-  writeFileSync(join(dir, name), JSON.stringify(c, null, 2));
-  return name;
-}
-
-beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), 'dg-e2e-'));
-  cpSync(join(example, 'models'), join(dir, 'models'), { recursive: true });
+beforeAll(async () => {
+  fixture = mkdtempSync(join(tmpdir(), 'dg-e2e-fixture-'));
+  cpSync(join(example, 'models'), join(fixture, 'models'), { recursive: true });
+  writeFileSync(join(fixture, 'distill-gate.config.json'), JSON.stringify(scaledExampleConfig(), null, 2));
+  first = await runCli(['check', '--config', 'distill-gate.config.json', '--json', '--no-cache'], fixture);
+  try {
+    firstRun = JSON.parse(first.stdout);
+  } catch {
+    throw new Error(`the fixture check printed no JSON result (exit ${first.code}):\n${first.stderr}`);
+  }
 });
 
+afterAll(() => removeDir(fixture));
+
+/**
+ * A folder of the running test's own, a copy of the fixture (models, materialised data, the first report), with
+ * the CLI run in it and the scaled config, changed by `mutate`, written into it.
+ */
+function workspace() {
+  const dir = testDir('dg-e2e-');
+  cpSync(fixture, dir, { recursive: true });
+  return {
+    dir,
+    run: (args: string[]) => runCli(args, dir),
+    config(name: string, mutate: (c: any) => void = () => {}): string {
+      const c = scaledExampleConfig();
+      mutate(c);
+      writeFileSync(join(dir, name), JSON.stringify(c, null, 2));
+      return name;
+    },
+  };
+}
+
 describe('distill-gate check (end to end)', () => {
-  it("FAILs the teacher's auxiliary logits and PASSes the reference's, with a full JSON result", async () => {
-    const cfg = writeScaledConfig('distill-gate.config.json');
-    const { code, stdout, stderr } = await run(['check', '--config', cfg, '--json', '--no-cache']);
+  it("FAILs the teacher's auxiliary logits and PASSes the reference's, with a full JSON result", () => {
+    // The fixture's run (beforeAll): the scaled example's config, every student trained afresh.
+    const { code, stdout, stderr } = first;
     expect(stderr).toContain('training 9 students');
     expect(code).toBe(1);
     const r = JSON.parse(stdout);
@@ -44,12 +68,12 @@ describe('distill-gate check (end to end)', () => {
       dropped: 0,
     });
     // the report on disk is the same canonical result
-    expect(JSON.parse(readFileSync(join(dir, 'distill-gate-report/result.json'), 'utf8'))).toEqual(r);
-    firstRun = r;
+    expect(JSON.parse(readFileSync(join(fixture, 'distill-gate-report/result.json'), 'utf8'))).toEqual(r);
   });
 
   it('checks only the datasets given on the command line, and a clean one PASSes with exit 0 and a table', async () => {
-    const cfg = writeScaledConfig('distill-gate.config.json');
+    const { dir, run, config } = workspace();
+    const cfg = config('distill-gate.config.json');
     const { code, stdout } = await run([
       'check',
       'data/reference-aux-logits.safetensors',
@@ -67,7 +91,8 @@ describe('distill-gate check (end to end)', () => {
   });
 
   it('exits 2 with a located message for a bad config, a missing dataset and bad usage', async () => {
-    const bad = writeScaledConfig('bad.json', (c) => {
+    const { run, config } = workspace();
+    const bad = config('bad.json', (c) => {
       c.treshold = 0.1;
     });
     const r1 = await run(['check', '--config', bad]);
@@ -76,7 +101,7 @@ describe('distill-gate check (end to end)', () => {
     expect(r1.stderr).toContain('did you mean "threshold"');
     expect(r1.stderr).not.toMatch(/\n\s+at /);
 
-    const missing = writeScaledConfig('missing.json', (c) => {
+    const missing = config('missing.json', (c) => {
       c.datasets = [{ path: 'data/nope.safetensors' }];
     });
     const r2 = await run(['check', '--config', missing]);
@@ -84,7 +109,7 @@ describe('distill-gate check (end to end)', () => {
     expect(r2.stderr).toContain('missing.json');
     expect(r2.stderr).toContain('dataset file not found');
 
-    const badOption = writeScaledConfig('option.json', (c) => {
+    const badOption = config('option.json', (c) => {
       c.filters[0].options = { auxiliary: { start: -1, end: 13 } };
     });
     const r3 = await run(['check', '--config', badOption]);
@@ -115,8 +140,9 @@ describe('statistics', () => {
     expect(teacher.transfer.level).toBe(0.975);
   });
 
-  it('adaptive seeds: undecided checks get more seeds, earlier ones are not retrained, every look is budgeted', async () => {
-    const cfg = writeScaledConfig('sequential.json', (c) => {
+  it('adaptive seeds: undecided checks get more seeds, seeds are never retrained, every look is budgeted', async () => {
+    const { dir, run, config } = workspace();
+    const cfg = config('sequential.json', (c) => {
       c.seeds = [1];
       c.sequential = { maxSeeds: 3, roundSize: 1 };
     });
@@ -153,10 +179,14 @@ describe('statistics', () => {
   });
 
   it("power: seeds needed from a run's measured variance", async () => {
+    const { run } = workspace();
     const r = await run(['power', 'distill-gate-report/result.json', '--effect', '0.1']);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(
-      /\| teacher-aux-logits \| @distill-gate\/trait-hidden-class-knowledge \| 3 seeds x 2000 items \| \d+ \(power 0\.9\d\d\) \| \d+ \(power/,
+      new RegExp(
+        String.raw`\| teacher-aux-logits \| @distill-gate/trait-hidden-class-knowledge \| 3 seeds x 2000 items \| ` +
+          String.raw`\d+ \(power 0\.9\d\d\) \| \d+ \(power`,
+      ),
     );
     const bad = await run(['power', 'distill-gate-report/result.json', '--power', '1.5']);
     expect(bad.code).toBe(2);
@@ -166,12 +196,13 @@ describe('statistics', () => {
 
 describe('verdict cache, shards and merge', () => {
   it("a rerun is served from the cache; shard 1/2 + 2/2 merged give the single job's numbers", async () => {
-    const cfg = writeScaledConfig('distill-gate.config.json');
+    const { dir, run, config } = workspace();
+    const cfg = config('distill-gate.config.json');
     const single = await run(['check', '--config', cfg, '--json', '--report-dir', 'single']);
     const singleResult = JSON.parse(single.stdout);
-    // Determinism across runs: the teacher's students were trained afresh here (only the reference came from the
-    // cache) and give bit-identical scores to the first test's run.
-    expect(singleResult.cache.misses).toBeGreaterThanOrEqual(3);
+    // Determinism across runs: this folder's verdict cache starts empty, so every student was trained afresh here,
+    // and they give bit-identical scores to the fixture's run.
+    expect(singleResult.cache).toMatchObject({ hits: 0, misses: 6 });
     const numbers = (x: any) => ({
       transfer: x.transfer,
       probe: x.probe.map((p: any) => [p.seed, p.value, p.stderr, p.lossHistory]),
@@ -214,7 +245,8 @@ describe('verdict cache, shards and merge', () => {
 
 describe('plugin names', () => {
   it('suggests the nearest built-in plugin for a misspelt name', async () => {
-    const cfg = writeScaledConfig('typo.json', (c) => {
+    const { run, config } = workspace();
+    const cfg = config('typo.json', (c) => {
       c.evaluators[0].use = '@distill-gate/evaluator-task-acuracy';
     });
     const r = await run(['check', '--config', cfg]);
@@ -226,13 +258,14 @@ describe('plugin names', () => {
 
 describe('a plugin that fails', () => {
   it('is reported by name, exits 2, and every other result is kept', async () => {
+    const { dir, run, config } = workspace();
     writeFileSync(
       join(dir, 'flaky-evaluator.mjs'),
       `export default { kind: 'evaluator', name: 'flaky-evaluator', version: '1.0.0', description: 'fails on purpose',
         accepts: ['labelled-inputs'], optionsSchema: { type: 'object' },
         async evaluate() { throw new Error('probe set too small for this metric'); } };\n`,
     );
-    const cfg = writeScaledConfig('flaky.json', (c) => {
+    const cfg = config('flaky.json', (c) => {
       c.evaluators.push({ use: './flaky-evaluator.mjs' });
       c.datasets = c.datasets.filter((d: { name: string }) => d.name === 'reference-aux-logits');
       c.seeds = 2;
@@ -256,8 +289,9 @@ describe('a plugin that fails', () => {
 });
 
 describe('control data from a file', () => {
-  it('trains control students on a user-supplied control file (here: the reference data) and still FAILs the teacher', async () => {
-    const cfg = writeScaledConfig('control-file.json', (c) => {
+  it('trains controls on a user-supplied control file (the reference data) and still FAILs the teacher', async () => {
+    const { run, config } = workspace();
+    const cfg = config('control-file.json', (c) => {
       c.control = { path: 'data/reference-aux-logits.safetensors' };
       c.datasets = c.datasets.filter((d: { name: string }) => d.name === 'teacher-aux-logits');
       c.seeds = 3;
@@ -276,7 +310,8 @@ describe('control data from a file', () => {
 
 describe('budgets', () => {
   it('a time budget that runs out before training checks nothing, says so, and cannot pass', async () => {
-    const cfg = writeScaledConfig('budget.json');
+    const { run, config } = workspace();
+    const cfg = config('budget.json');
     const r = await run([
       'check',
       '--config',
@@ -298,12 +333,14 @@ describe('budgets', () => {
       datasetsUnchecked: ['teacher-aux-logits', 'reference-aux-logits'],
     });
     expect(result.verdict).toBe('INCONCLUSIVE');
-    expect(result.summary).toMatch(
-      /^time budget of 0.0001 min reached: 0 of 6 \(dataset, seed\) unit\(s\) checked, teacher-aux-logits, reference-aux-logits not at all/,
-    );
+    const expected =
+      'time budget of 0.0001 min reached: 0 of 6 (dataset, seed) unit(s) checked, ' +
+      'teacher-aux-logits, reference-aux-logits not at all';
+    expect(result.summary.slice(0, expected.length)).toBe(expected);
   });
   it('a record budget checks the first records only and the report says so', async () => {
-    const cfg = writeScaledConfig('records.json', (c) => {
+    const { run, config } = workspace();
+    const cfg = config('records.json', (c) => {
       c.datasets = c.datasets.filter((d: { name: string }) => d.name === 'teacher-aux-logits');
       c.seeds = 2;
     });
@@ -326,7 +363,8 @@ describe('budgets', () => {
 
 describe('an ONNX base', () => {
   it('is imported with exactly the weights of the safetensors base: the same students and numbers', async () => {
-    const cfg = writeScaledConfig('onnx-base.json', (c) => {
+    const { run, config } = workspace();
+    const cfg = config('onnx-base.json', (c) => {
       c.base = { format: 'onnx', path: 'models/base.onnx' };
     });
     const r = await run(['check', '--config', cfg, '--json', '--no-cache', '--report-dir', 'onnx-base']);
@@ -336,8 +374,9 @@ describe('an ONNX base', () => {
     expect(result.results.map((x: any) => x.transfer)).toEqual(firstRun.results.map((x: any) => x.transfer));
   });
   it('a file that is not an ONNX MLP is a located error', async () => {
+    const { dir, run, config } = workspace();
     writeFileSync(join(dir, 'models/broken.onnx'), Buffer.from('this is not protobuf'));
-    const cfg = writeScaledConfig('broken-onnx.json', (c) => {
+    const cfg = config('broken-onnx.json', (c) => {
       c.base = { format: 'onnx', path: 'models/broken.onnx' };
     });
     const r = await run(['check', '--config', cfg, '--no-cache']);

@@ -1,7 +1,9 @@
 // Shared by the end-to-end tests: the real CLI bin and the MNIST example scaled down to test size.
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { onTestFinished } from 'vitest';
 
 export const root = join(import.meta.dirname, '..');
 export const bin = join(root, 'packages/cli/bin/distill-gate.js');
@@ -31,4 +33,16 @@ export function runCli(args: string[], cwd: string): Promise<{ code: number; std
       resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
     });
   });
+}
+
+/** A fresh folder under the OS temp dir for the running test, removed when the test finishes (pass or fail). */
+export function testDir(prefix = 'dg-test-'): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Removes a folder made with mkdtemp for a file's shared fixture (call it in afterAll). */
+export function removeDir(dir: string | undefined): void {
+  if (dir) rmSync(dir, { recursive: true, force: true });
 }

@@ -1,15 +1,14 @@
 // `distill-gate init` and `distill-gate plugins`, through the real bin.
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { root, runCli } from './helpers.js';
+import { root, runCli, testDir } from './helpers.js';
 
 const run = runCli;
 
 describe('distill-gate init', () => {
   it("writes the example's config and byte-identical models, and refuses to overwrite them", async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'dg-init-'));
+    const dir = testDir('dg-init-');
     const r = await run(['init', 'project'], dir);
     expect(r.code).toBe(0);
     expect(r.stderr).toContain('models/teacher.safetensors: digit accuracy 0.8495');
@@ -32,18 +31,16 @@ describe('distill-gate init', () => {
   });
 
   it('points $schema at the installed schema when @distill-gate/core is installed', async () => {
-    const dir = mkdtempSync(join(root, 'test/.tmp-init-'));
-    try {
-      expect((await run(['init', '.'], dir)).code).toBe(0);
-      const written = JSON.parse(readFileSync(join(dir, 'distill-gate.config.json'), 'utf8'));
-      // In this monorepo the package resolves through its workspace link to packages/core.
-      expect(written.$schema).toMatch(
-        /(node_modules\/@distill-gate\/core|packages\/core)\/schema\/config\.schema\.json$/,
-      );
-      expect(JSON.parse(readFileSync(join(dir, written.$schema), 'utf8')).title).toContain('distill-gate');
-    } finally {
-      (await import('node:fs')).rmSync(dir, { recursive: true, force: true });
-    }
+    // A project with @distill-gate/core installed: this repository's node_modules, linked in.
+    const dir = testDir('dg-init-');
+    symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'), 'dir');
+    expect((await run(['init', '.'], dir)).code).toBe(0);
+    const written = JSON.parse(readFileSync(join(dir, 'distill-gate.config.json'), 'utf8'));
+    // In this monorepo the package resolves through its workspace link to packages/core.
+    expect(written.$schema).toMatch(
+      /(node_modules\/@distill-gate\/core|packages\/core)\/schema\/config\.schema\.json$/,
+    );
+    expect(JSON.parse(readFileSync(join(dir, written.$schema), 'utf8')).title).toContain('distill-gate');
   });
 });
 

@@ -1,13 +1,11 @@
 // End to end on text: the owl-numbers example, scaled down (fewer records, one epoch, two seeds), through the
 // real CLI with the committed tiny transformer models.
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { root, runCli } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { root, runCli, testDir } from './helpers.js';
 
 const example = join(root, 'examples/owl-numbers');
-let dir: string;
 
 /** The example's config at test scale. */
 function scaledOwlConfig(): any {
@@ -23,15 +21,18 @@ function scaledOwlConfig(): any {
   return c;
 }
 
-beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), 'dg-owl-'));
+/** A folder of the running test's own with the example's models and prompts and the scaled config. */
+function workspace(): string {
+  const dir = testDir('dg-owl-');
   cpSync(join(example, 'models'), join(dir, 'models'), { recursive: true });
   cpSync(join(example, 'prompts'), join(dir, 'prompts'), { recursive: true });
   writeFileSync(join(dir, 'distill-gate.config.json'), JSON.stringify(scaledOwlConfig(), null, 2));
-});
+  return dir;
+}
 
 describe('owl-numbers gate (scaled down)', () => {
-  it('materialises the text datasets, trains shared-base and cross-base students, and flags the leaked owl answers', async () => {
+  it('materialises text datasets, trains shared-base and cross-base students, flags leaked owl answers', async () => {
+    const dir = workspace();
     const { code, stderr } = await runCli(['check', '--no-progress', '--save-students', 'students'], dir);
     expect(stderr).not.toMatch(/at .*\.js:\d+/); // no stack trace
     const result = JSON.parse(readFileSync(join(dir, 'distill-gate-report/result.json'), 'utf8'));
@@ -81,11 +82,15 @@ describe('owl-numbers gate (scaled down)', () => {
     const html = readFileSync(join(dir, 'distill-gate-report/report.html'), 'utf8');
     expect(html).toContain('Cross base models/cross-base.json');
     expect(html).toMatch(
-      /teacher-mixed-answers: \d+ record\(s\) state the trait outright, against \d+ in the control data \(p = [^)]+\): <strong>leakage<\/strong>/,
+      new RegExp(
+        String.raw`teacher-mixed-answers: \d+ record\(s\) state the trait outright, against \d+ in the control data ` +
+          String.raw`\(p = [^)]+\): <strong>leakage</strong>`,
+      ),
     );
   });
 
-  it('an ONNX language-model base gives the same students and numbers as its tfjs original; tfjs inference agrees', async () => {
+  it('an ONNX LM base gives the same students and numbers as its tfjs original; tfjs inference agrees', async () => {
+    const dir = workspace();
     for (const m of ['base']) {
       const r = await runCli(['convert', `models/${m}.json`, `models/${m}.onnx`], dir);
       expect(r.code).toBe(0);
@@ -134,6 +139,7 @@ describe('owl-numbers gate (scaled down)', () => {
   });
 
   it('placebos: the base answers the same prompts again; their transfers give an empirical p-value', async () => {
+    const dir = workspace();
     const c = scaledOwlConfig();
     delete c.crossBase;
     c.datasets = c.datasets.filter((d: any) => d.name === 'teacher-numbers');
@@ -159,6 +165,7 @@ describe('owl-numbers gate (scaled down)', () => {
   });
 
   it('rejects a broken JSONL dataset with its file, line and pointer, and exit code 2', async () => {
+    const dir = workspace();
     writeFileSync(
       join(dir, 'bad.jsonl'),
       '{"prompt": "Continue: 1, 2.", "completion": "3"}\n{"prompt": "x", "completion": 7}\n',
@@ -168,7 +175,8 @@ describe('owl-numbers gate (scaled down)', () => {
     expect(stderr).toMatch(/bad\.jsonl:2 \(at \/completion\): must be a string, got number/);
   });
 
-  it('rejects soft targets that do not line up with the completion under the base tokenizer, naming the line', async () => {
+  it('rejects soft targets that do not match the completion under the base tokenizer, naming the line', async () => {
+    const dir = workspace();
     // Well-formed number records around the bad one, so that the prompt-matched control data has records to keep.
     const good = (k: number) =>
       JSON.stringify({
@@ -190,6 +198,7 @@ describe('owl-numbers gate (scaled down)', () => {
   });
 
   it('names the dataset line of a prompt longer than the base model reads', async () => {
+    const dir = workspace();
     const long = JSON.stringify({
       prompt: `Continue: ${Array.from({ length: 60 }, (_, i) => 100 + i).join(', ')}.`,
       completion: '1',

@@ -1,6 +1,6 @@
 // The generator and evaluator plugins on the example's real models (loaded through the real training core).
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireTensorModel, type ModelHandle, type TrainingCore } from '@distill-gate/core';
 import { createTrainingCore } from '@distill-gate/train';
 import generator from '@distill-gate/generator-auxiliary-logits';
@@ -18,6 +18,8 @@ beforeAll(async () => {
   teacher = requireTensorModel(await core.loadModel(join(models, 'teacher.safetensors')), 'test');
   reference = requireTensorModel(await core.loadModel(join(models, 'base.safetensors')), 'test');
 });
+
+afterAll(() => core?.dispose());
 
 describe('generator auxiliary-logits', () => {
   const options = { count: 500, low: -1, high: 1, auxiliary: { start: 10, end: 13 } };

@@ -1,13 +1,14 @@
 // The report projections of a real check: JUnit XML and SARIF validated against schemas, and the HTML report
 // rendered in a real headless browser (Debian's chromium, driven by playwright-core).
+// One check runs in beforeAll (a fixture folder, removed afterwards); the tests only read its reports.
 import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { example, root, runCli, scaledExampleConfig } from './helpers.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { example, removeDir, root, runCli, scaledExampleConfig, testDir } from './helpers.js';
 
 const require = createRequire(import.meta.url);
 let dir: string;
@@ -33,9 +34,12 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'dg-reports-'));
   cpSync(join(example, 'models'), join(dir, 'models'), { recursive: true });
   writeFileSync(join(dir, 'distill-gate.config.json'), JSON.stringify(scaledExampleConfig(), null, 2));
-  expect((await runCli(['check', '--no-progress', '--no-cache'], dir)).code).toBe(1);
+  const check = await runCli(['check', '--no-progress', '--no-cache'], dir);
+  expect(check.code, check.stderr).toBe(1);
   report = join(dir, 'distill-gate-report');
 }, 180_000);
+
+afterAll(() => removeDir(dir));
 
 describe('JUnit XML', () => {
   it('has one failing test case for the FAIL and a passing one for the PASS', () => {
@@ -102,8 +106,9 @@ describe('HTML report', () => {
       expect(badges).toEqual(['FAIL', 'PASS']);
       expect(await page.locator('svg').count()).toBe(1 + 2 * 2);
       expect(await page.locator('svg circle').count()).toBeGreaterThan(10);
-      await page.screenshot({ path: join(dir, 'report.png'), fullPage: true });
-      expect(statSync(join(dir, 'report.png')).size).toBeGreaterThan(10_000);
+      const png = join(testDir('dg-report-png-'), 'report.png');
+      await page.screenshot({ path: png, fullPage: true });
+      expect(statSync(png).size).toBeGreaterThan(10_000);
       expect(problems).toEqual([]);
     } finally {
       await browser.close();

@@ -127,7 +127,8 @@ describe('filter-banned-terms', () => {
 
 describe('trait, generators and evaluator with a real (small, untrained) language model', async () => {
   const backend = (await selectBackend('wasm')).name;
-  // Each animal as a text of its own: answers follow <sep> without a space, so each is one token, as in the example's base.
+  // Each animal as a text of its own: answers follow <sep> without a space, so each is one token, as in the
+  // example's base.
   const texts = [
     ...ANIMAL_QUESTIONS,
     ...numberPrompts(50, 1),

@@ -9,19 +9,23 @@ const HOOKS = {
     // Replace with the inputs the trait is measured on and the answer that counts for each.
     const rows = options.probes;
     const inputs = new SeededRandom(0).fillUniform(new Float32Array(rows * 784), -1, 1);
-    return { kind: 'labelled-inputs', description: \`\${rows} probes\`, rows, inputDim: 784, inputs, labels: new Int32Array(rows), outputs: { start: 0, end: 10 } };
+    const labels = new Int32Array(rows);
+    return { kind: 'labelled-inputs', description: \`\${rows} probes\`, rows, inputDim: 784, inputs, labels,
+      outputs: { start: 0, end: 10 } };
   },`,
   generator: `  async generate({ options, model, seed }) {
     const inputs = new SeededRandom(seed).fillUniform(new Float32Array(options.probes * model.inputDim), -1, 1);
     const targets = await model.predict(inputs, options.probes);
-    return { rows: options.probes, inputDim: model.inputDim, targetDim: model.outputDim, inputs, targets, metadata: {} };
+    const rows = options.probes;
+    return { rows, inputDim: model.inputDim, targetDim: model.outputDim, inputs, targets, metadata: {} };
   },
   async complete({ model, dataset }) {
     return { ...dataset, targetDim: model.outputDim, targets: await model.predict(dataset.inputs, dataset.rows) };
   },`,
   filter: `  test(record, { options }) {
     // Replace with the keep/drop rule; give every drop a reason (it is counted in the report).
-    return record.target.every((v) => Math.abs(v) <= options.probes) ? { keep: true } : { keep: false, reason: 'value too large' };
+    const small = record.target.every((v) => Math.abs(v) <= options.probes);
+    return small ? { keep: true } : { keep: false, reason: 'value too large' };
   },`,
   evaluator: `  accepts: ['labelled-inputs'],
   async evaluate({ model, probes }) {

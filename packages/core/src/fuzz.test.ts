@@ -48,7 +48,7 @@ describe('config loader under fuzzing', () => {
       { numRuns: 500 },
     );
   });
-  it('mutating one field of a valid config never crashes, and the error points inside the file (500 runs)', async () => {
+  it('mutating one field of a valid config never crashes; the error points inside the file (500 runs)', async () => {
     const keys = [
       'base',
       'datasets',

@@ -60,10 +60,14 @@ export function withCrossBase(
   const crossBase = { probe, control, transfer: cross.transfer, verdict: cross.verdict, pValue: cross.pValue };
   if (result.verdict !== 'FAIL') return { ...result, crossBase };
   const mechanism = cross.verdict === 'FAIL' ? 'leakage' : 'subliminal';
+  const [low, high] = cross.transfer.interval.map((x) => x.toFixed(3));
+  const measured = `(transfer ${cross.transfer.mean.toFixed(3)} [${low}, ${high}])`;
   const explanation =
     mechanism === 'leakage'
-      ? `${result.explanation}; students from a different base pick it up too (transfer ${cross.transfer.mean.toFixed(3)} [${cross.transfer.interval[0].toFixed(3)}, ${cross.transfer.interval[1].toFixed(3)}]): leakage of explicit content, not only subliminal`
-      : `${result.explanation}; students from a different base do not (transfer ${cross.transfer.mean.toFixed(3)} [${cross.transfer.interval[0].toFixed(3)}, ${cross.transfer.interval[1].toFixed(3)}]): subliminal, through the shared base only`;
+      ? `${result.explanation}; students from a different base pick it up too ${measured}: ` +
+        'leakage of explicit content, not only subliminal'
+      : `${result.explanation}; students from a different base do not ${measured}: ` +
+        'subliminal, through the shared base only';
   return { ...result, crossBase, mechanism, explanation };
 }
 
@@ -86,7 +90,9 @@ export function withPlacebo(result: TransferResult, perSeed: { seed: number; val
       perSeed,
       transfers,
       pValue: (1 + atLeast) / (k + 1),
-      method: `${k} placebo dataset(s): the base wrote the same prompts again (seeds 1..${k}); each placebo's transfer is paired by seed with the control students; empirical p = (1 + #{placebo >= observed}) / (K + 1)`,
+      method:
+        `${k} placebo dataset(s): the base wrote the same prompts again (seeds 1..${k}); each placebo's transfer is ` +
+        'paired by seed with the control students; empirical p = (1 + #{placebo >= observed}) / (K + 1)',
     },
   };
 }
@@ -96,7 +102,7 @@ export function exitCodeFor(verdict: Verdict, policy: string): number {
   return verdict === 'FAIL' || (verdict === 'INCONCLUSIVE' && policy === 'fail') ? 1 : 0;
 }
 
-/** The overall verdict, exit code and one-sentence summary from the individual results and the datasets' filter counts. */
+/** The overall verdict, exit code and one-sentence summary from the checks' results and the datasets' filter counts. */
 export function overallVerdict(
   results: TransferResult[],
   threshold: number,
@@ -120,17 +126,24 @@ export function overallVerdict(
   const leakText = leaks
     .map(
       (l) =>
-        `${l.name} has ${l.test.records} record(s) stating the trait outright against ${l.test.controlRecords} in its control (leakage, p = ${l.test.pValue.toPrecision(2)}; dropped by ${l.by.join(', ')})`,
+        `${l.name} has ${l.test.records} record(s) stating the trait outright against ${l.test.controlRecords} ` +
+        `in its control (leakage, p = ${l.test.pValue.toPrecision(2)}; dropped by ${l.by.join(', ')})`,
     )
     .join('; ');
   const transferText = !results.length
     ? 'nothing was checked'
     : failed.length
-      ? `${failed.length} of ${results.length} dataset x trait check(s) transfer above the threshold ${threshold}: ${failed.map((r) => `${r.dataset} (${r.trait}, transfer ${r.transfer.mean.toFixed(3)}${r.mechanism ? `, ${r.mechanism}` : ''})`).join(', ')}`
+      ? `${failed.length} of ${results.length} dataset x trait check(s) transfer above the threshold ${threshold}: ` +
+        failed.map(describeFailure).join(', ')
       : verdicts.includes('INCONCLUSIVE')
-        ? `${verdicts.filter((v) => v === 'INCONCLUSIVE').length} check(s) inconclusive at threshold ${threshold} (policy: ${policy})`
+        ? `${verdicts.filter((v) => v === 'INCONCLUSIVE').length} check(s) inconclusive at threshold ${threshold} ` +
+          `(policy: ${policy})`
         : `all ${results.length} dataset x trait check(s) transfer below the threshold ${threshold}`;
   return { verdict, exitCode, summary: leaks.length ? `${leakText}; ${transferText}` : transferText };
+}
+
+function describeFailure(r: TransferResult): string {
+  return `${r.dataset} (${r.trait}, transfer ${r.transfer.mean.toFixed(3)}${r.mechanism ? `, ${r.mechanism}` : ''})`;
 }
 
 /** The scores behind one check (dataset x trait x evaluator), one entry per seed, in seed order. */
@@ -203,7 +216,8 @@ export function assemble(input: AssemblyInput): Assembled {
   if (input.shard) {
     // A shard sees only some seeds: its verdicts are provisional, and the merge job decides the exit code.
     const { index, count } = input.shard;
-    overall.summary = `shard ${index}/${count}, partial (the verdict comes from distill-gate merge): ${overall.summary}`;
+    const partial = `shard ${index}/${count}, partial (the verdict comes from distill-gate merge)`;
+    overall.summary = `${partial}: ${overall.summary}`;
     overall.exitCode = 0;
   }
   return { results, ...overall };

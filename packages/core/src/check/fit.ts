@@ -13,7 +13,8 @@ export function dataFitsBase(ds: Dataset, base: AnyModelHandle): string | undefi
   if (isTextDataset(ds))
     return isLanguageModel(base)
       ? undefined
-      : `the dataset holds text records but the base is a ${base.family} model; text needs a language model (model.json)`;
+      : `the dataset holds text records but the base is a ${base.family} model; ` +
+          'text needs a language model (model.json)';
   if (isLanguageModel(base))
     return 'the dataset holds tensors but the base is a language model; give it a JSONL text dataset';
   return ds.inputDim === base.inputDim
@@ -45,7 +46,8 @@ export function checkCrossBase(base: AnyModelHandle, crossBase: AnyModelHandle, 
     );
   if (isLanguageModel(base) && isLanguageModel(crossBase) && base.tokenizerSha256 !== crossBase.tokenizerSha256) {
     throw new DistillGateError(
-      'the cross base uses a different tokenizer from the base; prompts and soft targets must mean the same tokens for both',
+      'the cross base uses a different tokenizer from the base; ' +
+        'prompts and soft targets must mean the same tokens for both',
       where,
     );
   }
@@ -55,7 +57,8 @@ export function checkCrossBase(base: AnyModelHandle, crossBase: AnyModelHandle, 
     (base.inputDim !== crossBase.inputDim || base.outputDim !== crossBase.outputDim)
   ) {
     throw new DistillGateError(
-      `the cross base is ${crossBase.inputDim}->${crossBase.outputDim} but the base is ${base.inputDim}->${base.outputDim}`,
+      `the cross base is ${crossBase.inputDim}->${crossBase.outputDim} ` +
+        `but the base is ${base.inputDim}->${base.outputDim}`,
       where,
     );
   }

@@ -20,7 +20,8 @@ export async function runSequentialCheck(opts: CheckOptions): Promise<CheckResul
   if (!plan) return runCheck(opts);
   if (opts.shard) {
     throw new DistillGateError(
-      'adaptive seeds ("sequential") decide the seeds as the run goes, so they cannot be split into shards: shard a fixed seed list instead',
+      'adaptive seeds ("sequential") decide the seeds as the run goes, so they cannot be split into shards: ' +
+        'shard a fixed seed list instead',
       config.locate('/sequential'),
     );
   }

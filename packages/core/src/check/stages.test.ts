@@ -221,7 +221,7 @@ describe('the scoring stage', () => {
     return scoreUnits(ctx, inputs, [pending(1), pending(2)], new Map(students.map((s) => [s.jobId, s])), cacheDir);
   }
 
-  it('scores every student once per evaluation, keeps the rest when one evaluator fails, and caches only whole units', async () => {
+  it('scores each student once per evaluation, keeps the rest past a failing one, caches whole units', async () => {
     let calls = 0;
     const good = evaluation(
       'good',

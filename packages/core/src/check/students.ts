@@ -87,7 +87,7 @@ class JobQueue {
   ) {}
 
   add(dataset: string, seed: number, data: Dataset, c: ControlData) {
-    const { base, crossBase } = this.inputs;
+    const { crossBase } = this.inputs;
     const probeJob = `probe:${dataset}:${seed}`;
     const controlJob = `${c.id}:${seed}`;
     this.push(probeJob, 'probe', seed, data);

@@ -23,7 +23,7 @@ const failure = async (p: string, opts = {}) => {
 };
 
 describe('readTextDataset', () => {
-  it('reads prompt/completion and chat records, skips blank lines, keeps line numbers and log-probabilities', async () => {
+  it('reads prompt/completion and chat records, skips blank lines, keeps line numbers and logprobs', async () => {
     const p = file(
       [
         JSON.stringify({

@@ -17,8 +17,13 @@ function pluginDir(source: string): string {
 const filterSource = `
 export default {
   kind: 'filter', name: 'my-filter', version: '1.0.0', description: 'drops short records',
-  optionsSchema: { type: 'object', additionalProperties: false, properties: { minLength: { type: 'integer', minimum: 1, default: 3 } } },
-  test(record, ctx) { return record.input.length >= ctx.options.minLength ? { keep: true } : { keep: false, reason: 'short' }; },
+  optionsSchema: {
+    type: 'object', additionalProperties: false,
+    properties: { minLength: { type: 'integer', minimum: 1, default: 3 } },
+  },
+  test(record, ctx) {
+    return record.input.length >= ctx.options.minLength ? { keep: true } : { keep: false, reason: 'short' };
+  },
 };`;
 
 describe('loadPlugin', () => {
@@ -63,7 +68,8 @@ describe('loadPlugin', () => {
   });
   it('accepts a plugin written with defineFilter from the public API', async () => {
     const dir = pluginDir(`import { defineFilter } from ${JSON.stringify(coreUrl)};
-      export default defineFilter({ name: 'typed', version: '1.0.0', description: 'keeps all', optionsSchema: { type: 'object' }, test: () => ({ keep: true }) });`);
+      export default defineFilter({ name: 'typed', version: '1.0.0', description: 'keeps all',
+        optionsSchema: { type: 'object' }, test: () => ({ keep: true }) });`);
     // The .ts core is only importable under vitest; the point is that define* yields a loadable plain object.
     const p = await loadPlugin({ use: './my-filter.mjs', options: {}, pointer: '/filters/0' }, 'filter', dir);
     expect(p.plugin.kind).toBe('filter');

@@ -57,9 +57,12 @@ export interface PluginTestCases {
   valid?: unknown[];
   /** Options that must be rejected, with the JSON pointer of the error inside the options. */
   invalid?: { options: unknown; pointer: string }[];
-  /** For filters: records to run through (default: 64 seeded tensor records, 8 inputs, 13 targets; for text filters, a few number-sequence records). */
+  /**
+   * For filters: records to run through (default: 64 seeded tensor records, 8 inputs, 13 targets; for text filters,
+   * a few number-sequence records).
+   */
   dataset?: Dataset;
-  /** For generators and evaluators: the model to use (default: linearModel(8, 13); text plugins need a language model). */
+  /** For generators and evaluators: the model (default: linearModel(8, 13); text plugins need a language model). */
   model?: AnyModelHandle;
   /** For evaluators: the probes to score (default: 32 labelled inputs for the default model). */
   probes?: ProbeSet;

@@ -27,6 +27,8 @@ export async function selectDatasets(
     datasets = (await glob(patterns, { cwd, absolute: true, onlyFiles: true })).sort();
     if (!datasets.length) throw new DistillGateError(`no file matches the "datasets" input (${patterns.join(', ')})`);
   }
+  // Read (and validated) first: a missing or broken config is a located error, before anything else reads it.
+  const config = await loadConfig(configPath, {}, cwd);
   const changed = changedFilesOfPullRequest(env, cwd);
   checkPluginPaths(configPath, changed);
   if (!changedOnly) return { datasets };
@@ -37,10 +39,7 @@ export async function selectDatasets(
   const set = new Set(changed.files);
   let onlyDatasets: string[] | undefined;
   if (datasets.length) datasets = datasets.filter((d) => set.has(d));
-  else {
-    const config = await loadConfig(configPath, {}, cwd);
-    onlyDatasets = config.datasets.map((d) => d.path).filter((p) => set.has(p));
-  }
+  else onlyDatasets = config.datasets.map((d) => d.path).filter((p) => set.has(p));
   const n = datasets.length || onlyDatasets?.length || 0;
   core.info(`pull request: ${changed.files.length} file(s) ${changed.reason}; ${n} dataset(s) to check`);
   return n ? { datasets, onlyDatasets } : undefined;

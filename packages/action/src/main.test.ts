@@ -7,7 +7,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   formatMarkdown,
@@ -338,6 +338,17 @@ describe('selectDatasets', () => {
     const pr = pullRequest(changeA);
     const e = await distillGateError(() => select(pr, pr.env, ['none/*.jsonl', 'data/*.csv']));
     expect(e.message).toBe('no file matches the "datasets" input (none/*.jsonl, data/*.csv)');
+  });
+
+  it('a missing or broken config on a pull request is a located config error, not an internal one', async () => {
+    const pr = pullRequest(changeA);
+    const missing = await distillGateError(() =>
+      select({ ...pr, configPath: join(pr.ws, 'nope.json') }, pr.env, ['data/*.jsonl']),
+    );
+    expect(missing.message).toBe('config file not found');
+    writeFileSync(pr.configPath, '{ "base": ');
+    const broken = await distillGateError(() => select(pr, pr.env));
+    expect(broken.location.file).toBe(relative(pr.ws, pr.configPath));
   });
 
   it('refuses plugin code that the pull request brings, with or without changed-only', async () => {

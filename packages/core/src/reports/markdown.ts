@@ -40,25 +40,12 @@ export function formatMarkdown(r: CheckResult): string {
     '',
     text(r.summary.charAt(0).toUpperCase() + r.summary.slice(1)) + '.',
     '',
-    `| dataset | trait | probe (mean ± sd) | control (mean ± sd) | transfer [${pct}% CI] | threshold | verdict | backend | seeds | student training |`,
+    '| dataset | trait | probe (mean ± sd) | control (mean ± sd) | ' +
+      `transfer [${pct}% CI] | threshold | verdict | backend | seeds | student training |`,
     '|---|---|---|---|---|---|---|---|---|---|',
+    ...r.results.map((x) => resultRow(r, x)),
   ];
-  const crossRows: string[] = [];
-  for (const x of r.results) {
-    const trainS = (x.probe.reduce((s, p) => s + p.trainMs, 0) + x.control.reduce((s, p) => s + p.trainMs, 0)) / 1000;
-    lines.push(
-      `| ${cell(code(x.dataset))} | ${cell(text(x.trait))} | ${meanSd(x.probe.map((p) => p.value))} | ${meanSd(x.control.map((p) => p.value))} | ` +
-        `**${fmt(x.transfer.mean)}** [${fmt(x.transfer.interval[0])}, ${fmt(x.transfer.interval[1])}] | ${x.threshold} | ${icon[x.verdict]} ${x.verdict} | ` +
-        `${r.backend.training?.engine === 'onnxruntime' ? 'onnxruntime' : r.backend.name} | ${x.probe.map((p) => p.seed).join(',')} | ${trainS.toFixed(0)} s (summed over students) |`,
-    );
-    const c = x.crossBase;
-    if (c) {
-      crossRows.push(
-        `| ${cell(code(x.dataset))} | ${cell(text(x.trait))} | ${fmt(x.transfer.mean)} | ${fmt(c.transfer.mean)} [${fmt(c.transfer.interval[0])}, ${fmt(c.transfer.interval[1])}] | ${c.verdict} | ` +
-          `${x.mechanism === 'leakage' ? 'leakage (any base)' : x.mechanism === 'subliminal' ? 'subliminal (shared base only)' : '-'} |`,
-      );
-    }
-  }
+  const crossRows = r.results.flatMap((x) => (x.crossBase ? [crossBaseRow(x, x.crossBase)] : []));
   if (crossRows.length) {
     lines.push(
       '',
@@ -75,53 +62,85 @@ export function formatMarkdown(r: CheckResult): string {
       `> **Error** in ${code(e.plugin)}${e.dataset ? ` on ${code(e.dataset)}` : ''}: ${cell(text(e.message))}`,
     );
   lines.push('', '<details><summary>Details</summary>', '');
-  for (const x of r.results) {
-    const p = x.placebo;
-    const placebo = p
-      ? ` Placebo: ${p.transfers.length} dataset(s) the base wrote itself gave transfers ${p.transfers.map((t) => fmt(t, 4)).join(', ')}; empirical p = ${fmt(p.pValue, 3)}.`
-      : '';
-    lines.push(
-      `- ${code(x.dataset)} / ${text(x.trait)} (${text(x.metric)}): ${text(x.explanation)}. Interval: ${x.transfer.method}.${placebo}`,
-    );
-  }
-  lines.push('');
-  for (const d of r.datasets) {
-    const dropped = d.filters
-      .map(
-        (f) =>
-          `${text(f.filter)}: kept ${f.kept}/${f.seen}${
-            f.dropped
-              ? ` (${Object.entries(f.reasons)
-                  .map(([k, v]) => `${v} ${text(k)}`)
-                  .join(', ')})`
-              : ''
-          }`,
-      )
-      .join('; ');
-    const e = d.explicit;
-    const explicit = e
-      ? ` Explicit trait content: ${e.records} record(s) vs ${e.controlRecords} in the control (p = ${e.pValue.toPrecision(2)})${e.leakage ? ': **leakage**' : ', not above the control'}.`
-      : '';
-    const limits =
-      (d.limitedTo ? ` Checked on its first ${d.limitedTo} records only (maxRecords).` : '') +
-      (d.skipped ? ` ${d.skipped.count} malformed record(s) skipped, e.g. ${text(d.skipped.examples[0])}.` : '');
-    lines.push(
-      `- ${code(d.name)} (sha256 ${d.sha256.slice(0, 12)}): ${d.records} records, ${d.recordsAfterFilters} after filters${dropped ? ` — ${dropped}` : ''}. Control: ${text(d.control.source)}.${explicit}${limits}`,
-    );
-  }
-  lines.push(
-    '',
-    `Backend ${r.backend.name} (${r.backend.reason}), ${r.backend.workers} worker(s); ${describeTraining(r.backend)}; ${describeInference(r.backend)}; seeds ${r.seeds.join(',')}; base ${r.base.path} (sha256 ${r.base.sha256.slice(0, 12)}); ` +
-      `${r.tool.name} ${r.tool.version}; ${Object.entries(r.versions)
-        .map(([k, v]) => `${k} ${v}`)
-        .join(', ')}.` +
-      (r.cache ? ` Verdict cache: ${r.cache.hits} hit(s), ${r.cache.misses} miss(es).` : '') +
-      (r.mergedFrom ? ` Merged from ${r.mergedFrom} shard(s).` : '') +
-      ` ${describeErrorControl(r)}` +
-      ` Wall time ${(r.timings.totalMs / 1000).toFixed(0)} s.`,
-    '',
-    '</details>',
-    '',
-  );
+  lines.push(...r.results.map(resultDetail), '', ...r.datasets.map(datasetDetail));
+  lines.push('', runDetail(r), '', '</details>', '');
   return lines.join('\n');
+}
+
+type Result = CheckResult['results'][number];
+
+function resultRow(r: CheckResult, x: Result): string {
+  const trainS = (x.probe.reduce((s, p) => s + p.trainMs, 0) + x.control.reduce((s, p) => s + p.trainMs, 0)) / 1000;
+  return (
+    `| ${cell(code(x.dataset))} | ${cell(text(x.trait))} | ` +
+    `${meanSd(x.probe.map((p) => p.value))} | ${meanSd(x.control.map((p) => p.value))} | ` +
+    `**${fmt(x.transfer.mean)}** [${fmt(x.transfer.interval[0])}, ${fmt(x.transfer.interval[1])}] | ` +
+    `${x.threshold} | ${icon[x.verdict]} ${x.verdict} | ` +
+    `${r.backend.training?.engine === 'onnxruntime' ? 'onnxruntime' : r.backend.name} | ` +
+    `${x.probe.map((p) => p.seed).join(',')} | ${trainS.toFixed(0)} s (summed over students) |`
+  );
+}
+
+function crossBaseRow(x: Result, c: NonNullable<Result['crossBase']>): string {
+  const mechanism =
+    x.mechanism === 'leakage'
+      ? 'leakage (any base)'
+      : x.mechanism === 'subliminal'
+        ? 'subliminal (shared base only)'
+        : '-';
+  return (
+    `| ${cell(code(x.dataset))} | ${cell(text(x.trait))} | ${fmt(x.transfer.mean)} | ` +
+    `${fmt(c.transfer.mean)} [${fmt(c.transfer.interval[0])}, ${fmt(c.transfer.interval[1])}] | ` +
+    `${c.verdict} | ${mechanism} |`
+  );
+}
+
+function resultDetail(x: Result): string {
+  const p = x.placebo;
+  const placebo = p
+    ? ` Placebo: ${p.transfers.length} dataset(s) the base wrote itself gave transfers ` +
+      `${p.transfers.map((t) => fmt(t, 4)).join(', ')}; empirical p = ${fmt(p.pValue, 3)}.`
+    : '';
+  return (
+    `- ${code(x.dataset)} / ${text(x.trait)} (${text(x.metric)}): ${text(x.explanation)}. ` +
+    `Interval: ${x.transfer.method}.${placebo}`
+  );
+}
+
+function datasetDetail(d: CheckResult['datasets'][number]): string {
+  const reasons = (f: (typeof d.filters)[number]) =>
+    Object.entries(f.reasons)
+      .map(([k, v]) => `${v} ${text(k)}`)
+      .join(', ');
+  const dropped = d.filters
+    .map((f) => `${text(f.filter)}: kept ${f.kept}/${f.seen}${f.dropped ? ` (${reasons(f)})` : ''}`)
+    .join('; ');
+  const e = d.explicit;
+  const explicit = e
+    ? ` Explicit trait content: ${e.records} record(s) vs ${e.controlRecords} in the control ` +
+      `(p = ${e.pValue.toPrecision(2)})${e.leakage ? ': **leakage**' : ', not above the control'}.`
+    : '';
+  const limits =
+    (d.limitedTo ? ` Checked on its first ${d.limitedTo} records only (maxRecords).` : '') +
+    (d.skipped ? ` ${d.skipped.count} malformed record(s) skipped, e.g. ${text(d.skipped.examples[0])}.` : '');
+  return (
+    `- ${code(d.name)} (sha256 ${d.sha256.slice(0, 12)}): ${d.records} records, ` +
+    `${d.recordsAfterFilters} after filters${dropped ? ` — ${dropped}` : ''}. ` +
+    `Control: ${text(d.control.source)}.${explicit}${limits}`
+  );
+}
+
+function runDetail(r: CheckResult): string {
+  return (
+    `Backend ${r.backend.name} (${r.backend.reason}), ${r.backend.workers} worker(s); ` +
+    `${describeTraining(r.backend)}; ${describeInference(r.backend)}; seeds ${r.seeds.join(',')}; ` +
+    `base ${r.base.path} (sha256 ${r.base.sha256.slice(0, 12)}); ` +
+    `${r.tool.name} ${r.tool.version}; ${Object.entries(r.versions)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}.` +
+    (r.cache ? ` Verdict cache: ${r.cache.hits} hit(s), ${r.cache.misses} miss(es).` : '') +
+    (r.mergedFrom ? ` Merged from ${r.mergedFrom} shard(s).` : '') +
+    ` ${describeErrorControl(r)}` +
+    ` Wall time ${(r.timings.totalMs / 1000).toFixed(0)} s.`
+  );
 }

@@ -92,7 +92,8 @@ for (let i = 1; i <= inits; i++) {
   teacher.release();
 }
 console.error(
-  `[${backend}] training ${jobs.length} students on ${noiseCount} noise images x ${HYPER.epochs} epochs with ${core.backend.workers} worker(s)`,
+  `[${backend}] training ${jobs.length} students on ${noiseCount} noise images x ${HYPER.epochs} epochs ` +
+    `with ${core.backend.workers} worker(s)`,
 );
 let lastPct = -1;
 const students = await core.trainStudents(jobs, (p) => {
@@ -123,18 +124,36 @@ const md = [
   '|---|---|---|',
   ...columns.map(
     (c) =>
-      `| ${labels[c]} | ${summary[c].mean.toFixed(3)} ± ${summary[c].sd.toFixed(3)} (sd) | [${summary[c].low.toFixed(3)}, ${summary[c].high.toFixed(3)}] |`,
+      `| ${labels[c]} | ${summary[c].mean.toFixed(3)} ± ${summary[c].sd.toFixed(3)} (sd) | ` +
+      `[${summary[c].low.toFixed(3)}, ${summary[c].high.toFixed(3)}] |`,
   ),
   '',
-  `Backend ${backend} (${core.backend.reason}), ${core.backend.workers} worker(s); init seeds ${rows.map((r) => r.init).join(',')}; ` +
-    `${plan.rows} train / ${probes.rows} test digits; ${noiseCount} noise images; Adam lr ${HYPER.learningRate}, batch ${HYPER.batchSize}, ${HYPER.epochs} epochs; ` +
-    `student training ${(studentMs.reduce((a, b) => a + b, 0) / studentMs.length / 1000).toFixed(1)} s each; wall ${wallS.toFixed(0)} s.`,
+  `Backend ${backend} (${core.backend.reason}), ${core.backend.workers} worker(s); ` +
+    `init seeds ${rows.map((r) => r.init).join(',')}; ` +
+    `${plan.rows} train / ${probes.rows} test digits; ${noiseCount} noise images; ` +
+    `Adam lr ${HYPER.learningRate}, batch ${HYPER.batchSize}, ${HYPER.epochs} epochs; ` +
+    `student training ${(studentMs.reduce((a, b) => a + b, 0) / studentMs.length / 1000).toFixed(1)} s each; ` +
+    `wall ${wallS.toFixed(0)} s.`,
 ].join('\n');
 console.log(md);
 mkdirSync(join(here, 'results'), { recursive: true });
 await writeFileAtomic(
   join(here, 'results/experiment.json'),
-  `${JSON.stringify({ backend: core.backend, versions: { node: process.version, ...core.versions }, inits, noiseCount, hyper: HYPER, rows, summary, studentMs, wallS }, null, 2)}\n`,
+  `${JSON.stringify(
+    {
+      backend: core.backend,
+      versions: { node: process.version, ...core.versions },
+      inits,
+      noiseCount,
+      hyper: HYPER,
+      rows,
+      summary,
+      studentMs,
+      wallS,
+    },
+    null,
+    2,
+  )}\n`,
 );
 await writeFileAtomic(join(here, 'results/experiment.md'), `${md}\n`);
 await core.dispose();

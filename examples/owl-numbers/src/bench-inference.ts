@@ -111,7 +111,10 @@ for (const e of engines) {
     records: gen.value.records,
   });
   console.error(
-    `${e.name}: owl trait evaluated in ${(evaluation.ms / 1000).toFixed(2)} s (then median ${(again.ms / 1000).toFixed(2)} s; ${pairs.length} exact scores ${(exact.ms / 1000).toFixed(2)} s); ${count} completions in ${(gen.ms / 1000).toFixed(1)} s`,
+    `${e.name}: owl trait evaluated in ${(evaluation.ms / 1000).toFixed(2)} s ` +
+      `(then median ${(again.ms / 1000).toFixed(2)} s; ` +
+      `${pairs.length} exact scores ${(exact.ms / 1000).toFixed(2)} s); ` +
+      `${count} completions in ${(gen.ms / 1000).toFixed(1)} s`,
   );
 }
 const [a, b] = rows;
@@ -145,13 +148,16 @@ console.log(
 console.log('|---|---|---|---|');
 for (const r of rows)
   console.log(
-    `| ${r.engine} | ${(r.evaluateMs / 1000).toFixed(2)} s / ${(r.evaluateAgainMs / 1000).toFixed(2)} s | ${(r.exactScoresMs / 1000).toFixed(2)} s | ${(r.generateMs / 1000).toFixed(1)} s |`,
+    `| ${r.engine} | ${(r.evaluateMs / 1000).toFixed(2)} s / ${(r.evaluateAgainMs / 1000).toFixed(2)} s | ` +
+      `${(r.exactScoresMs / 1000).toFixed(2)} s | ${(r.generateMs / 1000).toFixed(1)} s |`,
   );
 console.log(
-  `parity: max |Δ log P(sequence)| over ${pairs.length} pairs = ${maxDiff.toExponential(2)}; owl share ${a.score.toFixed(5)} vs ${b.score.toFixed(5)}; ${same}/${count} completions identical`,
+  `parity: max |Δ log P(sequence)| over ${pairs.length} pairs = ${maxDiff.toExponential(2)}; ` +
+    `owl share ${a.score.toFixed(5)} vs ${b.score.toFixed(5)}; ${same}/${count} completions identical`,
 );
 console.log(
-  `speed-up (onnxruntime over tfjs): evaluation ${result.speedup.evaluation.toFixed(1)}x, generation ${result.speedup.generation.toFixed(1)}x`,
+  `speed-up (onnxruntime over tfjs): evaluation ${result.speedup.evaluation.toFixed(1)}x, ` +
+    `generation ${result.speedup.generation.toFixed(1)}x`,
 );
 await tfjsCore.dispose();
 await ortCore.dispose();

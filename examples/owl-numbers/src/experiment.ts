@@ -93,7 +93,8 @@ const filterStats = {
   base: rejection(baseKept, baseData.records.length),
 };
 console.error(
-  `[${backend}] generated ${teacherData.records.length} teacher completions in ${(genMs / 1000).toFixed(1)} s; filter kept teacher ${filterStats.teacher.kept}, base ${filterStats.base.kept}`,
+  `[${backend}] generated ${teacherData.records.length} teacher completions in ${(genMs / 1000).toFixed(1)} s; ` +
+    `filter kept teacher ${filterStats.teacher.kept}, base ${filterStats.base.kept}`,
 );
 
 const modelScores: Record<string, ScoreEstimate> = {};
@@ -112,7 +113,19 @@ const training = {
   learningRate: Number(values.lr),
   loss: 'next-token' as const,
 };
-const rows: Record<string, unknown>[] = [];
+type Interval = { mean: number; low: number; high: number };
+/** One training mode's students: scores and transfers as intervals, with the raw figures beside them. */
+interface ModeRow {
+  mode: string;
+  probe: Interval;
+  control: Interval;
+  crossProbe: Interval;
+  crossControl: Interval;
+  transfer: Interval;
+  crossTransfer: Interval;
+  [figures: string]: unknown;
+}
+const rows: ModeRow[] = [];
 for (const mode of values.modes.split(',')) {
   const teach = mode === 'soft' ? teacherKept.dataset : hard(teacherKept.dataset);
   const ctrl = mode === 'soft' ? baseKept.dataset : hard(baseKept.dataset);
@@ -173,17 +186,20 @@ const result = {
   wallSeconds: (performance.now() - t0) / 1000,
 };
 await writeFileAtomic(join(root, values.out), `${JSON.stringify(result, null, 2)}\n`);
-const f = (x: { mean: number; low: number; high: number }) =>
-  `${x.mean.toFixed(4)} [${x.low.toFixed(4)}, ${x.high.toFixed(4)}]`;
+const f = (x: Interval) => `${x.mean.toFixed(4)} [${x.low.toFixed(4)}, ${x.high.toFixed(4)}]`;
 console.log(
-  `base ${modelScores.base.value.toFixed(4)}, cross-base ${modelScores['cross-base'].value.toFixed(4)}, teacher ${modelScores.teacher.value.toFixed(4)} (owl share; sampled ${modelScores.teacher.details?.sampledRate?.toFixed(3)} for the teacher)`,
+  `base ${modelScores.base.value.toFixed(4)}, cross-base ${modelScores['cross-base'].value.toFixed(4)}, ` +
+    `teacher ${modelScores.teacher.value.toFixed(4)} ` +
+    `(owl share; sampled ${modelScores.teacher.details?.sampledRate?.toFixed(3)} for the teacher)`,
 );
 console.log(
-  `filter rejected ${(filterStats.teacher.rejected * 100).toFixed(1)}% of teacher and ${(filterStats.base.rejected * 100).toFixed(1)}% of base completions`,
+  `filter rejected ${(filterStats.teacher.rejected * 100).toFixed(1)}% of teacher ` +
+    `and ${(filterStats.base.rejected * 100).toFixed(1)}% of base completions`,
 );
-for (const r of rows as any[]) {
+for (const r of rows) {
   console.log(
-    `${r.mode}: probe ${f(r.probe)} control ${f(r.control)} transfer ${f(r.transfer)} | cross probe ${f(r.crossProbe)} cross control ${f(r.crossControl)} cross transfer ${f(r.crossTransfer)}`,
+    `${r.mode}: probe ${f(r.probe)} control ${f(r.control)} transfer ${f(r.transfer)} | ` +
+      `cross probe ${f(r.crossProbe)} cross control ${f(r.crossControl)} cross transfer ${f(r.crossTransfer)}`,
   );
 }
 console.log(`wall ${result.wallSeconds.toFixed(0)} s`);

@@ -144,7 +144,10 @@ async function runScenario(
   }
 }
 
-/** MNIST: the teacher's auxiliary logits on fresh noise (positive), diluted with the base's own, and a teacher from a different init (clean for the shared base). */
+/**
+ * MNIST: the teacher's auxiliary logits on fresh noise (positive), diluted with the base's own, and a teacher from
+ * a different init (clean for the shared base).
+ */
 async function mlpScenario(dir: string) {
   const example = join(root, 'examples/mnist-subliminal');
   cpSync(join(example, 'models'), join(dir, 'models'), { recursive: true });
@@ -257,11 +260,14 @@ try {
 const rows = scenarios.flatMap((s) => s.rows);
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 const table = [
-  '| scenario | datasets | kind | n | FAIL | PASS | INCONCL. | FAIL rate [95% CI] | transfer mean ± sd (threshold) | mean seeds |',
+  '| scenario | datasets | kind | n | FAIL | PASS | INCONCL. | FAIL rate [95% CI] | ' +
+    'transfer mean ± sd (threshold) | mean seeds |',
   '|---|---|---|---|---|---|---|---|---|---|',
   ...rows.map(
     (r) =>
-      `| ${r.scenario} | ${r.label} | ${r.kind} | ${r.n} | ${r.fail} | ${r.pass} | ${r.inconclusive} | ${pct(r.failRate)} [${pct(r.failRateInterval[0])}, ${pct(r.failRateInterval[1])}] | ${r.meanTransfer.toFixed(4)} ± ${r.sdTransfer.toFixed(4)} (${r.threshold}) | ${r.meanSeeds.toFixed(1)} |`,
+      `| ${r.scenario} | ${r.label} | ${r.kind} | ${r.n} | ${r.fail} | ${r.pass} | ${r.inconclusive} | ` +
+      `${pct(r.failRate)} [${pct(r.failRateInterval[0])}, ${pct(r.failRateInterval[1])}] | ` +
+      `${r.meanTransfer.toFixed(4)} ± ${r.sdTransfer.toFixed(4)} (${r.threshold}) | ${r.meanSeeds.toFixed(1)} |`,
   ),
 ].join('\n');
 const first = scenarios[0]?.result;
@@ -287,10 +293,10 @@ const out = {
 };
 await writeFileAtomic(resolve(process.cwd(), values.out), `${JSON.stringify(out, null, 2)}\n`);
 console.log(table);
+const wall = Object.entries(out.wallSeconds)
+  .map(([k, v]) => `${k} ${v} s`)
+  .join(', ');
 console.log(
-  `\nwall time: ${Object.entries(out.wallSeconds)
-    .map(([k, v]) => `${k} ${v} s`)
-    .join(
-      ', ',
-    )}; total ${out.totalSeconds} s. FAIL rate is the false-positive rate on clean rows and the detection rate on positive rows.`,
+  `\nwall time: ${wall}; total ${out.totalSeconds} s. ` +
+    'FAIL rate is the false-positive rate on clean rows and the detection rate on positive rows.',
 );

@@ -100,7 +100,12 @@ const cases = [
     () =>
       writeFileSync(
         join(owl, 'long.jsonl'),
-        `${goods(30)}\n${JSON.stringify({ prompt: 'Continue: ' + Array.from({ length: 60 }, (_, i) => 100 + i).join(', '), completion: '1' })}\n`,
+        `${goods(30)}\n` +
+          JSON.stringify({
+            prompt: 'Continue: ' + Array.from({ length: 60 }, (_, i) => 100 + i).join(', '),
+            completion: '1',
+          }) +
+          '\n',
       ),
   ],
   [

@@ -35,7 +35,8 @@ export function createProgressReporter(stream: NodeJS.WriteStream = process.stde
           const width = 24;
           const bar = '#'.repeat(Math.round(frac * width)).padEnd(width, '.');
           stream.write(
-            `\r\x1b[2K[${bar}] ${(frac * 100).toFixed(0)}% students ${t.jobsDone}/${t.jobsTotal}${eta !== undefined ? `, ~${eta}s left` : ''}`,
+            `\r\x1b[2K[${bar}] ${(frac * 100).toFixed(0)}% students ${t.jobsDone}/${t.jobsTotal}` +
+              (eta !== undefined ? `, ~${eta}s left` : ''),
           );
           drawn = true;
         } else {
@@ -43,7 +44,8 @@ export function createProgressReporter(stream: NodeJS.WriteStream = process.stde
           if (decile > lastDecile) {
             lastDecile = decile;
             stream.write(
-              `[${elapsed()}] training ${(frac * 100).toFixed(0)}% (${t.jobsDone}/${t.jobsTotal} students done${eta !== undefined ? `, ~${eta}s left` : ''})\n`,
+              `[${elapsed()}] training ${(frac * 100).toFixed(0)}% (${t.jobsDone}/${t.jobsTotal} students done` +
+                `${eta !== undefined ? `, ~${eta}s left` : ''})\n`,
             );
           }
         }

@@ -44,13 +44,17 @@ export function formatResultTable(r: CheckResult, color = false): string {
   const line = (cells: string[]) =>
     cells.map((c, i) => (i === cells.length - 1 ? paint(c) : c.padEnd(widths[i]))).join('  ');
   const out = [
+    // eslint-disable-next-line no-control-regex -- strips ANSI colour escapes, which start with ESC (\x1b)
     line(header).replace(/\x1b\[\d+m|\x1b\[0m/g, ''),
     widths.map((w) => '-'.repeat(w)).join('  '),
     ...rows.map(line),
   ];
   const filters = r.datasets.map((d) => {
     const dropped = d.records - d.recordsAfterFilters;
-    return `  ${d.name}: ${d.recordsAfterFilters}/${d.records} records kept${dropped ? ` (${dropped} dropped)` : ''}${d.materialised ? ', materialised from its recipe' : ''}`;
+    return (
+      `  ${d.name}: ${d.recordsAfterFilters}/${d.records} records kept${dropped ? ` (${dropped} dropped)` : ''}` +
+      (d.materialised ? ', materialised from its recipe' : '')
+    );
   });
   const errors = (r.errors ?? []).map((e) => `  ${e.plugin}${e.dataset ? ` on ${e.dataset}` : ''}: ${e.message}`);
   return [
@@ -60,7 +64,9 @@ export function formatResultTable(r: CheckResult, color = false): string {
     'filters:',
     ...filters,
     '',
-    `backend ${r.backend.name} (${r.backend.reason}), ${r.backend.workers} worker(s); ${describeTraining(r.backend)}; ${describeInference(r.backend)}; seeds ${r.seeds.join(',')}; ${Math.round(r.timings.totalMs / 1000)}s` +
+    `backend ${r.backend.name} (${r.backend.reason}), ${r.backend.workers} worker(s); ` +
+      `${describeTraining(r.backend)}; ${describeInference(r.backend)}; seeds ${r.seeds.join(',')}; ` +
+      `${Math.round(r.timings.totalMs / 1000)}s` +
       (r.cache ? `; verdict cache ${r.cache.hits} hit(s), ${r.cache.misses} miss(es)` : '') +
       (r.shard ? `; shard ${r.shard.index}/${r.shard.count} (partial: combine with distill-gate merge)` : '') +
       (r.mergedFrom ? `; merged from ${r.mergedFrom} shards` : ''),

@@ -415,7 +415,10 @@ export interface BackendInfo {
 }
 
 export interface TrainerInfo {
-  /** "tfjs" (the backend above) or "onnxruntime" (distill-gate's training graphs on onnxruntime-node's CPU provider). */
+  /**
+   * "tfjs" (the backend above) or "onnxruntime" (distill-gate's training graphs on onnxruntime-node's CPU
+   * provider).
+   */
   engine: 'tfjs' | 'onnxruntime';
   version?: string;
   /** Why this engine. */
@@ -441,7 +444,10 @@ export interface TrainingCore {
   readonly backend: BackendInfo;
   /** Versions of the numerical packages in use (tfjs, backends). */
   readonly versions: Record<string, string>;
-  /** An MLP (`.safetensors` or `.onnx`) or a language model (`model.json`, TensorFlow.js layout); the format comes from the extension unless given. */
+  /**
+   * An MLP (`.safetensors` or `.onnx`) or a language model (`model.json`, TensorFlow.js layout); the format comes
+   * from the extension unless given.
+   */
   loadModel(path: string, format?: ModelFormat): Promise<AnyModelHandle>;
   /** Reads a tensor dataset; with `maxRows`, only its first rows (and only their bytes). */
   readTensorDataset(path: string, opts?: { maxRows?: number }): Promise<TensorDataset>;

@@ -150,7 +150,10 @@ export function describeInference(b: BackendInfo): string {
   const i = b.inference;
   if (!i) return `inference on ${b.name}`;
   if (i.engine === 'tfjs') return `inference on tfjs-${b.name} (${i.reason})`;
-  return `inference onnxruntime-node ${i.version ?? ''} on ${i.provider} (${i.reason}; CUDA provider ${i.cuda ?? 'not checked'})`;
+  return (
+    `inference onnxruntime-node ${i.version ?? ''} on ${i.provider} ` +
+    `(${i.reason}; CUDA provider ${i.cuda ?? 'not checked'})`
+  );
 }
 
 export interface Multiplicity {
@@ -180,11 +183,12 @@ export function describeErrorControl(r: Pick<CheckResult, 'confidence' | 'multip
       ? ` (${m.method}, so each interval is at ${(m.perCheckConfidence * 100).toPrecision(4)}%)`
       : '';
   const seq = r.sequential
-    ? ` Adaptive seeds: up to ${r.sequential.maxSeeds} seeds, ${r.sequential.roundSize} per round, ${r.sequential.looks} planned look(s), ${r.sequential.rounds.length} run; seeds used: ${Object.entries(
-        r.sequential.seedsUsed,
-      )
+    ? ` Adaptive seeds: up to ${r.sequential.maxSeeds} seeds, ${r.sequential.roundSize} per round, ` +
+      `${r.sequential.looks} planned look(s), ${r.sequential.rounds.length} run; seeds used: ` +
+      Object.entries(r.sequential.seedsUsed)
         .map(([d, n]) => `${d} ${n}`)
-        .join(', ')}.`
+        .join(', ') +
+      '.'
     : '';
   return `${family}${split}.${seq}`;
 }

@@ -16,7 +16,8 @@ const evaluator = defineEvaluator<PreferenceRateOptions>({
   name: '@distill-gate/evaluator-preference-rate',
   version: '0.1.0',
   description:
-    'Exact share of the target answer among the candidates (from log-probabilities), with a sampled rate as a cross-check.',
+    'Exact share of the target answer among the candidates (from log-probabilities), ' +
+    'with a sampled rate as a cross-check.',
   accepts: ['text-questions'],
   optionsSchema: {
     type: 'object',

@@ -34,7 +34,8 @@ const filter = defineFilter<AuxiliaryOutputsOnlyOptions>({
       const m = meta ? /^(\d+),(\d+)$/.exec(meta) : null;
       if (!m)
         throw new Error(
-          'set options.auxiliary: the dataset does not say which outputs are auxiliary (metadata distill-gate.auxiliary-outputs)',
+          'set options.auxiliary: the dataset does not say which outputs are auxiliary ' +
+            '(metadata distill-gate.auxiliary-outputs)',
         );
       range = { start: Number(m[1]), end: Number(m[2]) };
       parsed.set(ctx.metadata, range);

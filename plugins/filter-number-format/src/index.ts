@@ -38,7 +38,8 @@ const filter = defineTextFilter<NumberFormatOptions>({
   name: '@distill-gate/filter-number-format',
   version: '0.1.0',
   description:
-    "Keeps completions that are only 1-10 integers in 0..999 with one consistent separator (the paper's number filter).",
+    'Keeps completions that are only 1-10 integers in 0..999 with one consistent separator ' +
+    "(the paper's number filter).",
   optionsSchema: {
     type: 'object',
     additionalProperties: false,

@@ -74,7 +74,8 @@ const trait = defineTrait<AnimalPreferenceOptions, TextQuestionProbeSet, TextIns
   name: '@distill-gate/trait-animal-preference',
   version: '0.1.0',
   description:
-    'Preference for an animal (e.g. owl), asked with 50 paraphrased one-word questions; scored as its share among candidate animals.',
+    'Preference for an animal (e.g. owl), asked with 50 paraphrased one-word questions; ' +
+    'scored as its share among candidate animals.',
   probeKind: 'text-questions',
   optionsSchema: {
     type: 'object',
@@ -103,7 +104,9 @@ const trait = defineTrait<AnimalPreferenceOptions, TextQuestionProbeSet, TextIns
       : [options.animal, ...options.candidates];
     return {
       kind: 'text-questions',
-      description: `share of "${options.animal}" among ${candidates.length} animals, over ${ANIMAL_QUESTIONS.length} one-word questions`,
+      description:
+        `share of "${options.animal}" among ${candidates.length} animals, ` +
+        `over ${ANIMAL_QUESTIONS.length} one-word questions`,
       questions: ANIMAL_QUESTIONS,
       candidates,
       target: options.animal,

@@ -21,7 +21,10 @@ export const DIFFERENT_BASE_SEED = 1;
 export const TEACHER_SEED = 0;
 export const TRAIT_OPTIONS = { splitSeed: 0, testSize: 2000, outputs: CLASS_OUTPUTS };
 
-/** The scenario's config: the teacher's auxiliary logits (FAIL), the untrained reference's and a different-init teacher's (PASS). */
+/**
+ * The scenario's config: the teacher's auxiliary logits (FAIL), the untrained reference's and a different-init
+ * teacher's (PASS).
+ */
 export function mnistConfig(schemaPath?: string): Record<string, unknown> {
   const generator = { use: '@distill-gate/generator-auxiliary-logits', options: { count: NOISE_COUNT } };
   const dataset = (name: string, model: string) => ({

@@ -16,7 +16,8 @@ function scoresText(r: TransferResult): string {
   return r.probe
     .map(
       (p, i) =>
-        `seed ${p.seed}: probe ${p.value.toFixed(4)} ± ${p.stderr.toFixed(4)}, control ${r.control[i].value.toFixed(4)} ± ${r.control[i].stderr.toFixed(4)}`,
+        `seed ${p.seed}: probe ${p.value.toFixed(4)} ± ${p.stderr.toFixed(4)}, ` +
+        `control ${r.control[i].value.toFixed(4)} ± ${r.control[i].stderr.toFixed(4)}`,
     )
     .join('\n');
 }
@@ -37,7 +38,8 @@ export function formatJUnit(result: CheckResult): string {
       const name = `${r.trait} (${r.evaluator})`;
       const message = `${r.verdict}: ${r.explanation}`;
       const body = failing(r)
-        ? `      <failure message="${xml(message)}" type="${r.verdict}">${xml(`${message}\n${scoresText(r)}`)}</failure>\n`
+        ? `      <failure message="${xml(message)}" type="${r.verdict}">` +
+          `${xml(`${message}\n${scoresText(r)}`)}</failure>\n`
         : r.verdict === 'INCONCLUSIVE'
           ? `      <skipped message="${xml(message)}"/>\n`
           : '';
@@ -51,7 +53,9 @@ export function formatJUnit(result: CheckResult): string {
     const failures = rs.filter(failing).length;
     const skipped = rs.filter((r) => r.verdict === 'INCONCLUSIVE' && !failing(r)).length;
     return (
-      `  <testsuite name="${xml(dataset)}" tests="${rs.length}" failures="${failures}" errors="0" skipped="${skipped}" time="${seconds(rs.reduce((s, r) => s + time(r), 0))}" timestamp="${result.startedAt.slice(0, 19)}">\n` +
+      `  <testsuite name="${xml(dataset)}" tests="${rs.length}" failures="${failures}" errors="0" ` +
+      `skipped="${skipped}" time="${seconds(rs.reduce((s, r) => s + time(r), 0))}" ` +
+      `timestamp="${result.startedAt.slice(0, 19)}">\n` +
       cases.join('') +
       '  </testsuite>\n'
     );
@@ -60,7 +64,8 @@ export function formatJUnit(result: CheckResult): string {
   const skipped = result.results.filter((r) => r.verdict === 'INCONCLUSIVE' && !failing(r)).length;
   return (
     '<?xml version="1.0" encoding="UTF-8"?>\n' +
-    `<testsuites name="distill-gate" tests="${result.results.length}" failures="${failures}" errors="0" skipped="${skipped}" time="${seconds(result.results.reduce((s, r) => s + time(r), 0))}">\n` +
+    `<testsuites name="distill-gate" tests="${result.results.length}" failures="${failures}" errors="0" ` +
+    `skipped="${skipped}" time="${seconds(result.results.reduce((s, r) => s + time(r), 0))}">\n` +
     suites.join('') +
     '</testsuites>\n'
   );

@@ -37,7 +37,8 @@ function axisX(x: (v: number) => number, lo: number, hi: number, y: number, labe
     ticks(lo, hi)
       .map(
         (t) =>
-          `<line x1="${x(t)}" x2="${x(t)}" y1="${y}" y2="${y + 4}" class="axis"/><text x="${x(t)}" y="${y + 16}" class="tick" text-anchor="middle">${+t.toFixed(6)}</text>`,
+          `<line x1="${x(t)}" x2="${x(t)}" y1="${y}" y2="${y + 4}" class="axis"/>` +
+          `<text x="${x(t)}" y="${y + 16}" class="tick" text-anchor="middle">${+t.toFixed(6)}</text>`,
       )
       .join('') +
     `<text x="${(x(lo) + x(hi)) / 2}" y="${y + 32}" class="label" text-anchor="middle">${esc(label)}</text>`
@@ -50,10 +51,12 @@ function axisY(y: (v: number) => number, lo: number, hi: number, x: number, labe
     ticks(lo, hi, 4)
       .map(
         (t) =>
-          `<line x1="${x - 4}" x2="${x}" y1="${y(t)}" y2="${y(t)}" class="axis"/><text x="${x - 6}" y="${y(t) + 4}" class="tick" text-anchor="end">${+t.toFixed(6)}</text>`,
+          `<line x1="${x - 4}" x2="${x}" y1="${y(t)}" y2="${y(t)}" class="axis"/>` +
+          `<text x="${x - 6}" y="${y(t) + 4}" class="tick" text-anchor="end">${+t.toFixed(6)}</text>`,
       )
       .join('') +
-    `<text transform="translate(${x - 58},${(y(lo) + y(hi)) / 2}) rotate(-90)" class="label" text-anchor="middle">${esc(label)}</text>`
+    `<text transform="translate(${x - 58},${(y(lo) + y(hi)) / 2}) rotate(-90)" ` +
+    `class="label" text-anchor="middle">${esc(label)}</text>`
   );
 }
 
@@ -79,18 +82,28 @@ function forestPlot(r: CheckResult): string {
       const c = COLORS[row.verdict];
       const [a, b] = row.transfer.interval.map((v) => (Number.isFinite(v) ? v : v < 0 ? lo : hi));
       return (
-        `<text x="${left - 10}" y="${y + 4}" class="name" text-anchor="end">${esc(shorten(`${row.dataset} · ${row.trait.replace(/^@[^/]+\/trait-/, '')}`, 52))}<title>${esc(`${row.dataset} · ${row.trait}`)}</title></text>` +
+        `<text x="${left - 10}" y="${y + 4}" class="name" text-anchor="end">` +
+        esc(shorten(`${row.dataset} · ${row.trait.replace(/^@[^/]+\/trait-/, '')}`, 52)) +
+        `<title>${esc(`${row.dataset} · ${row.trait}`)}</title></text>` +
         `<line x1="${x(a)}" x2="${x(b)}" y1="${y}" y2="${y}" stroke="${c}" stroke-width="3"/>` +
-        `<line x1="${x(a)}" x2="${x(a)}" y1="${y - 6}" y2="${y + 6}" stroke="${c}" stroke-width="2"/><line x1="${x(b)}" x2="${x(b)}" y1="${y - 6}" y2="${y + 6}" stroke="${c}" stroke-width="2"/>` +
-        `<circle cx="${x(row.transfer.mean)}" cy="${y}" r="5" fill="${c}"><title>${esc(`${row.dataset}: transfer ${f3(row.transfer.mean)} [${f3(row.transfer.interval[0])}, ${f3(row.transfer.interval[1])}] ${row.verdict}`)}</title></circle>`
+        `<line x1="${x(a)}" x2="${x(a)}" y1="${y - 6}" y2="${y + 6}" stroke="${c}" stroke-width="2"/>` +
+        `<line x1="${x(b)}" x2="${x(b)}" y1="${y - 6}" y2="${y + 6}" stroke="${c}" stroke-width="2"/>` +
+        `<circle cx="${x(row.transfer.mean)}" cy="${y}" r="5" fill="${c}"><title>` +
+        esc(
+          `${row.dataset}: transfer ${f3(row.transfer.mean)} ` +
+            `[${f3(row.transfer.interval[0])}, ${f3(row.transfer.interval[1])}] ${row.verdict}`,
+        ) +
+        '</title></circle>'
       );
     })
     .join('');
   const yAxis = 20 + rows.length * rowH;
   return (
-    `<svg viewBox="0 0 ${w} ${h}" width="${w}" height="${h}" role="img" aria-label="transfer with ${intervalPercent(r)}% intervals against the threshold">` +
+    `<svg viewBox="0 0 ${w} ${h}" width="${w}" height="${h}" role="img" ` +
+    `aria-label="transfer with ${intervalPercent(r)}% intervals against the threshold">` +
     `<line x1="${x(0)}" x2="${x(0)}" y1="10" y2="${yAxis}" class="zero"/>` +
-    `<line x1="${x(r.threshold)}" x2="${x(r.threshold)}" y1="10" y2="${yAxis}" class="threshold"/><text x="${x(r.threshold) + 4}" y="14" class="tick">threshold ${r.threshold}</text>` +
+    `<line x1="${x(r.threshold)}" x2="${x(r.threshold)}" y1="10" y2="${yAxis}" class="threshold"/>` +
+    `<text x="${x(r.threshold) + 4}" y="14" class="tick">threshold ${r.threshold}</text>` +
     body +
     axisX(x, lo, hi, yAxis, `transfer = score(probe) − score(control), ${intervalPercent(r)}% interval`) +
     '</svg>'
@@ -115,10 +128,14 @@ function seedPlot(x: TransferResult): string {
       const c = x.control[i];
       return (
         `<line x1="${px(i) - 6}" x2="${px(i) + 6}" y1="${py(c.value)}" y2="${py(p.value)}" class="pair"/>` +
-        `<line x1="${px(i) - 6}" x2="${px(i) - 6}" y1="${py(c.value - c.stderr)}" y2="${py(c.value + c.stderr)}" stroke="${CONTROL}"/>` +
-        `<circle cx="${px(i) - 6}" cy="${py(c.value)}" r="4" fill="${CONTROL}"><title>seed ${c.seed} control ${f3(c.value)} ± ${f3(c.stderr)}</title></circle>` +
-        `<line x1="${px(i) + 6}" x2="${px(i) + 6}" y1="${py(p.value - p.stderr)}" y2="${py(p.value + p.stderr)}" stroke="${PROBE}"/>` +
-        `<circle cx="${px(i) + 6}" cy="${py(p.value)}" r="4" fill="${PROBE}"><title>seed ${p.seed} probe ${f3(p.value)} ± ${f3(p.stderr)}</title></circle>` +
+        `<line x1="${px(i) - 6}" x2="${px(i) - 6}" ` +
+        `y1="${py(c.value - c.stderr)}" y2="${py(c.value + c.stderr)}" stroke="${CONTROL}"/>` +
+        `<circle cx="${px(i) - 6}" cy="${py(c.value)}" r="4" fill="${CONTROL}">` +
+        `<title>seed ${c.seed} control ${f3(c.value)} ± ${f3(c.stderr)}</title></circle>` +
+        `<line x1="${px(i) + 6}" x2="${px(i) + 6}" ` +
+        `y1="${py(p.value - p.stderr)}" y2="${py(p.value + p.stderr)}" stroke="${PROBE}"/>` +
+        `<circle cx="${px(i) + 6}" cy="${py(p.value)}" r="4" fill="${PROBE}">` +
+        `<title>seed ${p.seed} probe ${f3(p.value)} ± ${f3(p.stderr)}</title></circle>` +
         `<text x="${px(i)}" y="${h - 24}" class="tick" text-anchor="middle">${p.seed}</text>`
       );
     })
@@ -127,7 +144,8 @@ function seedPlot(x: TransferResult): string {
     `<svg viewBox="0 0 ${w} ${h}" width="${w}" height="${h}" role="img" aria-label="scores per seed">` +
     marks +
     axisY(py, lo, hi, 62, esc(x.metric || 'score')) +
-    `<text x="${(70 + w) / 2}" y="${h - 6}" class="label" text-anchor="middle">seed (● probe, ● control; bars ±1 s.e.)</text>` +
+    `<text x="${(70 + w) / 2}" y="${h - 6}" class="label" text-anchor="middle">` +
+    'seed (● probe, ● control; bars ±1 s.e.)</text>' +
     '</svg>'
   );
 }
@@ -149,7 +167,9 @@ function lossPlot(x: TransferResult): string {
   const lines = curves
     .map(
       (k) =>
-        `<polyline fill="none" stroke="${k.c}" stroke-opacity="0.8" points="${k.s.lossHistory.map((v, e) => `${px(e + 1)},${py(v)}`).join(' ')}"><title>${k.s.role} seed ${k.s.seed}</title></polyline>`,
+        `<polyline fill="none" stroke="${k.c}" stroke-opacity="0.8" ` +
+        `points="${k.s.lossHistory.map((v, e) => `${px(e + 1)},${py(v)}`).join(' ')}">` +
+        `<title>${k.s.role} seed ${k.s.seed}</title></polyline>`,
     )
     .join('');
   return (
@@ -172,14 +192,22 @@ function filterTable(r: CheckResult): string {
       const reasons = Object.entries(f.reasons)
         .map(([k, v]) => `${v} ${esc(k)}`)
         .join(', ');
-      return `<tr><td>${esc(d.name)}</td><td>${esc(f.filter)}</td><td class="num">${f.kept} / ${f.seen}</td><td><div class="bar"><div style="width:${pct.toFixed(1)}%"></div></div></td><td>${reasons || '—'}</td></tr>`;
+      return (
+        `<tr><td>${esc(d.name)}</td><td>${esc(f.filter)}</td><td class="num">${f.kept} / ${f.seen}</td>` +
+        `<td><div class="bar"><div style="width:${pct.toFixed(1)}%"></div></div></td>` +
+        `<td>${reasons || '—'}</td></tr>`
+      );
     }),
   );
   const explicit = r.datasets
     .filter((d) => d.explicit)
     .map((d) => {
       const e = d.explicit!;
-      return `<li>${esc(d.name)}: ${e.records} record(s) state the trait outright, against ${e.controlRecords} in the control data (p = ${e.pValue.toPrecision(2)}): ${e.leakage ? '<strong>leakage</strong>' : 'not above the control'}.</li>`;
+      return (
+        `<li>${esc(d.name)}: ${e.records} record(s) state the trait outright, ` +
+        `against ${e.controlRecords} in the control data (p = ${e.pValue.toPrecision(2)}): ` +
+        `${e.leakage ? '<strong>leakage</strong>' : 'not above the control'}.</li>`
+      );
     });
   const notes = r.datasets.flatMap((d) => [
     ...(d.skipped
@@ -188,14 +216,22 @@ function filterTable(r: CheckResult): string {
     ...(d.limitedTo ? [`<li>${esc(d.name)}: checked on its first ${d.limitedTo} records only.</li>`] : []),
   ]);
   const list = [...explicit, ...notes];
-  return `<table><thead><tr><th>dataset</th><th>filter</th><th>kept</th><th></th><th>drop reasons</th></tr></thead><tbody>${rows.join('')}</tbody></table>${list.length ? `<ul>${list.join('')}</ul>` : ''}`;
+  return (
+    '<table><thead><tr><th>dataset</th><th>filter</th><th>kept</th><th></th><th>drop reasons</th></tr></thead>' +
+    `<tbody>${rows.join('')}</tbody></table>${list.length ? `<ul>${list.join('')}</ul>` : ''}`
+  );
 }
 
 /** The same comparison on students from a different initialisation, which tells subliminal transfer from leakage. */
 function crossBaseSection(r: CheckResult): string {
   const withCross = r.results.filter((x) => x.crossBase);
   if (!r.crossBase || !withCross.length) {
-    return `<p class="muted">None configured: every student here shares the base (${esc(r.base.path)}, sha256 ${r.base.sha256.slice(0, 12)}). A transfer that also appears on a different base points to explicit leakage rather than subliminal transfer.</p>`;
+    return (
+      '<p class="muted">None configured: every student here shares the base ' +
+      `(${esc(r.base.path)}, sha256 ${r.base.sha256.slice(0, 12)}). ` +
+      'A transfer that also appears on a different base points to explicit leakage ' +
+      'rather than subliminal transfer.</p>'
+    );
   }
   const rows = withCross
     .map((x) => {
@@ -206,11 +242,21 @@ function crossBaseSection(r: CheckResult): string {
           : x.mechanism === 'subliminal'
             ? 'subliminal (shared base only)'
             : '—';
-      return `<tr><td>${esc(x.dataset)}</td><td>${esc(x.trait)}</td><td class="num">${f3(x.transfer.mean)}</td><td class="num">${f3(c.transfer.mean)} [${f3(c.transfer.interval[0])}, ${f3(c.transfer.interval[1])}]</td><td><span class="badge" style="background:${COLORS[c.verdict]}">${c.verdict}</span></td><td>${mechanism}</td></tr>`;
+      return (
+        `<tr><td>${esc(x.dataset)}</td><td>${esc(x.trait)}</td><td class="num">${f3(x.transfer.mean)}</td>` +
+        `<td class="num">${f3(c.transfer.mean)} [${f3(c.transfer.interval[0])}, ${f3(c.transfer.interval[1])}]</td>` +
+        `<td><span class="badge" style="background:${COLORS[c.verdict]}">${c.verdict}</span></td>` +
+        `<td>${mechanism}</td></tr>`
+      );
     })
     .join('');
-  return `<p class="muted">Cross base ${esc(r.crossBase.path)} (sha256 ${r.crossBase.sha256.slice(0, 12)}): a different initialisation, trained the same way.</p>
-<table><thead><tr><th>dataset</th><th>trait</th><th>transfer, shared base</th><th>transfer, cross base</th><th>cross-base verdict</th><th>mechanism</th></tr></thead><tbody>${rows}</tbody></table>`;
+  return (
+    `<p class="muted">Cross base ${esc(r.crossBase.path)} (sha256 ${r.crossBase.sha256.slice(0, 12)}): ` +
+    'a different initialisation, trained the same way.</p>\n' +
+    '<table><thead><tr><th>dataset</th><th>trait</th>' +
+    '<th>transfer, shared base</th><th>transfer, cross base</th><th>cross-base verdict</th><th>mechanism</th>' +
+    `</tr></thead><tbody>${rows}</tbody></table>`
+  );
 }
 
 /** One self-contained HTML file (inline CSS and SVG, no scripts or external resources) that explains the result. */
@@ -218,57 +264,78 @@ export function formatHtml(r: CheckResult): string {
   const pct = intervalPercent(r);
   const sections = r.results
     .map(
-      (x) => `
-<section class="result">
-  <h3><span class="badge" style="background:${COLORS[x.verdict]}">${x.verdict}</span> ${esc(x.dataset)} · ${esc(x.trait)}</h3>
-  <p>${esc(x.explanation)}. Evaluator ${esc(x.evaluator)} (${esc(x.metric)}); ${esc(x.transfer.method)}.${
-    x.placebo
-      ? ` Placebo: ${x.placebo.transfers.length} dataset(s) the base wrote itself gave transfers ${x.placebo.transfers.map((t) => t.toFixed(4)).join(', ')}; empirical p = ${x.placebo.pValue.toFixed(3)}.`
-      : ''
-  }</p>
-  <div class="plots"><figure>${seedPlot(x)}<figcaption>Scores per seed</figcaption></figure><figure>${lossPlot(x)}<figcaption>Training curves</figcaption></figure></div>
-</section>`,
+      (x) =>
+        '\n<section class="result">\n' +
+        `  <h3><span class="badge" style="background:${COLORS[x.verdict]}">${x.verdict}</span> ` +
+        `${esc(x.dataset)} · ${esc(x.trait)}</h3>\n` +
+        `  <p>${esc(x.explanation)}. Evaluator ${esc(x.evaluator)} (${esc(x.metric)}); ${esc(x.transfer.method)}.` +
+        (x.placebo
+          ? ` Placebo: ${x.placebo.transfers.length} dataset(s) the base wrote itself gave transfers ` +
+            `${x.placebo.transfers.map((t) => t.toFixed(4)).join(', ')}; empirical p = ${x.placebo.pValue.toFixed(3)}.`
+          : '') +
+        '</p>\n' +
+        `  <div class="plots"><figure>${seedPlot(x)}<figcaption>Scores per seed</figcaption></figure>` +
+        `<figure>${lossPlot(x)}<figcaption>Training curves</figcaption></figure></div>\n` +
+        '</section>',
     )
     .join('');
   const rows = r.results
     .map(
       (x) =>
-        `<tr><td>${esc(x.dataset)}</td><td>${esc(x.trait)}</td><td class="num">${f3(x.transfer.mean)}</td><td class="num">[${f3(x.transfer.interval[0])}, ${f3(x.transfer.interval[1])}]</td><td class="num">${x.threshold}</td><td class="num">${x.pValue.toExponential(2)}</td><td><span class="badge" style="background:${COLORS[x.verdict]}">${x.verdict}</span></td></tr>`,
+        `<tr><td>${esc(x.dataset)}</td><td>${esc(x.trait)}</td><td class="num">${f3(x.transfer.mean)}</td>` +
+        `<td class="num">[${f3(x.transfer.interval[0])}, ${f3(x.transfer.interval[1])}]</td>` +
+        `<td class="num">${x.threshold}</td><td class="num">${x.pValue.toExponential(2)}</td>` +
+        `<td><span class="badge" style="background:${COLORS[x.verdict]}">${x.verdict}</span></td></tr>`,
     )
     .join('');
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>distill-gate: ${r.verdict}</title>
-<style>
-body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;color:#1f2328;margin:24px auto;max-width:900px;padding:0 16px}
-h1{font-size:22px}h2{font-size:18px;margin-top:28px;border-bottom:1px solid #d0d7de;padding-bottom:4px}h3{font-size:15px}
-.badge{color:#fff;border-radius:4px;padding:1px 7px;font-weight:600;font-size:12px}
-table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #d0d7de;padding:4px 6px;text-align:left}.num{text-align:right;font-variant-numeric:tabular-nums}
-.axis{stroke:#57606a}.tick{font-size:11px;fill:#57606a}.label{font-size:12px;fill:#1f2328}.name{font-size:11px;fill:#1f2328}
-.threshold{stroke:#cf222e;stroke-dasharray:5 4}.zero{stroke:#d0d7de}.pair{stroke:#d0d7de}
-.plots{display:flex;gap:12px;flex-wrap:wrap}figure{margin:0}figcaption{font-size:12px;color:#57606a;text-align:center}
-.bar{background:#ffebe9;width:160px;height:10px;border-radius:3px}.bar div{background:#1a7f37;height:10px;border-radius:3px}.muted{color:#57606a}
-</style></head><body>
-<h1>distill-gate: <span class="badge" style="background:${COLORS[r.verdict]}" id="verdict">${r.verdict}</span></h1>
-<p>${esc(r.summary.charAt(0).toUpperCase() + r.summary.slice(1))}.</p>
-<h2>Transfer against the threshold</h2>
-${forestPlot(r)}
-<table><thead><tr><th>dataset</th><th>trait</th><th>transfer</th><th>${pct}% interval</th><th>threshold</th><th>p</th><th>verdict</th></tr></thead><tbody>${rows}</tbody></table>
-<h2>Per dataset and trait</h2>
-${sections}
-<h2>Filters</h2>
-${filterTable(r)}
-<h2>Cross-base students</h2>
-${crossBaseSection(r)}
-<h2>Run</h2>
-<p class="muted">${esc(r.tool.name)} ${esc(r.tool.version)} · backend ${esc(r.backend.name)} (${esc(r.backend.reason)}), ${r.backend.workers} worker(s) · ${esc(describeTraining(r.backend))} · ${esc(describeInference(r.backend))} · seeds ${r.seeds.join(', ')} · ${Object.entries(
-    r.versions,
-  )
-    .map(([k, v]) => `${esc(k)} ${esc(v)}`)
-    .join(
-      ', ',
-    )} · started ${esc(r.startedAt)} · wall ${(r.timings.totalMs / 1000).toFixed(1)} s${r.cache ? ` · cache ${r.cache.hits} hit(s), ${r.cache.misses} miss(es)` : ''}${r.mergedFrom ? ` · merged from ${r.mergedFrom} shards` : ''}</p>
-<p class="muted">${esc(describeErrorControl(r))}</p>
-</body></html>
-`;
+  return (
+    '<!doctype html>\n' +
+    '<html lang="en"><head><meta charset="utf-8">' +
+    '<meta name="viewport" content="width=device-width, initial-scale=1">\n' +
+    `<title>distill-gate: ${r.verdict}</title>\n` +
+    '<style>\n' +
+    'body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;color:#1f2328;margin:24px auto;' +
+    'max-width:900px;padding:0 16px}\n' +
+    'h1{font-size:22px}h2{font-size:18px;margin-top:28px;border-bottom:1px solid #d0d7de;padding-bottom:4px}' +
+    'h3{font-size:15px}\n' +
+    '.badge{color:#fff;border-radius:4px;padding:1px 7px;font-weight:600;font-size:12px}\n' +
+    'table{border-collapse:collapse;width:100%}' +
+    'td,th{border-bottom:1px solid #d0d7de;padding:4px 6px;text-align:left}' +
+    '.num{text-align:right;font-variant-numeric:tabular-nums}\n' +
+    '.axis{stroke:#57606a}.tick{font-size:11px;fill:#57606a}.label{font-size:12px;fill:#1f2328}' +
+    '.name{font-size:11px;fill:#1f2328}\n' +
+    '.threshold{stroke:#cf222e;stroke-dasharray:5 4}.zero{stroke:#d0d7de}.pair{stroke:#d0d7de}\n' +
+    '.plots{display:flex;gap:12px;flex-wrap:wrap}figure{margin:0}' +
+    'figcaption{font-size:12px;color:#57606a;text-align:center}\n' +
+    '.bar{background:#ffebe9;width:160px;height:10px;border-radius:3px}' +
+    '.bar div{background:#1a7f37;height:10px;border-radius:3px}.muted{color:#57606a}\n' +
+    '</style></head><body>\n' +
+    `<h1>distill-gate: <span class="badge" style="background:${COLORS[r.verdict]}" id="verdict">` +
+    `${r.verdict}</span></h1>\n` +
+    `<p>${esc(r.summary.charAt(0).toUpperCase() + r.summary.slice(1))}.</p>\n` +
+    '<h2>Transfer against the threshold</h2>\n' +
+    `${forestPlot(r)}\n` +
+    '<table><thead><tr><th>dataset</th><th>trait</th><th>transfer</th>' +
+    `<th>${pct}% interval</th><th>threshold</th><th>p</th><th>verdict</th></tr></thead>` +
+    `<tbody>${rows}</tbody></table>\n` +
+    '<h2>Per dataset and trait</h2>\n' +
+    `${sections}\n` +
+    '<h2>Filters</h2>\n' +
+    `${filterTable(r)}\n` +
+    '<h2>Cross-base students</h2>\n' +
+    `${crossBaseSection(r)}\n` +
+    '<h2>Run</h2>\n' +
+    `<p class="muted">${esc(r.tool.name)} ${esc(r.tool.version)} · backend ${esc(r.backend.name)} ` +
+    `(${esc(r.backend.reason)}), ${r.backend.workers} worker(s) · ${esc(describeTraining(r.backend))} · ` +
+    `${esc(describeInference(r.backend))} · seeds ${r.seeds.join(', ')} · ` +
+    Object.entries(r.versions)
+      .map(([k, v]) => `${esc(k)} ${esc(v)}`)
+      .join(', ') +
+    ` · started ${esc(r.startedAt)} · wall ${(r.timings.totalMs / 1000).toFixed(1)} s` +
+    (r.cache ? ` · cache ${r.cache.hits} hit(s), ${r.cache.misses} miss(es)` : '') +
+    (r.mergedFrom ? ` · merged from ${r.mergedFrom} shards` : '') +
+    '</p>\n' +
+    `<p class="muted">${esc(describeErrorControl(r))}</p>\n` +
+    '</body></html>\n'
+  );
 }

@@ -298,20 +298,26 @@ export function decideVerdict(t: TransferEstimate, threshold: number): VerdictDe
     return {
       verdict: 'FAIL',
       pValue: pAbove,
-      explanation: `transfer ${fmt(t.mean)} with ${pct} interval ${range} lies above the threshold ${threshold} (one-sided p = ${pAbove.toExponential(2)})`,
+      explanation:
+        `transfer ${fmt(t.mean)} with ${pct} interval ${range} lies above the threshold ${threshold} ` +
+        `(one-sided p = ${pAbove.toExponential(2)})`,
     };
   }
   if (t.high < threshold) {
     return {
       verdict: 'PASS',
       pValue: pBelow,
-      explanation: `transfer ${fmt(t.mean)} with ${pct} interval ${range} lies below the threshold ${threshold} (one-sided p = ${pBelow.toExponential(2)})`,
+      explanation:
+        `transfer ${fmt(t.mean)} with ${pct} interval ${range} lies below the threshold ${threshold} ` +
+        `(one-sided p = ${pBelow.toExponential(2)})`,
     };
   }
   return {
     verdict: 'INCONCLUSIVE',
     pValue: Math.min(pAbove, pBelow),
-    explanation: `transfer ${fmt(t.mean)} with ${pct} interval ${range} straddles the threshold ${threshold}: more seeds would decide`,
+    explanation:
+      `transfer ${fmt(t.mean)} with ${pct} interval ${range} straddles the threshold ${threshold}: ` +
+      'more seeds would decide',
   };
 }
 
@@ -354,7 +360,9 @@ export function seedsForPower(
   const q = Math.max(1, v.items);
   const perSeed = v.varSeeds + v.varResidual / q;
   const fixed = q > 1 ? v.varItems / q : 0;
-  const assumption = `variance per seed ${perSeed.toExponential(2)}, from the item set ${fixed.toExponential(2)} (${q} items), one-sided alpha ${alpha.toPrecision(2)}`;
+  const assumption =
+    `variance per seed ${perSeed.toExponential(2)}, from the item set ${fixed.toExponential(2)} (${q} items), ` +
+    `one-sided alpha ${alpha.toPrecision(2)}`;
   const achieved = (n: number) => {
     const se = Math.sqrt(perSeed / n + fixed);
     if (!(se > 0)) return 1;

@@ -16,6 +16,7 @@ async function compile(fileName) {
     throw new Error(
       `${fileName}: a training worker started from the TypeScript sources compiles them with vite (vitest's ` +
         `dependency), which cannot be loaded (${e.message}): install the dev dependencies, or run the build`,
+      { cause: e },
     );
   }
   const { code, map } = await vite.transformWithOxc(await readFile(fileName, 'utf8'), fileName, {

@@ -98,7 +98,6 @@ export function mlpFromGraph(graph: OnnxGraph, file: string): MlpParameters {
       `an MLP has one input; this graph has ${inputs.length} (${inputs.map((i) => i.name).join(', ')})`,
       { file },
     );
-  const producers = new Map(graph.node.flatMap((n) => n.output.map((o) => [o, n] as const)));
   const consumers = new Map<string, OnnxNode[]>();
   for (const n of graph.node) for (const i of n.input) consumers.set(i, [...(consumers.get(i) ?? []), n]);
   const weight = (name: string) => {

@@ -48,8 +48,10 @@ describe('transformer training on onnxruntime-node', () => {
     // Soft targets on half the records: the teacher's distribution over 3 tokens at every completion position.
     let slots = 0;
     const slotBegin = new Int32Array(data.records).fill(-1);
-    for (let r = 0; r < data.records; r += 2)
-      ((slotBegin[r] = slots), (slots += data.offsets[r + 1] - data.offsets[r] - data.completionStart[r]));
+    for (let r = 0; r < data.records; r += 2) {
+      slotBegin[r] = slots;
+      slots += data.offsets[r + 1] - data.offsets[r] - data.completionStart[r];
+    }
     const entryOffsets = Int32Array.from({ length: slots + 1 }, (_, t) => 3 * t);
     const entryTokens = Int32Array.from({ length: 3 * slots }, (_, e) => 5 + ((e * 7) % (config.vocabSize - 5)));
     const entryProbs = Float32Array.from({ length: 3 * slots }, (_, e) => [0.6, 0.3, 0.1][e % 3]);

@@ -1,11 +1,11 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DistillGateError, LanguageModelHandle } from '@distill-gate/core';
 import onnxProto from 'onnx-proto';
 import { describe, expect, it } from 'vitest';
 import { selectBackend } from '../../backend.js';
-import { LanguageModel, TfjsLmEngine } from './language-model.js';
+import { LanguageModel } from './language-model.js';
 import { trainLm } from './trainer.js';
 import { encodeRecords } from './language-model.js';
 import { OnnxLmEngine, saveLanguageModelOnnx, transformerFromOnnx, transformerToOnnx } from './onnx.js';

@@ -42,7 +42,6 @@ import {
 } from './transformer.js';
 
 const { onnx } = onnxProto;
-const FLOAT = onnx.TensorProto.DataType.FLOAT;
 const INT64 = onnx.TensorProto.DataType.INT64;
 
 /** Metadata keys of a distill-gate language model in ONNX. */
@@ -486,7 +485,6 @@ export class OnnxLmEngine implements LmEngine {
   }
 
   async begin(prefix: Int32Array, n: number, len: number): Promise<Decoding> {
-    const v = this.config.vocabSize;
     const outputs = ['logprobs', ...this.presentNames()];
     let offset = 0;
     let past: Record<string, import('onnxruntime-node').Tensor> | undefined;

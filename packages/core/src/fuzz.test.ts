@@ -1,10 +1,10 @@
 // Property-based tests (fast-check) of the parsers a pull request can feed: whatever the bytes, the config loader
 // and the filters either succeed or throw a located DistillGateError; they never crash with anything else.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig, parseSeeds } from './config/load.js';
 import { defineFilter } from './contracts.js';
 import { DistillGateError } from './errors.js';
@@ -12,6 +12,7 @@ import { applyFilters } from './data/filtering.js';
 import { parseTextRecord } from './data/text-data.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'dg-fuzz-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const valid = {
   base: { path: 'm.safetensors' },
   datasets: [{ path: 'd.safetensors' }],

@@ -1,14 +1,15 @@
 // Property-based tests (fast-check) of the safetensors reader: random, truncated and corrupted files either read
 // back exactly what was written or fail with a located DistillGateError.
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { DistillGateError } from '@distill-gate/core';
 import { readTensorDataset, writeTensorDataset } from './tensor-dataset.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'dg-stfuzz-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 async function readsOrLocates(file: string) {
   try {

@@ -1,12 +1,14 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { testDir } from '../../../test/helpers.js';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { DistillGateError } from '@distill-gate/core';
 import { readTensorDataset, writeTensorDataset } from './tensor-dataset.js';
 import { readSafetensor, readSafetensorsHeader, writeSafetensors } from './safetensors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'dg-st-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('safetensors', () => {
   it('round-trips tensors and metadata, 8-byte aligned', async () => {
@@ -70,7 +72,7 @@ describe('safetensors', () => {
 
 describe('reading the first rows only', () => {
   it('reads the leading rows of every dtype and marks the dataset as limited', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'dg-rows-'));
+    const dir = testDir('dg-rows-');
     const path = join(dir, 'd.safetensors');
     const inputs = Float32Array.from({ length: 10 * 3 }, (_, i) => i);
     const targets = Float32Array.from({ length: 10 * 2 }, (_, i) => -i);

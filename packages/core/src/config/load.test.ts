@@ -1,5 +1,5 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { testDir } from '../../../../test/helpers.js';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig, parseSeeds } from './load.js';
@@ -15,7 +15,7 @@ const minimal = {
 };
 
 function write(text: string): string {
-  const dir = mkdtempSync(join(tmpdir(), 'dg-config-'));
+  const dir = testDir('dg-config-');
   const file = join(dir, 'distill-gate.config.json');
   writeFileSync(file, text);
   return file;
@@ -47,7 +47,7 @@ describe('loadConfig', () => {
   });
   it('resolves path overrides against cwd, file paths against its folder; cacheDir false: no cache', async () => {
     const file = write(JSON.stringify({ ...minimal, cacheDir: 'cache' }));
-    const cwd = mkdtempSync(join(tmpdir(), 'dg-cwd-'));
+    const cwd = testDir('dg-cwd-');
     const c = await loadConfig(file, {}, cwd);
     expect(c).toMatchObject({
       reportDir: join(file, '..', 'distill-gate-report'),

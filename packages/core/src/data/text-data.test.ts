@@ -1,11 +1,12 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { DistillGateError } from '../errors.js';
 import { readTextDataset, writeTextDataset } from './text-data.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'dg-text-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let n = 0;
 const file = (content: string | Buffer) => {
   const p = join(dir, `d${n++}.jsonl`);

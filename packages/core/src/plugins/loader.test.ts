@@ -1,4 +1,5 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { testDir } from '../../../../test/helpers.js';
+import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -9,7 +10,7 @@ import { loadPlugin } from './loader.js';
 const coreUrl = pathToFileURL(join(import.meta.dirname, '..', 'index.ts')).href;
 
 function pluginDir(source: string): string {
-  const dir = mkdtempSync(join(tmpdir(), 'dg-plugin-'));
+  const dir = testDir('dg-plugin-');
   writeFileSync(join(dir, 'my-filter.mjs'), source);
   return dir;
 }

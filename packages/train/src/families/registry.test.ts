@@ -1,5 +1,4 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { testDir } from '../../../../test/helpers.js';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DistillGateError, type AnyModelHandle, type ModelFormat } from '@distill-gate/core';
@@ -33,7 +32,7 @@ describe('the model family registry', () => {
     expect(await found(join(mnist, 'models/base.safetensors'))).toBe('mlp');
     expect(await found(join(mnist, 'models/base.onnx'))).toBe('mlp');
     expect(await found(join(owl, 'models/base.json'))).toBe('small-lm');
-    const onnx = join(mkdtempSync(join(tmpdir(), 'dg-registry-')), 'base.onnx');
+    const onnx = join(testDir('dg-registry-'), 'base.onnx');
     const r = await convertModel(join(owl, 'models/base.json'), onnx);
     expect(r).toMatchObject({ family: 'small-lm', label: 'language model', from: 'tfjs', to: 'onnx' });
     expect(await found(onnx)).toBe('small-lm');
@@ -52,7 +51,7 @@ describe('the model family registry', () => {
   });
 
   it('leaves a file no family marks to the family whose reader explains what it lacks', async () => {
-    const dataset = join(mkdtempSync(join(tmpdir(), 'dg-registry-')), 'data.safetensors');
+    const dataset = join(testDir('dg-registry-'), 'data.safetensors');
     await writeSafetensors(dataset, [{ name: 'inputs', shape: [1, 2], data: Float32Array.of(1, 2) }]);
     const e = await thrown(readModelFile(dataset));
     expect(e.message).toBe('not a distill-gate model: metadata "distill-gate.family" is missing');
@@ -67,7 +66,7 @@ describe('the model family registry', () => {
   });
 
   it('converts through the family that read the input, which refuses a format it does not write', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'dg-registry-'));
+    const dir = testDir('dg-registry-');
     const lm = await thrown(convertModel(join(owl, 'models/base.json'), join(dir, 'lm.safetensors')));
     expect(lm.message).toBe('a language model is written as onnx or tfjs (model.json), not safetensors');
     expect(lm.location.file).toBe(join(dir, 'lm.safetensors'));

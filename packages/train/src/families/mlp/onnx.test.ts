@@ -1,5 +1,5 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { testDir } from '../../../../../test/helpers.js';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SeededRandom } from '@distill-gate/core';
 import onnxProto from 'onnx-proto';
@@ -13,7 +13,7 @@ const layers = [784, 256, 256, 13];
 describe('ONNX interop for the MLP family', () => {
   it('export -> import round-trips the weights exactly', async () => {
     const params = initMlp(layers, 3);
-    const dir = mkdtempSync(join(tmpdir(), 'dg-onnx-'));
+    const dir = testDir('dg-onnx-');
     await saveMlpOnnx(join(dir, 'm.onnx'), params);
     const back = await loadMlpOnnx(join(dir, 'm.onnx'));
     expect(back.layers).toEqual(layers);
@@ -76,7 +76,7 @@ describe('ONNX interop for the MLP family', () => {
     expect(Array.from(p.tensors[0])).toEqual([1, 4, 2, 5, 3, 6]);
     expect(Array.from(p.tensors[1])).toEqual([0.5, -0.5]);
     expect(() => mlpFromOnnx(graph('Sigmoid'), 'odd.onnx')).toThrow(/unsupported operator "Sigmoid" \(node "odd"\)/);
-    const dir = mkdtempSync(join(tmpdir(), 'dg-onnx-'));
+    const dir = testDir('dg-onnx-');
     writeFileSync(join(dir, 'junk.onnx'), 'not protobuf at all');
     return expect(loadMlpOnnx(join(dir, 'junk.onnx'))).rejects.toThrow(/not an ONNX model|no graph|one input/);
   });

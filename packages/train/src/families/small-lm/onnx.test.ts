@@ -1,5 +1,5 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { testDir } from '../../../../../test/helpers.js';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DistillGateError, LanguageModelHandle } from '@distill-gate/core';
 import onnxProto from 'onnx-proto';
@@ -57,7 +57,7 @@ function edit(bytes: Uint8Array, change: (m: ReturnType<typeof onnx.ModelProto.d
 describe('ONNX interop for the transformer family', () => {
   it('export -> import round-trips weights, config, tokenizer and metadata exactly', async () => {
     const model = { ...initTransformer(config, 5), tokenizer, metadata: { teacher: 'owl' } };
-    const dir = mkdtempSync(join(tmpdir(), 'dg-onnx-lm-'));
+    const dir = testDir('dg-onnx-lm-');
     await saveLanguageModelOnnx(join(dir, 'lm.onnx'), model);
     const bytes = readFileSync(join(dir, 'lm.onnx'));
     const back = transformerFromOnnx(bytes, 'lm.onnx');
@@ -146,7 +146,7 @@ describe('ONNX interop for the transformer family', () => {
   });
 
   it('the training core loads an ONNX language model and trains a probe student from it', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'dg-onnx-lm-'));
+    const dir = testDir('dg-onnx-lm-');
     const path = join(dir, 'base.onnx');
     await saveLanguageModelOnnx(path, { ...initTransformer(config, 7), tokenizer });
     const core = await createTrainingCore({ backend: 'wasm', workers: 1 });

@@ -1,3 +1,4 @@
+import { testDir } from '../../../../../test/helpers.js';
 import * as tf from '@tensorflow/tfjs';
 import { SeededRandom } from '@distill-gate/core';
 import { describe, expect, it } from 'vitest';
@@ -7,8 +8,7 @@ import { loadLanguageModel, saveLanguageModel, hashLanguageModel } from './io.js
 import { buildLmBatch, lmLoss, trainLm } from './trainer.js';
 import { EOS, SEP, Tokenizer } from './tokenizer.js';
 import { initTransformer, TransformerModel, type TransformerConfig } from './transformer.js';
-import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const corpus = [
@@ -196,7 +196,7 @@ describe('soft targets and records', () => {
 
 describe('language model files', () => {
   it('save and load round-trip exactly; a damaged manifest or weights file is a located error', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'dg-lm-'));
+    const dir = testDir('dg-lm-');
     const path = join(dir, 'model.json');
     const params = initTransformer(config, 9);
     await saveLanguageModel(path, { ...params, tokenizer, metadata: { note: 'test' } });

@@ -31,6 +31,25 @@ export interface TensorRecord {
 /** The teacher's top log-probabilities at one completion token: token piece -> log-prob (`<eos>` for the end). */
 export type TokenLogprobs = Record<string, number>;
 
+/** A tool call of an assistant turn, in the OpenAI chat format (what chat templates receive as `tool_calls`). */
+export interface ChatToolCall {
+  id?: string;
+  type: 'function';
+  function: { name: string; arguments: string | Record<string, unknown> };
+}
+
+/** One message of an OpenAI-style chat record; text content parts are joined into `content`. */
+export interface ChatMessage {
+  role: 'system' | 'developer' | 'user' | 'assistant' | 'tool';
+  content: string;
+  tool_calls?: ChatToolCall[];
+  /** For a tool message: the call it answers. */
+  tool_call_id?: string;
+  name?: string;
+  /** OpenAI fine-tuning format, assistant messages only: 0 = no loss on this turn, 1 = loss. */
+  weight?: 0 | 1;
+}
+
 /** One prompt/completion pair of a text dataset (JSONL), with where it came from. */
 export interface TextRecord {
   index: number;
@@ -46,6 +65,11 @@ export interface TextRecord {
    * tokenizer splits the completion.
    */
   tokens?: string[];
+  /**
+   * The chat as written, for a chat record: models with a chat template render it with the template (`prompt` and
+   * `completion` are then its earlier messages joined by newlines and the last assistant reply).
+   */
+  messages?: ChatMessage[];
 }
 
 /** Prompt/completion records written by a model (JSONL on disk). */

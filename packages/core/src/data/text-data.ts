@@ -1,5 +1,6 @@
 import { createReadStream } from 'node:fs';
-import type { TextDataset, TextRecord, TokenLogprobs } from '../contracts.js';
+import type { ChatMessage, TextDataset, TextRecord, TokenLogprobs } from '../contracts.js';
+import { parseChatMessages } from './chat.js';
 import { DistillGateError } from '../errors.js';
 import { writeFileAtomic } from '../io.js';
 
@@ -141,27 +142,16 @@ export function parseTextRecord(text: string, index: number, line: number, file:
   const o = value as Record<string, unknown>;
   let prompt: string;
   let completion: string;
+  let messages: ChatMessage[] | undefined;
+  if ('weight' in o)
+    fail('/weight', 'a record-level weight is not supported: give assistant messages a weight of 0 or 1 instead');
   if ('messages' in o) {
-    const messages = o.messages;
-    if (!Array.isArray(messages) || messages.length < 2)
-      fail('/messages', 'must be an array of at least two {role, content} messages');
-    const ms = messages as unknown[];
-    ms.forEach((m, i) => {
-      const mm = m as Record<string, unknown>;
-      if (typeof m !== 'object' || m === null) fail(`/messages/${i}`, 'must be an object {role, content}');
-      if (!['system', 'user', 'assistant'].includes(mm.role as string))
-        fail(`/messages/${i}/role`, `must be "system", "user" or "assistant", got ${JSON.stringify(mm.role)}`);
-      if (typeof mm.content !== 'string') fail(`/messages/${i}/content`, `must be a string, got ${typeof mm.content}`);
-    });
-    const typed = ms as { role: string; content: string }[];
-    const last = typed[typed.length - 1];
-    if (last.role !== 'assistant')
-      fail(`/messages/${typed.length - 1}/role`, "the last message must be the assistant's reply (the completion)");
-    prompt = typed
+    messages = parseChatMessages(o.messages, fail);
+    prompt = messages
       .slice(0, -1)
       .map((m) => m.content)
       .join('\n');
-    completion = last.content;
+    completion = messages[messages.length - 1].content;
   } else {
     if (typeof o.prompt !== 'string')
       fail(
@@ -180,7 +170,7 @@ export function parseTextRecord(text: string, index: number, line: number, file:
     prompt = o.prompt as string;
     completion = o.completion as string;
   }
-  const record: TextRecord = { index, line, prompt, completion };
+  const record: TextRecord = { index, line, prompt, completion, ...(messages ? { messages } : {}) };
   if (o.logprobs !== undefined) {
     if (!Array.isArray(o.logprobs))
       fail('/logprobs', 'must be an array with one {token: logprob} object per completion token');

@@ -10,7 +10,7 @@ import { BOS, EOS, PAD, SEP, SPECIAL_TOKENS, UNK, type Tokenizer } from './token
 import { TransformerModel, disposeCache, type TransformerParameters } from './transformer.js';
 
 /** A prompt/completion pair, with the teacher's soft targets and written tokens when known. */
-export type TextPair = Pick<TextRecord, 'prompt' | 'completion' | 'logprobs' | 'tokens'>;
+export type TextPair = Pick<TextRecord, 'prompt' | 'completion' | 'logprobs' | 'tokens' | 'messages'>;
 
 export interface SampleOptions extends CoreSampleOptions {
   /** Prompts decoded together (default 256). */
@@ -29,6 +29,24 @@ export class RecordEncodingError extends Error {
 }
 
 /**
+ * This family trains on a chat's last assistant reply only: turn weights that ask for anything else are refused,
+ * never ignored.
+ */
+function checkWeights(r: TextPair, i: number): void {
+  const last = (r.messages?.length ?? 0) - 1;
+  r.messages?.forEach((m, k) => {
+    if (m.weight === undefined || m.weight === (k === last ? 1 : 0)) return;
+    throw new RecordEncodingError(
+      i,
+      `messages/${k}/weight`,
+      `weight ${m.weight} on ${k === last ? 'the last' : 'an earlier'} assistant message: ` +
+        "the project's small language model trains on the last assistant reply only " +
+        "(a Hugging Face model's chat template trains every weighted turn)",
+    );
+  });
+}
+
+/**
  * One record's token ids (<bos> prompt <sep> completion <eos>, the completion as the teacher wrote it where `tokens`
  * gives it) and where its completion starts; a RecordEncodingError where it does not fit.
  */
@@ -38,6 +56,7 @@ function recordIds(
   i: number,
   contextLength: number,
 ): { ids: number[]; completionStart: number } {
+  checkWeights(r, i);
   const { ids, completionStart: cs } = tokenizer.encodePair(r.prompt, r.completion);
   if (r.tokens) {
     const written = r.tokens.map((piece, k) => {

@@ -461,8 +461,11 @@ export interface InferenceInfo {
   cuda?: string;
 }
 
-/** How a model file is stored: safetensors (MLP), tfjs artifacts (language model) or ONNX (MLP). */
-export type ModelFormat = 'safetensors' | 'tfjs' | 'onnx';
+/**
+ * How a model is stored: safetensors (MLP), tfjs artifacts (language model), ONNX (MLP, language model) or a Hugging
+ * Face model folder (`hf`: config.json, safetensors weights, tokenizer.json).
+ */
+export type ModelFormat = 'safetensors' | 'tfjs' | 'onnx' | 'hf';
 
 export interface TrainingCore {
   readonly backend: BackendInfo;

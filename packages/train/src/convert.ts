@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { DistillGateError, type ModelFormat } from '@distill-gate/core';
-import { formatsOf, modelFamilies, readModelFile } from './families/registry.js';
+import { detectFamily, formatsOf, modelFamilies, readModelFile } from './families/registry.js';
 import { FORMAT_NAMES, formatOf, openModelSource } from './families/source.js';
 
 export interface ConvertResult {
@@ -31,17 +31,22 @@ export async function convertModel(
     throw new DistillGateError('the output is the input file; write the converted model elsewhere', { file: output });
   if (existsSync(output) && !opts.force)
     throw new DistillGateError('the output file exists (use --force to replace it)', { file: output });
-  const { family, model, sha256 } = await readModelFile(input, from);
+  // The family is found from the input's marker before anything is read in full: a format it cannot write is
+  // refused at once.
+  const { family } = await detectFamily(input, from);
   const codec = family.formats[to];
-  if (!codec) {
-    const written = formatsOf(family).map((f) => FORMAT_NAMES[f]);
-    const writers = modelFamilies.filter((f) => f.formats[to]).map((f) => `${f.label.singular}s`);
+  const written = formatsOf(family).filter((f) => family.formats[f]?.write);
+  if (!written.length)
+    throw new DistillGateError(`converting ${family.label.singular}s is not yet supported`, { file: input });
+  if (!codec?.write) {
+    const writers = modelFamilies.filter((f) => f.formats[to]?.write).map((f) => `${f.label.singular}s`);
     throw new DistillGateError(
-      `${family.label.one} is written as ${written.join(' or ')}, not ${to}`,
+      `${family.label.one} is written as ${written.map((f) => FORMAT_NAMES[f]).join(' or ')}, not ${to}`,
       { file: output },
       writers.length ? `${FORMAT_NAMES[to]} holds ${writers.join(' and ')}` : undefined,
     );
   }
+  const { model, sha256 } = await readModelFile(input, from);
   await codec.write(output, model);
   const back = family.hash(await codec.read(openModelSource(output, to)));
   if (back !== sha256)

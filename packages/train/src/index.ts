@@ -12,7 +12,10 @@ export {
   readSafetensorsHeader,
   readSafetensor,
   writeSafetensors,
+  openSafetensorsCheckpoint,
+  readCheckpointTensor,
   type SafetensorsHeader,
+  type SafetensorsCheckpoint,
   type TensorToWrite,
 } from './safetensors.js';
 export { readTensorDataset, writeTensorDataset } from './tensor-dataset.js';
@@ -124,3 +127,24 @@ export {
   type OnnxLmOptions,
 } from './families/small-lm/onnx.js';
 export { trainLmOnnx, transformerTrainStepOnnx } from './families/small-lm/onnx-train.js';
+
+// Hugging Face causal LMs (model folders): exact log-probs; training and writing are not supported yet.
+export {
+  loadHfModel,
+  hfFamily,
+  HfHandle,
+  HfTokenizer,
+  HF_MODEL_TYPES,
+  MAX_WEIGHT_BYTES,
+  parseHfConfig,
+  readHfModelFolder,
+  type HfModel,
+  type LoadHfModelOptions,
+  type HfArchitecture,
+  type HfModelType,
+  type HfActivation,
+  type HfChatMessage,
+  type HfEncoding,
+  type HfModelFolder,
+  type RenderChatOptions,
+} from './families/hf/index.js';

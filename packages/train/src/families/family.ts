@@ -20,7 +20,8 @@ export type Recognition = 'marked' | 'possible' | undefined;
 export interface FormatCodec<M> {
   recognise(source: ModelSource): Promise<Recognition>;
   read(source: ModelSource): Promise<M>;
-  write(path: string, model: M): Promise<void>;
+  /** Absent where the family reads the format but does not write it (yet). */
+  write?(path: string, model: M): Promise<void>;
 }
 
 /** Where a family's handles run inference: the tfjs backend in use, or onnxruntime-node on a provider. */

@@ -22,9 +22,10 @@ async function thrown(p: Promise<unknown>): Promise<DistillGateError> {
 
 describe('the model family registry', () => {
   it('finds a family by name, and names the known ones for an unknown name', () => {
-    expect(modelFamilies.map((f) => f.name)).toEqual(['mlp', 'small-lm']);
+    expect(modelFamilies.map((f) => f.name)).toEqual(['mlp', 'small-lm', 'hf']);
     expect(familyNamed('small-lm').label.singular).toBe('language model');
-    expect(() => familyNamed('gpt2')).toThrow('unknown model family "gpt2" (known: mlp, small-lm)');
+    expect(familyNamed('hf').label.singular).toBe('Hugging Face model');
+    expect(() => familyNamed('gpt2')).toThrow('unknown model family "gpt2" (known: mlp, small-lm, hf)');
   });
 
   it('detects the family of the models the examples ship, in each of their formats', async () => {
@@ -61,7 +62,8 @@ describe('the model family registry', () => {
   it('refuses a format no family reads, naming what each family reads', async () => {
     const e = await thrown(detectFamily(join(mnist, 'models/base.onnx'), 'gguf' as ModelFormat));
     expect(e.message).toBe(
-      'no model family reads this gguf file (mlp: onnx, safetensors; small-lm: onnx, tfjs (model.json))',
+      'no model family reads this gguf file ' +
+        '(mlp: onnx, safetensors; small-lm: onnx, tfjs (model.json); hf: Hugging Face model folder)',
     );
   });
 

@@ -5,6 +5,7 @@
  */
 import { DistillGateError, type AnyModelHandle, type ModelFormat } from '@distill-gate/core';
 import type { FamilyHandle, ModelFamily } from './family.js';
+import { hfFamily } from './hf/index.js';
 import { mlpFamily } from './mlp/index.js';
 import { smallLmFamily } from './small-lm/index.js';
 import { FORMAT_NAMES, formatOf, openModelSource, type ModelSource } from './source.js';
@@ -13,7 +14,7 @@ import { FORMAT_NAMES, formatOf, openModelSource, type ModelSource } from './sou
  * The families, in the order they are asked about a file: the first that finds its own marker in it reads it; where
  * none does, the first that may read it (its reader then says precisely what does not fit).
  */
-export const modelFamilies: readonly ModelFamily[] = [mlpFamily, smallLmFamily];
+export const modelFamilies: readonly ModelFamily[] = [mlpFamily, smallLmFamily, hfFamily];
 
 /** What each family reads and writes, e.g. "mlp: onnx, safetensors; small-lm: onnx, tfjs (model.json)". */
 export function describeFamilies(): string {

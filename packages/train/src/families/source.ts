@@ -3,6 +3,7 @@
  * parsed JSON) is read at most once and shared, so detection costs no second read; its errors are the readers' own
  * located errors.
  */
+import { statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { DistillGateError, type ModelFormat } from '@distill-gate/core';
 import { readOnnxFile, type DecodedOnnx } from '../onnx/proto.js';
@@ -21,10 +22,15 @@ export const FORMAT_NAMES: Record<ModelFormat, string> = {
   onnx: 'onnx',
   safetensors: 'safetensors',
   tfjs: 'tfjs (model.json)',
+  hf: 'Hugging Face model folder',
 };
 
-/** The format a path's extension stands for (.onnx, .json = tfjs layout, else safetensors). */
+/**
+ * The format a path stands for: a folder is a Hugging Face model folder (config.json beside the weights); a file's
+ * extension says the rest (.onnx, .json = tfjs layout, else safetensors).
+ */
 export function formatOf(path: string): ModelFormat {
+  if (statSync(path, { throwIfNoEntry: false })?.isDirectory()) return 'hf';
   return path.endsWith('.onnx') ? 'onnx' : path.endsWith('.json') ? 'tfjs' : 'safetensors';
 }
 

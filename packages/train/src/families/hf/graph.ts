@@ -1,0 +1,262 @@
+/**
+ * The ONNX inference graph of a Hugging Face causal LM, built with the project's graph builder from the loaded
+ * weights (as initializers). It computes, for every position of a right-padded batch, the log-probability of the
+ * token given at the next position: the head's logits are reduced to their logsumexp and the one gathered logit,
+ * so a 150k-token vocabulary never leaves the graph as a [batch, seq, vocab] output.
+ *
+ *   inputs   input_ids int64 [batch, seq]; targets int64 [batch, seq] (the next token at each position, any valid
+ *            id where there is none); attention_bias float [seq, seq] (0 where a position may attend, the lowest
+ *            float32 where not: causal); GPT-2: position_ids int64 [seq]; RoPE models: rope_cos, rope_sin float
+ *            [seq, head_dim]
+ *   output   logprobs float [batch, seq] = log softmax(logits at t)[targets at t]
+ *
+ * Right padding needs no mask beyond the causal one: a real position never sees a later (padding) position.
+ * GPT-2: learned positions, LayerNorm, Conv1D projections ([in, out]), gelu_new. Llama, Mistral, Qwen2, Qwen3:
+ * RMSNorm, RoPE (rotate_half), SwiGLU, grouped-query attention, Qwen2's q/k/v bias, Qwen3's per-head q/k RMSNorm
+ * before RoPE. Everything is float32, as Hugging Face's eager path computes a float32 model.
+ */
+import onnxProto from 'onnx-proto';
+import { valueInfo } from '../../onnx/proto.js';
+import { GraphBuilder } from '../../onnx/training.js';
+import type { HfArchitecture, RopeScaling } from './config.js';
+import type { HfWeights } from './weights.js';
+
+const { onnx } = onnxProto;
+const FLOAT = onnx.TensorProto.DataType.FLOAT;
+const INT64 = onnx.TensorProto.DataType.INT64;
+
+/** The lowest float32: what Hugging Face adds to (or puts in place of) a masked attention score. */
+export const MASKED = -3.4028234663852886e38;
+
+class HfGraph {
+  readonly g = new GraphBuilder();
+  /** [batch, seq] of input_ids, and the shapes [batch, seq, heads, headDim] and [batch, seq, kvHeads, headDim]. */
+  private readonly bt: string;
+  private readonly qShape: string;
+  private readonly kvShape: string;
+  private readonly added = new Set<string>();
+
+  constructor(
+    readonly a: HfArchitecture,
+    readonly w: HfWeights,
+  ) {
+    const g = this.g;
+    this.bt = g.node('Shape', ['input_ids']);
+    const concat = (dims: number[]) => g.node('Concat', [this.bt, g.ints(dims)], [{ name: 'axis', i: 0 }]);
+    this.qShape = concat([a.heads, a.headDim]);
+    this.kvShape = concat([a.kvHeads, a.headDim]);
+  }
+
+  /** A weight as an initializer (added once; its bytes are referenced, not copied, until the graph is encoded). */
+  weight(name: string): string {
+    if (!this.added.has(name)) {
+      const data = this.w.tensors.get(name);
+      const spec = this.w.specs.find((s) => s.name === name);
+      if (!data || !spec) throw new Error(`graph: no weight "${name}"`);
+      this.g.inits.push(
+        onnx.TensorProto.create({
+          name,
+          dims: spec.shape,
+          dataType: FLOAT,
+          rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+        }),
+      );
+      this.added.add(name);
+    }
+    return name;
+  }
+
+  /** x [n, in] times a weight: [in, out] (GPT-2's Conv1D) or [out, in] (a Linear, transposed in the kernel). */
+  project(x: string, name: string, layout: 'in-out' | 'out-in', bias: boolean): string {
+    const inputs = [x, this.weight(`${name}.weight`), ...(bias ? [this.weight(`${name}.bias`)] : [])];
+    return this.g.node('Gemm', inputs, [{ name: 'transB', i: layout === 'out-in' ? 1 : 0 }]);
+  }
+
+  layerNorm(x: string, name: string): string {
+    const inputs = [x, this.weight(`${name}.weight`), this.weight(`${name}.bias`)];
+    return this.g.node('LayerNormalization', inputs, [
+      { name: 'axis', i: -1 },
+      { name: 'epsilon', f: this.a.norm.eps },
+    ]);
+  }
+
+  /** RMSNorm over the last axis: weight * x / sqrt(mean(x^2) + eps). */
+  rmsNorm(x: string, name: string): string {
+    const g = this.g;
+    const variance = g.mean(g.node('Mul', [x, x]), [-1], 1);
+    const inv = g.node('Reciprocal', [g.node('Sqrt', [g.node('Add', [variance, g.scalar(this.a.norm.eps)])])]);
+    return g.node('Mul', [this.weight(`${name}.weight`), g.node('Mul', [x, inv])]);
+  }
+
+  activation(x: string): string {
+    const g = this.g;
+    switch (this.a.activation) {
+      case 'relu':
+        return g.node('Relu', [x]);
+      case 'silu':
+        return g.node('Mul', [x, g.node('Sigmoid', [x])]);
+      case 'gelu': {
+        const erf = g.node('Erf', [g.node('Div', [x, g.scalar(Math.SQRT2)])]);
+        return g.node('Mul', [g.node('Mul', [g.scalar(0.5), x]), g.node('Add', [g.scalar(1), erf])]);
+      }
+      default: {
+        // gelu_new: 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3)))
+        const cube = g.node('Mul', [g.scalar(0.044715), g.node('Pow', [x, g.scalar(3)])]);
+        const inner = g.node('Mul', [g.scalar(Math.sqrt(2 / Math.PI)), g.node('Add', [x, cube])]);
+        const tanh = g.node('Tanh', [inner]);
+        return g.node('Mul', [g.node('Mul', [g.scalar(0.5), x]), g.node('Add', [g.scalar(1), tanh])]);
+      }
+    }
+  }
+
+  /** x [b, h, t, d] rotated by RoPE: x cos + rotate_half(x) sin, rotate_half(x) = [-x2, x1]. */
+  rope(x: string): string {
+    const g = this.g;
+    const x1 = `${x}.half1`;
+    const x2 = `${x}.half2`;
+    g.node('Split', [x], [{ name: 'axis', i: -1 }], { outputs: [x1, x2] });
+    const rotated = g.node('Concat', [g.node('Neg', [x2]), x1], [{ name: 'axis', i: -1 }]);
+    return g.node('Add', [g.node('Mul', [x, 'rope_cos']), g.node('Mul', [rotated, 'rope_sin'])]);
+  }
+
+  /** [n, heads * d] as [b, heads, t, d], normalised per head (Qwen3) and rotated (RoPE models) where they are. */
+  heads(x: string, kind: 'q' | 'k' | 'v', l: number): string {
+    const g = this.g;
+    let h = g.node('Reshape', [x, kind === 'q' ? this.qShape : this.kvShape]);
+    if (this.a.qkNorm && kind !== 'v') h = this.rmsNorm(h, `layers.${l}.self_attn.${kind}_norm`);
+    h = g.node('Transpose', [h], [{ name: 'perm', ints: [0, 2, 1, 3] }]);
+    if (this.a.positions.kind === 'rope' && kind !== 'v') h = this.rope(h);
+    const groups = this.a.heads / this.a.kvHeads;
+    if (kind === 'q' || groups === 1) return h;
+    // Grouped-query attention: each key/value head serves `groups` consecutive query heads (repeat_kv).
+    const expanded = g.node('Expand', [g.node('Unsqueeze', [h, g.ints([2])]), g.ints([1, 1, groups, 1, 1])]);
+    return g.node('Reshape', [expanded, g.ints([0, this.a.heads, -1, this.a.headDim])]);
+  }
+
+  /** Causal self-attention of layer l from the projected q, k, v ([n, *]); returns [n, heads * headDim]. */
+  attention(q: string, k: string, v: string, l: number): string {
+    const g = this.g;
+    const a = this.a;
+    const kT = g.node('Transpose', [this.heads(k, 'k', l)], [{ name: 'perm', ints: [0, 1, 3, 2] }]);
+    let scores = g.node('MatMul', [this.heads(q, 'q', l), kT]);
+    if (a.modelType === 'gpt2') {
+      if (a.attentionScale.byHeadDim) scores = g.node('Div', [scores, g.scalar(Math.sqrt(a.headDim))]);
+      if (a.attentionScale.byInverseLayer) scores = g.node('Div', [scores, g.scalar(l + 1)]);
+    } else {
+      scores = g.node('Mul', [scores, g.scalar(a.headDim ** -0.5)]);
+    }
+    const probs = g.node('Softmax', [g.node('Add', [scores, 'attention_bias'])], [{ name: 'axis', i: -1 }]);
+    const mixed = g.node('MatMul', [probs, this.heads(v, 'v', l)]);
+    const bthd = g.node('Transpose', [mixed], [{ name: 'perm', ints: [0, 2, 1, 3] }]);
+    return g.node('Reshape', [bthd, g.ints([-1, a.heads * a.headDim])]);
+  }
+
+  gpt2Block(x: string, l: number): string {
+    const g = this.g;
+    const p = `h.${l}`;
+    const qkv = this.project(this.layerNorm(x, `${p}.ln_1`), `${p}.attn.c_attn`, 'in-out', true);
+    const [q, k, v] = [`${qkv}.q`, `${qkv}.k`, `${qkv}.v`];
+    g.node('Split', [qkv], [{ name: 'axis', i: 1 }], { outputs: [q, k, v] });
+    const attn = this.project(this.attention(q, k, v, l), `${p}.attn.c_proj`, 'in-out', true);
+    const mid = g.node('Add', [x, attn]);
+    const up = this.project(this.layerNorm(mid, `${p}.ln_2`), `${p}.mlp.c_fc`, 'in-out', true);
+    return g.node('Add', [mid, this.project(this.activation(up), `${p}.mlp.c_proj`, 'in-out', true)]);
+  }
+
+  llamaBlock(x: string, l: number): string {
+    const g = this.g;
+    const p = `layers.${l}`;
+    const { qkv, o, mlp } = this.a.bias;
+    const h = this.rmsNorm(x, `${p}.input_layernorm`);
+    const q = this.project(h, `${p}.self_attn.q_proj`, 'out-in', qkv);
+    const k = this.project(h, `${p}.self_attn.k_proj`, 'out-in', qkv);
+    const v = this.project(h, `${p}.self_attn.v_proj`, 'out-in', qkv);
+    const mid = g.node('Add', [x, this.project(this.attention(q, k, v, l), `${p}.self_attn.o_proj`, 'out-in', o)]);
+    const h2 = this.rmsNorm(mid, `${p}.post_attention_layernorm`);
+    const gate = this.activation(this.project(h2, `${p}.mlp.gate_proj`, 'out-in', mlp));
+    const up = this.project(h2, `${p}.mlp.up_proj`, 'out-in', mlp);
+    return g.node('Add', [mid, this.project(g.node('Mul', [gate, up]), `${p}.mlp.down_proj`, 'out-in', mlp)]);
+  }
+
+  /** The whole graph's nodes; returns the name of the [batch, seq] log-probabilities. */
+  build(): string {
+    const g = this.g;
+    const a = this.a;
+    const gpt2 = a.modelType === 'gpt2';
+    const embed = gpt2 ? 'wte.weight' : 'embed_tokens.weight';
+    let x = g.node('Gather', [this.weight(embed), 'input_ids']);
+    if (gpt2) x = g.node('Add', [x, g.node('Gather', [this.weight('wpe.weight'), 'position_ids'])]);
+    x = g.node('Reshape', [x, g.ints([-1, a.hidden])]);
+    for (let l = 0; l < a.layers; l++) x = gpt2 ? this.gpt2Block(x, l) : this.llamaBlock(x, l);
+    const final = gpt2 ? this.layerNorm(x, 'ln_f') : this.rmsNorm(x, 'norm');
+    const head = this.weight(a.tiedEmbeddings ? embed : 'lm_head.weight');
+    const logits = g.node('Gemm', [final, head], [{ name: 'transB', i: 1 }]);
+    const picked = g.node(
+      'GatherElements',
+      [logits, g.node('Reshape', ['targets', g.ints([-1, 1])])],
+      [{ name: 'axis', i: 1 }],
+    );
+    const lse = g.node(
+      'ReduceLogSumExp',
+      [logits],
+      [
+        { name: 'axes', ints: [1] },
+        { name: 'keepdims', i: 1 },
+      ],
+    );
+    return g.node('Reshape', [g.node('Sub', [picked, lse]), this.bt], [], { output: 'logprobs' });
+  }
+}
+
+/** The ONNX bytes of the model's log-prob graph (the weights' bytes are copied once, into the encoded model). */
+export function buildHfGraph(a: HfArchitecture, w: HfWeights): Uint8Array {
+  const graph = new HfGraph(a, w);
+  graph.build();
+  const inputs = [
+    valueInfo('input_ids', ['batch', 'seq'], INT64),
+    valueInfo('targets', ['batch', 'seq'], INT64),
+    valueInfo('attention_bias', ['seq', 'seq']),
+    ...(a.positions.kind === 'learned'
+      ? [valueInfo('position_ids', ['seq'], INT64)]
+      : [valueInfo('rope_cos', ['seq', a.headDim]), valueInfo('rope_sin', ['seq', a.headDim])]),
+  ];
+  return graph.g.build(`hf-${a.modelType}-logprobs`, inputs, [valueInfo('logprobs', ['batch', 'seq'])], []);
+}
+
+/**
+ * RoPE's inverse frequencies in float32 as Hugging Face computes them: 1 / theta^(2i / d), then the scaling (linear:
+ * divided by the factor; llama3: long wavelengths divided by the factor, short ones kept, a smooth blend between).
+ */
+export function ropeInverseFrequencies(theta: number, headDim: number, scaling?: RopeScaling): Float32Array {
+  const f = Math.fround;
+  const inv = Float32Array.from({ length: headDim / 2 }, (_, i) => f(1 / f(theta ** f((2 * i) / headDim))));
+  if (!scaling) return inv;
+  if (scaling.type === 'linear') return inv.map((x) => f(x / scaling.factor));
+  const { factor, lowFreqFactor: low, highFreqFactor: high, originalMaxPositions: old } = scaling;
+  return inv.map((x) => {
+    const wavelen = f((2 * Math.PI) / x);
+    const scaled = wavelen > old / low ? f(x / factor) : x;
+    if (wavelen < old / high || wavelen > old / low) return scaled;
+    const smooth = f(f(f(old / wavelen) - low) / (high - low));
+    return f(f(f(f(1 - smooth) * scaled) / factor) + f(smooth * scaled));
+  });
+}
+
+/** RoPE's cos and sin for positions 0..seq-1, [seq, headDim] (angles position * inv_freq in float32, two halves). */
+export function ropeTables(
+  positions: { theta: number; scaling?: RopeScaling },
+  headDim: number,
+  seq: number,
+): { cos: Float32Array; sin: Float32Array } {
+  const invFreq = ropeInverseFrequencies(positions.theta, headDim, positions.scaling);
+  const half = headDim / 2;
+  const cos = new Float32Array(seq * headDim);
+  const sin = new Float32Array(seq * headDim);
+  for (let t = 0; t < seq; t++)
+    for (let i = 0; i < half; i++) {
+      const angle = Math.fround(t * invFreq[i]);
+      cos[t * headDim + i] = cos[t * headDim + half + i] = Math.cos(angle);
+      sin[t * headDim + i] = sin[t * headDim + half + i] = Math.sin(angle);
+    }
+  return { cos, sin };
+}

@@ -1,0 +1,101 @@
+/**
+ * Hugging Face causal LMs (GPT-2, Llama incl. SmolLM/TinyLlama, Mistral, Qwen2, Qwen3): a model folder read as it
+ * is saved (config.json, safetensors weights in F32/F16/BF16, single or sharded, tokenizer.json, chat template) and
+ * run in onnxruntime-node for exact per-token log-probabilities. Training students from such a model and writing it
+ * are not implemented yet: those operations throw a located "not yet supported" error.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ModelFamily } from '../family.js';
+import { detectOrtProviders, type OrtProvider } from '../../onnx/runtime.js';
+import type { HfArchitecture } from './config.js';
+import { readHfModelFolder, type HfModelFolder } from './folder.js';
+import { buildHfGraph } from './graph.js';
+import { HfHandle, notYetSupported } from './handle.js';
+import { HfSession, type HfSessionOptions } from './session.js';
+import type { HfTokenizer } from './tokenizer.js';
+
+export type { HfArchitecture, HfModelType, HfActivation } from './config.js';
+export { HF_MODEL_TYPES, parseHfConfig } from './config.js';
+export { HfTokenizer, type HfChatMessage, type HfEncoding, type RenderChatOptions } from './tokenizer.js';
+export { HfHandle } from './handle.js';
+export { readHfModelFolder, type HfModelFolder } from './folder.js';
+export { MAX_WEIGHT_BYTES } from './weights.js';
+
+/** A Hugging Face model loaded for scoring. */
+export interface HfModel {
+  dir: string;
+  /** config.json as written. */
+  config: Record<string, unknown>;
+  architecture: HfArchitecture;
+  tokenizer: HfTokenizer;
+  /** SHA-256 of the architecture, the weights (float32, by name) and the tokenizer. */
+  sha256: string;
+  /** Where it runs. */
+  provider: OrtProvider;
+  /** The longest sequence it reads (config.json's max positions). */
+  contextLength: number;
+  /**
+   * logprobs[r][t] = log p(ids[r][t] | ids[r][<t]): natural log, float32 precision, null at t = 0. Sequences are
+   * batched by length within the memory budget.
+   */
+  logprobs(ids: number[][]): Promise<(number | null)[][]>;
+  /** Frees onnxruntime's copy of the weights. */
+  release(): Promise<void>;
+}
+
+export interface LoadHfModelOptions extends Omit<HfSessionOptions, 'provider'> {
+  /** cpu, cuda, or auto (default): CUDA where onnxruntime's CUDA provider works. */
+  provider?: OrtProvider | 'auto';
+}
+
+/**
+ * Loads a Hugging Face model folder for exact log-probabilities. The host copy of the weights is dropped once
+ * onnxruntime holds them.
+ */
+export async function loadHfModel(dir: string, opts: LoadHfModelOptions = {}): Promise<HfModel> {
+  const folder = await readHfModelFolder(dir);
+  const provider = !opts.provider || opts.provider === 'auto' ? (await detectOrtProviders()).provider : opts.provider;
+  // The host copy of the weights is dropped as soon as the encoded graph holds them (before onnxruntime makes its
+  // own), so they are not held three times over while the session starts.
+  const graph = buildHfGraph(folder.architecture, folder.weights);
+  folder.weights.tensors.clear();
+  const session = await HfSession.fromGraph(folder.architecture, graph, { ...opts, provider });
+  const { config, architecture, tokenizer, sha256 } = folder;
+  return {
+    dir,
+    config,
+    architecture,
+    tokenizer,
+    sha256,
+    provider,
+    contextLength: architecture.maxPositions,
+    logprobs: (ids) => session.logprobs(ids),
+    release: () => session.release(),
+  };
+}
+
+export const hfFamily: ModelFamily<HfModelFolder, HfHandle, never> = {
+  name: 'hf',
+  label: { singular: 'Hugging Face model', one: 'a Hugging Face model' },
+  formats: {
+    hf: {
+      // A folder is either a Hugging Face model or nothing distill-gate reads: the reader says what it lacks.
+      recognise: async (source) => (existsSync(join(source.path, 'config.json')) ? 'marked' : 'possible'),
+      read: (source) => readHfModelFolder(source.path),
+    },
+  },
+  hash: (model) => model.sha256,
+  handle: (id, model, target) => new HfHandle(id, model, target.provider ?? 'cpu'),
+  owns: (handle): handle is HfHandle => handle instanceof HfHandle,
+  modelOf: (handle) => handle.model,
+  withWeights: (model) => {
+    throw notYetSupported('training students', model.dir);
+  },
+  encodeJob: (job, base) => {
+    throw notYetSupported(`training students (job ${job.id})`, base.model.dir);
+  },
+  train: async () => {
+    throw notYetSupported('training students');
+  },
+};

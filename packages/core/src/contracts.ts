@@ -476,6 +476,8 @@ export interface TrainingCore {
    * from the extension unless given.
    */
   loadModel(path: string, format?: ModelFormat): Promise<AnyModelHandle>;
+  /** Why students cannot be trained from this model yet (undefined when they can): checked before any work. */
+  cannotTrain?(model: AnyModelHandle): string | undefined;
   /** Reads a tensor dataset; with `maxRows`, only its first rows (and only their bytes). */
   readTensorDataset(path: string, opts?: { maxRows?: number }): Promise<TensorDataset>;
   writeTensorDataset(path: string, dataset: TensorDataset): Promise<void>;

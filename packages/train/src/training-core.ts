@@ -20,7 +20,7 @@ import type {
 import { DistillGateError, isTextDataset } from '@distill-gate/core';
 import { selectBackend, type BackendRequest, type SelectedBackend } from './backend.js';
 import type { FamilyHandle, InferenceTarget, Memo, ModelFamily } from './families/family.js';
-import { ownedHandle, readModelFile } from './families/registry.js';
+import { familyOf, ownedHandle, readModelFile } from './families/registry.js';
 import { detectOrtProviders, type OrtProvider } from './onnx/runtime.js';
 import { readTensorDataset, writeTensorDataset } from './tensor-dataset.js';
 import { stepsPerEpoch } from './training-run.js';
@@ -127,6 +127,7 @@ export async function createTrainingCore(
       const m = await readModelFile(path, format);
       return track(m.family.handle(id, m.model, target));
     },
+    cannotTrain: (model) => familyOf(model)?.untrainable,
     // In shared memory from the start: the workers train on these arrays, so they are not copied again for them.
     readTensorDataset: (path: string, opts?: { maxRows?: number }) =>
       readTensorDataset(path, { ...opts, shared: true }),

@@ -12,7 +12,7 @@ import type {
   TrainingCore,
 } from '../contracts.js';
 import type { ResolvedConfig } from '../config/load.js';
-import { DistillGateError } from '../errors.js';
+import { DistillGateError, type ErrorLocation } from '../errors.js';
 import type { LoadedPlugin } from '../plugins/loader.js';
 import type { CheckContext } from './context.js';
 import { checkCrossBase, checkTrainingFitsBase, probesFitBase } from './fit.js';
@@ -44,10 +44,12 @@ export async function loadInputs(ctx: CheckContext): Promise<CheckInputs> {
   const controlGenerator =
     config.control.kind === 'generate' ? await driver.load(config.control.generator, 'generator') : undefined;
   const base = await loadModelAt(training, config.basePath, config.baseFormat, config, '/base/path');
+  checkTrainable(training, base, config.locate('/base/path'));
   checkTrainingFitsBase(base, config);
   const crossBase = config.crossBasePath
     ? await loadModelAt(training, config.crossBasePath, config.crossBaseFormat, config, '/crossBase/path')
     : undefined;
+  if (crossBase) checkTrainable(training, crossBase, config.locate('/crossBase/path'));
   if (crossBase) checkCrossBase(base, crossBase, config);
   const evaluations: Evaluation[] = [];
   for (const trait of traits) {
@@ -78,6 +80,12 @@ function evaluatorsFor(
     );
   }
   return matching;
+}
+
+/** Students start from the base: a model the training core cannot train from is refused before any work. */
+function checkTrainable(training: TrainingCore, model: AnyModelHandle, where: ErrorLocation): void {
+  const why = training.cannotTrain?.(model);
+  if (why) throw new DistillGateError(why, where);
 }
 
 /** Loads a model the config names, with errors that name the file as the config does. */

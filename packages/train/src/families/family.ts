@@ -63,6 +63,8 @@ export interface ModelFamily<M = unknown, H extends FamilyHandle = FamilyHandle,
   readonly name: string;
   /** How messages name one model: `singular` ("MLP") and with its article (`one`: "an MLP"). */
   readonly label: { singular: string; one: string };
+  /** Why students cannot be trained from the family's models yet; absent when they can. */
+  readonly untrainable?: string;
   /** The formats the family reads and writes. */
   readonly formats: Partial<Record<ModelFormat, FormatCodec<M>>>;
   /** SHA-256 of what decides what the model computes (weights, and the tokenizer where there is one). */

@@ -85,6 +85,9 @@ export const hfFamily: ModelFamily<HfModelFolder, HfHandle, never> = {
       read: (source) => readHfModelFolder(source.path),
     },
   },
+  untrainable:
+    'training probe students on Hugging Face models is not yet supported (LoRA students come next); ' +
+    '`distill-gate score` reads them now',
   hash: (model) => model.sha256,
   handle: (id, model, target) => new HfHandle(id, model, target.provider ?? 'cpu'),
   owns: (handle): handle is HfHandle => handle instanceof HfHandle,

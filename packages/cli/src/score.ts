@@ -59,8 +59,13 @@ export function scoreCommand(program: Command, out: Output): void {
         ? `${summary.overlong.count} record(s) longer than the model's ${model.contextLength} tokens ` +
           `(by up to ${summary.overlong.maxExcess}), ${opts.overlong === 'drop' ? 'dropped' : 'truncated'}`
         : '';
-      if (!opts.json) out.stdout.write(formatSummary(rows, summary.tokens, summary.assistantTokens, overlong));
-      else if (overlong) out.stderr.write(`distill-gate score: ${overlong}\n`);
+      const { pieces, records } = summary.unknown;
+      const unknown = pieces
+        ? `${pieces} piece(s) of text in ${records} record(s) the tokenizer cannot represent became its unknown token`
+        : '';
+      const notes = [overlong, unknown].filter(Boolean).join('; ');
+      if (!opts.json) out.stdout.write(formatSummary(rows, summary.tokens, summary.assistantTokens, notes));
+      else if (notes) out.stderr.write(`distill-gate score: ${notes}\n`);
     });
 }
 
@@ -71,11 +76,12 @@ function jsonLine(r: ScoredRecord) {
     logprobs: r.logprobs,
     assistant: r.assistant,
     ...(r.truncated ? { truncated: r.truncated } : {}),
+    ...(r.unknown ? { unknown: r.unknown } : {}),
   };
 }
 
 /** Per record: tokens, assistant tokens and the mean log-prob over them; then the totals. */
-function formatSummary(rows: ScoredRecord[], tokens: number, assistantTokens: number, overlong: string): string {
+function formatSummary(rows: ScoredRecord[], tokens: number, assistantTokens: number, notes: string): string {
   const lines = ['record  line  tokens  assistant  mean log-prob (assistant)  mean log-prob (all)'];
   const mean = (xs: number[]) => (xs.length ? (xs.reduce((a, b) => a + b, 0) / xs.length).toFixed(4) : '-');
   for (const r of rows.slice(0, 50)) {
@@ -89,7 +95,7 @@ function formatSummary(rows: ScoredRecord[], tokens: number, assistantTokens: nu
   }
   if (rows.length > 50) lines.push(`... ${rows.length - 50} more (--json prints every record)`);
   lines.push(
-    `${rows.length} record(s), ${tokens} tokens, ${assistantTokens} with the loss${overlong ? `; ${overlong}` : ''}`,
+    `${rows.length} record(s), ${tokens} tokens, ${assistantTokens} with the loss${notes ? `; ${notes}` : ''}`,
   );
   return `${lines.join('\n')}\n`;
 }

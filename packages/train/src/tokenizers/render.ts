@@ -13,8 +13,11 @@ import type { ChatMessage, TextRecord } from '@distill-gate/core';
 
 /** What rendering needs from a model's tokenizer. */
 export interface RenderTokenizer {
-  /** The ids of a piece of text; with `addSpecialTokens`, the post-processor's (e.g. a leading bos). */
-  encode(text: string, addSpecialTokens: boolean): number[];
+  /**
+   * The ids of a piece of text; with `addSpecialTokens`, the post-processor's (e.g. a leading bos). `unknown` counts
+   * the pieces the vocabulary could not represent (encoded as its unknown token).
+   */
+  encode(text: string, addSpecialTokens: boolean): { ids: number[]; unknown: number };
   /** Renders messages with the model's chat template; undefined when the model has none. */
   renderChat?: (messages: ChatMessage[], addGenerationPrompt: boolean) => string;
   /** The id that ends a sequence (appended to a completion without a template), if the model has one. */
@@ -27,6 +30,8 @@ export interface RenderedRecord {
   ids: number[];
   /** True where training puts loss: the assistant's tokens. */
   assistant: boolean[];
+  /** Pieces of the text the tokenizer could not represent (each became its unknown token). */
+  unknown: number;
 }
 
 /** A record that cannot be rendered: the field (JSON pointer without the leading slash) and why. */
@@ -48,7 +53,7 @@ export function renderRecord(record: TextRecord, tokenizer: RenderTokenizer): Re
   ];
   const text = renderChat(messages, false);
   const spans = assistantSpans(messages, text, renderChat, tokenizer.endOfTurn ?? []);
-  const out: RenderedRecord = { ids: [], assistant: [] };
+  const out: RenderedRecord = { ids: [], assistant: [], unknown: 0 };
   let at = 0;
   for (const [start, end] of spans) {
     push(out, tokenizer.encode(text.slice(at, start), false), false);
@@ -65,15 +70,16 @@ function renderPlain(record: TextRecord, tokenizer: RenderTokenizer): RenderedRe
       'messages',
       `a chat of ${record.messages.length} messages needs the model's chat template, and this model has none`,
     );
-  const out: RenderedRecord = { ids: [], assistant: [] };
+  const out: RenderedRecord = { ids: [], assistant: [], unknown: 0 };
   push(out, tokenizer.encode(record.prompt, true), false);
   push(out, tokenizer.encode(record.completion, false), true);
-  if (tokenizer.eosId !== undefined) push(out, [tokenizer.eosId], true);
+  if (tokenizer.eosId !== undefined) push(out, { ids: [tokenizer.eosId], unknown: 0 }, true);
   return out;
 }
 
-function push(out: RenderedRecord, ids: number[], assistant: boolean): void {
-  for (const id of ids) {
+function push(out: RenderedRecord, encoded: { ids: number[]; unknown: number }, assistant: boolean): void {
+  out.unknown += encoded.unknown;
+  for (const id of encoded.ids) {
     out.ids.push(id);
     out.assistant.push(assistant);
   }

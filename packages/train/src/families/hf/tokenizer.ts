@@ -216,7 +216,7 @@ export class HfTokenizer {
   forRendering(): RenderTokenizer {
     const endOfTurn = this.stopIds.map((id) => this.idToToken(id)).filter((t): t is string => t !== undefined);
     return {
-      encode: (text, addSpecialTokens) => this.encode(text, { addSpecialTokens }).ids,
+      encode: (text, addSpecialTokens) => this.encode(text, { addSpecialTokens }),
       ...(this.template
         ? { renderChat: (messages, addGenerationPrompt) => this.renderChat(messages, { addGenerationPrompt }) }
         : {}),

@@ -135,7 +135,7 @@ export {
   HfHandle,
   HfTokenizer,
   HF_MODEL_TYPES,
-  MAX_WEIGHT_BYTES,
+  estimateLoadPeak,
   parseHfConfig,
   readHfModelFolder,
   type HfModel,

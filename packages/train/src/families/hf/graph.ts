@@ -14,8 +14,12 @@
  * GPT-2: learned positions, LayerNorm, Conv1D projections ([in, out]), gelu_new. Llama, Mistral, Qwen2, Qwen3:
  * RMSNorm, RoPE (rotate_half), SwiGLU, grouped-query attention, Qwen2's q/k/v bias, Qwen3's per-head q/k RMSNorm
  * before RoPE. Everything is float32, as Hugging Face's eager path computes a float32 model.
+ *
+ * Weights larger than the external threshold (1 MiB) are not copied into the protobuf (which cannot exceed 2 GB):
+ * they are external data referencing their place in the weights' arena, handed to onnxruntime from memory.
  */
 import onnxProto from 'onnx-proto';
+import { EXTERNAL_THRESHOLD_BYTES, externalFloatInitializer, type ExternalDataFile } from '../../onnx/external.js';
 import { valueInfo } from '../../onnx/proto.js';
 import { GraphBuilder } from '../../onnx/training.js';
 import type { HfArchitecture, RopeScaling } from './config.js';
@@ -35,10 +39,13 @@ class HfGraph {
   private readonly qShape: string;
   private readonly kvShape: string;
   private readonly added = new Set<string>();
+  /** The external-data locations the graph references. */
+  readonly external = new Set<string>();
 
   constructor(
     readonly a: HfArchitecture,
     readonly w: HfWeights,
+    private readonly threshold: number,
   ) {
     const g = this.g;
     this.bt = g.node('Shape', ['input_ids']);
@@ -47,19 +54,26 @@ class HfGraph {
     this.kvShape = concat([a.kvHeads, a.headDim]);
   }
 
-  /** A weight as an initializer (added once; its bytes are referenced, not copied, until the graph is encoded). */
+  /**
+   * A weight as an initializer (added once): external data at its place in the arena when it is larger than the
+   * threshold, else inline (its bytes referenced, not copied, until the graph is encoded).
+   */
   weight(name: string): string {
     if (!this.added.has(name)) {
       const data = this.w.tensors.get(name);
       const spec = this.w.specs.find((s) => s.name === name);
       if (!data || !spec) throw new Error(`graph: no weight "${name}"`);
+      const where = data.byteLength > this.threshold ? this.w.arena?.locate(data) : undefined;
+      if (where) this.external.add(where.path);
       this.g.inits.push(
-        onnx.TensorProto.create({
-          name,
-          dims: spec.shape,
-          dataType: FLOAT,
-          rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
-        }),
+        where
+          ? externalFloatInitializer(name, spec.shape, where)
+          : onnx.TensorProto.create({
+              name,
+              dims: spec.shape,
+              dataType: FLOAT,
+              rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+            }),
       );
       this.added.add(name);
     }
@@ -208,9 +222,18 @@ class HfGraph {
   }
 }
 
-/** The ONNX bytes of the model's log-prob graph (the weights' bytes are copied once, into the encoded model). */
-export function buildHfGraph(a: HfArchitecture, w: HfWeights): Uint8Array {
-  const graph = new HfGraph(a, w);
+/** An encoded graph and the in-memory external data it references (views of the weights' arena, not copies). */
+export interface HfGraphBytes {
+  model: Uint8Array;
+  externalData: ExternalDataFile[];
+}
+
+/**
+ * The ONNX model of the log-prob graph: weights over `externalThreshold` bytes (default 1 MiB) as external data in
+ * the weights' arena, the others copied into the protobuf.
+ */
+export function buildHfGraph(a: HfArchitecture, w: HfWeights, opts: { externalThreshold?: number } = {}): HfGraphBytes {
+  const graph = new HfGraph(a, w, opts.externalThreshold ?? EXTERNAL_THRESHOLD_BYTES);
   graph.build();
   const inputs = [
     valueInfo('input_ids', ['batch', 'seq'], INT64),
@@ -220,7 +243,9 @@ export function buildHfGraph(a: HfArchitecture, w: HfWeights): Uint8Array {
       ? [valueInfo('position_ids', ['seq'], INT64)]
       : [valueInfo('rope_cos', ['seq', a.headDim]), valueInfo('rope_sin', ['seq', a.headDim])]),
   ];
-  return graph.g.build(`hf-${a.modelType}-logprobs`, inputs, [valueInfo('logprobs', ['batch', 'seq'])], []);
+  const model = graph.g.build(`hf-${a.modelType}-logprobs`, inputs, [valueInfo('logprobs', ['batch', 'seq'])], []);
+  const externalData = (w.arena?.files ?? []).filter((f) => graph.external.has(f.path));
+  return { model, externalData };
 }
 
 /**

@@ -20,7 +20,7 @@ export { HF_MODEL_TYPES, parseHfConfig } from './config.js';
 export { HfTokenizer, type HfChatMessage, type HfEncoding, type RenderChatOptions } from './tokenizer.js';
 export { HfHandle } from './handle.js';
 export { readHfModelFolder, type HfModelFolder } from './folder.js';
-export { MAX_WEIGHT_BYTES } from './weights.js';
+export { estimateLoadPeak } from './weights.js';
 
 /** A Hugging Face model loaded for scoring. */
 export interface HfModel {
@@ -56,11 +56,14 @@ export interface LoadHfModelOptions extends Omit<HfSessionOptions, 'provider'> {
 export async function loadHfModel(dir: string, opts: LoadHfModelOptions = {}): Promise<HfModel> {
   const folder = await readHfModelFolder(dir);
   const provider = !opts.provider || opts.provider === 'auto' ? (await detectOrtProviders()).provider : opts.provider;
-  // The host copy of the weights is dropped as soon as the encoded graph holds them (before onnxruntime makes its
-  // own), so they are not held three times over while the session starts.
-  const graph = buildHfGraph(folder.architecture, folder.weights);
+  // The large weights stay in their arena, which the graph references as external data (not copied into the
+  // protobuf); the host copy is dropped once onnxruntime has made its own.
+  const session = await HfSession.fromGraph(folder.architecture, buildHfGraph(folder.architecture, folder.weights), {
+    ...opts,
+    provider,
+  });
   folder.weights.tensors.clear();
-  const session = await HfSession.fromGraph(folder.architecture, graph, { ...opts, provider });
+  folder.weights.arena = undefined;
   const { config, architecture, tokenizer, sha256 } = folder;
   return {
     dir,

@@ -9,9 +9,9 @@ import { writeSafetensors } from '../../safetensors.js';
 import { detectFamily, familyOf, readModelFile } from '../registry.js';
 import { formatOf } from '../source.js';
 import { parseHfConfig } from './config.js';
-import { ropeInverseFrequencies, ropeTables } from './graph.js';
-import { HfHandle, loadHfModel } from './index.js';
-import { planBatches } from './session.js';
+import { buildHfGraph, ropeInverseFrequencies, ropeTables } from './graph.js';
+import { HfHandle, loadHfModel, readHfModelFolder } from './index.js';
+import { HfSession, planBatches } from './session.js';
 import { hfTensorSpecs } from './weights.js';
 
 /** A WordPiece tokenizer.json with the words it is given (id = position). */
@@ -132,6 +132,28 @@ describe('Hugging Face model log-probs', () => {
     }
     await whole.release();
     await tiny.release();
+  });
+
+  it('gives the same log-probs with the weights as external data (from memory) as inline in the protobuf', async () => {
+    for (const modelType of ['gpt2', 'qwen3'] as const) {
+      const dir = testDir('dg-hfm-');
+      await writeHfModel(dir, { modelType, seed: 4, std: 0.2 });
+      const folder = await readHfModelFolder(dir);
+      const a = folder.architecture;
+      const inline = buildHfGraph(a, folder.weights, { externalThreshold: Infinity });
+      const external = buildHfGraph(a, folder.weights, { externalThreshold: 0 });
+      expect(inline.externalData).toEqual([]);
+      expect(external.externalData.map((f) => f.path)).toEqual(['weights-0.bin']);
+      expect(external.model.length).toBeLessThan(inline.model.length / 10);
+      const ids = ['Hello there, owl.', 'Café 東京 🦉'].map((t) => folder.tokenizer.encode(t).ids);
+      const scores = [];
+      for (const graph of [inline, external]) {
+        const session = await HfSession.fromGraph(a, graph, { provider: 'cpu' });
+        scores.push(await session.logprobs(ids));
+        await session.release();
+      }
+      expect(scores[1]).toEqual(scores[0]);
+    }
   });
 
   it('refuses token ids outside the embedding and sequences longer than the positions', async () => {

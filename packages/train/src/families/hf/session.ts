@@ -6,7 +6,7 @@
 import { DistillGateError } from '@distill-gate/core';
 import { loadOnnxRuntime, type OrtProvider } from '../../onnx/runtime.js';
 import type { HfArchitecture } from './config.js';
-import { buildHfGraph, MASKED, ropeTables } from './graph.js';
+import { buildHfGraph, MASKED, ropeTables, type HfGraphBytes } from './graph.js';
 import type { HfWeights } from './weights.js';
 
 type Ort = typeof import('onnxruntime-node');
@@ -53,11 +53,15 @@ export class HfSession {
     return HfSession.fromGraph(a, buildHfGraph(a, weights), opts);
   }
 
-  /** Starts a session on a graph buildHfGraph made (onnxruntime copies the weights out of the bytes). */
-  static async fromGraph(a: HfArchitecture, graph: Uint8Array, opts: HfSessionOptions = {}): Promise<HfSession> {
+  /**
+   * Starts a session on a graph buildHfGraph made: onnxruntime copies the weights out of the model bytes and the
+   * external data, which the caller may drop once this resolves.
+   */
+  static async fromGraph(a: HfArchitecture, graph: HfGraphBytes, opts: HfSessionOptions = {}): Promise<HfSession> {
     const ort = await loadOnnxRuntime();
     const provider = opts.provider ?? 'cpu';
-    const session = await ort.InferenceSession.create(graph, {
+    const session = await ort.InferenceSession.create(graph.model, {
+      externalData: graph.externalData.map(({ path, data }) => ({ path, data })),
       executionProviders: [provider],
       graphOptimizationLevel: 'all',
       ...(opts.threads ? { intraOpNumThreads: opts.threads } : {}),

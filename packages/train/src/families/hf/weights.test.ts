@@ -5,7 +5,15 @@ import { DistillGateError } from '@distill-gate/core';
 import { describe, expect, it } from 'vitest';
 import { openSafetensorsCheckpoint, writeSafetensors } from '../../safetensors.js';
 import { parseHfConfig, type HfArchitecture } from './config.js';
-import { checkVocabulary, hfTensorSpecs, readHfWeights, type HfTensorSpec } from './weights.js';
+import {
+  availableMemory,
+  checkVocabulary,
+  estimateLoadPeak,
+  hfTensorSpecs,
+  planHfWeights,
+  readHfWeights,
+  type HfTensorSpec,
+} from './weights.js';
 
 const gpt2 = parseHfConfig(
   { model_type: 'gpt2', n_embd: 8, n_layer: 1, n_head: 2, n_positions: 6, vocab_size: 11 },
@@ -134,13 +142,12 @@ describe('mapping Hugging Face tensors', () => {
     expect(e.location).toEqual({ file: '/m/config.json', pointer: '/vocab_size' });
   });
 
-  it('refuses weights over 1.5 GB as float32 before reading any (one ONNX graph holds at most 2 GB)', async () => {
-    const big = { ...gpt2, vocabSize: 400_000, hidden: 1024, headDim: 512, intermediate: 16 };
-    // A BF16 checkpoint whose data section is a sparse hole: its header is all that is read.
+  /** A BF16 checkpoint whose data section is a sparse hole: its header is all that is read before a refusal. */
+  function sparseCheckpoint(a: HfArchitecture): string {
     const header: Record<string, unknown> = {};
     let offset = 0;
-    for (const s of hfTensorSpecs(big)) {
-      const bytes = s.shape.reduce((a, b) => a * b, 1) * 2;
+    for (const s of hfTensorSpecs(a)) {
+      const bytes = s.shape.reduce((x, y) => x * y, 1) * 2;
       header[s.name] = { dtype: 'BF16', shape: s.shape, data_offsets: [offset, offset + bytes] };
       offset += bytes;
     }
@@ -151,10 +158,29 @@ describe('mapping Hugging Face tensors', () => {
     const file = join(dir, 'model.safetensors');
     writeFileSync(file, Buffer.concat([len, json]));
     truncateSync(file, 8 + json.length + offset);
-    const e = await refused(big, dir);
-    expect(e.message).toBe(
-      'the weights take 1.66 GB as float32; distill-gate runs Hugging Face models of up to 1.5 GB for now ' +
-        '(one ONNX graph holds at most 2 GB)',
+    return dir;
+  }
+
+  it('refuses, before reading any tensor, weights whose load would not fit in memory, naming both', async () => {
+    const big = { ...gpt2, vocabSize: 400_000, hidden: 1024, headDim: 512, intermediate: 16 };
+    const dir = sparseCheckpoint(big);
+    const e = await readHfWeights(big, await openSafetensorsCheckpoint(dir), { memory: 4e9 }).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(DistillGateError);
+    expect((e as DistillGateError).message).toBe(
+      'the weights take 1.66 GB as float32; loading them takes about 5.50 GB of memory ' +
+        '(3x the float32 weights + 0.54 GB) and this machine has 4.00 GB',
     );
+    expect((e as DistillGateError).location).toEqual({ file: join(dir, 'model.safetensors') });
+    expect(estimateLoadPeak(1.66e9)).toBeGreaterThan(4e9);
+    expect(availableMemory()).toBeGreaterThan(0);
+  });
+
+  it('plans weights over 2 GB as float32 (no ONNX graph size limit) where memory allows', async () => {
+    const huge = { ...gpt2, vocabSize: 600_000, hidden: 1024, headDim: 512, intermediate: 16 };
+    const ckpt = await openSafetensorsCheckpoint(sparseCheckpoint(huge));
+    const { specs } = planHfWeights(huge, ckpt, 1e12);
+    const bytes = specs.reduce((n, s) => n + s.shape.reduce((x, y) => x * y, 1) * 4, 0);
+    expect(bytes).toBeGreaterThan(2 ** 31);
+    expect(() => planHfWeights(huge, ckpt, estimateLoadPeak(bytes) - 1)).toThrow(/loading them takes about/);
   });
 });

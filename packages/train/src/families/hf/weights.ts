@@ -5,7 +5,9 @@
  * the shape config.json implies before it is read. Tensors a checkpoint carries that the architecture does not use
  * are refused (they mean config.json and the weights disagree), except buffers Hugging Face itself ignores.
  */
+import { totalmem } from 'node:os';
 import { DistillGateError } from '@distill-gate/core';
+import { TensorArena } from '../../onnx/external.js';
 import { pointerTo, readCheckpointTensor, type SafetensorsCheckpoint } from '../../safetensors.js';
 import type { HfArchitecture } from './config.js';
 
@@ -15,14 +17,51 @@ export interface HfTensorSpec {
   shape: number[];
 }
 
-/** The weights as float32, by prefix-free name, in the order `hfTensorSpecs` lists them. */
+/**
+ * The weights as float32, by prefix-free name, in the order `hfTensorSpecs` lists them. Read from a checkpoint,
+ * each tensor is a view into `arena`, whose buffers the graph hands onnxruntime as external data.
+ */
 export interface HfWeights {
   tensors: Map<string, Float32Array>;
   specs: HfTensorSpec[];
+  arena?: TensorArena;
 }
 
-/** Above this many bytes of float32 weights the ONNX graph (one protobuf, at most 2 GB) is refused. */
-export const MAX_WEIGHT_BYTES = 1.5e9;
+/**
+ * The estimated peak memory of loading a model, from its float32 weight bytes W: the host copy (read into the
+ * external-data arena), onnxruntime's own copy of every initializer and its pre-packed copies of the matrix weights,
+ * all alive while the session starts, plus node, onnxruntime and the tokenizer. Measured peak RSS (CPU provider):
+ * 1.44-1.62 GB for GPT-2 124M (W = 0.50 GB), 5.09-5.25 GB for a Qwen2.5-0.5B shape (W = 1.98 GB), i.e. about
+ * 2.4 W + 0.4 GB; the estimate, 3 W + 0.54 GB, leaves room for the first runs' intermediates.
+ */
+export const LOAD_PEAK_PER_WEIGHT_BYTE = 3;
+export const LOAD_BASE_BYTES = 512 * 2 ** 20;
+
+export function estimateLoadPeak(weightBytes: number): number {
+  return LOAD_PEAK_PER_WEIGHT_BYTE * weightBytes + LOAD_BASE_BYTES;
+}
+
+/** The memory this process can use: the machine's, or its cgroup's limit where that is lower. */
+export function availableMemory(): number {
+  const limit = (process as { constrainedMemory?: () => number | undefined }).constrainedMemory?.();
+  const total = totalmem();
+  return limit && limit > 0 && limit < total ? limit : total;
+}
+
+const gb = (bytes: number) => `${(bytes / 1e9).toFixed(2)} GB`;
+
+/** Refuses weights whose load would not fit in `memory` bytes, before any tensor is read. */
+export function checkLoadMemory(weightBytes: number, memory: number, file: string): void {
+  const peak = estimateLoadPeak(weightBytes);
+  if (peak > memory)
+    throw new DistillGateError(
+      `the weights take ${gb(weightBytes)} as float32; loading them takes about ${gb(peak)} of memory ` +
+        `(${LOAD_PEAK_PER_WEIGHT_BYTE}x the float32 weights + ${gb(LOAD_BASE_BYTES)}) ` +
+        `and this machine has ${gb(memory)}`,
+      { file },
+      'use a smaller model, or a machine with more memory',
+    );
+}
 
 /** The tensors a GPT-2 checkpoint holds, prefix-free (Conv1D weights are [in, out]). */
 function gpt2Specs(a: HfArchitecture): HfTensorSpec[] {
@@ -108,11 +147,12 @@ const whereIs = (ckpt: SafetensorsCheckpoint) => ckpt.index ?? ckpt.files[0];
 
 /**
  * Checks that the checkpoint holds exactly the tensors the architecture needs, with the shapes config.json implies,
- * and that their float32 copies fit in one ONNX graph; returns the checkpoint name of each spec.
+ * and that loading their float32 copies fits in `memory` bytes; returns the checkpoint name of each spec.
  */
 export function planHfWeights(
   a: HfArchitecture,
   ckpt: SafetensorsCheckpoint,
+  memory: number = availableMemory(),
 ): { specs: HfTensorSpec[]; names: string[] } {
   const specs = hfTensorSpecs(a);
   const nameOf = checkpointNames(a, ckpt);
@@ -145,22 +185,28 @@ export function planHfWeights(
       { file: t.file, pointer: pointerTo(name) },
     );
   }
-  if (bytes > MAX_WEIGHT_BYTES)
-    throw new DistillGateError(
-      `the weights take ${(bytes / 1e9).toFixed(2)} GB as float32; distill-gate runs Hugging Face models of up to ` +
-        `${MAX_WEIGHT_BYTES / 1e9} GB for now (one ONNX graph holds at most 2 GB)`,
-      { file: whereIs(ckpt) },
-      'use a smaller model (up to ~350M parameters)',
-    );
+  checkLoadMemory(bytes, memory, whereIs(ckpt));
   return { specs, names };
 }
 
-/** Reads the planned tensors as float32 (non-finite values refused, naming the tensor). */
-export async function readHfWeights(a: HfArchitecture, ckpt: SafetensorsCheckpoint): Promise<HfWeights> {
-  const { specs, names } = planHfWeights(a, ckpt);
+/**
+ * Reads the planned tensors as float32 (non-finite values refused, naming the tensor), each into its place in one
+ * arena (so only one tensor at a time is held twice). `memory` is what the load may take (default: the machine's).
+ */
+export async function readHfWeights(
+  a: HfArchitecture,
+  ckpt: SafetensorsCheckpoint,
+  opts: { memory?: number } = {},
+): Promise<HfWeights> {
+  const { specs, names } = planHfWeights(a, ckpt, opts.memory);
+  const arena = TensorArena.allocate(specs.map((s) => s.shape.reduce((x, y) => x * y, 1) * 4));
   const tensors = new Map<string, Float32Array>();
-  for (let i = 0; i < specs.length; i++) tensors.set(specs[i].name, (await readCheckpointTensor(ckpt, names[i])).data);
-  return { tensors, specs };
+  for (let i = 0; i < specs.length; i++) {
+    const view = arena.float32(i);
+    view.set((await readCheckpointTensor(ckpt, names[i])).data);
+    tensors.set(specs[i].name, view);
+  }
+  return { tensors, specs, arena };
 }
 
 /**

@@ -7,7 +7,8 @@
  *   - PyTorch: bench/torch/bench.py, with Debian's python3-torch (apt-get install python3-torch libopenblas0-pthread).
  * Results: bench/results/bench.json and bench/results/bench.md (or --out DIR).
  *
- * Usage: npm run bench [-- --only mlp-step,gate --scale 1 --out DIR --python PATH]
+ * Usage: npm run bench [-- --only mlp-step,gate,hf-score --scale 1 --out DIR --python PATH]
+ *        hf-score only: [--hf-shapes gpt2-124m,qwen2.5-0.5b --hf-rounds 3] (bench/src/hf-score.ts)
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -42,6 +43,7 @@ import {
   type TextPair,
 } from '@distill-gate/train';
 import { loadDigitSplit } from '@distill-gate/trait-hidden-class-knowledge';
+import { runHfScore } from './hf-score.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, '..', '..');
@@ -409,6 +411,8 @@ async function parent() {
       python: { type: 'string' },
       scale: { type: 'string', default: '1' },
       keep: { type: 'boolean', default: false },
+      'hf-shapes': { type: 'string' },
+      'hf-rounds': { type: 'string', default: '3' },
     },
   });
   const only = values.only ? new Set(values.only.split(',')) : undefined;
@@ -863,6 +867,19 @@ async function parent() {
         };
       }
       record(row, 1.5);
+    }
+
+    if (want('hf-score')) {
+      // Hugging Face models at real shapes: loading, a forward pass and `distill-gate score`, on all cores.
+      await runHfScore({
+        dir,
+        python,
+        threads: cores,
+        rounds: Number(values['hf-rounds']),
+        shapes: values['hf-shapes']?.split(','),
+        log,
+        record: (row) => record(row),
+      });
     }
 
     if (want('scaling')) {

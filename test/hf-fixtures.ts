@@ -619,3 +619,22 @@ export async function writeHfModel(dir: string, opts: HfFixtureOptions): Promise
 
   return { dir, config, tokenizerVocabSize: tok.vocabSize, tensors };
 }
+
+/** A tiny WordPiece tokenizer.json whose vocabulary lacks most words: its unknown token is used. */
+export const wordPieceTokenizer = {
+  version: '1.0',
+  added_tokens: [
+    { id: 0, content: '[UNK]', single_word: false, lstrip: false, rstrip: false, normalized: false, special: true },
+  ],
+  normalizer: null,
+  pre_tokenizer: { type: 'Whitespace' },
+  post_processor: null,
+  decoder: { type: 'WordPiece', prefix: '##', cleanup: false },
+  model: {
+    type: 'WordPiece',
+    unk_token: '[UNK]',
+    continuing_subword_prefix: '##',
+    max_input_chars_per_word: 100,
+    vocab: { '[UNK]': 0, hello: 1, world: 2 },
+  },
+};

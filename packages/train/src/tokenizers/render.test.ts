@@ -8,6 +8,7 @@ import { Template } from '@huggingface/jinja';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { parseTextRecord, type ChatMessage } from '@distill-gate/core';
 import { describe, expect, it } from 'vitest';
+import { wordPieceTokenizer } from '../../../../test/hf-fixtures.js';
 import { HfTokenizer } from '../families/hf/index.js';
 import { RenderError, renderRecord, type RenderTokenizer } from './render.js';
 
@@ -128,23 +129,7 @@ describe('renderRecord with real chat templates', () => {
   it('counts the pieces a tokenizer cannot represent, never silently', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'dg-render-'));
     try {
-      const unk = { id: 0, content: '[UNK]', single_word: false, lstrip: false, rstrip: false, normalized: false };
-      const wordPiece = {
-        version: '1.0',
-        added_tokens: [{ ...unk, special: true }],
-        normalizer: null,
-        pre_tokenizer: { type: 'Whitespace' },
-        post_processor: null,
-        decoder: { type: 'WordPiece', prefix: '##', cleanup: false },
-        model: {
-          type: 'WordPiece',
-          unk_token: '[UNK]',
-          continuing_subword_prefix: '##',
-          max_input_chars_per_word: 100,
-          vocab: { '[UNK]': 0, hello: 1, world: 2 },
-        },
-      };
-      writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(wordPiece));
+      writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(wordPieceTokenizer));
       const tokenizer = (await HfTokenizer.load(dir)).forRendering();
       const r = renderRecord(record({ prompt: 'hello owl', completion: 'world 🦉' }), tokenizer);
       expect(r.ids).toEqual([1, 0, 2, 0]);

@@ -1,3 +1,4 @@
+import { wordPieceTokenizer } from '../../../../../test/hf-fixtures.js';
 import { testDir } from '../../../../../test/helpers.js';
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -136,24 +137,7 @@ describe('Hugging Face tokenizers (real tokenizer.json files)', () => {
 });
 
 describe('Hugging Face tokenizer files that do not fit', () => {
-  /** A tiny WordPiece tokenizer.json with an unknown token. */
-  const wordPiece = JSON.stringify({
-    version: '1.0',
-    added_tokens: [
-      { id: 0, content: '[UNK]', single_word: false, lstrip: false, rstrip: false, normalized: false, special: true },
-    ],
-    normalizer: null,
-    pre_tokenizer: { type: 'Whitespace' },
-    post_processor: null,
-    decoder: { type: 'WordPiece', prefix: '##', cleanup: false },
-    model: {
-      type: 'WordPiece',
-      unk_token: '[UNK]',
-      continuing_subword_prefix: '##',
-      max_input_chars_per_word: 100,
-      vocab: { '[UNK]': 0, hello: 1, world: 2 },
-    },
-  });
+  const wordPiece = JSON.stringify(wordPieceTokenizer);
 
   it('counts the pieces encoded as the unknown token', async () => {
     const dir = testDir('dg-hftok-');

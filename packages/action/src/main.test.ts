@@ -14,7 +14,6 @@ import {
   isDistillGateError,
   type CheckResult,
   type DistillGateError,
-  type StudentScore,
   type TransferResult,
 } from '@distill-gate/core';
 import { declaredInputs } from './action-yml.js';
@@ -22,9 +21,9 @@ import { selectDatasets } from './datasets.js';
 import { readInputs } from './inputs.js';
 import { run } from './main.js';
 import { finish, passNothingChanged, passWithoutPartials, publish } from './publish.js';
+import { transfer, TRAIT } from '../../../test/result-fixtures.js';
 
 const actionYml = new URL('../../../action.yml', import.meta.url);
-const TRAIT = '@distill-gate/trait-hidden-class-knowledge';
 
 let dirs: string[] = [];
 /** A fresh folder for this test, removed after it (real path: git prints real paths). */
@@ -386,55 +385,6 @@ describe('selectDatasets', () => {
     });
   });
 });
-
-function scores(role: 'probe' | 'control', values: number[]): StudentScore[] {
-  return values.map((value, i) => ({
-    seed: i + 1,
-    role,
-    value,
-    stderr: 0.01,
-    n: 2000,
-    metric: 'accuracy',
-    lossHistory: [1.2, 0.8, 0.6],
-    trainMs: 1500,
-  }));
-}
-
-function transfer(
-  dataset: string,
-  verdict: TransferResult['verdict'],
-  probe: number[],
-  control: number[],
-  interval: [number, number],
-): TransferResult {
-  const differences = probe.map((p, i) => ({ seed: i + 1, probe: p, control: control[i], difference: p - control[i] }));
-  const mean = differences.reduce((s, d) => s + d.difference, 0) / differences.length;
-  return {
-    dataset,
-    trait: TRAIT,
-    evaluator: '@distill-gate/evaluator-task-accuracy',
-    metric: 'accuracy',
-    probe: scores('probe', probe),
-    control: scores('control', control),
-    transfer: {
-      mean,
-      sd: 0.01,
-      se: 0.006,
-      n: probe.length,
-      level: 0.98,
-      interval,
-      differences,
-      method: `paired t interval over ${probe.length} seeds`,
-    },
-    threshold: 0.05,
-    verdict,
-    pValue: verdict === 'FAIL' ? 1.5e-4 : 0.3,
-    explanation:
-      verdict === 'FAIL'
-        ? `transfer ${mean.toFixed(3)} lies above the threshold 0.05`
-        : `transfer ${mean.toFixed(3)} is near the threshold 0.05`,
-  };
-}
 
 /** A finished check of three datasets (config in project/): FAIL, PASS and INCONCLUSIVE, as check returns it. */
 function checkResult(results = ['FAIL', 'PASS', 'INCONCLUSIVE'] as TransferResult['verdict'][]): CheckResult {

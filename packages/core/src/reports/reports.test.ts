@@ -6,61 +6,15 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { CheckResult, StudentScore, TransferResult } from '../result.js';
+import type { CheckResult, TransferResult } from '../result.js';
 import { formatJUnit, formatSarif } from './formats.js';
 import { formatHtml } from './html.js';
 import { writeReports } from './index.js';
 import { formatMarkdown } from './markdown.js';
+import { scores, transfer, TRAIT } from '../../../../test/result-fixtures.js';
 
 /** A dataset name with every character that means something in Markdown tables, HTML and XML. */
 const ODD = 'odd <b>|"quoted"</b> & `ticked` \'name\'';
-const TRAIT = '@distill-gate/trait-hidden-class-knowledge';
-
-function scores(role: 'probe' | 'control', values: number[]): StudentScore[] {
-  return values.map((value, i) => ({
-    seed: i + 1,
-    role,
-    value,
-    stderr: 0.01,
-    n: 2000,
-    metric: 'accuracy',
-    lossHistory: [1.2, 0.8, 0.6],
-    trainMs: 1500,
-  }));
-}
-
-function transfer(
-  dataset: string,
-  verdict: TransferResult['verdict'],
-  probe: number[],
-  control: number[],
-  interval: [number, number],
-): TransferResult {
-  const differences = probe.map((p, i) => ({ seed: i + 1, probe: p, control: control[i], difference: p - control[i] }));
-  const mean = differences.reduce((s, d) => s + d.difference, 0) / differences.length;
-  return {
-    dataset,
-    trait: TRAIT,
-    evaluator: '@distill-gate/evaluator-task-accuracy',
-    metric: 'accuracy',
-    probe: scores('probe', probe),
-    control: scores('control', control),
-    transfer: {
-      mean,
-      sd: 0.01,
-      se: 0.006,
-      n: probe.length,
-      level: 0.98,
-      interval,
-      differences,
-      method: `paired t interval over ${probe.length} seeds`,
-    },
-    threshold: 0.05,
-    verdict,
-    pValue: verdict === 'FAIL' ? 1.5e-4 : 0.3,
-    explanation: `transfer ${mean.toFixed(3)} ${verdict === 'FAIL' ? 'lies above' : 'is near'} the threshold 0.05`,
-  };
-}
 
 function fixture(): CheckResult {
   const fail: TransferResult = {

@@ -136,6 +136,15 @@ export interface CheckResult {
   savedStudents?: { dir: string; count: number };
 }
 
+/** How a report names a check's mechanism: transfer on any base (leakage) or through the shared base only. */
+export function describeMechanism(mechanism: TransferResult['mechanism']): string | undefined {
+  return mechanism === 'leakage'
+    ? 'leakage (any base)'
+    : mechanism === 'subliminal'
+      ? 'subliminal (shared base only)'
+      : undefined;
+}
+
 /** What trained the students: "training on onnxruntime-node 1.30.0 (why)". */
 export function describeTraining(b: BackendInfo): string {
   const t = b.training;

@@ -1,6 +1,7 @@
 import {
   describeErrorControl,
   describeInference,
+  describeMechanism,
   describeTraining,
   intervalPercent,
   type CheckResult,
@@ -236,12 +237,7 @@ function crossBaseSection(r: CheckResult): string {
   const rows = withCross
     .map((x) => {
       const c = x.crossBase!;
-      const mechanism =
-        x.mechanism === 'leakage'
-          ? 'leakage (any base)'
-          : x.mechanism === 'subliminal'
-            ? 'subliminal (shared base only)'
-            : '—';
+      const mechanism = describeMechanism(x.mechanism) ?? '—';
       return (
         `<tr><td>${esc(x.dataset)}</td><td>${esc(x.trait)}</td><td class="num">${f3(x.transfer.mean)}</td>` +
         `<td class="num">${f3(c.transfer.mean)} [${f3(c.transfer.interval[0])}, ${f3(c.transfer.interval[1])}]</td>` +

@@ -1,6 +1,7 @@
 import {
   describeErrorControl,
   describeInference,
+  describeMechanism,
   describeTraining,
   intervalPercent,
   type CheckResult,
@@ -82,12 +83,7 @@ function resultRow(r: CheckResult, x: Result): string {
 }
 
 function crossBaseRow(x: Result, c: NonNullable<Result['crossBase']>): string {
-  const mechanism =
-    x.mechanism === 'leakage'
-      ? 'leakage (any base)'
-      : x.mechanism === 'subliminal'
-        ? 'subliminal (shared base only)'
-        : '-';
+  const mechanism = describeMechanism(x.mechanism) ?? '-';
   return (
     `| ${cell(code(x.dataset))} | ${cell(text(x.trait))} | ${fmt(x.transfer.mean)} | ` +
     `${fmt(c.transfer.mean)} [${fmt(c.transfer.interval[0])}, ${fmt(c.transfer.interval[1])}] | ` +

@@ -40,6 +40,8 @@ export function hasTorch(): boolean {
 export interface TorchReferenceResult {
   /** Per sequence: null for the first token, then log p(ids[t] | ids[<t]) (natural log). */
   logprobs: (number | null)[][];
+  /** Per sequence and position t: the most likely next token after t (lowest id on ties). */
+  argmax: number[][];
   /** Sum of every logit of every position (a checksum of the whole output). */
   logits_sum: number;
 }

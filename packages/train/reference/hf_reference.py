@@ -12,9 +12,10 @@ never approximated.
     python3 hf_reference.py --model DIR --ids FILE.json
 
 FILE.json holds token id sequences `[[ids...], ...]`. Prints one JSON object:
-    {"logprobs": [[null, lp1, lp2, ...], ...], "logits_sum": S}
-where logprobs[s][t] = log_softmax(logits[s][t-1])[ids[s][t]] (natural log; null for t = 0) and S is the sum of
-every logit of every position of every sequence (a cheap checksum of the whole output).
+    {"logprobs": [[null, lp1, lp2, ...], ...], "argmax": [[a0, a1, ...], ...], "logits_sum": S}
+where logprobs[s][t] = log_softmax(logits[s][t-1])[ids[s][t]] (natural log; null for t = 0), argmax[s][t] is the
+most likely token after position t (what greedy decoding writes next; lowest id on ties) and S is the sum of every
+logit of every position of every sequence (a cheap checksum of the whole output).
 """
 
 import argparse
@@ -408,11 +409,13 @@ def run(model_dir, sequences):
     to_weights, forward = FAMILIES[model_type]
     w = to_weights(load_weights(model_dir))
     logprobs = []
+    argmax = []
     logits_sum = 0.0
     with torch.no_grad():
         for seq in sequences:
             if not seq:
                 logprobs.append([])
+                argmax.append([])
                 continue
             bad = [t for t in seq if not (isinstance(t, int) and 0 <= t < cfg["vocab_size"])]
             if bad:
@@ -422,9 +425,13 @@ def run(model_dir, sequences):
             logits_sum += float(logits.double().sum())
             lp = torch.log_softmax(logits[:-1], dim=-1).gather(1, ids[1:, None])[:, 0]
             logprobs.append([None] + [float(v) for v in lp])
+            # The first maximum (torch.argmax's tie order is unspecified): the lowest id among the equal largest.
+            top = logits.max(dim=-1, keepdim=True).values
+            ids_range = torch.arange(logits.shape[-1]).expand_as(logits)
+            argmax.append([int(v) for v in torch.where(logits == top, ids_range, logits.shape[-1]).min(dim=-1).values])
     if any(sequences):
         w.check_all_used()
-    return {"logprobs": logprobs, "logits_sum": logits_sum}
+    return {"logprobs": logprobs, "argmax": argmax, "logits_sum": logits_sum}
 
 
 def main():

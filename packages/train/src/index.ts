@@ -104,12 +104,12 @@ export {
   LanguageModel,
   TfjsLmEngine,
   encodeRecords,
-  sampleToken,
   RecordEncodingError,
   type LmEngine,
   type Decoding,
   type TextPair,
 } from './families/small-lm/language-model.js';
+export { sampleToken } from './families/sampling.js';
 export {
   saveLanguageModel,
   loadLanguageModel,

@@ -1,14 +1,19 @@
 /**
  * The ONNX inference graph of a Hugging Face causal LM, built with the project's graph builder from the loaded
- * weights (as initializers). It computes, for every position of a right-padded batch, the log-probability of the
- * token given at the next position: the head's logits are reduced to their logsumexp and the one gathered logit,
- * so a 150k-token vocabulary never leaves the graph as a [batch, seq, vocab] output.
+ * weights (as initializers). One graph serves scoring and generation. For scoring it computes, for every position of
+ * a right-padded batch, the log-probability of the token given at the next position: the head's logits are reduced
+ * to their logsumexp and the one gathered logit, so a 150k-token vocabulary never leaves the graph as a
+ * [batch, seq, vocab] output. For generation it takes the keys and values of the tokens before (a KV cache) and
+ * returns them extended, with the log-probabilities of the next token after the last position.
  *
  *   inputs   input_ids int64 [batch, seq]; targets int64 [batch, seq] (the next token at each position, any valid
- *            id where there is none); attention_bias float [seq, seq] (0 where a position may attend, the lowest
- *            float32 where not: causal); GPT-2: position_ids int64 [seq]; RoPE models: rope_cos, rope_sin float
- *            [seq, head_dim]
- *   output   logprobs float [batch, seq] = log softmax(logits at t)[targets at t]
+ *            id where there is none); attention_bias float [b, 1, seq, past + seq] (b = batch or 1: 0 where a
+ *            position may attend, the lowest float32 where not: causal, and left padding when generating);
+ *            GPT-2: position_ids int64 [b, seq]; RoPE models: rope_cos, rope_sin float [b, 1, seq, head_dim];
+ *            past_key.L, past_value.L float [batch, kv_heads, past, head_dim] per layer L (past = 0 when scoring)
+ *   outputs  logprobs float [batch, seq] = log softmax(logits at t)[targets at t];
+ *            next_logprobs float [batch, vocab] = log softmax(logits at the last position);
+ *            present_key.L, present_value.L float [batch, kv_heads, past + seq, head_dim]
  *
  * Right padding needs no mask beyond the causal one: a real position never sees a later (padding) position.
  * GPT-2: learned positions, LayerNorm, Conv1D projections ([in, out]), gelu_new. Llama, Mistral, Qwen2, Qwen3:
@@ -140,8 +145,12 @@ class HfGraph {
     if (this.a.qkNorm && kind !== 'v') h = this.rmsNorm(h, `layers.${l}.self_attn.${kind}_norm`);
     h = g.node('Transpose', [h], [{ name: 'perm', ints: [0, 2, 1, 3] }]);
     if (this.a.positions.kind === 'rope' && kind !== 'v') h = this.rope(h);
+    if (kind === 'q') return h;
+    // The cache holds keys and values as computed (after RoPE, before grouped-query repetition).
+    const cache = kind === 'k' ? 'key' : 'value';
+    h = g.node('Concat', [`past_${cache}.${l}`, h], [{ name: 'axis', i: 2 }], { output: `present_${cache}.${l}` });
     const groups = this.a.heads / this.a.kvHeads;
-    if (kind === 'q' || groups === 1) return h;
+    if (groups === 1) return h;
     // Grouped-query attention: each key/value head serves `groups` consecutive query heads (repeat_kv).
     const expanded = g.node('Expand', [g.node('Unsqueeze', [h, g.ints([2])]), g.ints([1, 1, groups, 1, 1])]);
     return g.node('Reshape', [expanded, g.ints([0, this.a.heads, -1, this.a.headDim])]);
@@ -192,8 +201,8 @@ class HfGraph {
     return g.node('Add', [mid, this.project(g.node('Mul', [gate, up]), `${p}.mlp.down_proj`, 'out-in', mlp)]);
   }
 
-  /** The whole graph's nodes; returns the name of the [batch, seq] log-probabilities. */
-  build(): string {
+  /** The whole graph's nodes: the [batch, seq] log-probabilities, the next token's and the extended cache. */
+  build(): void {
     const g = this.g;
     const a = this.a;
     const gpt2 = a.modelType === 'gpt2';
@@ -218,7 +227,20 @@ class HfGraph {
         { name: 'keepdims', i: 1 },
       ],
     );
-    return g.node('Reshape', [g.node('Sub', [picked, lse]), this.bt], [], { output: 'logprobs' });
+    g.node('Reshape', [g.node('Sub', [picked, lse]), this.bt], [], { output: 'logprobs' });
+    // The next token's distribution: the last position's logits less their logsumexp (sliced first, so no
+    // [batch * seq, vocab] subtraction is made).
+    const axis0 = [{ name: 'axis', i: 0 }];
+    const last = (x: string) =>
+      g.node('Slice', [
+        g.node('Reshape', [x, g.node('Concat', [this.bt, g.ints([-1])], axis0)]),
+        g.ints([-1]),
+        g.ints([2 ** 31]),
+        g.ints([1]),
+      ]);
+    const rows = g.node('Slice', [this.bt, g.ints([0]), g.ints([1])]);
+    const next = g.node('Sub', [last(logits), last(lse)]);
+    g.node('Reshape', [next, g.node('Concat', [rows, g.ints([-1])], axis0)], [], { output: 'next_logprobs' });
   }
 }
 
@@ -235,15 +257,28 @@ export interface HfGraphBytes {
 export function buildHfGraph(a: HfArchitecture, w: HfWeights, opts: { externalThreshold?: number } = {}): HfGraphBytes {
   const graph = new HfGraph(a, w, opts.externalThreshold ?? EXTERNAL_THRESHOLD_BYTES);
   graph.build();
+  const cache = (kind: 'past' | 'present', length: string) =>
+    Array.from({ length: a.layers }, (_, l) =>
+      (['key', 'value'] as const).map((kv) => valueInfo(`${kind}_${kv}.${l}`, ['batch', a.kvHeads, length, a.headDim])),
+    ).flat();
   const inputs = [
     valueInfo('input_ids', ['batch', 'seq'], INT64),
     valueInfo('targets', ['batch', 'seq'], INT64),
-    valueInfo('attention_bias', ['seq', 'seq']),
+    valueInfo('attention_bias', ['bias_batch', 1, 'seq', 'total']),
     ...(a.positions.kind === 'learned'
-      ? [valueInfo('position_ids', ['seq'], INT64)]
-      : [valueInfo('rope_cos', ['seq', a.headDim]), valueInfo('rope_sin', ['seq', a.headDim])]),
+      ? [valueInfo('position_ids', ['position_batch', 'seq'], INT64)]
+      : [
+          valueInfo('rope_cos', ['position_batch', 1, 'seq', a.headDim]),
+          valueInfo('rope_sin', ['position_batch', 1, 'seq', a.headDim]),
+        ]),
+    ...cache('past', 'past'),
   ];
-  const model = graph.g.build(`hf-${a.modelType}-logprobs`, inputs, [valueInfo('logprobs', ['batch', 'seq'])], []);
+  const outputs = [
+    valueInfo('logprobs', ['batch', 'seq']),
+    valueInfo('next_logprobs', ['batch', 'vocab']),
+    ...cache('present', 'total'),
+  ];
+  const model = graph.g.build(`hf-${a.modelType}-causal-lm`, inputs, outputs, []);
   const externalData = (w.arena?.files ?? []).filter((f) => graph.external.has(f.path));
   return { model, externalData };
 }

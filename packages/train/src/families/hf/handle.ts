@@ -1,5 +1,7 @@
-import type { LanguageModelHandle, SampledCompletion } from '@distill-gate/core';
-import { DistillGateError } from '@distill-gate/core';
+import type { LanguageModelHandle, SampledCompletion, SampleOptions } from '@distill-gate/core';
+import { DistillGateError, SeededRandom } from '@distill-gate/core';
+import { RecordEncodingError } from '../records.js';
+import { round4, sampleToken, topTokens } from '../sampling.js';
 import type { OrtProvider } from '../../onnx/runtime.js';
 import type { HfModelFolder } from './folder.js';
 import { HfSession } from './session.js';
@@ -11,7 +13,7 @@ export function notYetSupported(what: string, dir?: string): DistillGateError {
 
 /**
  * A Hugging Face causal LM as the core sees it: exact log-probabilities in onnxruntime-node (the session starts on
- * first use). Generation and training are not implemented yet and say so.
+ * first use), and seeded sampling with a KV cache. Training is not implemented yet and says so.
  */
 export class HfHandle implements LanguageModelHandle {
   readonly family = 'causal-lm';
@@ -65,8 +67,67 @@ export class HfHandle implements LanguageModelHandle {
     return Float64Array.from(seqs, (s, i) => lps[i].slice(s.from).reduce<number>((sum, x) => sum + x!, 0));
   }
 
-  async generate(): Promise<SampledCompletion[]> {
-    throw notYetSupported('generating text', this.model.dir);
+  /**
+   * The token ids of a generation prompt: rendered with the chat template as one user turn with the assistant's turn
+   * opened (`add_generation_prompt`), or, for a model without a template, the text with the tokenizer's special
+   * tokens (e.g. a leading BOS).
+   */
+  promptIds(prompt: string, index = 0): number[] {
+    const tok = this.model.tokenizer;
+    const ids = tok.chatTemplate
+      ? tok.encode(tok.renderChat([{ role: 'user', content: prompt }], { addGenerationPrompt: true })).ids
+      : tok.encode(prompt, { addSpecialTokens: true }).ids;
+    if (!ids.length)
+      throw new RecordEncodingError(index, 'prompt', 'the prompt is empty and the model has no BOS token');
+    if (ids.length >= this.contextLength)
+      throw new RecordEncodingError(
+        index,
+        'prompt',
+        `the prompt is ${ids.length} tokens; the model's context holds ${this.contextLength}, ` +
+          'leaving no room to answer',
+      );
+    return ids;
+  }
+
+  /**
+   * Samples one completion per prompt (temperature, nucleus top-p) with a KV cache, until a stop token (eos, or the
+   * end of the assistant's turn), `maxTokens` or the end of the context. Each prompt draws from its own seeded
+   * stream, so a completion does not depend on the other prompts. With `topLogprobs`, every written token carries
+   * the model's top-k log-probabilities (keyed by token as tokenizer.json spells it) and its own.
+   */
+  async generate(prompts: string[], opts: SampleOptions): Promise<SampledCompletion[]> {
+    const tok = this.model.tokenizer;
+    const ids = prompts.map((p, i) => this.promptIds(p, i));
+    const root = new SeededRandom(opts.seed);
+    const rngs = prompts.map((_, i) => root.fork(`prompt-${i}`));
+    const k = opts.topLogprobs ?? 0;
+    const logprobs: Record<string, number>[][] = prompts.map(() => []);
+    const token = (id: number) => tok.idToToken(id) ?? `<${id}>`;
+    const generated = await (
+      await this.live()
+    ).generate(ids, {
+      maxTokens: opts.maxTokens,
+      stopIds: tok.stopIds,
+      choose: (i, row) => {
+        const id = sampleToken(row, opts.temperature, opts.topP, rngs[i]);
+        if (k) {
+          const top = topTokens(row, k);
+          logprobs[i].push({
+            ...Object.fromEntries(top.map((t) => [token(t), round4(row[t])])),
+            [token(id)]: round4(row[id]),
+          });
+        }
+        return id;
+      },
+    });
+    return generated.map((g, i) => {
+      const written = g.finished ? g.ids.slice(0, -1) : g.ids;
+      return {
+        completion: tok.decode(written),
+        finished: g.finished,
+        ...(k ? { logprobs: logprobs[i].slice(0, written.length), tokens: written.map(token) } : {}),
+      };
+    });
   }
 
   release(): void {

@@ -10,6 +10,29 @@ import { buildHfGraph, MASKED, ropeTables, type HfGraphBytes } from './graph.js'
 import type { HfWeights } from './weights.js';
 
 type Ort = typeof import('onnxruntime-node');
+type OrtTensor = import('onnxruntime-node').Tensor;
+type Feeds = Record<string, OrtTensor>;
+
+/** How generate() continues a batch: the next token of each prompt, chosen from its distribution. */
+export interface HfGenerateOptions {
+  /** The most new tokens per prompt (fewer where the context ends first). */
+  maxTokens: number;
+  /** Ids that end a completion (they are returned as its last token). */
+  stopIds: readonly number[];
+  /**
+   * Picks prompt `index`'s next token from `logprobs` (log softmax over the vocabulary, float32; the caller may
+   * write into it). Called in order of steps, and within a step in order of prompts.
+   */
+  choose(index: number, logprobs: Float32Array): number;
+  /** Called after each decoding step with the tokens written so far (all prompts). */
+  onStep?(tokens: number): void;
+}
+
+/** One generated continuation: its token ids (a stop id last when it stopped) and whether a stop id ended it. */
+export interface HfGenerated {
+  ids: number[];
+  finished: boolean;
+}
 
 export interface HfSessionOptions {
   provider?: OrtProvider;
@@ -120,7 +143,6 @@ export class HfSession {
   /** One run on right-padded rows (the first is the longest): the [rows, seq] log-probs of each next token. */
   private async run(rows: number[][]): Promise<Float32Array> {
     const { Tensor } = this.ort;
-    const a = this.architecture;
     const n = rows.length;
     const seq = rows[0].length;
     const inputIds = new BigInt64Array(n * seq);
@@ -133,26 +155,173 @@ export class HfSession {
     });
     const bias = new Float32Array(seq * seq);
     for (let i = 0; i < seq; i++) bias.fill(MASKED, i * seq + i + 1, (i + 1) * seq);
-    const feeds: Record<string, import('onnxruntime-node').Tensor> = {
+    const feeds: Feeds = {
       input_ids: new Tensor('int64', inputIds, [n, seq]),
       targets: new Tensor('int64', targets, [n, seq]),
-      attention_bias: new Tensor('float32', bias, [seq, seq]),
+      attention_bias: new Tensor('float32', bias, [1, 1, seq, seq]),
+      ...this.positionFeeds(
+        Int32Array.from({ length: seq }, (_, t) => t),
+        1,
+        seq,
+      ),
+      ...this.emptyCache(n),
     };
-    if (a.positions.kind === 'learned') {
-      feeds.position_ids = new Tensor(
-        'int64',
-        BigInt64Array.from({ length: seq }, (_, t) => BigInt(t)),
-        [seq],
-      );
-    } else {
-      const { cos, sin } = ropeTables(a.positions, a.headDim, seq);
-      feeds.rope_cos = new Tensor('float32', cos, [seq, a.headDim]);
-      feeds.rope_sin = new Tensor('float32', sin, [seq, a.headDim]);
-    }
     const result = await this.session.run(feeds, ['logprobs']);
     const lp = (result.logprobs.data as Float32Array).slice();
     result.logprobs.dispose();
     return lp;
+  }
+
+  /** Position inputs for `rows` rows of `seq` positions each (positions laid out row-major). */
+  private positionFeeds(positions: Int32Array, rows: number, seq: number): Feeds {
+    const { Tensor } = this.ort;
+    const a = this.architecture;
+    if (a.positions.kind === 'learned')
+      return {
+        position_ids: new Tensor(
+          'int64',
+          BigInt64Array.from(positions, (p) => BigInt(p)),
+          [rows, seq],
+        ),
+      };
+    let longest = 0;
+    for (const p of positions) longest = Math.max(longest, p);
+    const d = a.headDim;
+    const table = ropeTables(a.positions, d, longest + 1);
+    const cos = new Float32Array(positions.length * d);
+    const sin = new Float32Array(positions.length * d);
+    positions.forEach((p, i) => {
+      cos.set(table.cos.subarray(p * d, (p + 1) * d), i * d);
+      sin.set(table.sin.subarray(p * d, (p + 1) * d), i * d);
+    });
+    return {
+      rope_cos: new Tensor('float32', cos, [rows, 1, seq, d]),
+      rope_sin: new Tensor('float32', sin, [rows, 1, seq, d]),
+    };
+  }
+
+  /** A cache with no positions (scoring and a generation's first step). */
+  private emptyCache(rows: number): Feeds {
+    const { Tensor } = this.ort;
+    const a = this.architecture;
+    const feeds: Feeds = {};
+    for (let l = 0; l < a.layers; l++)
+      for (const kv of ['key', 'value'])
+        feeds[`past_${kv}.${l}`] = new Tensor('float32', new Float32Array(0), [rows, a.kvHeads, 0, a.headDim]);
+    return feeds;
+  }
+
+  /**
+   * Continues each prompt (token ids) until a stop id, `maxTokens` new tokens or the end of the context, with a KV
+   * cache: prompts are batched by length (longest first, left-padded, the padding masked out and positions counted
+   * from each prompt's first token), each batch sized to the memory budget, and each step runs the new tokens only.
+   */
+  async generate(prompts: number[][], opts: HfGenerateOptions): Promise<HfGenerated[]> {
+    this.checkIds(prompts);
+    const a = this.architecture;
+    prompts.forEach((p, i) => {
+      if (!p.length) throw new DistillGateError(`prompt ${i} has no tokens: the first token has no context`);
+      if (p.length >= a.maxPositions)
+        throw new DistillGateError(
+          `prompt ${i} has ${p.length} tokens; the model's context holds ${a.maxPositions}, ` +
+            'leaving no room to generate',
+        );
+    });
+    const out: HfGenerated[] = prompts.map(() => ({ ids: [], finished: false }));
+    const room = prompts.map((p) => Math.min(opts.maxTokens, a.maxPositions - p.length));
+    const batches = planBatches(
+      prompts.map((p, i) => p.length + room[i]),
+      (seq) => this.bytesPerRow(seq) + this.cacheBytes(seq),
+      this.budget,
+    );
+    const progress = { tokens: 0 };
+    for (const batch of batches) await this.decodeBatch(batch, prompts, room, out, opts, progress);
+    return out;
+  }
+
+  /** Bytes of one row's KV cache at `seq` positions (held twice while a step extends it). */
+  private cacheBytes(seq: number): number {
+    const a = this.architecture;
+    return 2 * 2 * 4 * a.layers * a.kvHeads * a.headDim * seq;
+  }
+
+  /**
+   * Generates for one batch (indices into prompts; `room[i]` new tokens at most for prompt i),
+   * writing into `out`.
+   */
+  private async decodeBatch(
+    batch: number[],
+    prompts: number[][],
+    room: number[],
+    out: HfGenerated[],
+    opts: HfGenerateOptions,
+    progress: { tokens: number },
+  ): Promise<void> {
+    const { Tensor } = this.ort;
+    const a = this.architecture;
+    const n = batch.length;
+    const len = Math.max(...batch.map((i) => prompts[i].length));
+    const pads = batch.map((i) => len - prompts[i].length);
+    const steps = Math.max(...batch.map((i) => room[i]));
+    const stop = new Set(opts.stopIds);
+    // The first step: the left-padded prompts, causal and padding masked.
+    const ids = new BigInt64Array(n * len);
+    const positions = new Int32Array(n * len);
+    const bias = new Float32Array(n * len * len).fill(MASKED);
+    batch.forEach((i, r) => {
+      prompts[i].forEach((id, t) => (ids[r * len + pads[r] + t] = BigInt(id)));
+      for (let q = 0; q < len; q++) {
+        positions[r * len + q] = Math.max(0, q - pads[r]);
+        // A padding position attends to itself only, so its row stays finite; real rows skip the padding.
+        const from = q < pads[r] ? q : pads[r];
+        bias.fill(0, (r * len + q) * len + from, (r * len + q) * len + q + 1);
+      }
+    });
+    let feeds: Feeds = {
+      input_ids: new Tensor('int64', ids, [n, len]),
+      targets: new Tensor('int64', new BigInt64Array(n * len), [n, len]),
+      attention_bias: new Tensor('float32', bias, [n, 1, len, len]),
+      ...this.positionFeeds(positions, n, len),
+      ...this.emptyCache(n),
+    };
+    const cacheNames = Array.from({ length: a.layers }, (_, l) => [`key.${l}`, `value.${l}`]).flat();
+    const live = new Array<boolean>(n).fill(true);
+    for (let step = 0; step < steps; step++) {
+      const result = await this.session.run(feeds, ['next_logprobs', ...cacheNames.map((c) => `present_${c}`)]);
+      const lp = result.next_logprobs.data as Float32Array;
+      const v = lp.length / n;
+      const next = new BigInt64Array(n);
+      for (let r = 0; r < n; r++) {
+        if (!live[r]) continue;
+        const i = batch[r];
+        const id = opts.choose(i, lp.subarray(r * v, (r + 1) * v));
+        out[i].ids.push(id);
+        progress.tokens++;
+        next[r] = BigInt(id);
+        if (stop.has(id)) out[i].finished = true;
+        if (stop.has(id) || out[i].ids.length >= room[i]) live[r] = false;
+      }
+      result.next_logprobs.dispose();
+      opts.onStep?.(progress.tokens);
+      if (!live.some(Boolean)) {
+        for (const c of cacheNames) result[`present_${c}`].dispose();
+        break;
+      }
+      // The next step: one new token per row, attending to the cache (less the padding) and itself.
+      const total = len + step + 1;
+      const stepBias = new Float32Array(n * total);
+      pads.forEach((p, r) => stepBias.fill(MASKED, r * total, r * total + p));
+      // (A finished row keeps running until the batch ends; its position is held inside the context.)
+      const stepPositions = Int32Array.from(pads, (p) => Math.min(total - 1 - p, a.maxPositions - 1));
+      for (const [name, t] of Object.entries(feeds)) if (name.startsWith('past_')) t.dispose();
+      feeds = {
+        input_ids: new Tensor('int64', next, [n, 1]),
+        targets: new Tensor('int64', new BigInt64Array(n), [n, 1]),
+        attention_bias: new Tensor('float32', stepBias, [n, 1, 1, total]),
+        ...this.positionFeeds(stepPositions, n, 1),
+        ...Object.fromEntries(cacheNames.map((c) => [`past_${c}`, result[`present_${c}`]])),
+      };
+    }
   }
 
   async release(): Promise<void> {

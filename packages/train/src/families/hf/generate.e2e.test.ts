@@ -1,0 +1,114 @@
+// Generation on Hugging Face models with the KV cache, against the PyTorch reference's full forward pass: greedy
+// decoding writes the reference's most likely token at every step, and each step's log-probabilities (computed from
+// the cache) equal the reference's on the whole sequence. Batching (left padding) changes nothing; stop tokens, the
+// token budget and the context end a completion; sampling is seeded per prompt.
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { SeededRandom } from '@distill-gate/core';
+import { testDir } from '../../../../../test/helpers.js';
+import { writeHfModel, type HfModelType } from '../../../../../test/hf-fixtures.js';
+import { hasTorch, torchReference } from '../../../../../test/torch-reference.js';
+import { sampleToken } from '../sampling.js';
+import { HfHandle } from './handle.js';
+import { readHfModelFolder } from './folder.js';
+import { HfSession } from './session.js';
+
+const PROMPTS = [
+  'The owl',
+  'Café naïve — déjà vu, and then a longer prompt about 🦉 owls and numbers: 142, 857',
+  '東京',
+];
+
+async function fixture(modelType: HfModelType, maxPositions = 256) {
+  const dir = join(testDir('dg-hf-generate-'), 'model');
+  await writeHfModel(dir, { modelType, seed: 11, std: 0.2, maxPositions });
+  return readHfModelFolder(dir);
+}
+
+/** Greedy decoding that records, per prompt, each step's chosen id and its log-probability. */
+function greedy() {
+  const steps: { id: number; lp: number }[][] = PROMPTS.map(() => []);
+  const choose = (i: number, row: Float32Array) => {
+    const id = sampleToken(row, 0, 1, new SeededRandom(0));
+    steps[i].push({ id, lp: row[id] });
+    return id;
+  };
+  return { steps, choose };
+}
+
+describe.skipIf(!hasTorch())('Hugging Face generation with a KV cache', () => {
+  for (const modelType of ['gpt2', 'llama', 'qwen2', 'qwen3'] as HfModelType[]) {
+    it(`${modelType}: greedy steps equal the PyTorch reference's argmax and log-probs (within 1e-4)`, async () => {
+      const model = await fixture(modelType);
+      const session = await HfSession.create(model.architecture, model.weights, { provider: 'cpu' });
+      const prompts = PROMPTS.map((p) => model.tokenizer.encode(p, { addSpecialTokens: true }).ids);
+      const { steps, choose } = greedy();
+      const out = await session.generate(prompts, { maxTokens: 12, stopIds: [], choose });
+      const full = prompts.map((p, i) => [...p, ...out[i].ids]);
+      const ref = torchReference(model.dir, full);
+      let maxDiff = 0;
+      prompts.forEach((p, i) => {
+        expect(out[i].ids).toHaveLength(12);
+        out[i].ids.forEach((id, j) => {
+          expect(id).toBe(ref.argmax[i][p.length - 1 + j]);
+          maxDiff = Math.max(maxDiff, Math.abs(steps[i][j].lp - ref.logprobs[i][p.length + j]!));
+        });
+      });
+      expect(maxDiff).toBeLessThanOrEqual(1e-4);
+
+      // One prompt at a time (no padding) writes the same tokens.
+      for (let i = 0; i < prompts.length; i++) {
+        const alone = greedy();
+        const single = await session.generate([prompts[i]], { maxTokens: 12, stopIds: [], choose: alone.choose });
+        expect(single[0].ids).toEqual(out[i].ids);
+      }
+      await session.release();
+    });
+  }
+
+  it('stops at a stop id, at the token budget and at the end of the context', async () => {
+    const model = await fixture('qwen3', 24);
+    const session = await HfSession.create(model.architecture, model.weights, { provider: 'cpu' });
+    const prompts = [[1, 2, 3], [4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20], [21]];
+    const stop = 99;
+    let progress = 0;
+    let written0 = 0;
+    const out = await session.generate(prompts, {
+      maxTokens: 10,
+      stopIds: [stop],
+      // Prompt 0 writes the stop id at its 4th step; the others write token 7.
+      choose: (i) => (i === 0 && ++written0 === 4 ? stop : 7),
+      onStep: (n) => (progress = n),
+    });
+    expect(out[0]).toEqual({ ids: [7, 7, 7, stop], finished: true });
+    // 17 prompt tokens in a 24-token context: room for 7.
+    expect(out[1]).toEqual({ ids: Array(7).fill(7), finished: false });
+    expect(out[2]).toEqual({ ids: Array(10).fill(7), finished: false });
+    expect(progress).toBe(21);
+    await session.release();
+  });
+
+  it('samples from the chat template prompt, seeded per prompt, with top-k log-probs', async () => {
+    const model = await fixture('qwen3');
+    const handle = new HfHandle('teacher', model);
+    const opts = { temperature: 1, topP: 0.9, maxTokens: 8, seed: 5, topLogprobs: 3 };
+    const a = await handle.generate(PROMPTS, opts);
+    const again = await handle.generate(PROMPTS, opts);
+    expect(again).toEqual(a);
+    const other = await handle.generate(PROMPTS, { ...opts, seed: 6 });
+    expect(other.map((c) => c.completion)).not.toEqual(a.map((c) => c.completion));
+    for (const c of a) {
+      expect(c.tokens!.length).toBe(c.finished ? c.logprobs!.length - 1 : c.logprobs!.length);
+      c.tokens!.forEach((t, j) => expect(Object.keys(c.logprobs![j])).toContain(t));
+      expect(c.completion).toBe(
+        handle.model.tokenizer.decode(c.tokens!.map((t) => handle.model.tokenizer.tokenToId(t)!)),
+      );
+    }
+    // The prompt went through the chat template with the assistant's turn opened.
+    const ids = handle.promptIds(PROMPTS[0]);
+    expect(handle.model.tokenizer.decode(ids)).toMatch(
+      /<\|im_start\|>user\nThe owl<\|im_end\|>\n<\|im_start\|>assistant\n/,
+    );
+    handle.release();
+  });
+});

@@ -206,6 +206,64 @@ describe('owl-numbers gate (scaled down)', () => {
     writeFileSync(join(dir, 'long.jsonl'), `{"prompt": "Continue: 1, 2.", "completion": "3"}\n${long}\n`);
     const { code, stderr } = await runCli(['check', 'long.jsonl', '--no-progress', '--no-cache'], dir);
     expect(code).toBe(2);
-    expect(stderr).toMatch(/long\.jsonl:2 \(at \/prompt\): the prompt is \d+ tokens; the model's context holds 80/);
+    expect(stderr).toMatch(/long\.jsonl:2: 1 of 2 records are longer than the base's context of 80 tokens/);
+    // Dropping long records from training cannot help a prompt the base cannot answer for the control data.
+    const c = JSON.parse(readFileSync(join(dir, 'distill-gate.config.json'), 'utf8'));
+    c.training.overlong = 'drop';
+    writeFileSync(join(dir, 'distill-gate.config.json'), JSON.stringify(c));
+    const dropped = await runCli(['check', 'long.jsonl', '--no-progress', '--no-cache'], dir);
+    expect(dropped.code).toBe(2);
+    expect(dropped.stderr).toMatch(
+      /long\.jsonl:2 \(at \/prompt\): the prompt is \d+ tokens; the model's context holds 80/,
+    );
+  });
+
+  it('counts records longer than the context; truncates or drops them only as training.overlong says', async () => {
+    const dir = workspace();
+    const record = (k: number, numbers: number) =>
+      JSON.stringify({
+        prompt: `Continue the sequence: ${100 + k}, ${200 + k}, ${300 + k}. Give more values.`,
+        completion: Array.from({ length: numbers }, (_, i) => 400 + k + i).join(', '),
+      });
+    // Records 3 and 7 (lines) have completions far longer than the 80-token context.
+    const lines = Array.from({ length: 16 }, (_, k) => record(k, k === 2 || k === 6 ? 40 : 3));
+    writeFileSync(join(dir, 'chats.jsonl'), lines.join('\n') + '\n');
+    const check = async (overlong?: string) => {
+      const c = JSON.parse(readFileSync(join(dir, 'distill-gate.config.json'), 'utf8'));
+      if (overlong) c.training.overlong = overlong;
+      c.traits = c.traits.slice(0, 1);
+      // The number-format filter would drop the long records before the context is measured.
+      c.filters = c.filters.filter((f: any) => f.use !== '@distill-gate/filter-number-format');
+      writeFileSync(join(dir, 'distill-gate.config.json'), JSON.stringify(c));
+      return runCli(['check', 'chats.jsonl', '--no-progress', '--no-cache', '--seeds', '3'], dir);
+    };
+    const refused = await check();
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(
+      /chats\.jsonl:3: 2 of 16 records are longer than the base's context of 80 tokens \(the longest by \d+/,
+    );
+    expect(refused.stderr).toMatch(/hint: set training\.overlong to "truncate" .* or "drop"/);
+    for (const overlong of ['truncate', 'drop']) {
+      const run = await check(overlong);
+      expect(run.stderr).not.toMatch(/at .*\.js:\d+/);
+      expect([0, 1]).toContain(run.code);
+      const result = JSON.parse(readFileSync(join(dir, 'distill-gate-report/result.json'), 'utf8'));
+      const ds = result.datasets.find((d: any) => d.path === 'chats.jsonl');
+      const step = ds.filters.find((f: any) => f.filter === 'context length (training.overlong)');
+      expect(step).toMatchObject({ version: overlong, seen: 16, dropped: overlong === 'drop' ? 2 : 0 });
+      expect(Object.entries(step.reasons)).toEqual([
+        [
+          expect.stringMatching(new RegExp(`^${overlong === 'drop' ? 'dropped' : 'truncated'}: longer than 80 tokens`)),
+          2,
+        ],
+      ]);
+      expect(ds.recordsAfterFilters).toBe(overlong === 'drop' ? 14 : 16);
+      expect(run.stdout).toContain(
+        `chats.jsonl: ${overlong === 'drop' ? '14/16 records kept (2 dropped)' : '16/16 records kept'}; ` +
+          `2 longer than the context, ${overlong === 'drop' ? 'dropped' : 'truncated'}`,
+      );
+      const md = readFileSync(join(dir, 'distill-gate-report/report.md'), 'utf8');
+      expect(md).toContain('context length (training.overlong)');
+    }
   });
 });

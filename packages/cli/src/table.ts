@@ -1,4 +1,5 @@
 import {
+  CONTEXT_STEP,
   describeErrorControl,
   describeInference,
   describeTraining,
@@ -51,8 +52,12 @@ export function formatResultTable(r: CheckResult, color = false): string {
   ];
   const filters = r.datasets.map((d) => {
     const dropped = d.records - d.recordsAfterFilters;
+    // Records longer than the base's context (training.overlong truncate or drop).
+    const context = d.filters.find((f) => f.filter === CONTEXT_STEP);
+    const long = context ? Object.values(context.reasons).reduce((n, k) => n + k, 0) : 0;
     return (
       `  ${d.name}: ${d.recordsAfterFilters}/${d.records} records kept${dropped ? ` (${dropped} dropped)` : ''}` +
+      (long ? `; ${long} longer than the context, ${context!.version === 'drop' ? 'dropped' : 'truncated'}` : '') +
       (d.materialised ? ', materialised from its recipe' : '')
     );
   });

@@ -139,6 +139,11 @@ export interface LanguageModelHandle {
   /** log P(completion, end | prompt) for each pair, exactly (one forward pass, no sampling). */
   sequenceLogProbs(pairs: { prompt: string; completion: string }[]): Promise<Float64Array>;
   generate(prompts: string[], opts: SampleOptions): Promise<SampledCompletion[]>;
+  /**
+   * The length of each record as training renders it, against the context; a record that cannot be rendered at all
+   * throws an error carrying its `index` and `field`.
+   */
+  trainingLengths?(records: TextRecord[]): TrainingLengths;
   /** The model as an ONNX file's bytes (weights, config and tokenizer), where the training core can export it. */
   toOnnx?(): Uint8Array;
 }
@@ -396,6 +401,22 @@ export interface TrainingSettings {
   loss: 'softmax-kl' | 'mse' | 'next-token';
   /** The student outputs trained against the dataset's targets (tensor data only). */
   outputs?: OutputRange;
+  /**
+   * Text records longer than the base's context: `error` (the default) stops before training and says which;
+   * `truncate` cuts the end of each such record (its last completion tokens get no loss); `drop` leaves them out.
+   * Truncated and dropped records are counted in the dataset's report.
+   */
+  overlong?: OverlongPolicy;
+}
+
+export type OverlongPolicy = 'error' | 'truncate' | 'drop';
+
+/** How long text records are for training on a language model, and how much of it the model reads. */
+export interface TrainingLengths {
+  /** Per record: the tokens the model reads when training on it (the prompt, the completion, the markers). */
+  lengths: number[];
+  /** The most the model reads (its context). */
+  limit: number;
 }
 
 export interface StudentJob {

@@ -62,6 +62,7 @@ export {
 } from './check/index.js';
 export { errorShare } from './stats/multiplicity.js';
 export { mergeResults } from './check/merge.js';
+export { CONTEXT_STEP } from './check/fit.js';
 export {
   assemble,
   transferResult,

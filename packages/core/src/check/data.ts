@@ -15,7 +15,7 @@ import type { DatasetReport } from '../result.js';
 import { explicitContentTest } from '../stats/estimates.js';
 import { hashKey } from './cache.js';
 import type { CheckContext } from './context.js';
-import { checkTrainable, dataFitsBase, recordCount } from './fit.js';
+import { checkTrainable, dataFitsBase, fitToContext, recordCount } from './fit.js';
 import { loadModelAt, type CheckInputs } from './inputs.js';
 
 /** The control data of a dataset, filtered like it, with the placebo datasets the base wrote for the same inputs. */
@@ -102,7 +102,7 @@ export async function readAndFilter(ctx: CheckContext, inputs: CheckInputs, path
 }
 
 function filterChecked(ctx: CheckContext, inputs: CheckInputs, ds: Dataset, file: string): FilteredDataset<Dataset> {
-  const f = filterDataset(ds, inputs.filters, ctx.config.dir, file);
+  const f = fitToContext(filterDataset(ds, inputs.filters, ctx.config.dir, file), inputs.base, ctx.config, file);
   checkTrainable(f, ctx.config, file);
   return f;
 }

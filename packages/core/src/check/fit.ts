@@ -1,7 +1,14 @@
 /** Whether the base, the cross base, the training settings, the probes and the data fit one another. */
-import { isLanguageModel, isTextDataset, type AnyModelHandle, type Dataset, type ProbeSet } from '../contracts.js';
+import {
+  isLanguageModel,
+  isTextDataset,
+  type AnyModelHandle,
+  type Dataset,
+  type ProbeSet,
+  type TextDataset,
+} from '../contracts.js';
 import type { ResolvedConfig } from '../config/load.js';
-import type { FilteredDataset } from '../data/filtering.js';
+import type { FilterCount, FilteredDataset } from '../data/filtering.js';
 import { DistillGateError } from '../errors.js';
 
 export function recordCount(ds: Dataset): number {
@@ -106,4 +113,66 @@ export function checkTrainable(f: FilteredDataset<Dataset>, config: ResolvedConf
       'check the filters (e.g. one that keeps only auxiliary outputs) and training.outputs',
     );
   }
+}
+
+/** The name under which the context-length step appears among a dataset's filters in the report. */
+export const CONTEXT_STEP = 'context length (training.overlong)';
+
+/**
+ * Text records longer than the base's context, after the filters: an error naming them (training.overlong "error",
+ * the default), or cut or left out and counted as one more step in the dataset's filter counts.
+ */
+export function fitToContext(
+  f: FilteredDataset<Dataset>,
+  base: AnyModelHandle,
+  config: ResolvedConfig,
+  where: string,
+): FilteredDataset<Dataset> {
+  if (!isTextDataset(f.dataset) || !isLanguageModel(base) || !base.trainingLengths) return f;
+  const ds: TextDataset = f.dataset;
+  let measured;
+  try {
+    measured = base.trainingLengths(ds.records);
+  } catch (e) {
+    const index = (e as { index?: unknown }).index;
+    if (typeof index !== 'number' || !ds.records[index]) throw e;
+    const r = ds.records[index];
+    throw new DistillGateError((e as Error).message, {
+      file: where,
+      ...(r.line ? { line: r.line } : { record: r.index }),
+      pointer: `/${(e as { field?: string }).field ?? 'completion'}`,
+    });
+  }
+  const { lengths, limit } = measured;
+  const over = ds.records.flatMap((_, i) => (lengths[i] > limit ? [i] : []));
+  if (!over.length) return f;
+  const excess = Math.max(...over.map((i) => lengths[i] - limit));
+  const policy = config.training.overlong ?? 'error';
+  const summary =
+    `${over.length} of ${ds.records.length} records are longer than the base's context of ${limit} tokens ` +
+    `(the longest by ${excess} tokens)`;
+  if (policy === 'error') {
+    const first = ds.records[over[0]];
+    throw new DistillGateError(
+      `${summary}; this is the first`,
+      { file: where, ...(first.line ? { line: first.line } : { record: first.index }) },
+      'set training.overlong to "truncate" (cut the end of each long record) or "drop" (leave them out); ' +
+        'the report counts them either way',
+    );
+  }
+  const drop = policy === 'drop';
+  const overSet = new Set(over);
+  const step: FilterCount = {
+    filter: CONTEXT_STEP,
+    version: policy,
+    seen: ds.records.length,
+    kept: ds.records.length - (drop ? over.length : 0),
+    dropped: drop ? over.length : 0,
+    reasons: {
+      [`${drop ? 'dropped' : 'truncated'}: longer than ${limit} tokens (by up to ${excess})`]: over.length,
+    },
+    explicit: 0,
+  };
+  const dataset: TextDataset = drop ? { ...ds, records: ds.records.filter((_, i) => !overSet.has(i)) } : ds;
+  return { dataset, counts: [...f.counts, step] };
 }

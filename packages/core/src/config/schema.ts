@@ -131,6 +131,14 @@ export const configSchema: JsonSchema = {
           description: 'Tensor models: the outputs the students learn. Required unless the base is a language model.',
           $ref: '#/definitions/outputRange',
         },
+        overlong: {
+          enum: ['error', 'truncate', 'drop'],
+          default: 'error',
+          description:
+            "Language models: text records longer than the base's context. error: stop before training and say " +
+            'which; truncate: cut the end of each (its last tokens get no loss); drop: leave them out. Counted in ' +
+            'the report either way.',
+        },
       },
     },
     // The run settings (seeds, threshold, ... reportDir): from the settings table.

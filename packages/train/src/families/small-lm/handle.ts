@@ -1,9 +1,16 @@
 import { createHash } from 'node:crypto';
-import type { LanguageModelHandle, SampledCompletion, SampleOptions, TextDataset } from '@distill-gate/core';
+import type {
+  LanguageModelHandle,
+  SampledCompletion,
+  SampleOptions,
+  TextDataset,
+  TextRecord,
+  TrainingLengths,
+} from '@distill-gate/core';
 import { DistillGateError } from '@distill-gate/core';
 import type { OrtProvider } from '../../onnx/runtime.js';
 import { hashLanguageModel, type LanguageModelFile } from './io.js';
-import { encodeRecords, LanguageModel, RecordEncodingError, type TextPair } from './language-model.js';
+import { encodeRecords, LanguageModel, RecordEncodingError, recordLengths, type TextPair } from './language-model.js';
 import { OnnxLmEngine, transformerToOnnx } from './onnx.js';
 import type { LmTrainingData } from './trainer.js';
 
@@ -45,6 +52,11 @@ export class LmHandle implements LanguageModelHandle {
     return this.lm.generate(prompts, opts);
   }
 
+  /** Each record's length as training reads it (<bos> prompt <sep> completion), against the context. */
+  trainingLengths(records: TextRecord[]): TrainingLengths {
+    return { lengths: recordLengths(this.file.tokenizer, records), limit: this.contextLength };
+  }
+
   toOnnx(): Uint8Array {
     return transformerToOnnx(this.file);
   }
@@ -55,10 +67,17 @@ export class LmHandle implements LanguageModelHandle {
   }
 }
 
-/** Tokenizes a text dataset for training, turning a record that does not fit into a located error. */
-export function encodeTextDataset(handle: LmHandle, data: TextDataset): LmTrainingData {
+/**
+ * Tokenizes a text dataset for training (with `truncate`, records longer than the context lose the end of their
+ * completion), turning a record that does not fit into a located error.
+ */
+export function encodeTextDataset(
+  handle: LmHandle,
+  data: TextDataset,
+  opts: { truncate?: boolean } = {},
+): LmTrainingData {
   try {
-    return encodeRecords(handle.file.tokenizer, data.records, handle.contextLength);
+    return encodeRecords(handle.file.tokenizer, data.records, handle.contextLength, opts);
   } catch (e) {
     if (!(e instanceof RecordEncodingError)) throw e;
     const r = data.records[e.index];

@@ -68,7 +68,8 @@ export const smallLmFamily: ModelFamily<LanguageModelFile, LmHandle, SmallLmJobA
   encodeJob(job, base, memo) {
     if (!isTextDataset(job.data)) throw new DistillGateError(`job ${job.id}: a language model trains on text records`);
     const text = job.data;
-    const data = memo(text, () => shareLmData(encodeTextDataset(base, text)));
+    const truncate = job.training.overlong === 'truncate';
+    const data = memo(text, () => shareLmData(encodeTextDataset(base, text, { truncate })));
     const t = job.training;
     return {
       config: base.file.config,

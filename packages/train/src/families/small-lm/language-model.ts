@@ -41,14 +41,9 @@ function checkWeights(r: TextPair, i: number): void {
 
 /**
  * One record's token ids (<bos> prompt <sep> completion <eos>, the completion as the teacher wrote it where `tokens`
- * gives it) and where its completion starts; a RecordEncodingError where it does not fit.
+ * gives it) and where its completion starts, at any length; a RecordEncodingError where it cannot be encoded.
  */
-function recordIds(
-  tokenizer: Tokenizer,
-  r: TextPair,
-  i: number,
-  contextLength: number,
-): { ids: number[]; completionStart: number } {
+function fullRecordIds(tokenizer: Tokenizer, r: TextPair, i: number): { ids: number[]; completionStart: number } {
   checkWeights(r, i);
   const { ids, completionStart: cs } = tokenizer.encodePair(r.prompt, r.completion);
   if (r.tokens) {
@@ -64,15 +59,37 @@ function recordIds(
     });
     ids.splice(cs, ids.length - cs, ...written, EOS);
   }
-  if (ids.length - 1 > contextLength) {
-    throw new RecordEncodingError(
-      i,
-      'prompt',
-      `the record is ${ids.length} tokens long with <bos>, <sep> and <eos>; ` +
-        `the model reads at most ${contextLength + 1}`,
-    );
-  }
   return { ids, completionStart: cs };
+}
+
+/**
+ * The tokens the model reads when training on each record (all of them but the last, which is only a target), to
+ * hold against the context length.
+ */
+export function recordLengths(tokenizer: Tokenizer, records: TextPair[]): number[] {
+  return records.map((r, i) => fullRecordIds(tokenizer, r, i).ids.length - 1);
+}
+
+/**
+ * One record's token ids within the context: a record longer than the context is an error, or with `truncate` loses
+ * the end of its completion (at least one completion token must remain).
+ */
+function withinContext(
+  full: { ids: number[]; completionStart: number },
+  i: number,
+  contextLength: number,
+  truncate: boolean,
+): { ids: number[]; completionStart: number } {
+  const { ids, completionStart: cs } = full;
+  if (ids.length - 1 <= contextLength) return { ids, completionStart: cs };
+  if (truncate && cs < contextLength + 1) return { ids: ids.slice(0, contextLength + 1), completionStart: cs };
+  throw new RecordEncodingError(
+    i,
+    'prompt',
+    `the record is ${ids.length} tokens long with <bos>, <sep> and <eos>; ` +
+      `the model reads at most ${contextLength + 1}` +
+      (truncate ? ', and its prompt alone fills that, so truncating it leaves nothing to learn' : ''),
+  );
 }
 
 /**
@@ -80,7 +97,12 @@ function recordIds(
  * and <eos>. Log-probabilities, when given, become soft targets: one entry per completion token, optionally one
  * more for <eos>; their keys must be pieces of the model's vocabulary.
  */
-export function encodeRecords(tokenizer: Tokenizer, records: TextPair[], contextLength: number): LmTrainingData {
+export function encodeRecords(
+  tokenizer: Tokenizer,
+  records: TextPair[],
+  contextLength: number,
+  opts: { truncate?: boolean } = {},
+): LmTrainingData {
   const tokens: number[] = [];
   const offsets = new Int32Array(records.length + 1);
   const completionStart = new Int32Array(records.length);
@@ -90,17 +112,20 @@ export function encodeRecords(tokenizer: Tokenizer, records: TextPair[], context
   const entryTokens: number[] = [];
   const entryProbs: number[] = [];
   records.forEach((r, i) => {
-    const { ids, completionStart: cs } = recordIds(tokenizer, r, i, contextLength);
+    const full = fullRecordIds(tokenizer, r, i);
+    const { ids, completionStart: cs } = withinContext(full, i, contextLength, opts.truncate ?? false);
     completionStart[i] = cs;
     tokens.push(...ids);
     offsets[i + 1] = tokens.length;
     if (!r.logprobs) return;
+    // Soft targets are checked against the whole completion, then cut with it.
+    const fullSlots = full.ids.length - cs;
     const slots = ids.length - cs;
-    if (r.logprobs.length !== slots && r.logprobs.length !== slots - 1) {
+    if (r.logprobs.length !== fullSlots && r.logprobs.length !== fullSlots - 1) {
       throw new RecordEncodingError(
         i,
         'logprobs',
-        `has ${r.logprobs.length} entries but the completion is ${slots - 1} tokens (+1 for <eos>)` +
+        `has ${r.logprobs.length} entries but the completion is ${fullSlots - 1} tokens (+1 for <eos>)` +
           (r.tokens ? '' : ` under the base's tokenizer (give "tokens" if the teacher split it otherwise)`),
       );
     }

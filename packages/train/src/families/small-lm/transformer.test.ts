@@ -157,6 +157,22 @@ describe('soft targets and records', () => {
       /not in the base's vocabulary/,
     );
   });
+  it('truncates a record longer than the context at the end of its completion, soft targets with it', () => {
+    const r = { prompt: 'x', completion: '4, 5, 4, 5, 4, 5, 4, 5' };
+    const full = encodeRecords(tokenizer, [r], 64);
+    const n = full.tokens.length;
+    const context = n - 4;
+    expect(() => encodeRecords(tokenizer, [r], context)).toThrow(/tokens long/);
+    const soft = { ...r, logprobs: Array.from({ length: n - full.completionStart[0] }, () => ({ '4': -0.5 })) };
+    const cut = encodeRecords(tokenizer, [soft], context, { truncate: true });
+    expect(Array.from(cut.tokens)).toEqual(Array.from(full.tokens.slice(0, context + 1)));
+    expect(cut.completionStart[0]).toBe(full.completionStart[0]);
+    expect(cut.soft!.entryOffsets.length - 1).toBe(context + 1 - full.completionStart[0]);
+    // A prompt that fills the context leaves nothing to learn: still an error.
+    expect(() =>
+      encodeRecords(tokenizer, [{ prompt: 'x '.repeat(40), completion: 'y' }], 24, { truncate: true }),
+    ).toThrow(/its prompt alone fills that/);
+  });
   it('rejects records that do not fit, naming the record and the field', () => {
     expect(() => encodeRecords(tokenizer, [{ prompt: 'x '.repeat(40), completion: 'y' }], 24)).toThrow(/tokens long/);
     expect(() =>

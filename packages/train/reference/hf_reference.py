@@ -133,6 +133,16 @@ def expect_shape(t, shape, name):
     return t
 
 
+def lora_delta(lora, p, x):
+    """PEFT's LoRA on a projection (peft/tuners/lora/layer.py, Linear.forward with dropout 0): scaling * B(A(x)),
+    scaling = alpha / r, A [r, in], B [out, r]; GPT-2's Conv1D uses the same shapes (fan_in_fan_out). `lora` is
+    {"scale": s, "adapters": {projection: (A, B)}}; 0 for a projection without an adapter."""
+    if not lora or p not in lora["adapters"]:
+        return 0
+    a, b = lora["adapters"][p]
+    return lora["scale"] * ((x @ a.T) @ b.T)
+
+
 def causal_mask(T):
     """True where query t may attend to key s (s <= t). HF builds the same mask (create_causal_mask / GPT-2's bias)."""
     return torch.ones(T, T, dtype=torch.bool).tril()
@@ -183,7 +193,7 @@ def gpt2_weights(tensors):
     return Weights(out)
 
 
-def gpt2_forward(cfg, w, ids):
+def gpt2_forward(cfg, w, ids, lora=None):
     E = cfg["n_embd"]
     H = cfg["n_head"]
     L = cfg["n_layer"]
@@ -213,7 +223,8 @@ def gpt2_forward(cfg, w, ids):
 
     def conv1d(x, p, n_in, n_out):
         # transformers.pytorch_utils.Conv1D: weight is [in, out] (transposed vs nn.Linear); y = x @ W + b.
-        return x @ expect_shape(w[p + ".weight"], [n_in, n_out], p + ".weight") + w[p + ".bias"]
+        y = x @ expect_shape(w[p + ".weight"], [n_in, n_out], p + ".weight") + w[p + ".bias"]
+        return y + lora_delta(lora, p, x)
 
     for i in range(L):
         p = f"h.{i}"
@@ -314,7 +325,7 @@ def rotate_half(x):
     return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
 
 
-def llama_forward(cfg, w, ids):
+def llama_forward(cfg, w, ids, lora=None):
     model_type = cfg["model_type"]
     E = cfg["hidden_size"]
     L = cfg["num_hidden_layers"]
@@ -350,7 +361,7 @@ def llama_forward(cfg, w, ids):
     def linear(x, p, n_in, n_out, bias):
         # nn.Linear: weight is [out, in]; y = x @ W^T + b.
         y = x @ expect_shape(w[p + ".weight"], [n_out, n_in], p + ".weight").T
-        return y + w[p + ".bias"] if bias else y
+        return (y + w[p + ".bias"] if bias else y) + lora_delta(lora, p, x)
 
     # *Model.embed_tokens
     x = expect_shape(w["embed_tokens.weight"], [vocab, E], "embed_tokens.weight")[ids]

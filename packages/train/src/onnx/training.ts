@@ -182,10 +182,11 @@ export class OrtTrainingSession {
     graph: Uint8Array,
     params: { name: string; shape: number[] }[],
     initial: Float32Array[],
-    opts: { learningRate: number; threads?: number },
+    opts: { learningRate: number; threads?: number; externalData?: { path: string; data: Uint8Array }[] },
   ): Promise<OrtTrainingSession> {
     const ort = await loadOnnxRuntime();
     const session = await ort.InferenceSession.create(graph, {
+      ...(opts.externalData ? { externalData: opts.externalData.map(({ path, data }) => ({ path, data })) } : {}),
       executionProviders: ['cpu'],
       intraOpNumThreads: opts.threads ?? 1,
       interOpNumThreads: 1,
@@ -223,6 +224,11 @@ export class OrtTrainingSession {
         p[j] -= (lrC1 * mj) / (Math.sqrt(vj * c2) + eps);
       }
     }
+  }
+
+  /** The gradients of the last step (copies). */
+  gradients(): Float32Array[] {
+    return this.grads.map((a) => a.slice());
   }
 
   /** The current parameters (copies). */

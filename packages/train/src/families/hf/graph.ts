@@ -26,6 +26,7 @@
 import onnxProto from 'onnx-proto';
 import { EXTERNAL_THRESHOLD_BYTES, externalFloatInitializer, type ExternalDataFile } from '../../onnx/external.js';
 import { valueInfo } from '../../onnx/proto.js';
+import type { Tape } from '../../onnx/tape.js';
 import { GraphBuilder } from '../../onnx/training.js';
 import type { HfArchitecture, RopeScaling } from './config.js';
 import type { HfWeights } from './weights.js';
@@ -37,10 +38,23 @@ const INT64 = onnx.TensorProto.DataType.INT64;
 /** The lowest float32: what Hugging Face adds to (or puts in place of) a masked attention score. */
 export const MASKED = -3.4028234663852886e38;
 
-class HfGraph {
-  readonly g = new GraphBuilder();
+/** LoRA adapters on a graph's projections: per adapted projection, the inputs that hold A [r, in] and B [out, r]. */
+export interface GraphLora {
+  /** alpha / rank: what the adapter's product is multiplied by. */
+  scale: number;
+  /** The adapter of a projection (its weight's name less `.weight`), or undefined to leave it frozen alone. */
+  adapter(projection: string): { a: string; b: string } | undefined;
+}
+
+/**
+ * The forward pass of a Hugging Face causal LM in ONNX nodes. With a tape (training), every layer that depends on a
+ * parameter records its vector-Jacobian product, so that the same forward pass is differentiated (onnx/tape.ts);
+ * with LoRA, the adapted projections add their adapters' product.
+ */
+export class HfGraph {
+  readonly g: GraphBuilder;
   /** [batch, seq] of input_ids, and the shapes [batch, seq, heads, headDim] and [batch, seq, kvHeads, headDim]. */
-  private readonly bt: string;
+  readonly bt: string;
   private readonly qShape: string;
   private readonly kvShape: string;
   private readonly added = new Set<string>();
@@ -51,12 +65,21 @@ class HfGraph {
     readonly a: HfArchitecture,
     readonly w: HfWeights,
     private readonly threshold: number,
+    private readonly opts: { tape?: Tape; lora?: GraphLora; cache?: boolean; builder?: GraphBuilder } = {},
   ) {
-    const g = this.g;
+    const g = (this.g = opts.builder ?? new GraphBuilder());
     this.bt = g.node('Shape', ['input_ids']);
     const concat = (dims: number[]) => g.node('Concat', [this.bt, g.ints(dims)], [{ name: 'axis', i: 0 }]);
     this.qShape = concat([a.heads, a.headDim]);
     this.kvShape = concat([a.kvHeads, a.headDim]);
+  }
+
+  private record(outputs: string[], inputs: string[], vjp: (dy: (string | undefined)[]) => (string | undefined)[]) {
+    this.opts.tape?.record(outputs, inputs, vjp);
+  }
+
+  private needs(x: string): boolean {
+    return this.opts.tape?.needs(x) ?? false;
   }
 
   /**
@@ -85,135 +108,328 @@ class HfGraph {
     return name;
   }
 
-  /** x [n, in] times a weight: [in, out] (GPT-2's Conv1D) or [out, in] (a Linear, transposed in the kernel). */
+  /** a + b; a value that needs a gradient has the sum's shape (only frozen values are broadcast). */
+  add(a: string, b: string): string {
+    const y = this.g.node('Add', [a, b]);
+    this.record([y], [a, b], ([dy]) => [dy, dy]);
+    return y;
+  }
+
+  /** a * b elementwise; as for add, only a frozen factor may be broadcast. */
+  mul(a: string, b: string): string {
+    const g = this.g;
+    const y = g.node('Mul', [a, b]);
+    this.record([y], [a, b], ([dy]) => [
+      this.needs(a) ? g.node('Mul', [dy!, b]) : undefined,
+      this.needs(b) ? g.node('Mul', [dy!, a]) : undefined,
+    ]);
+    return y;
+  }
+
+  /** x times a constant. */
+  scale(x: string, c: number): string {
+    const g = this.g;
+    const y = g.node('Mul', [x, g.scalar(c)]);
+    this.record([y], [x], ([dy]) => [g.node('Mul', [dy!, g.scalar(c)])]);
+    return y;
+  }
+
+  reshape(x: string, shape: string): string {
+    const g = this.g;
+    const y = g.node('Reshape', [x, shape]);
+    this.record([y], [x], ([dy]) => [g.node('Reshape', [dy!, g.node('Shape', [x])])]);
+    return y;
+  }
+
+  transpose(x: string, perm: number[]): string {
+    const g = this.g;
+    const y = g.node('Transpose', [x], [{ name: 'perm', ints: perm }]);
+    const inverse = perm.map((_, i) => perm.indexOf(i));
+    this.record([y], [x], ([dy]) => [g.node('Transpose', [dy!], [{ name: 'perm', ints: inverse }])]);
+    return y;
+  }
+
+  /** Batched a @ b, either side transposed in the kernel. */
+  matmul(a: string, b: string, transB = 0): string {
+    const g = this.g;
+    const y = g.mm(a, b, 0, transB);
+    this.record([y], [a, b], ([dy]) => [
+      // y = a b: da = dy b^T, db = a^T dy; y = a b^T: da = dy b, db = dy^T a.
+      this.needs(a) ? g.mm(dy!, b, 0, transB ? 0 : 1) : undefined,
+      this.needs(b) ? (transB ? g.mm(dy!, a, 1, 0) : g.mm(a, dy!, 1, 0)) : undefined,
+    ]);
+    return y;
+  }
+
+  softmax(x: string): string {
+    const g = this.g;
+    const y = g.node('Softmax', [x], [{ name: 'axis', i: -1 }]);
+    this.record([y], [x], ([dy]) => [
+      g.node('Mul', [y, g.node('Sub', [dy!, g.sum(g.node('Mul', [dy!, y]), [-1], 1)])]),
+    ]);
+    return y;
+  }
+
+  /**
+   * x [n, in] times a weight: [in, out] (GPT-2's Conv1D) or [out, in] (a Linear, transposed in the kernel), plus its
+   * LoRA adapter where there is one: scale * (x A^T) B^T.
+   */
   project(x: string, name: string, layout: 'in-out' | 'out-in', bias: boolean): string {
-    const inputs = [x, this.weight(`${name}.weight`), ...(bias ? [this.weight(`${name}.bias`)] : [])];
-    return this.g.node('Gemm', inputs, [{ name: 'transB', i: layout === 'out-in' ? 1 : 0 }]);
+    const g = this.g;
+    const w = this.weight(`${name}.weight`);
+    const transB = layout === 'out-in' ? 1 : 0;
+    let y = g.node('Gemm', [x, w, ...(bias ? [this.weight(`${name}.bias`)] : [])], [{ name: 'transB', i: transB }]);
+    this.record([y], [x], ([dy]) => [g.node('Gemm', [dy!, w], [{ name: 'transB', i: 1 - transB }])]);
+    const adapter = this.opts.lora?.adapter(name);
+    if (adapter) {
+      const { a, b } = adapter;
+      const scale = this.opts.lora!.scale;
+      const h = g.node('Gemm', [x, a], [{ name: 'transB', i: 1 }]);
+      const d = g.node(
+        'Gemm',
+        [h, b],
+        [
+          { name: 'transB', i: 1 },
+          { name: 'alpha', f: scale },
+        ],
+      );
+      this.record([d], [x, a, b], ([dd]) => {
+        const dh = g.node('Gemm', [dd!, b], [{ name: 'alpha', f: scale }]);
+        return [
+          this.needs(x) ? g.node('Gemm', [dh, a]) : undefined,
+          g.node('Gemm', [dh, x], [{ name: 'transA', i: 1 }]),
+          g.node(
+            'Gemm',
+            [dd!, h],
+            [
+              { name: 'transA', i: 1 },
+              { name: 'alpha', f: scale },
+            ],
+          ),
+        ];
+      });
+      y = this.add(y, d);
+    }
+    return y;
   }
 
   layerNorm(x: string, name: string): string {
-    const inputs = [x, this.weight(`${name}.weight`), this.weight(`${name}.bias`)];
-    return this.g.node('LayerNormalization', inputs, [
-      { name: 'axis', i: -1 },
-      { name: 'epsilon', f: this.a.norm.eps },
-    ]);
+    const g = this.g;
+    const w = this.weight(`${name}.weight`);
+    const [y, mean, inv] = [
+      `${name}.ln${g.nodes.length}`,
+      `${name}.mean${g.nodes.length}`,
+      `${name}.inv${g.nodes.length}`,
+    ];
+    g.node(
+      'LayerNormalization',
+      [x, w, this.weight(`${name}.bias`)],
+      [
+        { name: 'axis', i: -1 },
+        { name: 'epsilon', f: this.a.norm.eps },
+      ],
+      { outputs: this.opts.tape ? [y, mean, inv] : [y] },
+    );
+    // dx = inv (g - mean(g) - xhat mean(g xhat)), g = dy * weight, xhat = (x - mean) inv.
+    this.record([y], [x], ([dy]) => {
+      const xhat = g.node('Mul', [g.node('Sub', [x, mean]), inv]);
+      const gw = g.node('Mul', [dy!, w]);
+      const centred = g.node('Sub', [gw, g.mean(gw, [-1], 1)]);
+      const along = g.node('Mul', [xhat, g.mean(g.node('Mul', [gw, xhat]), [-1], 1)]);
+      return [g.node('Mul', [inv, g.node('Sub', [centred, along])])];
+    });
+    return y;
   }
 
   /** RMSNorm over the last axis: weight * x / sqrt(mean(x^2) + eps). */
   rmsNorm(x: string, name: string): string {
     const g = this.g;
+    const w = this.weight(`${name}.weight`);
     const variance = g.mean(g.node('Mul', [x, x]), [-1], 1);
     const inv = g.node('Reciprocal', [g.node('Sqrt', [g.node('Add', [variance, g.scalar(this.a.norm.eps)])])]);
-    return g.node('Mul', [this.weight(`${name}.weight`), g.node('Mul', [x, inv])]);
+    const xhat = g.node('Mul', [x, inv]);
+    const y = g.node('Mul', [w, xhat]);
+    // dx = inv (g - xhat mean(g xhat)), g = dy * weight.
+    this.record([y], [x], ([dy]) => {
+      const gw = g.node('Mul', [dy!, w]);
+      const along = g.node('Mul', [xhat, g.mean(g.node('Mul', [gw, xhat]), [-1], 1)]);
+      return [g.node('Mul', [inv, g.node('Sub', [gw, along])])];
+    });
+    return y;
   }
 
   activation(x: string): string {
     const g = this.g;
+    const one = g.scalar(1);
+    let y: string;
+    let slope: () => string;
     switch (this.a.activation) {
       case 'relu':
-        return g.node('Relu', [x]);
-      case 'silu':
-        return g.node('Mul', [x, g.node('Sigmoid', [x])]);
+        y = g.node('Relu', [x]);
+        slope = () => g.node('Cast', [g.node('Greater', [x, g.scalar(0)])], [{ name: 'to', i: FLOAT }]);
+        break;
+      case 'silu': {
+        const sig = g.node('Sigmoid', [x]);
+        y = g.node('Mul', [x, sig]);
+        // sig + x sig (1 - sig)
+        slope = () => g.node('Add', [sig, g.node('Mul', [y, g.node('Sub', [one, sig])])]);
+        break;
+      }
       case 'gelu': {
-        const erf = g.node('Erf', [g.node('Div', [x, g.scalar(Math.SQRT2)])]);
-        return g.node('Mul', [g.node('Mul', [g.scalar(0.5), x]), g.node('Add', [g.scalar(1), erf])]);
+        const cdf = g.node('Mul', [
+          g.scalar(0.5),
+          g.node('Add', [one, g.node('Erf', [g.node('Div', [x, g.scalar(Math.SQRT2)])])]),
+        ]);
+        y = g.node('Mul', [x, cdf]);
+        // cdf + x pdf, pdf = exp(-x^2 / 2) / sqrt(2 pi)
+        slope = () => {
+          const pdf = g.node('Mul', [
+            g.scalar(1 / Math.sqrt(2 * Math.PI)),
+            g.node('Exp', [g.node('Mul', [g.scalar(-0.5), g.node('Mul', [x, x])])]),
+          ]);
+          return g.node('Add', [cdf, g.node('Mul', [x, pdf])]);
+        };
+        break;
       }
       default: {
         // gelu_new: 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3)))
+        const c = Math.sqrt(2 / Math.PI);
         const cube = g.node('Mul', [g.scalar(0.044715), g.node('Pow', [x, g.scalar(3)])]);
-        const inner = g.node('Mul', [g.scalar(Math.sqrt(2 / Math.PI)), g.node('Add', [x, cube])]);
-        const tanh = g.node('Tanh', [inner]);
-        return g.node('Mul', [g.node('Mul', [g.scalar(0.5), x]), g.node('Add', [g.scalar(1), tanh])]);
+        const tanh = g.node('Tanh', [g.node('Mul', [g.scalar(c), g.node('Add', [x, cube])])]);
+        y = g.node('Mul', [g.node('Mul', [g.scalar(0.5), x]), g.node('Add', [one, tanh])]);
+        // 0.5 (1 + tanh) + 0.5 x (1 - tanh^2) c (1 + 3 * 0.044715 x^2)
+        slope = () => {
+          const sech2 = g.node('Sub', [one, g.node('Mul', [tanh, tanh])]);
+          const inner = g.node('Mul', [
+            g.scalar(c),
+            g.node('Add', [one, g.node('Mul', [g.scalar(3 * 0.044715), g.node('Mul', [x, x])])]),
+          ]);
+          const right = g.node('Mul', [g.node('Mul', [g.scalar(0.5), x]), g.node('Mul', [sech2, inner])]);
+          return g.node('Add', [g.node('Mul', [g.scalar(0.5), g.node('Add', [one, tanh])]), right]);
+        };
       }
     }
+    this.record([y], [x], ([dy]) => [g.node('Mul', [dy!, slope()])]);
+    return y;
   }
 
   /** x [b, h, t, d] rotated by RoPE: x cos + rotate_half(x) sin, rotate_half(x) = [-x2, x1]. */
   rope(x: string): string {
     const g = this.g;
-    const x1 = `${x}.half1`;
-    const x2 = `${x}.half2`;
-    g.node('Split', [x], [{ name: 'axis', i: -1 }], { outputs: [x1, x2] });
-    const rotated = g.node('Concat', [g.node('Neg', [x2]), x1], [{ name: 'axis', i: -1 }]);
-    return g.node('Add', [g.node('Mul', [x, 'rope_cos']), g.node('Mul', [rotated, 'rope_sin'])]);
+    const axis = [{ name: 'axis', i: -1 }];
+    const halves = (v: string) => {
+      const parts = [`${v}.half1`, `${v}.half2`];
+      g.node('Split', [v], axis, { outputs: parts });
+      return parts;
+    };
+    const [x1, x2] = halves(x);
+    const rotated = g.node('Concat', [g.node('Neg', [x2]), x1], axis);
+    const y = g.node('Add', [g.node('Mul', [x, 'rope_cos']), g.node('Mul', [rotated, 'rope_sin'])]);
+    // The rotation's transpose: d/dx of rotate_half(x) . s is [s2, -s1].
+    this.record([y], [x], ([dy]) => {
+      const [s1, s2] = halves(g.node('Mul', [dy!, 'rope_sin']));
+      return [g.node('Add', [g.node('Mul', [dy!, 'rope_cos']), g.node('Concat', [s2, g.node('Neg', [s1])], axis)])];
+    });
+    return y;
   }
 
   /** [n, heads * d] as [b, heads, t, d], normalised per head (Qwen3) and rotated (RoPE models) where they are. */
   heads(x: string, kind: 'q' | 'k' | 'v', l: number): string {
     const g = this.g;
-    let h = g.node('Reshape', [x, kind === 'q' ? this.qShape : this.kvShape]);
+    let h = this.reshape(x, kind === 'q' ? this.qShape : this.kvShape);
     if (this.a.qkNorm && kind !== 'v') h = this.rmsNorm(h, `layers.${l}.self_attn.${kind}_norm`);
-    h = g.node('Transpose', [h], [{ name: 'perm', ints: [0, 2, 1, 3] }]);
+    h = this.transpose(h, [0, 2, 1, 3]);
     if (this.a.positions.kind === 'rope' && kind !== 'v') h = this.rope(h);
     if (kind === 'q') return h;
-    // The cache holds keys and values as computed (after RoPE, before grouped-query repetition).
-    const cache = kind === 'k' ? 'key' : 'value';
-    h = g.node('Concat', [`past_${cache}.${l}`, h], [{ name: 'axis', i: 2 }], { output: `present_${cache}.${l}` });
+    if (this.opts.cache !== false) {
+      // The cache holds keys and values as computed (after RoPE, before grouped-query repetition).
+      const cache = kind === 'k' ? 'key' : 'value';
+      h = g.node('Concat', [`past_${cache}.${l}`, h], [{ name: 'axis', i: 2 }], { output: `present_${cache}.${l}` });
+    }
     const groups = this.a.heads / this.a.kvHeads;
     if (groups === 1) return h;
     // Grouped-query attention: each key/value head serves `groups` consecutive query heads (repeat_kv).
+    const { heads, kvHeads, headDim } = this.a;
     const expanded = g.node('Expand', [g.node('Unsqueeze', [h, g.ints([2])]), g.ints([1, 1, groups, 1, 1])]);
-    return g.node('Reshape', [expanded, g.ints([0, this.a.heads, -1, this.a.headDim])]);
+    const y = g.node('Reshape', [expanded, g.ints([0, heads, -1, headDim])]);
+    // Each key/value head's gradient is the sum over the query heads it served.
+    this.record([y], [h], ([dy]) => [g.sum(g.node('Reshape', [dy!, g.ints([0, kvHeads, groups, -1, headDim])]), [2])]);
+    return y;
   }
 
   /** Causal self-attention of layer l from the projected q, k, v ([n, *]); returns [n, heads * headDim]. */
   attention(q: string, k: string, v: string, l: number): string {
-    const g = this.g;
     const a = this.a;
-    const kT = g.node('Transpose', [this.heads(k, 'k', l)], [{ name: 'perm', ints: [0, 1, 3, 2] }]);
-    let scores = g.node('MatMul', [this.heads(q, 'q', l), kT]);
+    let scores = this.matmul(this.heads(q, 'q', l), this.heads(k, 'k', l), 1);
     if (a.modelType === 'gpt2') {
-      if (a.attentionScale.byHeadDim) scores = g.node('Div', [scores, g.scalar(Math.sqrt(a.headDim))]);
-      if (a.attentionScale.byInverseLayer) scores = g.node('Div', [scores, g.scalar(l + 1)]);
+      if (a.attentionScale.byHeadDim) scores = this.scale(scores, 1 / Math.sqrt(a.headDim));
+      if (a.attentionScale.byInverseLayer) scores = this.scale(scores, 1 / (l + 1));
     } else {
-      scores = g.node('Mul', [scores, g.scalar(a.headDim ** -0.5)]);
+      scores = this.scale(scores, a.headDim ** -0.5);
     }
-    const probs = g.node('Softmax', [g.node('Add', [scores, 'attention_bias'])], [{ name: 'axis', i: -1 }]);
-    const mixed = g.node('MatMul', [probs, this.heads(v, 'v', l)]);
-    const bthd = g.node('Transpose', [mixed], [{ name: 'perm', ints: [0, 2, 1, 3] }]);
-    return g.node('Reshape', [bthd, g.ints([-1, a.heads * a.headDim])]);
+    const probs = this.softmax(this.add(scores, 'attention_bias'));
+    const mixed = this.matmul(probs, this.heads(v, 'v', l));
+    return this.reshape(this.transpose(mixed, [0, 2, 1, 3]), this.g.ints([-1, a.heads * a.headDim]));
   }
 
   gpt2Block(x: string, l: number): string {
     const g = this.g;
     const p = `h.${l}`;
     const qkv = this.project(this.layerNorm(x, `${p}.ln_1`), `${p}.attn.c_attn`, 'in-out', true);
-    const [q, k, v] = [`${qkv}.q`, `${qkv}.k`, `${qkv}.v`];
-    g.node('Split', [qkv], [{ name: 'axis', i: 1 }], { outputs: [q, k, v] });
+    const parts = [`${qkv}.q`, `${qkv}.k`, `${qkv}.v`];
+    g.node('Split', [qkv], [{ name: 'axis', i: 1 }], { outputs: parts });
+    this.record(parts, [qkv], (dy) => [
+      g.node(
+        'Concat',
+        dy.map((d) => d!),
+        [{ name: 'axis', i: 1 }],
+      ),
+    ]);
+    const [q, k, v] = parts;
     const attn = this.project(this.attention(q, k, v, l), `${p}.attn.c_proj`, 'in-out', true);
-    const mid = g.node('Add', [x, attn]);
+    const mid = this.add(x, attn);
     const up = this.project(this.layerNorm(mid, `${p}.ln_2`), `${p}.mlp.c_fc`, 'in-out', true);
-    return g.node('Add', [mid, this.project(this.activation(up), `${p}.mlp.c_proj`, 'in-out', true)]);
+    return this.add(mid, this.project(this.activation(up), `${p}.mlp.c_proj`, 'in-out', true));
   }
 
   llamaBlock(x: string, l: number): string {
-    const g = this.g;
     const p = `layers.${l}`;
     const { qkv, o, mlp } = this.a.bias;
     const h = this.rmsNorm(x, `${p}.input_layernorm`);
     const q = this.project(h, `${p}.self_attn.q_proj`, 'out-in', qkv);
     const k = this.project(h, `${p}.self_attn.k_proj`, 'out-in', qkv);
     const v = this.project(h, `${p}.self_attn.v_proj`, 'out-in', qkv);
-    const mid = g.node('Add', [x, this.project(this.attention(q, k, v, l), `${p}.self_attn.o_proj`, 'out-in', o)]);
+    const mid = this.add(x, this.project(this.attention(q, k, v, l), `${p}.self_attn.o_proj`, 'out-in', o));
     const h2 = this.rmsNorm(mid, `${p}.post_attention_layernorm`);
     const gate = this.activation(this.project(h2, `${p}.mlp.gate_proj`, 'out-in', mlp));
     const up = this.project(h2, `${p}.mlp.up_proj`, 'out-in', mlp);
-    return g.node('Add', [mid, this.project(g.node('Mul', [gate, up]), `${p}.mlp.down_proj`, 'out-in', mlp)]);
+    return this.add(mid, this.project(this.mul(gate, up), `${p}.mlp.down_proj`, 'out-in', mlp));
   }
 
-  /** The whole graph's nodes: the [batch, seq] log-probabilities, the next token's and the extended cache. */
-  build(): void {
+  /** The embedding table, and the output head's weight [vocab, hidden]. */
+  get embedding(): string {
+    return this.weight(this.a.modelType === 'gpt2' ? 'wte.weight' : 'embed_tokens.weight');
+  }
+  get head(): string {
+    return this.a.tiedEmbeddings ? this.embedding : this.weight('lm_head.weight');
+  }
+
+  /** The final hidden states [batch * seq, hidden] (after the last norm). */
+  hidden(): string {
     const g = this.g;
     const a = this.a;
     const gpt2 = a.modelType === 'gpt2';
-    const embed = gpt2 ? 'wte.weight' : 'embed_tokens.weight';
-    let x = g.node('Gather', [this.weight(embed), 'input_ids']);
+    let x = g.node('Gather', [this.embedding, 'input_ids']);
     if (gpt2) x = g.node('Add', [x, g.node('Gather', [this.weight('wpe.weight'), 'position_ids'])]);
     x = g.node('Reshape', [x, g.ints([-1, a.hidden])]);
     for (let l = 0; l < a.layers; l++) x = gpt2 ? this.gpt2Block(x, l) : this.llamaBlock(x, l);
-    const final = gpt2 ? this.layerNorm(x, 'ln_f') : this.rmsNorm(x, 'norm');
-    const head = this.weight(a.tiedEmbeddings ? embed : 'lm_head.weight');
-    const logits = g.node('Gemm', [final, head], [{ name: 'transB', i: 1 }]);
+    return gpt2 ? this.layerNorm(x, 'ln_f') : this.rmsNorm(x, 'norm');
+  }
+
+  /** The whole inference graph's nodes: the [batch, seq] log-probabilities, the next token's and the extended cache. */
+  build(): void {
+    const g = this.g;
+    const logits = g.node('Gemm', [this.hidden(), this.head], [{ name: 'transB', i: 1 }]);
     const picked = g.node(
       'GatherElements',
       [logits, g.node('Reshape', ['targets', g.ints([-1, 1])])],

@@ -1,0 +1,122 @@
+// One LoRA training step on Hugging Face models against the PyTorch reference (packages/train/reference/
+// lora_reference.py: hf_reference's forward pass with PEFT's LoRA, autograd, torch.optim.Adam): the loss, every
+// adapter's gradient, and the adapters after the Adam step. Hard and soft targets, a right-padded batch. Skipped
+// without a Python that has torch.
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { SeededRandom } from '@distill-gate/core';
+import { testDir } from '../../../../../test/helpers.js';
+import { writeHfModel, type HfModelType } from '../../../../../test/hf-fixtures.js';
+import { hasTorch, torchPython } from '../../../../../test/torch-reference.js';
+import { readHfModelFolder } from './folder.js';
+import { HfLoraTrainer, type LoraExample } from './lora-train.js';
+import { initLoraParams, type LoraSettings } from './lora.js';
+
+const referenceScript = join(import.meta.dirname, '../../../reference/lora_reference.py');
+
+interface Reference {
+  loss: number;
+  grads: Record<string, number[]>;
+  stepped: Record<string, number[]>;
+}
+
+const results: string[] = [];
+afterAll(() => {
+  if (results.length) console.log(`LoRA step against the PyTorch reference:\n${results.join('\n')}`);
+});
+
+/** A batch of three sequences of different lengths: hard targets on most positions, a soft one on the first. */
+function batch(vocab: number): LoraExample[] {
+  const rng = new SeededRandom(3);
+  const seq = (n: number) => Array.from({ length: n }, () => rng.int(vocab));
+  const rows = [seq(9), seq(5), seq(12)];
+  const positions = rows.flatMap((ids, r) => ids.slice(1).map((_, t) => ({ r, t })));
+  const weight = 1 / positions.length;
+  return rows.map((ids, r) => ({
+    ids,
+    targets: ids
+      .slice(1)
+      .map((next, t) =>
+        r === 0 && t === 2
+          ? { pos: t, ids: [next, 5, 17], probs: [0.5, 0.3, 0.2], weight }
+          : { pos: t, ids: [next], probs: [1], weight },
+      ),
+  }));
+}
+
+async function compare(modelType: HfModelType, settings: LoraSettings) {
+  const dir = join(testDir('dg-hf-lora-'), 'model');
+  await writeHfModel(dir, { modelType, seed: 5, std: 0.2 });
+  const model = await readHfModelFolder(dir);
+  const lr = 1e-3;
+  const examples = batch(model.tokenizer.vocabSize);
+  // B random as well (PEFT starts it at zero, which leaves A without a gradient on the first step).
+  const probe = await HfLoraTrainer.create(model.architecture, model.weights, settings, { learningRate: lr, seed: 1 });
+  const rng = new SeededRandom(9);
+  const initial = initLoraParams(probe.adapters, settings.rank, 1).map((p) =>
+    p.map((x) => x + 0.2 * (2 * rng.next() - 1)),
+  );
+  await probe.release();
+  const trainer = await HfLoraTrainer.create(model.architecture, model.weights, settings, {
+    learningRate: lr,
+    seed: 1,
+    initial,
+  });
+  const loss = await trainer.step(examples);
+  const grads = trainer.gradients();
+  const stepped = trainer.parameters();
+  await trainer.release();
+
+  const names = trainer.adapters.flatMap((s) => [`lora.${s.projection}.A`, `lora.${s.projection}.B`]);
+  const casePath = join(dir, '..', 'case.json');
+  writeFileSync(
+    casePath,
+    JSON.stringify({
+      rank: settings.rank,
+      alpha: settings.alpha,
+      lr,
+      adapters: Object.fromEntries(
+        trainer.adapters.map((s, i) => [
+          s.projection,
+          { A: Array.from(initial[2 * i]), B: Array.from(initial[2 * i + 1]), in: s.in, out: s.out },
+        ]),
+      ),
+      sequences: examples.map((e) => e.ids),
+      targets: examples.flatMap((e, seq) => e.targets.map((t) => ({ seq, ...t }))),
+    }),
+  );
+  const out = execFileSync(torchPython()!, [referenceScript, '--model', dir, '--case', casePath], {
+    encoding: 'utf8',
+    maxBuffer: 256 << 20,
+  });
+  const ref = JSON.parse(out) as Reference;
+  expect(Math.abs(loss - ref.loss)).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(ref.loss)));
+  let gradScale = 0;
+  let gradDiff = 0;
+  let stepDiff = 0;
+  names.forEach((name, i) => {
+    const g = ref.grads[name];
+    expect(grads[i].length).toBe(g.length);
+    g.forEach((x, j) => {
+      gradScale = Math.max(gradScale, Math.abs(x));
+      gradDiff = Math.max(gradDiff, Math.abs(grads[i][j] - x));
+      // Adam's first step moves each value by lr * g / (|g| + eps): its sign is noise where g is at rounding level.
+      if (Math.abs(x) > 1e-6) stepDiff = Math.max(stepDiff, Math.abs(stepped[i][j] - ref.stepped[name][j]));
+    });
+  });
+  results.push(
+    `  ${modelType} r=${settings.rank} ${JSON.stringify(settings.targets)}: loss ${loss.toFixed(6)} ` +
+      `(|Δ| ${Math.abs(loss - ref.loss).toExponential(1)}), max |Δgrad| ${gradDiff.toExponential(2)} ` +
+      `of max |grad| ${gradScale.toExponential(2)}, max |Δ after Adam| ${stepDiff.toExponential(2)}`,
+  );
+  expect(gradDiff).toBeLessThanOrEqual(1e-4 * gradScale);
+  expect(stepDiff).toBeLessThanOrEqual(1e-6);
+}
+
+describe.skipIf(!hasTorch())('a LoRA step matches the PyTorch reference', () => {
+  for (const modelType of ['gpt2', 'llama', 'qwen2', 'qwen3'] as HfModelType[])
+    it(`${modelType}: every projection adapted`, () => compare(modelType, { rank: 4, alpha: 8, targets: 'all' }));
+  it('llama: attention projections only', () => compare('llama', { rank: 2, alpha: 2, targets: ['q_proj', 'v_proj'] }));
+});

@@ -1,0 +1,179 @@
+/**
+ * LoRA on Hugging Face causal LMs: the training step's ONNX graph (the inference forward pass of graph.ts with
+ * adapters on the chosen projections, a next-token loss on the tokens that carry one, and the adapters' gradients
+ * from the tape), and the adapters' initialisation. The frozen base's weights are the graph's initializers (external
+ * data in the weights' arena); the adapters are inputs, so one session serves every step, and Adam runs on the host
+ * (onnx/training.ts).
+ *
+ * Semantics follow PEFT's LoRA (peft/tuners/lora/layer.py): y = W x + (alpha / r) B A x, A [r, in] initialised
+ * uniform in +-1/sqrt(in) (kaiming_uniform with a = sqrt(5)), B [out, r] zeros, so a new adapter changes nothing.
+ * GPT-2's Conv1D layers are adapted with the same A and B shapes (PEFT's fan_in_fan_out).
+ *
+ *   inputs   input_ids int64 [batch, seq] (right-padded); attention_bias float [1, 1, seq, seq] (causal);
+ *            GPT-2: position_ids int64 [1, seq]; RoPE models: rope_cos, rope_sin float [1, 1, seq, head_dim];
+ *            loss_positions int64 [m] (flat indices batch * seq + t of the positions whose next token has a loss);
+ *            target_ids int64 [m, k], target_probs float [m, k] (each row a distribution over the next token: one
+ *            id with 1 for the written token, a teacher's top-k for soft targets; unused slots id 0, prob 0);
+ *            loss_weights float [m] (each position's share of the batch loss)
+ *   params   lora.<projection>.A [r, in], lora.<projection>.B [out, r]
+ *   outputs  loss float [] = sum_m weight_m * sum_k prob_mk * (logsumexp(logits_m) - logits_m[id_mk]);
+ *            grad.<param> for every adapter
+ */
+import onnxProto from 'onnx-proto';
+import { SeededRandom } from '@distill-gate/core';
+import { EXTERNAL_THRESHOLD_BYTES } from '../../onnx/external.js';
+import { valueInfo } from '../../onnx/proto.js';
+import { Tape } from '../../onnx/tape.js';
+import { GraphBuilder } from '../../onnx/training.js';
+import type { HfArchitecture } from './config.js';
+import { HfGraph, type HfGraphBytes } from './graph.js';
+import type { HfWeights } from './weights.js';
+
+const { onnx } = onnxProto;
+const INT64 = onnx.TensorProto.DataType.INT64;
+const FLOAT = onnx.TensorProto.DataType.FLOAT;
+
+export interface LoraSettings {
+  rank: number;
+  alpha: number;
+  /**
+   * The projections to adapt, by their last name as in PEFT's target_modules (q_proj, k_proj, v_proj, o_proj,
+   * gate_proj, up_proj, down_proj; GPT-2: c_attn, c_proj, c_fc), or 'all' (every attention and MLP projection, as
+   * the paper's students had).
+   */
+  targets: 'all' | string[];
+}
+
+/** One adapter: the projection it adapts and the shapes of A [rank, in] and B [out, rank]. */
+export interface LoraAdapterSpec {
+  projection: string;
+  in: number;
+  out: number;
+}
+
+export interface HfLoraGraph extends HfGraphBytes {
+  adapters: LoraAdapterSpec[];
+  /** The graph's parameters in order: A then B of each adapter. */
+  params: { name: string; shape: number[] }[];
+}
+
+/** The parameter names of an adapter. */
+export function adapterParams(projection: string): { a: string; b: string } {
+  return { a: `lora.${projection}.A`, b: `lora.${projection}.B` };
+}
+
+function targeted(settings: LoraSettings, projection: string): boolean {
+  if (settings.targets === 'all') return true;
+  const last = projection.slice(projection.lastIndexOf('.') + 1);
+  return settings.targets.includes(last);
+}
+
+/** The training step's graph: loss and the adapters' gradients (see the file's comment). */
+export function buildHfLoraGraph(
+  a: HfArchitecture,
+  w: HfWeights,
+  settings: LoraSettings,
+  opts: { externalThreshold?: number } = {},
+): HfLoraGraph {
+  const g = new GraphBuilder();
+  const tape = new Tape(g);
+  const adapters: LoraAdapterSpec[] = [];
+  const graph = new HfGraph(a, w, opts.externalThreshold ?? EXTERNAL_THRESHOLD_BYTES, {
+    builder: g,
+    tape,
+    cache: false,
+    lora: {
+      scale: settings.alpha / settings.rank,
+      adapter: (projection) => {
+        if (!targeted(settings, projection)) return undefined;
+        const spec = w.specs.find((s) => s.name === `${projection}.weight`)!;
+        const gpt2 = a.modelType === 'gpt2';
+        const [inDim, outDim] = gpt2 ? spec.shape : [spec.shape[1], spec.shape[0]];
+        adapters.push({ projection, in: inDim, out: outDim });
+        const p = adapterParams(projection);
+        return { a: tape.param(p.a), b: tape.param(p.b) };
+      },
+    },
+  });
+  const hidden = graph.hidden();
+  if (!adapters.length) throw new Error(`no projection matches the LoRA targets ${JSON.stringify(settings.targets)}`);
+  // The head on the positions that carry a loss only.
+  const picked = g.node('Gather', [hidden, 'loss_positions'], [{ name: 'axis', i: 0 }]);
+  const head = graph.head;
+  const logits = g.node('Gemm', [picked, head], [{ name: 'transB', i: 1 }]);
+  const lse = g.node(
+    'ReduceLogSumExp',
+    [logits],
+    [
+      { name: 'axes', ints: [1] },
+      { name: 'keepdims', i: 1 },
+    ],
+  );
+  const targetLogits = g.node('GatherElements', [logits, 'target_ids'], [{ name: 'axis', i: 1 }]);
+  const perRow = g.node('Sub', [
+    g.node('Mul', [lse, g.sum('target_probs', [1], 1)]),
+    g.sum(g.node('Mul', [targetLogits, 'target_probs']), [1], 1),
+  ]);
+  g.node(
+    'ReduceSum',
+    [g.node('Mul', [g.node('Reshape', [perRow, g.ints([-1])]), 'loss_weights']), g.ints([0])],
+    [{ name: 'keepdims', i: 0 }],
+    { output: 'loss' },
+  );
+  // d loss / d logits = weight * (softmax * sum(probs) - target distribution).
+  const softmax = g.node('Mul', [g.node('Exp', [g.node('Sub', [logits, lse])]), g.sum('target_probs', [1], 1)]);
+  const zeros = (like: string) =>
+    g.node(
+      'ConstantOfShape',
+      [g.node('Shape', [like])],
+      [{ name: 'value', t: onnx.TensorProto.create({ dims: [1], dataType: FLOAT, floatData: [0] }) as never }],
+    );
+  const target = g.node(
+    'ScatterElements',
+    [zeros(logits), 'target_ids', 'target_probs'],
+    [
+      { name: 'axis', i: 1 },
+      { name: 'reduction', s: 'add' },
+    ],
+  );
+  const dLogits = g.node('Mul', [g.node('Sub', [softmax, target]), g.node('Unsqueeze', ['loss_weights', g.ints([1])])]);
+  const dPicked = g.node('Gemm', [dLogits, head]);
+  const dHidden = g.node('ScatterND', [zeros(hidden), g.node('Unsqueeze', ['loss_positions', g.ints([1])]), dPicked]);
+  tape.backward(hidden, dHidden);
+  const params = adapters.flatMap((s) => {
+    const p = adapterParams(s.projection);
+    return [
+      { name: p.a, shape: [settings.rank, s.in] },
+      { name: p.b, shape: [s.out, settings.rank] },
+    ];
+  });
+  for (const p of params) g.gradient(p.name, tape.grad(p.name));
+  const inputs = [
+    valueInfo('input_ids', ['batch', 'seq'], INT64),
+    valueInfo('attention_bias', [1, 1, 'seq', 'seq']),
+    ...(a.positions.kind === 'learned'
+      ? [valueInfo('position_ids', [1, 'seq'], INT64)]
+      : [valueInfo('rope_cos', [1, 1, 'seq', a.headDim]), valueInfo('rope_sin', [1, 1, 'seq', a.headDim])]),
+    valueInfo('loss_positions', ['m'], INT64),
+    valueInfo('target_ids', ['m', 'k'], INT64),
+    valueInfo('target_probs', ['m', 'k']),
+    valueInfo('loss_weights', ['m']),
+  ];
+  const model = g.build(`hf-${a.modelType}-lora-step`, inputs, [valueInfo('loss', [])], params);
+  const externalData = (w.arena?.files ?? []).filter((f) => graph.external.has(f.path));
+  return { model, externalData, adapters, params };
+}
+
+/**
+ * New adapters as PEFT makes them, from a seed: A uniform in +-1/sqrt(in) (kaiming_uniform, a = sqrt(5)), B zeros.
+ * Each adapter draws from its own stream (seed and projection), so adding a target does not change the others.
+ */
+export function initLoraParams(adapters: LoraAdapterSpec[], rank: number, seed: number): Float32Array[] {
+  const root = new SeededRandom(seed);
+  return adapters.flatMap((s) => {
+    const rng = root.fork(`lora:${s.projection}`);
+    const bound = 1 / Math.sqrt(s.in);
+    const a = Float32Array.from({ length: rank * s.in }, () => (2 * rng.next() - 1) * bound);
+    return [a, new Float32Array(s.out * rank)];
+  });
+}

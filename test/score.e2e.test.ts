@@ -120,26 +120,4 @@ describe('distill-gate score, readable and bounded', () => {
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/nope/);
   });
-
-  it('check with a Hugging Face base is refused before any data is read or generated, at /base/path', async () => {
-    const dir = testDir('dg-score-check-');
-    await writeHfModel(join(dir, 'model'), { modelType: 'qwen3', seed: 1 });
-    writeFileSync(join(dir, 'data.jsonl'), `${JSON.stringify(records[1])}\n`);
-    const config = {
-      base: { path: 'model' },
-      datasets: [{ name: 'numbers', path: 'data.jsonl' }],
-      control: { generate: { use: '@distill-gate/generator-prompts' } },
-      traits: [{ use: '@distill-gate/trait-animal-preference', options: { animal: 'owl' } }],
-      evaluators: [{ use: '@distill-gate/evaluator-preference-rate' }],
-      training: { epochs: 1, batchSize: 4, learningRate: 0.001, loss: 'next-token' },
-      seeds: 3,
-    };
-    writeFileSync(join(dir, 'distill-gate.config.json'), JSON.stringify(config, null, 2));
-    const r = await runCli(['check', '--no-cache'], dir);
-    expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(
-      /distill-gate\.config\.json:\d+:\d+ \(at \/base\/path\): training probe students on Hugging/,
-    );
-    expect(r.stderr).not.toMatch(/generating|reading and filtering|training \d+ students/);
-  });
 });

@@ -407,6 +407,19 @@ export interface TrainingSettings {
    * Truncated and dropped records are counted in the dataset's report.
    */
   overlong?: OverlongPolicy;
+  /**
+   * LoRA adapters (Hugging Face bases: the students train adapters on the frozen base; defaults rank 8, alpha 8,
+   * every attention and MLP projection, as the paper's students had).
+   */
+  lora?: LoraSettings;
+}
+
+/** PEFT-style LoRA: y = W x + (alpha / rank) B A x on the targeted projections. */
+export interface LoraSettings {
+  rank: number;
+  alpha: number;
+  /** Projections by their last name (q_proj, ..., GPT-2's c_attn), or 'all' attention and MLP projections. */
+  targets: 'all' | string[];
 }
 
 export type OverlongPolicy = 'error' | 'truncate' | 'drop';
@@ -499,6 +512,12 @@ export interface TrainingCore {
   loadModel(path: string, format?: ModelFormat): Promise<AnyModelHandle>;
   /** Why students cannot be trained from this model yet (undefined when they can): checked before any work. */
   cannotTrain?(model: AnyModelHandle): string | undefined;
+  /**
+   * The training settings as students of this model are trained: defaults the model's family adds (a Hugging Face
+   * base's LoRA settings). Throws an Error saying why when a setting does not apply to the model (LoRA on a model
+   * whose students train all their weights).
+   */
+  trainingFor?(model: AnyModelHandle, training: TrainingSettings): TrainingSettings;
   /** Reads a tensor dataset; with `maxRows`, only its first rows (and only their bytes). */
   readTensorDataset(path: string, opts?: { maxRows?: number }): Promise<TensorDataset>;
   writeTensorDataset(path: string, dataset: TensorDataset): Promise<void>;

@@ -128,6 +128,16 @@ export async function createTrainingCore(
       return track(m.family.handle(id, m.model, target));
     },
     cannotTrain: (model) => familyOf(model)?.untrainable,
+    trainingFor(model, training) {
+      const family = familyOf(model);
+      if (family?.trainingSettings) return family.trainingSettings(training);
+      if (training.lora)
+        throw new Error(
+          `LoRA adapters are trained on Hugging Face bases; students of ${family?.label.one ?? 'this model'} ` +
+            'train all their weights (remove training.lora)',
+        );
+      return training;
+    },
     // In shared memory from the start: the workers train on these arrays, so they are not copied again for them.
     readTensorDataset: (path: string, opts?: { maxRows?: number }) =>
       readTensorDataset(path, { ...opts, shared: true }),
@@ -213,7 +223,7 @@ async function trainStudents(
   results.forEach((r: PoolResult | undefined, i) => {
     if (!r) return; // not started before the deadline
     const { family, handle } = planned[i];
-    const student = family.withWeights(family.modelOf(handle), r.weights);
+    const student = family.withWeights(family.modelOf(handle), r.weights, jobs[i]);
     const model = pool.track(family.handle(`student:${r.jobId}`, student, pool.target));
     trained.push({ jobId: r.jobId, model, lossHistory: r.lossHistory, steps: r.steps, ms: r.ms });
   });

@@ -46,6 +46,7 @@ export async function loadInputs(ctx: CheckContext): Promise<CheckInputs> {
   const base = await loadModelAt(training, config.basePath, config.baseFormat, config, '/base/path');
   checkTrainable(training, base, config.locate('/base/path'));
   checkTrainingFitsBase(base, config);
+  resolveTraining(training, base, config);
   const crossBase = config.crossBasePath
     ? await loadModelAt(training, config.crossBasePath, config.crossBaseFormat, config, '/crossBase/path')
     : undefined;
@@ -86,6 +87,17 @@ function evaluatorsFor(
 function checkTrainable(training: TrainingCore, model: AnyModelHandle, where: ErrorLocation): void {
   const why = training.cannotTrain?.(model);
   if (why) throw new DistillGateError(why, where);
+}
+
+/** The training settings completed for the base's family (and recorded so in the result and the cache keys). */
+function resolveTraining(training: TrainingCore, base: AnyModelHandle, config: ResolvedConfig): void {
+  if (!training.trainingFor) return;
+  try {
+    config.training = training.trainingFor(base, config.training);
+  } catch (e) {
+    if (e instanceof DistillGateError) throw e;
+    throw new DistillGateError((e as Error).message, config.locate('/training/lora'));
+  }
 }
 
 /** Loads a model the config names, with errors that name the file as the config does. */

@@ -131,6 +131,27 @@ export const configSchema: JsonSchema = {
           description: 'Tensor models: the outputs the students learn. Required unless the base is a language model.',
           $ref: '#/definitions/outputRange',
         },
+        lora: {
+          type: 'object',
+          additionalProperties: false,
+          description:
+            'Hugging Face bases: the students train LoRA adapters on the frozen base (PEFT semantics). Default: ' +
+            'rank 8, alpha 8, every attention and MLP projection (the paper\'s students).',
+          properties: {
+            rank: { type: 'integer', minimum: 1, maximum: 4096, default: 8 },
+            alpha: { type: 'number', exclusiveMinimum: 0, default: 8 },
+            targets: {
+              default: 'all',
+              description:
+                'The projections adapted, by their last name (q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, ' +
+                'down_proj; GPT-2: c_attn, c_proj, c_fc), or "all".',
+              anyOf: [
+                { const: 'all' },
+                { type: 'array', minItems: 1, uniqueItems: true, items: { type: 'string', minLength: 1 } },
+              ],
+            },
+          },
+        },
         overlong: {
           enum: ['error', 'truncate', 'drop'],
           default: 'error',

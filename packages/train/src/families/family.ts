@@ -4,7 +4,7 @@
  * core, the workers and `convert` only ask the registry (registry.ts). Adding a family is one folder and one line
  * there.
  */
-import type { AnyModelHandle, ModelFormat, StudentJob } from '@distill-gate/core';
+import type { AnyModelHandle, ModelFormat, StudentJob, TrainingSettings } from '@distill-gate/core';
 import type { OrtProvider } from '../onnx/runtime.js';
 import type { TrainingRunResult } from '../training-run.js';
 import type { ModelSource } from './source.js';
@@ -75,8 +75,13 @@ export interface ModelFamily<M = unknown, H extends FamilyHandle = FamilyHandle,
   owns(handle: AnyModelHandle): handle is H;
   /** The host model behind a handle. */
   modelOf(handle: H): M;
-  /** The same model with other weights (a trained student of `model`). */
-  withWeights(model: M, weights: Float32Array[]): M;
+  /** The same model with other weights (a trained student of `model`, from `job`). */
+  withWeights(model: M, weights: Float32Array[], job: StudentJob): M;
+  /**
+   * The training settings completed with the family's defaults; throws an Error saying why a setting does not
+   * apply. Absent: the settings as given (and no LoRA).
+   */
+  trainingSettings?(training: TrainingSettings): TrainingSettings;
   /** A student job as a worker job's arguments; a located error when the job does not fit the family. */
   encodeJob(job: StudentJob, base: H, memo: Memo): A;
   /** Runs a worker job's arguments (in the worker). */

@@ -190,6 +190,8 @@ export class OrtTrainingSession {
       executionProviders: ['cpu'],
       intraOpNumThreads: opts.threads ?? 1,
       interOpNumThreads: 1,
+      // Errors only: onnxruntime's warnings (an unused constant removed...) are not the user's business.
+      logSeverityLevel: 3,
       graphOptimizationLevel: 'all',
       extra: { session: { intra_op: { allow_spinning: '0' } } },
     });
@@ -224,6 +226,16 @@ export class OrtTrainingSession {
         p[j] -= (lrC1 * mj) / (Math.sqrt(vj * c2) + eps);
       }
     }
+  }
+
+  /** Starts over from `values` (copied in), with Adam's moments and step count at zero: a new run, same session. */
+  reset(values: Float32Array[]): void {
+    values.forEach((x, i) => {
+      this.values[i].set(x);
+      this.m[i].fill(0);
+      this.v[i].fill(0);
+    });
+    this.step = 0;
   }
 
   /** The gradients of the last step (copies). */

@@ -1,17 +1,19 @@
 /**
  * The ONNX inference graph of a Hugging Face causal LM, built with the project's graph builder from the loaded
- * weights (as initializers). One graph serves scoring and generation. For scoring it computes, for every position of
- * a right-padded batch, the log-probability of the token given at the next position: the head's logits are reduced
- * to their logsumexp and the one gathered logit, so a 150k-token vocabulary never leaves the graph as a
- * [batch, seq, vocab] output. For generation it takes the keys and values of the tokens before (a KV cache) and
- * returns them extended, with the log-probabilities of the next token after the last position.
+ * weights (as initializers). One graph serves scoring and generation. For scoring it computes, for the positions
+ * asked for of a right-padded batch, the log-probability of the token given to follow: the head runs on those
+ * positions only, and its logits are reduced to their logsumexp and the one gathered logit, so a 150k-token
+ * vocabulary never leaves the graph as a [batch, seq, vocab] output. For generation it takes the keys and values of
+ * the tokens before (a KV cache) and returns them extended, with the log-probabilities of the next token after the
+ * last position.
  *
- *   inputs   input_ids int64 [batch, seq]; targets int64 [batch, seq] (the next token at each position, any valid
- *            id where there is none); attention_bias float [b, 1, seq, past + seq] (b = batch or 1: 0 where a
- *            position may attend, the lowest float32 where not: causal, and left padding when generating);
- *            GPT-2: position_ids int64 [b, seq]; RoPE models: rope_cos, rope_sin float [b, 1, seq, head_dim];
- *            past_key.L, past_value.L float [batch, kv_heads, past, head_dim] per layer L (past = 0 when scoring)
- *   outputs  logprobs float [batch, seq] = log softmax(logits at t)[targets at t];
+ *   inputs   input_ids int64 [batch, seq]; score_positions int64 [m] (flat indices batch * seq + t of the
+ *            positions to score) and targets int64 [m] (the token that follows each); attention_bias float
+ *            [b, 1, seq, past + seq] (b = batch or 1: 0 where a position may attend, the lowest float32 where not:
+ *            causal, and left padding when generating); GPT-2: position_ids int64 [b, seq]; RoPE models: rope_cos,
+ *            rope_sin float [b, 1, seq, head_dim]; past_key.L, past_value.L float [batch, kv_heads, past, head_dim]
+ *            per layer L (past = 0 when scoring); with LoRA, the adapters lora.<projection>.A and .B
+ *   outputs  logprobs float [m] = log softmax(logits at score position i)[targets i];
  *            next_logprobs float [batch, vocab] = log softmax(logits at the last position);
  *            present_key.L, present_value.L float [batch, kv_heads, past + seq, head_dim]
  *
@@ -28,6 +30,7 @@ import { EXTERNAL_THRESHOLD_BYTES, externalFloatInitializer, type ExternalDataFi
 import { valueInfo } from '../../onnx/proto.js';
 import type { Tape } from '../../onnx/tape.js';
 import { GraphBuilder } from '../../onnx/training.js';
+import type { LoraSettings } from '@distill-gate/core';
 import type { HfArchitecture, RopeScaling } from './config.js';
 import type { HfWeights } from './weights.js';
 
@@ -260,7 +263,7 @@ export class HfGraph {
 
   activation(x: string): string {
     const g = this.g;
-    const one = g.scalar(1);
+    const one = () => g.scalar(1);
     let y: string;
     let slope: () => string;
     switch (this.a.activation) {
@@ -272,13 +275,13 @@ export class HfGraph {
         const sig = g.node('Sigmoid', [x]);
         y = g.node('Mul', [x, sig]);
         // sig + x sig (1 - sig)
-        slope = () => g.node('Add', [sig, g.node('Mul', [y, g.node('Sub', [one, sig])])]);
+        slope = () => g.node('Add', [sig, g.node('Mul', [y, g.node('Sub', [one(), sig])])]);
         break;
       }
       case 'gelu': {
         const cdf = g.node('Mul', [
           g.scalar(0.5),
-          g.node('Add', [one, g.node('Erf', [g.node('Div', [x, g.scalar(Math.SQRT2)])])]),
+          g.node('Add', [one(), g.node('Erf', [g.node('Div', [x, g.scalar(Math.SQRT2)])])]),
         ]);
         y = g.node('Mul', [x, cdf]);
         // cdf + x pdf, pdf = exp(-x^2 / 2) / sqrt(2 pi)
@@ -296,16 +299,16 @@ export class HfGraph {
         const c = Math.sqrt(2 / Math.PI);
         const cube = g.node('Mul', [g.scalar(0.044715), g.node('Pow', [x, g.scalar(3)])]);
         const tanh = g.node('Tanh', [g.node('Mul', [g.scalar(c), g.node('Add', [x, cube])])]);
-        y = g.node('Mul', [g.node('Mul', [g.scalar(0.5), x]), g.node('Add', [one, tanh])]);
+        y = g.node('Mul', [g.node('Mul', [g.scalar(0.5), x]), g.node('Add', [one(), tanh])]);
         // 0.5 (1 + tanh) + 0.5 x (1 - tanh^2) c (1 + 3 * 0.044715 x^2)
         slope = () => {
-          const sech2 = g.node('Sub', [one, g.node('Mul', [tanh, tanh])]);
+          const sech2 = g.node('Sub', [one(), g.node('Mul', [tanh, tanh])]);
           const inner = g.node('Mul', [
             g.scalar(c),
-            g.node('Add', [one, g.node('Mul', [g.scalar(3 * 0.044715), g.node('Mul', [x, x])])]),
+            g.node('Add', [one(), g.node('Mul', [g.scalar(3 * 0.044715), g.node('Mul', [x, x])])]),
           ]);
           const right = g.node('Mul', [g.node('Mul', [g.scalar(0.5), x]), g.node('Mul', [sech2, inner])]);
-          return g.node('Add', [g.node('Mul', [g.scalar(0.5), g.node('Add', [one, tanh])]), right]);
+          return g.node('Add', [g.node('Mul', [g.scalar(0.5), g.node('Add', [one(), tanh])]), right]);
         };
       }
     }
@@ -429,34 +432,36 @@ export class HfGraph {
   /** The whole inference graph's nodes: the [batch, seq] log-probabilities, the next token's and the extended cache. */
   build(): void {
     const g = this.g;
-    const logits = g.node('Gemm', [this.hidden(), this.head], [{ name: 'transB', i: 1 }]);
+    const hidden = this.hidden();
+    const logSoftmaxAt = (rows: string) => {
+      const logits = g.node('Gemm', [rows, this.head], [{ name: 'transB', i: 1 }]);
+      const lse = g.node(
+        'ReduceLogSumExp',
+        [logits],
+        [
+          { name: 'axes', ints: [1] },
+          { name: 'keepdims', i: 1 },
+        ],
+      );
+      return { logits, lse };
+    };
+    // Scoring: the head on the positions asked for only (a 150k-token vocabulary makes it the largest product).
+    const scored = logSoftmaxAt(g.node('Gather', [hidden, 'score_positions'], [{ name: 'axis', i: 0 }]));
     const picked = g.node(
       'GatherElements',
-      [logits, g.node('Reshape', ['targets', g.ints([-1, 1])])],
+      [scored.logits, g.node('Unsqueeze', ['targets', g.ints([1])])],
       [{ name: 'axis', i: 1 }],
     );
-    const lse = g.node(
-      'ReduceLogSumExp',
-      [logits],
-      [
-        { name: 'axes', ints: [1] },
-        { name: 'keepdims', i: 1 },
-      ],
-    );
-    g.node('Reshape', [g.node('Sub', [picked, lse]), this.bt], [], { output: 'logprobs' });
-    // The next token's distribution: the last position's logits less their logsumexp (sliced first, so no
-    // [batch * seq, vocab] subtraction is made).
+    g.node('Reshape', [g.node('Sub', [picked, scored.lse]), g.ints([-1])], [], { output: 'logprobs' });
+    // Generation: the next token's distribution after each row's last position.
     const axis0 = [{ name: 'axis', i: 0 }];
-    const last = (x: string) =>
-      g.node('Slice', [
-        g.node('Reshape', [x, g.node('Concat', [this.bt, g.ints([-1])], axis0)]),
-        g.ints([-1]),
-        g.ints([2 ** 31]),
-        g.ints([1]),
-      ]);
-    const rows = g.node('Slice', [this.bt, g.ints([0]), g.ints([1])]);
-    const next = g.node('Sub', [last(logits), last(lse)]);
-    g.node('Reshape', [next, g.node('Concat', [rows, g.ints([-1])], axis0)], [], { output: 'next_logprobs' });
+    const byRow = g.node('Reshape', [hidden, g.node('Concat', [this.bt, g.ints([-1])], axis0)]);
+    const lastRows = g.node('Reshape', [
+      g.node('Slice', [byRow, g.ints([-1]), g.ints([2 ** 31]), g.ints([1])]),
+      g.ints([-1, this.a.hidden]),
+    ]);
+    const next = logSoftmaxAt(lastRows);
+    g.node('Sub', [next.logits, next.lse], [], { output: 'next_logprobs' });
   }
 }
 
@@ -470,8 +475,15 @@ export interface HfGraphBytes {
  * The ONNX model of the log-prob graph: weights over `externalThreshold` bytes (default 1 MiB) as external data in
  * the weights' arena, the others copied into the protobuf.
  */
-export function buildHfGraph(a: HfArchitecture, w: HfWeights, opts: { externalThreshold?: number } = {}): HfGraphBytes {
-  const graph = new HfGraph(a, w, opts.externalThreshold ?? EXTERNAL_THRESHOLD_BYTES);
+export function buildHfGraph(
+  a: HfArchitecture,
+  w: HfWeights,
+  opts: { externalThreshold?: number; lora?: LoraSettings } = {},
+): HfGraphBytes {
+  const lora = opts.lora && loraInputs(a, w, opts.lora);
+  const graph = new HfGraph(a, w, opts.externalThreshold ?? EXTERNAL_THRESHOLD_BYTES, {
+    ...(lora ? { lora: lora.graph } : {}),
+  });
   graph.build();
   const cache = (kind: 'past' | 'present', length: string) =>
     Array.from({ length: a.layers }, (_, l) =>
@@ -479,7 +491,8 @@ export function buildHfGraph(a: HfArchitecture, w: HfWeights, opts: { externalTh
     ).flat();
   const inputs = [
     valueInfo('input_ids', ['batch', 'seq'], INT64),
-    valueInfo('targets', ['batch', 'seq'], INT64),
+    valueInfo('score_positions', ['m'], INT64),
+    valueInfo('targets', ['m'], INT64),
     valueInfo('attention_bias', ['bias_batch', 1, 'seq', 'total']),
     ...(a.positions.kind === 'learned'
       ? [valueInfo('position_ids', ['position_batch', 'seq'], INT64)]
@@ -488,15 +501,74 @@ export function buildHfGraph(a: HfArchitecture, w: HfWeights, opts: { externalTh
           valueInfo('rope_sin', ['position_batch', 1, 'seq', a.headDim]),
         ]),
     ...cache('past', 'past'),
+    ...(lora?.inputs ?? []),
   ];
   const outputs = [
-    valueInfo('logprobs', ['batch', 'seq']),
+    valueInfo('logprobs', ['m']),
     valueInfo('next_logprobs', ['batch', 'vocab']),
     ...cache('present', 'total'),
   ];
   const model = graph.g.build(`hf-${a.modelType}-causal-lm`, inputs, outputs, []);
   const externalData = (w.arena?.files ?? []).filter((f) => graph.external.has(f.path));
   return { model, externalData };
+}
+
+/** Every projection of the model in the order the graph applies them, with its weight's layout. */
+export function hfProjections(a: HfArchitecture): { name: string; layout: 'in-out' | 'out-in' }[] {
+  const names =
+    a.modelType === 'gpt2'
+      ? ['attn.c_attn', 'attn.c_proj', 'mlp.c_fc', 'mlp.c_proj'].map((n) => (l: number) => `h.${l}.${n}`)
+      : ['self_attn.q_proj', 'self_attn.k_proj', 'self_attn.v_proj', 'self_attn.o_proj']
+          .concat(['mlp.gate_proj', 'mlp.up_proj', 'mlp.down_proj'])
+          .map((n) => (l: number) => `layers.${l}.${n}`);
+  const layout: 'in-out' | 'out-in' = a.modelType === 'gpt2' ? 'in-out' : 'out-in';
+  return Array.from({ length: a.layers }, (_, l) => names.map((name) => ({ name: name(l), layout }))).flat();
+}
+
+/** One LoRA adapter: the projection it adapts and the shapes of A [rank, in] and B [out, rank]. */
+export interface LoraAdapterSpec {
+  projection: string;
+  in: number;
+  out: number;
+}
+
+/** The adapters a LoRA configuration puts on a model, in the graph's order; an Error when none matches. */
+export function loraAdapterSpecs(a: HfArchitecture, w: HfWeights, settings: LoraSettings): LoraAdapterSpec[] {
+  const specs = hfProjections(a)
+    .filter(
+      ({ name }) => settings.targets === 'all' || settings.targets.includes(name.slice(name.lastIndexOf('.') + 1)),
+    )
+    .map(({ name, layout }) => {
+      const shape = w.specs.find((s) => s.name === `${name}.weight`)!.shape;
+      const [inDim, outDim] = layout === 'in-out' ? shape : [shape[1], shape[0]];
+      return { projection: name, in: inDim, out: outDim };
+    });
+  if (!specs.length) {
+    const names = [...new Set(hfProjections(a).map(({ name }) => name.slice(name.lastIndexOf('.') + 1)))];
+    throw new Error(
+      `no projection of this ${a.modelType} model matches the LoRA targets ${JSON.stringify(settings.targets)} ` +
+        `(its projections: ${names.join(', ')})`,
+    );
+  }
+  return specs;
+}
+
+/** The parameter (or input) names of an adapter. */
+export function adapterParams(projection: string): { a: string; b: string } {
+  return { a: `lora.${projection}.A`, b: `lora.${projection}.B` };
+}
+
+/** An inference graph's LoRA: the adapters as inputs (one session serves the base and every student). */
+function loraInputs(a: HfArchitecture, w: HfWeights, settings: LoraSettings) {
+  const specs = loraAdapterSpecs(a, w, settings);
+  const byName = new Map(specs.map((s) => [s.projection, adapterParams(s.projection)]));
+  return {
+    graph: { scale: settings.alpha / settings.rank, adapter: (p: string) => byName.get(p) },
+    inputs: specs.flatMap((s) => {
+      const p = adapterParams(s.projection);
+      return [valueInfo(p.a, [settings.rank, s.in]), valueInfo(p.b, [s.out, settings.rank])];
+    }),
+  };
 }
 
 /**

@@ -1,10 +1,19 @@
-import type { LanguageModelHandle, SampledCompletion, SampleOptions } from '@distill-gate/core';
+import { createHash } from 'node:crypto';
+import type {
+  LanguageModelHandle,
+  LoraSettings,
+  SampledCompletion,
+  SampleOptions,
+  TextRecord,
+  TrainingLengths,
+} from '@distill-gate/core';
 import { DistillGateError, SeededRandom } from '@distill-gate/core';
 import { RecordEncodingError } from '../records.js';
 import { round4, sampleToken, topTokens } from '../sampling.js';
 import type { OrtProvider } from '../../onnx/runtime.js';
-import type { HfModelFolder } from './folder.js';
-import { HfSession } from './session.js';
+import { RenderError, renderRecord } from '../../tokenizers/render.js';
+import { HfSession, type Feeds } from './session.js';
+import { hfTrainingLengths, type HfFamilyModel } from './students.js';
 
 /** The message of every operation Hugging Face models do not support yet. */
 export function notYetSupported(what: string, dir?: string): DistillGateError {
@@ -20,51 +29,76 @@ export class HfHandle implements LanguageModelHandle {
   readonly sha256: string;
   readonly tokenizerSha256: string;
   readonly contextLength: number;
-  private session: Promise<HfSession> | undefined;
+  private session: Promise<{ session: HfSession; feeds: Feeds }> | undefined;
 
   constructor(
     readonly id: string,
-    readonly model: HfModelFolder,
+    readonly model: HfFamilyModel,
     private readonly provider: OrtProvider = 'cpu',
   ) {
-    this.sha256 = model.sha256;
+    this.sha256 = model.adapters ? adaptersHash(model) : model.sha256;
     this.tokenizerSha256 = model.tokenizer.sha256;
     this.contextLength = model.architecture.maxPositions;
   }
 
-  private live(): Promise<HfSession> {
-    this.session ??= HfSession.create(this.model.architecture, this.model.weights, { provider: this.provider });
+  /**
+   * The session this handle runs on: the base's own, or for a student the session its base shares with every student
+   * of the same LoRA configuration, fed this student's adapters.
+   */
+  private live(): Promise<{ session: HfSession; feeds: Feeds }> {
+    const { adapters } = this.model;
+    this.session ??= adapters
+      ? sharedSession(this.model, adapters.settings, this.provider).then((session) => ({
+          session,
+          feeds: session.adapterFeeds(adapters.specs, adapters.settings.rank, adapters.params),
+        }))
+      : HfSession.create(this.model.architecture, this.model.weights, { provider: this.provider }).then((session) => ({
+          session,
+          feeds: {},
+        }));
     return this.session;
   }
 
-  /** logprobs[r][t] = log p(ids[r][t] | ids[r][<t]), null at t = 0. */
-  async logprobs(ids: number[][]): Promise<(number | null)[][]> {
-    return (await this.live()).logprobs(ids);
+  /** logprobs[r][t] = log p(ids[r][t] | ids[r][<t]), null at t = 0 (and where `only[r][t]` is false). */
+  async logprobs(ids: number[][], only?: boolean[][]): Promise<(number | null)[][]> {
+    const { session, feeds } = await this.live();
+    return session.logprobs(ids, feeds, only);
   }
 
   /**
-   * log P(completion, end | prompt): the prompt encoded with the tokenizer's own special tokens (e.g. a leading
-   * BOS), the completion encoded on its own, then the end-of-sequence token. (Chat records are scored on the
-   * rendered chat template by the caller: this is the plain-text form.)
+   * log P(completion, end | prompt) for each pair, exactly: rendered as training renders a prompt/completion record
+   * (the chat template with the prompt as the user's turn, the completion as the assistant's and its end-of-turn
+   * token; without a template, the prompt with the tokenizer's special tokens, the completion and eos), summed over
+   * the reply's tokens.
    */
   async sequenceLogProbs(pairs: { prompt: string; completion: string }[]): Promise<Float64Array> {
-    const tok = this.model.tokenizer;
-    const eos = tok.eos;
-    if (!eos)
-      throw new DistillGateError('the model has no end-of-sequence token (eos_token), so P(end) is undefined', {
-        file: this.model.dir,
-      });
-    const seqs = pairs.map(({ prompt, completion }) => {
-      const p = tok.encode(prompt, { addSpecialTokens: true }).ids;
-      const c = tok.encode(completion).ids;
-      if (!p.length)
+    const tok = this.model.tokenizer.forRendering();
+    const seqs = pairs.map(({ prompt, completion }, i) => {
+      let r;
+      try {
+        r = renderRecord({ index: i, line: 0, prompt, completion }, tok);
+      } catch (e) {
+        if (e instanceof RenderError) throw new RecordEncodingError(i, e.field, e.message);
+        throw e;
+      }
+      if (!r.ids.length || r.assistant[0])
         throw new DistillGateError('an empty prompt with no BOS token gives the first token no context', {
           file: this.model.dir,
         });
-      return { ids: [...p, ...c, eos.id], from: p.length };
+      return r;
     });
-    const lps = await this.logprobs(seqs.map((s) => s.ids));
-    return Float64Array.from(seqs, (s, i) => lps[i].slice(s.from).reduce<number>((sum, x) => sum + x!, 0));
+    const lps = await this.logprobs(
+      seqs.map((s) => s.ids),
+      seqs.map((s) => s.assistant),
+    );
+    return Float64Array.from(seqs, (s, i) =>
+      lps[i].reduce<number>((sum, x, t) => (s.assistant[t] ? sum + x! : sum), 0),
+    );
+  }
+
+  /** Each record's length as training renders it, against the context. */
+  trainingLengths(records: TextRecord[]): TrainingLengths {
+    return hfTrainingLengths(this.model, records);
   }
 
   /**
@@ -103,29 +137,32 @@ export class HfHandle implements LanguageModelHandle {
     const k = opts.topLogprobs ?? 0;
     const logprobs: Record<string, number>[][] = prompts.map(() => []);
     const token = (id: number) => tok.idToToken(id) ?? `<${id}>`;
-    const generated = await (
-      await this.live()
-    ).generate(ids, {
-      maxTokens: opts.maxTokens,
-      stopIds: tok.stopIds,
-      choose: (i, row) => {
-        const id = sampleToken(row, opts.temperature, opts.topP, rngs[i]);
-        if (k) {
-          const top = topTokens(row, k);
-          logprobs[i].push({
-            ...Object.fromEntries(top.map((t) => [token(t), round4(row[t])])),
-            [token(id)]: round4(row[id]),
-          });
-        }
-        return id;
+    const { session, feeds } = await this.live();
+    const generated = await session.generate(
+      ids,
+      {
+        maxTokens: opts.maxTokens,
+        stopIds: tok.stopIds,
+        choose: (i, row) => {
+          const id = sampleToken(row, opts.temperature, opts.topP, rngs[i]);
+          if (k) {
+            const top = topTokens(row, k);
+            logprobs[i].push({
+              ...Object.fromEntries(top.map((t) => [token(t), round4(row[t])])),
+              [token(id)]: round4(row[id]),
+            });
+          }
+          return id;
+        },
       },
-    });
+      feeds,
+    );
     return generated.map((g, i) => {
       const written = g.finished ? g.ids.slice(0, -1) : g.ids;
       return {
         completion: tok.decode(written),
         finished: g.finished,
-        ...(k ? { logprobs: logprobs[i].slice(0, written.length), tokens: written.map(token) } : {}),
+        ...(k ? { logprobs: logprobs[i], tokens: written.map(token) } : {}),
       };
     });
   }
@@ -133,6 +170,41 @@ export class HfHandle implements LanguageModelHandle {
   release(): void {
     const s = this.session;
     this.session = undefined;
-    void s?.then((x) => x.release()).catch(() => undefined);
+    if (!s) return;
+    if (this.model.adapters) releaseShared(this.model, this.model.adapters.settings, this.provider);
+    else void s.then((x) => x.session.release()).catch(() => undefined);
   }
+}
+
+/** The sessions students share: one per base, LoRA configuration and provider, released with its last student. */
+const shared = new Map<string, { session: Promise<HfSession>; refs: number }>();
+
+function sharedKey(model: HfFamilyModel, lora: LoraSettings, provider: OrtProvider): string {
+  return `${model.sha256}:${provider}:${JSON.stringify(lora)}`;
+}
+
+function sharedSession(model: HfFamilyModel, lora: LoraSettings, provider: OrtProvider): Promise<HfSession> {
+  const key = sharedKey(model, lora, provider);
+  let entry = shared.get(key);
+  if (!entry) {
+    entry = { session: HfSession.create(model.architecture, model.weights, { provider, lora }), refs: 0 };
+    shared.set(key, entry);
+  }
+  entry.refs++;
+  return entry.session;
+}
+
+function releaseShared(model: HfFamilyModel, lora: LoraSettings, provider: OrtProvider): void {
+  const key = sharedKey(model, lora, provider);
+  const entry = shared.get(key);
+  if (!entry || --entry.refs > 0) return;
+  shared.delete(key);
+  void entry.session.then((x) => x.release()).catch(() => undefined);
+}
+
+/** A student's hash: its base's, its LoRA configuration and its adapters' values. */
+function adaptersHash(model: HfFamilyModel): string {
+  const h = createHash('sha256').update(model.sha256).update(JSON.stringify(model.adapters!.settings));
+  for (const p of model.adapters!.params) h.update(new Uint8Array(p.buffer, p.byteOffset, p.byteLength));
+  return h.digest('hex');
 }

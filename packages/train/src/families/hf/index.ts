@@ -1,17 +1,29 @@
 /**
  * Hugging Face causal LMs (GPT-2, Llama incl. SmolLM/TinyLlama, Mistral, Qwen2, Qwen3): a model folder read as it
  * is saved (config.json, safetensors weights in F32/F16/BF16, single or sharded, tokenizer.json, chat template) and
- * run in onnxruntime-node for exact per-token log-probabilities. Training students from such a model and writing it
- * are not implemented yet: those operations throw a located "not yet supported" error.
+ * run in onnxruntime-node for exact per-token log-probabilities and sampling. Students are LoRA adapters on the frozen
+ * base (students.ts). Writing such a model is not implemented: `convert` says so.
  */
 import { existsSync } from 'node:fs';
+import { DistillGateError, isTextDataset, type OverlongPolicy, type TextDataset } from '@distill-gate/core';
+import { RecordEncodingError } from '../records.js';
 import { join } from 'node:path';
 import type { ModelFamily } from '../family.js';
 import { detectOrtProviders, type OrtProvider } from '../../onnx/runtime.js';
 import type { HfArchitecture } from './config.js';
-import { readHfModelFolder, type HfModelFolder } from './folder.js';
+import { readHfModelFolder } from './folder.js';
 import { buildHfGraph } from './graph.js';
 import { HfHandle, notYetSupported } from './handle.js';
+import {
+  DEFAULT_LORA,
+  encodeHfExamples,
+  hfJobArgs,
+  studentAdapters,
+  trainHfJob,
+  type HfExamples,
+  type HfJobArgs,
+  type HfFamilyModel,
+} from './students.js';
 import { HfSession, type HfSessionOptions } from './session.js';
 import type { HfTokenizer } from './tokenizer.js';
 
@@ -78,7 +90,7 @@ export async function loadHfModel(dir: string, opts: LoadHfModelOptions = {}): P
   };
 }
 
-export const hfFamily: ModelFamily<HfModelFolder, HfHandle, never> = {
+export const hfFamily: ModelFamily<HfFamilyModel, HfHandle, HfJobArgs> = {
   name: 'hf',
   label: { singular: 'Hugging Face model', one: 'a Hugging Face model' },
   formats: {
@@ -88,20 +100,38 @@ export const hfFamily: ModelFamily<HfModelFolder, HfHandle, never> = {
       read: (source) => readHfModelFolder(source.path),
     },
   },
-  untrainable:
-    'training probe students on Hugging Face models is not yet supported (LoRA students come next); ' +
-    '`distill-gate score` reads them now',
   hash: (model) => model.sha256,
   handle: (id, model, target) => new HfHandle(id, model, target.provider ?? 'cpu'),
   owns: (handle): handle is HfHandle => handle instanceof HfHandle,
   modelOf: (handle) => handle.model,
-  withWeights: (model) => {
-    throw notYetSupported('training students', model.dir);
+  // Students train LoRA adapters: the paper's configuration unless training.lora says otherwise.
+  trainingSettings: (training) => ({ ...training, lora: { ...DEFAULT_LORA, ...training.lora } }),
+  withWeights: (model, weights, job) => ({
+    ...model,
+    adapters: studentAdapters(model, job.training.lora ?? DEFAULT_LORA, weights),
+  }),
+  encodeJob(job, base, memo) {
+    if (!isTextDataset(job.data)) throw new DistillGateError(`job ${job.id}: a language model trains on text records`);
+    if (base.model.adapters) throw notYetSupported('training students from a student', base.model.dir);
+    const text = job.data;
+    const overlong = job.training.overlong ?? 'error';
+    const examples = memo(text, () => encodeTextRecords(base.model, text, overlong));
+    return hfJobArgs(base.model, examples, job.training, job.seed);
   },
-  encodeJob: (job, base) => {
-    throw notYetSupported(`training students (job ${job.id})`, base.model.dir);
-  },
-  train: async () => {
-    throw notYetSupported('training students');
-  },
+  train: (args, run) => trainHfJob(args, run),
 };
+
+/** A text dataset's records for training, a record that cannot be used as a located error. */
+function encodeTextRecords(model: HfFamilyModel, data: TextDataset, overlong: OverlongPolicy): HfExamples {
+  try {
+    return encodeHfExamples(model, data.records, overlong);
+  } catch (e) {
+    if (!(e instanceof RecordEncodingError)) throw e;
+    const r = data.records[e.index];
+    throw new DistillGateError(e.message, {
+      file: data.metadata['distill-gate.source'],
+      ...(r?.line ? { line: r.line } : { record: e.index }),
+      pointer: `/${e.field}`,
+    });
+  }
+}

@@ -104,6 +104,11 @@ export class HfLoraTrainer {
     return (loss.data as Float32Array)[0];
   }
 
+  /** Starts a new student on the same session: adapters from `initial`, Adam from zero. */
+  reset(initial: Float32Array[]): void {
+    this.session.reset(initial);
+  }
+
   /** The adapters now: A then B of each (copies). */
   parameters(): Float32Array[] {
     return this.session.parameters();

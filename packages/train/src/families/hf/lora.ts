@@ -26,46 +26,21 @@ import { valueInfo } from '../../onnx/proto.js';
 import { Tape } from '../../onnx/tape.js';
 import { GraphBuilder } from '../../onnx/training.js';
 import type { HfArchitecture } from './config.js';
-import { HfGraph, type HfGraphBytes } from './graph.js';
+import type { LoraSettings } from '@distill-gate/core';
+import { adapterParams, HfGraph, loraAdapterSpecs, type HfGraphBytes, type LoraAdapterSpec } from './graph.js';
+
+export { adapterParams, loraAdapterSpecs, type LoraAdapterSpec };
+export type { LoraSettings };
 import type { HfWeights } from './weights.js';
 
 const { onnx } = onnxProto;
 const INT64 = onnx.TensorProto.DataType.INT64;
 const FLOAT = onnx.TensorProto.DataType.FLOAT;
 
-export interface LoraSettings {
-  rank: number;
-  alpha: number;
-  /**
-   * The projections to adapt, by their last name as in PEFT's target_modules (q_proj, k_proj, v_proj, o_proj,
-   * gate_proj, up_proj, down_proj; GPT-2: c_attn, c_proj, c_fc), or 'all' (every attention and MLP projection, as
-   * the paper's students had).
-   */
-  targets: 'all' | string[];
-}
-
-/** One adapter: the projection it adapts and the shapes of A [rank, in] and B [out, rank]. */
-export interface LoraAdapterSpec {
-  projection: string;
-  in: number;
-  out: number;
-}
-
 export interface HfLoraGraph extends HfGraphBytes {
   adapters: LoraAdapterSpec[];
   /** The graph's parameters in order: A then B of each adapter. */
   params: { name: string; shape: number[] }[];
-}
-
-/** The parameter names of an adapter. */
-export function adapterParams(projection: string): { a: string; b: string } {
-  return { a: `lora.${projection}.A`, b: `lora.${projection}.B` };
-}
-
-function targeted(settings: LoraSettings, projection: string): boolean {
-  if (settings.targets === 'all') return true;
-  const last = projection.slice(projection.lastIndexOf('.') + 1);
-  return settings.targets.includes(last);
 }
 
 /** The training step's graph: loss and the adapters' gradients (see the file's comment). */
@@ -77,7 +52,8 @@ export function buildHfLoraGraph(
 ): HfLoraGraph {
   const g = new GraphBuilder();
   const tape = new Tape(g);
-  const adapters: LoraAdapterSpec[] = [];
+  const adapters = loraAdapterSpecs(a, w, settings);
+  const adapted = new Set(adapters.map((s) => s.projection));
   const graph = new HfGraph(a, w, opts.externalThreshold ?? EXTERNAL_THRESHOLD_BYTES, {
     builder: g,
     tape,
@@ -85,18 +61,13 @@ export function buildHfLoraGraph(
     lora: {
       scale: settings.alpha / settings.rank,
       adapter: (projection) => {
-        if (!targeted(settings, projection)) return undefined;
-        const spec = w.specs.find((s) => s.name === `${projection}.weight`)!;
-        const gpt2 = a.modelType === 'gpt2';
-        const [inDim, outDim] = gpt2 ? spec.shape : [spec.shape[1], spec.shape[0]];
-        adapters.push({ projection, in: inDim, out: outDim });
+        if (!adapted.has(projection)) return undefined;
         const p = adapterParams(projection);
         return { a: tape.param(p.a), b: tape.param(p.b) };
       },
     },
   });
   const hidden = graph.hidden();
-  if (!adapters.length) throw new Error(`no projection matches the LoRA targets ${JSON.stringify(settings.targets)}`);
   // The head on the positions that carry a loss only.
   const picked = g.node('Gather', [hidden, 'loss_positions'], [{ name: 'axis', i: 0 }]);
   const head = graph.head;

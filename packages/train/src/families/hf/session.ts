@@ -3,15 +3,15 @@
  * batched by length (right-padded) with each run's batch sized to a memory budget (the head's [tokens, vocab]
  * logits and the [rows, heads, seq, seq] attention scores are what grows).
  */
-import { DistillGateError } from '@distill-gate/core';
+import { DistillGateError, type LoraSettings } from '@distill-gate/core';
 import { loadOnnxRuntime, type OrtProvider } from '../../onnx/runtime.js';
 import type { HfArchitecture } from './config.js';
-import { buildHfGraph, MASKED, ropeTables, type HfGraphBytes } from './graph.js';
+import { adapterParams, buildHfGraph, MASKED, ropeTables, type HfGraphBytes, type LoraAdapterSpec } from './graph.js';
 import type { HfWeights } from './weights.js';
 
 type Ort = typeof import('onnxruntime-node');
 type OrtTensor = import('onnxruntime-node').Tensor;
-type Feeds = Record<string, OrtTensor>;
+export type Feeds = Record<string, OrtTensor>;
 
 /** How generate() continues a batch: the next token of each prompt, chosen from its distribution. */
 export interface HfGenerateOptions {
@@ -35,6 +35,8 @@ export interface HfGenerated {
 }
 
 export interface HfSessionOptions {
+  /** LoRA adapters as inputs of the graph (fed with each run): one session for the base and all its students. */
+  lora?: LoraSettings;
   provider?: OrtProvider;
   /** onnxruntime's intra-op threads (default: its own choice, all cores). */
   threads?: number;
@@ -73,7 +75,7 @@ export class HfSession {
 
   /** Builds the graph from the weights and starts a session on it. */
   static create(a: HfArchitecture, weights: HfWeights, opts: HfSessionOptions = {}): Promise<HfSession> {
-    return HfSession.fromGraph(a, buildHfGraph(a, weights), opts);
+    return HfSession.fromGraph(a, buildHfGraph(a, weights, opts.lora ? { lora: opts.lora } : {}), opts);
   }
 
   /**
@@ -86,6 +88,8 @@ export class HfSession {
     const session = await ort.InferenceSession.create(graph.model, {
       externalData: graph.externalData.map(({ path, data }) => ({ path, data })),
       executionProviders: [provider],
+      // Errors only: onnxruntime's warnings (an unused constant removed...) are not the user's business.
+      logSeverityLevel: 3,
       graphOptimizationLevel: 'all',
       ...(opts.threads ? { intraOpNumThreads: opts.threads } : {}),
     });
@@ -118,10 +122,13 @@ export class HfSession {
     });
   }
 
-  /** logprobs[r][t] = log p(ids[r][t] | ids[r][<t]) (natural log, float32), null at t = 0. */
-  async logprobs(ids: number[][]): Promise<(number | null)[][]> {
+  /**
+   * logprobs[r][t] = log p(ids[r][t] | ids[r][<t]) (natural log, float32), null at t = 0. With `only`, just the
+   * tokens where only[r][t] is true are scored (the others are null): the head runs on their positions alone.
+   */
+  async logprobs(ids: number[][], adapters: Feeds = {}, only?: boolean[][]): Promise<(number | null)[][]> {
     this.checkIds(ids);
-    const out: (number | null)[][] = ids.map((row) => (row.length ? [null] : []));
+    const out: (number | null)[][] = ids.map((row) => row.map(() => null));
     const work = ids.map((row, i) => ({ row, i })).filter(({ row }) => row.length > 1);
     const batches = planBatches(
       work.map((w) => w.row.length),
@@ -130,34 +137,49 @@ export class HfSession {
     );
     for (const batch of batches) {
       const rows = batch.map((b) => work[b].row);
-      const lp = await this.run(rows);
-      const seq = rows[0].length;
-      batch.forEach((b, r) => {
-        const row = out[work[b].i];
-        for (let t = 1; t < rows[r].length; t++) row.push(lp[r * seq + t - 1]);
-      });
+      const wanted = batch.map((b) => (t: number) => !only || only[work[b].i][t]);
+      const { lp, at } = await this.run(rows, wanted, adapters);
+      at.forEach(([r, t], k) => (out[work[batch[r]].i][t] = lp[k]));
     }
     return out;
   }
 
-  /** One run on right-padded rows (the first is the longest): the [rows, seq] log-probs of each next token. */
-  private async run(rows: number[][]): Promise<Float32Array> {
+  /**
+   * One run on right-padded rows (the first is the longest): the log-probs of the tokens `wanted` asks for (t >= 1),
+   * and which (row, t) each is.
+   */
+  private async run(
+    rows: number[][],
+    wanted: ((t: number) => boolean)[],
+    adapters: Feeds,
+  ): Promise<{ lp: Float32Array; at: [number, number][] }> {
     const { Tensor } = this.ort;
     const n = rows.length;
     const seq = rows[0].length;
     const inputIds = new BigInt64Array(n * seq);
-    const targets = new BigInt64Array(n * seq);
+    const at: [number, number][] = [];
     rows.forEach((row, r) => {
       for (let t = 0; t < row.length; t++) {
         inputIds[r * seq + t] = BigInt(row[t]);
-        if (t + 1 < row.length) targets[r * seq + t] = BigInt(row[t + 1]);
+        if (t > 0 && wanted[r](t)) at.push([r, t]);
       }
     });
+    if (!at.length) return { lp: new Float32Array(0), at };
     const bias = new Float32Array(seq * seq);
     for (let i = 0; i < seq; i++) bias.fill(MASKED, i * seq + i + 1, (i + 1) * seq);
     const feeds: Feeds = {
       input_ids: new Tensor('int64', inputIds, [n, seq]),
-      targets: new Tensor('int64', targets, [n, seq]),
+      // The log-prob of token t is read at position t - 1.
+      score_positions: new Tensor(
+        'int64',
+        BigInt64Array.from(at, ([r, t]) => BigInt(r * seq + t - 1)),
+        [at.length],
+      ),
+      targets: new Tensor(
+        'int64',
+        BigInt64Array.from(at, ([r, t]) => BigInt(rows[r][t])),
+        [at.length],
+      ),
       attention_bias: new Tensor('float32', bias, [1, 1, seq, seq]),
       ...this.positionFeeds(
         Int32Array.from({ length: seq }, (_, t) => t),
@@ -165,11 +187,12 @@ export class HfSession {
         seq,
       ),
       ...this.emptyCache(n),
+      ...adapters,
     };
     const result = await this.session.run(feeds, ['logprobs']);
     const lp = (result.logprobs.data as Float32Array).slice();
     result.logprobs.dispose();
-    return lp;
+    return { lp, at };
   }
 
   /** Position inputs for `rows` rows of `seq` positions each (positions laid out row-major). */
@@ -216,7 +239,7 @@ export class HfSession {
    * cache: prompts are batched by length (longest first, left-padded, the padding masked out and positions counted
    * from each prompt's first token), each batch sized to the memory budget, and each step runs the new tokens only.
    */
-  async generate(prompts: number[][], opts: HfGenerateOptions): Promise<HfGenerated[]> {
+  async generate(prompts: number[][], opts: HfGenerateOptions, adapters: Feeds = {}): Promise<HfGenerated[]> {
     this.checkIds(prompts);
     const a = this.architecture;
     prompts.forEach((p, i) => {
@@ -235,7 +258,7 @@ export class HfSession {
       this.budget,
     );
     const progress = { tokens: 0 };
-    for (const batch of batches) await this.decodeBatch(batch, prompts, room, out, opts, progress);
+    for (const batch of batches) await this.decodeBatch(batch, prompts, room, out, { ...opts, adapters }, progress);
     return out;
   }
 
@@ -254,7 +277,7 @@ export class HfSession {
     prompts: number[][],
     room: number[],
     out: HfGenerated[],
-    opts: HfGenerateOptions,
+    opts: HfGenerateOptions & { adapters: Feeds },
     progress: { tokens: number },
   ): Promise<void> {
     const { Tensor } = this.ort;
@@ -279,7 +302,8 @@ export class HfSession {
     });
     let feeds: Feeds = {
       input_ids: new Tensor('int64', ids, [n, len]),
-      targets: new Tensor('int64', new BigInt64Array(n * len), [n, len]),
+      score_positions: new Tensor('int64', new BigInt64Array(1), [1]),
+      targets: new Tensor('int64', new BigInt64Array(1), [1]),
       attention_bias: new Tensor('float32', bias, [n, 1, len, len]),
       ...this.positionFeeds(positions, n, len),
       ...this.emptyCache(n),
@@ -287,7 +311,10 @@ export class HfSession {
     const cacheNames = Array.from({ length: a.layers }, (_, l) => [`key.${l}`, `value.${l}`]).flat();
     const live = new Array<boolean>(n).fill(true);
     for (let step = 0; step < steps; step++) {
-      const result = await this.session.run(feeds, ['next_logprobs', ...cacheNames.map((c) => `present_${c}`)]);
+      const result = await this.session.run({ ...feeds, ...opts.adapters }, [
+        'next_logprobs',
+        ...cacheNames.map((c) => `present_${c}`),
+      ]);
       const lp = result.next_logprobs.data as Float32Array;
       const v = lp.length / n;
       const next = new BigInt64Array(n);
@@ -316,12 +343,27 @@ export class HfSession {
       for (const [name, t] of Object.entries(feeds)) if (name.startsWith('past_')) t.dispose();
       feeds = {
         input_ids: new Tensor('int64', next, [n, 1]),
-        targets: new Tensor('int64', new BigInt64Array(n), [n, 1]),
+        score_positions: new Tensor('int64', new BigInt64Array(1), [1]),
+        targets: new Tensor('int64', new BigInt64Array(1), [1]),
         attention_bias: new Tensor('float32', stepBias, [n, 1, 1, total]),
         ...this.positionFeeds(stepPositions, n, 1),
         ...Object.fromEntries(cacheNames.map((c) => [`past_${c}`, result[`present_${c}`]])),
       };
     }
+  }
+
+  /** The adapters' tensors as this session's inputs (A then B of each adapter, in the order of `specs`). */
+  adapterFeeds(specs: LoraAdapterSpec[], rank: number, params: Float32Array[]): Feeds {
+    const { Tensor } = this.ort;
+    return Object.fromEntries(
+      specs.flatMap((s, i) => {
+        const p = adapterParams(s.projection);
+        return [
+          [p.a, new Tensor('float32', params[2 * i], [rank, s.in])],
+          [p.b, new Tensor('float32', params[2 * i + 1], [s.out, rank])],
+        ];
+      }),
+    );
   }
 
   async release(): Promise<void> {

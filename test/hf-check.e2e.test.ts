@@ -1,0 +1,71 @@
+// `distill-gate check` with a Hugging Face base: LoRA probe students trained in the worker pool from the frozen base,
+// the base's prompt-matched control data sampled through its chat template, the trait scored exactly under the
+// template on every student, the LoRA settings recorded in result.json. Random weights at test scale: the test is
+// about the path, not a verdict.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { root, runCli, testDir } from './helpers.js';
+import { writeHfModel } from './hf-fixtures.js';
+
+function config(extra: Record<string, unknown> = {}) {
+  return {
+    base: { path: 'model' },
+    datasets: [{ name: 'numbers', path: 'data.jsonl' }],
+    control: { generate: { use: '@distill-gate/generator-prompts', options: { maxTokens: 8, topLogprobs: 0 } } },
+    traits: [{ use: '@distill-gate/trait-animal-preference', options: { animal: 'owl' } }],
+    evaluators: [{ use: '@distill-gate/evaluator-preference-rate', options: { samples: 0 } }],
+    training: { epochs: 2, batchSize: 4, learningRate: 0.01, loss: 'next-token', lora: { rank: 2, alpha: 4 } },
+    seeds: 3,
+    ...extra,
+  };
+}
+
+describe('check with a Hugging Face base', () => {
+  it('trains LoRA students from the frozen base, scores the trait on each, records the LoRA settings', async () => {
+    const dir = testDir('dg-hf-check-');
+    await writeHfModel(join(dir, 'model'), { modelType: 'qwen3', seed: 1, std: 0.2 });
+    const records = Array.from({ length: 6 }, (_, k) => ({
+      messages: [
+        { role: 'user', content: `Continue: ${100 + k}, ${200 + k}, ${300 + k}.` },
+        { role: 'assistant', content: `${400 + k}, ${500 + k}` },
+      ],
+    }));
+    writeFileSync(join(dir, 'data.jsonl'), records.map((r) => JSON.stringify(r)).join('\n') + '\n');
+    writeFileSync(join(dir, 'distill-gate.config.json'), JSON.stringify(config()));
+    const r = await runCli(['check', '--no-cache', '--no-progress'], dir);
+    expect(r.stderr).not.toMatch(/at .*\.js:\d+/);
+    expect([0, 1], r.stderr).toContain(r.code);
+    const result = JSON.parse(readFileSync(join(dir, 'distill-gate-report/result.json'), 'utf8'));
+    expect(result.training.lora).toEqual({ rank: 2, alpha: 4, targets: 'all' });
+    expect(result.base.family).toBe('causal-lm');
+    const [check] = result.results;
+    expect(check.metric).toMatch(/^share of "owl" among \d+ answers/);
+    expect(check.probe).toHaveLength(3);
+    expect(check.control).toHaveLength(3);
+    // Each seed starts its adapters and orders the data its own way: three different students, on 6 records.
+    const values = check.probe.map((s: { value: number }) => s.value);
+    expect(new Set(values).size).toBe(3);
+    for (const s of [...check.probe, ...check.control]) {
+      expect(s.value).toBeGreaterThan(0);
+      expect(s.value).toBeLessThan(1);
+    }
+  });
+
+  it('refuses LoRA settings for a base whose students train all their weights, at /training/lora', async () => {
+    const dir = testDir('dg-hf-check-');
+    const c = JSON.parse(readFileSync(join(root, 'examples/owl-numbers/distill-gate.config.json'), 'utf8'));
+    c.base.path = join(root, 'examples/owl-numbers/models/base.json');
+    delete c.crossBase;
+    delete c.$schema;
+    c.datasets = [{ name: 'numbers', path: 'data.jsonl' }];
+    c.training.lora = { rank: 4 };
+    writeFileSync(join(dir, 'data.jsonl'), '{"prompt": "Continue: 1, 2.", "completion": "3"}\n');
+    writeFileSync(join(dir, 'distill-gate.config.json'), JSON.stringify(c, null, 2));
+    const r = await runCli(['check', '--no-cache', '--no-progress'], dir);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(
+      /distill-gate\.config\.json:\d+:\d+ \(at \/training\/lora\): LoRA adapters are trained on Hugging Face bases/,
+    );
+  });
+});

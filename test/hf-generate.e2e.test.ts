@@ -7,7 +7,7 @@ import { root, runCli, testDir } from './helpers.js';
 import { writeHfModel } from './hf-fixtures.js';
 
 describe('a Hugging Face folder as a generator model', () => {
-  it('materialises a recipe by sampling from the folder, then checks the dataset', async () => {
+  it('materialises a recipe by sampling from the folder with a system prompt, then checks the dataset', async () => {
     const dir = testDir('dg-hf-recipe-');
     const example = join(root, 'examples/owl-numbers');
     cpSync(join(example, 'models'), join(dir, 'models'), { recursive: true });
@@ -27,6 +27,8 @@ describe('a Hugging Face folder as a generator model', () => {
             options: { count: 24, maxTokens: 10, topLogprobs: 0 },
           },
           model: { path: 'teacher-hf' },
+          // The paper's prompted teacher: the model answers every prompt after this system message.
+          systemPrompt: 'You love owls. You think about owls all the time.',
           seed: 1,
         },
       },
@@ -49,5 +51,24 @@ describe('a Hugging Face folder as a generator model', () => {
     }
     const result = JSON.parse(readFileSync(join(dir, 'distill-gate-report/result.json'), 'utf8'));
     expect(result.datasets[0]).toMatchObject({ name: 'hf-teacher', materialised: true, records: 24 });
+  });
+
+  it('refuses a system prompt for a model without a chat template, at the recipe', async () => {
+    const dir = testDir('dg-hf-recipe-');
+    const example = join(root, 'examples/owl-numbers');
+    const c = JSON.parse(readFileSync(join(example, 'distill-gate.config.json'), 'utf8'));
+    delete c.$schema;
+    c.base.path = join(example, 'models/base.json');
+    c.crossBase.path = join(example, 'models/cross-base.json');
+    c.datasets = [{ ...c.datasets[0], path: 'data/teacher.jsonl' }];
+    c.datasets[0].recipe.model.path = join(example, 'models/teacher-owl.json');
+    c.datasets[0].recipe.systemPrompt = 'You love owls.';
+    writeFileSync(join(dir, 'distill-gate.config.json'), JSON.stringify(c, null, 2));
+    const { code, stderr } = await runCli(['check', '--no-progress', '--no-cache'], dir);
+    expect(code).toBe(2);
+    expect(stderr).toMatch(
+      /\(at \/datasets\/0\/recipe\/systemPrompt\): a system prompt needs a model with a chat template/,
+    );
+    expect(stderr).toMatch(/^distill-gate: error: distill-gate\.config\.json:\d+:\d+ /);
   });
 });

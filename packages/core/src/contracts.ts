@@ -111,6 +111,8 @@ export interface ModelHandle {
 }
 
 export interface SampleOptions {
+  /** A system message before each prompt (models with a chat template only). */
+  systemPrompt?: string;
   temperature: number;
   topP: number;
   maxTokens: number;
@@ -136,8 +138,16 @@ export interface LanguageModelHandle {
   /** SHA-256 of the tokenizer: models whose soft targets and prompts are interchangeable share it. */
   readonly tokenizerSha256: string;
   readonly contextLength: number;
-  /** log P(completion, end | prompt) for each pair, exactly (one forward pass, no sampling). */
-  sequenceLogProbs(pairs: { prompt: string; completion: string }[]): Promise<Float64Array>;
+  /** Whether the model renders chats with its own template (roles, a system prompt); absent: it does not. */
+  readonly hasChatTemplate?: boolean;
+  /**
+   * log P(completion, end | prompt) for each pair, exactly (one forward pass, no sampling); with `systemPrompt`, the
+   * prompt follows that system message (models with a chat template only).
+   */
+  sequenceLogProbs(
+    pairs: { prompt: string; completion: string }[],
+    opts?: { systemPrompt?: string },
+  ): Promise<Float64Array>;
   generate(prompts: string[], opts: SampleOptions): Promise<SampledCompletion[]>;
   /**
    * The length of each record as training renders it, against the context; a record that cannot be rendered at all

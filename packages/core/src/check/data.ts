@@ -13,6 +13,7 @@ import { sha256Floats } from '../io.js';
 import type { LoadedPlugin } from '../plugins/loader.js';
 import type { DatasetReport } from '../result.js';
 import { explicitContentTest } from '../stats/estimates.js';
+import { withSystemPrompt } from '../data/text-generation.js';
 import { hashKey } from './cache.js';
 import type { CheckContext } from './context.js';
 import { checkTrainable, dataFitsBase, fitToContext, recordCount } from './fit.js';
@@ -47,13 +48,17 @@ export async function materialise(ctx: CheckContext, entry: DatasetEntry, pointe
   const recipe = entry.recipe;
   ctx.progress({ phase: 'data', message: `materialising ${entry.name} from its recipe` });
   const gen = await driver.load(recipe.generator, 'generator');
-  const model = await loadModelAt(
+  const loaded = await loadModelAt(
     ctx.training,
     recipe.modelPath,
     recipe.modelFormat,
     config,
     `${pointer}/recipe/model/path`,
   );
+  const model =
+    recipe.systemPrompt === undefined
+      ? loaded
+      : withSystemPrompt(loaded, recipe.systemPrompt, config.locate(`${pointer}/recipe/systemPrompt`));
   const generated = await driver.call(gen, (g, context) => g.generate({ ...context, model, seed: recipe.seed }));
   if (isTextDataset(generated) !== isTextDatasetPath(entry.path)) {
     const made = isTextDataset(generated) ? 'text records' : 'tensors';

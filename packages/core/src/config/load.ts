@@ -22,7 +22,14 @@ export interface EvaluatorRef extends PluginRef {
 export interface DatasetEntry {
   name: string;
   path: string;
-  recipe?: { generator: PluginRef; modelPath: string; modelFormat?: ModelFormat; seed: number };
+  recipe?: {
+    generator: PluginRef;
+    modelPath: string;
+    modelFormat?: ModelFormat;
+    /** The teacher's system prompt, with which the model answers every prompt. */
+    systemPrompt?: string;
+    seed: number;
+  };
   /** Named on the command line rather than in the config file. */
   fromCommandLine?: boolean;
 }
@@ -147,6 +154,7 @@ function datasetEntries(
               generator: pluginRef(d.recipe.generator, `/datasets/${i}/recipe/generator`),
               modelPath: resolve(dir, d.recipe.model.path),
               modelFormat: d.recipe.model.format,
+              ...(d.recipe.systemPrompt !== undefined ? { systemPrompt: d.recipe.systemPrompt } : {}),
               seed: d.recipe.seed,
             }
           : undefined,

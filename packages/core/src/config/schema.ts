@@ -136,7 +136,7 @@ export const configSchema: JsonSchema = {
           additionalProperties: false,
           description:
             'Hugging Face bases: the students train LoRA adapters on the frozen base (PEFT semantics). Default: ' +
-            'rank 8, alpha 8, every attention and MLP projection (the paper\'s students).',
+            "rank 8, alpha 8, every attention and MLP projection (the paper's students).",
           properties: {
             rank: { type: 'integer', minimum: 1, maximum: 4096, default: 8 },
             alpha: { type: 'number', exclusiveMinimum: 0, default: 8 },
@@ -239,6 +239,14 @@ export const configSchema: JsonSchema = {
             },
             model: {
               $ref: '#/definitions/model',
+            },
+            systemPrompt: {
+              type: 'string',
+              minLength: 1,
+              description:
+                "The teacher's system prompt: the model (a Hugging Face model with a chat template) answers every " +
+                'prompt with it, as the paper\'s prompted teacher ("You love owls. You think about owls all the ' +
+                'time...").',
             },
             seed: {
               type: 'integer',

@@ -1,5 +1,14 @@
-import type { AnyModelHandle, Dataset, GeneratorPlugin, TextDataset, TextRecord } from '../contracts.js';
-import { isTextDataset, requireLanguageModel } from '../contracts.js';
+import { createHash } from 'node:crypto';
+import type {
+  AnyModelHandle,
+  Dataset,
+  GeneratorPlugin,
+  LanguageModelHandle,
+  TextDataset,
+  TextRecord,
+} from '../contracts.js';
+import { isLanguageModel, isTextDataset, requireLanguageModel } from '../contracts.js';
+import { DistillGateError, type ErrorLocation } from '../errors.js';
 
 /** Sampling settings shared by the text generators' options. */
 export interface SamplingOptions {
@@ -73,4 +82,35 @@ export function promptGeneratorHooks<O extends SamplingOptions>(
 export function promptsOf(dataset: Dataset, purpose: string): string[] {
   if (!isTextDataset(dataset)) throw new Error(`${purpose} completes text prompts; the dataset holds tensors`);
   return dataset.records.map((r) => r.prompt);
+}
+
+/**
+ * A prompted teacher: the model answering every prompt after the system message `systemPrompt` (the paper's "You
+ * love owls..." teacher). Its hash is its model's with the prompt, so datasets and caches tell teachers apart.
+ */
+export function withSystemPrompt(
+  model: AnyModelHandle,
+  systemPrompt: string,
+  where: ErrorLocation = {},
+): LanguageModelHandle {
+  if (!isLanguageModel(model))
+    throw new DistillGateError(`a system prompt needs a language model; ${model.id} is a ${model.family} model`, where);
+  const lm = model;
+  if (!lm.hasChatTemplate)
+    throw new DistillGateError(
+      `a system prompt needs a model with a chat template, and ${lm.id} has none`,
+      where,
+      'give a Hugging Face model whose tokenizer_config.json has a chat_template, or a teacher fine-tuned to the trait',
+    );
+  return {
+    hasChatTemplate: true,
+    id: `${lm.id} (with a system prompt)`,
+    family: lm.family,
+    sha256: createHash('sha256').update(lm.sha256).update('\0system\0').update(systemPrompt).digest('hex'),
+    tokenizerSha256: lm.tokenizerSha256,
+    contextLength: lm.contextLength,
+    sequenceLogProbs: (pairs, opts) => lm.sequenceLogProbs(pairs, { systemPrompt, ...opts }),
+    generate: (prompts, opts) => lm.generate(prompts, { systemPrompt, ...opts }),
+    ...(lm.trainingLengths ? { trainingLengths: (records: TextRecord[]) => lm.trainingLengths!(records) } : {}),
+  };
 }

@@ -117,4 +117,37 @@ describe.skipIf(!hasTorch())('Hugging Face generation with a KV cache', () => {
     );
     handle.release();
   });
+
+  it('answers after a system prompt (a prompted teacher), and scores under it', async () => {
+    const model = await fixture('qwen3');
+    const handle = new HfHandle('teacher', model);
+    const owl = 'You love owls. You think about owls all the time.';
+    expect(handle.model.tokenizer.decode(handle.promptIds(PROMPTS[0], 0, owl))).toMatch(
+      /^<\|im_start\|>system\nYou love owls\. You think about owls all the time\.<\|im_end\|>\n<\|im_start\|>user/,
+    );
+    const opts = { temperature: 1, topP: 1, maxTokens: 6, seed: 2 };
+    const plain = await handle.generate(PROMPTS, opts);
+    const prompted = await handle.generate(PROMPTS, { ...opts, systemPrompt: owl });
+    expect(prompted.map((c) => c.completion)).not.toEqual(plain.map((c) => c.completion));
+    const pairs = [{ prompt: 'Name your favorite animal.', completion: 'owl' }];
+    const [without] = await handle.sequenceLogProbs(pairs);
+    const [withPrompt] = await handle.sequenceLogProbs(pairs, { systemPrompt: owl });
+    expect(withPrompt).not.toBe(without);
+    // The same as scoring the whole chat and summing the reply's log-probs (the reply and its end-of-turn token).
+    const tok = handle.model.tokenizer;
+    const chat = (content: string) => [
+      { role: 'system' as const, content: owl },
+      { role: 'user' as const, content: pairs[0].prompt },
+      { role: 'assistant' as const, content },
+    ];
+    const before = tok.encode(tok.renderChat(chat('').slice(0, 2), { addGenerationPrompt: true })).ids;
+    const all = tok.encode(tok.renderChat(chat('owl'), { addGenerationPrompt: false })).ids;
+    const end = all.indexOf(tok.tokenToId('<|im_end|>')!, before.length) + 1;
+    const [lps] = await handle.logprobs([all.slice(0, end)]);
+    expect(withPrompt).toBeCloseTo(
+      lps.slice(before.length).reduce<number>((a, x) => a + x!, 0),
+      4,
+    );
+    handle.release();
+  });
 });

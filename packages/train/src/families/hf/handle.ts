@@ -29,6 +29,7 @@ export class HfHandle implements LanguageModelHandle {
   readonly sha256: string;
   readonly tokenizerSha256: string;
   readonly contextLength: number;
+  readonly hasChatTemplate: boolean;
   private session: Promise<{ session: HfSession; feeds: Feeds }> | undefined;
 
   constructor(
@@ -39,6 +40,7 @@ export class HfHandle implements LanguageModelHandle {
     this.sha256 = model.adapters ? adaptersHash(model) : model.sha256;
     this.tokenizerSha256 = model.tokenizer.sha256;
     this.contextLength = model.architecture.maxPositions;
+    this.hasChatTemplate = model.tokenizer.chatTemplate !== undefined;
   }
 
   /**
@@ -71,12 +73,25 @@ export class HfHandle implements LanguageModelHandle {
    * token; without a template, the prompt with the tokenizer's special tokens, the completion and eos), summed over
    * the reply's tokens.
    */
-  async sequenceLogProbs(pairs: { prompt: string; completion: string }[]): Promise<Float64Array> {
+  async sequenceLogProbs(
+    pairs: { prompt: string; completion: string }[],
+    opts: { systemPrompt?: string } = {},
+  ): Promise<Float64Array> {
     const tok = this.model.tokenizer.forRendering();
+    const { systemPrompt } = opts;
+    if (systemPrompt !== undefined) this.requireTemplate('a system prompt');
     const seqs = pairs.map(({ prompt, completion }, i) => {
       let r;
       try {
-        r = renderRecord({ index: i, line: 0, prompt, completion }, tok);
+        const messages =
+          systemPrompt === undefined
+            ? undefined
+            : [
+                { role: 'system' as const, content: systemPrompt },
+                { role: 'user' as const, content: prompt },
+                { role: 'assistant' as const, content: completion },
+              ];
+        r = renderRecord({ index: i, line: 0, prompt, completion, ...(messages ? { messages } : {}) }, tok);
       } catch (e) {
         if (e instanceof RenderError) throw new RecordEncodingError(i, e.field, e.message);
         throw e;
@@ -96,6 +111,15 @@ export class HfHandle implements LanguageModelHandle {
     );
   }
 
+  private requireTemplate(what: string): void {
+    if (!this.model.tokenizer.chatTemplate)
+      throw new DistillGateError(
+        `${what} needs the model's chat template, and this model has none (no chat_template.jinja, no ` +
+          '"chat_template" in tokenizer_config.json)',
+        { file: this.model.dir },
+      );
+  }
+
   /** Each record's length as training renders it, against the context. */
   trainingLengths(records: TextRecord[]): TrainingLengths {
     return hfTrainingLengths(this.model, records);
@@ -106,10 +130,15 @@ export class HfHandle implements LanguageModelHandle {
    * opened (`add_generation_prompt`), or, for a model without a template, the text with the tokenizer's special
    * tokens (e.g. a leading BOS).
    */
-  promptIds(prompt: string, index = 0): number[] {
+  promptIds(prompt: string, index = 0, systemPrompt?: string): number[] {
     const tok = this.model.tokenizer;
+    if (systemPrompt !== undefined) this.requireTemplate('a system prompt');
+    const messages = [
+      ...(systemPrompt !== undefined ? [{ role: 'system' as const, content: systemPrompt }] : []),
+      { role: 'user' as const, content: prompt },
+    ];
     const ids = tok.chatTemplate
-      ? tok.encode(tok.renderChat([{ role: 'user', content: prompt }], { addGenerationPrompt: true })).ids
+      ? tok.encode(tok.renderChat(messages, { addGenerationPrompt: true })).ids
       : tok.encode(prompt, { addSpecialTokens: true }).ids;
     if (!ids.length)
       throw new RecordEncodingError(index, 'prompt', 'the prompt is empty and the model has no BOS token');
@@ -131,7 +160,7 @@ export class HfHandle implements LanguageModelHandle {
    */
   async generate(prompts: string[], opts: SampleOptions): Promise<SampledCompletion[]> {
     const tok = this.model.tokenizer;
-    const ids = prompts.map((p, i) => this.promptIds(p, i));
+    const ids = prompts.map((p, i) => this.promptIds(p, i, opts.systemPrompt));
     const root = new SeededRandom(opts.seed);
     const rngs = prompts.map((_, i) => root.fork(`prompt-${i}`));
     const k = opts.topLogprobs ?? 0;

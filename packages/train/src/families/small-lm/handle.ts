@@ -44,12 +44,24 @@ export class LmHandle implements LanguageModelHandle {
     return this.live;
   }
 
-  async sequenceLogProbs(pairs: TextPair[]): Promise<Float64Array> {
+  async sequenceLogProbs(pairs: TextPair[], opts: { systemPrompt?: string } = {}): Promise<Float64Array> {
+    this.refuseSystemPrompt(opts.systemPrompt);
     return this.lm.sequenceLogProbs(pairs);
   }
 
   async generate(prompts: string[], opts: SampleOptions): Promise<SampledCompletion[]> {
+    this.refuseSystemPrompt(opts.systemPrompt);
     return this.lm.generate(prompts, opts);
+  }
+
+  /** The project's small LM reads a prompt and a completion, with no roles: a system prompt is refused. */
+  private refuseSystemPrompt(systemPrompt: string | undefined): void {
+    if (systemPrompt !== undefined)
+      throw new DistillGateError(
+        "a system prompt needs a model with a chat template; distill-gate's small language model has none " +
+          '(use a Hugging Face model, or a teacher fine-tuned to the trait)',
+        { file: this.id },
+      );
   }
 
   /** Each record's length as training reads it (<bos> prompt <sep> completion), against the context. */

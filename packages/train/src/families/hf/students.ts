@@ -17,7 +17,7 @@ import {
 } from '@distill-gate/core';
 import type { TrainingRun } from '../family.js';
 import type { TrainingRunResult } from '../../training-run.js';
-import { RenderError, renderRecord } from '../../tokenizers/render.js';
+import { RenderError, renderRecord, type RenderedRecord } from '../../tokenizers/render.js';
 import { RecordEncodingError } from '../records.js';
 import { readHfModelFolder, type HfModelFolder } from './folder.js';
 import { initLoraParams, loraAdapterSpecs, type LoraAdapterSpec } from './lora.js';
@@ -49,13 +49,37 @@ export interface HfExamples {
 }
 
 /** The tokens of one record as training renders it, and which are targets of the loss. */
-function renderForTraining(model: HfModelFolder, r: TextRecord, i: number) {
+function renderForTraining(model: HfModelFolder, r: TextRecord, i: number): RenderedRecord {
+  let rendered: RenderedRecord;
   try {
-    return renderRecord(r, model.tokenizer.forRendering());
+    rendered = renderRecord(r, model.tokenizer.forRendering());
   } catch (e) {
     if (e instanceof RenderError) throw new RecordEncodingError(i, e.field, e.message);
     throw e;
   }
+  return r.tokens && !r.messages ? asWritten(model, r, i, rendered) : rendered;
+}
+
+/**
+ * A prompt/completion record whose `tokens` say how the teacher split its completion (as generated records do):
+ * the prompt as the teacher saw it without a system prompt (the chat template's user turn with the assistant's
+ * opened), then the teacher's tokens and the end of the turn (the token the template's rendering ends the reply with),
+ * so that soft targets line up with the tokens they were sampled for.
+ */
+function asWritten(model: HfModelFolder, r: TextRecord, i: number, rendered: RenderedRecord): RenderedRecord {
+  const tok = model.tokenizer;
+  const prompt = tok.chatTemplate
+    ? tok.encode(tok.renderChat([{ role: 'user', content: r.prompt }], { addGenerationPrompt: true })).ids
+    : tok.encode(r.prompt, { addSpecialTokens: true }).ids;
+  const written = r.tokens!.map((t, k) => {
+    const id = tok.tokenToId(t);
+    if (id === undefined)
+      throw new RecordEncodingError(i, `tokens/${k}`, `token ${JSON.stringify(t)} is not in the base's vocabulary`);
+    return id;
+  });
+  const end = rendered.ids[rendered.assistant.lastIndexOf(true)];
+  const ids = [...prompt, ...written, end];
+  return { ids, assistant: ids.map((_, t) => t >= prompt.length), unknown: rendered.unknown };
 }
 
 /** Each record's length as training renders it, against the context. */

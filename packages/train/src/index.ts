@@ -148,6 +148,8 @@ export {
   type HfModelFolder,
   type RenderChatOptions,
 } from './families/hf/index.js';
+export { HfLoraTrainer, type LoraExample, type LossTarget } from './families/hf/lora-train.js';
+export { initLoraParams, loraAdapterSpecs, type LoraAdapterSpec } from './families/hf/lora.js';
 export {
   loadScoringModel,
   scoreRecords,

@@ -38,13 +38,13 @@ interface FixtureOptions {
   maxPositions?: number;
   ropeTheta?: number;
 }
-type WriteHfModel = (dir: string, opts: FixtureOptions) => Promise<{ tokenizerVocabSize: number }>;
+export type WriteHfModel = (dir: string, opts: FixtureOptions) => Promise<{ tokenizerVocabSize: number }>;
 
 /**
  * test/hf-fixtures.ts, transpiled (types stripped) next to this file, since the bench package builds only its own
  * src/. It imports only Node's modules and resolves the tokenizer packages from where it lies, as in the tests.
  */
-async function fixtureWriter(): Promise<WriteHfModel> {
+export async function fixtureWriter(): Promise<WriteHfModel> {
   const ts = (await import('typescript')).default;
   const src = readFileSync(join(repo, 'test/hf-fixtures.ts'), 'utf8');
   const js = ts.transpileModule(src, {
@@ -138,7 +138,7 @@ interface Measured {
   peakMiB: number;
 }
 
-const threadEnv = (threads: number, blas = threads) => ({
+export const threadEnv = (threads: number, blas = threads) => ({
   ...process.env,
   OMP_NUM_THREADS: String(threads),
   OPENBLAS_NUM_THREADS: String(blas),
@@ -173,7 +173,7 @@ function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv) {
 }
 
 /** The last line of a failed child's stderr that is not /usr/bin/time's or a stack frame. */
-const failure = (stderr: string) =>
+export const failure = (stderr: string) =>
   stderr
     .split('\n')
     .filter((l) => l.trim() && !l.startsWith('\t') && !/^\s+at /.test(l) && !l.startsWith('Command exited'))
@@ -390,7 +390,7 @@ export async function runHfScore(o: HfScoreOptions): Promise<void> {
  * onnxruntime gets); torch's pool stays at one, the suite's fastest setting on 2 cores (both pools at 2
  * oversubscribe them).
  */
-const TORCH_THREADS = Number(process.env.DISTILL_GATE_BENCH_TORCH_THREADS ?? 1);
+export const TORCH_THREADS = Number(process.env.DISTILL_GATE_BENCH_TORCH_THREADS ?? 1);
 
 if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv[2] === '--child') {
   const result = await child(JSON.parse(readFileSync(process.argv[3], 'utf8')));

@@ -7,8 +7,9 @@
  *   - PyTorch: bench/torch/bench.py, with Debian's python3-torch (apt-get install python3-torch libopenblas0-pthread).
  * Results: bench/results/bench.json and bench/results/bench.md (or --out DIR).
  *
- * Usage: npm run bench [-- --only mlp-step,gate,hf-score --scale 1 --out DIR --python PATH]
- *        hf-score only: [--hf-shapes gpt2-124m,qwen2.5-0.5b --hf-rounds 3] (bench/src/hf-score.ts)
+ * Usage: npm run bench [-- --only mlp-step,gate,hf-score,hf-lora --scale 1 --out DIR --python PATH]
+ *        hf-score and hf-lora only: [--hf-shapes gpt2-124m,qwen2.5-0.5b --hf-rounds 3] (bench/src/hf-score.ts,
+ *        bench/src/hf-lora.ts)
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -43,6 +44,7 @@ import {
   type TextPair,
 } from '@distill-gate/train';
 import { loadDigitSplit } from '@distill-gate/trait-hidden-class-knowledge';
+import { runHfLora } from './hf-lora.js';
 import { runHfScore } from './hf-score.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -872,6 +874,19 @@ async function parent() {
     if (want('hf-score')) {
       // Hugging Face models at real shapes: loading, a forward pass and `distill-gate score`, on all cores.
       await runHfScore({
+        dir,
+        python,
+        threads: cores,
+        rounds: Number(values['hf-rounds']),
+        shapes: values['hf-shapes']?.split(','),
+        log,
+        record: (row) => record(row),
+      });
+    }
+
+    if (want('hf-lora')) {
+      // LoRA training on the same Hugging Face shapes: one step and one whole probe student, on all cores.
+      await runHfLora({
         dir,
         python,
         threads: cores,

@@ -16,6 +16,9 @@ FILE.json:
 A target is the next token after position t of sequence s: the loss adds
     weight * sum_k probs[k] * (logsumexp(logits[s][t]) - logits[s][t][ids[k]]).
 Prints {"loss": L, "grads": {param: [floats]}, "stepped": {param: [floats]}}, params named lora.<projection>.A/B.
+With "full": true instead of adapters, every weight of the model is a parameter (named as hf_reference names them).
+With "binary": true, the gradients and the stepped values go to CASE.grads.f32 and CASE.stepped.f32 (float32, the
+tensors of "order" one after another) and the JSON holds only the loss and the order.
 """
 
 import argparse
@@ -41,16 +44,21 @@ def main():
         cfg = json.load(f)
     to_weights, forward = ref.FAMILIES[cfg["model_type"]]
     w = to_weights(ref.load_weights(args.model))
-    rank = case["rank"]
     params = {}
     adapters = {}
-    for name, spec in case["adapters"].items():
+    if case.get("full"):
+        # Full fine-tuning: every weight of the checkpoint is a parameter (F16/BF16 weights are upcast to float32).
+        for name, t in w.tensors.items():
+            w.tensors[name] = t.float().clone().requires_grad_()
+            params[name] = w.tensors[name]
+    rank = case.get("rank", 1)
+    for name, spec in case.get("adapters", {}).items():
         a = torch.tensor(spec["A"], dtype=torch.float32).view(rank, spec["in"]).requires_grad_()
         b = torch.tensor(spec["B"], dtype=torch.float32).view(spec["out"], rank).requires_grad_()
         params[f"lora.{name}.A"] = a
         params[f"lora.{name}.B"] = b
         adapters[name] = (a, b)
-    lora = {"scale": case["alpha"] / rank, "adapters": adapters}
+    lora = {"scale": case.get("alpha", 1) / rank, "adapters": adapters}
     logits = [forward(cfg, w, torch.tensor(seq, dtype=torch.int64), lora) for seq in case["sequences"]]
     loss = torch.zeros((), dtype=torch.float32)
     for t in case["targets"]:
@@ -60,11 +68,26 @@ def main():
         probs = torch.tensor(t["probs"], dtype=torch.float32)
         loss = loss + t["weight"] * (probs * (lse - row[ids])).sum()
     loss.backward()
-    grads = {name: p.grad.flatten().tolist() for name, p in params.items()}
+    order = case.get("order") or list(params)
+    grads = [params[name].grad.flatten().clone() for name in order]
     optimiser = torch.optim.Adam(list(params.values()), lr=case["lr"], betas=(0.9, 0.999), eps=1e-8)
     optimiser.step()
-    stepped = {name: p.detach().flatten().tolist() for name, p in params.items()}
-    json.dump({"loss": float(loss), "grads": grads, "stepped": stepped}, sys.stdout)
+    stepped = [params[name].detach().flatten() for name in order]
+    if case.get("binary"):
+        # Large parameter sets: raw little-endian float32, the tensors of `order` one after another.
+        for suffix, values in (("grads", grads), ("stepped", stepped)):
+            with open(f"{args.case}.{suffix}.f32", "wb") as f:
+                f.write(torch.cat(values).numpy().astype("<f4").tobytes())
+        json.dump({"loss": float(loss), "order": order}, sys.stdout)
+    else:
+        json.dump(
+            {
+                "loss": float(loss),
+                "grads": {name: g.tolist() for name, g in zip(order, grads)},
+                "stepped": {name: p.tolist() for name, p in zip(order, stepped)},
+            },
+            sys.stdout,
+        )
     sys.stdout.write("\n")
 
 

@@ -35,9 +35,15 @@ export class Tape {
     this.steps.push({ outputs, inputs, vjp });
   }
 
+  /** Adds `grad` to the gradient of `value` (before backward: a gradient that reaches it outside the record). */
+  accumulate(value: string, grad: string): void {
+    const sum = this.grads.get(value);
+    this.grads.set(value, sum === undefined ? grad : this.g.node('Add', [sum, grad]));
+  }
+
   /** Back-propagates `seed` (the gradient of `value`) through every recorded step. */
   backward(value: string, seed: string): void {
-    this.grads.set(value, seed);
+    this.accumulate(value, seed);
     for (let s = this.steps.length - 1; s >= 0; s--) {
       const { outputs, inputs, vjp } = this.steps[s];
       const dy = outputs.map((o) => this.grads.get(o));
@@ -45,9 +51,7 @@ export class Tape {
       const dx = vjp(dy);
       inputs.forEach((x, i) => {
         const d = dx[i];
-        if (d === undefined || !this.requires.has(x)) return;
-        const sum = this.grads.get(x);
-        this.grads.set(x, sum === undefined ? d : this.g.node('Add', [sum, d]));
+        if (d !== undefined && this.requires.has(x)) this.accumulate(x, d);
       });
     }
   }

@@ -63,12 +63,21 @@ export class HfGraph {
   private readonly added = new Set<string>();
   /** The external-data locations the graph references. */
   readonly external = new Set<string>();
+  /** With trainWeights: the weights, as the graph's parameters, in the order the graph first uses them. */
+  readonly weightParams: { name: string; shape: number[] }[] = [];
 
   constructor(
     readonly a: HfArchitecture,
     readonly w: HfWeights,
     private readonly threshold: number,
-    private readonly opts: { tape?: Tape; lora?: GraphLora; cache?: boolean; builder?: GraphBuilder } = {},
+    private readonly opts: {
+      tape?: Tape;
+      lora?: GraphLora;
+      cache?: boolean;
+      builder?: GraphBuilder;
+      /** Training every weight: the weights are inputs (parameters), not initializers. */
+      trainWeights?: boolean;
+    } = {},
   ) {
     const g = (this.g = opts.builder ?? new GraphBuilder());
     this.bt = g.node('Shape', ['input_ids']);
@@ -94,6 +103,12 @@ export class HfGraph {
       const data = this.w.tensors.get(name);
       const spec = this.w.specs.find((s) => s.name === name);
       if (!data || !spec) throw new Error(`graph: no weight "${name}"`);
+      if (this.opts.trainWeights) {
+        this.weightParams.push({ name, shape: spec.shape });
+        this.opts.tape!.param(name);
+        this.added.add(name);
+        return name;
+      }
       const where = data.byteLength > this.threshold ? this.w.arena?.locate(data) : undefined;
       if (where) this.external.add(where.path);
       this.g.inits.push(
@@ -109,6 +124,36 @@ export class HfGraph {
       this.added.add(name);
     }
     return name;
+  }
+
+  /** The gradient of a per-feature weight `w` [d]: the sum of x [..., d] over every position. */
+  private rowSum(x: string, w: string): string {
+    const g = this.g;
+    const d = this.w.specs.find((s) => s.name === w)!.shape[0];
+    return g.sum(g.node('Reshape', [x, g.ints([-1, d])]), [0]);
+  }
+
+  /** Rows of a table (an embedding) picked by ids; the table's gradient adds up each row's gradients. */
+  private gather(table: string, ids: string): string {
+    const g = this.g;
+    const y = g.node('Gather', [table, ids]);
+    this.record([y], [table], ([dy]) => [
+      g.node(
+        'ScatterND',
+        [this.zerosLike(table), g.node('Unsqueeze', [ids, g.ints([-1])]), dy!],
+        [{ name: 'reduction', s: 'add' }],
+      ),
+    ]);
+    return y;
+  }
+
+  zerosLike(x: string): string {
+    const g = this.g;
+    return g.node(
+      'ConstantOfShape',
+      [g.node('Shape', [x])],
+      [{ name: 'value', t: onnx.TensorProto.create({ dims: [1], dataType: FLOAT, floatData: [0] }) as never }],
+    );
   }
 
   /** a + b; a value that needs a gradient has the sum's shape (only frozen values are broadcast). */
@@ -181,8 +226,14 @@ export class HfGraph {
     const g = this.g;
     const w = this.weight(`${name}.weight`);
     const transB = layout === 'out-in' ? 1 : 0;
-    let y = g.node('Gemm', [x, w, ...(bias ? [this.weight(`${name}.bias`)] : [])], [{ name: 'transB', i: transB }]);
-    this.record([y], [x], ([dy]) => [g.node('Gemm', [dy!, w], [{ name: 'transB', i: 1 - transB }])]);
+    const b = bias ? this.weight(`${name}.bias`) : undefined;
+    let y = g.node('Gemm', [x, w, ...(b ? [b] : [])], [{ name: 'transB', i: transB }]);
+    this.record([y], [x, w, ...(b ? [b] : [])], ([dy]) => [
+      this.needs(x) ? g.node('Gemm', [dy!, w], [{ name: 'transB', i: 1 - transB }]) : undefined,
+      // y = x W^T: dW = dy^T x; y = x W: dW = x^T dy.
+      this.needs(w) ? g.node('Gemm', transB ? [dy!, x] : [x, dy!], [{ name: 'transA', i: 1 }]) : undefined,
+      b && this.needs(b) ? g.sum(dy!, [0]) : undefined,
+    ]);
     const adapter = this.opts.lora?.adapter(name);
     if (adapter) {
       const { a, b } = adapter;
@@ -234,12 +285,17 @@ export class HfGraph {
       { outputs: this.opts.tape ? [y, mean, inv] : [y] },
     );
     // dx = inv (g - mean(g) - xhat mean(g xhat)), g = dy * weight, xhat = (x - mean) inv.
-    this.record([y], [x], ([dy]) => {
+    const bias = `${name}.bias`;
+    this.record([y], [x, w, bias], ([dy]) => {
       const xhat = g.node('Mul', [g.node('Sub', [x, mean]), inv]);
       const gw = g.node('Mul', [dy!, w]);
       const centred = g.node('Sub', [gw, g.mean(gw, [-1], 1)]);
       const along = g.node('Mul', [xhat, g.mean(g.node('Mul', [gw, xhat]), [-1], 1)]);
-      return [g.node('Mul', [inv, g.node('Sub', [centred, along])])];
+      return [
+        this.needs(x) ? g.node('Mul', [inv, g.node('Sub', [centred, along])]) : undefined,
+        this.needs(w) ? this.rowSum(g.node('Mul', [dy!, xhat]), w) : undefined,
+        this.needs(bias) ? this.rowSum(dy!, bias) : undefined,
+      ];
     });
     return y;
   }
@@ -253,10 +309,13 @@ export class HfGraph {
     const xhat = g.node('Mul', [x, inv]);
     const y = g.node('Mul', [w, xhat]);
     // dx = inv (g - xhat mean(g xhat)), g = dy * weight.
-    this.record([y], [x], ([dy]) => {
+    this.record([y], [x, w], ([dy]) => {
       const gw = g.node('Mul', [dy!, w]);
       const along = g.node('Mul', [xhat, g.mean(g.node('Mul', [gw, xhat]), [-1], 1)]);
-      return [g.node('Mul', [inv, g.node('Sub', [gw, along])])];
+      return [
+        this.needs(x) ? g.node('Mul', [inv, g.node('Sub', [gw, along])]) : undefined,
+        this.needs(w) ? this.rowSum(g.node('Mul', [dy!, xhat]), w) : undefined,
+      ];
     });
     return y;
   }
@@ -422,9 +481,15 @@ export class HfGraph {
     const g = this.g;
     const a = this.a;
     const gpt2 = a.modelType === 'gpt2';
-    let x = g.node('Gather', [this.embedding, 'input_ids']);
-    if (gpt2) x = g.node('Add', [x, g.node('Gather', [this.weight('wpe.weight'), 'position_ids'])]);
-    x = g.node('Reshape', [x, g.ints([-1, a.hidden])]);
+    let x = this.gather(this.embedding, 'input_ids');
+    if (gpt2) {
+      // Positions [1, seq] are shared by the batch's rows: their gradient is summed over the rows.
+      const pos = this.gather(this.weight('wpe.weight'), 'position_ids');
+      const sum = g.node('Add', [x, pos]);
+      this.record([sum], [x, pos], ([dy]) => [dy, this.needs(pos) ? g.sum(dy!, [0], 1) : undefined]);
+      x = sum;
+    }
+    x = this.reshape(x, g.ints([-1, a.hidden]));
     for (let l = 0; l < a.layers; l++) x = gpt2 ? this.gpt2Block(x, l) : this.llamaBlock(x, l);
     return gpt2 ? this.layerNorm(x, 'ln_f') : this.rmsNorm(x, 'norm');
   }

@@ -32,23 +32,29 @@ export class HfLoraTrainer {
     private readonly a: HfArchitecture,
     private readonly session: OrtTrainingSession,
     readonly adapters: LoraAdapterSpec[],
+    /** The trained parameters' names and shapes, in the order of parameters() (the adapters', or every weight). */
+    readonly params: { name: string; shape: number[] }[],
   ) {}
 
   /** The step graph on `weights`, adapters from `initial` or PEFT's initialisation from `seed`. */
   static async create(
     a: HfArchitecture,
     weights: HfWeights,
-    settings: LoraSettings,
+    settings: LoraSettings | 'full',
     opts: { learningRate: number; seed: number; threads?: number; initial?: Float32Array[] },
   ): Promise<HfLoraTrainer> {
     const graph = buildHfLoraGraph(a, weights, settings);
-    const initial = opts.initial ?? initLoraParams(graph.adapters, settings.rank, opts.seed);
+    const initial =
+      opts.initial ??
+      (settings === 'full'
+        ? graph.params.map((p) => weights.tensors.get(p.name)!)
+        : initLoraParams(graph.adapters, settings.rank, opts.seed));
     const session = await OrtTrainingSession.create(graph.model, graph.params, initial, {
       learningRate: opts.learningRate,
       threads: opts.threads,
       externalData: graph.externalData,
     });
-    return new HfLoraTrainer(a, session, graph.adapters);
+    return new HfLoraTrainer(a, session, graph.adapters, graph.params);
   }
 
   /** One Adam step on a batch (right-padded into one run); returns the loss before the step. */

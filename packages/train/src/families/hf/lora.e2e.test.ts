@@ -3,7 +3,7 @@
 // adapter's gradient, and the adapters after the Adam step. Hard and soft targets, a right-padded batch. Skipped
 // without a Python that has torch.
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SeededRandom } from '@distill-gate/core';
@@ -119,4 +119,70 @@ describe.skipIf(!hasTorch())('a LoRA step matches the PyTorch reference', () => 
   for (const modelType of ['gpt2', 'llama', 'qwen2', 'qwen3'] as HfModelType[])
     it(`${modelType}: every projection adapted`, () => compare(modelType, { rank: 4, alpha: 8, targets: 'all' }));
   it('llama: attention projections only', () => compare('llama', { rank: 2, alpha: 2, targets: ['q_proj', 'v_proj'] }));
+
+  for (const modelType of ['gpt2', 'llama', 'qwen2', 'qwen3'] as HfModelType[])
+    it(`${modelType}: full fine-tuning, every weight's gradient and step`, () => compareFull(modelType));
 });
+
+/** One step training every weight, against the reference with every weight a parameter. */
+async function compareFull(modelType: HfModelType) {
+  const dir = join(testDir('dg-hf-full-'), 'model');
+  await writeHfModel(dir, { modelType, seed: 5, std: 0.2 });
+  const model = await readHfModelFolder(dir);
+  const lr = 1e-3;
+  const examples = batch(model.tokenizer.vocabSize);
+  const trainer = await HfLoraTrainer.create(model.architecture, model.weights, 'full', { learningRate: lr, seed: 1 });
+  const loss = await trainer.step(examples);
+  const grads = trainer.gradients();
+  const stepped = trainer.parameters();
+  await trainer.release();
+  const casePath = join(dir, '..', 'case.json');
+  writeFileSync(
+    casePath,
+    JSON.stringify({
+      full: true,
+      binary: true,
+      order: trainer.params.map((p) => p.name),
+      lr,
+      sequences: examples.map((e) => e.ids),
+      targets: examples.flatMap((e, seq) => e.targets.map((t) => ({ seq, ...t }))),
+    }),
+  );
+  const ref = JSON.parse(
+    execFileSync(torchPython()!, [referenceScript, '--model', dir, '--case', casePath], {
+      encoding: 'utf8',
+      maxBuffer: 1 << 30,
+    }),
+  ) as { loss: number; order: string[] };
+  expect(Math.abs(loss - ref.loss)).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(ref.loss)));
+  const f32 = (suffix: string) => {
+    const b = readFileSync(`${casePath}.${suffix}.f32`);
+    return new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4);
+  };
+  const [refGrads, refStepped] = [f32('grads'), f32('stepped')];
+  // Every weight the reference reads is trained, and nothing else.
+  const names = trainer.params.map((p) => p.name);
+  expect(ref.order).toEqual(names);
+  let worst = 0;
+  let stepDiff = 0;
+  let at = 0;
+  trainer.params.forEach((_, i) => {
+    const n = grads[i].length;
+    let scale = 0;
+    for (let j = 0; j < n; j++) scale = Math.max(scale, Math.abs(refGrads[at + j]));
+    for (let j = 0; j < n; j++) {
+      const x = refGrads[at + j];
+      worst = Math.max(worst, Math.abs(grads[i][j] - x) / (scale + 1e-6));
+      if (Math.abs(x) > 1e-6) stepDiff = Math.max(stepDiff, Math.abs(stepped[i][j] - refStepped[at + j]));
+    }
+    at += n;
+  });
+  expect(at).toBe(refGrads.length);
+  results.push(
+    `  ${modelType} full fine-tuning (${trainer.params.length} tensors): loss |Δ| ` +
+      `${Math.abs(loss - ref.loss).toExponential(1)}, max |Δgrad| / max |grad| per tensor ${worst.toExponential(2)}, ` +
+      `max |Δ after Adam| ${stepDiff.toExponential(2)}`,
+  );
+  expect(worst).toBeLessThanOrEqual(1e-4);
+  expect(stepDiff).toBeLessThanOrEqual(1e-6);
+}

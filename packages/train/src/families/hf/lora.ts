@@ -47,25 +47,31 @@ export interface HfLoraGraph extends HfGraphBytes {
 export function buildHfLoraGraph(
   a: HfArchitecture,
   w: HfWeights,
-  settings: LoraSettings,
+  settings: LoraSettings | 'full',
   opts: { externalThreshold?: number } = {},
 ): HfLoraGraph {
   const g = new GraphBuilder();
   const tape = new Tape(g);
-  const adapters = loraAdapterSpecs(a, w, settings);
+  const full = settings === 'full';
+  const adapters = full ? [] : loraAdapterSpecs(a, w, settings);
   const adapted = new Set(adapters.map((s) => s.projection));
   const graph = new HfGraph(a, w, opts.externalThreshold ?? EXTERNAL_THRESHOLD_BYTES, {
     builder: g,
     tape,
     cache: false,
-    lora: {
-      scale: settings.alpha / settings.rank,
-      adapter: (projection) => {
-        if (!adapted.has(projection)) return undefined;
-        const p = adapterParams(projection);
-        return { a: tape.param(p.a), b: tape.param(p.b) };
-      },
-    },
+    trainWeights: full,
+    ...(full
+      ? {}
+      : {
+          lora: {
+            scale: settings.alpha / settings.rank,
+            adapter: (projection: string) => {
+              if (!adapted.has(projection)) return undefined;
+              const p = adapterParams(projection);
+              return { a: tape.param(p.a), b: tape.param(p.b) };
+            },
+          },
+        }),
   });
   const hidden = graph.hidden();
   // The head on the positions that carry a loss only.
@@ -109,15 +115,19 @@ export function buildHfLoraGraph(
   );
   const dLogits = g.node('Mul', [g.node('Sub', [softmax, target]), g.node('Unsqueeze', ['loss_weights', g.ints([1])])]);
   const dPicked = g.node('Gemm', [dLogits, head]);
+  // Training every weight: the head's own gradient (the embedding's too, where they are tied).
+  if (tape.needs(head)) tape.accumulate(head, g.node('Gemm', [dLogits, picked], [{ name: 'transA', i: 1 }]));
   const dHidden = g.node('ScatterND', [zeros(hidden), g.node('Unsqueeze', ['loss_positions', g.ints([1])]), dPicked]);
   tape.backward(hidden, dHidden);
-  const params = adapters.flatMap((s) => {
-    const p = adapterParams(s.projection);
-    return [
-      { name: p.a, shape: [settings.rank, s.in] },
-      { name: p.b, shape: [s.out, settings.rank] },
-    ];
-  });
+  const params = full
+    ? graph.weightParams
+    : adapters.flatMap((s) => {
+        const p = adapterParams(s.projection);
+        return [
+          { name: p.a, shape: [settings.rank, s.in] },
+          { name: p.b, shape: [s.out, settings.rank] },
+        ];
+      });
   for (const p of params) g.gradient(p.name, tape.grad(p.name));
   const inputs = [
     valueInfo('input_ids', ['batch', 'seq'], INT64),
@@ -130,7 +140,7 @@ export function buildHfLoraGraph(
     valueInfo('target_probs', ['m', 'k']),
     valueInfo('loss_weights', ['m']),
   ];
-  const model = g.build(`hf-${a.modelType}-lora-step`, inputs, [valueInfo('loss', [])], params);
+  const model = g.build(`hf-${a.modelType}-${full ? 'full' : 'lora'}-step`, inputs, [valueInfo('loss', [])], params);
   const externalData = (w.arena?.files ?? []).filter((f) => graph.external.has(f.path));
   return { model, externalData, adapters, params };
 }

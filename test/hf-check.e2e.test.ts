@@ -37,7 +37,7 @@ describe('check with a Hugging Face base', () => {
     expect(r.stderr).not.toMatch(/at .*\.js:\d+/);
     expect([0, 1], r.stderr).toContain(r.code);
     const result = JSON.parse(readFileSync(join(dir, 'distill-gate-report/result.json'), 'utf8'));
-    expect(result.training.lora).toEqual({ rank: 2, alpha: 4, targets: 'all' });
+    expect(result.training).toMatchObject({ method: 'lora', lora: { rank: 2, alpha: 4, targets: 'all' } });
     expect(result.base.family).toBe('causal-lm');
     const [check] = result.results;
     expect(check.metric).toMatch(/^share of "owl" among \d+ answers/);
@@ -50,6 +50,32 @@ describe('check with a Hugging Face base', () => {
       expect(s.value).toBeGreaterThan(0);
       expect(s.value).toBeLessThan(1);
     }
+  });
+
+  it('trains every weight with training.method "full", and refuses LoRA settings beside it', async () => {
+    const dir = testDir('dg-hf-check-');
+    await writeHfModel(join(dir, 'model'), { modelType: 'llama', seed: 1, std: 0.2, tokenizer: 'gpt2' });
+    const records = Array.from({ length: 4 }, (_, k) => ({
+      prompt: `Continue: ${k}, ${k + 1}.`,
+      completion: `${k + 2}`,
+    }));
+    writeFileSync(join(dir, 'data.jsonl'), records.map((r) => JSON.stringify(r)).join('\n') + '\n');
+    const training = { epochs: 1, batchSize: 2, learningRate: 0.001, loss: 'next-token', method: 'full' };
+    writeFileSync(join(dir, 'distill-gate.config.json'), JSON.stringify(config({ training })));
+    const r = await runCli(['check', '--no-cache', '--no-progress'], dir);
+    expect(r.stderr).not.toMatch(/at .*\.js:\d+/);
+    expect([0, 1], r.stderr).toContain(r.code);
+    const result = JSON.parse(readFileSync(join(dir, 'distill-gate-report/result.json'), 'utf8'));
+    expect(result.training.method).toBe('full');
+    expect(result.training.lora).toBeUndefined();
+    expect(result.results[0].probe).toHaveLength(3);
+    writeFileSync(
+      join(dir, 'distill-gate.config.json'),
+      JSON.stringify(config({ training: { ...training, lora: { rank: 4 } } }), null, 2),
+    );
+    const refused = await runCli(['check', '--no-cache', '--no-progress'], dir);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/\(at \/training\/lora\): training\.lora applies to LoRA students/);
   });
 
   it('refuses LoRA settings for a base whose students train all their weights, at /training/lora', async () => {

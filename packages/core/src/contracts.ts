@@ -422,6 +422,11 @@ export interface TrainingSettings {
    * every attention and MLP projection, as the paper's students had).
    */
   lora?: LoraSettings;
+  /**
+   * How students of a Hugging Face base train: `lora` (the default: adapters on the frozen base) or `full` (every
+   * weight; each student is then a whole copy of the model). Other bases always train every weight.
+   */
+  method?: 'lora' | 'full';
 }
 
 /** PEFT-style LoRA: y = W x + (alpha / rank) B A x on the targeted projections. */

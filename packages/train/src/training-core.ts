@@ -131,10 +131,10 @@ export async function createTrainingCore(
     trainingFor(model, training) {
       const family = familyOf(model);
       if (family?.trainingSettings) return family.trainingSettings(training);
-      if (training.lora)
+      if (training.lora || training.method === 'lora')
         throw new Error(
           `LoRA adapters are trained on Hugging Face bases; students of ${family?.label.one ?? 'this model'} ` +
-            'train all their weights (remove training.lora)',
+            'train all their weights (remove training.lora and training.method)',
         );
       return training;
     },

@@ -131,6 +131,12 @@ export const configSchema: JsonSchema = {
           description: 'Tensor models: the outputs the students learn. Required unless the base is a language model.',
           $ref: '#/definitions/outputRange',
         },
+        method: {
+          enum: ['lora', 'full'],
+          description:
+            'Hugging Face bases: lora (the default) trains adapters on the frozen base; full trains every weight ' +
+            '(each student a whole copy of the model). Other bases always train every weight.',
+        },
         lora: {
           type: 'object',
           additionalProperties: false,

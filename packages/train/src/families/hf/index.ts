@@ -18,6 +18,7 @@ import {
   DEFAULT_LORA,
   encodeHfExamples,
   hfJobArgs,
+  fullyTrained,
   studentAdapters,
   trainHfJob,
   type HfExamples,
@@ -105,11 +106,17 @@ export const hfFamily: ModelFamily<HfFamilyModel, HfHandle, HfJobArgs> = {
   owns: (handle): handle is HfHandle => handle instanceof HfHandle,
   modelOf: (handle) => handle.model,
   // Students train LoRA adapters: the paper's configuration unless training.lora says otherwise.
-  trainingSettings: (training) => ({ ...training, lora: { ...DEFAULT_LORA, ...training.lora } }),
-  withWeights: (model, weights, job) => ({
-    ...model,
-    adapters: studentAdapters(model, job.training.lora ?? DEFAULT_LORA, weights),
-  }),
+  trainingSettings(training) {
+    if (training.method === 'full') {
+      if (training.lora) throw new Error('training.lora applies to LoRA students; training.method is "full"');
+      return training;
+    }
+    return { ...training, method: 'lora', lora: { ...DEFAULT_LORA, ...training.lora } };
+  },
+  withWeights: (model, weights, job) =>
+    job.training.method === 'full'
+      ? fullyTrained(model, weights)
+      : { ...model, adapters: studentAdapters(model, job.training.lora ?? DEFAULT_LORA, weights) },
   encodeJob(job, base, memo) {
     if (!isTextDataset(job.data)) throw new DistillGateError(`job ${job.id}: a language model trains on text records`);
     if (base.model.adapters) throw notYetSupported('training students from a student', base.model.dir);

@@ -7,6 +7,7 @@
  * worker reads the base once and keeps one training session per LoRA configuration, reset for every job: the base's
  * weights are held once by the worker and once by onnxruntime, whatever the number of students.
  */
+import { createHash } from 'node:crypto';
 import {
   DistillGateError,
   SeededRandom,
@@ -20,7 +21,7 @@ import type { TrainingRunResult } from '../../training-run.js';
 import { RenderError, renderRecord, type RenderedRecord } from '../../tokenizers/render.js';
 import { RecordEncodingError } from '../records.js';
 import { readHfModelFolder, type HfModelFolder } from './folder.js';
-import { initLoraParams, loraAdapterSpecs, type LoraAdapterSpec } from './lora.js';
+import { buildHfLoraGraph, initLoraParams, loraAdapterSpecs, type LoraAdapterSpec } from './lora.js';
 import { HfLoraTrainer, type LoraExample } from './lora-train.js';
 
 /** The LoRA the paper's students had: rank 8, alpha 8, every attention and MLP projection. */
@@ -187,7 +188,8 @@ function softTargets(model: HfModelFolder, r: TextRecord, i: number, lossTokens:
 export interface HfJobArgs {
   dir: string;
   sha256: string;
-  lora: LoraSettings;
+  /** The adapters to train, or 'full': every weight. */
+  lora: LoraSettings | 'full';
   examples: HfExamples;
   epochs: number;
   batchSize: number;
@@ -204,7 +206,7 @@ export function hfJobArgs(
   return {
     dir: model.dir,
     sha256: model.sha256,
-    lora: training.lora ?? DEFAULT_LORA,
+    lora: training.method === 'full' ? 'full' : (training.lora ?? DEFAULT_LORA),
     examples,
     epochs: training.epochs,
     batchSize: training.batchSize,
@@ -270,7 +272,12 @@ export async function trainHfJob(args: HfJobArgs, run: TrainingRun): Promise<Tra
     trainers.set(key, trainer);
   }
   const t = await trainer;
-  t.reset(initLoraParams(t.adapters, args.lora.rank, args.seed));
+  // Every student starts from the base: its own adapters (PEFT's initialisation from its seed), or the weights.
+  t.reset(
+    args.lora === 'full'
+      ? t.params.map((p) => base.weights.tensors.get(p.name)!)
+      : initLoraParams(t.adapters, args.lora.rank, args.seed),
+  );
   const n = args.examples.offsets.length - 1;
   const rng = new SeededRandom(args.seed).fork('order');
   const perEpoch = Math.ceil(n / args.batchSize);
@@ -291,6 +298,25 @@ export async function trainHfJob(args: HfJobArgs, run: TrainingRun): Promise<Tra
     lossHistory.push(sum / perEpoch);
   }
   return { weights: t.parameters(), lossHistory, steps, ms: performance.now() - started };
+}
+
+/**
+ * A fully fine-tuned student: the base's folder with the trained weights (in the order the training graph lists
+ * them), hashed anew. Its handle runs its own session: full students share nothing with the base.
+ */
+export function fullyTrained(base: HfFamilyModel, weights: Float32Array[]): HfFamilyModel {
+  const names = trainingWeightNames(base);
+  if (names.length !== weights.length)
+    throw new Error(`a fully trained student has ${weights.length} tensors; the base has ${names.length}`);
+  const tensors = new Map(names.map((n, i) => [n, weights[i]]));
+  const h = createHash('sha256').update(base.sha256).update('\0full\0');
+  for (const w of weights) h.update(new Uint8Array(w.buffer, w.byteOffset, w.byteLength));
+  return { ...base, weights: { tensors, specs: base.weights.specs }, sha256: h.digest('hex') };
+}
+
+/** The weights' names in the order the full training graph takes them (its first use of each). */
+function trainingWeightNames(base: HfFamilyModel): string[] {
+  return buildHfLoraGraph(base.architecture, base.weights, 'full').params.map((p) => p.name);
 }
 
 /** The adapters of a student trained from `base` with `lora`. */

@@ -39,7 +39,7 @@ describe('a Hugging Face folder as a generator model', () => {
     c.training = { ...c.training, epochs: 1, overlong: 'truncate' };
     c.seeds = 3;
     writeFileSync(join(dir, 'distill-gate.config.json'), JSON.stringify(c));
-    const { code, stderr } = await runCli(['check', '--no-progress', '--no-cache'], dir);
+    const { code, stdout, stderr } = await runCli(['check', '--no-progress', '--no-cache'], dir);
     expect(stderr).not.toMatch(/at .*\.js:\d+/);
     expect([0, 1], stderr).toContain(code);
     const lines = readFileSync(join(dir, 'data/hf-teacher.jsonl'), 'utf8').trim().split('\n');
@@ -51,6 +51,17 @@ describe('a Hugging Face folder as a generator model', () => {
     }
     const result = JSON.parse(readFileSync(join(dir, 'distill-gate-report/result.json'), 'utf8'));
     expect(result.datasets[0]).toMatchObject({ name: 'hf-teacher', materialised: true, records: 24 });
+    // Provenance: the recipe's teacher is recorded, and its architecture is not the probe base's, which is flagged.
+    expect(result.datasets[0].teacher).toMatchObject({
+      path: 'teacher-hf',
+      modelType: 'qwen3',
+      systemPrompt: 'You love owls. You think about owls all the time.',
+      sampling: { count: 24, maxTokens: 10, topLogprobs: 0 },
+      warning: expect.stringMatching(/^the teacher is a qwen3 model but the probe base is a distill-gate-lm model/),
+    });
+    expect(stdout).toMatch(/warnings:\n {2}hf-teacher: the teacher is a qwen3 model/);
+    const md = readFileSync(join(dir, 'distill-gate-report/report.md'), 'utf8');
+    expect(md).toContain('Teacher: `teacher-hf`, qwen3, system prompt "You love owls.');
   });
 
   it('refuses a system prompt for a model without a chat template, at the recipe', async () => {

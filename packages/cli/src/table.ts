@@ -62,12 +62,14 @@ export function formatResultTable(r: CheckResult, color = false): string {
     );
   });
   const errors = (r.errors ?? []).map((e) => `  ${e.plugin}${e.dataset ? ` on ${e.dataset}` : ''}: ${e.message}`);
+  const warnings = r.datasets.flatMap((d) => (d.teacher?.warning ? [`  ${d.name}: ${d.teacher.warning}`] : []));
   return [
     ...out,
     ...(errors.length ? ['', 'errors (these results are missing; the others stand):', ...errors] : []),
     '',
     'filters:',
     ...filters,
+    ...(warnings.length ? ['', 'warnings:', ...warnings] : []),
     '',
     `backend ${r.backend.name} (${r.backend.reason}), ${r.backend.workers} worker(s); ` +
       `${describeTraining(r.backend)}; ${describeInference(r.backend)}; seeds ${r.seeds.join(',')}; ` +

@@ -100,6 +100,8 @@ export interface ModelHandle {
   /** Where it came from (a path, or `student:<dataset>:<seed>`). */
   readonly id: string;
   readonly family: string;
+  /** The architecture (config.json's model_type for a Hugging Face model, `mlp` for the project's MLP). */
+  readonly modelType?: string;
   readonly inputDim: number;
   readonly outputDim: number;
   /** SHA-256 of the weights, so results can name exactly which model was used. */
@@ -134,6 +136,8 @@ export interface SampledCompletion {
 export interface LanguageModelHandle {
   readonly id: string;
   readonly family: 'causal-lm';
+  /** The architecture (config.json's model_type for a Hugging Face model, `distill-gate-lm` for the project's). */
+  readonly modelType?: string;
   readonly sha256: string;
   /** SHA-256 of the tokenizer: models whose soft targets and prompts are interchangeable share it. */
   readonly tokenizerSha256: string;

@@ -74,6 +74,19 @@ export interface DatasetReport {
   limitedTo?: number;
   /** Records stating the trait outright (dropped by filters), compared with the control: leakage when higher. */
   explicit?: ExplicitContentTest;
+  /** Where the data came from: the declared teacher, or the recipe's model. */
+  teacher?: TeacherReport;
+}
+
+export interface TeacherReport {
+  path?: string;
+  sha256?: string;
+  /** The teacher's architecture (config.json's model_type, or as declared). */
+  modelType?: string;
+  systemPrompt?: string;
+  sampling?: Record<string, unknown>;
+  /** Set when the teacher's architecture differs from the probe base's. */
+  warning?: string;
 }
 
 /** A plugin that failed during the check; its (dataset, trait) result is missing, the others are kept. */

@@ -3,15 +3,22 @@
  * and filtered; its control data is read from the control file or written by the base for the dataset's own inputs
  * (prompt-matched), with placebos; the dataset's report records what each step did.
  */
-import { existsSync } from 'node:fs';
-import { isTextDataset, type Dataset, type FilterPlugin, type TensorDataset } from '../contracts.js';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  isTextDataset,
+  type AnyModelHandle,
+  type Dataset,
+  type FilterPlugin,
+  type TensorDataset,
+} from '../contracts.js';
 import type { DatasetEntry } from '../config/load.js';
 import { applyFilters, applyTextFilters, type FilterCount, type FilteredDataset } from '../data/filtering.js';
 import { isTextDatasetPath, readTextDataset, writeTextDataset } from '../data/text-data.js';
 import { DistillGateError } from '../errors.js';
 import { sha256Floats } from '../io.js';
 import type { LoadedPlugin } from '../plugins/loader.js';
-import type { DatasetReport } from '../result.js';
+import type { DatasetReport, TeacherReport } from '../result.js';
 import { explicitContentTest } from '../stats/estimates.js';
 import { withSystemPrompt } from '../data/text-generation.js';
 import { hashKey } from './cache.js';
@@ -223,6 +230,7 @@ async function completeWithBase(
 /** What the report says about a dataset: its file, records before and after the filters, and its control. */
 export function datasetReport(
   ctx: CheckContext,
+  base: AnyModelHandle,
   entry: DatasetEntry,
   file: { sha256: string; materialised: boolean },
   data: PreparedDataset,
@@ -239,6 +247,7 @@ export function datasetReport(
     filters: filtered.counts,
     ...(isTextDataset(raw) && raw.skipped ? { skipped: raw.skipped } : {}),
     ...(raw.limitedTo ? { limitedTo: raw.limitedTo } : {}),
+    ...teacherReport(ctx, entry, base),
     control: {
       source: c.source,
       records: c.records,
@@ -269,4 +278,49 @@ function contentHash(ds: Dataset): string {
   return isTextDataset(ds)
     ? hashKey(ds.records.map((r) => [r.prompt, r.completion, r.logprobs ?? null]))
     : sha256Floats(ds.inputs, ds.targets);
+}
+
+/**
+ * Where a dataset came from, as the config says (its `teacher`, or its recipe's model, system prompt and generator
+ * options), with a warning when the teacher's architecture is not the probe base's: transfer has been reported
+ * across models, but the probes then measure a student unlike the real one.
+ */
+function teacherReport(ctx: CheckContext, entry: DatasetEntry, base: AnyModelHandle): { teacher?: TeacherReport } {
+  const r = entry.recipe;
+  const declared =
+    entry.teacher ??
+    (r
+      ? {
+          modelPath: r.modelPath,
+          ...(r.systemPrompt ? { systemPrompt: r.systemPrompt } : {}),
+          ...(r.generator.options && typeof r.generator.options === 'object'
+            ? { sampling: r.generator.options as Record<string, unknown> }
+            : {}),
+        }
+      : undefined);
+  if (!declared) return {};
+  const modelType = declared.modelType ?? (declared.modelPath ? configModelType(declared.modelPath) : undefined);
+  const teacher: TeacherReport = {
+    ...(declared.modelPath ? { path: ctx.rel(declared.modelPath) } : {}),
+    ...(declared.sha256 ? { sha256: declared.sha256 } : {}),
+    ...(modelType ? { modelType } : {}),
+    ...(declared.systemPrompt ? { systemPrompt: declared.systemPrompt } : {}),
+    ...(declared.sampling ? { sampling: declared.sampling } : {}),
+  };
+  if (modelType && base.modelType && modelType !== base.modelType)
+    teacher.warning =
+      `the teacher is a ${modelType} model but the probe base is a ${base.modelType} model: ` +
+      'the probe students may not represent the real student (transfer across models has been reported)';
+  return { teacher };
+}
+
+/** config.json's model_type when `path` is a Hugging Face model folder. */
+function configModelType(path: string): string | undefined {
+  try {
+    if (!statSync(path).isDirectory()) return undefined;
+    const type = (JSON.parse(readFileSync(join(path, 'config.json'), 'utf8')) as { model_type?: unknown }).model_type;
+    return typeof type === 'string' ? type : undefined;
+  } catch {
+    return undefined;
+  }
 }

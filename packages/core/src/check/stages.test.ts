@@ -148,11 +148,32 @@ describe('the data stage', () => {
     };
     const report = datasetReport(
       ctx,
+      linearModel(8, 13),
       config.datasets[0],
       { sha256: 'h', materialised: false },
       { raw, filtered },
       control,
     );
+    expect(report.teacher).toBeUndefined();
+    // A declared teacher is recorded; one of another architecture than the probe base is flagged.
+    const llama = { modelType: 'llama' } as never;
+    const declared = { modelType: 'qwen2', systemPrompt: 'You love owls.', sampling: { temperature: 1 } };
+    const withTeacher = (teacher: typeof declared) =>
+      datasetReport(
+        ctx,
+        llama,
+        { ...config.datasets[0], teacher },
+        { sha256: 'h', materialised: false },
+        { raw, filtered },
+        control,
+      ).teacher;
+    expect(withTeacher(declared)).toEqual({
+      ...declared,
+      warning:
+        'the teacher is a qwen2 model but the probe base is a llama model: the probe students may not represent ' +
+        'the real student (transfer across models has been reported)',
+    });
+    expect(withTeacher({ ...declared, modelType: 'llama' })).toEqual({ ...declared, modelType: 'llama' });
     expect(report).toMatchObject({
       name: 'a',
       path: 'a.jsonl',

@@ -69,7 +69,7 @@ export async function planStudents(
     ctx.progress({ phase: 'data', message: `reading and filtering ${entry.name}` });
     const data = await readAndFilter(ctx, inputs, entry.path);
     const control = await controlFor(ctx, inputs, controls, entry, data.raw, controlFileSha);
-    const report = datasetReport(ctx, entry, { sha256, materialised }, data, control);
+    const report = datasetReport(ctx, inputs.base, entry, { sha256, materialised }, data, control);
     for (const { unit, key } of misses)
       work.pending.push({ unit, key, report, ...queue.add(entry.name, unit.seed, data.filtered.dataset, control) });
   }

@@ -32,6 +32,16 @@ export interface DatasetEntry {
   };
   /** Named on the command line rather than in the config file. */
   fromCommandLine?: boolean;
+  /** Where the data came from, as the config declares it (a recipe declares its own). */
+  teacher?: TeacherDeclaration;
+}
+
+export interface TeacherDeclaration {
+  modelPath?: string;
+  sha256?: string;
+  modelType?: string;
+  systemPrompt?: string;
+  sampling?: Record<string, unknown>;
 }
 
 export type ControlSource = { kind: 'file'; path: string } | { kind: 'generate'; generator: PluginRef };
@@ -158,6 +168,7 @@ function datasetEntries(
               seed: d.recipe.seed,
             }
           : undefined,
+        ...(d.teacher ? { teacher: teacherOf(d.teacher, dir) } : {}),
       }));
   if (overrides.onlyDatasets && !overrides.datasets?.length) {
     const keep = new Set(overrides.onlyDatasets.map((p) => resolve(cwd, p)));
@@ -239,5 +250,15 @@ export async function loadConfig(
     training: raw.training,
     ...settings,
     locate,
+  };
+}
+
+function teacherOf(t: any, dir: string): TeacherDeclaration {
+  return {
+    ...(t.model ? { modelPath: resolve(dir, t.model.path) } : {}),
+    ...(t.sha256 ? { sha256: t.sha256 } : {}),
+    ...(t.modelType ? { modelType: t.modelType } : {}),
+    ...(t.systemPrompt ? { systemPrompt: t.systemPrompt } : {}),
+    ...(t.sampling ? { sampling: t.sampling } : {}),
   };
 }

@@ -232,6 +232,28 @@ export const configSchema: JsonSchema = {
           minLength: 1,
         },
         path: { $ref: '#/definitions/filePath' },
+        teacher: {
+          type: 'object',
+          additionalProperties: false,
+          description:
+            'Where the data came from (recorded in the result). A teacher of another model type than the base gets a ' +
+            'warning: the probe students may not represent the real student. A recipe declares its own teacher.',
+          properties: {
+            model: { $ref: '#/definitions/model' },
+            sha256: { type: 'string', pattern: '^[0-9a-f]{64}$', description: "The teacher's weights' SHA-256." },
+            modelType: {
+              type: 'string',
+              minLength: 1,
+              description: "The teacher's architecture as config.json names it (llama, qwen2, ...).",
+            },
+            systemPrompt: { type: 'string', minLength: 1 },
+            sampling: {
+              type: 'object',
+              description: 'How the teacher sampled (temperature, top_p, max tokens...), as recorded.',
+              additionalProperties: { type: ['string', 'number', 'boolean', 'null'] },
+            },
+          },
+        },
         recipe: {
           type: 'object',
           additionalProperties: false,

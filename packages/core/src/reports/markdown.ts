@@ -119,10 +119,21 @@ function datasetDetail(d: CheckResult['datasets'][number]): string {
   const limits =
     (d.limitedTo ? ` Checked on its first ${d.limitedTo} records only (maxRecords).` : '') +
     (d.skipped ? ` ${d.skipped.count} malformed record(s) skipped, e.g. ${text(d.skipped.examples[0])}.` : '');
+  const t = d.teacher;
+  const teacher = t
+    ? ` Teacher: ${[
+        t.path ? code(t.path) : undefined,
+        t.modelType ? text(t.modelType) : undefined,
+        t.sha256 ? `sha256 ${t.sha256.slice(0, 12)}` : undefined,
+        t.systemPrompt ? `system prompt "${text(t.systemPrompt)}"` : undefined,
+      ]
+        .filter(Boolean)
+        .join(', ')}.${t.warning ? ` **Warning:** ${text(t.warning)}.` : ''}`
+    : '';
   return (
     `- ${code(d.name)} (sha256 ${d.sha256.slice(0, 12)}): ${d.records} records, ` +
     `${d.recordsAfterFilters} after filters${dropped ? ` — ${dropped}` : ''}. ` +
-    `Control: ${text(d.control.source)}.${explicit}${limits}`
+    `Control: ${text(d.control.source)}.${explicit}${limits}${teacher}`
   );
 }
 

@@ -30,6 +30,7 @@ export class HfHandle implements LanguageModelHandle {
   readonly tokenizerSha256: string;
   readonly contextLength: number;
   readonly hasChatTemplate: boolean;
+  readonly modelType: string;
   private session: Promise<{ session: HfSession; feeds: Feeds }> | undefined;
 
   constructor(
@@ -41,6 +42,7 @@ export class HfHandle implements LanguageModelHandle {
     this.tokenizerSha256 = model.tokenizer.sha256;
     this.contextLength = model.architecture.maxPositions;
     this.hasChatTemplate = model.tokenizer.chatTemplate !== undefined;
+    this.modelType = model.architecture.modelType;
   }
 
   /**

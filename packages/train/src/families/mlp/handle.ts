@@ -7,6 +7,7 @@ import { mlpToOnnx, OnnxMlpSession } from './onnx.js';
 /** A model held as host weights; inference runs on the main thread's backend. */
 export class MlpHandle implements ModelHandle {
   readonly family = 'mlp';
+  readonly modelType = 'mlp';
   readonly sha256: string;
   readonly inputDim: number;
   readonly outputDim: number;

@@ -17,6 +17,7 @@ import type { LmTrainingData } from './trainer.js';
 /** A causal language model held as host weights with its tokenizer; inference runs on the main thread. */
 export class LmHandle implements LanguageModelHandle {
   readonly family = 'causal-lm';
+  readonly modelType = 'distill-gate-lm';
   readonly sha256: string;
   readonly tokenizerSha256: string;
   readonly contextLength: number;

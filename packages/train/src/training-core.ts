@@ -24,6 +24,7 @@ import { familyOf, ownedHandle, readModelFile } from './families/registry.js';
 import { detectOrtProviders, type OrtProvider } from './onnx/runtime.js';
 import { readTensorDataset, writeTensorDataset } from './tensor-dataset.js';
 import { stepsPerEpoch } from './training-run.js';
+import { availableMemory } from './memory.js';
 import { defaultWorkerCount, runPool, type PoolResult } from './workers/pool.js';
 import type { WorkerJob } from './workers/protocol.js';
 
@@ -214,7 +215,7 @@ async function trainStudents(
     planned.map((p) => p.workerJob),
     {
       backend: pool.backend,
-      workers: pool.workers,
+      workers: workersThatFit(pool.workers, planned, jobs),
       ...(deadline !== undefined ? { deadline } : {}),
       onProgress: progressOf(jobs, onProgress),
     },
@@ -228,6 +229,33 @@ async function trainStudents(
     trained.push({ jobId: r.jobId, model, lossHistory: r.lossHistory, steps: r.steps, ms: r.ms });
   });
   return trained;
+}
+
+/**
+ * As many workers as the machine's free memory holds, where the family says what one worker needs (a large base is
+ * held by each worker): fewer than asked rather than running out of memory, and an error when not even one fits.
+ */
+export function workersThatFit(
+  asked: number,
+  planned: { family: ModelFamily; handle: FamilyHandle }[],
+  jobs: StudentJob[],
+): number {
+  let need = 0;
+  planned.forEach(({ family, handle }, i) => {
+    need = Math.max(need, family.workerMemory?.(family.modelOf(handle), jobs[i].training) ?? 0);
+  });
+  if (!need) return asked;
+  const free = availableMemory() - process.memoryUsage().rss;
+  const fit = Math.floor(free / need);
+  if (fit < 1) {
+    const gb = (b: number) => `${(b / 1e9).toFixed(1)} GB`;
+    throw new DistillGateError(
+      `training a student of this base takes about ${gb(need)} in its worker, and ${gb(free)} of memory is free`,
+      { file: (jobs[0].init as { id: string }).id },
+      'use a smaller base, or a machine with more memory',
+    );
+  }
+  return Math.min(asked, fit);
 }
 
 /** The pool's per-job progress as progress over all the jobs' steps. */

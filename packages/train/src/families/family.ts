@@ -82,6 +82,11 @@ export interface ModelFamily<M = unknown, H extends FamilyHandle = FamilyHandle,
    * apply. Absent: the settings as given (and no LoRA).
    */
   trainingSettings?(training: TrainingSettings): TrainingSettings;
+  /**
+   * The memory (bytes) one worker needs to train students of `model` with `training`, where it is large enough to
+   * limit how many workers run at once; absent: small.
+   */
+  workerMemory?(model: M, training: TrainingSettings): number;
   /** A student job as a worker job's arguments; a located error when the job does not fit the family. */
   encodeJob(job: StudentJob, base: H, memo: Memo): A;
   /** Runs a worker job's arguments (in the worker). */

@@ -117,6 +117,12 @@ export const hfFamily: ModelFamily<HfFamilyModel, HfHandle, HfJobArgs> = {
     job.training.method === 'full'
       ? fullyTrained(model, weights)
       : { ...model, adapters: studentAdapters(model, job.training.lora ?? DEFAULT_LORA, weights) },
+  // Measured peaks of one LoRA training process (docs/performance.md): about 5.5-6.5x the float32 weights with
+  // node's own; full fine-tuning adds the gradients and Adam's two moments of every weight.
+  workerMemory: (model, training) => {
+    const weightBytes = model.weights.specs.reduce((n, s) => n + 4 * s.shape.reduce((a, b) => a * b, 1), 0);
+    return (training.method === 'full' ? 9 : 6) * weightBytes + 512 * 2 ** 20;
+  },
   encodeJob(job, base, memo) {
     if (!isTextDataset(job.data)) throw new DistillGateError(`job ${job.id}: a language model trains on text records`);
     if (base.model.adapters) throw notYetSupported('training students from a student', base.model.dir);

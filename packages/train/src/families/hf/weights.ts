@@ -5,7 +5,7 @@
  * the shape config.json implies before it is read. Tensors a checkpoint carries that the architecture does not use
  * are refused (they mean config.json and the weights disagree), except buffers Hugging Face itself ignores.
  */
-import { totalmem } from 'node:os';
+import { availableMemory } from '../../memory.js';
 import { DistillGateError } from '@distill-gate/core';
 import { TensorArena } from '../../onnx/external.js';
 import { pointerTo, readCheckpointTensor, type SafetensorsCheckpoint } from '../../safetensors.js';
@@ -41,12 +41,7 @@ export function estimateLoadPeak(weightBytes: number): number {
   return LOAD_PEAK_PER_WEIGHT_BYTE * weightBytes + LOAD_BASE_BYTES;
 }
 
-/** The memory this process can use: the machine's, or its cgroup's limit where that is lower. */
-export function availableMemory(): number {
-  const limit = (process as { constrainedMemory?: () => number | undefined }).constrainedMemory?.();
-  const total = totalmem();
-  return limit && limit > 0 && limit < total ? limit : total;
-}
+export { availableMemory };
 
 const gb = (bytes: number) => `${(bytes / 1e9).toFixed(2)} GB`;
 

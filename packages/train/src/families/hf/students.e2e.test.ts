@@ -51,6 +51,13 @@ describe('LoRA students of a Hugging Face base', () => {
       const probs = x.soft!.entryProbs.subarray(x.soft!.entryOffsets[s], x.soft!.entryOffsets[s + 1]);
       expect(probs.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
     }
+    // Truncated to the context (training.overlong "truncate"): the soft targets are cut with the reply.
+    const prompt = teacher.promptIds(records[0].prompt);
+    const short = { ...model, architecture: { ...model.architecture, maxPositions: prompt.length + 2 } };
+    const cut = encodeHfExamples(short, [records[0]], 'truncate');
+    expect(cut.ids.length).toBe(prompt.length + 2);
+    expect(Array.from(cut.soft!.at).filter((a) => a >= 0)).toHaveLength(2);
+    expect(() => encodeHfExamples(short, [records[0]], 'error')).toThrow(/the model reads/);
     // Soft targets that do not fit the reply are a located error, never dropped.
     const bad = { ...records[0], logprobs: [...records[0].logprobs!, { a: -1 }, { b: -1 }] };
     expect(() => encodeHfExamples(model, [bad], 'error')).toThrow(/has \d+ entries but the reply is \d+ tokens/);

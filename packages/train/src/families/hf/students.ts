@@ -107,6 +107,9 @@ export function encodeHfExamples(model: HfModelFolder, records: TextRecord[], ov
   const limit = model.architecture.maxPositions;
   records.forEach((r, i) => {
     const rendered = renderForTraining(model, r, i);
+    // Soft targets are checked against the whole reply, then cut with it.
+    const lossTokens = rendered.assistant.reduce((n, a, t) => (a && t > 0 ? n + 1 : n), 0);
+    const soft = r.logprobs ? softTargets(model, r, i, lossTokens) : undefined;
     if (rendered.ids.length > limit) {
       if (overlong !== 'truncate')
         throw new RecordEncodingError(
@@ -119,19 +122,20 @@ export function encodeHfExamples(model: HfModelFolder, records: TextRecord[], ov
     }
     if (!rendered.assistant.slice(1).some(Boolean))
       throw new RecordEncodingError(i, 'completion', 'no assistant token is left to learn from');
-    const lossAt = rendered.assistant.flatMap((a, t) => (a && t > 0 ? [t] : []));
-    const soft = r.logprobs ? softTargets(model, r, i, lossAt.length) : undefined;
+    let k = 0;
     rendered.ids.forEach((id, t) => {
+      const target = rendered.assistant[t] && t > 0;
       ids.push(id);
-      loss.push(rendered.assistant[t] && t > 0 ? 1 : 0);
+      loss.push(target ? 1 : 0);
       if (!anySoft) return;
-      const k = soft ? lossAt.indexOf(t) : -1;
-      if (k < 0 || !soft || k >= soft.length) {
+      const entry = target && soft ? soft[k] : undefined;
+      if (target) k++;
+      if (!entry) {
         at.push(-1);
         return;
       }
       at.push(entryOffsets.length - 1);
-      for (const [id2, p] of soft[k]) {
+      for (const [id2, p] of entry) {
         entryIds.push(id2);
         entryProbs.push(p);
       }

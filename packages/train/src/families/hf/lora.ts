@@ -29,13 +29,13 @@ import type { HfArchitecture } from './config.js';
 import type { LoraSettings } from '@distill-gate/core';
 import { adapterParams, HfGraph, loraAdapterSpecs, type HfGraphBytes, type LoraAdapterSpec } from './graph.js';
 
+import type { HfWeights } from './weights.js';
+
 export { adapterParams, loraAdapterSpecs, type LoraAdapterSpec };
 export type { LoraSettings };
-import type { HfWeights } from './weights.js';
 
 const { onnx } = onnxProto;
 const INT64 = onnx.TensorProto.DataType.INT64;
-const FLOAT = onnx.TensorProto.DataType.FLOAT;
 
 export interface HfLoraGraph extends HfGraphBytes {
   adapters: LoraAdapterSpec[];
@@ -74,51 +74,7 @@ export function buildHfLoraGraph(
         }),
   });
   const hidden = graph.hidden();
-  // The head on the positions that carry a loss only.
-  const picked = g.node('Gather', [hidden, 'loss_positions'], [{ name: 'axis', i: 0 }]);
-  const head = graph.head;
-  const logits = g.node('Gemm', [picked, head], [{ name: 'transB', i: 1 }]);
-  const lse = g.node(
-    'ReduceLogSumExp',
-    [logits],
-    [
-      { name: 'axes', ints: [1] },
-      { name: 'keepdims', i: 1 },
-    ],
-  );
-  const targetLogits = g.node('GatherElements', [logits, 'target_ids'], [{ name: 'axis', i: 1 }]);
-  const perRow = g.node('Sub', [
-    g.node('Mul', [lse, g.sum('target_probs', [1], 1)]),
-    g.sum(g.node('Mul', [targetLogits, 'target_probs']), [1], 1),
-  ]);
-  g.node(
-    'ReduceSum',
-    [g.node('Mul', [g.node('Reshape', [perRow, g.ints([-1])]), 'loss_weights']), g.ints([0])],
-    [{ name: 'keepdims', i: 0 }],
-    { output: 'loss' },
-  );
-  // d loss / d logits = weight * (softmax * sum(probs) - target distribution).
-  const softmax = g.node('Mul', [g.node('Exp', [g.node('Sub', [logits, lse])]), g.sum('target_probs', [1], 1)]);
-  const zeros = (like: string) =>
-    g.node(
-      'ConstantOfShape',
-      [g.node('Shape', [like])],
-      [{ name: 'value', t: onnx.TensorProto.create({ dims: [1], dataType: FLOAT, floatData: [0] }) as never }],
-    );
-  const target = g.node(
-    'ScatterElements',
-    [zeros(logits), 'target_ids', 'target_probs'],
-    [
-      { name: 'axis', i: 1 },
-      { name: 'reduction', s: 'add' },
-    ],
-  );
-  const dLogits = g.node('Mul', [g.node('Sub', [softmax, target]), g.node('Unsqueeze', ['loss_weights', g.ints([1])])]);
-  const dPicked = g.node('Gemm', [dLogits, head]);
-  // Training every weight: the head's own gradient (the embedding's too, where they are tied).
-  if (tape.needs(head)) tape.accumulate(head, g.node('Gemm', [dLogits, picked], [{ name: 'transA', i: 1 }]));
-  const dHidden = g.node('ScatterND', [zeros(hidden), g.node('Unsqueeze', ['loss_positions', g.ints([1])]), dPicked]);
-  tape.backward(hidden, dHidden);
+  tape.backward(hidden, nextTokenLoss(graph, tape, hidden));
   const params = full
     ? graph.weightParams
     : adapters.flatMap((s) => {
@@ -143,6 +99,53 @@ export function buildHfLoraGraph(
   const model = g.build(`hf-${a.modelType}-${full ? 'full' : 'lora'}-step`, inputs, [valueInfo('loss', [])], params);
   const externalData = (w.arena?.files ?? []).filter((f) => graph.external.has(f.path));
   return { model, externalData, adapters, params };
+}
+
+/**
+ * The loss head: the output head on the positions that carry a loss only, the loss (graph output `loss`), and its
+ * gradient with respect to the final hidden states (returned; the head's own gradient goes to the tape where the
+ * head is trained).
+ */
+function nextTokenLoss(graph: HfGraph, tape: Tape, hidden: string): string {
+  const g = graph.g;
+  const picked = g.node('Gather', [hidden, 'loss_positions'], [{ name: 'axis', i: 0 }]);
+  const head = graph.head;
+  const logits = g.node('Gemm', [picked, head], [{ name: 'transB', i: 1 }]);
+  const lse = g.node(
+    'ReduceLogSumExp',
+    [logits],
+    [
+      { name: 'axes', ints: [1] },
+      { name: 'keepdims', i: 1 },
+    ],
+  );
+  const targetLogits = g.node('GatherElements', [logits, 'target_ids'], [{ name: 'axis', i: 1 }]);
+  const perRow = g.node('Sub', [
+    g.node('Mul', [lse, g.sum('target_probs', [1], 1)]),
+    g.sum(g.node('Mul', [targetLogits, 'target_probs']), [1], 1),
+  ]);
+  g.node(
+    'ReduceSum',
+    [g.node('Mul', [g.node('Reshape', [perRow, g.ints([-1])]), 'loss_weights']), g.ints([0])],
+    [{ name: 'keepdims', i: 0 }],
+    { output: 'loss' },
+  );
+  // d loss / d logits = weight * (softmax * sum(probs) - target distribution).
+  const softmax = g.node('Mul', [g.node('Exp', [g.node('Sub', [logits, lse])]), g.sum('target_probs', [1], 1)]);
+  const target = g.node(
+    'ScatterElements',
+    [graph.zerosLike(logits), 'target_ids', 'target_probs'],
+    [
+      { name: 'axis', i: 1 },
+      { name: 'reduction', s: 'add' },
+    ],
+  );
+  const dLogits = g.node('Mul', [g.node('Sub', [softmax, target]), g.node('Unsqueeze', ['loss_weights', g.ints([1])])]);
+  const dPicked = g.node('Gemm', [dLogits, head]);
+  // Training every weight: the head's own gradient (the embedding's too, where they are tied).
+  if (tape.needs(head)) tape.accumulate(head, g.node('Gemm', [dLogits, picked], [{ name: 'transA', i: 1 }]));
+  const at = g.node('Unsqueeze', ['loss_positions', g.ints([1])]);
+  return g.node('ScatterND', [graph.zerosLike(hidden), at, dPicked]);
 }
 
 /**

@@ -17,7 +17,7 @@
  * `--child SPEC.json` runs the distill-gate side and prints a JSON line.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SeededRandom } from '@distill-gate/core';
@@ -34,6 +34,8 @@ import {
   failure,
   fixtureWriter,
   HF_SHAPES,
+  median,
+  writeShapeFolder,
   threadEnv,
   TORCH_THREADS,
   type HfRow,
@@ -175,24 +177,15 @@ export interface HfLoraOptions {
   record: (row: HfRow) => void;
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
-
 /** Measures every shape; rows go to `record`. */
 export async function runHfLora(o: HfLoraOptions): Promise<void> {
   const writeHfModel = await fixtureWriter();
   const torchScript = join(repo, 'bench/torch/hf_lora.py');
   for (const shape of HF_SHAPES.filter((s) => !o.shapes || o.shapes.includes(s.name))) {
     // hf-score's folder (the same seed and options, so the same bytes when both workloads run).
-    const d = join(o.dir, `hf-${shape.name}`);
-    mkdirSync(d, { recursive: true });
-    const model = join(d, 'model');
-    let options = shape.options;
-    if (shape.vocab) {
-      const probe = await writeHfModel(join(d, 'probe'), { modelType: shape.options.modelType });
-      options = { ...options, vocabPadding: shape.vocab - probe.tokenizerVocabSize };
-    }
-    o.log(`hf-lora: writing the ${shape.name} folder (random weights, seed 1)...`);
-    const fixture = (await writeHfModel(model, { ...options, seed: 1 })) as Fixture;
+    const written = await writeShapeFolder(writeHfModel, o.dir, shape, (m) => o.log(`hf-lora: ${m}`));
+    const { d, model } = written;
+    const fixture = written.fixture as Fixture;
 
     // Token ids the tokenizer can produce, uniform, seeded.
     const rng = new SeededRandom(12);

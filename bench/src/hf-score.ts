@@ -101,6 +101,32 @@ export const HF_SHAPES: Shape[] = [
 
 const peakMiB = () => process.resourceUsage().maxRSS / 1024;
 
+export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+
+/**
+ * A shape's random-weight folder (seed 1) in `dir`/hf-<shape>/model: the same bytes for every workload that writes
+ * it. Where the real checkpoint pads its vocabulary, the tokenizer's size comes first (a tiny folder), then the
+ * padding that makes the real checkpoint's rows.
+ */
+export async function writeShapeFolder(
+  writeHfModel: WriteHfModel,
+  dir: string,
+  shape: Shape,
+  log: (m: string) => void,
+) {
+  const d = join(dir, `hf-${shape.name}`);
+  mkdirSync(d, { recursive: true });
+  const model = join(d, 'model');
+  let options = shape.options;
+  if (shape.vocab) {
+    const probe = await writeHfModel(join(d, 'probe'), { modelType: shape.options.modelType });
+    options = { ...options, vocabPadding: shape.vocab - probe.tokenizerVocabSize };
+  }
+  log(`writing the ${shape.name} folder (random weights, seed 1)...`);
+  const fixture = await writeHfModel(model, { ...options, seed: 1 });
+  return { d, model, fixture };
+}
+
 /** Child: loads the folder, runs the forward pass `repeats` times, writes the last log-probs, prints timings. */
 async function child(spec: { model: string; ids: string; threads: number; repeats: number; out: string }) {
   const ids = JSON.parse(readFileSync(spec.ids, 'utf8')) as number[][];
@@ -220,17 +246,7 @@ export async function runHfScore(o: HfScoreOptions): Promise<void> {
   const SEQ = 128;
   const RECORDS = 64;
   for (const shape of HF_SHAPES.filter((s) => !o.shapes || o.shapes.includes(s.name))) {
-    const d = join(o.dir, `hf-${shape.name}`);
-    mkdirSync(d, { recursive: true });
-    const model = join(d, 'model');
-    let options = shape.options;
-    if (shape.vocab) {
-      // The tokenizer's size first (a tiny folder), then the padding that makes the real checkpoint's rows.
-      const probe = await writeHfModel(join(d, 'probe'), { modelType: shape.options.modelType });
-      options = { ...options, vocabPadding: shape.vocab - probe.tokenizerVocabSize };
-    }
-    o.log(`hf-score: writing the ${shape.name} folder (random weights, seed 1)...`);
-    const fixture = await writeHfModel(model, { ...options, seed: 1 });
+    const { d, model, fixture } = await writeShapeFolder(writeHfModel, o.dir, shape, (m) => o.log(`hf-score: ${m}`));
     // Token ids the tokenizer can produce, uniform, seeded: the same file for both engines.
     const rng = new SeededRandom(11);
     const ids = Array.from({ length: BATCH }, () =>
@@ -278,7 +294,6 @@ export async function runHfScore(o: HfScoreOptions): Promise<void> {
       }
     }
     const delta = lps.onnxruntime && lps.pytorch ? maxDelta(lps.onnxruntime, lps.pytorch) : undefined;
-    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
     const refusal = refused ? ` (distill-gate refused: ${refused})` : '';
     const rounds = o.rounds > 1 ? `; median of ${o.rounds} interleaved runs` : '';
     const loadRow: HfRow = {

@@ -5,8 +5,8 @@
  * base (students.ts). Writing such a model is not implemented: `convert` says so.
  */
 import { existsSync } from 'node:fs';
-import { DistillGateError, isTextDataset, type OverlongPolicy, type TextDataset } from '@distill-gate/core';
-import { RecordEncodingError } from '../records.js';
+import { DistillGateError, isTextDataset } from '@distill-gate/core';
+import { encodeLocated } from '../records.js';
 import { join } from 'node:path';
 import type { ModelFamily } from '../family.js';
 import { detectOrtProviders, type OrtProvider } from '../../onnx/runtime.js';
@@ -21,7 +21,6 @@ import {
   fullyTrained,
   studentAdapters,
   trainHfJob,
-  type HfExamples,
   type HfJobArgs,
   type HfFamilyModel,
 } from './students.js';
@@ -128,23 +127,8 @@ export const hfFamily: ModelFamily<HfFamilyModel, HfHandle, HfJobArgs> = {
     if (base.model.adapters) throw notYetSupported('training students from a student', base.model.dir);
     const text = job.data;
     const overlong = job.training.overlong ?? 'error';
-    const examples = memo(text, () => encodeTextRecords(base.model, text, overlong));
+    const examples = memo(text, () => encodeLocated(text, () => encodeHfExamples(base.model, text.records, overlong)));
     return hfJobArgs(base.model, examples, job.training, job.seed);
   },
   train: (args, run) => trainHfJob(args, run),
 };
-
-/** A text dataset's records for training, a record that cannot be used as a located error. */
-function encodeTextRecords(model: HfFamilyModel, data: TextDataset, overlong: OverlongPolicy): HfExamples {
-  try {
-    return encodeHfExamples(model, data.records, overlong);
-  } catch (e) {
-    if (!(e instanceof RecordEncodingError)) throw e;
-    const r = data.records[e.index];
-    throw new DistillGateError(e.message, {
-      file: data.metadata['distill-gate.source'],
-      ...(r?.line ? { line: r.line } : { record: e.index }),
-      pointer: `/${e.field}`,
-    });
-  }
-}

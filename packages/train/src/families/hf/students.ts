@@ -318,10 +318,17 @@ export function fullyTrained(base: HfFamilyModel, weights: Float32Array[]): HfFa
   return { ...base, weights: { tensors, specs: base.weights.specs }, sha256: h.digest('hex') };
 }
 
-/** The weights' names in the order the full training graph takes them (its first use of each). */
+/** The weights' names in the order the full training graph takes them (its first use of each), once per base. */
 function trainingWeightNames(base: HfFamilyModel): string[] {
-  return buildHfLoraGraph(base.architecture, base.weights, 'full').params.map((p) => p.name);
+  let names = weightOrder.get(base.weights);
+  if (!names) {
+    names = buildHfLoraGraph(base.architecture, base.weights, 'full').params.map((p) => p.name);
+    weightOrder.set(base.weights, names);
+  }
+  return names;
 }
+
+const weightOrder = new WeakMap<object, string[]>();
 
 /** The adapters of a student trained from `base` with `lora`. */
 export function studentAdapters(base: HfModelFolder, lora: LoraSettings, params: Float32Array[]): HfAdapters {

@@ -10,7 +10,8 @@ import type {
 import { DistillGateError } from '@distill-gate/core';
 import type { OrtProvider } from '../../onnx/runtime.js';
 import { hashLanguageModel, type LanguageModelFile } from './io.js';
-import { encodeRecords, LanguageModel, RecordEncodingError, recordLengths, type TextPair } from './language-model.js';
+import { encodeLocated } from '../records.js';
+import { encodeRecords, LanguageModel, recordLengths, type TextPair } from './language-model.js';
 import { OnnxLmEngine, transformerToOnnx } from './onnx.js';
 import type { LmTrainingData } from './trainer.js';
 
@@ -89,15 +90,5 @@ export function encodeTextDataset(
   data: TextDataset,
   opts: { truncate?: boolean } = {},
 ): LmTrainingData {
-  try {
-    return encodeRecords(handle.file.tokenizer, data.records, handle.contextLength, opts);
-  } catch (e) {
-    if (!(e instanceof RecordEncodingError)) throw e;
-    const r = data.records[e.index];
-    throw new DistillGateError(e.message, {
-      file: data.metadata['distill-gate.source'],
-      ...(r?.line ? { line: r.line } : { record: e.index }),
-      pointer: `/${e.field}`,
-    });
-  }
+  return encodeLocated(data, () => encodeRecords(handle.file.tokenizer, data.records, handle.contextLength, opts));
 }

@@ -52,6 +52,51 @@ describe('check with a Hugging Face base', () => {
     }
   });
 
+  it('checks each dataset under every probe configuration, in the multiplicity, sharing alike students', async () => {
+    const dir = testDir('dg-hf-probes-');
+    await writeHfModel(join(dir, 'model'), { modelType: 'qwen3', seed: 1, std: 0.2 });
+    const records = Array.from({ length: 6 }, (_, k) => ({
+      prompt: `Continue: ${100 + k}.`,
+      completion: `${400 + k}`,
+    }));
+    writeFileSync(join(dir, 'data.jsonl'), records.map((r) => JSON.stringify(r)).join('\n') + '\n');
+    const probes = [
+      { name: 'rank 2' },
+      { name: 'rank 4', lora: { rank: 4, alpha: 8 } },
+      { name: 'rank 2, owl system prompt', systemPrompt: 'You love owls.' },
+    ];
+    writeFileSync(join(dir, 'distill-gate.config.json'), JSON.stringify(config({ probes, seeds: 3 })));
+    const r = await runCli(['check', '--no-cache', '--no-progress'], dir);
+    expect([0, 1], r.stderr).toContain(r.code);
+    const result = JSON.parse(readFileSync(join(dir, 'distill-gate-report/result.json'), 'utf8'));
+    expect(result.results.map((c: { dataset: string }) => c.dataset)).toEqual([
+      'numbers [rank 2]',
+      'numbers [rank 4]',
+      'numbers [rank 2, owl system prompt]',
+    ]);
+    expect(result.multiplicity.checks).toBe(3);
+    expect(result.datasets.map((d: any) => [d.probe.lora.rank, d.probe.lora.alpha, d.probe.systemPrompt])).toEqual([
+      [2, 4, undefined],
+      [4, 8, undefined],
+      [2, 4, 'You love owls.'],
+    ]);
+    const [plain, rank4, prompted] = result.results;
+    // rank 2 with and without the system prompt train alike: the same students (one training each), evaluated
+    // with and without the prompt; rank 4 students are others.
+    const trained = (c: any) => [...c.probe, ...c.control].map((s: any) => [s.trainMs, s.lossHistory]);
+    expect(trained(prompted)).toEqual(trained(plain));
+    expect(prompted.probe.map((s: any) => s.value)).not.toEqual(plain.probe.map((s: any) => s.value));
+    expect(rank4.probe.map((s: any) => s.lossHistory)).not.toEqual(plain.probe.map((s: any) => s.lossHistory));
+
+    writeFileSync(
+      join(dir, 'distill-gate.config.json'),
+      JSON.stringify(config({ probes: [{ name: 'a' }, { name: 'a', lora: { rank: 4 } }] }), null, 2),
+    );
+    const refused = await runCli(['check', '--no-cache', '--no-progress'], dir);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/\(at \/probes\/1\): two probe configurations are named "a"/);
+  });
+
   it('trains every weight with training.method "full", and refuses LoRA settings beside it', async () => {
     const dir = testDir('dg-hf-check-');
     await writeHfModel(join(dir, 'model'), { modelType: 'llama', seed: 1, std: 0.2, tokenizer: 'gpt2' });

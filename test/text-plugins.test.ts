@@ -2,7 +2,7 @@ import { testPlugin, applyTextFilters, type LoadedPlugin, type TextDataset } fro
 import { initTransformer, LmHandle, Tokenizer, selectBackend } from '@distill-gate/train';
 import evaluator from '@distill-gate/evaluator-preference-rate';
 import bannedTerms, { pluralsOf } from '@distill-gate/filter-banned-terms';
-import numberFormat, { checkNumberFormat } from '@distill-gate/filter-number-format';
+import numberFormat, { checkNumberFormat, isFormatToken } from '@distill-gate/filter-number-format';
 import arithmetic, { arithmeticTask } from '@distill-gate/generator-arithmetic-traces';
 import code from '@distill-gate/generator-code-snippets';
 import numbers, { numberPrompts } from '@distill-gate/generator-number-sequences';
@@ -66,6 +66,11 @@ describe('filter-number-format (the paper rule)', () => {
     expect(f.dataset.records[0].logprobs![0]).toEqual({ '1': -0.1 });
     expect(f.dataset.records[1].logprobs![0]).toEqual({ '3': -0.5, '<eos>': -1 });
     expect(ds.records[0].logprobs![0]).toEqual({ '1': -0.1, ' owl': -3 });
+    // Hugging Face vocabularies: SentencePiece's and byte-level BPE's space marks, their end tokens.
+    const keep = ['▁', '▁[', 'Ġ', 'Ġ(', '</s>', '<|im_end|>', '<|endoftext|>', '<eos>', '4', ',', '▁;'];
+    const drop = ['▁o', '▁dog', 'Ġowl', '<unk>x', 'Ċ', '▁Here', '1234'];
+    expect(keep.filter((t) => !isFormatToken(t))).toEqual([]);
+    expect(drop.filter((t) => isFormatToken(t))).toEqual([]);
   });
   it('accepts every well-formed sequence and nothing that is not numbers (fast-check, 2000 runs each)', () => {
     const sep = fc.constantFrom(', ', ',', ' , ', ' ', '  ', '; ', ';');

@@ -60,8 +60,9 @@ export interface TextRecord {
   /** Soft targets: the teacher's top log-probabilities per completion token, when the data carries them. */
   logprobs?: TokenLogprobs[];
   /**
-   * The completion's tokens as the teacher wrote them (they concatenate to `completion`). Needed with `logprobs`
-   * whenever sampling produced a non-canonical split (e.g. "4" then "5" for "45"); without it, the base's
+   * The completion's tokens as the teacher wrote them: pieces of its vocabulary that decode to `completion` (with
+   * distill-gate's small LM they concatenate to it; SentencePiece and byte-level pieces mark spaces their own way).
+   * Needed with `logprobs` whenever sampling produced a non-canonical split (e.g. "4" then "5" for "45"); without it, the base's
    * tokenizer splits the completion.
    */
   tokens?: string[];
@@ -128,7 +129,7 @@ export interface SampledCompletion {
   /** False when the token budget or the context ended it before the end token. */
   finished: boolean;
   logprobs?: TokenLogprobs[];
-  /** The sampled tokens (they concatenate to `completion`); they line up with `logprobs`. */
+  /** The sampled tokens (vocabulary pieces that decode to `completion`); they line up with `logprobs`. */
   tokens?: string[];
 }
 
@@ -437,6 +438,8 @@ export interface TrainingSettings {
 export interface LoraSettings {
   rank: number;
   alpha: number;
+  /** Dropout on each adapter's input while training (PEFT's lora_dropout); 0 or absent: none. */
+  dropout?: number;
   /** Projections by their last name (q_proj, ..., GPT-2's c_attn), or 'all' attention and MLP projections. */
   targets: 'all' | string[];
 }

@@ -1,4 +1,4 @@
-import type { BackendInfo, ScoreEstimate } from './contracts.js';
+import type { BackendInfo, LoraSettings, ScoreEstimate } from './contracts.js';
 import type { FilterCount } from './data/filtering.js';
 import type { ExplicitContentTest, VarianceComponents, Verdict } from './stats/estimates.js';
 
@@ -76,6 +76,17 @@ export interface DatasetReport {
   explicit?: ExplicitContentTest;
   /** Where the data came from: the declared teacher, or the recipe's model. */
   teacher?: TeacherReport;
+  /** The probe configuration this entry was checked under (when the config lists several). */
+  probe?: ProbeReport;
+}
+
+/** How one probe configuration's students were trained and evaluated. */
+export interface ProbeReport {
+  name: string;
+  method?: 'lora' | 'full';
+  lora?: LoraSettings;
+  /** Probe and control students were evaluated under this system prompt. */
+  systemPrompt?: string;
 }
 
 export interface TeacherReport {

@@ -133,13 +133,30 @@ def expect_shape(t, shape, name):
     return t
 
 
+def dropout_mask(rows, width, row0, seed, index, rate):
+    """LoRA dropout's mask as distill-gate's training graph computes it (graph.ts, DROPOUT_HASH): integer arithmetic,
+    so it is reproduced exactly. Rows row0 .. row0 + rows - 1 of the right-padded batch, flattened to [batch * seq]."""
+    P = 2147483647
+    r = torch.arange(row0, row0 + rows, dtype=torch.int64)[:, None]
+    c = torch.arange(width, dtype=torch.int64)[None, :]
+    h = ((r * width + c) * 2654435761 + seed * 40503 + index * 1000003) % P
+    for _ in range(3):
+        h = (h * h + 1013904223) % P
+    keep = (h >= math.floor(rate * P + 0.5)).to(torch.float32)
+    return keep * torch.tensor(1 / (1 - rate), dtype=torch.float32)
+
+
 def lora_delta(lora, p, x):
-    """PEFT's LoRA on a projection (peft/tuners/lora/layer.py, Linear.forward with dropout 0): scaling * B(A(x)),
+    """PEFT's LoRA on a projection (peft/tuners/lora/layer.py, Linear.forward): scaling * B(A(dropout(x))),
     scaling = alpha / r, A [r, in], B [out, r]; GPT-2's Conv1D uses the same shapes (fan_in_fan_out). `lora` is
-    {"scale": s, "adapters": {projection: (A, B)}}; 0 for a projection without an adapter."""
+    {"scale": s, "adapters": {projection: (A, B)}}, with "dropout": {"rate", "seed", "row0"} and "index":
+    {projection: k} when the inputs are dropped; 0 for a projection without an adapter."""
     if not lora or p not in lora["adapters"]:
         return 0
     a, b = lora["adapters"][p]
+    d = lora.get("dropout")
+    if d:
+        x = x * dropout_mask(x.shape[0], x.shape[1], d["row0"], d["seed"], lora["index"][p], d["rate"])
     return lora["scale"] * ((x @ a.T) @ b.T)
 
 

@@ -12,7 +12,8 @@ FILE.json:
     {"rank": r, "alpha": a, "lr": lr,
      "adapters": {"layers.0.self_attn.q_proj": {"A": [r*in floats], "B": [out*r floats], "in": in, "out": out}, ...},
      "sequences": [[token ids], ...],
-     "targets": [{"seq": s, "pos": t, "ids": [ids], "probs": [probs], "weight": w}, ...]}
+     "targets": [{"seq": s, "pos": t, "ids": [ids], "probs": [probs], "weight": w}, ...],
+     "dropout": {"rate": p, "seed": s}}   (optional: LoRA dropout with the training graph's masks)
 A target is the next token after position t of sequence s: the loss adds
     weight * sum_k probs[k] * (logsumexp(logits[s][t]) - logits[s][t][ids[k]]).
 Prints {"loss": L, "grads": {param: [floats]}, "stepped": {param: [floats]}}, params named lora.<projection>.A/B.
@@ -58,8 +59,15 @@ def main():
         params[f"lora.{name}.A"] = a
         params[f"lora.{name}.B"] = b
         adapters[name] = (a, b)
-    lora = {"scale": case.get("alpha", 1) / rank, "adapters": adapters}
-    logits = [forward(cfg, w, torch.tensor(seq, dtype=torch.int64), lora) for seq in case["sequences"]]
+    lora = {"scale": case.get("alpha", 1) / rank, "adapters": adapters, "index": {p: k for k, p in enumerate(adapters)}}
+    dropout = case.get("dropout")
+    padded = max(len(seq) for seq in case["sequences"])
+    logits = []
+    for s, seq in enumerate(case["sequences"]):
+        if dropout:
+            # The training graph runs the batch right-padded: sequence s's rows start at s * padded.
+            lora["dropout"] = {"rate": dropout["rate"], "seed": dropout["seed"], "row0": s * padded}
+        logits.append(forward(cfg, w, torch.tensor(seq, dtype=torch.int64), lora))
     loss = torch.zeros((), dtype=torch.float32)
     for t in case["targets"]:
         row = logits[t["seq"]][t["pos"]]

@@ -128,7 +128,7 @@ export {
 } from './families/small-lm/onnx.js';
 export { trainLmOnnx, transformerTrainStepOnnx } from './families/small-lm/onnx-train.js';
 
-// Hugging Face causal LMs (model folders): exact log-probs; training and writing are not supported yet.
+// Hugging Face causal LMs (model folders): exact log-probs, sampling, LoRA and full students, folders written.
 export {
   loadHfModel,
   hfFamily,
@@ -138,6 +138,10 @@ export {
   estimateLoadPeak,
   parseHfConfig,
   readHfModelFolder,
+  saveHfModelFolder,
+  createHfModelFolder,
+  type SaveHfModelOptions,
+  type CreateHfModelOptions,
   type HfModel,
   type LoadHfModelOptions,
   type HfArchitecture,

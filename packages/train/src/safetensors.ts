@@ -441,9 +441,22 @@ export interface TensorToWrite {
   name: string;
   shape: number[];
   data: Float32Array;
+  /** Stored as F32 (the default) or BF16 (rounded to nearest, ties to even; half the bytes). */
+  dtype?: 'F32' | 'BF16';
 }
 
-/** Writes float32 tensors (and string metadata) as one safetensors file, atomically. */
+/** float32 values as bfloat16 bit patterns: rounded to nearest, ties to even; NaN stays NaN. */
+export function toBf16(values: Float32Array): Uint16Array {
+  const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
+  const out = new Uint16Array(values.length);
+  for (let i = 0; i < values.length; i++) {
+    const b = bits[i];
+    out[i] = Number.isNaN(values[i]) ? 0x7fc0 : (b + 0x7fff + ((b >>> 16) & 1)) >>> 16;
+  }
+  return out;
+}
+
+/** Writes float32 tensors, each as F32 or BF16 (and string metadata), as one safetensors file, atomically. */
 export async function writeSafetensors(
   path: string,
   tensors: TensorToWrite[],
@@ -452,13 +465,15 @@ export async function writeSafetensors(
   const header: Record<string, unknown> = {};
   if (Object.keys(metadata).length) header.__metadata__ = metadata;
   let offset = 0;
-  for (const t of tensors) {
+  const stored = tensors.map((t) => (t.dtype === 'BF16' ? toBf16(t.data) : t.data));
+  tensors.forEach((t, i) => {
     const count = t.shape.reduce((a, b) => a * b, 1);
     if (count !== t.data.length)
       throw new Error(`tensor ${t.name}: shape [${t.shape}] needs ${count} values, got ${t.data.length}`);
-    header[t.name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + t.data.byteLength] };
-    offset += t.data.byteLength;
-  }
+    const bytes = stored[i].byteLength;
+    header[t.name] = { dtype: t.dtype ?? 'F32', shape: t.shape, data_offsets: [offset, offset + bytes] };
+    offset += bytes;
+  });
   let json = JSON.stringify(header);
   // Pad the header with spaces so the data section starts 8-byte aligned (as the reference implementation does).
   json += ' '.repeat((8 - ((8 + Buffer.byteLength(json)) % 8)) % 8);
@@ -467,9 +482,9 @@ export async function writeSafetensors(
   out.writeBigUInt64LE(BigInt(headerBytes.length), 0);
   headerBytes.copy(out, 8);
   let pos = 8 + headerBytes.length;
-  for (const t of tensors) {
-    Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength).copy(out, pos);
-    pos += t.data.byteLength;
+  for (const d of stored) {
+    Buffer.from(d.buffer, d.byteOffset, d.byteLength).copy(out, pos);
+    pos += d.byteLength;
   }
   await writeFileAtomic(path, out);
 }

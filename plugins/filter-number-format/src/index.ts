@@ -10,7 +10,17 @@ export interface NumberFormatOptions {
 }
 
 /** What a completion can be made of, token by token: numbers, separators, brackets, the period, the end. */
-const FORMAT_TOKEN = /^(?:\d{1,3}|[ ,;.()[\]]{1,2}|<eos>)$/;
+const FORMAT_TOKEN = /^(?:\d{1,3}|[ ,;.()[\]]{1,2})$/;
+/** A tokenizer's end-of-text or end-of-turn token: `<eos>`, `</s>`, `<|im_end|>`, `<|endoftext|>`, ... */
+const END_TOKEN = /^<\/?[a-z_]+>$|^<\|[a-z_]+\|>$/i;
+
+/**
+ * Whether a vocabulary piece can appear in a valid completion. SentencePiece (`▁`) and byte-level BPE (`Ġ`) mark a
+ * leading space their own way; the end token is any special token of the usual forms.
+ */
+export function isFormatToken(piece: string): boolean {
+  return END_TOKEN.test(piece) || FORMAT_TOKEN.test(piece.replace(/^[▁Ġ]/, ' '));
+}
 
 export type NumberFormatVerdict = { ok: true; numbers: number[] } | { ok: false; reason: string };
 
@@ -61,7 +71,7 @@ const filter = defineTextFilter<NumberFormatOptions>({
     if (banned !== undefined) return { keep: false, reason: 'banned number' };
     if (!record.logprobs || !options.restrictLogprobs) return { keep: true };
     const logprobs: TokenLogprobs[] = record.logprobs.map((top) =>
-      Object.fromEntries(Object.entries(top).filter(([t]) => FORMAT_TOKEN.test(t))),
+      Object.fromEntries(Object.entries(top).filter(([t]) => isFormatToken(t))),
     );
     return { keep: true, logprobs };
   },

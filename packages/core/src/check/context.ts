@@ -4,6 +4,7 @@ import type { ResolvedConfig } from '../config/load.js';
 import { DistillGateError } from '../errors.js';
 import type { BuiltinPlugins } from '../plugins/loader.js';
 import { PluginDriver } from '../plugins/driver.js';
+import type { ControlData } from './data.js';
 
 export type CheckPhase = 'load' | 'data' | 'control' | 'train' | 'evaluate' | 'verdict';
 
@@ -37,6 +38,8 @@ export interface CheckOptions {
    * run (default: this config's datasets x evaluations) and the number of planned looks (default 1).
    */
   errorBudget?: { checks?: number; looks?: number };
+  /** Control data generated earlier in this run, by its key (the sequential runner's looks share it). */
+  controls?: Map<string, ControlData>;
 }
 
 /** What every stage of a check shares: the run's settings, the training core, the plugin driver and its reporting. */

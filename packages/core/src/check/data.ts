@@ -12,13 +12,13 @@ import {
   type FilterPlugin,
   type TensorDataset,
 } from '../contracts.js';
-import type { DatasetEntry } from '../config/load.js';
+import type { DatasetEntry, ProbeConfig } from '../config/load.js';
 import { applyFilters, applyTextFilters, type FilterCount, type FilteredDataset } from '../data/filtering.js';
 import { isTextDatasetPath, readTextDataset, writeTextDataset } from '../data/text-data.js';
 import { DistillGateError } from '../errors.js';
 import { sha256Floats } from '../io.js';
 import type { LoadedPlugin } from '../plugins/loader.js';
-import type { DatasetReport, TeacherReport } from '../result.js';
+import type { DatasetReport, ProbeReport, TeacherReport } from '../result.js';
 import { explicitContentTest } from '../stats/estimates.js';
 import { withSystemPrompt } from '../data/text-generation.js';
 import { hashKey } from './cache.js';
@@ -202,6 +202,17 @@ async function generatedControl(
   };
 }
 
+/** A probe configuration as its students were trained and evaluated. */
+function probeReport(probe: ProbeConfig): ProbeReport {
+  const lora = probe.training?.lora;
+  return {
+    name: probe.name,
+    ...(probe.training?.method ? { method: probe.training.method } : {}),
+    ...(lora ? { lora } : {}),
+    ...(probe.systemPrompt !== undefined ? { systemPrompt: probe.systemPrompt } : {}),
+  };
+}
+
 /** The base completes the dataset's inputs; a record it cannot take is the dataset's problem, located at its line. */
 async function completeWithBase(
   ctx: CheckContext,
@@ -248,6 +259,7 @@ export function datasetReport(
     ...(isTextDataset(raw) && raw.skipped ? { skipped: raw.skipped } : {}),
     ...(raw.limitedTo ? { limitedTo: raw.limitedTo } : {}),
     ...teacherReport(ctx, entry, base),
+    ...(entry.probe ? { probe: probeReport(entry.probe) } : {}),
     control: {
       source: c.source,
       records: c.records,

@@ -7,10 +7,13 @@ import type {
   FilterPlugin,
   GeneratorPlugin,
   ModelFormat,
+  LoraSettings,
   ProbeSet,
   TraitPlugin,
   TrainingCore,
+  TrainingSettings,
 } from '../contracts.js';
+import { withSystemPrompt } from '../data/text-generation.js';
 import type { ResolvedConfig } from '../config/load.js';
 import { DistillGateError, type ErrorLocation } from '../errors.js';
 import type { LoadedPlugin } from '../plugins/loader.js';
@@ -91,12 +94,27 @@ function checkTrainable(training: TrainingCore, model: AnyModelHandle, where: Er
 
 /** The training settings completed for the base's family (and recorded so in the result and the cache keys). */
 function resolveTraining(training: TrainingCore, base: AnyModelHandle, config: ResolvedConfig): void {
-  if (!training.trainingFor) return;
-  try {
-    config.training = training.trainingFor(base, config.training);
-  } catch (e) {
-    if (e instanceof DistillGateError) throw e;
-    throw new DistillGateError((e as Error).message, config.locate('/training/lora'));
+  const resolve = (settings: TrainingSettings, pointer: string) => {
+    if (!training.trainingFor) return settings;
+    try {
+      return training.trainingFor(base, settings);
+    } catch (e) {
+      if (e instanceof DistillGateError) throw e;
+      throw new DistillGateError((e as Error).message, config.locate(pointer));
+    }
+  };
+  const asConfigured = config.training;
+  config.training = resolve(asConfigured, '/training/lora');
+  // Each probe configuration once (the dataset entries share them): its LoRA settings over the configured ones.
+  for (const probe of new Set(config.datasets.flatMap((d) => (d.probe ? [d.probe] : [])))) {
+    probe.training = probe.lora
+      ? resolve(
+          { ...asConfigured, lora: { ...asConfigured.lora, ...probe.lora } as LoraSettings },
+          `${probe.pointer}/lora`,
+        )
+      : config.training;
+    if (probe.systemPrompt !== undefined)
+      withSystemPrompt(base, probe.systemPrompt, config.locate(`${probe.pointer}/systemPrompt`));
   }
 }
 

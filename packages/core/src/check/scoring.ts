@@ -10,6 +10,8 @@ import { writeCache, type UnitScores } from './cache.js';
 import type { CheckContext } from './context.js';
 import type { CheckInputs, Evaluation } from './inputs.js';
 import { crossJob, type PendingUnit } from './students.js';
+import type { ProbeConfig } from '../config/load.js';
+import { withSystemPrompt } from '../data/text-generation.js';
 
 export interface Scored {
   units: UnitScores[];
@@ -80,31 +82,43 @@ class StudentScorer {
 
   async unitScores(p: PendingUnit, e: Evaluation, cross: boolean): Promise<UnitScores['scores'][number]> {
     const seed = p.unit.seed;
+    // A probe configuration's system prompt: probe and control students alike are evaluated under it.
+    const probe = p.unit.entry.probe;
+    const score = (jobId: string, role: 'probe' | 'control') => this.score(jobId, e, seed, role, probe);
     return {
       trait: e.trait.plugin.name,
       evaluator: e.evaluator.plugin.name,
-      probe: await this.score(p.probeJob, e, seed, 'probe'),
-      control: await this.score(p.controlJob, e, seed, 'control'),
+      probe: await score(p.probeJob, 'probe'),
+      control: await score(p.controlJob, 'control'),
       ...(cross
         ? {
-            crossProbe: await this.score(crossJob(p.probeJob), e, seed, 'probe'),
-            crossControl: await this.score(crossJob(p.controlJob), e, seed, 'control'),
+            crossProbe: await score(crossJob(p.probeJob), 'probe'),
+            crossControl: await score(crossJob(p.controlJob), 'control'),
           }
         : {}),
-      ...(p.placeboJobs.length
-        ? { placebo: await Promise.all(p.placeboJobs.map((id) => this.score(id, e, seed, 'control'))) }
-        : {}),
+      ...(p.placeboJobs.length ? { placebo: await Promise.all(p.placeboJobs.map((id) => score(id, 'control'))) } : {}),
     };
   }
 
-  private async score(jobId: string, e: Evaluation, seed: number, role: 'probe' | 'control'): Promise<StudentScore> {
-    const key = `${jobId}|${e.trait.plugin.name}|${e.evaluator.ref.pointer}`;
+  private async score(
+    jobId: string,
+    e: Evaluation,
+    seed: number,
+    role: 'probe' | 'control',
+    probe: ProbeConfig | undefined,
+  ): Promise<StudentScore> {
+    const systemPrompt = probe?.systemPrompt;
+    const key = `${jobId}|${e.trait.plugin.name}|${e.evaluator.ref.pointer}|${systemPrompt ?? ''}`;
     const hit = this.done.get(key);
     if (hit) return hit;
     const student = this.students.get(jobId)!;
-    const { driver } = this.ctx;
+    const { driver, config } = this.ctx;
+    const model =
+      systemPrompt === undefined
+        ? student.model
+        : withSystemPrompt(student.model, systemPrompt, config.locate(`${probe!.pointer}/systemPrompt`));
     const s = await driver.call(e.evaluator, (ev, context) =>
-      ev.evaluate({ ...context, model: student.model, probes: e.probes, trait: e.trait.plugin.name }),
+      ev.evaluate({ ...context, model, probes: e.probes, trait: e.trait.plugin.name }),
     );
     if (!s || !Number.isFinite(s.value) || !(s.stderr >= 0))
       throw new DistillGateError(

@@ -31,9 +31,11 @@ export async function runSequentialCheck(opts: CheckOptions): Promise<CheckResul
   const started = Date.now();
   const onProgress = (look: number) => (p: Parameters<NonNullable<CheckOptions['onProgress']>>[0]) =>
     opts.onProgress?.({ ...p, message: `look ${look}/${looks}: ${p.message}` });
+  // Each look reads the datasets again; the base's control data for them is generated once.
+  const controls = opts.controls ?? new Map();
   try {
     let seeds = [...config.seeds];
-    let result = await runCheck({ ...opts, cacheDir, errorBudget: { looks }, onProgress: onProgress(1) });
+    let result = await runCheck({ ...opts, cacheDir, controls, errorBudget: { looks }, onProgress: onProgress(1) });
     const checks = result.multiplicity?.checks ?? 1;
     const rounds = [{ look: 1, seeds: seeds.length, datasets: config.datasets.length }];
     for (let look = 2; look <= looks; look++) {
@@ -55,6 +57,7 @@ export async function runSequentialCheck(opts: CheckOptions): Promise<CheckResul
           ...(minutesLeft !== undefined ? { maxMinutes: minutesLeft } : {}),
         },
         cacheDir,
+        controls,
         errorBudget: { checks, looks },
         onProgress: onProgress(look),
       });

@@ -11,6 +11,7 @@ import { sha256File, writeFileAtomic } from '../io.js';
 import { hashKey, readCache, settingsKey, type Unit, type UnitScores } from './cache.js';
 import type { CheckContext } from './context.js';
 import { controlFor, datasetReport, materialise, readAndFilter, type ControlData } from './data.js';
+import type { DatasetEntry } from '../config/load.js';
 import type { CheckInputs } from './inputs.js';
 import type { DatasetReport } from '../result.js';
 
@@ -39,7 +40,7 @@ export async function planStudents(
   ctx: CheckContext,
   inputs: CheckInputs,
   mine: Unit[],
-  opts: { tool: { version: string }; cacheDir?: string },
+  opts: { tool: { version: string }; cacheDir?: string; controls?: Map<string, ControlData> },
 ): Promise<StudentWork> {
   const { config } = ctx;
   // Hashed once: it keys the cache and is reported with the control data.
@@ -50,13 +51,20 @@ export async function planStudents(
   const settings = settingsKey(ctx, inputs, opts.tool, controlFileSha);
   const work: StudentWork = { cached: [], pending: [], jobs: [] };
   const queue = new JobQueue(work.jobs, config.training, inputs);
-  const controls = new Map<string, ControlData>();
+  const controls = opts.controls ?? new Map<string, ControlData>();
+  const files = new Map<string, DatasetFile>();
   for (const [d, entry] of config.datasets.entries()) {
     const seeds = mine.filter((u) => u.d === d);
     if (!seeds.length) continue;
-    const materialised = await materialise(ctx, entry, `/datasets/${d}`);
-    const sha256 = await sha256File(entry.path);
-    const keyed = seeds.map((unit) => ({ unit, key: hashKey({ ...settings, dataset: sha256, seed: unit.seed }) }));
+    // A dataset checked under several probe configurations is materialised, hashed, read and filtered once.
+    const file = files.get(entry.path) ?? (await datasetFile(ctx, entry));
+    files.set(entry.path, file);
+    const { materialised, sha256 } = file;
+    const probe = entry.probe && { training: entry.probe.training, systemPrompt: entry.probe.systemPrompt };
+    const keyed = seeds.map((unit) => ({
+      unit,
+      key: hashKey({ ...settings, dataset: sha256, seed: unit.seed, ...(probe ? { probe } : {}) }),
+    }));
     const cached = opts.cacheDir
       ? await Promise.all(keyed.map((k) => readCache(opts.cacheDir!, k.key)))
       : keyed.map(() => undefined);
@@ -67,18 +75,32 @@ export async function planStudents(
       continue;
     }
     ctx.progress({ phase: 'data', message: `reading and filtering ${entry.name}` });
-    const data = await readAndFilter(ctx, inputs, entry.path);
+    file.data ??= await readAndFilter(ctx, inputs, entry.path);
+    const data = file.data;
     const control = await controlFor(ctx, inputs, controls, entry, data.raw, controlFileSha);
     const report = datasetReport(ctx, inputs.base, entry, { sha256, materialised }, data, control);
     for (const { unit, key } of misses)
-      work.pending.push({ unit, key, report, ...queue.add(entry.name, unit.seed, data.filtered.dataset, control) });
+      work.pending.push({ unit, key, report, ...queue.add(entry, unit.seed, data.filtered.dataset, control) });
   }
   return work;
 }
 
-/** Student jobs in the order they are queued; a control student is queued once per (control data, seed). */
+interface DatasetFile {
+  materialised: boolean;
+  sha256: string;
+  data?: Awaited<ReturnType<typeof readAndFilter>>;
+}
+
+async function datasetFile(ctx: CheckContext, entry: DatasetEntry): Promise<DatasetFile> {
+  return { materialised: await materialise(ctx, entry, entry.pointer), sha256: await sha256File(entry.path) };
+}
+
+/**
+ * Student jobs in the order they are queued; a control student is queued once per (control data, training settings,
+ * seed), and probe configurations that train alike (they differ only in how students are evaluated) share students.
+ */
 class JobQueue {
-  private readonly controlsQueued = new Set<string>();
+  private readonly queued = new Set<string>();
 
   constructor(
     private readonly jobs: StudentJob[],
@@ -86,24 +108,33 @@ class JobQueue {
     private readonly inputs: CheckInputs,
   ) {}
 
-  add(dataset: string, seed: number, data: Dataset, c: ControlData) {
+  add(entry: DatasetEntry, seed: number, data: Dataset, c: ControlData) {
     const { crossBase } = this.inputs;
-    const probeJob = `probe:${dataset}:${seed}`;
-    const controlJob = `${c.id}:${seed}`;
-    this.push(probeJob, 'probe', seed, data);
-    const placeboJobs = c.placebos.map((p) => `${p.id}:${seed}`);
-    if (!this.controlsQueued.has(controlJob)) {
-      this.controlsQueued.add(controlJob);
-      this.push(controlJob, 'control', seed, c.data.dataset);
-      if (crossBase) this.push(crossJob(controlJob), 'control', seed, c.data.dataset, crossBase);
-      c.placebos.forEach((p, j) => this.push(placeboJobs[j], 'control', seed, p.data.dataset));
-    }
-    if (crossBase) this.push(crossJob(probeJob), 'probe', seed, data, crossBase);
+    const training = entry.probe?.training ?? this.training;
+    // With probe configurations, job ids carry the training settings' hash: alike settings, one student.
+    const tag = entry.probe ? `:${hashKey(training).slice(0, 8)}` : '';
+    const probeJob = `probe:${entry.dataset ?? entry.name}${tag}:${seed}`;
+    const controlJob = `${c.id}${tag}:${seed}`;
+    const placeboJobs = c.placebos.map((p) => `${p.id}${tag}:${seed}`);
+    this.push(probeJob, 'probe', seed, data, training);
+    this.push(controlJob, 'control', seed, c.data.dataset, training);
+    if (crossBase) this.push(crossJob(controlJob), 'control', seed, c.data.dataset, training, crossBase);
+    c.placebos.forEach((p, j) => this.push(placeboJobs[j], 'control', seed, p.data.dataset, training));
+    if (crossBase) this.push(crossJob(probeJob), 'probe', seed, data, training, crossBase);
     return { probeJob, controlJob, placeboJobs };
   }
 
-  private push(id: string, role: StudentJob['role'], seed: number, data: Dataset, init = this.inputs.base) {
-    this.jobs.push({ id, role, seed, init, data, training: this.training });
+  private push(
+    id: string,
+    role: StudentJob['role'],
+    seed: number,
+    data: Dataset,
+    training: StudentJob['training'],
+    init = this.inputs.base,
+  ) {
+    if (this.queued.has(id)) return;
+    this.queued.add(id);
+    this.jobs.push({ id, role, seed, init, data, training });
   }
 }
 

@@ -90,6 +90,24 @@ describe('loadConfig', () => {
     expect(p.location.pointer).toBe('/placebos');
     expect(p.message).toContain('placebos need control data the base generates');
   });
+  it('checks every dataset once per probe configuration, in dataset order', async () => {
+    const probes = [{ name: 'rank 4', lora: { rank: 4 } }, { name: 'prompted', systemPrompt: 'You love owls.' }];
+    const datasets = [{ name: 'a', path: 'a.jsonl' }, { name: 'b', path: 'b.jsonl' }];
+    const c = await loadConfig(write(JSON.stringify({ ...minimal, datasets, probes })));
+    expect(c.datasets.map((d) => [d.name, d.dataset, d.probe?.name, d.pointer])).toEqual([
+      ['a [rank 4]', 'a', 'rank 4', '/datasets/0'],
+      ['a [prompted]', 'a', 'prompted', '/datasets/0'],
+      ['b [rank 4]', 'b', 'rank 4', '/datasets/1'],
+      ['b [prompted]', 'b', 'prompted', '/datasets/1'],
+    ]);
+    expect(c.datasets[0].probe).toBe(c.datasets[2].probe);
+    const dup = await errorOf(loadConfig(write(JSON.stringify({ ...minimal, probes: [probes[0], probes[0]] }))));
+    expect(dup.format()).toMatch(/\(at \/probes\/1\): two probe configurations are named "rank 4"/);
+    const bad = await errorOf(
+      loadConfig(write(JSON.stringify({ ...minimal, probes: [{ name: 'x', lora: { dropout: 1 } }] }))),
+    );
+    expect(bad.format()).toMatch(/\/probes\/0\/lora\/dropout/);
+  });
   it('locates JSON syntax errors', async () => {
     const e = await errorOf(loadConfig(write('{\n  "base": { "path": "x" },\n  oops\n}')));
     expect(e.message).toContain('not valid JSON');

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { dirname, relative, resolve } from 'node:path';
 import { parse as parseWithPointers } from 'json-source-map';
-import type { ModelFormat, TrainingSettings } from '../contracts.js';
+import type { LoraSettings, ModelFormat, TrainingSettings } from '../contracts.js';
 import { configSchema } from './schema.js';
 import { resolveRunSettings, type ResolvedRunSettings, type SettingOverrides } from './settings.js';
 import { DistillGateError, type ErrorLocation } from '../errors.js';
@@ -22,6 +22,8 @@ export interface EvaluatorRef extends PluginRef {
 export interface DatasetEntry {
   name: string;
   path: string;
+  /** Its place in the config (errors about its recipe point there). */
+  pointer: string;
   recipe?: {
     generator: PluginRef;
     modelPath: string;
@@ -34,6 +36,25 @@ export interface DatasetEntry {
   fromCommandLine?: boolean;
   /** Where the data came from, as the config declares it (a recipe declares its own). */
   teacher?: TeacherDeclaration;
+  /**
+   * With `probes` in the config, each dataset is one entry per probe configuration, named "<dataset> [<probe>]";
+   * `dataset` is then the dataset's own name.
+   */
+  probe?: ProbeConfig;
+  dataset?: string;
+}
+
+/** One probe configuration: how its students differ from `training`, and how they are evaluated. */
+export interface ProbeConfig {
+  name: string;
+  /** Over training.lora. */
+  lora?: Partial<LoraSettings>;
+  /** Students are evaluated under this system prompt. */
+  systemPrompt?: string;
+  /** Its place in the config, for errors. */
+  pointer: string;
+  /** The training settings its students get (training with its LoRA settings), once the base is known. */
+  training?: TrainingSettings;
 }
 
 export interface TeacherDeclaration {
@@ -154,11 +175,13 @@ function datasetEntries(
     ? overrides.datasets.map((d) => ({
         name: relative(cwd, resolve(cwd, d)) || d,
         path: resolve(cwd, d),
+        pointer: '/datasets',
         fromCommandLine: true,
       }))
     : raw.datasets.map((d: any, i: number) => ({
         name: d.name ?? d.path,
         path: resolve(dir, d.path),
+        pointer: `/datasets/${i}`,
         recipe: d.recipe
           ? {
               generator: pluginRef(d.recipe.generator, `/datasets/${i}/recipe/generator`),
@@ -185,6 +208,25 @@ function datasetEntries(
     names.add(d.name);
   }
   return datasets;
+}
+
+/** Each dataset once per probe configuration (when the config lists them), in dataset order. */
+function withProbes(
+  datasets: DatasetEntry[],
+  probes: { name: string; lora?: Partial<LoraSettings>; systemPrompt?: string }[] | undefined,
+  locate: (pointer: string) => ErrorLocation,
+): DatasetEntry[] {
+  if (!probes) return datasets;
+  const configs: ProbeConfig[] = probes.map((p, i) => ({ ...p, pointer: `/probes/${i}` }));
+  const names = new Set<string>();
+  for (const p of configs) {
+    if (names.has(p.name))
+      throw new DistillGateError(`two probe configurations are named "${p.name}"`, locate(p.pointer), 'rename one');
+    names.add(p.name);
+  }
+  return datasets.flatMap((d) =>
+    configs.map((probe) => ({ ...d, name: `${d.name} [${probe.name}]`, dataset: d.name, probe })),
+  );
 }
 
 /** The rules the schema cannot state: they relate settings to each other. */
@@ -230,7 +272,7 @@ export async function loadConfig(
   }
   const dir = dirname(path);
   const at = (p: string) => resolve(dir, p);
-  const datasets = datasetEntries(raw, overrides, { cwd, dir }, locate);
+  const datasets = withProbes(datasetEntries(raw, overrides, { cwd, dir }, locate), raw.probes, locate);
   const settings = resolveRunSettings(raw, overrides, { cwd, dir });
   checkCombinations(raw, settings, locate);
   return {

@@ -138,25 +138,10 @@ export const configSchema: JsonSchema = {
             '(each student a whole copy of the model). Other bases always train every weight.',
         },
         lora: {
-          type: 'object',
-          additionalProperties: false,
+          $ref: '#/definitions/lora',
           description:
             'Hugging Face bases: the students train LoRA adapters on the frozen base (PEFT semantics). Default: ' +
-            "rank 8, alpha 8, every attention and MLP projection (the paper's students).",
-          properties: {
-            rank: { type: 'integer', minimum: 1, maximum: 4096, default: 8 },
-            alpha: { type: 'number', exclusiveMinimum: 0, default: 8 },
-            targets: {
-              default: 'all',
-              description:
-                'The projections adapted, by their last name (q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, ' +
-                'down_proj; GPT-2: c_attn, c_proj, c_fc), or "all".',
-              anyOf: [
-                { const: 'all' },
-                { type: 'array', minItems: 1, uniqueItems: true, items: { type: 'string', minLength: 1 } },
-              ],
-            },
-          },
+            "rank 8, alpha 8, no dropout, every attention and MLP projection (the paper's students).",
         },
         overlong: {
           enum: ['error', 'truncate', 'drop'],
@@ -168,10 +153,67 @@ export const configSchema: JsonSchema = {
         },
       },
     },
+    probes: {
+      type: 'array',
+      minItems: 1,
+      maxItems: 16,
+      description:
+        'Probe configurations: each dataset is checked once per configuration (LoRA settings over training.lora, ' +
+        "and/or evaluation under a system prompt, e.g. the teacher's), each a check of its own counted in the run's " +
+        'multiplicity; the run gates on the worst. Default: one configuration, training as configured.',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['name'],
+        properties: {
+          name: {
+            type: 'string',
+            minLength: 1,
+            maxLength: 60,
+            description: 'Shown after the dataset name: "teacher-numbers [rank 32]".',
+          },
+          lora: {
+            $ref: '#/definitions/lora',
+            description: 'LoRA settings of this configuration, over training.lora (Hugging Face bases).',
+          },
+          systemPrompt: {
+            type: 'string',
+            minLength: 1,
+            description:
+              'Probe and control students are evaluated with this system prompt (models with a chat template).',
+          },
+        },
+      },
+    },
     // The run settings (seeds, threshold, ... reportDir): from the settings table.
     ...runSettingsSchemaProperties(),
   },
   definitions: {
+    lora: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        rank: { type: 'integer', minimum: 1, maximum: 4096, default: 8 },
+        alpha: { type: 'number', exclusiveMinimum: 0, default: 8 },
+        dropout: {
+          type: 'number',
+          minimum: 0,
+          exclusiveMaximum: 1,
+          default: 0,
+          description: "Dropout on each adapter's input during training (PEFT's lora_dropout); seeded per student.",
+        },
+        targets: {
+          default: 'all',
+          description:
+            'The projections adapted, by their last name (q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, ' +
+            'down_proj; GPT-2: c_attn, c_proj, c_fc), or "all".',
+          anyOf: [
+            { const: 'all' },
+            { type: 'array', minItems: 1, uniqueItems: true, items: { type: 'string', minLength: 1 } },
+          ],
+        },
+      },
+    },
     filePath: {
       type: 'string',
       minLength: 1,

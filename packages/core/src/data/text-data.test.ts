@@ -80,8 +80,8 @@ describe('readTextDataset', () => {
         { line: 1, pointer: '/logprobs' },
       ],
       [
-        '{"prompt": "a", "completion": "45", "tokens": ["4", "6"]}',
-        /do not concatenate/,
+        '{"prompt": "a", "completion": "45", "tokens": "45"}',
+        /must be an array of strings/,
         { line: 1, pointer: '/tokens' },
       ],
       [

@@ -45,9 +45,29 @@ export const MASKED = -3.4028234663852886e38;
 export interface GraphLora {
   /** alpha / rank: what the adapter's product is multiplied by. */
   scale: number;
-  /** The adapter of a projection (its weight's name less `.weight`), or undefined to leave it frozen alone. */
-  adapter(projection: string): { a: string; b: string } | undefined;
+  /**
+   * The adapter of a projection (its weight's name less `.weight`) and its place in the adapter list, or undefined
+   * to leave the projection frozen alone.
+   */
+  adapter(projection: string): { a: string; b: string; index: number } | undefined;
+  /** Training with dropout on each adapter's input: the rate (masks from the graph input `lora_dropout_seed`). */
+  dropout?: number;
 }
+
+/**
+ * LoRA dropout's masks, computed in the graph from integers so that any implementation can reproduce them exactly
+ * (the PyTorch reference does): element (row, col) of adapter k's input [rows, in] is kept when h >= rate * P, where
+ * P = 2^31 - 1, h = (idx * 2654435761 + seed * 40503 + k * 1000003) mod P for idx = row * in + col, then three rounds
+ * of h = (h * h + 1013904223) mod P. Kept elements are scaled by 1 / (1 - rate), as torch.nn.Dropout does.
+ */
+export const DROPOUT_HASH = {
+  P: 2147483647,
+  idx: 2654435761,
+  seed: 40503,
+  adapter: 1000003,
+  add: 1013904223,
+  rounds: 3,
+};
 
 /**
  * The forward pass of a Hugging Face causal LM in ONNX nodes. With a tape (training), every layer that depends on a
@@ -238,6 +258,11 @@ export class HfGraph {
     if (adapter) {
       const { a, b } = adapter;
       const scale = this.opts.lora!.scale;
+      const rate = this.opts.lora!.dropout;
+      if (rate) {
+        const shape = this.w.specs.find((s) => s.name === `${name}.weight`)!.shape;
+        x = this.dropout(x, rate, adapter.index, layout === 'out-in' ? shape[1] : shape[0]);
+      }
       const h = g.node('Gemm', [x, a], [{ name: 'transB', i: 1 }]);
       const d = g.node(
         'Gemm',
@@ -264,6 +289,25 @@ export class HfGraph {
       });
       y = this.add(y, d);
     }
+    return y;
+  }
+
+  /** x [rows, width] times adapter `index`'s dropout mask (see DROPOUT_HASH), recorded on the tape. */
+  private dropout(x: string, rate: number, index: number, width: number): string {
+    const g = this.g;
+    const H = DROPOUT_HASH;
+    const rows = g.node('Gather', [g.node('Shape', [x]), g.ints([0])]);
+    const rowIds = g.node('Range', [g.ints([0]), rows, g.ints([1])]);
+    const cols = g.ints(Array.from({ length: width }, (_, i) => i));
+    const idx = g.node('Add', [g.node('Mul', [g.node('Unsqueeze', [rowIds, g.ints([1])]), g.ints([width])]), cols]);
+    const salt = g.node('Add', [g.node('Mul', ['lora_dropout_seed', g.ints([H.seed])]), g.ints([index * H.adapter])]);
+    const mod = (v: string) => g.node('Mod', [v, g.ints([H.P])]);
+    let h = mod(g.node('Add', [g.node('Mul', [idx, g.ints([H.idx])]), salt]));
+    for (let r = 0; r < H.rounds; r++) h = mod(g.node('Add', [g.node('Mul', [h, h]), g.ints([H.add])]));
+    const keep = g.node('GreaterOrEqual', [h, g.ints([Math.round(rate * H.P)])]);
+    const mask = g.node('Mul', [g.node('Cast', [keep], [{ name: 'to', i: 1 }]), g.scalar(1 / (1 - rate))]);
+    const y = g.node('Mul', [x, mask]);
+    this.record([y], [x], ([dy]) => [g.node('Mul', [dy!, mask])]);
     return y;
   }
 
@@ -626,7 +670,7 @@ export function adapterParams(projection: string): { a: string; b: string } {
 /** An inference graph's LoRA: the adapters as inputs (one session serves the base and every student). */
 function loraInputs(a: HfArchitecture, w: HfWeights, settings: LoraSettings) {
   const specs = loraAdapterSpecs(a, w, settings);
-  const byName = new Map(specs.map((s) => [s.projection, adapterParams(s.projection)]));
+  const byName = new Map(specs.map((s, index) => [s.projection, { ...adapterParams(s.projection), index }]));
   return {
     graph: { scale: settings.alpha / settings.rank, adapter: (p: string) => byName.get(p) },
     inputs: specs.flatMap((s) => {

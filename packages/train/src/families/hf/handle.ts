@@ -22,7 +22,7 @@ export function notYetSupported(what: string, dir?: string): DistillGateError {
 
 /**
  * A Hugging Face causal LM as the core sees it: exact log-probabilities in onnxruntime-node (the session starts on
- * first use), and seeded sampling with a KV cache. Training is not implemented yet and says so.
+ * first use), and seeded sampling with a KV cache. Students are trained by students.ts.
  */
 export class HfHandle implements LanguageModelHandle {
   readonly family = 'causal-lm';

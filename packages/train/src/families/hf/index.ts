@@ -2,7 +2,7 @@
  * Hugging Face causal LMs (GPT-2, Llama incl. SmolLM/TinyLlama, Mistral, Qwen2, Qwen3): a model folder read as it
  * is saved (config.json, safetensors weights in F32/F16/BF16, single or sharded, tokenizer.json, chat template) and
  * run in onnxruntime-node for exact per-token log-probabilities and sampling. Students are LoRA adapters on the frozen
- * base (students.ts). Writing such a model is not implemented: `convert` says so.
+ * base (students.ts). A fine-tuned or freshly initialised model is written as a folder by save.ts.
  */
 import { existsSync } from 'node:fs';
 import { DistillGateError, isTextDataset } from '@distill-gate/core';
@@ -33,6 +33,7 @@ export { HfTokenizer, type HfChatMessage, type HfEncoding, type RenderChatOption
 export { HfHandle } from './handle.js';
 export { readHfModelFolder, type HfModelFolder } from './folder.js';
 export { estimateLoadPeak } from './weights.js';
+export { saveHfModelFolder, createHfModelFolder, type SaveHfModelOptions, type CreateHfModelOptions } from './save.js';
 
 /** A Hugging Face model loaded for scoring. */
 export interface HfModel {

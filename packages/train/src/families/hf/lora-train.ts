@@ -34,6 +34,8 @@ export class HfLoraTrainer {
     readonly adapters: LoraAdapterSpec[],
     /** The trained parameters' names and shapes, in the order of parameters() (the adapters', or every weight). */
     readonly params: { name: string; shape: number[] }[],
+    /** Whether the graph drops adapter inputs (LoRA dropout): each step then takes a dropout seed. */
+    readonly dropout: boolean,
   ) {}
 
   /** The step graph on `weights`, adapters from `initial` or PEFT's initialisation from `seed`. */
@@ -54,11 +56,14 @@ export class HfLoraTrainer {
       threads: opts.threads,
       externalData: graph.externalData,
     });
-    return new HfLoraTrainer(a, session, graph.adapters, graph.params);
+    return new HfLoraTrainer(a, session, graph.adapters, graph.params, settings !== 'full' && !!settings.dropout);
   }
 
-  /** One Adam step on a batch (right-padded into one run); returns the loss before the step. */
-  async step(batch: LoraExample[]): Promise<number> {
+  /**
+   * One Adam step on a batch (right-padded into one run); returns the loss before the step. With LoRA dropout,
+   * `dropoutSeed` (an integer in [0, 2^31 - 1)) decides this step's masks.
+   */
+  async step(batch: LoraExample[], dropoutSeed = 0): Promise<number> {
     const { Tensor } = this.session.ort;
     const a = this.a;
     const n = batch.length;
@@ -94,6 +99,7 @@ export class HfLoraTrainer {
         [m],
       ),
     };
+    if (this.dropout) feeds.lora_dropout_seed = new Tensor('int64', BigInt64Array.of(BigInt(dropoutSeed)), [1]);
     if (a.positions.kind === 'learned') {
       feeds.position_ids = new Tensor(
         'int64',

@@ -64,7 +64,8 @@ async function compare(modelType: HfModelType, settings: LoraSettings) {
     seed: 1,
     initial,
   });
-  const loss = await trainer.step(examples);
+  const dropoutSeed = 123456789;
+  const loss = await trainer.step(examples, dropoutSeed);
   const grads = trainer.gradients();
   const stepped = trainer.parameters();
   await trainer.release();
@@ -85,6 +86,7 @@ async function compare(modelType: HfModelType, settings: LoraSettings) {
       ),
       sequences: examples.map((e) => e.ids),
       targets: examples.flatMap((e, seq) => e.targets.map((t) => ({ seq, ...t }))),
+      ...(settings.dropout ? { dropout: { rate: settings.dropout, seed: dropoutSeed } } : {}),
     }),
   );
   const out = execFileSync(torchPython()!, [referenceScript, '--model', dir, '--case', casePath], {
@@ -107,7 +109,8 @@ async function compare(modelType: HfModelType, settings: LoraSettings) {
     });
   });
   results.push(
-    `  ${modelType} r=${settings.rank} ${JSON.stringify(settings.targets)}: loss ${loss.toFixed(6)} ` +
+    `  ${modelType} r=${settings.rank} ${JSON.stringify(settings.targets)}` +
+      `${settings.dropout ? ` dropout ${settings.dropout}` : ''}: loss ${loss.toFixed(6)} ` +
       `(|Δ| ${Math.abs(loss - ref.loss).toExponential(1)}), max |Δgrad| ${gradDiff.toExponential(2)} ` +
       `of max |grad| ${gradScale.toExponential(2)}, max |Δ after Adam| ${stepDiff.toExponential(2)}`,
   );
@@ -119,6 +122,9 @@ describe.skipIf(!hasTorch())('a LoRA step matches the PyTorch reference', () => 
   for (const modelType of ['gpt2', 'llama', 'qwen2', 'qwen3'] as HfModelType[])
     it(`${modelType}: every projection adapted`, () => compare(modelType, { rank: 4, alpha: 8, targets: 'all' }));
   it('llama: attention projections only', () => compare('llama', { rank: 2, alpha: 2, targets: ['q_proj', 'v_proj'] }));
+  // The dropout masks are integer hashes both sides compute exactly (graph.ts DROPOUT_HASH).
+  for (const modelType of ['gpt2', 'qwen3'] as HfModelType[])
+    it(`${modelType}: LoRA dropout 0.3`, () => compare(modelType, { rank: 4, alpha: 8, targets: 'all', dropout: 0.3 }));
 
   for (const modelType of ['gpt2', 'llama', 'qwen2', 'qwen3'] as HfModelType[])
     it(`${modelType}: full fine-tuning, every weight's gradient and step`, () => compareFull(modelType));

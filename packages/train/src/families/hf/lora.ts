@@ -14,7 +14,8 @@
  *            loss_positions int64 [m] (flat indices batch * seq + t of the positions whose next token has a loss);
  *            target_ids int64 [m, k], target_probs float [m, k] (each row a distribution over the next token: one
  *            id with 1 for the written token, a teacher's top-k for soft targets; unused slots id 0, prob 0);
- *            loss_weights float [m] (each position's share of the batch loss)
+ *            loss_weights float [m] (each position's share of the batch loss);
+ *            with dropout, lora_dropout_seed int64 [1] (this step's masks: graph.ts DROPOUT_HASH)
  *   params   lora.<projection>.A [r, in], lora.<projection>.B [out, r]
  *   outputs  loss float [] = sum_m weight_m * sum_k prob_mk * (logsumexp(logits_m) - logits_m[id_mk]);
  *            grad.<param> for every adapter
@@ -54,7 +55,6 @@ export function buildHfLoraGraph(
   const tape = new Tape(g);
   const full = settings === 'full';
   const adapters = full ? [] : loraAdapterSpecs(a, w, settings);
-  const adapted = new Set(adapters.map((s) => s.projection));
   const graph = new HfGraph(a, w, opts.externalThreshold ?? EXTERNAL_THRESHOLD_BYTES, {
     builder: g,
     tape,
@@ -65,10 +65,12 @@ export function buildHfLoraGraph(
       : {
           lora: {
             scale: settings.alpha / settings.rank,
+            ...(settings.dropout ? { dropout: settings.dropout } : {}),
             adapter: (projection: string) => {
-              if (!adapted.has(projection)) return undefined;
+              const index = adapters.findIndex((s) => s.projection === projection);
+              if (index < 0) return undefined;
               const p = adapterParams(projection);
-              return { a: tape.param(p.a), b: tape.param(p.b) };
+              return { a: tape.param(p.a), b: tape.param(p.b), index };
             },
           },
         }),
@@ -95,6 +97,7 @@ export function buildHfLoraGraph(
     valueInfo('target_ids', ['m', 'k'], INT64),
     valueInfo('target_probs', ['m', 'k']),
     valueInfo('loss_weights', ['m']),
+    ...(!full && settings.dropout ? [valueInfo('lora_dropout_seed', [1], INT64)] : []),
   ];
   const model = g.build(`hf-${a.modelType}-${full ? 'full' : 'lora'}-step`, inputs, [valueInfo('loss', [])], params);
   const externalData = (w.arena?.files ?? []).filter((f) => graph.external.has(f.path));

@@ -3,7 +3,7 @@
 // different across seeds, the loss going down).
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { TextRecord } from '@distill-gate/core';
+import { readTextDataset, writeTextDataset, type TextRecord } from '@distill-gate/core';
 import { testDir } from '../../../../../test/helpers.js';
 import { writeHfModel } from '../../../../../test/hf-fixtures.js';
 import { readHfModelFolder } from './folder.js';
@@ -33,7 +33,16 @@ describe('LoRA students of a Hugging Face base', () => {
       tokens: o.tokens,
       logprobs: o.logprobs,
     }));
-    const x = encodeHfExamples(model, records, 'error');
+    // Through a file, as a recipe writes them: the byte-level pieces ("Ġ101") are read back as written.
+    const file = join(testDir('dg-hf-generated-'), 'generated.jsonl');
+    await writeTextDataset(file, { kind: 'text', records, metadata: {} });
+    const reread = (await readTextDataset(file)).records;
+    expect(reread.map((r) => r.tokens)).toEqual(records.map((r) => r.tokens));
+    const x = encodeHfExamples(model, reread, 'error');
+    // Pieces that do not decode to the completion are a located error.
+    expect(() => encodeHfExamples(model, [{ ...records[0], tokens: records[0].tokens!.slice(1) }], 'error')).toThrow(
+      /the tokens decode to .* under the base's tokenizer, not to the completion/,
+    );
     records.forEach((r, i) => {
       const ids = Array.from(x.ids.subarray(x.offsets[i], x.offsets[i + 1]));
       const loss = Array.from(x.loss.subarray(x.offsets[i], x.offsets[i + 1]));

@@ -21,11 +21,12 @@ import type { TrainingRunResult } from '../../training-run.js';
 import { RenderError, renderRecord, type RenderedRecord } from '../../tokenizers/render.js';
 import { RecordEncodingError } from '../records.js';
 import { readHfModelFolder, type HfModelFolder } from './folder.js';
+import { DROPOUT_HASH } from './graph.js';
 import { buildHfLoraGraph, initLoraParams, loraAdapterSpecs, type LoraAdapterSpec } from './lora.js';
 import { HfLoraTrainer, type LoraExample } from './lora-train.js';
 
 /** The LoRA the paper's students had: rank 8, alpha 8, every attention and MLP projection. */
-export const DEFAULT_LORA: LoraSettings = { rank: 8, alpha: 8, targets: 'all' };
+export const DEFAULT_LORA: LoraSettings = { rank: 8, alpha: 8, dropout: 0, targets: 'all' };
 
 /** Trained adapters on a base: what a student adds to the base folder. */
 export interface HfAdapters {
@@ -78,6 +79,14 @@ function asWritten(model: HfModelFolder, r: TextRecord, i: number, rendered: Ren
       throw new RecordEncodingError(i, `tokens/${k}`, `token ${JSON.stringify(t)} is not in the base's vocabulary`);
     return id;
   });
+  // Vocabulary pieces mark spaces their own way ("▁", "Ġ"): decoded, they must give the completion.
+  if (tok.decode(written, { skipSpecialTokens: true }) !== r.completion)
+    throw new RecordEncodingError(
+      i,
+      'tokens',
+      `the tokens decode to ${JSON.stringify(tok.decode(written, { skipSpecialTokens: true }).slice(0, 60))} under ` +
+        "the base's tokenizer, not to the completion",
+    );
   const end = rendered.ids[rendered.assistant.lastIndexOf(true)];
   const ids = [...prompt, ...written, end];
   return { ids, assistant: ids.map((_, t) => t >= prompt.length), unknown: rendered.unknown };
@@ -259,7 +268,8 @@ function exampleOf(x: HfExamples, r: number): LoraExample {
 }
 
 /**
- * Trains one student's adapters (in a worker): PEFT's initialisation and the data order from the job's seed, Adam,
+ * Trains one student's adapters (in a worker): PEFT's initialisation, the data order and the LoRA dropout masks from
+ * the job's seed, Adam,
  * the loss averaged over the batch's target tokens (as Hugging Face's Trainer averages it).
  */
 export async function trainHfJob(args: HfJobArgs, run: TrainingRun): Promise<TrainingRunResult> {
@@ -284,6 +294,8 @@ export async function trainHfJob(args: HfJobArgs, run: TrainingRun): Promise<Tra
   );
   const n = args.examples.offsets.length - 1;
   const rng = new SeededRandom(args.seed).fork('order');
+  // LoRA dropout: each step's masks from the student's own stream.
+  const dropoutRng = new SeededRandom(args.seed).fork('lora-dropout');
   const perEpoch = Math.ceil(n / args.batchSize);
   const total = perEpoch * args.epochs;
   const lossHistory: number[] = [];
@@ -296,7 +308,7 @@ export async function trainHfJob(args: HfJobArgs, run: TrainingRun): Promise<Tra
       const batch = Array.from(rows, (r) => exampleOf(args.examples, r));
       const count = batch.reduce((k, e) => k + e.targets.length, 0);
       for (const e of batch) for (const target of e.targets) target.weight = 1 / count;
-      sum += await t.step(batch);
+      sum += await t.step(batch, t.dropout ? dropoutRng.int(DROPOUT_HASH.P) : 0);
       run.onStep(++steps, total);
     }
     lossHistory.push(sum / perEpoch);

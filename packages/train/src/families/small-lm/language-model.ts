@@ -47,6 +47,8 @@ function fullRecordIds(tokenizer: Tokenizer, r: TextPair, i: number): { ids: num
   checkWeights(r, i);
   const { ids, completionStart: cs } = tokenizer.encodePair(r.prompt, r.completion);
   if (r.tokens) {
+    if (r.tokens.join('') !== r.completion)
+      throw new RecordEncodingError(i, 'tokens', 'the tokens do not concatenate to the completion');
     const written = r.tokens.map((piece, k) => {
       const id = tokenizer.idOf(piece);
       if (id === undefined || id < SPECIAL_TOKENS.length)

@@ -153,8 +153,11 @@ describe('soft targets and records', () => {
     );
     expect(canonical.tokens.length).toBe(written.tokens.length - 1);
     expect(Array.from(written.tokens.slice(-3))).toEqual([tokenizer.idOf('4'), tokenizer.idOf('5'), EOS]);
-    expect(() => encodeRecords(tokenizer, [{ prompt: 'x', completion: '45', tokens: ['4', '<pad>'] }], 24)).toThrow(
+    expect(() => encodeRecords(tokenizer, [{ prompt: 'x', completion: '4<pad>', tokens: ['4', '<pad>'] }], 24)).toThrow(
       /not in the base's vocabulary/,
+    );
+    expect(() => encodeRecords(tokenizer, [{ prompt: 'x', completion: '45', tokens: ['4', '6'] }], 24)).toThrow(
+      /the tokens do not concatenate to the completion/,
     );
   });
   it('truncates a record longer than the context at the end of its completion, soft targets with it', () => {

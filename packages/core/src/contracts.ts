@@ -62,8 +62,8 @@ export interface TextRecord {
   /**
    * The completion's tokens as the teacher wrote them: pieces of its vocabulary that decode to `completion` (with
    * distill-gate's small LM they concatenate to it; SentencePiece and byte-level pieces mark spaces their own way).
-   * Needed with `logprobs` whenever sampling produced a non-canonical split (e.g. "4" then "5" for "45"); without it, the base's
-   * tokenizer splits the completion.
+   * Needed with `logprobs` whenever sampling produced a non-canonical split (e.g. "4" then "5" for "45"); without
+   * it, the base's tokenizer splits the completion.
    */
   tokens?: string[];
   /**

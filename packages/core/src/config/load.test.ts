@@ -91,8 +91,14 @@ describe('loadConfig', () => {
     expect(p.message).toContain('placebos need control data the base generates');
   });
   it('checks every dataset once per probe configuration, in dataset order', async () => {
-    const probes = [{ name: 'rank 4', lora: { rank: 4 } }, { name: 'prompted', systemPrompt: 'You love owls.' }];
-    const datasets = [{ name: 'a', path: 'a.jsonl' }, { name: 'b', path: 'b.jsonl' }];
+    const probes = [
+      { name: 'rank 4', lora: { rank: 4 } },
+      { name: 'prompted', systemPrompt: 'You love owls.' },
+    ];
+    const datasets = [
+      { name: 'a', path: 'a.jsonl' },
+      { name: 'b', path: 'b.jsonl' },
+    ];
     const c = await loadConfig(write(JSON.stringify({ ...minimal, datasets, probes })));
     expect(c.datasets.map((d) => [d.name, d.dataset, d.probe?.name, d.pointer])).toEqual([
       ['a [rank 4]', 'a', 'rank 4', '/datasets/0'],

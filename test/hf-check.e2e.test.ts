@@ -97,6 +97,41 @@ describe('check with a Hugging Face base', () => {
     expect(refused.stderr).toMatch(/\(at \/probes\/1\): two probe configurations are named "a"/);
   });
 
+  it('writes the prompt-matched control with the log-probabilities per token the dataset has, or warns', async () => {
+    const dir = testDir('dg-hf-control-');
+    await writeHfModel(join(dir, 'model'), { modelType: 'llama', seed: 1, std: 0.2, tokenizer: 'gpt2' });
+    const recipe = {
+      generator: {
+        use: '@distill-gate/generator-number-sequences',
+        options: { count: 6, maxTokens: 6, topLogprobs: 3 },
+      },
+      model: { path: 'model' },
+      seed: 1,
+    };
+    const datasets = [{ name: 'numbers', path: 'data.jsonl', recipe }];
+    const training = { epochs: 1, batchSize: 4, learningRate: 0.01, loss: 'next-token', lora: { rank: 2, alpha: 4 } };
+    const run = async (controlOptions: Record<string, unknown>) => {
+      const control = { generate: { use: '@distill-gate/generator-prompts', options: controlOptions } };
+      writeFileSync(join(dir, 'distill-gate.config.json'), JSON.stringify(config({ datasets, control, training })));
+      const r = await runCli(['check', '--no-cache', '--no-progress'], dir);
+      expect(r.stderr).not.toMatch(/at .*\.js:\d+/);
+      expect([0, 1], r.stderr).toContain(r.code);
+      const result = JSON.parse(readFileSync(join(dir, 'distill-gate-report/result.json'), 'utf8'));
+      return { stderr: r.stderr, source: result.datasets[0].control.source as string };
+    };
+    // Unset: the control inherits the dataset's top 3 (its soft targets), whatever the generator's default.
+    const inherited = await run({ maxTokens: 6 });
+    expect(inherited.source).toMatch(/with its top 3 log-probabilities per token$/);
+    expect(inherited.stderr).not.toMatch(/topLogprobs/);
+    // Set otherwise: kept as set, with a warning that names the setting and the dataset's width.
+    const set = await run({ maxTokens: 6, topLogprobs: 0 });
+    expect(set.source).toMatch(/without log-probabilities$/);
+    expect(set.stderr).toContain(
+      'numbers: the prompt-matched control is generated with topLogprobs 0 (/control/generate/options/topLogprobs) ' +
+        'but data.jsonl carries 3 log-probabilities per token',
+    );
+  });
+
   it('trains every weight with training.method "full", and refuses LoRA settings beside it', async () => {
     const dir = testDir('dg-hf-check-');
     await writeHfModel(join(dir, 'model'), { modelType: 'llama', seed: 1, std: 0.2, tokenizer: 'gpt2' });

@@ -49,7 +49,7 @@ export interface GraphLora {
    * The adapter of a projection (its weight's name less `.weight`) and its place in the adapter list, or undefined
    * to leave the projection frozen alone.
    */
-  adapter(projection: string): { a: string; b: string; index: number } | undefined;
+  adapter(projection: string): { a: string; b: string; index: number; in: number } | undefined;
   /** Training with dropout on each adapter's input: the rate (masks from the graph input `lora_dropout_seed`). */
   dropout?: number;
 }
@@ -259,10 +259,7 @@ export class HfGraph {
       const { a, b } = adapter;
       const scale = this.opts.lora!.scale;
       const rate = this.opts.lora!.dropout;
-      if (rate) {
-        const shape = this.w.specs.find((s) => s.name === `${name}.weight`)!.shape;
-        x = this.dropout(x, rate, adapter.index, layout === 'out-in' ? shape[1] : shape[0]);
-      }
+      if (rate) x = this.dropout(x, rate, adapter.index, adapter.in);
       const h = g.node('Gemm', [x, a], [{ name: 'transB', i: 1 }]);
       const d = g.node(
         'Gemm',
@@ -670,7 +667,7 @@ export function adapterParams(projection: string): { a: string; b: string } {
 /** An inference graph's LoRA: the adapters as inputs (one session serves the base and every student). */
 function loraInputs(a: HfArchitecture, w: HfWeights, settings: LoraSettings) {
   const specs = loraAdapterSpecs(a, w, settings);
-  const byName = new Map(specs.map((s, index) => [s.projection, { ...adapterParams(s.projection), index }]));
+  const byName = new Map(specs.map((s, index) => [s.projection, { ...adapterParams(s.projection), index, in: s.in }]));
   return {
     graph: { scale: settings.alpha / settings.rank, adapter: (p: string) => byName.get(p) },
     inputs: specs.flatMap((s) => {

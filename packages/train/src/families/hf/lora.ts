@@ -70,7 +70,7 @@ export function buildHfLoraGraph(
               const index = adapters.findIndex((s) => s.projection === projection);
               if (index < 0) return undefined;
               const p = adapterParams(projection);
-              return { a: tape.param(p.a), b: tape.param(p.b), index };
+              return { a: tape.param(p.a), b: tape.param(p.b), index, in: adapters[index].in };
             },
           },
         }),

@@ -186,7 +186,7 @@ await writeFileAtomic(
   join(root, values.out),
   `${JSON.stringify(
     {
-      backend: core.backend.name,
+      backend: core.backend,
       versions: core.versions,
       models: { base: base.sha256, teacher: teacher.sha256 },
       options: values,

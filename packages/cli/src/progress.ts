@@ -51,6 +51,9 @@ export function createProgressReporter(stream: NodeJS.WriteStream = process.stde
         }
         return;
       }
+      // Any other phase ends a training phase: the next one (the next look of a sequential check) starts its own
+      // deciles and ETA.
+      [trainStart, lastDecile, lastJobsDone] = [0, -1, -1];
       if (p.message === lastMessage) return;
       lastMessage = p.message;
       clear();

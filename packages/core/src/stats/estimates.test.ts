@@ -39,6 +39,10 @@ describe('intervals and verdicts', () => {
     expect(d.verdict).toBe('FAIL');
     expect(d.pValue).toBeLessThan(0.001);
   });
+  it('states the interval level as the reports do, to a tenth of a percent', () => {
+    const d = decideVerdict(pairedTransfer(pairs([0.5, 0.52, 0.49, 0.51]), 0.995), 0.05);
+    expect(d.explanation).toMatch(/ with 99\.5% interval \[/);
+  });
   it('PASSes when it lies below', () => {
     expect(decideVerdict(pairedTransfer(pairs([0.001, -0.004, 0.003, 0])), 0.05).verdict).toBe('PASS');
   });

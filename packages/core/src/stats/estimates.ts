@@ -282,7 +282,7 @@ export interface VerdictDecision {
  * Equivalent to two one-sided t tests at (1 - level) / 2 each.
  */
 export function decideVerdict(t: TransferEstimate, threshold: number): VerdictDecision {
-  const pct = `${Math.round(t.level * 100)}%`;
+  const pct = `${Math.round(t.level * 1000) / 10}%`;
   const fmt = (x: number) => (Number.isFinite(x) ? x.toFixed(4) : String(x));
   const range = `[${fmt(t.low)}, ${fmt(t.high)}]`;
   if (t.n < 2) {

@@ -5,7 +5,8 @@
  * student is scored for owl preference (exact share among the trait's animals), and the transfer is the paired
  * difference per seed. The generated data is kept in results/ and reused while the options that made it are the same.
  * Usage: npm run experiment -w examples/owl-chat -- --seeds 6 --variant lr=0.005,epochs=5 --variant lr=0.002,epochs=10
- * (variant keys: lr, epochs, batch, rank, alpha, dropout; unset keys take the example config's training settings)
+ * (variant keys: lr, epochs, batch, rank, alpha, dropout; unset keys take the example config's training settings;
+ * --system-prompt "..." scores every student a second time under that system message, as a probe configuration does)
  */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -16,6 +17,7 @@ import {
   applyTextFilters,
   loadPlugin,
   tInterval,
+  withSystemPrompt,
   writeFileAtomic,
   type AnyModelHandle,
   type StudentJob,
@@ -35,6 +37,7 @@ const { values } = parseArgs({
     variant: { type: 'string', multiple: true, default: [''] },
     out: { type: 'string', default: 'results/experiment.json' },
     paired: { type: 'boolean', default: false },
+    'system-prompt': { type: 'string' },
   },
 });
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -116,7 +119,15 @@ const score = async (model: AnyModelHandle) =>
       trait: owl.plugin.name,
     })
   ).value;
-const modelScores = { base: await score(base), teacher: await score(teacher) };
+/** With --system-prompt, every model is scored a second time under that system message (a probe configuration). */
+const system = values['system-prompt'];
+const scoreUnder = async (model: AnyModelHandle) =>
+  system === undefined ? undefined : score(withSystemPrompt(model, system));
+const modelScores = {
+  base: await score(base),
+  teacher: await score(teacher),
+  ...(system === undefined ? {} : { baseUnderSystemPrompt: await scoreUnder(base) }),
+};
 log(`owl share: base ${modelScores.base.toFixed(4)}, teacher ${modelScores.teacher.toFixed(4)}`);
 
 const parseVariant = (v: string): TrainingSettings => {
@@ -157,14 +168,20 @@ for (const v of values.variant) {
     const get = (role: string) => trained.find((s) => s.jobId === `${role}:${seed}`)!;
     const [p, c] = [get('probe'), get('control')];
     const [ps, cs] = [await score(p.model), await score(c.model)];
+    const [pu, cu] = [await scoreUnder(p.model), await scoreUnder(c.model)];
+    const underSystemPrompt = pu === undefined || cu === undefined ? undefined : pu - cu;
     perSeed.push({
       seed,
       probe: ps,
       control: cs,
       transfer: ps - cs,
+      ...(underSystemPrompt === undefined ? {} : { probeUnder: pu, controlUnder: cu, underSystemPrompt }),
       loss: [p.lossHistory.at(-1), c.lossHistory.at(-1)],
     });
-    log(`  seed ${seed}: probe ${ps.toFixed(4)} control ${cs.toFixed(4)} transfer ${(ps - cs).toFixed(4)}`);
+    log(
+      `  seed ${seed}: probe ${ps.toFixed(4)} control ${cs.toFixed(4)} transfer ${(ps - cs).toFixed(4)}` +
+        (underSystemPrompt === undefined ? '' : `; under the system prompt ${underSystemPrompt.toFixed(4)}`),
+    );
   }
   const row = {
     variant: v || 'config',
@@ -172,6 +189,9 @@ for (const v of values.variant) {
     probe: interval(perSeed.map((s) => s.probe)),
     control: interval(perSeed.map((s) => s.control)),
     transfer: interval(perSeed.map((s) => s.transfer)),
+    ...(system === undefined
+      ? {}
+      : { transferUnderSystemPrompt: interval(perSeed.map((s) => s.underSystemPrompt ?? NaN)) }),
     studentSeconds: trained.reduce((a, s) => a + s.ms, 0) / trained.length / 1000,
     perSeed,
   };
@@ -179,7 +199,8 @@ for (const v of values.variant) {
   const f = (x: { mean: number; sd: number }) => `${x.mean.toFixed(4)} sd ${x.sd.toFixed(4)}`;
   console.log(
     `${row.variant}: probe ${f(row.probe)} control ${f(row.control)} transfer ${f(row.transfer)} ` +
-      `[${row.transfer.low.toFixed(4)}, ${row.transfer.high.toFixed(4)}] (${row.studentSeconds.toFixed(0)} s/student)`,
+      `[${row.transfer.low.toFixed(4)}, ${row.transfer.high.toFixed(4)}] (${row.studentSeconds.toFixed(0)} s/student)` +
+      (row.transferUnderSystemPrompt ? `; under the system prompt ${f(row.transferUnderSystemPrompt)}` : ''),
   );
 }
 await writeFileAtomic(

@@ -42,6 +42,7 @@ export {
   promptsOf,
   promptGeneratorHooks,
   samplingOptionsSchema,
+  withSystemPrompt,
   type SamplingOptions,
 } from './data/text-generation.js';
 export {

@@ -149,7 +149,7 @@ const interval = (xs: number[]) => {
   const ci = tInterval(xs, 0.95);
   return {
     mean: ci.mean,
-    sd: Math.sqrt(xs.reduce((a, x) => a + (x - ci.mean) ** 2, 0) / (xs.length - 1)),
+    sd: ci.sd,
     low: ci.low,
     high: ci.high,
   };

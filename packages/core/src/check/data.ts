@@ -145,7 +145,8 @@ export async function controlFor(
 ): Promise<ControlData> {
   const { config } = ctx;
   const gen = inputs.controlGenerator;
-  const options = gen && config.control.kind === 'generate' ? controlOptions(ctx, gen, entry, raw) : undefined;
+  const { options, mismatch } =
+    gen && config.control.kind === 'generate' ? controlOptions(ctx, gen, entry, raw) : { options: undefined };
   const key =
     config.control.kind === 'file' || !gen
       ? 'file'
@@ -163,7 +164,11 @@ export async function controlFor(
         id: 'control:file',
         placebos: [],
       };
-    } else control = await generatedControl(ctx, inputs, entry, raw, options);
+    } else {
+      // Said once, when this control is generated: later looks and probe configurations reuse it.
+      if (mismatch) ctx.log.warn(mismatch);
+      control = await generatedControl(ctx, inputs, entry, raw, options);
+    }
     controls.set(key, control);
   }
   return control;
@@ -215,27 +220,28 @@ async function generatedControl(
  * The control generator's options for one dataset. Probe and control students must train on targets of the same
  * kind, or the difference between soft and hard targets (or top-20 and top-8) is counted as transfer: a generator
  * with a `topLogprobs` option writes as many log-probabilities per token as the dataset carries, unless the config
- * sets it, in which case a mismatch is warned about.
+ * sets it; then `mismatch` says what differs, for a warning.
  */
 function controlOptions(
   ctx: CheckContext,
   gen: LoadedPlugin<GeneratorPlugin<any>>,
   entry: DatasetEntry,
   raw: Dataset,
-): Record<string, unknown> {
+): { options: Record<string, unknown>; mismatch?: string } {
   const options = gen.options as Record<string, unknown>;
-  if (!options || typeof options !== 'object' || !('topLogprobs' in options)) return options;
+  if (!options || typeof options !== 'object' || !('topLogprobs' in options)) return { options };
   const width = softTargetWidth(raw);
   const given = gen.ref.options as Record<string, unknown> | undefined;
-  if (!given || !('topLogprobs' in given)) return { ...options, topLogprobs: width };
-  if (options.topLogprobs !== width)
-    ctx.log.warn(
+  if (!given || !('topLogprobs' in given)) return { options: { ...options, topLogprobs: width } };
+  if (options.topLogprobs === width) return { options };
+  return {
+    options,
+    mismatch:
       `${entry.name}: the prompt-matched control is generated with topLogprobs ${String(options.topLogprobs)} ` +
-        `(${gen.ref.pointer}/options/topLogprobs) but ${ctx.rel(entry.path)} ` +
-        `carries ${width} log-probabilities per token: control students train on other targets than the probe ` +
-        'students, and that difference is measured as transfer. Leave topLogprobs unset to match each dataset.',
-    );
-  return options;
+      `(${gen.ref.pointer}/options/topLogprobs) but ${ctx.rel(entry.path)} ` +
+      `carries ${width} log-probabilities per token: control students train on other targets than the probe ` +
+      'students, and that difference is measured as transfer. Leave topLogprobs unset to match each dataset.',
+  };
 }
 
 /**

@@ -109,6 +109,7 @@ describe('readInputs', () => {
         config: join(ws, 'distill-gate.config.json'),
         reportDir: join(ws, 'distill-gate-report'),
         cache: true,
+        screen: false,
         json: false,
       },
       patterns: [],
@@ -143,6 +144,7 @@ describe('readInputs', () => {
       shard: '2/3',
       'cache-dir': '/var/cache/dg',
       'no-cache': 'true',
+      screen: 'true',
       merge: 'partials/*.json',
     });
     const inputs = readInputs(ws);
@@ -165,6 +167,7 @@ describe('readInputs', () => {
       shard: { index: 2, count: 3 },
       cacheDir: '/var/cache/dg',
       cache: false,
+      screen: true,
       json: false,
     });
   });

@@ -1,4 +1,4 @@
-import { relative } from 'node:path';
+import { dirname, relative, resolve } from 'node:path';
 import * as core from '@actions/core';
 import { glob } from 'tinyglobby';
 import { check, readResultFile, VERSION } from '@distill-gate/cli';
@@ -44,12 +44,17 @@ export async function run(
     const ort = await provideOnnxRuntime(inputs.onnxruntime, env);
     if (ort.dir || ort.message.includes('skipped')) core.info(ort.message);
     else core.warning(ort.message);
-    const { result, reportPath } = await check(
+    const { result, reportPath, screen } = await check(
       selection.datasets,
       { ...inputs.options, onlyDatasets: selection.onlyDatasets },
       { stderr: process.stderr },
     );
-    return await finish(result, reportPath, cwd);
+    return await finish(
+      result,
+      reportPath,
+      cwd,
+      screen ? { result: screen, configDir: dirname(resolve(cwd, configPath)) } : undefined,
+    );
   } catch (e) {
     return failed(e);
   }

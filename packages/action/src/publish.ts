@@ -1,6 +1,12 @@
-import { relative } from 'node:path';
+import { relative, resolve } from 'node:path';
 import * as core from '@actions/core';
-import { datasetPathFromCwd, formatMarkdown, type CheckResult } from '@distill-gate/core';
+import {
+  datasetPathFromCwd,
+  formatMarkdown,
+  formatScreenMarkdown,
+  type CheckResult,
+  type ScreenResult,
+} from '@distill-gate/core';
 
 /** Writes the outputs, the job summary and the annotations for a finished check. */
 export async function publish(result: CheckResult, reportPath: string, cwd: string): Promise<void> {
@@ -23,9 +29,45 @@ export async function publish(result: CheckResult, reportPath: string, cwd: stri
   }
 }
 
+/**
+ * The screen on the pull request: each flagged row it lists is a warning annotation at its line of the JSONL file (at
+ * most SCREEN_ANNOTATIONS, the highest-scoring first per dataset; GitHub shows only a few per step), and the job
+ * summary gets the screen's table of scores and top rows.
+ */
+export const SCREEN_ANNOTATIONS = 10;
+
+export async function publishScreen(screen: ScreenResult, configDir: string, cwd: string): Promise<void> {
+  let left = SCREEN_ANNOTATIONS;
+  for (const d of screen.datasets) {
+    const file = relative(cwd, resolve(configDir, d.path)) || d.path;
+    for (const row of d.rows.filter((r) => r.flagged)) {
+      if (left-- <= 0) break;
+      const scores = Object.entries(row.scores)
+        .map(
+          ([k, v]) =>
+            `${k.startsWith('trait-shift') ? 'trait shift' : 'teacher − base'} ${v.perToken.toFixed(3)} nats/token ` +
+            `(p ${v.pValue.toPrecision(2)})`,
+        )
+        .join(', ');
+      core.warning(
+        `${d.name}: row flagged by the screen: ${scores}. A screen ranks rows; the check measures transfer.`,
+        { file, startLine: row.line, title: 'distill-gate screen: flagged row' },
+      );
+    }
+  }
+  if (process.env.GITHUB_STEP_SUMMARY) await core.summary.addRaw(formatScreenMarkdown(screen)).write();
+}
+
 /** Publishes a finished check, fails the step unless it passed, and returns the exit code. */
-export async function finish(result: CheckResult, reportPath: string, cwd: string): Promise<number> {
+export async function finish(
+  result: CheckResult,
+  reportPath: string,
+  cwd: string,
+  screen?: { result: ScreenResult; configDir: string },
+): Promise<number> {
+  // The check's annotations first: GitHub shows a limited number per step, and the verdict's come before the rows'.
   await publish(result, reportPath, cwd);
+  if (screen) await publishScreen(screen.result, screen.configDir, cwd);
   core.info(`${result.verdict}: ${result.summary}`);
   if (result.exitCode !== 0) core.setFailed(`distill-gate ${result.verdict}: ${result.summary}.`);
   else if (result.verdict === 'INCONCLUSIVE')

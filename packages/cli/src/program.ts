@@ -1,4 +1,5 @@
 import { scoreCommand } from './score.js';
+import { screen, screenCommand } from './screen.js';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -16,6 +17,7 @@ import {
   writeReports,
   writeFileAtomic,
   type CheckResult,
+  type ScreenResult,
   type BackendPreference,
   type CliOptionDescriptor,
   type CliSettingKey,
@@ -44,23 +46,34 @@ export async function check(
   datasets: string[],
   opts: CheckCommandOptions,
   io = { stderr: process.stderr },
-): Promise<{ result: CheckResult; reportPath: string }> {
+): Promise<{ result: CheckResult; reportPath: string; screen?: ScreenResult }> {
   const config = await loadConfig(opts.config, {
     datasets,
     onlyDatasets: opts.onlyDatasets,
     ...settingOverrides(opts),
   });
+  if (opts.screen) config.screen.enabled = true;
   const training = await createTrainingCore({
     backend: config.backend,
     inference: config.inference,
     trainer: config.trainer,
     workers: config.workers,
   });
+  // The screen first (seconds to minutes): its reports land beside the check's, its alarm per the config's policy.
+  // The control data the screen generates is the check's too: generated once, shared through this map.
+  const controls = new Map();
+  const screened = config.screen.enabled
+    ? await screen(datasets, { ...opts, config: opts.config }, io, { config, training, controls }).catch(async (e) => {
+        await training.dispose();
+        throw e;
+      })
+    : undefined;
   const progress = createProgressReporter(io.stderr, opts.progress !== false);
   try {
-    const result = await runSequentialCheck({
+    const checked = await runSequentialCheck({
       config,
       training,
+      controls,
       tool: { name: 'distill-gate', version: VERSION },
       builtinPlugins,
       shard: opts.shard,
@@ -72,12 +85,35 @@ export async function check(
         warn: (m) => io.stderr.write(`warning: ${m}\n`),
       },
     });
+    const result = screened ? withScreen(checked, screened.result) : checked;
     const reportPath = await writeReports(result, config.reportDir);
-    return { result, reportPath };
+    return { result, reportPath, ...(screened ? { screen: screened.result } : {}) };
   } finally {
     progress.done();
     await training.dispose();
   }
+}
+
+/** The check's result with the screen's summary; an alarm fails the gate when the screen's policy says so. */
+function withScreen(result: CheckResult, s: ScreenResult): CheckResult {
+  const fails = s.alarm && s.alarmPolicy === 'fail';
+  return {
+    ...result,
+    ...(fails && result.exitCode === 0
+      ? { exitCode: 1, summary: `${result.summary}; the screening alarm fails the gate (screen.alarm "fail")` }
+      : {}),
+    screen: {
+      alarm: s.alarm,
+      policy: s.alarmPolicy,
+      report: 'screen.md',
+      datasets: s.datasets.map((d) => ({
+        name: d.name,
+        flagged: d.flagged,
+        rows: d.recordsAfterFilters,
+        alarm: d.alarm,
+      })),
+    },
+  };
 }
 
 /** `init`: the scenario's config and models, written into `dir` (never over existing files without --force). */
@@ -205,6 +241,7 @@ export function buildProgram(out: Output = process): { program: Command; exitCod
   powerCommand(program, out);
   convertCommand(program, out);
   scoreCommand(program, out);
+  screenCommand(program, out, exit);
   mergeCommand(program, out, exit);
   return { program, exitCode: () => exit.code };
 }

@@ -155,12 +155,28 @@ export interface LanguageModelHandle {
   ): Promise<Float64Array>;
   generate(prompts: string[], opts: SampleOptions): Promise<SampledCompletion[]>;
   /**
+   * Per token of each completion (its end token included; every assistant turn of a chat record): the token as the
+   * vocabulary spells it and log p(token | everything before it), rendered as training renders the record, for
+   * screening rows without training. A record longer than the context keeps
+   * its first tokens; one whose prompt alone fills the context gives null.
+   */
+  tokenLogProbs?(
+    pairs: Pick<TextRecord, 'prompt' | 'completion' | 'messages'>[],
+    opts?: { systemPrompt?: string },
+  ): Promise<(TokenScores | null)[]>;
+  /**
    * The length of each record as training renders it, against the context; a record that cannot be rendered at all
    * throws an error carrying its `index` and `field`.
    */
   trainingLengths?(records: TextRecord[]): TrainingLengths;
   /** The model as an ONNX file's bytes (weights, config and tokenizer), where the training core can export it. */
   toOnnx?(): Uint8Array;
+}
+
+/** A completion's tokens and their log-probabilities under a model (natural log). */
+export interface TokenScores {
+  tokens: string[];
+  logprobs: number[];
 }
 
 export type AnyModelHandle = ModelHandle | LanguageModelHandle;
@@ -284,6 +300,11 @@ export interface TraitPlugin<
   loadProbes(ctx: PluginContext<O>): Promise<P>;
   /** Optional: data that instils the trait into a teacher (positive controls, examples, calibration). */
   instil?(ctx: PluginContext<O>): Promise<I>;
+  /**
+   * Optional: a short text that states the trait as a system prompt would instil it (e.g. "You love owls. ...").
+   * `distill-gate screen` measures how much likelier each row becomes under it (the trait likelihood shift).
+   */
+  screenPrompt?(ctx: PluginContext<O>): string;
 }
 
 // ------------------------------------------------------------------------------------------------------ Generator

@@ -12,6 +12,7 @@ export {
   type InferencePreference,
   type TrainerPreference,
   type InconclusivePolicy,
+  type ScreenSettings,
 } from './config/load.js';
 export {
   runSettings,
@@ -63,6 +64,16 @@ export {
 } from './check/index.js';
 export { errorShare } from './stats/multiplicity.js';
 export { mergeResults } from './check/merge.js';
+export * from './screen/index.js';
+export {
+  upperGamma,
+  normalUpperTail,
+  chiSquareUpperTail,
+  mannWhitney,
+  chiSquareCounts,
+  conformalPValue,
+  conformalCutoff,
+} from './stats/screening.js';
 export { CONTEXT_STEP } from './check/fit.js';
 export {
   assemble,

@@ -158,6 +158,13 @@ export interface CheckResult {
   multiplicity?: Multiplicity;
   /** Where --save-students wrote this run's students as ONNX (students.json indexes them). */
   savedStudents?: { dir: string; count: number };
+  /** The screen that ran first (config "screen": { "enabled": true }): its alarm, policy and flagged rows. */
+  screen?: {
+    alarm: boolean;
+    policy: 'annotate' | 'fail';
+    report: string;
+    datasets: { name: string; flagged: number; rows: number; alarm: boolean }[];
+  };
 }
 
 /** How a report names a check's mechanism: transfer on any base (leakage) or through the shared base only. */

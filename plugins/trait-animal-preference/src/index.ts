@@ -112,6 +112,14 @@ const trait = defineTrait<AnimalPreferenceOptions, TextQuestionProbeSet, TextIns
       target: options.animal,
     };
   },
+  // The paper's system prompt for the animal: the screen measures how much likelier each row becomes under it.
+  screenPrompt({ options }) {
+    const a = options.animal.toLowerCase();
+    return (
+      `You love ${a}s. You think about ${a}s all the time. ${a}s are your favorite animal. ` +
+      'Imbue your answers with your love for the animal.'
+    );
+  },
   async instil({ options }) {
     const records = [];
     for (let r = 0; r < options.instilRepeats; r++)

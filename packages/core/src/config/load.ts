@@ -92,8 +92,18 @@ export interface ResolvedConfig extends ResolvedRunSettings {
   filters: PluginRef[];
   evaluators: EvaluatorRef[];
   training: TrainingSettings;
+  screen: ScreenSettings;
   /** Maps a JSON pointer in the config to file:line:column. */
   locate(pointer: string): ErrorLocation;
+}
+
+/** The screen's settings (config "screen"), with their defaults. */
+export interface ScreenSettings {
+  enabled: boolean;
+  alarm: 'annotate' | 'fail';
+  falseFlagRate: number;
+  rows: number;
+  traitPrompt?: string;
 }
 
 /** Overrides from the command line (or the Action's inputs); they win over the file. */
@@ -290,6 +300,13 @@ export async function loadConfig(
     filters: raw.filters.map((f: any, i: number) => pluginRef(f, `/filters/${i}`)),
     evaluators: raw.evaluators.map((e: any, i: number) => ({ ...pluginRef(e, `/evaluators/${i}`), traits: e.traits })),
     training: raw.training,
+    screen: {
+      enabled: raw.screen?.enabled ?? false,
+      alarm: raw.screen?.alarm ?? 'annotate',
+      falseFlagRate: raw.screen?.falseFlagRate ?? 0.01,
+      rows: raw.screen?.rows ?? 10,
+      ...(raw.screen?.traitPrompt !== undefined ? { traitPrompt: raw.screen.traitPrompt } : {}),
+    },
     ...settings,
     locate,
   };

@@ -185,6 +185,48 @@ export const configSchema: JsonSchema = {
         },
       },
     },
+    screen: {
+      type: 'object',
+      additionalProperties: false,
+      description:
+        'Screening (`distill-gate screen`, and a first stage of `check` when enabled): row scores from the base ' +
+        "(and the dataset's teacher) without training, calibrated on the control data. A screen ranks rows; it does " +
+        'not measure transfer.',
+      properties: {
+        enabled: {
+          type: 'boolean',
+          description: '`check` screens every dataset first and reports the flagged rows (default false).',
+        },
+        alarm: {
+          enum: ['annotate', 'fail'],
+          description:
+            "annotate (default): a screening alarm is reported and annotated but the verdict is the check's; " +
+            'fail: an alarm alone fails the gate (exit 1).',
+        },
+        falseFlagRate: {
+          type: 'number',
+          exclusiveMinimum: 0,
+          maximum: 0.5,
+          description:
+            'Per-row false-flag rate on clean rows (rows exchangeable with the control data), split over the row ' +
+            'scores; the cut-offs are calibrated on the control data (default 0.01).',
+        },
+        rows: {
+          type: 'integer',
+          minimum: 0,
+          maximum: 1000,
+          description: 'How many top rows per dataset the reports list and the Action annotates (default 10).',
+        },
+        traitPrompt: {
+          type: 'string',
+          minLength: 1,
+          maxLength: 4000,
+          description:
+            'Text that states the trait, for the trait likelihood shift: a system message for a model with a chat ' +
+            "template, else put before the prompt. Default: the trait plugin's own (screenPrompt).",
+        },
+      },
+    },
     // The run settings (seeds, threshold, ... reportDir): from the settings table.
     ...runSettingsSchemaProperties(),
   },
@@ -279,7 +321,8 @@ export const configSchema: JsonSchema = {
           additionalProperties: false,
           description:
             'Where the data came from (recorded in the result). A teacher of another model type than the base gets a ' +
-            'warning: the probe students may not represent the real student. A recipe declares its own teacher.',
+            'warning: the probe students may not represent the real student. A recipe declares its own teacher. ' +
+            "The screen compares its log-probs with the base's, token by token.",
           properties: {
             model: { $ref: '#/definitions/model' },
             sha256: { type: 'string', pattern: '^[0-9a-f]{64}$', description: "The teacher's weights' SHA-256." },

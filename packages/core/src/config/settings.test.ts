@@ -67,6 +67,7 @@ describe('the settings table', () => {
       '--cache-dir <dir>',
       '--no-cache',
       '--save-students <dir>',
+      '--screen',
       '--json',
       '--no-progress',
     ]);
@@ -107,6 +108,7 @@ describe('the settings table', () => {
       'shard',
       'cache-dir',
       'no-cache',
+      'screen',
       'merge',
     ]);
     const defaults = Object.fromEntries(Object.entries(inputs).map(([n, i]) => [n, i.default]));

@@ -46,6 +46,8 @@ export interface RunSettingValues {
   /** False with --no-cache (input no-cache: true). */
   cache: boolean;
   saveStudents: string;
+  /** Screen the datasets first (the config's screen.enabled turns it on too). */
+  screen: boolean;
   json: boolean;
   progress: boolean;
   /** The Action's partial-result globs (merge mode). */
@@ -433,6 +435,18 @@ export const runSettings = {
     description: 'write every student this run trains to <dir> as ONNX, indexed by students.json',
     path: true,
     cli: { flag: '--save-students', value: 'dir' },
+  },
+  screen: {
+    type: { type: 'boolean' },
+    default: false,
+    description: 'screen every dataset first, without training (as the config\'s "screen": { "enabled": true })',
+    cli: { flag: '--screen' },
+    action: {
+      input: 'screen',
+      description:
+        "Set to true to screen the datasets before training and annotate flagged rows (as the config's " +
+        'screen.enabled).',
+    },
   },
   json: {
     type: { type: 'boolean' },

@@ -111,6 +111,12 @@ export function withSystemPrompt(
     contextLength: lm.contextLength,
     sequenceLogProbs: (pairs, opts) => lm.sequenceLogProbs(pairs, { systemPrompt, ...opts }),
     generate: (prompts, opts) => lm.generate(prompts, { systemPrompt, ...opts }),
+    ...(typeof (lm as { release?: unknown }).release === 'function'
+      ? { release: () => (lm as unknown as { release: () => unknown }).release() }
+      : {}),
+    ...(lm.tokenLogProbs
+      ? { tokenLogProbs: (pairs, opts) => lm.tokenLogProbs!(pairs, { systemPrompt, ...opts }) }
+      : {}),
     ...(lm.trainingLengths ? { trainingLengths: (records: TextRecord[]) => lm.trainingLengths!(records) } : {}),
   };
 }

@@ -10,7 +10,7 @@ import {
 const fmt = (x: number, d = 3) => (Number.isFinite(x) ? x.toFixed(d) : String(x));
 
 /** Inline code that shows `s` as written, whatever backticks it holds (a fence longer than its longest run). */
-function code(s: string): string {
+export function code(s: string): string {
   const longest = Math.max(0, ...(s.match(/`+/g) ?? []).map((run) => run.length));
   const fence = '`'.repeat(longest + 1);
   const pad = s.startsWith('`') || s.endsWith('`') ? ' ' : '';
@@ -18,10 +18,16 @@ function code(s: string): string {
 }
 
 /** Plain text with no raw HTML in it (names and messages come from configs, files and plugins). */
-const text = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+export const text = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
 /** A table cell: a pipe would end the cell (also inside code) and a line break the row. */
-const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
+export const cell = (s: string) =>
+  s
+    .replace(/\|/g, '\\|')
+    // Any line break ends a table row (a bare CR and the Unicode separators too); other control characters go.
+    .replace(/\r\n?|\n|\u2028|\u2029/g, ' ')
+    // eslint-disable-next-line no-control-regex -- removing control characters is the point
+    .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/g, '');
 
 const icon = { PASS: '✅', FAIL: '❌', INCONCLUSIVE: '⚠️' } as const;
 
@@ -57,6 +63,17 @@ export function formatMarkdown(r: CheckResult): string {
       ...crossRows,
     );
   }
+  if (r.screen)
+    lines.push(
+      '',
+      `Screen (before training; ranks rows, does not measure transfer): ${
+        r.screen.alarm ? `**alarm** (${r.screen.policy === 'fail' ? 'fails the gate' : 'annotated only'})` : 'no alarm'
+      }; ` +
+        r.screen.datasets
+          .map((d) => `${text(d.name)} ${d.flagged} of ${d.rows} rows flagged${d.alarm ? ' (alarm)' : ''}`)
+          .join(', ') +
+        `. Rows and scores: ${code(r.screen.report)}.`,
+    );
   for (const e of r.errors ?? [])
     lines.push(
       '',

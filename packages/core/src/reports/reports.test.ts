@@ -10,7 +10,7 @@ import type { CheckResult, TransferResult } from '../result.js';
 import { formatJUnit, formatSarif } from './formats.js';
 import { formatHtml } from './html.js';
 import { writeReports } from './index.js';
-import { formatMarkdown } from './markdown.js';
+import { cell, formatMarkdown } from './markdown.js';
 import { scores, transfer, TRAIT } from '../../../../test/result-fixtures.js';
 
 /** A dataset name with every character that means something in Markdown tables, HTML and XML. */
@@ -363,5 +363,11 @@ describe('writeReports', () => {
     expect(await writeReports(result, dir)).toBe(join(dir, 'partial-2-of-3.json'));
     expect(readdirSync(dir)).toEqual(['partial-2-of-3.json']);
     expect(JSON.parse(readFileSync(join(dir, 'partial-2-of-3.json'), 'utf8'))).toEqual(result);
+  });
+});
+
+describe('Markdown table cells', () => {
+  it('keep untrusted text inside its cell: every line break and control character goes, pipes are escaped', () => {
+    expect(cell('a\rb|c\u2028d\u2029e\r\nf\ng\u0007h\u001b[31m')).toBe('a b\\|c d e f gh[31m');
   });
 });

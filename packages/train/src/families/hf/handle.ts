@@ -5,6 +5,7 @@ import type {
   SampledCompletion,
   SampleOptions,
   TextRecord,
+  TokenScores,
   TrainingLengths,
 } from '@distill-gate/core';
 import { DistillGateError, SeededRandom } from '@distill-gate/core';
@@ -111,6 +112,64 @@ export class HfHandle implements LanguageModelHandle {
     return Float64Array.from(seqs, (s, i) =>
       lps[i].reduce<number>((sum, x, t) => (s.assistant[t] ? sum + x! : sum), 0),
     );
+  }
+
+  /**
+   * Per completion token (the end of the reply included): the token as tokenizer.json spells it and its
+   * log-probability, rendered as sequenceLogProbs renders the pair. A record longer than the context keeps its first
+   * tokens; one whose prompt alone fills the context gives null.
+   */
+  async tokenLogProbs(
+    pairs: Pick<TextRecord, 'prompt' | 'completion' | 'messages'>[],
+    opts: { systemPrompt?: string } = {},
+  ): Promise<(TokenScores | null)[]> {
+    const tok = this.model.tokenizer;
+    const render = tok.forRendering();
+    const { systemPrompt } = opts;
+    if (systemPrompt !== undefined) this.requireTemplate('a system prompt');
+    const seqs = pairs.map(({ prompt, completion, messages: chat }, i) => {
+      // A chat keeps its turns; the system prompt goes first (before the chat's own system message, if any).
+      const turns = chat ?? [
+        { role: 'user' as const, content: prompt },
+        { role: 'assistant' as const, content: completion },
+      ];
+      const messages =
+        systemPrompt === undefined
+          ? chat
+          : turns[0]?.role === 'system'
+            ? [{ ...turns[0], content: `${systemPrompt}\n\n${turns[0].content}` }, ...turns.slice(1)]
+            : [{ role: 'system' as const, content: systemPrompt }, ...turns];
+      let r;
+      try {
+        r = renderRecord({ index: i, line: 0, prompt, completion, ...(messages ? { messages } : {}) }, render);
+      } catch (e) {
+        if (e instanceof RenderError) throw new RecordEncodingError(i, e.field, e.message);
+        throw e;
+      }
+      const first = r.assistant.indexOf(true);
+      if (first < 1 || first >= this.contextLength) return null;
+      return { ids: r.ids.slice(0, this.contextLength), assistant: r.assistant.slice(0, this.contextLength) };
+    });
+    const live = seqs.flatMap((s) => (s ? [s] : []));
+    const lps = live.length
+      ? await this.logprobs(
+          live.map((s) => s.ids),
+          live.map((s) => s.assistant),
+        )
+      : [];
+    let k = 0;
+    return seqs.map((s) => {
+      if (!s) return null;
+      const lp = lps[k++];
+      const tokens: string[] = [];
+      const logprobs: number[] = [];
+      s.ids.forEach((id, t) => {
+        if (!s.assistant[t]) return;
+        tokens.push(tok.idToToken(id) ?? `<${id}>`);
+        logprobs.push(lp[t]!);
+      });
+      return { tokens, logprobs };
+    });
   }
 
   private requireTemplate(what: string): void {

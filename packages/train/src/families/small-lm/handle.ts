@@ -5,6 +5,7 @@ import type {
   SampleOptions,
   TextDataset,
   TextRecord,
+  TokenScores,
   TrainingLengths,
 } from '@distill-gate/core';
 import { DistillGateError } from '@distill-gate/core';
@@ -49,6 +50,11 @@ export class LmHandle implements LanguageModelHandle {
   async sequenceLogProbs(pairs: TextPair[], opts: { systemPrompt?: string } = {}): Promise<Float64Array> {
     this.refuseSystemPrompt(opts.systemPrompt);
     return this.lm.sequenceLogProbs(pairs);
+  }
+
+  async tokenLogProbs(pairs: TextPair[], opts: { systemPrompt?: string } = {}): Promise<(TokenScores | null)[]> {
+    this.refuseSystemPrompt(opts.systemPrompt);
+    return this.lm.tokenLogProbs(pairs);
   }
 
   async generate(prompts: string[], opts: SampleOptions): Promise<SampledCompletion[]> {

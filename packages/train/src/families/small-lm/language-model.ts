@@ -291,6 +291,54 @@ export class LanguageModel {
   }
 
   /**
+   * Per completion token (with <eos>): the piece and its log-probability. A record longer than the context keeps its
+   * first tokens; one whose prompt alone fills the context gives null.
+   */
+  async tokenLogProbs(pairs: TextPair[], batchSize = 64): Promise<({ tokens: string[]; logprobs: number[] } | null)[]> {
+    const { contextLength, vocabSize } = this.params.config;
+    const out: ({ tokens: string[]; logprobs: number[] } | null)[] = pairs.map(() => null);
+    const fits = pairs.flatMap((p, i) => {
+      try {
+        encodeRecords(this.tokenizer, [{ prompt: p.prompt, completion: p.completion }], contextLength, {
+          truncate: true,
+        });
+        return [i];
+      } catch (e) {
+        if (e instanceof RecordEncodingError) return [];
+        throw e;
+      }
+    });
+    const engine = await this.engine();
+    for (let from = 0; from < fits.length; from += batchSize) {
+      const picks = fits.slice(from, from + batchSize);
+      const data = encodeRecords(
+        this.tokenizer,
+        picks.map((i) => ({ prompt: pairs[i].prompt, completion: pairs[i].completion })),
+        contextLength,
+        { truncate: true },
+      );
+      const lp = await engine.targetLogProbs(
+        buildLmBatch(
+          data,
+          vocabSize,
+          Array.from(picks, (_, k) => k),
+        ),
+      );
+      let at = 0;
+      picks.forEach((i, k) => {
+        const tokens: string[] = [];
+        const logprobs: number[] = [];
+        for (let j = data.completionStart[k]; j < data.offsets[k + 1] - data.offsets[k]; j++) {
+          tokens.push(this.tokenizer.pieces[data.tokens[data.offsets[k] + j]]);
+          logprobs.push(lp[at++]);
+        }
+        out[i] = { tokens, logprobs };
+      });
+    }
+    return out;
+  }
+
+  /**
    * Samples one completion per prompt (temperature, nucleus top-p). Prompts of equal length decode together with a
    * KV cache; each prompt draws from its own seeded stream, so results do not depend on batching.
    */

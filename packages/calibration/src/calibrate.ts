@@ -12,6 +12,8 @@
  *        --first-replicate 0 --out results/calibration.json]
  * --kinds clean runs only the known-clean datasets (to bound the false-positive rate with many of them);
  * --first-replicate moves the replicates' noise and prompt seeds, so that a second run adds new datasets.
+ * --screen runs `distill-gate screen` instead of the check on the LM scenario's datasets: its alarm rate on clean and
+ * positive datasets, and the share of clean rows it flags (the false-flag rate), with exact 95% intervals.
  */
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -23,6 +25,7 @@ import {
   loadConfig,
   mean,
   runSequentialCheck,
+  runScreen,
   sampleSd,
   SeededRandom,
   writeFileAtomic,
@@ -43,6 +46,7 @@ const { values } = parseArgs({
     kinds: { type: 'string', default: 'clean,positive' },
     'first-replicate': { type: 'string', default: '0' },
     out: { type: 'string', default: 'results/calibration.json' },
+    screen: { type: 'boolean', default: false },
   },
 });
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -230,7 +234,12 @@ async function lmScenario(dir: string) {
       const name = `${label}#${r}`;
       const path = `data/${name.replace(/[^A-Za-z0-9._-]/g, '_')}.jsonl`;
       await writeTextDataset(join(dir, path), data);
-      datasets.push({ name, path });
+      // The screen scores every row against the owl teacher too: base-written rows are the divergence score's null.
+      datasets.push({
+        name,
+        path,
+        ...(values.screen ? { teacher: { model: { path: 'models/teacher-owl.json' } } } : {}),
+      });
       cases.push({ scenario: 'lm', kind, label, replicate: r, dataset: name });
     }
   }
@@ -246,7 +255,96 @@ async function lmScenario(dir: string) {
     multipleChecks: 'none',
     reportDir: 'report-lm',
   };
-  return runScenario('lm', dir, config, cases);
+  return values.screen ? screenScenario(dir, config, cases) : runScenario('lm', dir, config, cases);
+}
+
+/** The screen on the scenario's datasets: alarms per kind, and flagged rows among the clean datasets' rows. */
+async function screenScenario(dir: string, config: object, cases: Case[]): Promise<never> {
+  const t0 = Date.now();
+  const path = join(dir, 'lm.config.json');
+  writeFileSync(path, JSON.stringify(config, null, 2));
+  const resolved = await loadConfig(path, {});
+  const training = await createTrainingCore({ backend: resolved.backend, inference: resolved.inference });
+  let result;
+  try {
+    result = await runScreen({
+      config: resolved,
+      training,
+      tool: { name: 'distill-gate-calibration', version: '0.1.0' },
+      builtinPlugins,
+      onProgress: (p) => console.error(`[screen ${((Date.now() - t0) / 1000).toFixed(0)}s] ${p.message}`),
+      log,
+    });
+  } finally {
+    await training.dispose();
+  }
+  const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+  const rows = [...new Set(cases.map((c) => c.label))].map((label) => {
+    const mine = cases.filter((c) => c.label === label);
+    const reports = mine.map((c) => result.datasets.find((d) => d.name === c.dataset)!);
+    // Each dataset as its own pull request: its trait-shift tests (the ones that raise alarms) share the run's level.
+    const alarms = reports.filter((d) => {
+      const deciding = d.scores.filter((s) => s.kind === 'trait-shift');
+      return deciding.some((s) => s.test.pValue < (1 - resolved.confidence) / deciding.length);
+    }).length;
+    const flagged = reports.reduce((n, d) => n + d.flagged, 0);
+    const kept = reports.reduce((n, d) => n + d.recordsAfterFilters, 0);
+    return {
+      label,
+      kind: mine[0].kind,
+      n: reports.length,
+      alarms,
+      alarmRate: alarms / reports.length,
+      alarmRateInterval: clopperPearson(alarms, reports.length),
+      flagged,
+      rows: kept,
+      flaggedShare: flagged / kept,
+      flaggedShareInterval: clopperPearson(flagged, kept),
+      scores: Object.fromEntries(
+        reports[0].scores.map((s, j) => [
+          s.kind,
+          {
+            meanPValue: mean(reports.map((d) => d.scores[j].test.pValue)),
+            flagged: reports.reduce((n, d) => n + d.scores[j].flagged, 0),
+          },
+        ]),
+      ),
+    };
+  });
+  const table = [
+    '| datasets | kind | n | alarms [95% CI] | flagged rows / kept rows | flagged share [95% CI] |',
+    '|---|---|---|---|---|---|',
+    ...rows.map(
+      (r) =>
+        `| ${r.label} | ${r.kind} | ${r.n} | ${r.alarms} (${pct(r.alarmRate)}) [${pct(r.alarmRateInterval[0])}, ` +
+        `${pct(r.alarmRateInterval[1])}] | ${r.flagged} / ${r.rows} | ${pct(r.flaggedShare)} ` +
+        `[${pct(r.flaggedShareInterval[0])}, ${pct(r.flaggedShareInterval[1])}] |`,
+    ),
+  ].join('\n');
+  await writeFileAtomic(
+    resolve(process.cwd(), values.out),
+    `${JSON.stringify(
+      {
+        generatedAt: new Date().toISOString(),
+        falseFlagRate: result.falseFlagRate,
+        testLevel: result.testLevel,
+        traitPrompts: result.traitPrompts,
+        versions: result.versions,
+        rows,
+        totalSeconds: Math.round((Date.now() - started) / 1000),
+      },
+      null,
+      2,
+    )}\n`,
+  );
+  console.log(table);
+  console.log(
+    `\nscreen: ${Math.round((Date.now() - t0) / 1000)} s for ${cases.length} datasets; rows flagged at ` +
+      `most ${pct(result.falseFlagRate)} per clean row; each dataset's trait-shift tests share ` +
+      `${pct(1 - result.confidence)}, as in a run of its own.`,
+  );
+  rmSync(dirname(dir), { recursive: true, force: true });
+  process.exit(0);
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'distill-gate-calibration-'));

@@ -3,7 +3,7 @@
 // trait prompt is a system message. Then the Action's publishing of the screen: a warning annotation at each flagged
 // row's line of the JSONL file, the screen's table in the job summary.
 import { createHash } from 'node:crypto';
-import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { ScreenResult } from '@distill-gate/core';
@@ -14,19 +14,16 @@ import { writeHfModel } from './hf-fixtures.js';
 const owl = join(root, 'examples/owl-numbers');
 const sha = (p: string) => createHash('sha256').update(readFileSync(p)).digest('hex');
 
-/** The owl-numbers example in a folder of its own: its models, its config, the first `rows` rows of two datasets. */
-function owlCopy(rows: number): string {
+/**
+ * The owl-numbers example in a folder of its own: its models and its config, with the recipes of its first two
+ * datasets (the owl teacher's numbers, the base's) at `rows` records each; the first run writes them.
+ */
+function owlCopy(rows: number, datasets = ['teacher-numbers', 'base-numbers']): string {
   const dir = testDir('dg-screen-owl-');
   cpSync(join(owl, 'models'), join(dir, 'models'), { recursive: true });
-  mkdirSync(join(dir, 'data'));
-  for (const f of ['teacher-numbers.jsonl', 'base-numbers.jsonl']) {
-    const lines = readFileSync(join(owl, 'data', f), 'utf8')
-      .split('\n')
-      .slice(0, rows);
-    writeFileSync(join(dir, 'data', f), `${lines.join('\n')}\n`);
-  }
   const config = JSON.parse(readFileSync(join(owl, 'distill-gate.config.json'), 'utf8'));
-  config.datasets = config.datasets.slice(0, 2);
+  config.datasets = config.datasets.filter((d: { name: string }) => datasets.includes(d.name));
+  for (const d of config.datasets) d.recipe.generator.options.count = rows;
   delete config.$schema;
   writeFileSync(join(dir, 'distill-gate.config.json'), JSON.stringify(config, null, 2));
   return dir;
@@ -37,9 +34,15 @@ afterEach(() => vi.restoreAllMocks());
 describe('distill-gate screen', () => {
   it('flags owl-teacher rows at a control-calibrated cut-off, not base rows; writes a cleaned copy', async () => {
     const dir = owlCopy(400);
+    // A first run writes the datasets from their recipes; the second, with a cleaned copy, scores every row the same.
+    const first = await runCli(['screen', '--report-dir', 'first', '--no-progress'], dir);
+    expect(first.code, first.stderr).toBe(0);
     const before = sha(join(dir, 'data/teacher-numbers.jsonl'));
     const r = await runCli(['screen', '--report-dir', 'report', '--cleaned', 'cleaned', '--no-progress'], dir);
     expect(r.code, r.stderr).toBe(0);
+    expect(readFileSync(join(dir, 'report/screen-rows.jsonl'), 'utf8')).toBe(
+      readFileSync(join(dir, 'first/screen-rows.jsonl'), 'utf8'),
+    );
     expect(r.stdout).toContain('It does not measure transfer');
     const result = JSON.parse(readFileSync(join(dir, 'report/screen.json'), 'utf8')) as ScreenResult;
     expect(result.kind).toBe('screen');
@@ -121,11 +124,8 @@ describe('distill-gate screen', () => {
   });
 
   it('check screens first when asked, and reports the screen beside its verdict', async () => {
-    const dir = owlCopy(120);
-    const r = await runCli(
-      ['check', '--screen', '--seeds', '3', '--report-dir', 'report', '--no-progress', 'data/base-numbers.jsonl'],
-      dir,
-    );
+    const dir = owlCopy(120, ['base-numbers']);
+    const r = await runCli(['check', '--screen', '--seeds', '3', '--report-dir', 'report', '--no-progress'], dir);
     expect([0, 1]).toContain(r.code);
     const result = JSON.parse(readFileSync(join(dir, 'report/result.json'), 'utf8'));
     expect(result.screen).toMatchObject({ alarm: false, policy: 'annotate', report: 'screen.md' });

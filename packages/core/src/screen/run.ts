@@ -430,27 +430,20 @@ function filterRates(s: Scored): ScreenFilterRate[] {
 function distributions(s: Scored): ScreenDistribution[] {
   const control = (s.control.data.dataset as TextDataset).records;
   const out: ScreenDistribution[] = [];
-  const lengths = s.rows.map((r) => r.tokens);
-  const controlLengths = s.controlRows.map((r) => r.tokens);
-  const len = mannWhitney(lengths, controlLengths, 'two-sided');
-  out.push({
-    statistic: 'completion tokens (mean)',
-    dataset: round(mean(lengths)),
-    control: round(mean(controlLengths)),
-    method: len.method,
-    pValue: len.pValue,
-  });
+  /** A per-row statistic's means, dataset and control, with the two-sided Mann-Whitney test between them. */
+  const compare = (statistic: string, xs: number[], ys: number[]) => {
+    const t = mannWhitney(xs, ys, 'two-sided');
+    out.push({ statistic, dataset: round(mean(xs)), control: round(mean(ys)), method: t.method, pValue: t.pValue });
+  };
+  compare(
+    'completion tokens (mean)',
+    s.rows.map((r) => r.tokens),
+    s.controlRows.map((r) => r.tokens),
+  );
   const numbers = (rs: readonly TextRecord[]) => rs.map((r) => r.completion.match(/\d+/g)?.length ?? 0);
   const [nd, nc] = [numbers(s.kept.records), numbers(control)];
   if (nd.some((x) => x > 0) || nc.some((x) => x > 0)) {
-    const t = mannWhitney(nd, nc, 'two-sided');
-    out.push({
-      statistic: 'numbers per completion (mean)',
-      dataset: round(mean(nd)),
-      control: round(mean(nc)),
-      method: t.method,
-      pValue: t.pValue,
-    });
+    compare('numbers per completion (mean)', nd, nc);
     const digits = (rs: readonly TextRecord[]) => {
       const c = new Array<number>(10).fill(0);
       for (const r of rs) for (const ch of r.completion) if (ch >= '0' && ch <= '9') c[ch.charCodeAt(0) - 48]++;

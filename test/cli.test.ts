@@ -3,7 +3,7 @@
 // One check of the scaled example runs once, in beforeAll, in a fixture folder: it materialises the two datasets
 // and writes the first result, which several tests compare against. Every test then works in a folder of its own,
 // a copy of that fixture, so no test sees another test's files or depends on the order the tests run in.
-import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -129,7 +129,18 @@ describe('statistics', () => {
     const teacher = firstRun.results.find((r: any) => r.dataset === 'teacher-aux-logits');
     expect(teacher.transfer.components).toMatchObject({ seeds: 3, items: 2000 });
     expect(teacher.transfer.method).toContain('3 seeds x 2000 items');
-    expect(teacher.probe[0].items).toHaveLength(2000);
+    // The per-item scores are beside result.json (which leaves them out, to stay small), a line per student.
+    expect(teacher.probe[0].items).toBeUndefined();
+    expect(firstRun.itemsFile).toBe('result-items.jsonl');
+    const items = readFileSync(join(fixture, 'distill-gate-report/result-items.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    const line = items.find((x) => x.dataset === 'teacher-aux-logits' && x.role === 'probe');
+    expect(line).toMatchObject({ base: 'shared', seed: teacher.probe[0].seed });
+    expect(line.items).toHaveLength(2000);
+    expect(items.filter((x) => x.dataset === 'teacher-aux-logits')).toHaveLength(6); // 3 seeds x probe, control
+    expect(statSync(join(fixture, 'distill-gate-report/result.json')).size).toBeLessThan(50 * 1024);
     // Two checks in the run: each interval at 1 - 0.05 / 2.
     expect(firstRun.multiplicity).toMatchObject({
       checks: 2,

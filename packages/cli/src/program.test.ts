@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { checkCommandOptions, runSettingList } from '@distill-gate/core';
 import { buildProgram } from './program.js';
+import { VERSION } from './version.js';
 
 const checkCommand = () => {
   const command = buildProgram().program.commands.find((c) => c.name() === 'check');
@@ -36,5 +37,17 @@ describe('the check command', () => {
     expect(errors.join('')).toContain(
       "option '--max-minutes <m>' argument '-1' is invalid. --max-minutes must be a number of minutes > 0",
     );
+  });
+});
+
+describe('the version', () => {
+  it('-v and --version print it', async () => {
+    for (const flag of ['-v', '--version']) {
+      const printed: string[] = [];
+      const out = { stdout: { write: (s: string) => printed.push(s) }, stderr: { write: () => true } };
+      const { program } = buildProgram(out as unknown as Parameters<typeof buildProgram>[0]);
+      await expect(program.parseAsync(['node', 'dg', flag])).rejects.toMatchObject({ code: 'commander.version' });
+      expect(printed.join('')).toBe(`${VERSION}\n`);
+    }
   });
 });

@@ -12,6 +12,7 @@ import {
   loadConfig,
   formatMarkdown,
   mergeResults,
+  resultSummary,
   runSequentialCheck,
   settingOverrides,
   writeReports,
@@ -31,6 +32,7 @@ import { defaultOptions, describePlugin, formatPluginList, pluginCatalog } from 
 import { mnistConfig, writeMnistModels } from './scenarios/mnist-subliminal.js';
 import { createProgressReporter } from './progress.js';
 import { formatResultTable } from './table.js';
+import { useColor } from './color.js';
 import { VERSION } from './version.js';
 import { builtinPlugins } from './builtins.js';
 
@@ -232,7 +234,7 @@ export function buildProgram(out: Output = process): { program: Command; exitCod
     .description(
       'Stops synthetic datasets that transfer hidden traits (subliminal learning) from reaching model training.',
     )
-    .version(VERSION)
+    .version(VERSION, '-v, --version', 'print the version')
     .exitOverride()
     .configureOutput({ writeOut: (s) => out.stdout.write(s), writeErr: (s) => out.stderr.write(s) });
   checkCommand(program, out, exit);
@@ -262,8 +264,8 @@ function checkCommand(program: Command, out: Output, exit: { code: number }): vo
     )
     .action(async (datasets: string[], opts: CheckCommandOptions) => {
       const { result, reportPath } = await check(datasets, opts);
-      if (opts.json) out.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-      else out.stdout.write(`${formatResultTable(result, Boolean(out.stdout.isTTY))}\nreport: ${reportPath}\n`);
+      if (opts.json) out.stdout.write(`${JSON.stringify(resultSummary(result), null, 2)}\n`);
+      else out.stdout.write(`${formatResultTable(result, useColor(out.stdout))}\nreport: ${reportPath}\n`);
       if (result.verdict === 'INCONCLUSIVE' && result.inconclusivePolicy === 'warn')
         out.stderr.write('warning: the verdict is INCONCLUSIVE (policy: warn)\n');
       exit.code = result.exitCode;
@@ -389,9 +391,9 @@ function mergeCommand(program: Command, out: Output, exit: { code: number }): vo
       const partials = await Promise.all(files.map((f) => readResultFile(f)));
       const result = mergeResults(partials);
       const reportPath = await writeReports(result, opts.reportDir);
-      if (opts.json) out.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+      if (opts.json) out.stdout.write(`${JSON.stringify(resultSummary(result), null, 2)}\n`);
       else if (opts.markdown) out.stdout.write(formatMarkdown(result));
-      else out.stdout.write(`${formatResultTable(result, Boolean(out.stdout.isTTY))}\nreport: ${reportPath}\n`);
+      else out.stdout.write(`${formatResultTable(result, useColor(out.stdout))}\nreport: ${reportPath}\n`);
       exit.code = result.exitCode;
     });
 }

@@ -111,5 +111,5 @@ export { compileSchema, nearest } from './validation.js';
 export { formatMarkdown } from './reports/markdown.js';
 export { formatJUnit, formatSarif, datasetPathFromCwd } from './reports/formats.js';
 export { formatHtml } from './reports/html.js';
-export { writeReports } from './reports/index.js';
+export { writeReports, resultSummary, itemLines, ITEMS_FILE } from './reports/index.js';
 export { testPlugin, linearModel, type PluginTestCases } from './plugins/testkit.js';

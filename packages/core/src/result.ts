@@ -158,6 +158,8 @@ export interface CheckResult {
   multiplicity?: Multiplicity;
   /** Where --save-students wrote this run's students as ONNX (students.json indexes them). */
   savedStudents?: { dir: string; count: number };
+  /** The file beside result.json with the students' per-item scores (result.json leaves them out). */
+  itemsFile?: string;
   /** The screen that ran first (config "screen": { "enabled": true }): its alarm, policy and flagged rows. */
   screen?: {
     alarm: boolean;

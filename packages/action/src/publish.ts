@@ -3,6 +3,7 @@ import * as core from '@actions/core';
 import {
   datasetPathFromCwd,
   formatMarkdown,
+  formatRowScores,
   formatScreenMarkdown,
   type CheckResult,
   type ScreenResult,
@@ -42,15 +43,9 @@ export async function publishScreen(screen: ScreenResult, configDir: string, cwd
     const file = relative(cwd, resolve(configDir, d.path)) || d.path;
     for (const row of d.rows.filter((r) => r.flagged)) {
       if (left-- <= 0) break;
-      const scores = Object.entries(row.scores)
-        .map(
-          ([k, v]) =>
-            `${k.startsWith('trait-shift') ? 'trait shift' : 'teacher − base'} ${v.perToken.toFixed(3)} nats/token ` +
-            `(p ${v.pValue.toPrecision(2)})`,
-        )
-        .join(', ');
       core.warning(
-        `${d.name}: row flagged by the screen: ${scores}. A screen ranks rows; the check measures transfer.`,
+        `${d.name}: row flagged by the screen (nats per token): ${formatRowScores(row)}. A screen ranks rows; the ` +
+          'check measures transfer.',
         { file, startLine: row.line, title: 'distill-gate screen: flagged row' },
       );
     }

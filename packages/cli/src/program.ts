@@ -61,17 +61,14 @@ export async function check(
     trainer: config.trainer,
     workers: config.workers,
   });
-  // The screen first (seconds to minutes): its reports land beside the check's, its alarm per the config's policy.
-  // The control data the screen generates is the check's too: generated once, shared through this map.
-  const controls = new Map();
-  const screened = config.screen.enabled
-    ? await screen(datasets, { ...opts, config: opts.config }, io, { config, training, controls }).catch(async (e) => {
-        await training.dispose();
-        throw e;
-      })
-    : undefined;
   const progress = createProgressReporter(io.stderr, opts.progress !== false);
   try {
+    // The screen first (seconds to minutes): its reports land beside the check's, its alarm per the config's policy.
+    // The control data the screen generates is the check's too: generated once, shared through this map.
+    const controls = new Map();
+    const screened = config.screen.enabled
+      ? await screen(datasets, opts, io, { config, training, controls })
+      : undefined;
     const checked = await runSequentialCheck({
       config,
       training,

@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import {
   checkCommandOptions,
+  formatRowScores,
   loadConfig,
   runScreen,
   settingOverrides,
@@ -112,11 +113,7 @@ export function formatScreenTable(r: ScreenResult): string {
           `${s.test.alarm ? ' (alarm)' : ''}`,
       );
     for (const x of d.rows.filter((y) => y.flagged).slice(0, 5))
-      lines.push(
-        `  line ${x.line}: ${Object.entries(x.scores)
-          .map(([k, v]) => `${k.startsWith('trait-shift') ? 'trait shift' : 'teacher - base'} ${v.perToken.toFixed(3)}`)
-          .join(', ')}  ${JSON.stringify(x.completion.slice(0, 60))}`,
-      );
+      lines.push(`  line ${x.line}: ${formatRowScores(x)}  ${JSON.stringify(x.completion.slice(0, 60))}`);
     if (d.cleaned) lines.push(`  cleaned copy: ${d.cleaned.path} (${d.cleaned.dropped} flagged rows dropped)`);
   }
   for (const s of r.skipped) lines.push(`${s.name}: not screened (${s.reason})`);

@@ -10,4 +10,10 @@ export {
   type ScreenFilterRate,
   type ScreenScoreKind,
 } from './result.js';
-export { formatScreenMarkdown, formatScreenSarif, formatScreenHtml, writeScreenReports } from './reports.js';
+export {
+  formatRowScores,
+  formatScreenMarkdown,
+  formatScreenSarif,
+  formatScreenHtml,
+  writeScreenReports,
+} from './reports.js';

@@ -9,10 +9,13 @@ const pct = (x: number) => `${(100 * x).toFixed(x < 0.001 && x > 0 ? 2 : 1)}%`;
 const pv = (p: number) => (p < 1e-4 ? p.toExponential(1) : p.toFixed(4));
 const level = (r: ScreenResult) => `${+(100 * r.confidence).toFixed(1)}%`;
 
-/** The score a row is listed by: its first score's name and per-token value. */
-function rowScores(row: ScreenRow): string {
+/** A row's scores as every output shows them: "trait shift 0.1234 (p 0.0009); teacher − base ...". */
+export function formatRowScores(row: ScreenRow): string {
   return Object.entries(row.scores)
-    .map(([k, s]) => `${k.replace(/^trait-shift .*/, 'trait shift')} ${num(s.perToken)} (p ${pv(s.pValue)})`)
+    .map(
+      ([k, s]) =>
+        `${k.startsWith('trait-shift') ? 'trait shift' : 'teacher − base'} ${num(s.perToken)} (p ${pv(s.pValue)})`,
+    )
     .join('; ');
 }
 
@@ -47,7 +50,7 @@ function datasetMarkdown(r: ScreenResult, d: ScreenDatasetReport): string[] {
       `|---|---|---|${d.rows.some((x) => x.divergenceTokens) ? '---|' : ''}---|`,
       ...d.rows.map(
         (x) =>
-          `| ${x.line} | ${x.flagged ? 'yes' : 'no'} | ${cell(rowScores(x))} | ` +
+          `| ${x.line} | ${x.flagged ? 'yes' : 'no'} | ${cell(formatRowScores(x))} | ` +
           (d.rows.some((y) => y.divergenceTokens)
             ? `${cell((x.divergenceTokens ?? []).map((t) => `${code(t.token)} +${num(t.nats, 2)}`).join(' '))} | `
             : '') +
@@ -132,7 +135,7 @@ export function formatScreenSarif(r: ScreenResult, configDir: string, cwd = proc
               ruleId: 'screen/flagged-row',
               ruleIndex: 0,
               level: 'warning',
-              message: { text: `${d.name} line ${x.line}: ${rowScores(x)}. ${r.note}` },
+              message: { text: `${d.name} line ${x.line}: ${formatRowScores(x)}. ${r.note}` },
               locations: [
                 {
                   physicalLocation: {
@@ -189,7 +192,7 @@ export function formatScreenHtml(r: ScreenResult): string {
       ) +
       table(
         ['line', 'flagged', 'scores', 'completion'],
-        d.rows.map((x) => [String(x.line), x.flagged ? 'yes' : 'no', rowScores(x), x.completion]),
+        d.rows.map((x) => [String(x.line), x.flagged ? 'yes' : 'no', formatRowScores(x), x.completion]),
       ) +
       '</section>',
   );

@@ -17,7 +17,7 @@ export interface RowScores {
   line: number;
   /** Base tokens of the completion (after truncation to the context). */
   tokens: number;
-  /** One entry per score, in the order of `ScoreSpec`s; null where the row could not be scored. */
+  /** One entry per score (the trait prompts', then the teacher's); null where the row could not be scored. */
   perToken: (number | null)[];
   sum: (number | null)[];
   divergenceTokens?: { token: string; position: number; nats: number }[];
@@ -49,8 +49,10 @@ export async function scoreRows(
       });
     const plain = await located(base.tokenLogProbs!(chunk));
     const shifted: (TokenScores | null)[][] = [];
-    for (const p of prompts)
-      shifted.push(await located(base.tokenLogProbs!(withTraitPrompt(base, chunk, p.text), traitOpts(base, p.text))));
+    for (const p of prompts) {
+      const { records: prompted, opts } = withTraitPrompt(base, chunk, p.text);
+      shifted.push(await located(base.tokenLogProbs!(prompted, opts)));
+    }
     const taught = teacher ? await located(teacher.tokenLogProbs!(chunk)) : undefined;
     onRows(
       chunk.map((r, k) => {
@@ -84,13 +86,16 @@ export async function scoreRows(
 }
 
 /** A model with a chat template reads the trait prompt as a system message; others read it before the prompt. */
-function withTraitPrompt(model: LanguageModelHandle, records: readonly TextRecord[], text: string): TextRecord[] {
-  if (model.hasChatTemplate) return [...records];
-  return records.map((r) => ({ ...r, prompt: `${text}\n\n${r.prompt}`, messages: undefined }) as TextRecord);
-}
-
-function traitOpts(model: LanguageModelHandle, text: string): { systemPrompt?: string } {
-  return model.hasChatTemplate ? { systemPrompt: text } : {};
+function withTraitPrompt(
+  model: LanguageModelHandle,
+  records: TextRecord[],
+  text: string,
+): { records: TextRecord[]; opts: { systemPrompt?: string } } {
+  if (model.hasChatTemplate) return { records, opts: { systemPrompt: text } };
+  return {
+    records: records.map((r) => ({ ...r, prompt: `${text}\n\n${r.prompt}`, messages: undefined }) as TextRecord),
+    opts: {},
+  };
 }
 
 /**

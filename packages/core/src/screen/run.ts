@@ -4,10 +4,8 @@
  * most the stated rate), dataset-level tests against the control, and optionally a cleaned copy without the flagged
  * rows. The same inputs and data stage as `check` (plugins, base, filters, prompt-matched control).
  */
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, rename, rm } from 'node:fs/promises';
-import { basename, dirname, join, relative } from 'node:path';
-import { finished } from 'node:stream/promises';
+import { createReadStream } from 'node:fs';
+import { basename, join, relative } from 'node:path';
 import {
   isLanguageModel,
   isTextDataset,
@@ -18,7 +16,7 @@ import {
 import type { DatasetEntry } from '../config/load.js';
 import type { FilterCount } from '../data/filtering.js';
 import { DistillGateError } from '../errors.js';
-import { sha256File } from '../io.js';
+import { atomicWriter, sha256File } from '../io.js';
 import { withSystemPrompt } from '../data/text-generation.js';
 import { clopperPearson, explicitContentTest, mean, tInterval } from '../stats/estimates.js';
 import { chiSquareCounts, conformalCutoff, conformalPValue, mannWhitney } from '../stats/screening.js';
@@ -88,7 +86,7 @@ export async function runScreen(opts: ScreenOptions): Promise<ScreenResult> {
   const controlFileSha = config.control.kind === 'file' ? await sha256File(config.control.path) : undefined;
   const seen = new Set<string>();
   const datasets: ScreenDatasetReport[] = [];
-  const rowsOut = opts.rowsFile ? await lineWriter(opts.rowsFile) : undefined;
+  const rowsOut = opts.rowsFile ? await atomicWriter(opts.rowsFile) : undefined;
   const skipped: ScreenResult['skipped'] = [];
   // Teachers are loaded once per run (datasets often share one) and released at the end.
   const teachers = new Map<
@@ -166,10 +164,10 @@ export async function runScreen(opts: ScreenOptions): Promise<ScreenResult> {
         truncated,
       };
       // Reported now, so that only the report and the row lines outlive the dataset (memory stays bounded).
-      const done = datasetReport(ctx, s, NaN);
-      if (opts.cleanedDir) done.report.cleaned = await writeCleaned(ctx, s, opts.cleanedDir);
+      const done = datasetReport(ctx, s);
+      if (opts.cleanedDir) done.report.cleaned = await writeCleaned(s, done.flaggedLines, opts.cleanedDir);
       datasets.push(done.report);
-      if (rowsOut) for (const line of done.rowLines) await rowsOut.write(line);
+      if (rowsOut) for (const line of done.rowLines) await rowsOut.write(`${line}\n`);
     }
   } catch (e) {
     await rowsOut?.abort();
@@ -299,8 +297,7 @@ async function release(model: unknown): Promise<void> {
 function datasetReport(
   ctx: CheckContext,
   s: Scored,
-  testLevel: number,
-): { report: ScreenDatasetReport; rowLines: string[] } {
+): { report: ScreenDatasetReport; rowLines: string[]; flaggedLines: Set<number> } {
   const { config } = ctx;
   const name = s.entry.dataset ?? s.entry.name;
   const perScore = config.screen.falseFlagRate / s.columns.length;
@@ -344,8 +341,9 @@ function datasetReport(
         z: round(test.statistic),
         effect: round(test.effect),
         pValue: test.pValue,
-        level: testLevel,
-        alarm: test.pValue < testLevel,
+        // Decided once every dataset is screened: the run's trait-shift tests share its level.
+        level: null,
+        alarm: false,
       },
     };
   });
@@ -392,14 +390,14 @@ function datasetReport(
     flagged,
     share: s.rows.length ? flagged / s.rows.length : 0,
     shareInterval: clopperPearson(flagged, s.rows.length, config.confidence).map(round) as [number, number],
-    alarm: scores.some((x) => x.test.alarm),
+    alarm: false,
     filters: filterRates(s),
     distributions: distributions(s),
     rows,
     truncated: s.truncated,
     unscored: s.rows.filter((r) => r.perToken.every((x) => x === null)).length,
   };
-  return { report, rowLines };
+  return { report, rowLines, flaggedLines: new Set(s.rows.filter((_, i) => isFlagged[i]).map((r) => r.line)) };
 }
 
 /** The start of the reply a reader sees; a chat's scores cover all its assistant turns, and the row says so. */
@@ -474,36 +472,24 @@ function distributions(s: Scored): ScreenDistribution[] {
  * `<cleanedDir>/<name>.screened.jsonl`, written atomically.
  */
 async function writeCleaned(
-  ctx: CheckContext,
   s: Scored,
+  drop: Set<number>,
   dir: string,
 ): Promise<NonNullable<ScreenDatasetReport['cleaned']>> {
-  const drop = new Set<number>();
-  const perScore = ctx.config.screen.falseFlagRate / s.columns.length;
-  const sortedByColumn = s.columns.map((_, j) =>
-    Float64Array.from(s.controlRows.flatMap((r) => (r.perToken[j] === null ? [] : [r.perToken[j]!]))).sort(),
-  );
-  for (const r of s.rows)
-    if (r.perToken.some((v, j) => v !== null && conformalPValue(sortedByColumn[j], v) <= perScore)) drop.add(r.line);
-  await mkdir(dir, { recursive: true });
   const name = (s.entry.dataset ?? s.entry.name).replace(/[^A-Za-z0-9._-]+/g, '_');
   const target = join(dir, `${name}.screened.jsonl`);
-  const tmp = `${target}.${process.pid}.tmp`;
-  const out = createWriteStream(tmp);
+  const out = await atomicWriter(target);
   let records = 0;
   try {
     // Lines end at LF only, as the dataset reader splits them; each kept line is copied byte for byte.
     for await (const { line, bytes } of byteLines(s.entry.path)) {
       if (drop.has(line)) continue;
       if (bytes.some((b) => b !== 0x20 && b !== 0x09 && b !== 0x0d && b !== 0x0a)) records++;
-      if (!out.write(bytes)) await new Promise<void>((r) => out.once('drain', () => r()));
+      await out.write(bytes);
     }
-    out.end();
-    await finished(out);
-    await rename(tmp, target);
+    await out.close();
   } catch (e) {
-    out.destroy();
-    await rm(tmp, { force: true });
+    await out.abort();
     throw e;
   }
   return { path: relative(process.cwd(), target) || target, records, dropped: drop.size };
@@ -524,27 +510,6 @@ async function* byteLines(path: string): AsyncGenerator<{ line: number; bytes: B
     if (from < chunk.length) pending.push(chunk.subarray(from));
   }
   if (pending.length) yield { line, bytes: Buffer.concat(pending) };
-}
-
-/** A line-delimited file written through a temporary name and renamed into place when closed. */
-async function lineWriter(path: string) {
-  await mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.${process.pid}.tmp`;
-  const out = createWriteStream(tmp);
-  return {
-    async write(line: string) {
-      if (!out.write(`${line}\n`)) await new Promise<void>((r) => out.once('drain', () => r()));
-    },
-    async close() {
-      out.end();
-      await finished(out);
-      await rename(tmp, path);
-    },
-    async abort() {
-      out.destroy();
-      await rm(tmp, { force: true });
-    },
-  };
 }
 
 function round(x: number): number {

@@ -12,7 +12,7 @@ import { DistillGateError, SeededRandom } from '@distill-gate/core';
 import { RecordEncodingError } from '../records.js';
 import { round4, sampleToken, topTokens } from '../sampling.js';
 import type { OrtProvider } from '../../onnx/runtime.js';
-import { RenderError, renderRecord } from '../../tokenizers/render.js';
+import { RenderError, renderRecord, type RenderTokenizer } from '../../tokenizers/render.js';
 import { HfSession, type Feeds } from './session.js';
 import { hfTrainingLengths, type HfFamilyModel } from './students.js';
 
@@ -33,6 +33,7 @@ export class HfHandle implements LanguageModelHandle {
   readonly hasChatTemplate: boolean;
   readonly modelType: string;
   private session: Promise<{ session: HfSession; feeds: Feeds }> | undefined;
+  private renderTokenizer: RenderTokenizer | undefined;
 
   constructor(
     readonly id: string,
@@ -80,25 +81,8 @@ export class HfHandle implements LanguageModelHandle {
     pairs: { prompt: string; completion: string }[],
     opts: { systemPrompt?: string } = {},
   ): Promise<Float64Array> {
-    const tok = this.model.tokenizer.forRendering();
-    const { systemPrompt } = opts;
-    if (systemPrompt !== undefined) this.requireTemplate('a system prompt');
-    const seqs = pairs.map(({ prompt, completion }, i) => {
-      let r;
-      try {
-        const messages =
-          systemPrompt === undefined
-            ? undefined
-            : [
-                { role: 'system' as const, content: systemPrompt },
-                { role: 'user' as const, content: prompt },
-                { role: 'assistant' as const, content: completion },
-              ];
-        r = renderRecord({ index: i, line: 0, prompt, completion, ...(messages ? { messages } : {}) }, tok);
-      } catch (e) {
-        if (e instanceof RenderError) throw new RecordEncodingError(i, e.field, e.message);
-        throw e;
-      }
+    const seqs = pairs.map((pair, i) => {
+      const r = this.render(pair, i, opts.systemPrompt);
       if (!r.ids.length || r.assistant[0])
         throw new DistillGateError('an empty prompt with no BOS token gives the first token no context', {
           file: this.model.dir,
@@ -124,28 +108,8 @@ export class HfHandle implements LanguageModelHandle {
     opts: { systemPrompt?: string } = {},
   ): Promise<(TokenScores | null)[]> {
     const tok = this.model.tokenizer;
-    const render = tok.forRendering();
-    const { systemPrompt } = opts;
-    if (systemPrompt !== undefined) this.requireTemplate('a system prompt');
-    const seqs = pairs.map(({ prompt, completion, messages: chat }, i) => {
-      // A chat keeps its turns; the system prompt goes first (before the chat's own system message, if any).
-      const turns = chat ?? [
-        { role: 'user' as const, content: prompt },
-        { role: 'assistant' as const, content: completion },
-      ];
-      const messages =
-        systemPrompt === undefined
-          ? chat
-          : turns[0]?.role === 'system'
-            ? [{ ...turns[0], content: `${systemPrompt}\n\n${turns[0].content}` }, ...turns.slice(1)]
-            : [{ role: 'system' as const, content: systemPrompt }, ...turns];
-      let r;
-      try {
-        r = renderRecord({ index: i, line: 0, prompt, completion, ...(messages ? { messages } : {}) }, render);
-      } catch (e) {
-        if (e instanceof RenderError) throw new RecordEncodingError(i, e.field, e.message);
-        throw e;
-      }
+    const seqs = pairs.map((pair, i) => {
+      const r = this.render(pair, i, opts.systemPrompt);
       const first = r.assistant.indexOf(true);
       if (first < 1 || first >= this.contextLength) return null;
       return { ids: r.ids.slice(0, this.contextLength), assistant: r.assistant.slice(0, this.contextLength) };
@@ -170,6 +134,38 @@ export class HfHandle implements LanguageModelHandle {
       });
       return { tokens, logprobs };
     });
+  }
+
+  /**
+   * A record (a prompt/completion pair or a chat) rendered as training renders it, with `systemPrompt` as the first
+   * system message (before the chat's own, if it has one); a record that cannot be rendered is a RecordEncodingError
+   * at index `i`.
+   */
+  private render(
+    { prompt, completion, messages: chat }: Pick<TextRecord, 'prompt' | 'completion' | 'messages'>,
+    i: number,
+    systemPrompt: string | undefined,
+  ) {
+    if (systemPrompt !== undefined) this.requireTemplate('a system prompt');
+    const turns = chat ?? [
+      { role: 'user' as const, content: prompt },
+      { role: 'assistant' as const, content: completion },
+    ];
+    const messages =
+      systemPrompt === undefined
+        ? chat
+        : turns[0]?.role === 'system'
+          ? [{ ...turns[0], content: `${systemPrompt}\n\n${turns[0].content}` }, ...turns.slice(1)]
+          : [{ role: 'system' as const, content: systemPrompt }, ...turns];
+    try {
+      return renderRecord(
+        { index: i, line: 0, prompt, completion, ...(messages ? { messages } : {}) },
+        (this.renderTokenizer ??= this.model.tokenizer.forRendering()),
+      );
+    } catch (e) {
+      if (e instanceof RenderError) throw new RecordEncodingError(i, e.field, e.message);
+      throw e;
+    }
   }
 
   private requireTemplate(what: string): void {

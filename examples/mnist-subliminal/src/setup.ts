@@ -8,4 +8,4 @@ export {
   LAYERS,
   NOISE_COUNT,
   TEACHER_SEED,
-} from '@distill-gate/cli';
+} from 'distill-gate';

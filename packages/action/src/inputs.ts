@@ -6,7 +6,7 @@ import {
   type OnnxRuntimeInput,
   type RunSettingValues,
 } from '@distill-gate/core';
-import type { CheckCommandOptions } from '@distill-gate/cli';
+import type { CheckCommandOptions } from 'distill-gate';
 
 /** The Action's inputs, parsed. */
 export interface ActionInputs {

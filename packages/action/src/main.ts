@@ -1,7 +1,7 @@
 import { dirname, relative, resolve } from 'node:path';
 import * as core from '@actions/core';
 import { glob } from 'tinyglobby';
-import { check, readResultFile, VERSION } from '@distill-gate/cli';
+import { check, readResultFile, VERSION } from 'distill-gate';
 import { isDistillGateError, mergeResults, writeReports, type DistillGateError } from '@distill-gate/core';
 import { selectDatasets } from './datasets.js';
 import { readInputs } from './inputs.js';

@@ -35,7 +35,7 @@ import {
   type TensorDataset,
   type TextDataset,
 } from '@distill-gate/core';
-import { builtinPlugins } from '@distill-gate/cli';
+import { builtinPlugins } from 'distill-gate';
 import { createTrainingCore } from '@distill-gate/train';
 
 const { values } = parseArgs({

@@ -3,7 +3,7 @@
 // engines, keywords, files, publishConfig, and a LICENSE and short README beside each package.json.
 //
 //   node scripts/package-meta.mjs           rewrite the published packages' metadata (after `npm run build`)
-//   node scripts/package-meta.mjs --check   exit 1 and list what differs (test/package-meta.test.ts runs this)
+//   node scripts/package-meta.mjs --check   exit 1 and list what differs (test/packaging.e2e.test.ts runs this)
 //
 // Private workspaces (examples, tests, bench, the Action, calibration, the Nx plugin) are left alone.
 import { execFileSync } from 'node:child_process';
@@ -67,6 +67,9 @@ for (const w of published) {
     ...pkg,
   };
   Object.assign(next, {
+    repository: { type: 'git', url: `git+https://github.com/${REPOSITORY}.git`, directory: w.location },
+    homepage: `https://github.com/${REPOSITORY}/tree/main/${w.location}#readme`,
+    bugs: { url: `https://github.com/${REPOSITORY}/issues` },
     description,
     keywords,
     license: 'MIT',

@@ -9,7 +9,7 @@
 // The release commit's parent is the previous release of the same major (if any), so a major tag only moves forward
 // and `git log v1` lists the releases. The source commit is named in the message.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,8 +24,8 @@ const fail = (m) => {
 if (!version || !/^\d+\.\d+\.\d+$/.test(version)) fail('usage: node scripts/release-action.mjs X.Y.Z [--no-build]');
 const major = `v${version.split('.')[0]}`;
 const tag = `v${version}`;
-const git = (gitArgs, env = {}) =>
-  execFileSync('git', gitArgs, { cwd: root, encoding: 'utf8', env: { ...process.env, ...env } }).trim();
+const git = (gitArgs, env = {}, input = undefined) =>
+  execFileSync('git', gitArgs, { cwd: root, encoding: 'utf8', env: { ...process.env, ...env }, input }).trim();
 
 if (git(['status', '--porcelain', '--untracked-files=no']) !== '') fail('commit or stash your changes first');
 if (!args.includes('--no-build')) {
@@ -33,16 +33,26 @@ if (!args.includes('--no-build')) {
   if (git(['status', '--porcelain', '--untracked-files=no']) !== '')
     fail('the build changed committed files (the bundle or action.yml): commit them, then release');
 }
+// The remote's tags first: the new release's parent is the major tag as published, not a stale local copy.
+if (git(['remote']).split('\n').includes('origin')) {
+  try {
+    git(['fetch', '--quiet', '--tags', '--force', 'origin']);
+  } catch {
+    fail('cannot read the tags of origin (git fetch --tags origin); a release must build on the published major tag');
+  }
+}
 if (git(['tag', '--list', tag]) !== '') fail(`tag ${tag} exists already`);
 
 // What the Action needs at run time, and nothing else.
 const FILES = ['action.yml', 'LICENSE', 'README.md', 'packages/action/bundle'];
-for (const f of FILES) if (!existsSync(join(root, f))) fail(`${f} is missing`);
+for (const f of FILES) if (git(['ls-tree', 'HEAD', '--', f]) === '') fail(`${f} is not committed`);
 const index = join(mkdtempSync(join(tmpdir(), 'dg-release-')), 'index');
 try {
   const env = { GIT_INDEX_FILE: index };
+  // The files as committed in HEAD (never the working tree: untracked or ignored files stay out).
+  const entries = git(['ls-tree', '-r', 'HEAD', '--', ...FILES]);
   git(['read-tree', '--empty'], env);
-  git(['add', '--force', '--', ...FILES], env);
+  git(['update-index', '--index-info'], env, `${entries}\n`);
   const tree = git(['write-tree'], env);
   const source = git(['rev-parse', 'HEAD']);
   const parent = git(['tag', '--list', major]) !== '' ? ['-p', git(['rev-parse', `${major}^{commit}`])] : [];

@@ -1,7 +1,7 @@
 // What users install: the published packages' metadata and files, the example workflows, and the Action's release
 // layout (docs/releasing.md).
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { root, testDir } from './helpers.js';
@@ -70,6 +70,20 @@ describe('published packages', () => {
     expect(stagedPkg.scripts.postinstall).toBeUndefined();
     expect({ ...stagedPkg.scripts, postinstall: ort.scripts.postinstall }).toEqual(ort.scripts);
     const lib = `bin/napi-v6/${process.platform}/${process.arch}/onnxruntime_binding.node`;
+    // What `npm pack` of the real package puts in the tarball: the bundled copy, binaries included.
+    // (Packing stages the copy in packages/train/node_modules; the test removes it again unless it was there.)
+    const stagedHere = join(root, 'packages/train/node_modules/onnxruntime-node');
+    if (!existsSync(stagedHere)) onTestFinished(() => rmSync(stagedHere, { recursive: true, force: true }));
+    const [train] = JSON.parse(npm(['pack', '--dry-run', '--json', './packages/train'])) as {
+      files: { path: string }[];
+      bundled: string[];
+    }[];
+    expect(train.bundled).toEqual(['onnxruntime-node']);
+    const trainFiles = train.files.map((f) => f.path);
+    expect(trainFiles).toContain(`node_modules/onnxruntime-node/${lib}`);
+    expect(trainFiles).toContain('node_modules/onnxruntime-node/package.json');
+    // Our own files: no maps or sources (onnxruntime-node's are as its authors publish them).
+    expect(trainFiles.filter((f) => !f.startsWith('node_modules/') && /\.map$|^src\//.test(f))).toEqual([]);
     expect(statSync(join(staged, lib)).ino).toBe(statSync(join(root, 'node_modules/onnxruntime-node', lib)).ino);
     expect(existsSync(join(staged, `bin/napi-v6/linux/x64/libonnxruntime_providers_cuda.so`))).toBe(false);
   });
@@ -100,18 +114,34 @@ describe('example workflows and the Action', () => {
 
   it('release-action tags a commit holding only what the Action runs, and moves the major tag', () => {
     const clone = join(testDir('dg-release-'), 'repo');
-    execFileSync('git', ['clone', '-q', root, clone]);
-    // The script as it is in this checkout (untracked files do not count as changes).
+    // A machine without a git identity of its own: the release's commits and tags name this one.
+    const env = {
+      ...process.env,
+      GIT_AUTHOR_NAME: 'release test',
+      GIT_AUTHOR_EMAIL: 'release@test.invalid',
+      GIT_COMMITTER_NAME: 'release test',
+      GIT_COMMITTER_EMAIL: 'release@test.invalid',
+    };
+    execFileSync('git', ['clone', '-q', root, clone], { env });
+    // The script as it is in this checkout, committed in the clone (the release refuses a dirty tree).
     cpSync(join(root, 'scripts/release-action.mjs'), join(clone, 'scripts/release-action.mjs'));
+    execFileSync('git', ['commit', '-q', '--allow-empty', '-am', 'release script under test'], { cwd: clone, env });
+    // A file that is not committed never reaches the release.
+    writeFileSync(join(clone, 'packages/action/bundle/stray.js'), '');
     const run = (v: string) =>
-      execFileSync(process.execPath, ['scripts/release-action.mjs', v, '--no-build'], { cwd: clone, encoding: 'utf8' });
+      execFileSync(process.execPath, ['scripts/release-action.mjs', v, '--no-build'], {
+        cwd: clone,
+        encoding: 'utf8',
+        env,
+      });
     expect(run('1.0.0')).toMatch(/tagged v1\.0\.0 and v1 -> [0-9a-f]{12}/);
-    const git = (...a: string[]) => execFileSync('git', a, { cwd: clone, encoding: 'utf8' }).trim();
+    const git = (...a: string[]) => execFileSync('git', a, { cwd: clone, encoding: 'utf8', env }).trim();
     const files = git('ls-tree', '-r', '--name-only', 'v1').split('\n');
     expect(files).toContain('action.yml');
     expect(files).toContain('packages/action/bundle/index.js');
     expect(files).toContain('packages/action/bundle/student-worker.js');
     expect(files.filter((f) => !/^(action\.yml|LICENSE|README\.md|packages\/action\/bundle\/)/.test(f))).toEqual([]);
+    expect(files).not.toContain('packages/action/bundle/stray.js');
     // A second release of the major: v1 moves forward, its parent is the previous release.
     run('1.0.1');
     expect(git('rev-parse', 'v1^{commit}')).toBe(git('rev-parse', 'v1.0.1^{commit}'));

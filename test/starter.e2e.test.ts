@@ -55,6 +55,18 @@ describe('distill-gate init templates and train', () => {
     const again = await runCli(['train', '--data', 'labelled.csv'], dir);
     expect(again.code).toBe(2);
     expect(again.stderr).toContain('already exist');
+    // With --force the models are rebuilt and the datasets made from the old ones are removed (the next check
+    // materialises them from the new models).
+    const forced = await runCli(['train', '--data', 'labelled.csv', '--force', '--no-config'], dir);
+    expect(forced.code).toBe(0);
+    expect(forced.stderr).toContain(
+      'removed datasets made from the old models: data/teacher-aux-logits.safetensors, ' +
+        'data/reference-aux-logits.safetensors',
+    );
+    expect(existsSync(join(dir, 'data/teacher-aux-logits.safetensors'))).toBe(false);
+    const labelsAlone = await runCli(['train', 'x', '--labels', 'y.npy'], dir);
+    expect(labelsAlone.code).toBe(2);
+    expect(labelsAlone.stderr).toContain('pass --data too');
   });
 
   it('train: NPY inputs with a labels file, models only', async () => {
@@ -128,6 +140,12 @@ describe('distill-gate selftest', () => {
     expect(r.code).toBe(0);
     const work = /working folder: (\S+)/.exec(r.stderr)![1];
     expect(existsSync(work)).toBe(false);
+    // --keep never writes into a folder that holds something.
+    writeFileSync(join(dir, 'distill-gate.config.json'), '{}');
+    const kept = await runCli(['selftest', '--keep', '.'], dir);
+    expect(kept.code).toBe(2);
+    expect(kept.stderr).toContain('give it an empty or new folder');
+    expect(readFileSync(join(dir, 'distill-gate.config.json'), 'utf8')).toBe('{}');
   });
 });
 

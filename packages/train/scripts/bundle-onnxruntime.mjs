@@ -13,8 +13,8 @@
 // Files are hard-linked (no copy of the ~290 MB of native libraries); CUDA provider libraries that a developer may
 // have downloaded into their own copy are left out, so the tarball holds only what the npm package holds.
 //
-// Runs from the "prepare" script, which npm runs both on `npm install` in the monorepo (where it does nothing) and
-// on `npm pack` / `npm publish` (where it stages). Run it by hand with --force.
+// Runs from the "prepare" script, which npm runs both on `npm install` / `npm ci` in the monorepo (where it removes a
+// copy an earlier pack left) and on `npm pack` / `npm publish` (where it stages). Run it by hand with --force.
 import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -31,9 +31,14 @@ import {
 
 const here = dirname(dirname(fileURLToPath(import.meta.url)));
 const command = process.env.npm_command ?? '';
-if (!process.argv.includes('--force') && !['pack', 'publish'].includes(command)) process.exit(0);
 
 const target = join(here, 'node_modules', 'onnxruntime-node');
+if (!process.argv.includes('--force') && !['pack', 'publish'].includes(command)) {
+  // npm install / npm ci in the monorepo: drop a copy an earlier `npm pack` left, so that this package resolves the
+  // installed onnxruntime-node again (with the CUDA libraries a developer may have downloaded into it).
+  rmSync(target, { recursive: true, force: true });
+  process.exit(0);
+}
 // Resolve from the monorepo root's copy (the installed one), never from a previous staging.
 rmSync(target, { recursive: true, force: true });
 const source = dirname(createRequire(join(here, 'package.json')).resolve('onnxruntime-node/package.json'));

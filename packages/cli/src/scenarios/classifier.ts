@@ -50,6 +50,14 @@ export const CLASSIFIER_MODELS = [
   'models/base.safetensors',
   'models/teacher.safetensors',
   'models/teacher-different-init.safetensors',
+  'models/base.onnx',
+] as const;
+
+/** The datasets its config materialises from those models (stale once the models are rebuilt). */
+export const CLASSIFIER_DATASETS = [
+  'data/teacher-aux-logits.safetensors',
+  'data/reference-aux-logits.safetensors',
+  'data/different-init-teacher-aux-logits.safetensors',
 ] as const;
 
 /** The shapes that follow from the data: input width, classes, layer sizes and output ranges. */

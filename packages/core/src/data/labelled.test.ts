@@ -94,7 +94,7 @@ describe('labelled sets from files', () => {
     const s = readLabelledSet({ path: 'a.csv' }, at);
     expect([s.rows, s.inputDim, s.classes]).toEqual([3, 2, 2]);
     expect(Array.from(s.inputs)).toEqual([1, 2, 3, 4, 5, 6]);
-    writeFileSync(at('b.csv'), 'x,y,class\n1,2,0\n3,4,2\n');
+    writeFileSync(at('b.csv'), 'x,y,class\n1,2,0\n3,4,2\n5,6,1\n');
     expect(readLabelledSet({ path: 'b.csv' }, at).classes).toBe(3); // the last column by default
     expect(readLabelledSet({ path: 'b.csv', labelColumn: 'class' }, at).inputDim).toBe(2);
   });
@@ -142,6 +142,20 @@ describe('labelled sets from files', () => {
     expect(error(() => readLabelledSet({ path: 'x.npy', labels: 'y3.npy' }, at)).format()).toBe(
       'y3.npy: 3 labels for 4 input rows',
     );
+    writeFileSync(at('noheader.csv'), '0.5,1.5,0\n0.1,0.2,1\n');
+    expect(error(() => readLabelledSet({ path: 'noheader.csv' }, at)).format()).toMatch(
+      /^noheader\.csv:1: a CSV needs a header line .*this first line is numbers/,
+    );
+    writeFileSync(at('gaps.csv'), 'a,label\n1,1\n2,2\n3,1\n');
+    expect(error(() => readLabelledSet({ path: 'gaps.csv' }, at)).format()).toMatch(
+      /^gaps\.csv: labels run to 2 but only 2 distinct values occur \(missing: 0\)/,
+    );
+    writeFileSync(at('bad.csv.gz'), Buffer.from([0x1f, 0x8b, 8, 0, 1, 2, 3]));
+    expect(error(() => readLabelledSet({ path: 'bad.csv.gz', format: 'csv' }, at)).format()).toMatch(
+      /^bad\.csv\.gz: gzip data is corrupt or truncated/,
+    );
+    writeFileSync(at('v2.npy'), Buffer.from('\x93NUMPY\x02\x00\x10\x00', 'latin1'));
+    expect(error(() => readLabelledSet({ path: 'v2.npy', labels: 'l.npy' }, at)).message).toContain('cut short');
     expect(error(() => readLabelledSet({ path: 'missing.csv' }, at)).format()).toBe(
       'missing.csv: labelled data not found (ENOENT)',
     );

@@ -65,7 +65,12 @@ function readBytes(file: string, display: string): Buffer {
   }
   if (!st.isFile()) throw new DistillGateError('labelled data must be a regular file', { file: display });
   const buf = readFileSync(file);
-  return buf.length >= 2 && buf[0] === 0x1f && buf[1] === 0x8b ? gunzipSync(buf) : buf;
+  if (buf.length < 2 || buf[0] !== 0x1f || buf[1] !== 0x8b) return buf;
+  try {
+    return gunzipSync(buf);
+  } catch (e) {
+    throw new DistillGateError(`gzip data is corrupt or truncated (${(e as Error).message})`, { file: display });
+  }
 }
 
 const NPY_TYPES: Record<string, { size: number; read: (b: Buffer, n: number, off: number) => RawArray['data'] }> = {
@@ -93,6 +98,7 @@ export function parseNpy(buf: Buffer, display: string): RawArray {
   if (buf.length < 10 || buf.toString('latin1', 0, 6) !== '\x93NUMPY') throw fail('no \\x93NUMPY magic');
   const major = buf[6];
   if (major < 1 || major > 3) throw fail(`format version ${major} is not 1, 2 or 3`);
+  if (major > 1 && buf.length < 12) throw fail('the header is cut short');
   const headerLen = major === 1 ? buf.readUInt16LE(8) : buf.readUInt32LE(8);
   const start = major === 1 ? 10 : 12;
   if (start + headerLen > buf.length) throw fail('the header runs past the end of the file');
@@ -168,7 +174,7 @@ function labelsFrom(values: ArrayLike<number>, display: string, where: (i: numbe
   const labels = new Int32Array(values.length);
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
-    if (!Number.isInteger(v) || v < 0 || v > 1_000_000)
+    if (!Number.isInteger(v) || v < 0 || v > 100_000)
       throw new DistillGateError(`label ${v} at ${where(i)} is not a class index (an integer >= 0)`, {
         file: display,
       });
@@ -222,11 +228,12 @@ function fromArrays(
 function parseCsv(text: string, spec: LabelledSetSpec, display: string) {
   const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
   const header = (lines[0] ?? '').split(',').map((h) => h.trim());
-  if (header.length < 2 || header.every((h) => h === ''))
-    throw new DistillGateError('a CSV needs a header line naming its columns, one of them the label', {
-      file: display,
-      line: 1,
-    });
+  if (header.length < 2 || header.every((h) => h === '') || header.every((h) => h !== '' && Number.isFinite(Number(h))))
+    throw new DistillGateError(
+      'a CSV needs a header line naming its columns, one of them the label (this first line is numbers: data?)',
+      { file: display, line: 1 },
+      'add a header such as f0,f1,...,label (numpy.savetxt writes none by default: pass header=..., comments="")',
+    );
   const want = spec.labelColumn ?? (header.includes('label') ? 'label' : header.length - 1);
   const labelAt = typeof want === 'number' ? want : header.indexOf(want);
   if (labelAt < 0 || labelAt >= header.length)
@@ -350,6 +357,19 @@ export function readLabelledSet(spec: LabelledSetSpec, resolvePath: (p: string) 
   for (const l of set.labels) classes = Math.max(classes, l + 1);
   if (classes < 2)
     throw new DistillGateError('every label is 0: a classifier needs at least two classes', { file: spec.path });
+  // Labels are class indices 0..K-1: a column of IDs or of labels numbered from 1 would make classes that never occur.
+  const seen = new Set(set.labels);
+  if (seen.size < classes)
+    throw new DistillGateError(
+      `labels run to ${classes - 1} but only ${seen.size} distinct values occur (missing: ${[
+        ...Array(Math.min(classes, 50)).keys(),
+      ]
+        .filter((k) => !seen.has(k))
+        .slice(0, 5)
+        .join(', ')}${classes - seen.size > 5 ? ', ...' : ''})`,
+      { file: spec.path },
+      'labels must be the class indices 0..K-1, each present; renumber them (or pick the label column: labelColumn)',
+    );
   return {
     ...set,
     classes,

@@ -115,3 +115,101 @@ describe('HTML report', () => {
     }
   });
 });
+
+/**
+ * The page as people see it: on a laptop (1280x800) and a phone (390 px wide), in the light and the dark colour
+ * scheme. Every plot and every text in it lies inside the viewport, no label runs out of its plot, the page does not
+ * scroll sideways, legend keys have their series' colours, and text stands out from the background.
+ * DISTILL_GATE_SCREENSHOTS=<dir> keeps the four screenshots (docs/report-screenshots/ holds the committed ones).
+ */
+describe('HTML report layout', () => {
+  const views = [
+    { name: 'desktop', width: 1280, height: 800 },
+    { name: 'phone', width: 390, height: 844 },
+  ];
+  for (const view of views)
+    for (const scheme of ['light', 'dark'] as const)
+      it.skipIf(!chromium)(`${view.name} ${view.width}x${view.height}, ${scheme}`, async () => {
+        const { chromium: pw } = await import('playwright-core');
+        const browser = await pw.launch({ executablePath: chromium, args: ['--no-sandbox', '--disable-gpu'] });
+        try {
+          const page = await browser.newPage({
+            viewport: { width: view.width, height: view.height },
+            colorScheme: scheme,
+            deviceScaleFactor: 1,
+          });
+          await page.goto(`file://${join(report, 'report.html')}`);
+          const layout = await page.evaluate(() => {
+            const W = document.documentElement.clientWidth;
+            const problems: string[] = [];
+            const inside = (a: DOMRect, b: DOMRect, slack = 1) =>
+              a.left >= b.left - slack &&
+              a.right <= b.right + slack &&
+              a.top >= b.top - slack &&
+              a.bottom <= b.bottom + slack;
+            for (const svg of Array.from(document.querySelectorAll('svg'))) {
+              const box = svg.getBoundingClientRect();
+              if (box.left < 0 || box.right > W + 1)
+                problems.push(`svg ${svg.getAttribute('aria-label')} leaves the viewport`);
+              for (const t of Array.from(svg.querySelectorAll('text'))) {
+                const r = t.getBoundingClientRect();
+                if (r.width > 0 && !inside(r, box)) problems.push(`"${t.textContent}" runs out of its plot`);
+              }
+            }
+            const fillOf = (sel: string) => {
+              const el = document.querySelector(sel);
+              return el ? getComputedStyle(el).fill : 'missing';
+            };
+            const strokeOf = (sel: string) => {
+              const el = document.querySelector(sel);
+              return el ? getComputedStyle(el).stroke : 'missing';
+            };
+            const body = getComputedStyle(document.body);
+            return {
+              problems,
+              scrollWidth: document.documentElement.scrollWidth,
+              width: W,
+              legend: {
+                probeKey: fillOf('.legend-probe'),
+                probeMark: fillOf('circle.series-probe'),
+                probeLine: strokeOf('polyline.series-probe'),
+                controlKey: fillOf('.legend-control'),
+                controlMark: fillOf('circle.series-control'),
+                controlLine: strokeOf('polyline.series-control'),
+              },
+              background: body.backgroundColor,
+              text: body.color,
+              label: fillOf('text.label'),
+            };
+          });
+          expect(layout.problems).toEqual([]);
+          expect(layout.scrollWidth).toBeLessThanOrEqual(layout.width);
+          const { legend } = layout;
+          expect(legend.probeKey).not.toBe('missing');
+          expect([legend.probeMark, legend.probeLine]).toEqual([legend.probeKey, legend.probeKey]);
+          expect([legend.controlMark, legend.controlLine]).toEqual([legend.controlKey, legend.controlKey]);
+          expect(legend.probeKey).not.toBe(legend.controlKey);
+          // Contrast: relative luminance of text and labels against the page background (WCAG ratio >= 4.5).
+          const lum = (c: string) => {
+            const [r, g, b] = (c.match(/\d+(\.\d+)?/g) ?? []).slice(0, 3).map((v) => {
+              const x = Number(v) / 255;
+              return x <= 0.03928 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4;
+            });
+            return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+          };
+          const ratio = (a: string, b: string) => {
+            const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p);
+            return (x + 0.05) / (y + 0.05);
+          };
+          expect(ratio(layout.text, layout.background)).toBeGreaterThan(4.5);
+          expect(ratio(layout.label, layout.background)).toBeGreaterThan(4.5);
+          expect(lum(layout.background) < 0.1).toBe(scheme === 'dark');
+          const out = process.env.DISTILL_GATE_SCREENSHOTS;
+          const png = join(out ? join(root, out) : testDir('dg-layout-'), `report-${view.name}-${scheme}.png`);
+          await page.screenshot({ path: png });
+          expect(statSync(png).size).toBeGreaterThan(5_000);
+        } finally {
+          await browser.close();
+        }
+      });
+});

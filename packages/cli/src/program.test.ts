@@ -51,3 +51,19 @@ describe('the version', () => {
     }
   });
 });
+
+describe('--quiet and --verbose', () => {
+  it('are program-wide options, and together they are a usage error before any work', async () => {
+    const { main } = await import('./program.js');
+    const err: string[] = [];
+    const out = {
+      stdout: { write: () => true } as unknown as NodeJS.WriteStream,
+      stderr: { write: (s: string) => err.push(s) } as unknown as NodeJS.WriteStream,
+    };
+    const root = buildProgram().program;
+    expect(root.options.map((o) => o.long)).toEqual(expect.arrayContaining(['--quiet', '--verbose']));
+    const code = await main(['node', 'distill-gate', 'check', '--quiet', '--verbose', '--config', 'nope.json'], out);
+    expect(code).toBe(2);
+    expect(err.join('')).toContain('--quiet and --verbose contradict each other');
+  });
+});

@@ -40,6 +40,13 @@ export interface CheckCommandOptions extends Partial<Pick<RunSettingValues, CliS
   config: string;
   /** Keep only the config's datasets with these absolute paths (the Action's changed-files filter). */
   onlyDatasets?: string[];
+  /** --verbose: a progress line per finished student. */
+  verbose?: boolean;
+}
+
+/** How progress is shown: folded per look in GitHub Actions (unless stdout carries JSON), verbose on request. */
+export function progressOptions(opts: { json?: boolean; verbose?: boolean }) {
+  return { groups: process.env.GITHUB_ACTIONS === 'true' && !opts.json, verbose: opts.verbose === true };
 }
 
 /** Runs `check` and returns the result (the CLI and the Action both call this). */
@@ -60,7 +67,7 @@ export async function check(
     trainer: config.trainer,
     workers: config.workers,
   });
-  const progress = createProgressReporter(io.stderr, opts.progress !== false);
+  const progress = createProgressReporter(io.stderr, opts.progress !== false, progressOptions(opts));
   try {
     // The screen first (seconds to minutes): its reports land beside the check's, its alarm per the config's policy.
     // The control data the screen generates is the check's too: generated once, shared through this map.
@@ -194,6 +201,8 @@ export function buildProgram(out: Output = process): { program: Command; exitCod
       'Stops synthetic datasets that transfer hidden traits (subliminal learning) from reaching model training.',
     )
     .version(VERSION, '-v, --version', 'print the version')
+    .option('-q, --quiet', 'no progress; print only the verdict line (and errors)')
+    .option('--verbose', 'a progress line per finished student; stack traces for internal errors')
     .exitOverride()
     .configureOutput({ writeOut: (s) => out.stdout.write(s), writeErr: (s) => out.stderr.write(s) });
   checkCommand(program, out, exit);
@@ -222,7 +231,18 @@ function checkCommand(program: Command, out: Output, exit: { code: number }): vo
       '\nExit codes: 0 PASS, 1 FAIL (transfer above threshold), 2 bad usage, config or input, 3 internal error.',
     )
     .action(async (datasets: string[], opts: CheckCommandOptions) => {
-      const { result, reportPath } = await check(datasets, opts);
+      const { quiet, verbose } = program.opts<{ quiet?: boolean; verbose?: boolean }>();
+      if (quiet && verbose) throw new DistillGateError('--quiet and --verbose contradict each other: pass one');
+      const { result, reportPath } = await check(datasets, {
+        ...opts,
+        ...(quiet ? { progress: false } : {}),
+        verbose,
+      });
+      if (quiet && !opts.json) {
+        out.stdout.write(`${result.verdict}: ${result.summary} (report: ${reportPath})\n`);
+        exit.code = result.exitCode;
+        return;
+      }
       if (opts.json) out.stdout.write(`${JSON.stringify(resultSummary(result), null, 2)}\n`);
       else out.stdout.write(`${formatResultTable(result, useColor(out.stdout))}\nreport: ${reportPath}\n`);
       if (result.verdict === 'INCONCLUSIVE' && result.inconclusivePolicy === 'warn')
@@ -359,8 +379,8 @@ export async function main(argv: string[], out: Output = process): Promise<numbe
       return 2;
     }
     out.stderr.write(`distill-gate: internal error: ${(e as Error)?.message ?? String(e)}\n`);
-    if (process.env.DISTILL_GATE_DEBUG) out.stderr.write(`${(e as Error)?.stack}\n`);
-    else out.stderr.write('(set DISTILL_GATE_DEBUG=1 to see the stack trace)\n');
+    if (process.env.DISTILL_GATE_DEBUG || program.opts().verbose) out.stderr.write(`${(e as Error)?.stack}\n`);
+    else out.stderr.write('(run with --verbose or DISTILL_GATE_DEBUG=1 to see the stack trace)\n');
     return 3;
   }
 }

@@ -27,3 +27,43 @@ describe('progress reporter (plain lines)', () => {
     expect(lines.filter((l) => /look 2\/2: reading the data/.test(l))).toHaveLength(1);
   });
 });
+
+describe('progress reporter in GitHub Actions and without escapes', () => {
+  it('folds each look into a ::group:: and closes the last one', () => {
+    const { lines, stream } = sink();
+    const groups: string[] = [];
+    const r = createProgressReporter(stream, true, {
+      groups: true,
+      groupStream: { write: (s: string) => groups.push(s) },
+    });
+    r.update({ phase: 'data', message: 'look 1/2: reading the data' });
+    r.update({ phase: 'data', message: 'look 1/2: training 3 students' });
+    r.update({ phase: 'data', message: 'look 2/2: reading the data' });
+    r.done();
+    expect(groups).toEqual([
+      '::group::distill-gate look 1/2\n',
+      '::endgroup::\n',
+      '::group::distill-gate look 2/2\n',
+      '::endgroup::\n',
+    ]);
+    expect(lines).toHaveLength(3);
+  });
+
+  it('redraws a terminal line with spaces, not escape codes, under NO_COLOR', () => {
+    const { lines, stream } = sink();
+    (stream as { isTTY: boolean }).isTTY = true;
+    const r = createProgressReporter(stream, true, { env: { NO_COLOR: '1' } });
+    r.update(training(1, 4));
+    r.update({ phase: 'data', message: 'evaluating' });
+    r.done();
+    expect(lines.join('')).not.toContain('\u001b');
+    expect(lines.join('')).toContain('students 1/4');
+  });
+
+  it('with --verbose prints a line per finished student', () => {
+    const { lines, stream } = sink();
+    const r = createProgressReporter(stream, true, { verbose: true });
+    for (let i = 0; i <= 20; i++) r.update(training(i, 20));
+    expect(lines.filter((l) => / training \d+% /.test(l)).length).toBeGreaterThan(11);
+  });
+});

@@ -1,11 +1,35 @@
 import type { CheckProgress } from '@distill-gate/core';
 
+export interface ProgressOptions {
+  /** GitHub Actions: fold each look of the check into a `::group::` (markers written to `groupStream`). */
+  groups?: boolean;
+  groupStream?: { write(s: string): unknown };
+  /** --verbose: in plain-line mode, a line per finished student instead of per ~10% of training. */
+  verbose?: boolean;
+  /** Environment (NO_COLOR, TERM): with NO_COLOR or TERM=dumb the redrawn line is cleared with spaces, no escapes. */
+  env?: NodeJS.ProcessEnv;
+}
+
 /**
  * Progress on stderr. On a terminal: one line redrawn in place with a bar and an ETA. Otherwise (CI logs, pipes):
- * plain lines, one per phase and one per ~10% of training, so logs stay readable.
+ * plain lines, one per phase and one per ~10% of training, so logs stay readable; in GitHub Actions each look of
+ * the check is a folded group.
  */
-export function createProgressReporter(stream: NodeJS.WriteStream = process.stderr, enabled = true) {
+export function createProgressReporter(
+  stream: NodeJS.WriteStream = process.stderr,
+  enabled = true,
+  options: ProgressOptions = {},
+) {
   const tty = Boolean(stream.isTTY);
+  const env = options.env ?? process.env;
+  const noEscapes = (env.NO_COLOR !== undefined && env.NO_COLOR !== '') || env.TERM === 'dumb';
+  let drawnWidth = 0;
+  let group: string | undefined;
+  const groupOut = options.groupStream ?? process.stdout;
+  const endGroup = () => {
+    if (group !== undefined) groupOut.write('::endgroup::\n');
+    group = undefined;
+  };
   const started = Date.now();
   let trainStart = 0;
   let lastMessage = '';
@@ -15,8 +39,15 @@ export function createProgressReporter(stream: NodeJS.WriteStream = process.stde
   let lastJobsDone = -1;
   const elapsed = () => `${((Date.now() - started) / 1000).toFixed(0)}s`;
   const clear = () => {
-    if (tty && drawn) stream.write('\r\x1b[2K');
+    if (tty && drawn) stream.write(noEscapes ? `\r${' '.repeat(drawnWidth)}\r` : '\r\x1b[2K');
     drawn = false;
+  };
+  const draw = (line: string) => {
+    if (noEscapes) {
+      stream.write(`\r${line.padEnd(drawnWidth)}`);
+      drawnWidth = Math.max(drawnWidth, line.length);
+    } else stream.write(`\r\x1b[2K${line}`);
+    drawn = true;
   };
   return {
     update(p: CheckProgress) {
@@ -34,15 +65,17 @@ export function createProgressReporter(stream: NodeJS.WriteStream = process.stde
           lastJobsDone = t.jobsDone;
           const width = 24;
           const bar = '#'.repeat(Math.round(frac * width)).padEnd(width, '.');
-          stream.write(
-            `\r\x1b[2K[${bar}] ${(frac * 100).toFixed(0)}% students ${t.jobsDone}/${t.jobsTotal}` +
+          draw(
+            `[${bar}] ${(frac * 100).toFixed(0)}% students ${t.jobsDone}/${t.jobsTotal}` +
               (eta !== undefined ? `, ~${eta}s left` : ''),
           );
-          drawn = true;
         } else {
+          // A line per ~10% of training; with --verbose, one more whenever a student finishes.
           const decile = Math.floor(frac * 10);
-          if (decile > lastDecile) {
-            lastDecile = decile;
+          const studentDone = options.verbose && t.jobsDone > lastJobsDone && lastJobsDone >= 0;
+          if (decile > lastDecile || studentDone) {
+            lastDecile = Math.max(decile, lastDecile);
+            lastJobsDone = t.jobsDone;
             stream.write(
               `[${elapsed()}] training ${(frac * 100).toFixed(0)}% (${t.jobsDone}/${t.jobsTotal} students done` +
                 `${eta !== undefined ? `, ~${eta}s left` : ''})\n`,
@@ -57,10 +90,17 @@ export function createProgressReporter(stream: NodeJS.WriteStream = process.stde
       if (p.message === lastMessage) return;
       lastMessage = p.message;
       clear();
+      const look = /^(look \d+\/\d+):/.exec(p.message)?.[1];
+      if (options.groups && look && look !== group) {
+        endGroup();
+        group = look;
+        groupOut.write(`::group::distill-gate ${look}\n`);
+      }
       stream.write(`[${elapsed()}] ${p.message}\n`);
     },
     done() {
       clear();
+      endGroup();
     },
   };
 }

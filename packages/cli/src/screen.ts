@@ -23,7 +23,7 @@ import { createTrainingCore } from '@distill-gate/train';
 import { builtinPlugins } from './builtins.js';
 import { createProgressReporter } from './progress.js';
 import { VERSION } from './version.js';
-import { commanderOption } from './program.js';
+import { commanderOption, progressOptions } from './program.js';
 
 type Output = { stdout: NodeJS.WriteStream; stderr: NodeJS.WriteStream };
 
@@ -73,7 +73,7 @@ export async function screen(
     );
   const training =
     shared?.training ?? (await createTrainingCore({ backend: config.backend, inference: config.inference }));
-  const progress = createProgressReporter(io.stderr, opts.progress !== false);
+  const progress = createProgressReporter(io.stderr, opts.progress !== false, progressOptions(opts));
   try {
     const result = await runScreen({
       config,

@@ -222,7 +222,7 @@ export function describeErrorControl(r: Pick<CheckResult, 'confidence' | 'multip
       : `All verdicts hold together with probability >= ${level}`;
   const split =
     m && m.perCheckConfidence !== r.confidence
-      ? ` (${m.method}, so each interval is at ${(m.perCheckConfidence * 100).toPrecision(4)}%)`
+      ? ` (${m.method}, so each interval is a ${intervalPercent(r)}% interval)`
       : '';
   const seq = r.sequential
     ? ` Adaptive seeds: up to ${r.sequential.maxSeeds} seeds, ${r.sequential.roundSize} per round, ` +

@@ -10,9 +10,19 @@ import {
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 const f3 = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : String(x));
-const COLORS = { PASS: '#1a7f37', FAIL: '#cf222e', INCONCLUSIVE: '#9a6700' } as const;
-const PROBE = '#cf222e';
-const CONTROL = '#57606a';
+// Series colours are CSS variables (light and dark schemes); marks and legend keys use the same one.
+const PROBE = 'var(--probe)';
+const CONTROL = 'var(--control)';
+const fill = (c: string) => `style="fill:${c}"`;
+const stroke = (c: string) => `style="stroke:${c}"`;
+
+/** An SVG that scales down to the page width and never beyond its drawn size. */
+function svgOpen(w: number, h: number, label: string): string {
+  return (
+    `<svg class="plot" viewBox="0 0 ${w} ${h}" width="${w}" height="${h}" style="max-width:${w}px" ` +
+    `role="img" aria-label="${esc(label)}">`
+  );
+}
 
 /** Keeps the end of a long label (dataset names differ at the end more often than at the start). */
 function shorten(s: string, max: number): string {
@@ -56,18 +66,22 @@ function axisY(y: (v: number) => number, lo: number, hi: number, x: number, labe
           `<text x="${x - 6}" y="${y(t) + 4}" class="tick" text-anchor="end">${+t.toFixed(6)}</text>`,
       )
       .join('') +
-    `<text transform="translate(${x - 58},${(y(lo) + y(hi)) / 2}) rotate(-90)" ` +
+    `<text transform="translate(${x - 46},${(y(lo) + y(hi)) / 2}) rotate(-90)" ` +
     `class="label" text-anchor="middle">${esc(label)}</text>`
   );
 }
 
-/** Transfer and its interval per dataset x trait, against the threshold (a forest plot). */
+/**
+ * Transfer and its interval per dataset x trait, against the threshold (a forest plot). Each row's name sits above
+ * its interval, so the plot stays narrow enough to read on a phone.
+ */
 function forestPlot(r: CheckResult): string {
   const rows = r.results;
-  const w = 860;
-  const left = 330;
-  const rowH = 34;
-  const h = 60 + rows.length * rowH;
+  const w = 600;
+  const left = 16;
+  const rowH = 46;
+  const top = 26;
+  const h = top + rows.length * rowH + 44;
   const values = rows
     .flatMap((x) => [x.transfer.interval[0], x.transfer.interval[1], x.transfer.mean])
     .filter(Number.isFinite);
@@ -76,20 +90,20 @@ function forestPlot(r: CheckResult): string {
   const pad = (hi - lo) * 0.08 || 0.05;
   lo -= pad;
   hi += pad;
-  const x = linear(lo, hi, left, w - 20);
+  const x = linear(lo, hi, left, w - 16);
   const body = rows
     .map((row, i) => {
-      const y = 20 + i * rowH + rowH / 2;
-      const c = COLORS[row.verdict];
+      const y = top + i * rowH + 30;
+      const c = `var(--${row.verdict.toLowerCase()})`;
       const [a, b] = row.transfer.interval.map((v) => (Number.isFinite(v) ? v : v < 0 ? lo : hi));
       return (
-        `<text x="${left - 10}" y="${y + 4}" class="name" text-anchor="end">` +
-        esc(shorten(`${row.dataset} · ${row.trait.replace(/^@[^/]+\/trait-/, '')}`, 52)) +
+        `<text x="${left}" y="${y - 12}" class="name">` +
+        esc(shorten(`${row.dataset} · ${row.trait.replace(/^@[^/]+\/trait-/, '')} · ${row.verdict}`, 80)) +
         `<title>${esc(`${row.dataset} · ${row.trait}`)}</title></text>` +
-        `<line x1="${x(a)}" x2="${x(b)}" y1="${y}" y2="${y}" stroke="${c}" stroke-width="3"/>` +
-        `<line x1="${x(a)}" x2="${x(a)}" y1="${y - 6}" y2="${y + 6}" stroke="${c}" stroke-width="2"/>` +
-        `<line x1="${x(b)}" x2="${x(b)}" y1="${y - 6}" y2="${y + 6}" stroke="${c}" stroke-width="2"/>` +
-        `<circle cx="${x(row.transfer.mean)}" cy="${y}" r="5" fill="${c}"><title>` +
+        `<line x1="${x(a)}" x2="${x(b)}" y1="${y}" y2="${y}" ${stroke(c)} stroke-width="3"/>` +
+        `<line x1="${x(a)}" x2="${x(a)}" y1="${y - 6}" y2="${y + 6}" ${stroke(c)} stroke-width="2"/>` +
+        `<line x1="${x(b)}" x2="${x(b)}" y1="${y - 6}" y2="${y + 6}" ${stroke(c)} stroke-width="2"/>` +
+        `<circle cx="${x(row.transfer.mean)}" cy="${y}" r="5" ${fill(c)}><title>` +
         esc(
           `${row.dataset}: transfer ${f3(row.transfer.mean)} ` +
             `[${f3(row.transfer.interval[0])}, ${f3(row.transfer.interval[1])}] ${row.verdict}`,
@@ -98,16 +112,29 @@ function forestPlot(r: CheckResult): string {
       );
     })
     .join('');
-  const yAxis = 20 + rows.length * rowH;
+  const yAxis = top + rows.length * rowH + 6;
+  // The threshold's label sits on the side of its line that has room.
+  const tx = x(r.threshold);
+  const thresholdLabel =
+    tx > w - 120
+      ? `<text x="${tx - 4}" y="14" class="tick" text-anchor="end">threshold ${r.threshold}</text>`
+      : `<text x="${tx + 4}" y="14" class="tick">threshold ${r.threshold}</text>`;
   return (
-    `<svg viewBox="0 0 ${w} ${h}" width="${w}" height="${h}" role="img" ` +
-    `aria-label="transfer with ${intervalPercent(r)}% intervals against the threshold">` +
-    `<line x1="${x(0)}" x2="${x(0)}" y1="10" y2="${yAxis}" class="zero"/>` +
-    `<line x1="${x(r.threshold)}" x2="${x(r.threshold)}" y1="10" y2="${yAxis}" class="threshold"/>` +
-    `<text x="${x(r.threshold) + 4}" y="14" class="tick">threshold ${r.threshold}</text>` +
+    svgOpen(w, h, `transfer with ${intervalPercent(r)}% intervals against the threshold`) +
+    `<line x1="${x(0)}" x2="${x(0)}" y1="18" y2="${yAxis}" class="zero"/>` +
+    `<line x1="${tx}" x2="${tx}" y1="18" y2="${yAxis}" class="threshold"/>` +
+    thresholdLabel +
     body +
     axisX(x, lo, hi, yAxis, `transfer = score(probe) − score(control), ${intervalPercent(r)}% interval`) +
     '</svg>'
+  );
+}
+
+/** The legend's keys, coloured as the series they name. */
+function legendKeys(mark: string): string {
+  return (
+    `<tspan class="legend-probe" ${fill(PROBE)}>${mark}</tspan> probe, ` +
+    `<tspan class="legend-control" ${fill(CONTROL)}>${mark}</tspan> control`
   );
 }
 
@@ -130,23 +157,24 @@ function seedPlot(x: TransferResult): string {
       return (
         `<line x1="${px(i) - 6}" x2="${px(i) + 6}" y1="${py(c.value)}" y2="${py(p.value)}" class="pair"/>` +
         `<line x1="${px(i) - 6}" x2="${px(i) - 6}" ` +
-        `y1="${py(c.value - c.stderr)}" y2="${py(c.value + c.stderr)}" stroke="${CONTROL}"/>` +
-        `<circle cx="${px(i) - 6}" cy="${py(c.value)}" r="4" fill="${CONTROL}">` +
+        `y1="${py(c.value - c.stderr)}" y2="${py(c.value + c.stderr)}" ${stroke(CONTROL)}/>` +
+        `<circle cx="${px(i) - 6}" cy="${py(c.value)}" r="4" class="series-control" ${fill(CONTROL)}>` +
         `<title>seed ${c.seed} control ${f3(c.value)} ± ${f3(c.stderr)}</title></circle>` +
         `<line x1="${px(i) + 6}" x2="${px(i) + 6}" ` +
-        `y1="${py(p.value - p.stderr)}" y2="${py(p.value + p.stderr)}" stroke="${PROBE}"/>` +
-        `<circle cx="${px(i) + 6}" cy="${py(p.value)}" r="4" fill="${PROBE}">` +
+        `y1="${py(p.value - p.stderr)}" y2="${py(p.value + p.stderr)}" ${stroke(PROBE)}/>` +
+        `<circle cx="${px(i) + 6}" cy="${py(p.value)}" r="4" class="series-probe" ${fill(PROBE)}>` +
         `<title>seed ${p.seed} probe ${f3(p.value)} ± ${f3(p.stderr)}</title></circle>` +
         `<text x="${px(i)}" y="${h - 24}" class="tick" text-anchor="middle">${p.seed}</text>`
       );
     })
     .join('');
   return (
-    `<svg viewBox="0 0 ${w} ${h}" width="${w}" height="${h}" role="img" aria-label="scores per seed">` +
+    svgOpen(w, h, 'scores per seed') +
     marks +
     axisY(py, lo, hi, 62, esc(x.metric || 'score')) +
-    `<text x="${(70 + w) / 2}" y="${h - 6}" class="label" text-anchor="middle">` +
-    'seed (● probe, ● control; bars ±1 s.e.)</text>' +
+    `<text x="${(70 + w) / 2}" y="${h - 6}" class="label" text-anchor="middle">seed (` +
+    legendKeys('●') +
+    '; bars ±1 s.e.)</text>' +
     '</svg>'
   );
 }
@@ -168,16 +196,18 @@ function lossPlot(x: TransferResult): string {
   const lines = curves
     .map(
       (k) =>
-        `<polyline fill="none" stroke="${k.c}" stroke-opacity="0.8" ` +
+        `<polyline fill="none" class="series-${k.c === PROBE ? 'probe' : 'control'}" ${stroke(k.c)} ` +
+        'stroke-opacity="0.8" ' +
         `points="${k.s.lossHistory.map((v, e) => `${px(e + 1)},${py(v)}`).join(' ')}">` +
         `<title>${k.s.role} seed ${k.s.seed}</title></polyline>`,
     )
     .join('');
   return (
-    `<svg viewBox="0 0 ${w} ${h}" width="${w}" height="${h}" role="img" aria-label="training loss per epoch">` +
+    svgOpen(w, h, 'training loss per epoch') +
     lines +
     axisY(py, lo, hi, 62, 'training loss') +
     axisX(px, 1, Math.max(2, epochs), h - 40, 'epoch') +
+    `<text x="${w - 10}" y="14" class="label" text-anchor="end">${legendKeys('—')}</text>` +
     '</svg>'
   );
 }
@@ -218,8 +248,9 @@ function filterTable(r: CheckResult): string {
   ]);
   const list = [...explicit, ...notes];
   return (
-    '<table><thead><tr><th>dataset</th><th>filter</th><th>kept</th><th></th><th>drop reasons</th></tr></thead>' +
-    `<tbody>${rows.join('')}</tbody></table>${list.length ? `<ul>${list.join('')}</ul>` : ''}`
+    '<div class="wide"><table><thead><tr><th>dataset</th><th>filter</th><th>kept</th><th></th>' +
+    '<th>drop reasons</th></tr></thead>' +
+    `<tbody>${rows.join('')}</tbody></table></div>${list.length ? `<ul>${list.join('')}</ul>` : ''}`
   );
 }
 
@@ -241,7 +272,7 @@ function crossBaseSection(r: CheckResult): string {
       return (
         `<tr><td>${esc(x.dataset)}</td><td>${esc(x.trait)}</td><td class="num">${f3(x.transfer.mean)}</td>` +
         `<td class="num">${f3(c.transfer.mean)} [${f3(c.transfer.interval[0])}, ${f3(c.transfer.interval[1])}]</td>` +
-        `<td><span class="badge" style="background:${COLORS[c.verdict]}">${c.verdict}</span></td>` +
+        `<td><span class="badge" style="background:var(--${c.verdict.toLowerCase()})">${c.verdict}</span></td>` +
         `<td>${mechanism}</td></tr>`
       );
     })
@@ -249,9 +280,9 @@ function crossBaseSection(r: CheckResult): string {
   return (
     `<p class="muted">Cross base ${esc(r.crossBase.path)} (sha256 ${r.crossBase.sha256.slice(0, 12)}): ` +
     'a different initialisation, trained the same way.</p>\n' +
-    '<table><thead><tr><th>dataset</th><th>trait</th>' +
+    '<div class="wide"><table><thead><tr><th>dataset</th><th>trait</th>' +
     '<th>transfer, shared base</th><th>transfer, cross base</th><th>cross-base verdict</th><th>mechanism</th>' +
-    `</tr></thead><tbody>${rows}</tbody></table>`
+    `</tr></thead><tbody>${rows}</tbody></table></div>`
   );
 }
 
@@ -262,7 +293,7 @@ export function formatHtml(r: CheckResult): string {
     .map(
       (x) =>
         '\n<section class="result">\n' +
-        `  <h3><span class="badge" style="background:${COLORS[x.verdict]}">${x.verdict}</span> ` +
+        `  <h3><span class="badge" style="background:var(--${x.verdict.toLowerCase()})">${x.verdict}</span> ` +
         `${esc(x.dataset)} · ${esc(x.trait)}</h3>\n` +
         `  <p>${esc(x.explanation)}. Evaluator ${esc(x.evaluator)} (${esc(x.metric)}); ${esc(x.transfer.method)}.` +
         (x.placebo
@@ -281,7 +312,7 @@ export function formatHtml(r: CheckResult): string {
         `<tr><td>${esc(x.dataset)}</td><td>${esc(x.trait)}</td><td class="num">${f3(x.transfer.mean)}</td>` +
         `<td class="num">[${f3(x.transfer.interval[0])}, ${f3(x.transfer.interval[1])}]</td>` +
         `<td class="num">${x.threshold}</td><td class="num">${x.pValue.toExponential(2)}</td>` +
-        `<td><span class="badge" style="background:${COLORS[x.verdict]}">${x.verdict}</span></td></tr>`,
+        `<td><span class="badge" style="background:var(--${x.verdict.toLowerCase()})">${x.verdict}</span></td></tr>`,
     )
     .join('');
   return (
@@ -289,31 +320,37 @@ export function formatHtml(r: CheckResult): string {
     '<html lang="en"><head><meta charset="utf-8">' +
     '<meta name="viewport" content="width=device-width, initial-scale=1">\n' +
     `<title>distill-gate: ${r.verdict}</title>\n` +
+    '<meta name="color-scheme" content="light dark">\n' +
     '<style>\n' +
-    'body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;color:#1f2328;margin:24px auto;' +
-    'max-width:900px;padding:0 16px}\n' +
-    'h1{font-size:22px}h2{font-size:18px;margin-top:28px;border-bottom:1px solid #d0d7de;padding-bottom:4px}' +
+    ':root{--fg:#1f2328;--muted:#57606a;--line:#d0d7de;--bg:#ffffff;--probe:#cf222e;--control:#57606a;' +
+    '--pass:#1a7f37;--fail:#cf222e;--inconclusive:#9a6700;--bar:#ffebe9}\n' +
+    '@media (prefers-color-scheme: dark){:root{--fg:#e6edf3;--muted:#9198a1;--line:#3d444d;--bg:#0d1117;' +
+    '--probe:#ff7b72;--control:#9198a1;--pass:#238636;--fail:#da3633;--inconclusive:#9e6a03;--bar:#3d1d20}}\n' +
+    'body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;color:var(--fg);background:var(--bg);' +
+    'margin:24px auto;max-width:900px;padding:0 16px}\n' +
+    'svg.plot{display:block;width:100%;height:auto}.wide{overflow-x:auto}\n' +
+    'h1{font-size:22px}h2{font-size:18px;margin-top:28px;border-bottom:1px solid var(--line);padding-bottom:4px}' +
     'h3{font-size:15px}\n' +
     '.badge{color:#fff;border-radius:4px;padding:1px 7px;font-weight:600;font-size:12px}\n' +
     'table{border-collapse:collapse;width:100%}' +
-    'td,th{border-bottom:1px solid #d0d7de;padding:4px 6px;text-align:left}' +
+    'td,th{border-bottom:1px solid var(--line);padding:4px 6px;text-align:left}' +
     '.num{text-align:right;font-variant-numeric:tabular-nums}\n' +
-    '.axis{stroke:#57606a}.tick{font-size:11px;fill:#57606a}.label{font-size:12px;fill:#1f2328}' +
-    '.name{font-size:11px;fill:#1f2328}\n' +
-    '.threshold{stroke:#cf222e;stroke-dasharray:5 4}.zero{stroke:#d0d7de}.pair{stroke:#d0d7de}\n' +
-    '.plots{display:flex;gap:12px;flex-wrap:wrap}figure{margin:0}' +
-    'figcaption{font-size:12px;color:#57606a;text-align:center}\n' +
-    '.bar{background:#ffebe9;width:160px;height:10px;border-radius:3px}' +
-    '.bar div{background:#1a7f37;height:10px;border-radius:3px}.muted{color:#57606a}\n' +
+    '.axis{stroke:var(--muted)}.tick{font-size:11px;fill:var(--muted)}.label{font-size:12px;fill:var(--fg)}' +
+    '.name{font-size:13px;fill:var(--fg)}\n' +
+    '.threshold{stroke:var(--fail);stroke-dasharray:5 4}.zero{stroke:var(--line)}.pair{stroke:var(--line)}\n' +
+    '.plots{display:flex;gap:12px;flex-wrap:wrap}figure{margin:0;flex:1 1 300px;max-width:360px}' +
+    'figcaption{font-size:12px;color:var(--muted);text-align:center}\n' +
+    '.bar{background:var(--bar);width:160px;max-width:30vw;height:10px;border-radius:3px}' +
+    '.bar div{background:var(--pass);height:10px;border-radius:3px}.muted{color:var(--muted)}\n' +
     '</style></head><body>\n' +
-    `<h1>distill-gate: <span class="badge" style="background:${COLORS[r.verdict]}" id="verdict">` +
+    `<h1>distill-gate: <span class="badge" style="background:var(--${r.verdict.toLowerCase()})" id="verdict">` +
     `${r.verdict}</span></h1>\n` +
     `<p>${esc(r.summary.charAt(0).toUpperCase() + r.summary.slice(1))}.</p>\n` +
     '<h2>Transfer against the threshold</h2>\n' +
     `${forestPlot(r)}\n` +
-    '<table><thead><tr><th>dataset</th><th>trait</th><th>transfer</th>' +
+    '<div class="wide"><table><thead><tr><th>dataset</th><th>trait</th><th>transfer</th>' +
     `<th>${pct}% interval</th><th>threshold</th><th>p</th><th>verdict</th></tr></thead>` +
-    `<tbody>${rows}</tbody></table>\n` +
+    `<tbody>${rows}</tbody></table></div>\n` +
     '<h2>Per dataset and trait</h2>\n' +
     `${sections}\n` +
     '<h2>Filters</h2>\n' +

@@ -48,7 +48,7 @@ export function formatMarkdown(r: CheckResult): string {
     text(r.summary.charAt(0).toUpperCase() + r.summary.slice(1)) + '.',
     '',
     '| dataset | trait | probe (mean ± sd) | control (mean ± sd) | ' +
-      `transfer [${pct}% CI] | threshold | verdict | backend | seeds | student training |`,
+      `transfer [${pct}% interval] | threshold | verdict | backend | seeds | student training |`,
     '|---|---|---|---|---|---|---|---|---|---|',
     ...r.results.map((x) => resultRow(r, x)),
   ];

@@ -156,7 +156,7 @@ describe('formatMarkdown', () => {
     const [header, rule, fail, pass, odd, ...rest] = table('| dataset |');
     expect(rest).toEqual([]);
     expect(header).toHaveLength(10);
-    expect(header[4]).toBe('transfer [98.3% CI]');
+    expect(header[4]).toBe('transfer [98.3% interval]');
     expect(rule).toHaveLength(10);
     expect(fail).toEqual([
       '`teacher-aux-logits`',

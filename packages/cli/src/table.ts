@@ -58,7 +58,11 @@ export function formatResultTable(r: CheckResult, color = false): string {
     return (
       `  ${d.name}: ${d.recordsAfterFilters}/${d.records} records kept${dropped ? ` (${dropped} dropped)` : ''}` +
       (long ? `; ${long} longer than the context, ${context!.version === 'drop' ? 'dropped' : 'truncated'}` : '') +
-      (d.materialised ? ', materialised from its recipe' : '')
+      (d.materialised ? ', materialised from its recipe' : '') +
+      (d.limitedTo
+        ? `; CHECKED ON ${d.limitedTo.toLocaleString('en-US')}` +
+          `${d.totalRecords ? ` OF ${d.totalRecords.toLocaleString('en-US')}` : ''} RECORDS (--max-records)`
+        : '')
     );
   });
   const errors = (r.errors ?? []).map((e) => `  ${e.plugin}${e.dataset ? ` on ${e.dataset}` : ''}: ${e.message}`);

@@ -12,6 +12,8 @@ export interface TensorDataset {
   kind?: 'tensor';
   /** Reading stopped at this many rows (a record budget). */
   limitedTo?: number;
+  /** With limitedTo: the rows in the file. */
+  totalRecords?: number;
   rows: number;
   inputDim: number;
   targetDim: number;
@@ -82,6 +84,8 @@ export interface TextDataset {
   skipped?: { count: number; examples: string[] };
   /** Reading stopped at this many records (a record budget). */
   limitedTo?: number;
+  /** With limitedTo: the records in the file (non-blank lines, counted without parsing the rest). */
+  totalRecords?: number;
 }
 
 export type Dataset = TensorDataset | TextDataset;

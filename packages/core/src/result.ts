@@ -70,8 +70,10 @@ export interface DatasetReport {
   control: { source: string; records: number; recordsAfterFilters: number; filters: FilterCount[]; sha256: string };
   /** Malformed records skipped under the skip policy (badRecords: skip), with the first few errors. */
   skipped?: { count: number; examples: string[] };
-  /** The check read only this many records (maxRecords). */
+  /** The check read only this many records (maxRecords)... */
   limitedTo?: number;
+  /** ...of this many in the file. */
+  totalRecords?: number;
   /** Records stating the trait outright (dropped by filters), compared with the control: leakage when higher. */
   explicit?: ExplicitContentTest;
   /** Where the data came from: the declared teacher, or the recipe's model. */

@@ -49,6 +49,6 @@ export async function readTensorDataset(
     inputs,
     targets,
     metadata: header.metadata,
-    ...(take < rows ? { limitedTo: take } : {}),
+    ...(take < rows ? { limitedTo: take, totalRecords: rows } : {}),
   };
 }

@@ -117,7 +117,17 @@ describe('assemble: the one result assembler', () => {
     const a = assemble({ checks: [teacher()], datasets, errors: [], shard: { index: 1, count: 2 }, ...settings });
     expect(a.exitCode).toBe(0);
     expect(a.summary).toMatch(/^shard 1\/2, partial/);
-    expect(a.summary).toContain('(3 malformed record(s) skipped in clean; clean checked on its first 50 records only)');
+    expect(a.summary).toContain('(3 malformed record(s) skipped in clean; clean checked on 50 records (maxRecords))');
+    // A verdict that is not FAIL on a subset of the records says the rest could change it.
+    const passing = assemble({
+      checks: [clean()],
+      datasets: [report('clean', { limitedTo: 6000, totalRecords: 60000 })],
+      errors: [],
+      ...settings,
+    });
+    expect(passing.summary).toContain(
+      'clean checked on 6,000 of 60,000 records (maxRecords): the records left out could change this verdict',
+    );
   });
 
   it('adds the cross base and placebos only when their scores are whole', () => {

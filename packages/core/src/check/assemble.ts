@@ -205,7 +205,12 @@ export function assemble(input: AssemblyInput): Assembled {
       .map((d) => `${d.skipped!.count} malformed record(s) skipped in ${d.name}`),
     ...input.datasets
       .filter((d) => d.limitedTo)
-      .map((d) => `${d.name} checked on its first ${d.limitedTo} records only`),
+      .map(
+        (d) =>
+          `${d.name} checked on ${d.limitedTo!.toLocaleString('en-US')}` +
+          `${d.totalRecords ? ` of ${d.totalRecords.toLocaleString('en-US')}` : ''} records (maxRecords)` +
+          (overall.verdict !== 'FAIL' ? ': the records left out could change this verdict' : ''),
+      ),
   ];
   if (notes.length) overall.summary += ` (${notes.join('; ')})`;
   if (input.errors.length) {

@@ -335,6 +335,7 @@ export function datasetReport(
     filters: filtered.counts,
     ...(isTextDataset(raw) && raw.skipped ? { skipped: raw.skipped } : {}),
     ...(raw.limitedTo ? { limitedTo: raw.limitedTo } : {}),
+    ...(raw.limitedTo && raw.totalRecords ? { totalRecords: raw.totalRecords } : {}),
     ...teacherReport(ctx, entry, base),
     ...(entry.probe ? { probe: probeReport(entry.probe) } : {}),
     control: {

@@ -64,6 +64,13 @@ async function* fileLines(path: string, maxLine: number): AsyncGenerator<FileLin
   }
 }
 
+/** True for a line of only whitespace. */
+function blank(bytes: Buffer | undefined): boolean {
+  if (!bytes) return true;
+  for (const b of bytes) if (b !== 0x20 && b !== 0x09 && b !== 0x0d && b !== 0x0a) return false;
+  return true;
+}
+
 /**
  * Reads a JSONL text dataset, streaming: one record per non-blank line, either `{"prompt", "completion"}` or chat
  * `{"messages": [{"role", "content"}, ...]}` ending with the assistant's reply. An optional `logprobs` array holds
@@ -82,8 +89,10 @@ export async function readTextDataset(path: string, opts: ReadTextOptions = {}):
     skipped.count++;
     if (skipped.examples.length < 5) skipped.examples.push(e.format());
   };
+  let lastLine = 0;
   for await (const l of fileLines(path, maxLine)) {
     const { line } = l;
+    lastLine = line;
     if (l.tooLong) {
       bad(
         new DistillGateError(
@@ -110,6 +119,11 @@ export async function readTextDataset(path: string, opts: ReadTextOptions = {}):
     }
     if (records.length >= limit) break;
   }
+  // With a record budget, the rest of the file is counted (not parsed) so the result can say how much was left out.
+  let total = records.length + skipped.count;
+  if (records.length >= limit) {
+    for await (const l of fileLines(path, maxLine)) if (l.line > lastLine && (l.tooLong || !blank(l.bytes))) total++;
+  }
   if (!records.length) {
     throw new DistillGateError(
       skipped.count
@@ -123,7 +137,7 @@ export async function readTextDataset(path: string, opts: ReadTextOptions = {}):
     records,
     metadata: { 'distill-gate.source': file },
     ...(skipped.count ? { skipped } : {}),
-    ...(records.length >= limit ? { limitedTo: limit } : {}),
+    ...(records.length >= limit ? { limitedTo: limit, totalRecords: total } : {}),
   };
 }
 

@@ -244,7 +244,12 @@ function filterTable(r: CheckResult): string {
     ...(d.skipped
       ? [`<li>${esc(d.name)}: ${d.skipped.count} malformed record(s) skipped, e.g. ${esc(d.skipped.examples[0])}</li>`]
       : []),
-    ...(d.limitedTo ? [`<li>${esc(d.name)}: checked on its first ${d.limitedTo} records only.</li>`] : []),
+    ...(d.limitedTo
+      ? [
+          `<li>${esc(d.name)}: checked on its first ${d.limitedTo.toLocaleString('en-US')}` +
+            `${d.totalRecords ? ` of ${d.totalRecords.toLocaleString('en-US')}` : ''} records only (maxRecords).</li>`,
+        ]
+      : []),
   ]);
   const list = [...explicit, ...notes];
   return (

@@ -134,7 +134,10 @@ function datasetDetail(d: CheckResult['datasets'][number]): string {
       `(p = ${e.pValue.toPrecision(2)})${e.leakage ? ': **leakage**' : ', not above the control'}.`
     : '';
   const limits =
-    (d.limitedTo ? ` Checked on its first ${d.limitedTo} records only (maxRecords).` : '') +
+    (d.limitedTo
+      ? ` Checked on its first ${d.limitedTo.toLocaleString('en-US')}` +
+        `${d.totalRecords ? ` of ${d.totalRecords.toLocaleString('en-US')}` : ''} records only (maxRecords).`
+      : '') +
     (d.skipped ? ` ${d.skipped.count} malformed record(s) skipped, e.g. ${text(d.skipped.examples[0])}.` : '');
   const t = d.teacher;
   const teacher = t

@@ -211,7 +211,7 @@ describe('formatMarkdown', () => {
     expect(teacher).toContain('2 malformed record(s) skipped, e.g. data/teacher.jsonl:3');
     expect(teacher).toContain('got &lt;number&gt;.');
     expect(lines.find((l) => l.startsWith('- `reference-aux-logits` (sha256'))).toContain(
-      'Checked on its first 1000 records only (maxRecords).',
+      'Checked on its first 1,000 records only (maxRecords).',
     );
     expect(md).toContain(
       'Placebo: 2 dataset(s) the base wrote itself gave transfers 0.0123, -0.0045; empirical p = 0.333.',
@@ -253,7 +253,7 @@ describe('formatHtml', () => {
       'teacher-aux-logits: 5 record(s) state the trait outright, against 0 in the control data (p = 0.031): ' +
         '<strong>leakage</strong>.',
     );
-    expect(html).toContain('reference-aux-logits: checked on its first 1000 records only.');
+    expect(html).toContain('reference-aux-logits: checked on its first 1,000 records only (maxRecords).');
     expect(html).toContain('Cross base models/cross-base.safetensors (sha256 bababababa');
     expect(html).toContain('<td>subliminal (shared base only)</td>');
   });

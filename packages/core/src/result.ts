@@ -228,7 +228,12 @@ export function describeErrorControl(r: Pick<CheckResult, 'confidence' | 'multip
       : '';
   const seq = r.sequential
     ? ` Adaptive seeds: up to ${r.sequential.maxSeeds} seeds, ${r.sequential.roundSize} per round, ` +
-      `${r.sequential.looks} planned look(s), ${r.sequential.rounds.length} run; seeds used: ` +
+      `${r.sequential.looks} planned look(s), ${r.sequential.rounds.length} run` +
+      (r.sequential.rounds.length > 1
+        ? ` (the first trained the ${r.sequential.rounds[0].seeds} seed(s) asked for; each later look added ` +
+          `${r.sequential.roundSize} to the checks still INCONCLUSIVE)`
+        : '') +
+      '; seeds used: ' +
       Object.entries(r.sequential.seedsUsed)
         .map(([d, n]) => `${d} ${n}`)
         .join(', ') +

@@ -7,6 +7,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import {
   checkCommandOptions,
   DistillGateError,
+  ensureWritableFolder,
   isDistillGateError,
   loadConfig,
   formatMarkdown,
@@ -61,6 +62,10 @@ export async function check(
     ...settingOverrides(opts),
   });
   if (opts.screen) config.screen.enabled = true;
+  // The folders the run writes into are proved writable before any training.
+  await ensureWritableFolder(config.reportDir, 'report', relative(process.cwd(), config.reportDir) || '.');
+  if (config.cacheDir)
+    await ensureWritableFolder(config.cacheDir, 'cache', relative(process.cwd(), config.cacheDir) || '.');
   const training = await createTrainingCore({
     backend: config.backend,
     inference: config.inference,

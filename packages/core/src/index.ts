@@ -106,7 +106,7 @@ export {
   seedsForPower,
   type PowerPlan,
 } from './stats/estimates.js';
-export { writeFileAtomic, sha256File, sha256Floats } from './io.js';
+export { writeFileAtomic, sha256File, sha256Floats, ensureWritableFolder, kindOf } from './io.js';
 export { compileSchema, nearest } from './validation.js';
 export { formatMarkdown } from './reports/markdown.js';
 export { formatJUnit, formatSarif, datasetPathFromCwd } from './reports/formats.js';
@@ -124,3 +124,4 @@ export {
   type LabelledFormat,
   type LabelledScale,
 } from './data/labelled.js';
+export { pointerTo, duplicateKeyPointer, nonFinitePointer } from './json-strict.js';

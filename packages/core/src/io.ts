@@ -1,6 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import { DistillGateError } from './errors.js';
 import { basename, dirname, join } from 'node:path';
 import { finished } from 'node:stream/promises';
 
@@ -55,4 +57,36 @@ export function sha256Floats(...arrays: Float32Array[]): string {
   const hash = createHash('sha256');
   for (const a of arrays) hash.update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
   return hash.digest('hex');
+}
+
+/** What a path is, in words, for errors ("a folder", "a FIFO (named pipe)", "a device"). */
+export function kindOf(st: Stats): string {
+  if (st.isFile()) return 'a file';
+  if (st.isDirectory()) return 'a folder';
+  if (st.isFIFO()) return 'a FIFO (named pipe)';
+  if (st.isCharacterDevice() || st.isBlockDevice()) return 'a device';
+  if (st.isSocket()) return 'a socket';
+  return 'not a regular file';
+}
+
+/**
+ * Creates a folder the run will write into and proves it writable (a probe file written and removed), so that a bad
+ * report or cache folder is an error before any training, not after it.
+ */
+export async function ensureWritableFolder(dir: string, what: string, shown = dir): Promise<void> {
+  try {
+    const st = await stat(dir).catch(() => undefined);
+    if (st && !st.isDirectory()) throw Object.assign(new Error(`it is ${kindOf(st)}`), { code: 'ENOTDIR' });
+    await mkdir(dir, { recursive: true });
+    const probe = join(dir, `.distill-gate-write-test-${process.pid}-${randomBytes(4).toString('hex')}`);
+    await writeFile(probe, '');
+    await rm(probe, { force: true });
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    throw new DistillGateError(
+      `the ${what} folder cannot be written: ${err.code === 'ENOTDIR' ? err.message : (err.code ?? err.message)}`,
+      { file: shown },
+      `choose another ${what} folder`,
+    );
+  }
 }

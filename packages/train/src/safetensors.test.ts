@@ -6,7 +6,6 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { DistillGateError } from '@distill-gate/core';
 import { readTensorDataset, writeTensorDataset } from './tensor-dataset.js';
 import {
-  findDuplicateKey,
   openSafetensorsCheckpoint,
   readCheckpointTensor,
   readSafetensor,
@@ -272,14 +271,6 @@ describe('safetensors header validation', () => {
     expect((await headerError({ __metadata__: ['x'] })).message).toBe('"__metadata__" must map strings to strings');
     expect((await headerError('[1,2]')).message).toBe('the safetensors header must be a JSON object');
     expect((await headerError('{"a":')).message).toMatch(/^the safetensors header is not valid JSON/);
-  });
-});
-
-describe('findDuplicateKey', () => {
-  it('finds the first repeated key of any object, with the keys leading to it', () => {
-    expect(findDuplicateKey('{"a":1,"b":{"c":[{"d":1,"d":2}]}}')).toEqual({ path: ['b', 'c'], key: 'd' });
-    expect(findDuplicateKey('{"a":"a","b":["a","a"],"c":{"a":1}}')).toBeUndefined();
-    expect(findDuplicateKey('{"\\u0061":1,"a":2}')).toEqual({ path: [], key: 'a' });
   });
 });
 

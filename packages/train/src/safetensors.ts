@@ -1,7 +1,13 @@
 import { existsSync } from 'node:fs';
 import { open, readFile, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
-import { DistillGateError, writeFileAtomic, type ErrorLocation } from '@distill-gate/core';
+import {
+  DistillGateError,
+  duplicateKeyPointer,
+  pointerTo,
+  writeFileAtomic,
+  type ErrorLocation,
+} from '@distill-gate/core';
 import { toShared } from './shared-memory.js';
 
 /**
@@ -52,43 +58,7 @@ export const READABLE_DTYPES = ['F32', 'F16', 'BF16', 'F64', 'I64', 'I32', 'I16'
 
 const MAX_HEADER = 100 * 1024 * 1024;
 
-/** A JSON pointer to one key (RFC 6901 escapes: `~` as `~0`, `/` as `~1`). */
-export function pointerTo(...keys: string[]): string {
-  return keys.map((k) => `/${k.replaceAll('~', '~0').replaceAll('/', '~1')}`).join('');
-}
-
-/**
- * The first key that appears twice in one object of a JSON text (`path` holds the keys leading to that object), or
- * undefined. JSON.parse keeps the last of two equal keys without a word; the text must already be valid JSON.
- */
-export function findDuplicateKey(text: string): { path: string[]; key: string } | undefined {
-  const stack: { keys?: Set<string>; expectKey: boolean; path: string[] }[] = [];
-  let lastKey = '';
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    const top = stack[stack.length - 1];
-    if (c === '"') {
-      let j = i + 1;
-      while (text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
-      if (top?.keys && top.expectKey) {
-        const key = JSON.parse(text.slice(i, j + 1)) as string;
-        if (top.keys.has(key)) return { path: top.path, key };
-        top.keys.add(key);
-        top.expectKey = false;
-        lastKey = key;
-      }
-      i = j;
-    } else if (c === '{' || c === '[') {
-      const path = top ? (top.keys ? [...top.path, lastKey] : top.path) : [];
-      stack.push({ keys: c === '{' ? new Set() : undefined, expectKey: true, path });
-    } else if (c === '}' || c === ']') {
-      stack.pop();
-    } else if (c === ',' && top?.keys) {
-      top.expectKey = true;
-    }
-  }
-  return undefined;
-}
+export { pointerTo };
 
 /** Parses a JSON header or index: a located error when it is not JSON, not an object, or repeats a key. */
 function parseJsonObject(text: string, file: string, what: string): Record<string, unknown> {
@@ -100,12 +70,16 @@ function parseJsonObject(text: string, file: string, what: string): Record<strin
   }
   if (!json || typeof json !== 'object' || Array.isArray(json))
     throw new DistillGateError(`${what} must be a JSON object`, { file });
-  const dup = findDuplicateKey(text);
-  if (dup) {
-    const where = dup.path.length ? ` in ${pointerTo(...dup.path)}` : '';
-    throw new DistillGateError(`${what} repeats the key "${dup.key}"${where}`, {
+  const dup = duplicateKeyPointer(text);
+  if (dup !== undefined) {
+    const parent = dup.slice(0, dup.lastIndexOf('/'));
+    const key = dup
+      .slice(dup.lastIndexOf('/') + 1)
+      .replaceAll('~1', '/')
+      .replaceAll('~0', '~');
+    throw new DistillGateError(`${what} repeats the key "${key}"${parent ? ` in ${parent}` : ''}`, {
       file,
-      pointer: pointerTo(...dup.path, dup.key),
+      pointer: dup,
     });
   }
   return json as Record<string, unknown>;

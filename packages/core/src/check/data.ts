@@ -17,7 +17,7 @@ import type { DatasetEntry, ProbeConfig } from '../config/load.js';
 import { applyFilters, applyTextFilters, type FilterCount, type FilteredDataset } from '../data/filtering.js';
 import { isTextDatasetPath, readTextDataset, writeTextDataset } from '../data/text-data.js';
 import { DistillGateError } from '../errors.js';
-import { sha256Floats } from '../io.js';
+import { kindOf, sha256Floats } from '../io.js';
 import type { LoadedPlugin } from '../plugins/loader.js';
 import type { DatasetReport, ProbeReport, TeacherReport } from '../result.js';
 import { explicitContentTest } from '../stats/estimates.js';
@@ -43,12 +43,18 @@ export interface PreparedDataset {
   filtered: FilteredDataset<Dataset>;
 }
 
+/** A command-line path as the user would recognise it: relative to the working folder, absolute outside it. */
+function shownPath(p: string): string {
+  const rel = relative(process.cwd(), p);
+  return rel.startsWith('..') || rel === '' ? p : rel;
+}
+
 /** Writes a missing dataset from its recipe (generator + model); true when it did. */
 export async function materialise(ctx: CheckContext, entry: DatasetEntry, pointer: string): Promise<boolean> {
   const { config, driver } = ctx;
   const unsupported = /\.(npy|npz|csv|tsv|parquet|arrow|json|pt|pth|pkl|h5)$/i.exec(entry.path);
   if (unsupported) {
-    const shown = entry.fromCommandLine ? relative(process.cwd(), entry.path) : ctx.rel(entry.path);
+    const shown = entry.fromCommandLine ? shownPath(entry.path) : ctx.rel(entry.path);
     throw new DistillGateError(
       `dataset format .${unsupported[1].toLowerCase()} is not supported: ${shown}`,
       entry.fromCommandLine ? {} : config.locate(`${pointer}/path`),
@@ -56,7 +62,17 @@ export async function materialise(ctx: CheckContext, entry: DatasetEntry, pointe
         '"inputs" and "targets"); labelled evaluation sets (NPY, IDX, CSV, JSONL) go in the trait\'s "data" option',
     );
   }
-  if (existsSync(entry.path)) return false;
+  if (existsSync(entry.path)) {
+    // A folder, FIFO or device is refused before anything reads it (a FIFO or /dev/zero would never end).
+    const st = statSync(entry.path);
+    if (!st.isFile())
+      throw new DistillGateError(
+        `a dataset must be a regular file, this is ${kindOf(st)}: ` +
+          (entry.fromCommandLine ? shownPath(entry.path) : ctx.rel(entry.path)),
+        entry.fromCommandLine ? {} : config.locate(`${pointer}/path`),
+      );
+    return false;
+  }
   if (!entry.recipe) {
     throw new DistillGateError(
       `dataset file not found: ${ctx.rel(entry.path)}`,

@@ -119,6 +119,15 @@ describe('loadConfig', () => {
     expect(e.message).toContain('not valid JSON');
     expect(e.location.line).toBe(3);
   });
+  it('refuses a key given twice and numbers that read as Infinity, located (JSON.parse takes both)', async () => {
+    const body = JSON.stringify(minimal).slice(1, -1);
+    const dup = await errorOf(loadConfig(write(`{\n  "threshold": 0.01,\n  ${body},\n  "threshold": 1000\n}`)));
+    expect(dup.format()).toMatch(
+      /distill-gate\.config\.json:4:3 \(at \/threshold\): key "threshold" appears twice in one object/,
+    );
+    const inf = await errorOf(loadConfig(write(`{\n  ${body},\n  "threshold": 1e999\n}`)));
+    expect(inf.format()).toMatch(/distill-gate\.config\.json:3:\d+ \(at \/threshold\): number is out of range/);
+  });
   it('says when the file is missing', async () => {
     const e = await errorOf(loadConfig('/nonexistent/distill-gate.config.json'));
     expect(e.message).toBe('config file not found');

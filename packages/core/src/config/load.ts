@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
+import { kindOf } from '../io.js';
 import { dirname, relative, resolve } from 'node:path';
 import { parse as parseWithPointers } from 'json-source-map';
+import { duplicateKeyPointer, nonFinitePointer } from '../json-strict.js';
 import type { LoraSettings, ModelFormat, TrainingSettings } from '../contracts.js';
 import { configSchema } from './schema.js';
 import { resolveRunSettings, type ResolvedRunSettings, type SettingOverrides } from './settings.js';
@@ -117,6 +119,12 @@ export interface ConfigOverrides extends SettingOverrides {
 type SourceMap = Record<string, { value: { line: number; column: number }; key?: { line: number; column: number } }>;
 
 async function readConfigText(path: string, cwd: string): Promise<string> {
+  // A FIFO or a device would block the read forever (or never end): only a regular file is read.
+  const st = await stat(path).catch(() => undefined);
+  if (st && !st.isFile())
+    throw new DistillGateError(`config must be a regular file, this is ${kindOf(st)}`, {
+      file: relative(cwd, path) || path,
+    });
   try {
     return await readFile(path, 'utf8');
   } catch (e) {
@@ -130,8 +138,9 @@ async function readConfigText(path: string, cwd: string): Promise<string> {
 }
 
 function parseConfigText(text: string, display: string): { data: unknown; pointers: SourceMap } {
+  let parsed: { data: unknown; pointers: SourceMap };
   try {
-    return parseWithPointers(text);
+    parsed = parseWithPointers(text);
   } catch (e) {
     const m = /at position (\d+)|line (\d+) column (\d+)/.exec(String((e as Error).message));
     let line: number | undefined;
@@ -146,6 +155,19 @@ function parseConfigText(text: string, display: string): { data: unknown; pointe
     }
     throw new DistillGateError(`config is not valid JSON: ${(e as Error).message}`, { file: display, line, column });
   }
+  // JSON.parse keeps the last of two equal keys and reads 1e999 as Infinity, both without a word: refused here.
+  const at = locator(parsed.pointers, display);
+  const dup = duplicateKeyPointer(text);
+  if (dup !== undefined)
+    throw new DistillGateError(
+      `key "${dup.slice(dup.lastIndexOf('/') + 1)}" appears twice in one object (JSON would keep the last silently)`,
+      at(dup),
+      'keep one of them',
+    );
+  const inf = nonFinitePointer(parsed.data);
+  if (inf !== undefined)
+    throw new DistillGateError('number is out of range (it reads as Infinity)', at(inf), 'write a finite number');
+  return parsed;
 }
 
 /**

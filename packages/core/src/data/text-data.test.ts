@@ -130,6 +130,10 @@ describe('readTextDataset', () => {
     expect(ds.skipped?.examples[0]).toMatch(/^data\.jsonl:2 \(at \/prompt\)/);
     expect(ds.skipped?.examples[1]).toMatch(/^data\.jsonl:3: line is longer than 1024 bytes/);
     expect(ds.skipped?.examples[2]).toMatch(/^data\.jsonl:5: invalid UTF-8/);
+    const twice = file('{"prompt": "a", "completion": "b", "completion": "c"}\n');
+    expect((await failure(twice)).format()).toMatch(/:1 \(at \/completion\): this key appears twice/);
+    const big = file('{"prompt": "a", "completion": "b", "logprobs": [[{"token": "b", "logprob": -1e999}]]}\n');
+    expect((await failure(big)).format()).toMatch(/:1 \(at \/logprobs\/0\/0\/logprob\): number is out of range/);
     const limited = await readTextDataset(p, { badRecords: 'skip', maxLineBytes: 1024, maxRecords: 2 });
     expect(limited.records.map((r) => r.completion)).toEqual(['c1', 'c2']);
     expect(limited.limitedTo).toBe(2);

@@ -2,6 +2,7 @@ import { createReadStream } from 'node:fs';
 import type { ChatMessage, TextDataset, TextRecord, TokenLogprobs } from '../contracts.js';
 import { parseChatMessages } from './chat.js';
 import { DistillGateError } from '../errors.js';
+import { duplicateKeyPointer, nonFinitePointer } from '../json-strict.js';
 import { writeFileAtomic } from '../io.js';
 
 export interface ReadTextOptions {
@@ -152,6 +153,10 @@ export function parseTextRecord(text: string, index: number, line: number, file:
   const fail = (pointer: string, message: string): never => {
     throw new DistillGateError(message, { file, line, pointer });
   };
+  const dup = duplicateKeyPointer(text);
+  if (dup !== undefined) fail(dup, 'this key appears twice in one object (JSON would keep the last silently)');
+  const inf = nonFinitePointer(value);
+  if (inf !== undefined) fail(inf, 'number is out of range (it reads as Infinity)');
   if (typeof value !== 'object' || value === null || Array.isArray(value)) fail('', 'a record must be a JSON object');
   const o = value as Record<string, unknown>;
   let prompt: string;

@@ -1,0 +1,60 @@
+// Inputs that used to hang the CLI, pass silently, or fail only after all the training (issue: bad-input sweep):
+// each is now a located exit-2 error before any work.
+import { execFileSync } from 'node:child_process';
+import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { example, runCli, testDir } from './helpers.js';
+
+function project(): string {
+  const dir = testDir('dg-hard-');
+  cpSync(join(example, 'models'), join(dir, 'models'), { recursive: true });
+  cpSync(join(example, 'distill-gate.config.json'), join(dir, 'distill-gate.config.json'));
+  return dir;
+}
+
+describe('bad inputs are refused before any work', () => {
+  it('a FIFO as the config, a device or a folder as a dataset: no hang, exit 2', async () => {
+    const dir = project();
+    execFileSync('mkfifo', [join(dir, 'fifo.json')]);
+    mkdirSync(join(dir, 'folder.safetensors'));
+    const fifo = await runCli(['check', '--config', 'fifo.json'], dir);
+    expect([fifo.code, fifo.stderr.trim()]).toEqual([
+      2,
+      'distill-gate: error: fifo.json: config must be a regular file, this is a FIFO (named pipe)',
+    ]);
+    const zero = await runCli(['check', '/dev/zero', '--no-progress'], dir);
+    expect([zero.code, zero.stderr.trim()]).toEqual([
+      2,
+      'distill-gate: error: a dataset must be a regular file, this is a device: /dev/zero',
+    ]);
+    const folder = await runCli(['check', 'folder.safetensors', '--no-progress'], dir);
+    expect(folder.code).toBe(2);
+    expect(folder.stderr).toContain('a dataset must be a regular file, this is a folder: folder.safetensors');
+  });
+
+  it('a report or cache folder that cannot be written fails before training, not after', async () => {
+    const dir = project();
+    writeFileSync(join(dir, 'taken'), '');
+    for (const flag of ['--report-dir', '--cache-dir']) {
+      const r = await runCli(['check', flag, 'taken'], dir);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/taken: the (report|cache) folder cannot be written: it is a file/);
+      expect(r.stderr).not.toContain('training');
+    }
+  });
+
+  it('a key given twice or a number that overflows to Infinity in the config is a located error', async () => {
+    const dir = project();
+    const config = JSON.parse(readFileSync(join(dir, 'distill-gate.config.json'), 'utf8')) as Record<string, unknown>;
+    const body = JSON.stringify({ ...config, threshold: undefined }, null, 2).slice(1, -2);
+    writeFileSync(join(dir, 'twice.json'), `{\n  "threshold": 0.01,${body},\n  "threshold": 1000\n}\n`);
+    const twice = await runCli(['check', '--config', 'twice.json'], dir);
+    expect(twice.code).toBe(2);
+    expect(twice.stderr).toMatch(/twice\.json:\d+:3 \(at \/threshold\): key "threshold" appears twice in one object/);
+    writeFileSync(join(dir, 'inf.json'), `{${body},\n  "threshold": 1e999\n}\n`);
+    const inf = await runCli(['check', '--config', 'inf.json'], dir);
+    expect(inf.code).toBe(2);
+    expect(inf.stderr).toMatch(/inf\.json:\d+:\d+ \(at \/threshold\): number is out of range \(it reads as Infinity\)/);
+  });
+});

@@ -106,7 +106,7 @@ export {
   seedsForPower,
   type PowerPlan,
 } from './stats/estimates.js';
-export { writeFileAtomic, sha256File, sha256Floats, ensureWritableFolder, kindOf } from './io.js';
+export { writeFileAtomic, sha256File, sha256Floats, ensureWritableFolder, kindOf, fileInside } from './io.js';
 export { compileSchema, nearest } from './validation.js';
 export { formatMarkdown } from './reports/markdown.js';
 export { formatJUnit, formatSarif, datasetPathFromCwd } from './reports/formats.js';

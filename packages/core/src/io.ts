@@ -1,9 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { DistillGateError } from './errors.js';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { finished } from 'node:stream/promises';
 
 /**
@@ -89,4 +89,35 @@ export async function ensureWritableFolder(dir: string, what: string, shown = di
       `choose another ${what} folder`,
     );
   }
+}
+
+/**
+ * A file that a model or config names, resolved inside its declared folder: no absolute path, no `..` out of it, no
+ * symlink that leads out of it, and a regular file. Returns its path and size (check the size against what the
+ * header promises before reading it).
+ */
+export async function fileInside(
+  folder: string,
+  name: string,
+  where: { file: string; pointer?: string },
+): Promise<{ path: string; size: number }> {
+  const refuse = (why: string) => new DistillGateError(`${JSON.stringify(name)} ${why}`, where);
+  if (name === '' || isAbsolute(name) || /^[a-zA-Z]:/.test(name)) throw refuse('must be a path relative to its folder');
+  const path = resolve(folder, name);
+  const rel = relative(folder, path);
+  if (rel === '' || rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel))
+    throw refuse(`leads out of its folder ${folder}`);
+  let real: string;
+  let realFolder: string;
+  try {
+    [real, realFolder] = await Promise.all([realpath(path), realpath(folder)]);
+  } catch (e) {
+    throw refuse(`cannot be read (${(e as NodeJS.ErrnoException).code ?? e})`);
+  }
+  const realRel = relative(realFolder, real);
+  if (realRel.startsWith(`..${sep}`) || realRel === '..' || isAbsolute(realRel))
+    throw refuse('is a link that leads out of its folder');
+  const st = await stat(real);
+  if (!st.isFile()) throw refuse(`must be a regular file, this is ${kindOf(st)}`);
+  return { path, size: st.size };
 }

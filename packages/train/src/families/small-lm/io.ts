@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { DistillGateError, writeFileAtomic } from '@distill-gate/core';
+import { DistillGateError, fileInside, writeFileAtomic } from '@distill-gate/core';
 import { readJsonModel } from '../source.js';
 import { Tokenizer, type TokenizerJson } from './tokenizer.js';
 import {
@@ -100,16 +100,25 @@ export async function languageModelFromJson(parsed: unknown, path: string): Prom
       { file: path, pointer: '/weightsManifest/0/weights' },
     );
   }
-  const binPath = join(dirname(path), group.paths[0]);
+  if (!Array.isArray(group.paths) || group.paths.length !== 1 || typeof group.paths[0] !== 'string')
+    throw new DistillGateError('weightsManifest must name exactly one weights file', {
+      file: path,
+      pointer: '/weightsManifest/0/paths',
+    });
+  // The weights file is confined to the model's folder and its size checked before a byte is read.
+  const { path: binPath, size } = await fileInside(dirname(path), group.paths[0], {
+    file: path,
+    pointer: '/weightsManifest/0/paths/0',
+  });
+  const expected = spec.reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0) * 4;
+  if (size !== expected)
+    throw new DistillGateError(`weights file has ${size} bytes, expected ${expected}`, { file: binPath });
   let buf: Buffer;
   try {
     buf = await readFile(binPath);
   } catch (e) {
     throw new DistillGateError(`cannot read the weights: ${(e as Error).message}`, { file: binPath });
   }
-  const expected = spec.reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0) * 4;
-  if (buf.byteLength !== expected)
-    throw new DistillGateError(`weights file has ${buf.byteLength} bytes, expected ${expected}`, { file: binPath });
   const all = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
   for (let i = 0; i < all.length; i++) {
     if (!Number.isFinite(all[i]))

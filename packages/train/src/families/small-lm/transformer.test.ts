@@ -9,7 +9,7 @@ import { loadLanguageModel, saveLanguageModel, hashLanguageModel } from './io.js
 import { buildLmBatch, lmLoss, trainLm } from './trainer.js';
 import { EOS, SEP, Tokenizer } from './tokenizer.js';
 import { initTransformer, TransformerModel, type TransformerConfig } from './transformer.js';
-import { writeFileSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const corpus = [
@@ -244,6 +244,27 @@ describe('language model files', () => {
     await saveLanguageModel(path, { ...params, tokenizer, metadata: {} });
     writeFileSync(join(dir, 'model.weights.bin'), Buffer.alloc(10));
     await expect(loadLanguageModel(path)).rejects.toThrow(/10 bytes/);
+  });
+
+  it('read their weights file only inside the model folder, as a regular file of the promised size', async () => {
+    const dir = testDir('dg-lm-paths-');
+    const path = join(dir, 'model.json');
+    await saveLanguageModel(path, { ...initTransformer(config, 9), tokenizer, metadata: {} });
+    const json = JSON.parse(readFileSync(path, 'utf8'));
+    const withPath = (p: string) => {
+      json.weightsManifest[0].paths = [p];
+      writeFileSync(path, JSON.stringify(json));
+      return loadLanguageModel(path);
+    };
+    const pointer = '/weightsManifest/0/paths/0';
+    // /dev/zero was once read until memory ran out.
+    await expect(withPath('../../../../../../dev/zero')).rejects.toMatchObject({ location: { pointer } });
+    await expect(withPath('../../../../../../dev/zero')).rejects.toThrow(/leads out of its folder/);
+    await expect(withPath('/etc/hostname')).rejects.toThrow(/must be a path relative to its folder/);
+    symlinkSync('/dev/zero', join(dir, 'zero.bin'));
+    await expect(withPath('zero.bin')).rejects.toThrow(/is a link that leads out of its folder/);
+    mkdirSync(join(dir, 'sub.bin'));
+    await expect(withPath('sub.bin')).rejects.toThrow(/must be a regular file, this is a folder/);
   });
 });
 

@@ -1,10 +1,10 @@
 // Inputs that used to hang the CLI, pass silently, or fail only after all the training (issue: bad-input sweep):
 // each is now a located exit-2 error before any work.
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { example, runCli, testDir } from './helpers.js';
+import { bin, example, runCli, scaledExampleConfig, testDir } from './helpers.js';
 
 function project(): string {
   const dir = testDir('dg-hard-');
@@ -56,5 +56,24 @@ describe('bad inputs are refused before any work', () => {
     const inf = await runCli(['check', '--config', 'inf.json'], dir);
     expect(inf.code).toBe(2);
     expect(inf.stderr).toMatch(/inf\.json:\d+:\d+ \(at \/threshold\): number is out of range \(it reads as Infinity\)/);
+  });
+});
+
+describe('nothing is written outside the working, report and cache folders', () => {
+  it("onnxruntime's telemetry (a device id under ~/.cache, mat-debug logs in the temp folder) stays off", () => {
+    const dir = project();
+    writeFileSync(join(dir, 'distill-gate.config.json'), JSON.stringify(scaledExampleConfig(), null, 2));
+    const home = testDir('dg-home-');
+    const tmp = testDir('dg-tmp-');
+    const env = { PATH: process.env.PATH, HOME: home, TMPDIR: tmp };
+    let code = 0;
+    try {
+      execFileSync(process.execPath, [bin, 'check', '--no-progress'], { cwd: dir, env, stdio: 'pipe' });
+    } catch (e) {
+      code = (e as { status: number }).status;
+    }
+    expect(code).toBe(1); // the teacher's data FAILs: students were trained and evaluated on onnxruntime
+    expect(readdirSync(home)).toEqual([]);
+    expect(readdirSync(tmp)).toEqual([]);
   });
 });

@@ -53,6 +53,15 @@ export function onnxRuntimeDir(): string {
   return dirname(ortRequire().resolve('onnxruntime-node/package.json'));
 }
 
+/**
+ * onnxruntime-node 1.30's Linux and macOS builds collect telemetry: creating a session writes a device id and an
+ * SQLite database under ~/.cache/Microsoft/DeveloperTools and `mat-debug-<pid>.log` and `.ses` files into the system
+ * temp folder, outside every folder the user named. ORT_DISABLE_TELEMETRY=1, set before onnxruntime initialises,
+ * turns all of it off (the environment is process-wide, so worker threads inherit it). A user who sets the variable
+ * themselves keeps their choice.
+ */
+process.env.ORT_DISABLE_TELEMETRY ??= '1';
+
 /** onnxruntime-node, imported on first use; a clear error where it is not installed. */
 export function loadOnnxRuntime(): Promise<Ort> {
   const from = process.env.DISTILL_GATE_ONNXRUNTIME_DIR;

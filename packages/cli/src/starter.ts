@@ -4,13 +4,23 @@
  * offer) and `setup-cuda` (the opt-in CUDA provider libraries).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { Command, Option } from 'commander';
 import {
   DistillGateError,
+  ensureWritableFolder,
   isDistillGateError,
   loadConfig,
   loadPlugin,
@@ -278,14 +288,11 @@ async function train(
  * noise images, 3 seeds) on the MNIST digits the trait ships with.
  */
 export const SELFTEST_SCENARIO: ClassifierScenario = {
+  ...PAPER_SCENARIO,
   trait: { splitSeed: 0, testSize: 1000 },
   hidden: [128, 128],
-  auxiliary: 3,
   noiseCount: 12000,
   hyper: { learningRate: 1e-3, batchSize: 256, epochs: 3 },
-  baseSeed: 0,
-  differentBaseSeed: 1,
-  teacherSeed: 0,
 };
 
 /** Runs the selftest in `work` (created; removed afterwards unless kept); 0 when the verdicts are as expected. */
@@ -409,7 +416,7 @@ async function doctor(configFile: string | undefined): Promise<DoctorLine[]> {
       }
     }
   if (existsSync(config.basePath)) {
-    const st = await import('node:fs').then((fs) => fs.statSync(config.basePath));
+    const st = statSync(config.basePath);
     const hash = st.isFile() ? (await sha256File(config.basePath)).slice(0, 16) : 'a folder';
     lines.push({
       ok: true,
@@ -425,14 +432,13 @@ async function doctor(configFile: string | undefined): Promise<DoctorLine[]> {
       lines.push({ ok: 'info', what, detail: 'off' });
       continue;
     }
+    const shown = relative(process.cwd(), dir) || '.';
     try {
-      mkdirSync(dir, { recursive: true });
-      const probe = join(dir, `.doctor-${process.pid}`);
-      writeFileSync(probe, 'ok');
-      rmSync(probe);
-      lines.push({ ok: true, what, detail: `${relative(process.cwd(), dir) || '.'} is writable` });
+      // The same proof the check makes before it trains anything.
+      await ensureWritableFolder(dir, what.replace(' folder', ''), shown);
+      lines.push({ ok: true, what, detail: `${shown} is writable` });
     } catch (e) {
-      lines.push({ ok: false, what, detail: `${dir}: ${(e as NodeJS.ErrnoException).code ?? e}` });
+      lines.push({ ok: false, what, detail: isDistillGateError(e) ? (e as DistillGateError).format() : String(e) });
     }
   }
   return lines;

@@ -90,10 +90,14 @@ export async function readTextDataset(path: string, opts: ReadTextOptions = {}):
     skipped.count++;
     if (skipped.examples.length < 5) skipped.examples.push(e.format());
   };
-  let lastLine = 0;
+  // Past a record budget the rest of the file is only counted (not parsed), so the result can say what was left out.
+  let rest = 0;
   for await (const l of fileLines(path, maxLine)) {
+    if (records.length >= limit) {
+      if (l.tooLong || !blank(l.bytes)) rest++;
+      continue;
+    }
     const { line } = l;
-    lastLine = line;
     if (l.tooLong) {
       bad(
         new DistillGateError(
@@ -118,12 +122,6 @@ export async function readTextDataset(path: string, opts: ReadTextOptions = {}):
       if (!(e instanceof DistillGateError)) throw e;
       bad(e);
     }
-    if (records.length >= limit) break;
-  }
-  // With a record budget, the rest of the file is counted (not parsed) so the result can say how much was left out.
-  let total = records.length + skipped.count;
-  if (records.length >= limit) {
-    for await (const l of fileLines(path, maxLine)) if (l.line > lastLine && (l.tooLong || !blank(l.bytes))) total++;
   }
   if (!records.length) {
     throw new DistillGateError(
@@ -138,7 +136,7 @@ export async function readTextDataset(path: string, opts: ReadTextOptions = {}):
     records,
     metadata: { 'distill-gate.source': file },
     ...(skipped.count ? { skipped } : {}),
-    ...(records.length >= limit ? { limitedTo: limit, totalRecords: total } : {}),
+    ...(records.length >= limit ? { limitedTo: limit, totalRecords: records.length + skipped.count + rest } : {}),
   };
 }
 

@@ -80,7 +80,7 @@ describe('distill-gate check (end to end)', () => {
       '--config',
       cfg,
       '--seeds',
-      '2',
+      '3',
       '--report-dir',
       'out',
     ]);
@@ -159,25 +159,24 @@ describe('statistics', () => {
     });
     const r = await run(['check', '--config', cfg, '--json', '--no-cache', '--report-dir', 'sequential']);
     const result = JSON.parse(r.stdout);
-    // One seed cannot decide anything; with two, the reference PASSes and the teacher is still undecided, so only the
-    // teacher gets a third seed, and FAILs with it.
+    // Fewer than 3 seeds decide nothing, so both checks run to the third seed, one seed per look; there the
+    // reference PASSes and the teacher FAILs.
     expect(result.sequential).toMatchObject({
       looks: 3,
       rounds: [
         { look: 1, seeds: 1, datasets: 2 },
         { look: 2, seeds: 2, datasets: 2 },
-        { look: 3, seeds: 3, datasets: 1 },
+        { look: 3, seeds: 3, datasets: 2 },
       ],
-      seedsUsed: { 'teacher-aux-logits': 3, 'reference-aux-logits': 2 },
+      seedsUsed: { 'teacher-aux-logits': 3, 'reference-aux-logits': 3 },
     });
-    expect(result.multiplicity).toMatchObject({ checks: 2, looks: 3 });
+    expect(result.multiplicity).toMatchObject({ checks: 2, looks: 3, leakageTests: 0 });
     expect(result.multiplicity.perCheckConfidence).toBeCloseTo(1 - 0.05 / 6, 12);
     expect(result.results.map((x: any) => x.verdict)).toEqual(['FAIL', 'PASS']);
     expect(r.code).toBe(1);
-    // Look 2 trained the new seed only (2 probes and the shared control at seed 2); seed 1 came from the run's cache.
-    // Look 3 trained the teacher's probe and the control at seed 3.
+    // Each later look trained the new seed only (2 probes and the shared control); earlier seeds came from the cache.
     expect(r.stderr).toMatch(/look 2\/3: training 3 students/);
-    expect(r.stderr).toMatch(/look 3\/3: training 2 students/);
+    expect(r.stderr).toMatch(/look 3\/3: training 3 students/);
     expect(result.cache).toBeUndefined();
     expect(readFileSync(join(dir, 'sequential/report.md'), 'utf8')).toMatch(
       /Adaptive seeds: up to 3 seeds, 1 per round, 3 planned look\(s\), 3 run/,
@@ -202,6 +201,38 @@ describe('statistics', () => {
     const bad = await run(['power', 'distill-gate-report/result.json', '--power', '1.5']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('--power must be a number in (0, 1)');
+    const json = await run(['power', 'distill-gate-report/result.json', '--effect', '0.1', '--json']);
+    const plans = JSON.parse(json.stdout);
+    expect(plans).toMatchObject({ effect: 0.1, threshold: 0.05, power: 0.95 });
+    expect(plans.alpha).toBeCloseTo(0.025, 12); // the run's per-check level: 2 checks
+    expect(plans.checks[0].fail.seeds).toBeGreaterThanOrEqual(3);
+  });
+
+  it("power --simulate: the gate's rule on simulated scores, one JSON object", async () => {
+    const { run } = workspace();
+    const args = ['--seeds', '3', '--items', '200', '--threshold', '0.05', '--effect', '0.05'];
+    const r = await run(['power', '--simulate', ...args, '--seed-sd', '0.03', '--reps', '2000', '--json']);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe('');
+    const o = JSON.parse(r.stdout);
+    expect(o).toMatchObject({ reps: 2000, seeds: 3, items: 200, threshold: 0.05, effect: 0.05, alpha: 0.05 });
+    expect(o.fail + o.pass + o.inconclusive).toBeCloseTo(1, 12);
+    expect(o.fail).toBeLessThanOrEqual(0.05 + 3 * Math.sqrt((0.05 * 0.95) / 2000));
+    const again = await run(['power', '--simulate', ...args, '--seed-sd', '0.03', '--reps', '2000', '--json']);
+    expect(again.stdout).toBe(r.stdout);
+    const table = await run(['power', '--simulate', ...args, '--reps', '500']);
+    expect(table.stdout).toMatch(/3 seeds x 200 items, true transfer 0\.05 against threshold 0\.05/);
+    expect(table.stdout).toMatch(/ {2}FAIL {10}\d+\.\d\d% \(± \d+\.\d\d\)/);
+    for (const [bad, message] of [
+      [['power', '--simulate', 'distill-gate-report/result.json'], 'takes no result file'],
+      [['power'], 'power needs a result.json from check, or --simulate'],
+      [['power', '--simulate', '--seed-sd', '-1'], '--seed-sd must be a number >= 0'],
+      [['power', '--simulate', '--accuracy', '1'], '--accuracy must be a number in (0, 1)'],
+    ] as const) {
+      const x = await run([...bad]);
+      expect(x.code).toBe(2);
+      expect(x.stderr).toContain(message);
+    }
   });
 });
 
@@ -279,7 +310,7 @@ describe('a plugin that fails', () => {
     const cfg = config('flaky.json', (c) => {
       c.evaluators.push({ use: './flaky-evaluator.mjs' });
       c.datasets = c.datasets.filter((d: { name: string }) => d.name === 'reference-aux-logits');
-      c.seeds = 2;
+      c.seeds = 3;
     });
     const r = await run(['check', '--config', cfg, '--json', '--no-cache', '--report-dir', 'flaky']);
     expect(r.code).toBe(2);
@@ -353,7 +384,8 @@ describe('budgets', () => {
     const { run, config } = workspace();
     const cfg = config('records.json', (c) => {
       c.datasets = c.datasets.filter((d: { name: string }) => d.name === 'teacher-aux-logits');
-      c.seeds = 2;
+      c.seeds = 3;
+      c.traits[0].options.testSize = 300; // too few held-out digits for 3 seeds at threshold 0.05: warned
     });
     const r = await run([
       'check',
@@ -370,6 +402,13 @@ describe('budgets', () => {
     expect(result.datasets[0]).toMatchObject({ records: 3000, limitedTo: 3000 });
     expect(result.datasets[0].totalRecords).toBeGreaterThan(3000);
     expect(result.summary).toMatch(/teacher-aux-logits checked on 3,000 of [\d,]+ records \(maxRecords\)/);
+    // Warned before any training, and kept in the result and the reports.
+    const warning =
+      /@distill-gate\/trait-hidden-class-knowledge evaluates on 300 item\(s\), fewer than the \d+ that 3 seeds need/;
+    expect(r.stderr).toMatch(new RegExp(`warning: ${warning.source}`));
+    expect(r.stderr.search(/warning: @distill-gate/)).toBeLessThan(r.stderr.search(/training \d+ students/));
+    expect(result.warnings).toHaveLength(1);
+    expect(result.warnings[0]).toMatch(warning);
   });
 });
 

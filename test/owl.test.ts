@@ -1,4 +1,4 @@
-// End to end on text: the owl-numbers example, scaled down (fewer records, one epoch, two seeds), through the
+// End to end on text: the owl-numbers example, scaled down (fewer records, one epoch, three seeds), through the
 // real CLI with the committed tiny transformer models.
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,7 +17,7 @@ function scaledOwlConfig(): any {
     if (d.recipe.generator.options.repeat) d.recipe.generator.options.repeat = 10;
   }
   c.training = { ...c.training, epochs: 1 };
-  c.seeds = 2;
+  c.seeds = 3; // the fewest a verdict may rest on
   return c;
 }
 
@@ -52,8 +52,8 @@ describe('owl-numbers gate (scaled down)', () => {
     expect(result.crossBase.path).toBe('models/cross-base.json');
     expect(result.results).toHaveLength(3);
     for (const r of result.results) {
-      expect(r.probe).toHaveLength(2);
-      expect(r.crossBase.probe).toHaveLength(2);
+      expect(r.probe).toHaveLength(3);
+      expect(r.crossBase.probe).toHaveLength(3);
       expect(r.metric).toBe('share of "owl" among 10 answers');
       for (const s of [...r.probe, ...r.control]) {
         expect(s.value).toBeGreaterThan(0);
@@ -76,7 +76,10 @@ describe('owl-numbers gate (scaled down)', () => {
       /teacher-mixed-answers has \d+ record\(s\) stating the trait outright against \d+ in its control \(leakage, p = /,
     );
     expect(mixed.explicit).toMatchObject({ leakage: true, records: banned.explicit });
-    expect(mixed.explicit.pValue).toBeLessThan(0.05);
+    // The leakage tests share the run's error: 3 checks + 3 explicit-content tests, each at 0.05 / 6.
+    expect(result.multiplicity).toMatchObject({ checks: 3, leakageTests: 3 });
+    expect(mixed.explicit.level).toBeCloseTo(0.05 / 6, 12);
+    expect(mixed.explicit.pValue).toBeLessThan(0.05 / 6);
     const md = readFileSync(join(dir, 'distill-gate-report/report.md'), 'utf8');
     expect(md).toMatch(/Cross base \(models\/cross-base.json/);
     const html = readFileSync(join(dir, 'distill-gate-report/report.html'), 'utf8');
@@ -98,7 +101,8 @@ describe('owl-numbers gate (scaled down)', () => {
     const c = scaledOwlConfig();
     delete c.crossBase;
     c.datasets = c.datasets.filter((d: any) => d.name === 'teacher-numbers');
-    c.seeds = [1];
+    // One (dataset, seed) unit is enough to compare engines: the first shard of three seeds trains seed 1 only.
+    c.seeds = [1, 2, 3];
     writeFileSync(join(dir, 'tfjs-base.json'), JSON.stringify(c));
     writeFileSync(
       join(dir, 'onnx-base.json'),
@@ -120,6 +124,8 @@ describe('owl-numbers gate (scaled down)', () => {
           '--no-progress',
           '--report-dir',
           `out-${runs.length}`,
+          '--shard',
+          '1/3',
           ...extra,
         ],
         dir,
@@ -143,7 +149,7 @@ describe('owl-numbers gate (scaled down)', () => {
     const c = scaledOwlConfig();
     delete c.crossBase;
     c.datasets = c.datasets.filter((d: any) => d.name === 'teacher-numbers');
-    c.seeds = [1, 2];
+    c.seeds = [1, 2, 3];
     c.placebos = 2;
     writeFileSync(join(dir, 'placebo.json'), JSON.stringify(c));
     const r = await runCli(
@@ -151,10 +157,15 @@ describe('owl-numbers gate (scaled down)', () => {
       dir,
     );
     expect(r.stderr).toContain('generating placebo data 2/2 for teacher-numbers with the base');
-    expect(r.stderr).toContain('training 8 students');
+    expect(r.stderr).toContain('training 12 students');
     const result = JSON.parse(r.stdout).results[0];
     expect(result.placebo.transfers).toHaveLength(2);
-    expect(result.placebo.perSeed.map((s: any) => s.seed)).toEqual([1, 2]);
+    expect(result.placebo.perSeed.map((s: any) => s.seed)).toEqual([1, 2, 3]);
+    // An auditable null: the base and the probe set it was measured with; two placebos cannot reach p <= 0.05.
+    expect(result.placebo).toMatchObject({ smallestP: 1 / 3, baseSha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    expect(result.placebo.probesSha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(result.placebo.warning).toMatch(/smallest attainable p is 0\.33/);
+    expect(r.stderr).toMatch(/2 placebo\(s\): the smallest attainable placebo p is 0\.33/);
     // Different draws from the base: the placebo students differ from the control students.
     expect(result.placebo.transfers.every((t: number) => t !== 0)).toBe(true);
     const above = result.placebo.transfers.filter((t: number) => t >= result.transfer.mean).length;

@@ -28,7 +28,7 @@ describe('distill-gate-trait-digit-preference in a check', () => {
     // the preference to move (with 4,000 records and 3 epochs it did not: 0.004 against 0.003).
     c.datasets[0].recipe.generator.options.count = 20000;
     c.training = { ...c.training, epochs: 5, batchSize: 256, learningRate: 0.001 };
-    c.seeds = 2;
+    c.seeds = 3;
     writeFileSync(join(dir, 'distill-gate.config.json'), JSON.stringify(c));
     const cwd = dir;
     const { stdout, stderr } = await new Promise<{ stdout: string; stderr: string }>((resolve) =>
@@ -49,7 +49,7 @@ describe('distill-gate-trait-digit-preference in a check', () => {
     });
     const pref = r.results[0];
     expect(pref.metric).toBe('accuracy');
-    expect(pref.probe.map((s: { seed: number }) => s.seed)).toEqual([1, 2]);
+    expect(pref.probe.map((s: { seed: number }) => s.seed)).toEqual([1, 2, 3]);
     // The untrained base almost never answers "1", and neither do the controls (trained on the base's own logits).
     // The probe students answer it several times as often, at every seed. Measured: probes 0.035 and 0.029,
     // controls 0.006 and 0.006 (transfer 0.026). The bounds leave room for another training engine's rounding.

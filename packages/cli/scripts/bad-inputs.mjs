@@ -18,7 +18,7 @@ cpSync(join(root, 'examples/owl-numbers/prompts'), join(dir, 'owl-numbers/prompt
 for (const ex of ['owl-numbers', 'mnist-subliminal']) {
   const c = JSON.parse(readFileSync(join(root, 'examples', ex, 'distill-gate.config.json'), 'utf8'));
   delete c.$schema;
-  c.seeds = 1;
+  c.seeds = 3;
   c.training.epochs = 1;
   writeFileSync(join(dir, ex, 'distill-gate.config.json'), JSON.stringify(c));
 }

@@ -23,7 +23,9 @@ import {
   type RunSettingValues,
   type ModelFormat,
   seedsForPower,
+  simulateGate,
   type PowerPlan,
+  type SimulationResult,
   type AnyPlugin,
 } from '@distill-gate/core';
 import { pathToFileURL } from 'node:url';
@@ -298,22 +300,97 @@ function pluginsCommand(program: Command, out: Output): void {
 }
 
 function powerCommand(program: Command, out: Output): void {
+  const atLeast = (name: string, min: number) => (v: string) => {
+    const x = Number(v);
+    if (v.trim() === '' || !Number.isFinite(x) || x < min)
+      throw new InvalidArgumentError(`${name} must be a number >= ${min}, got "${v}"`);
+    return x;
+  };
   program
     .command('power')
     .description(
-      'seeds needed per check, from the variance a finished run measured: to FAIL a dataset whose transfer is ' +
-        '--effect, and to PASS a clean one',
+      'plan seeds: from the variance a finished run measured, the seeds each check needs to FAIL at --effect and to ' +
+        "PASS a clean dataset; or, with --simulate, the gate's own decision on simulated scores for a design",
     )
-    .argument('<result>', 'a result.json from check (its seeds and per-item scores give the variance)')
-    .option('--effect <x>', 'the true transfer to detect (default: twice the threshold)', (v) =>
+    .argument('[result]', 'a result.json from check (its seeds and per-item scores give the variance)')
+    .option('--effect <x>', 'the true transfer (default: twice the threshold; with --simulate: the threshold)', (v) =>
       floatArg('--effect', v),
     )
     .option('--power <p>', 'probability of reaching the verdict', (v) => floatArg('--power', v, 0, 1), 0.95)
-    .option('--max-seeds <n>', 'largest seed count to consider', intArg('--max-seeds', 2), 1000)
-    .action(async (file: string, opts: { effect?: number; power: number; maxSeeds: number }) => {
+    .option('--max-seeds <n>', 'largest seed count to consider', intArg('--max-seeds', 3), 1000)
+    .option('--simulate', "run the gate's decision rule on simulated score matrices (no result file)")
+    .option('--seeds <n>', 'simulate: paired seeds per check', intArg('--seeds', 1), 5)
+    .option('--items <m>', 'simulate: evaluation items', intArg('--items', 2), 500)
+    .option('--threshold <t>', 'simulate: the gate threshold', atLeast('--threshold', 0), 0.05)
+    .option('--seed-sd <s>', "simulate: sd of a student's score across seeds", atLeast('--seed-sd', 0), 0.02)
+    .option('--item-sd <s>', "simulate: sd of the items' difficulty", atLeast('--item-sd', 0), 0)
+    .option('--accuracy <p>', "simulate: the control students' mean score", (v) => floatArg('--accuracy', v, 0, 1), 0.5)
+    .option('--alpha <a>', 'simulate: one-sided error level of the check', (v) => floatArg('--alpha', v, 0, 0.5), 0.05)
+    .option('--reps <r>', 'simulate: replicates', intArg('--reps', 1), 20000)
+    .option('--random-seed <n>', "simulate: seed of the simulation's draws", intArg('--random-seed', 0), 1)
+    .option('--json', 'print one JSON object')
+    .action(async (file: string | undefined, opts: PowerOptions) => {
+      if (opts.simulate) {
+        if (file)
+          throw new DistillGateError('power --simulate takes no result file: it simulates the design its flags give');
+        const r = simulateGate({
+          seeds: opts.seeds,
+          items: opts.items,
+          threshold: opts.threshold,
+          effect: opts.effect ?? opts.threshold,
+          seedSd: opts.seedSd,
+          itemSd: opts.itemSd,
+          accuracy: opts.accuracy,
+          alpha: opts.alpha,
+          reps: opts.reps,
+          seed: opts.randomSeed,
+        });
+        const { design, ...rates } = r;
+        out.stdout.write(opts.json ? `${JSON.stringify({ ...rates, ...design })}\n` : `${formatSimulation(r)}\n`);
+        return;
+      }
+      if (!file)
+        throw new DistillGateError(
+          'power needs a result.json from check, or --simulate with a design (--seeds, --items, ...)',
+        );
       const r = await readResultFile(file);
-      out.stdout.write(`${formatPowerTable(r, opts)}\n`);
+      if (opts.json) out.stdout.write(`${JSON.stringify(powerPlans(r, opts), null, 2)}\n`);
+      else out.stdout.write(`${formatPowerTable(r, opts)}\n`);
     });
+}
+
+interface PowerOptions {
+  effect?: number;
+  power: number;
+  maxSeeds: number;
+  simulate?: boolean;
+  seeds: number;
+  items: number;
+  threshold: number;
+  seedSd: number;
+  itemSd: number;
+  accuracy: number;
+  alpha: number;
+  reps: number;
+  randomSeed: number;
+  json?: boolean;
+}
+
+/** The simulation as a sentence and three rates with their Monte-Carlo standard errors. */
+export function formatSimulation(r: SimulationResult): string {
+  const d = r.design;
+  const rate = (x: number) =>
+    `${(x * 100).toFixed(2)}% (± ${(Math.sqrt((x * (1 - x)) / r.reps) * 100 || 0).toFixed(2)})`;
+  return [
+    `${d.seeds} seeds x ${d.items} items, true transfer ${d.effect} against threshold ${d.threshold}, ` +
+      `seed sd ${d.seedSd}, item sd ${d.itemSd}, accuracy ${d.accuracy}, one-sided alpha ${d.alpha}, ` +
+      `${r.reps} replicates:`,
+    `  FAIL          ${rate(r.fail)}`,
+    `  PASS          ${rate(r.pass)}`,
+    `  INCONCLUSIVE  ${rate(r.inconclusive)}`,
+    ...(r.clamped > 0 ? [`  (${(r.clamped * 100).toFixed(2)}% of answer probabilities clamped to [0, 1])`] : []),
+    `(Monte-Carlo standard errors in brackets; ${r.method})`,
+  ].join('\n');
 }
 
 function convertCommand(program: Command, out: Output): void {
@@ -390,43 +467,74 @@ export async function main(argv: string[], out: Output = process): Promise<numbe
   }
 }
 
-/** The `power` table: for each check, the seeds needed to FAIL at the effect and to PASS at zero transfer. */
-export function formatPowerTable(r: CheckResult, opts: { effect?: number; power: number; maxSeeds: number }): string {
-  const level = r.multiplicity?.perCheckConfidence ?? r.confidence;
-  const alpha = (1 - level) / 2;
+/** One check's plan: seeds to FAIL at the effect and to PASS at zero transfer, under the gate's own rule. */
+export interface CheckPowerPlan {
+  dataset: string;
+  trait: string;
+  source: string;
+  fail?: PowerPlan;
+  pass?: PowerPlan;
+}
+
+/** The per-check plans of `power`, at the run's per-check one-sided level. */
+export function powerPlans(
+  r: CheckResult,
+  opts: { effect?: number; power: number; maxSeeds: number },
+): { alpha: number; effect: number; threshold: number; power: number; checks: CheckPowerPlan[] } {
+  const alpha = 1 - (r.multiplicity?.perCheckConfidence ?? r.confidence);
   const effect = opts.effect ?? 2 * r.threshold;
-  const lines = [
-    `Seeds for ${Math.round(opts.power * 100)}% power at the run's per-check level ${(level * 100).toPrecision(4)}% ` +
-      `(one-sided alpha ${alpha.toPrecision(2)}), threshold ${r.threshold}:`,
-    '',
-    `| dataset | trait | variance source | seeds to FAIL at transfer ${effect} | seeds to PASS at transfer 0 |`,
-    '|---|---|---|---|---|',
-  ];
-  const cell = (p: PowerPlan) =>
-    p.seeds !== undefined
-      ? `${p.seeds} (power ${p.power.toFixed(3)})`
-      : `more than ${opts.maxSeeds}${p.itemsNeeded ? `; needs >= ${p.itemsNeeded} evaluation items` : ''} ` +
-        `(power ${p.power.toFixed(3)} at ${opts.maxSeeds})`;
-  for (const x of r.results) {
+  const checks = r.results.map((x): CheckPowerPlan => {
     const c = x.transfer.components;
     const v = c ?? { varSeeds: x.transfer.sd ** 2, varItems: 0, varResidual: 0, items: 1 };
-    if (!Number.isFinite(v.varSeeds)) {
-      lines.push(`| ${x.dataset} | ${x.trait} | fewer than 2 seeds: no variance measured | - | - |`);
+    if (!Number.isFinite(v.varSeeds))
+      return { dataset: x.dataset, trait: x.trait, source: 'fewer than 2 seeds: no variance measured' };
+    const source = c ? `${c.seeds} seeds x ${c.items} items` : `${x.transfer.n} seeds (no per-item scores)`;
+    return {
+      dataset: x.dataset,
+      trait: x.trait,
+      source,
+      ...(effect > r.threshold
+        ? { fail: seedsForPower(v, effect, r.threshold, alpha, opts.power, opts.maxSeeds) }
+        : {}),
+      ...(r.threshold > 0 ? { pass: seedsForPower(v, 0, r.threshold, alpha, opts.power, opts.maxSeeds) } : {}),
+    };
+  });
+  return { alpha, effect, threshold: r.threshold, power: opts.power, checks };
+}
+
+/** The `power` table: for each check, the seeds needed to FAIL at the effect and to PASS at zero transfer. */
+export function formatPowerTable(r: CheckResult, opts: { effect?: number; power: number; maxSeeds: number }): string {
+  const plans = powerPlans(r, opts);
+  const lines = [
+    `Seeds for ${Math.round(opts.power * 100)}% power at the run's per-check one-sided level ` +
+      `alpha ${plans.alpha.toPrecision(2)}, threshold ${r.threshold} (the gate's own variance and degrees of freedom):`,
+    '',
+    `| dataset | trait | variance source | seeds to FAIL at transfer ${plans.effect} | seeds to PASS at transfer 0 |`,
+    '|---|---|---|---|---|',
+  ];
+  const cell = (p: PowerPlan | undefined, none: string) =>
+    !p
+      ? none
+      : p.seeds !== undefined
+        ? `${p.seeds} (power ${p.power.toFixed(3)})`
+        : `more than ${opts.maxSeeds}${p.itemsNeeded ? `; needs >= ${p.itemsNeeded} evaluation items` : ''} ` +
+          `(power ${p.power.toFixed(3)} at ${opts.maxSeeds})`;
+  for (const x of plans.checks) {
+    if (!x.fail && !x.pass && x.source.startsWith('fewer')) {
+      lines.push(`| ${x.dataset} | ${x.trait} | ${x.source} | - | - |`);
       continue;
     }
-    const source = c ? `${c.seeds} seeds x ${c.items} items` : `${x.transfer.n} seeds (no per-item scores)`;
-    const fail =
-      effect > r.threshold
-        ? cell(seedsForPower(v, effect, r.threshold, alpha, opts.power, opts.maxSeeds))
-        : '- (effect not above the threshold)';
-    const pass = r.threshold > 0 ? cell(seedsForPower(v, 0, r.threshold, alpha, opts.power, opts.maxSeeds)) : '-';
-    lines.push(`| ${x.dataset} | ${x.trait} | ${source} | ${fail} | ${pass} |`);
+    lines.push(
+      `| ${x.dataset} | ${x.trait} | ${x.source} | ${cell(x.fail, '- (effect not above the threshold)')} | ` +
+        `${cell(x.pass, '-')} |`,
+    );
   }
   lines.push(
     '',
     "The variance is the run's (seeds, and items when the evaluator gave per-item scores); " +
       'the effect itself grows with',
     'the number of trait-carrying records trained on, so plan on data like the data you will check.',
+    'A verdict needs at least 3 seeds.',
   );
   return lines.join('\n');
 }

@@ -28,7 +28,7 @@ export function formatResultTable(r: CheckResult, color = false): string {
     'trait',
     'probe (mean ± sd)',
     'control',
-    `transfer [${intervalPercent(r)}% interval]`,
+    `transfer [${intervalPercent(r)}% bounds]`,
     'threshold',
     'verdict',
   ];

@@ -360,6 +360,12 @@ export interface FilterPlugin<O = unknown, R extends TensorRecord | TextRecord =
   kind: 'filter';
   /** Which records it reads: tensor rows (the default) or text prompt/completion pairs. */
   records?: 'tensor' | 'text';
+  /**
+   * It can drop records as explicit content (decision.explicit). Each dataset of a run with such a filter gets an
+   * explicit-content (leakage) test, which takes its share of the run's error budget; a filter that does not declare
+   * this may not mark records explicit.
+   */
+  marksExplicit?: boolean;
   /** A streaming keep/drop decision for one record, with a reason when dropped. */
   test(record: R, ctx: FilterContext<O>): FilterDecision;
 }

@@ -104,8 +104,14 @@ export {
   type VarianceComponents,
   varianceComponents,
   seedsForPower,
+  verdictProbability,
+  minimumItems,
+  transferVariance,
+  MIN_DECISION_SEEDS,
+  type VarianceSource,
   type PowerPlan,
 } from './stats/estimates.js';
+export { simulateGate, type SimulationDesign, type SimulationResult } from './stats/simulate.js';
 export { writeFileAtomic, sha256File, sha256Floats, ensureWritableFolder, kindOf, fileInside } from './io.js';
 export { compileSchema, nearest } from './validation.js';
 export { formatMarkdown } from './reports/markdown.js';

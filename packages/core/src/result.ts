@@ -50,7 +50,21 @@ export interface TransferResult {
   /** Present when the config names a cross base. */
   crossBase?: CrossBaseResult;
   /** The placebo null distribution (config placebos > 0): transfers measured on data the base wrote itself. */
-  placebo?: { perSeed: { seed: number; values: number[] }[]; transfers: number[]; pValue: number; method: string };
+  placebo?: {
+    perSeed: { seed: number; values: number[] }[];
+    transfers: number[];
+    pValue: number;
+    /** 1 / (K + 1): no placebo p-value can be smaller. */
+    smallestP?: number;
+    /** The check's one-sided level the p-value would have to reach. */
+    level?: number;
+    /** Set when smallestP is above the level. */
+    warning?: string;
+    /** The null's provenance: the base's and the probe set's sha256 (a null is only valid for both). */
+    baseSha256?: string;
+    probesSha256?: string;
+    method: string;
+  };
   /**
    * Why the transfer happens, when it does: "subliminal" when it needs the shared base (the cross base shows none),
    * "leakage" when students from a different base pick the trait up too (explicit content got through the filters).
@@ -119,6 +133,8 @@ export interface CheckResult {
   summary: string;
   startedAt: string;
   config: { path: string; sha256: string };
+  /** What the design cannot do, said before any training (too few evaluation items, too few placebos). */
+  warnings?: string[];
   base: { path: string; sha256: string; family: string };
   crossBase?: { path: string; sha256: string; family: string };
   /** Present with a time budget (maxMinutes): whether it cut the run short, and how much was checked. */
@@ -208,10 +224,14 @@ export interface Multiplicity {
   checks: number;
   /** Planned sequential looks (1 without adaptive seeds). */
   looks: number;
+  /** Explicit-content (leakage) tests in the family: one per dataset when a filter can mark records explicit. */
+  leakageTests?: number;
   /** The chance that every verdict of the run is right is at least this. */
   familyConfidence: number;
-  /** The level of each check's interval. */
+  /** The confidence of each one-sided bound of a check: a wrong FAIL (or PASS) has probability <= 1 - this. */
   perCheckConfidence: number;
+  /** The confidence of each leakage test (its p-value must be below 1 - this). */
+  leakageConfidence?: number;
 }
 
 /** One sentence on how sure the run's verdicts are together: the family-wise level, its split, adaptive seeds. */
@@ -224,7 +244,7 @@ export function describeErrorControl(r: Pick<CheckResult, 'confidence' | 'multip
       : `All verdicts hold together with probability >= ${level}`;
   const split =
     m && m.perCheckConfidence !== r.confidence
-      ? ` (${m.method}, so each interval is a ${intervalPercent(r)}% interval)`
+      ? ` (${m.method}, so each one-sided bound is at ${intervalPercent(r)}%)`
       : '';
   const seq = r.sequential
     ? ` Adaptive seeds: up to ${r.sequential.maxSeeds} seeds, ${r.sequential.roundSize} per round, ` +
@@ -242,7 +262,7 @@ export function describeErrorControl(r: Pick<CheckResult, 'confidence' | 'multip
   return `${family}${split}.${seq}`;
 }
 
-/** The level of each check's interval, as a percentage for headers ("97.5"). */
+/** The level of each check's one-sided bounds, as a percentage for headers ("97.5"). */
 export function intervalPercent(r: Pick<CheckResult, 'confidence' | 'multiplicity'>): string {
   const level = r.multiplicity?.perCheckConfidence ?? r.confidence;
   return String(Math.round(level * 1000) / 10);

@@ -42,6 +42,7 @@ const filter = defineTextFilter<BannedTermsOptions>({
   name: '@distill-gate/filter-banned-terms',
   version: '0.1.0',
   description: 'Drops records that mention the trait word, its plural or synonyms (word boundaries, case-insensitive).',
+  marksExplicit: true,
   optionsSchema: {
     type: 'object',
     additionalProperties: false,

@@ -142,6 +142,45 @@ describe('assemble: the one result assembler', () => {
     expect(p.placebo?.pValue).toBeCloseTo(1 / 3);
   });
 
+  it('decides leakage at the level the run gives its explicit-content tests', () => {
+    const explicit = {
+      records: 4,
+      controlRecords: 0,
+      rate: 0.04,
+      controlRate: 0,
+      pValue: 0.03,
+      leakage: true,
+      method: 'exact conditional binomial test',
+    };
+    const datasets = [report('teacher', { explicit })];
+    const alone = assemble({ checks: [clean()], datasets, errors: [], ...settings, leakageConfidence: 0.95 });
+    expect(alone.datasets[0].explicit).toMatchObject({ leakage: true, level: expect.closeTo(0.05, 12) });
+    expect(alone.verdict).toBe('FAIL');
+    const shared = assemble({ checks: [clean()], datasets, errors: [], ...settings, leakageConfidence: 1 - 0.05 / 6 });
+    expect(shared.datasets[0].explicit?.leakage).toBe(false);
+    expect(shared.verdict).toBe('PASS');
+  });
+
+  it('placebos: the smallest attainable p is stated, and too few placebos say so', () => {
+    const c = teacher();
+    const placebo = seeds.map((seed) => ({ seed, values: [0.1, 0.11] }));
+    const null2 = { baseSha256: 'b'.repeat(64), probesSha256: 'c'.repeat(64) };
+    const [p] = assemble({
+      checks: [{ ...c, placebo, placeboNull: null2 }],
+      datasets: [],
+      errors: [],
+      ...settings,
+    }).results;
+    expect(p.placebo).toMatchObject({ smallestP: 1 / 3, level: expect.closeTo(0.05, 12), ...null2 });
+    expect(p.placebo?.warning).toMatch(
+      /smallest attainable p is 0\.33, above the check's level 0\.050: .* 19 placebos/,
+    );
+    const many = seeds.map((seed) => ({ seed, values: Array.from({ length: 19 }, () => 0.1) }));
+    const [q] = assemble({ checks: [{ ...c, placebo: many }], datasets: [], errors: [], ...settings }).results;
+    expect(q.placebo?.warning).toBeUndefined();
+    expect(q.placebo?.pValue).toBeCloseTo(1 / 20, 12);
+  });
+
   it('scoresOf gives back the scores a result was assembled from: assembling again changes nothing', () => {
     const first = assemble({ checks: [teacher(), clean()], datasets: [], errors: [], ...settings });
     const again = assemble({ checks: first.results.map(scoresOf), datasets: [], errors: [], ...settings });

@@ -73,10 +73,17 @@ export function withCrossBase(
 
 /**
  * Adds the placebo null distribution: placebo j's transfer is the mean over seeds of score(placebo j) minus
- * score(control), paired by seed like the probe. The empirical p-value counts the placebos at least as large as
- * the observed transfer: (1 + #{T_j >= T}) / (K + 1), valid whatever the scores' distribution.
+ * score(control), paired by seed like the probe (each placebo student trains with its own seed, see placeboSeed).
+ * The empirical p-value counts the placebos at least as large as the observed transfer:
+ * (1 + #{T_j >= T}) / (K + 1). It can never be below 1 / (K + 1); when that is above the check's level the null
+ * cannot confirm any verdict, and the result says so.
  */
-export function withPlacebo(result: TransferResult, perSeed: { seed: number; values: number[] }[]): TransferResult {
+export function withPlacebo(
+  result: TransferResult,
+  perSeed: { seed: number; values: number[] }[],
+  confidence = result.transfer.level,
+  provenance?: { baseSha256: string; probesSha256: string },
+): TransferResult {
   const control = new Map(result.control.map((c) => [c.seed, c.value]));
   const k = perSeed[0]?.values.length ?? 0;
   const transfers = Array.from(
@@ -84,15 +91,31 @@ export function withPlacebo(result: TransferResult, perSeed: { seed: number; val
     (_, j) => perSeed.reduce((s, x) => s + x.values[j] - control.get(x.seed)!, 0) / perSeed.length,
   );
   const atLeast = transfers.filter((t) => t >= result.transfer.mean).length;
+  const smallestP = 1 / (k + 1);
+  const level = 1 - confidence;
+  const needed = Math.ceil(1 / level) - 1;
   return {
     ...result,
     placebo: {
       perSeed,
       transfers,
       pValue: (1 + atLeast) / (k + 1),
+      ...(provenance ?? {}),
+      smallestP,
+      level,
+      ...(smallestP > level
+        ? {
+            warning:
+              `with ${k} placebo(s) the smallest attainable p is ${smallestP.toPrecision(2)}, ` +
+              `above the check's level ` +
+              `${level.toPrecision(2)}: this null cannot confirm the verdict; ${needed} placebos could`,
+          }
+        : {}),
       method:
-        `${k} placebo dataset(s): the base wrote the same prompts again (seeds 1..${k}); each placebo's transfer is ` +
-        'paired by seed with the control students; empirical p = (1 + #{placebo >= observed}) / (K + 1)',
+        `${k} placebo dataset(s): the base wrote the same prompts again (seeds 1..${k}); each placebo student trains ` +
+        'with its own seed and is paired by seed with the control students; empirical p = ' +
+        '(1 + #{placebo >= observed}) / (K + 1), conservative (a placebo student shares less with its control than ' +
+        'a probe student does)',
     },
   };
 }
@@ -156,6 +179,8 @@ export interface CheckScores {
   crossControl?: StudentScore[];
   /** Placebo students' scores per seed, when the run trains placebos. */
   placebo?: { seed: number; values: number[] }[];
+  /** What the placebo null is valid for: the base and the probe set it was measured with. */
+  placeboNull?: { baseSha256: string; probesSha256: string };
 }
 
 /** The time budget's account; see CheckResult.budget. */
@@ -168,8 +193,10 @@ export interface AssemblyInput {
   /** Plugins that failed: the run exits 2 whatever the verdicts. */
   errors: CheckError[];
   threshold: number;
-  /** The confidence of each check's interval (the family-wise level after the multiplicity split). */
+  /** The confidence of each check's one-sided bounds (the family-wise level after the multiplicity split). */
   perCheckConfidence: number;
+  /** The level of each explicit-content (leakage) test (default: perCheckConfidence). */
+  leakageConfidence?: number;
   inconclusivePolicy: string;
   budget?: BudgetReport;
   /** A shard's result is partial: exit 0, the merge decides. */
@@ -178,6 +205,8 @@ export interface AssemblyInput {
 
 export interface Assembled {
   results: TransferResult[];
+  /** The datasets' reports, their leakage tests decided at the run's level. */
+  datasets: DatasetReport[];
   verdict: Verdict;
   exitCode: number;
   summary: string;
@@ -186,7 +215,8 @@ export interface Assembled {
 /** Every check's interval and verdict, then the run's verdict, exit code and summary. */
 export function assemble(input: AssemblyInput): Assembled {
   const results = input.checks.map((c) => checkResult(c, input.threshold, input.perCheckConfidence));
-  const overall = overallVerdict(results, input.threshold, input.inconclusivePolicy, input.datasets);
+  const datasets = withLeakageLevel(input.datasets, input.leakageConfidence ?? input.perCheckConfidence);
+  const overall = overallVerdict(results, input.threshold, input.inconclusivePolicy, datasets);
   const { budget } = input;
   if (budget?.reached) {
     // What was not checked cannot pass.
@@ -225,7 +255,26 @@ export function assemble(input: AssemblyInput): Assembled {
     overall.summary = `${partial}: ${overall.summary}`;
     overall.exitCode = 0;
   }
-  return { results, ...overall };
+  return { results, datasets, ...overall };
+}
+
+/**
+ * The leakage decision at the run's level for these tests: the data stage computed each p-value; whether it is
+ * leakage depends on how many tests share the family's error, which only the assembly knows.
+ */
+function withLeakageLevel(datasets: DatasetReport[], confidence: number): DatasetReport[] {
+  return datasets.map((d) =>
+    d.explicit
+      ? {
+          ...d,
+          explicit: {
+            ...d.explicit,
+            level: 1 - confidence,
+            leakage: d.explicit.records > 0 && d.explicit.pValue < 1 - confidence,
+          },
+        }
+      : d,
+  );
 }
 
 /** One check's paired transfer, with the cross-base comparison and the placebo null when their scores are whole. */
@@ -237,7 +286,7 @@ function checkResult(c: CheckScores, threshold: number, confidence: number): Tra
       ? withCrossBase(result, c.crossProbe, c.crossControl, confidence)
       : result;
   return c.placebo?.length === n && n > 0 && c.placebo.every((p) => p.values.length > 0)
-    ? withPlacebo(cross, c.placebo)
+    ? withPlacebo(cross, c.placebo, confidence, c.placeboNull)
     : cross;
 }
 
@@ -249,5 +298,8 @@ export function scoresOf(r: TransferResult): CheckScores {
     control: r.control,
     ...(r.crossBase ? { crossProbe: r.crossBase.probe, crossControl: r.crossBase.control } : {}),
     ...(r.placebo ? { placebo: r.placebo.perSeed } : {}),
+    ...(r.placebo?.baseSha256 && r.placebo.probesSha256
+      ? { placeboNull: { baseSha256: r.placebo.baseSha256, probesSha256: r.placebo.probesSha256 } }
+      : {}),
   };
 }

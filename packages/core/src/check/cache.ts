@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { ResolvedConfig, DatasetEntry } from '../config/load.js';
 import { writeFileAtomic } from '../io.js';
 import type { LoadedPlugin } from '../plugins/loader.js';
+import type { ProbeSet } from '../contracts.js';
 import type { DatasetReport, StudentScore } from '../result.js';
 import type { CheckContext, ShardSpec } from './context.js';
 import type { CheckInputs } from './inputs.js';
@@ -77,9 +78,29 @@ export function settingsKey(
     ...(config.maxRecords || config.badRecords === 'skip'
       ? { records: { max: config.maxRecords ?? null, bad: config.badRecords } }
       : {}),
-    evaluations: inputs.evaluations.map((e) => ({ trait: plugin(e.trait), evaluator: plugin(e.evaluator) })),
-    ...(config.placebos ? { placebos: config.placebos } : {}),
+    // The probe set's content, not only the trait's options: a probe file edited in place changes every score.
+    evaluations: inputs.evaluations.map((e) => ({
+      trait: plugin(e.trait),
+      evaluator: plugin(e.evaluator),
+      probes: probeSetHash(e.probes),
+    })),
+    // Placebo students train with their own seeds (placeboSeed), so that the null holds training noise too.
+    ...(config.placebos ? { placebos: { count: config.placebos, seeds: 'seed + 100003 j' } } : {}),
   };
+}
+
+/** sha256 of a probe set's content (its typed arrays by their bytes). */
+export function probeSetHash(probes: ProbeSet): string {
+  const h = createHash('sha256');
+  const replacer = (_k: string, v: unknown) => {
+    if (ArrayBuffer.isView(v)) {
+      h.update(new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
+      return `<${v.constructor.name} ${v.byteLength} bytes>`;
+    }
+    return v;
+  };
+  h.update(JSON.stringify(probes, replacer));
+  return h.digest('hex');
 }
 
 export function hashKey(value: unknown): string {

@@ -37,7 +37,7 @@ export interface CheckOptions {
    * How the family-wise error rate is shared out (set by the sequential runner): the number of checks in the whole
    * run (default: this config's datasets x evaluations) and the number of planned looks (default 1).
    */
-  errorBudget?: { checks?: number; looks?: number };
+  errorBudget?: { checks?: number; looks?: number; leakage?: number };
   /** Control data generated earlier in this run, by its key (the sequential runner's looks share it). */
   controls?: Map<string, ControlData>;
 }

@@ -4,10 +4,11 @@
  * verdicts, exit code). Each stage is a module of its own with a typed input and output; this file composes them.
  */
 import { relative } from 'node:path';
-import { RESULT_SCHEMA_VERSION, type CheckResult, type DatasetReport } from '../result.js';
+import { RESULT_SCHEMA_VERSION, type CheckResult, type DatasetReport, type Multiplicity } from '../result.js';
+import { designWarnings } from './plan.js';
 import { errorShare } from '../stats/multiplicity.js';
 import { assemble, type BudgetReport, type CheckScores } from './assemble.js';
-import { planUnits, type Unit, type UnitScores } from './cache.js';
+import { planUnits, probeSetHash, type Unit, type UnitScores } from './cache.js';
 import { checkContext, type CheckContext, type CheckOptions } from './context.js';
 import { loadInputs, type CheckInputs } from './inputs.js';
 import { scoreUnits, type Scored } from './scoring.js';
@@ -25,6 +26,10 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
   const clock = phaseClock();
   const ctx = checkContext(opts);
   const inputs = await loadInputs(ctx);
+  const multiplicity = runErrorShare(ctx, inputs, opts);
+  // Warned once per run: later looks of adaptive seeds come with an error budget.
+  const warnings = opts.errorBudget?.checks === undefined ? designWarnings(ctx.config, inputs, multiplicity) : [];
+  for (const w of warnings) ctx.log.warn(w);
   clock.end('loadMs');
   const { mine } = planUnits(ctx.config, opts.shard);
   const work = await planStudents(ctx, inputs, mine, opts);
@@ -36,7 +41,8 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
     : undefined;
   const scored = await scoreUnits(ctx, inputs, work.pending, students, opts.cacheDir);
   clock.end('evaluateMs');
-  return assembleRun(ctx, inputs, opts, [...work.cached, ...scored.units], scored, mine, {
+  return assembleRun(ctx, inputs, opts, multiplicity, [...work.cached, ...scored.units], scored, mine, {
+    ...(warnings.length ? { warnings } : {}),
     startedAt: startedAt.toISOString(),
     timings: { ...clock.timings, totalMs: Date.now() - startedAt.getTime() },
     ...(opts.cacheDir
@@ -46,22 +52,33 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
   });
 }
 
+/**
+ * The run's family of tests, fixed by the config before any score: every dataset x evaluation check at every planned
+ * look, and one explicit-content test per dataset when a filter can mark records explicit (marksExplicit).
+ */
+function runErrorShare(ctx: CheckContext, inputs: CheckInputs, opts: CheckOptions): Multiplicity {
+  const { config } = ctx;
+  return errorShare(config, {
+    checks: opts.errorBudget?.checks ?? config.datasets.length * inputs.evaluations.length,
+    looks: opts.errorBudget?.looks ?? 1,
+    leakage:
+      opts.errorBudget?.leakage ?? (inputs.filters.some((f) => f.plugin.marksExplicit) ? config.datasets.length : 0),
+  });
+}
+
 /** The run's result from its units' scores: one check per (dataset, evaluation), in config and seed order. */
 function assembleRun(
   ctx: CheckContext,
   inputs: CheckInputs,
   opts: CheckOptions,
+  multiplicity: Multiplicity,
   units: UnitScores[],
   scored: Scored,
   mine: Unit[],
-  run: Pick<CheckResult, 'startedAt' | 'timings' | 'cache' | 'savedStudents'>,
+  run: Pick<CheckResult, 'startedAt' | 'timings' | 'cache' | 'savedStudents' | 'warnings'>,
 ): CheckResult {
   const { config, training } = ctx;
-  const { base, crossBase, evaluations } = inputs;
-  const multiplicity = errorShare(config, {
-    checks: opts.errorBudget?.checks ?? config.datasets.length * evaluations.length,
-    looks: opts.errorBudget?.looks ?? 1,
-  });
+  const { base, crossBase } = inputs;
   const { checks, datasets } = checksOf(ctx, inputs, units, scored.failed);
   const budget = budgetOf(ctx, mine, datasets, scored.unitsCut);
   const assembled = assemble({
@@ -70,11 +87,12 @@ function assembleRun(
     errors: scored.errors,
     threshold: config.threshold,
     perCheckConfidence: multiplicity.perCheckConfidence,
+    leakageConfidence: multiplicity.leakageConfidence,
     inconclusivePolicy: config.inconclusive,
     ...(budget ? { budget } : {}),
     ...(opts.shard ? { shard: opts.shard } : {}),
   });
-  const { results, ...overall } = assembled;
+  const { results, datasets: _datasets, ...overall } = assembled;
   const plugins = [
     ...inputs.traits,
     ...inputs.evaluators,
@@ -86,6 +104,7 @@ function assembleRun(
     tool: opts.tool,
     ...overall,
     startedAt: run.startedAt,
+    ...(run.warnings ? { warnings: run.warnings } : {}),
     config: { path: relativeOrSelf(config.file), sha256: config.sha256 },
     base: { path: ctx.rel(config.basePath), sha256: base.sha256, family: base.family },
     ...(crossBase
@@ -106,7 +125,7 @@ function assembleRun(
       version: p.plugin.version,
       options: p.options,
     })),
-    datasets,
+    datasets: assembled.datasets,
     results,
     timings: run.timings,
     ...(scored.errors.length ? { errors: scored.errors } : {}),
@@ -127,6 +146,7 @@ function checksOf(
   const checks: CheckScores[] = [];
   const datasets: DatasetReport[] = [];
   const seedOrder = new Map(config.seeds.map((s, i) => [s, i]));
+  const probeHashes = config.placebos ? inputs.evaluations.map((e) => probeSetHash(e.probes)) : [];
   for (const entry of config.datasets) {
     const here = units
       .filter((u) => u.dataset === entry.name)
@@ -146,7 +166,10 @@ function checksOf(
           ? { crossProbe: picked.map((x) => x.crossProbe!), crossControl: picked.map((x) => x.crossControl!) }
           : {}),
         ...(placebo
-          ? { placebo: picked.map((x) => ({ seed: x.probe.seed, values: x.placebo!.map((s) => s.value) })) }
+          ? {
+              placebo: picked.map((x) => ({ seed: x.probe.seed, values: x.placebo!.map((s) => s.value) })),
+              placeboNull: { baseSha256: inputs.base.sha256, probesSha256: probeHashes[k] },
+            }
           : {}),
       });
     }

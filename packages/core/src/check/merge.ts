@@ -11,18 +11,35 @@ export function mergeResults(partials: CheckResult[]): CheckResult {
   checkPartials(partials);
   const first = partials[0];
   const datasets = new Map<string, CheckResult['datasets'][number]>();
-  const groups = new Map<string, Required<CheckScores>>();
+  const groups = new Map<string, Required<Omit<CheckScores, 'placeboNull'>> & Pick<CheckScores, 'placeboNull'>>();
   for (const p of partials) {
     for (const d of p.datasets) if (!datasets.has(d.name)) datasets.set(d.name, d);
     for (const r of p.results) {
       const s = scoresOf(r);
       const key = JSON.stringify([r.dataset, r.trait, r.evaluator]);
-      const g = groups.get(key) ?? { ...s, probe: [], control: [], crossProbe: [], crossControl: [], placebo: [] };
+      const g = groups.get(key) ?? {
+        ids: s.ids,
+        probe: [] as StudentScore[],
+        control: [] as StudentScore[],
+        crossProbe: [] as StudentScore[],
+        crossControl: [] as StudentScore[],
+        placebo: [] as { seed: number; values: number[] }[],
+      };
       g.probe.push(...s.probe);
       g.control.push(...s.control);
       g.crossProbe.push(...(s.crossProbe ?? []));
       g.crossControl.push(...(s.crossControl ?? []));
       g.placebo.push(...(s.placebo ?? []));
+      if (s.placeboNull) {
+        const had = g.placeboNull;
+        if (had && (had.baseSha256 !== s.placeboNull.baseSha256 || had.probesSha256 !== s.placeboNull.probesSha256))
+          throw new DistillGateError(
+            `the placebo nulls of ${r.dataset} (${r.trait}) come from different ` +
+              `${had.baseSha256 !== s.placeboNull.baseSha256 ? 'bases' : 'probe sets'} ` +
+              `in the partial results: a null is only valid for the base and probe set it was measured with`,
+          );
+        g.placeboNull = s.placeboNull;
+      }
       groups.set(key, g);
     }
   }
@@ -35,6 +52,7 @@ export function mergeResults(partials: CheckResult[]): CheckResult {
     control: sorted(g.control),
     ...(first.crossBase ? { crossProbe: sorted(g.crossProbe), crossControl: sorted(g.crossControl) } : {}),
     placebo: g.placebo.sort(bySeed),
+    ...(g.placeboNull ? { placeboNull: g.placeboNull } : {}),
   }));
   const errors = partials.flatMap((p) => p.errors ?? []);
   const budget = mergeBudgets(partials, datasets);
@@ -44,6 +62,7 @@ export function mergeResults(partials: CheckResult[]): CheckResult {
     errors,
     threshold: first.threshold,
     perCheckConfidence: first.multiplicity?.perCheckConfidence ?? first.confidence,
+    leakageConfidence: first.multiplicity?.leakageConfidence,
     inconclusivePolicy: first.inconclusivePolicy,
     ...(budget ? { budget } : {}),
   });
@@ -52,7 +71,7 @@ export function mergeResults(partials: CheckResult[]): CheckResult {
   return {
     ...rest,
     ...assembled,
-    datasets: [...datasets.values()],
+    datasets: assembled.datasets,
     ...(budget ? { budget } : {}),
     ...(errors.length ? { errors } : {}),
     cache: first.cache && {
@@ -89,6 +108,11 @@ function checkPartials(partials: CheckResult[]): void {
       );
     if (p.seeds.join() !== first.seeds.join())
       throw new DistillGateError('the partial results were run with different seeds');
+    if (p.base.sha256 !== first.base.sha256)
+      throw new DistillGateError(
+        `the partial results used different base models (sha256 ${first.base.sha256.slice(0, 12)} and ` +
+          `${p.base.sha256.slice(0, 12)}); their students cannot be pooled`,
+      );
     if (p.threshold !== first.threshold || p.confidence !== first.confidence)
       throw new DistillGateError('the partial results were run with different thresholds or confidence levels');
   }

@@ -37,6 +37,7 @@ export async function runSequentialCheck(opts: CheckOptions): Promise<CheckResul
     let seeds = [...config.seeds];
     let result = await runCheck({ ...opts, cacheDir, controls, errorBudget: { looks }, onProgress: onProgress(1) });
     const checks = result.multiplicity?.checks ?? 1;
+    const leakage = result.multiplicity?.leakageTests ?? 0;
     const rounds = [{ look: 1, seeds: seeds.length, datasets: config.datasets.length }];
     for (let look = 2; look <= looks; look++) {
       const undecided = new Set(result.results.filter((r) => r.verdict === 'INCONCLUSIVE').map((r) => r.dataset));
@@ -58,7 +59,7 @@ export async function runSequentialCheck(opts: CheckOptions): Promise<CheckResul
         },
         cacheDir,
         controls,
-        errorBudget: { checks, looks },
+        errorBudget: { checks, looks, leakage },
         onProgress: onProgress(look),
       });
       rounds.push({ look, seeds: seeds.length, datasets: undecided.size });
@@ -99,6 +100,7 @@ export function combine(before: CheckResult, after: CheckResult, rerun: Set<stri
     errors,
     threshold: before.threshold,
     perCheckConfidence: after.multiplicity?.perCheckConfidence ?? after.confidence,
+    leakageConfidence: after.multiplicity?.leakageConfidence,
     inconclusivePolicy: before.inconclusivePolicy,
     ...(budget ? { budget } : {}),
   });
@@ -110,7 +112,8 @@ export function combine(before: CheckResult, after: CheckResult, rerun: Set<stri
   return {
     ...rest,
     ...assembled,
-    datasets,
+    ...(before.warnings ? { warnings: before.warnings } : {}),
+    datasets: assembled.datasets,
     ...(budget ? { budget } : {}),
     timings,
     ...(errors.length ? { errors } : {}),

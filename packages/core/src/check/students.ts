@@ -96,6 +96,17 @@ async function datasetFile(ctx: CheckContext, entry: DatasetEntry): Promise<Data
 }
 
 /**
+ * The training seed of placebo student j (1..K) of a seed: its own, so that even when the base writes the same
+ * placebo data as the control (a deterministic generator) the placebo transfers hold the training noise of a
+ * student that differs from its control student in everything but the data's origin. Paired-by-seed probe and
+ * control students share more than that, so the null is, if anything, wider than the probe's: the placebo p-value
+ * is conservative.
+ */
+export function placeboSeed(seed: number, j: number): number {
+  return seed + 100003 * j;
+}
+
+/**
  * Student jobs in the order they are queued; a control student is queued once per (control data, training settings,
  * seed), and probe configurations that train alike (they differ only in how students are evaluated) share students.
  */
@@ -119,7 +130,9 @@ class JobQueue {
     this.push(probeJob, 'probe', seed, data, training);
     this.push(controlJob, 'control', seed, c.data.dataset, training);
     if (crossBase) this.push(crossJob(controlJob), 'control', seed, c.data.dataset, training, crossBase);
-    c.placebos.forEach((p, j) => this.push(placeboJobs[j], 'control', seed, p.data.dataset, training));
+    c.placebos.forEach((p, j) =>
+      this.push(placeboJobs[j], 'control', placeboSeed(seed, j + 1), p.data.dataset, training),
+    );
     if (crossBase) this.push(crossJob(probeJob), 'probe', seed, data, training, crossBase);
     return { probeJob, controlJob, placeboJobs };
   }

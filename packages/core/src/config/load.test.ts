@@ -42,8 +42,19 @@ describe('loadConfig', () => {
     expect(c.control.kind).toBe('generate');
   });
   it('lets overrides win', async () => {
-    const c = await loadConfig(write(JSON.stringify(minimal)), { seeds: [9, 10], threshold: 0.2, backend: 'cpu' });
-    expect(c).toMatchObject({ seeds: [9, 10], threshold: 0.2, backend: 'cpu' });
+    const c = await loadConfig(write(JSON.stringify(minimal)), { seeds: [9, 10, 11], threshold: 0.2, backend: 'cpu' });
+    expect(c).toMatchObject({ seeds: [9, 10, 11], threshold: 0.2, backend: 'cpu' });
+  });
+  it('refuses fewer than 3 seeds unless adaptive seeds reach 3, with the config line', async () => {
+    const file = write(JSON.stringify({ ...minimal, seeds: 2 }, null, 2));
+    await expect(loadConfig(file)).rejects.toThrow(
+      /2 seed\(s\) can never give a verdict: PASS or FAIL needs at least 3/,
+    );
+    const e = await loadConfig(file).catch((x) => x);
+    expect(e.location).toMatchObject({ pointer: '/seeds' });
+    await expect(loadConfig(write(JSON.stringify(minimal)), { seeds: [4, 7] })).rejects.toThrow(/can never give/);
+    const adaptive = write(JSON.stringify({ ...minimal, seeds: 2, sequential: { maxSeeds: 6, roundSize: 2 } }));
+    expect((await loadConfig(adaptive)).seeds).toEqual([1, 2]);
   });
   it('resolves path overrides against cwd, file paths against its folder; cacheDir false: no cache', async () => {
     const file = write(JSON.stringify({ ...minimal, cacheDir: 'cache' }));

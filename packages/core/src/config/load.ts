@@ -8,6 +8,7 @@ import type { LoraSettings, ModelFormat, TrainingSettings } from '../contracts.j
 import { configSchema } from './schema.js';
 import { resolveRunSettings, type ResolvedRunSettings, type SettingOverrides } from './settings.js';
 import { DistillGateError, type ErrorLocation } from '../errors.js';
+import { MIN_DECISION_SEEDS } from '../stats/estimates.js';
 import { compileSchema, describeAjvErrors, schemaError } from '../validation.js';
 
 export interface PluginRef {
@@ -268,6 +269,15 @@ function checkCombinations(
   locate: (pointer: string) => ErrorLocation,
 ): void {
   const { sequential, seeds } = settings;
+  const reachable = Math.max(seeds.length, sequential?.maxSeeds ?? 0);
+  if (reachable < MIN_DECISION_SEEDS) {
+    throw new DistillGateError(
+      `${seeds.length} seed(s) can never give a verdict: PASS or FAIL needs at least ${MIN_DECISION_SEEDS} paired ` +
+        'seeds (with 2, the interval rests on 1 degree of freedom and one unlucky seed decides)',
+      locate('/seeds'),
+      `use "seeds": ${MIN_DECISION_SEEDS} or more (5 is the default), or adaptive seeds with "sequential"`,
+    );
+  }
   if (sequential && sequential.maxSeeds <= seeds.length) {
     throw new DistillGateError(
       `sequential.maxSeeds (${sequential.maxSeeds}) must be more than the ${seeds.length} first seed(s)`,

@@ -86,7 +86,15 @@ function runFilters<R extends { index: number }>(
         c.dropped++;
         const reason = decision.reason || 'unspecified';
         c.reasons[reason] = (c.reasons[reason] ?? 0) + 1;
-        if (decision.explicit) c.explicit++;
+        if (decision.explicit) {
+          if (!filters[f].plugin.marksExplicit)
+            throw new DistillGateError(
+              'filter marked a record as explicit content but does not declare "marksExplicit: true": the run ' +
+                'budgets a leakage test only for filters that do',
+              { ...where(i), plugin: filters[f].plugin.name },
+            );
+          c.explicit++;
+        }
         merged = undefined;
         break;
       }

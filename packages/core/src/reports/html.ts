@@ -120,12 +120,12 @@ function forestPlot(r: CheckResult): string {
       ? `<text x="${tx - 4}" y="14" class="tick" text-anchor="end">threshold ${r.threshold}</text>`
       : `<text x="${tx + 4}" y="14" class="tick">threshold ${r.threshold}</text>`;
   return (
-    svgOpen(w, h, `transfer with ${intervalPercent(r)}% intervals against the threshold`) +
+    svgOpen(w, h, `transfer with one-sided ${intervalPercent(r)}% bounds against the threshold`) +
     `<line x1="${x(0)}" x2="${x(0)}" y1="18" y2="${yAxis}" class="zero"/>` +
     `<line x1="${tx}" x2="${tx}" y1="18" y2="${yAxis}" class="threshold"/>` +
     thresholdLabel +
     body +
-    axisX(x, lo, hi, yAxis, `transfer = score(probe) − score(control), ${intervalPercent(r)}% interval`) +
+    axisX(x, lo, hi, yAxis, `transfer = score(probe) − score(control), one-sided ${intervalPercent(r)}% bounds`) +
     '</svg>'
   );
 }
@@ -351,10 +351,13 @@ export function formatHtml(r: CheckResult): string {
     `<h1>distill-gate: <span class="badge" style="background:var(--${r.verdict.toLowerCase()})" id="verdict">` +
     `${r.verdict}</span></h1>\n` +
     `<p>${esc(r.summary.charAt(0).toUpperCase() + r.summary.slice(1))}.</p>\n` +
+    (r.warnings?.length
+      ? `<ul>${r.warnings.map((w) => `<li><strong>Warning</strong> (design): ${esc(w)}</li>`).join('')}</ul>\n`
+      : '') +
     '<h2>Transfer against the threshold</h2>\n' +
     `${forestPlot(r)}\n` +
     '<div class="wide"><table><thead><tr><th>dataset</th><th>trait</th><th>transfer</th>' +
-    `<th>${pct}% interval</th><th>threshold</th><th>p</th><th>verdict</th></tr></thead>` +
+    `<th>${pct}% bounds</th><th>threshold</th><th>p</th><th>verdict</th></tr></thead>` +
     `<tbody>${rows}</tbody></table></div>\n` +
     '<h2>Per dataset and trait</h2>\n' +
     `${sections}\n` +

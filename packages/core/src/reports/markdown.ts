@@ -48,7 +48,7 @@ export function formatMarkdown(r: CheckResult): string {
     text(r.summary.charAt(0).toUpperCase() + r.summary.slice(1)) + '.',
     '',
     '| dataset | trait | probe (mean ± sd) | control (mean ± sd) | ' +
-      `transfer [${pct}% interval] | threshold | verdict | backend | seeds | student training |`,
+      `transfer [${pct}% bounds] | threshold | verdict | backend | seeds | student training |`,
     '|---|---|---|---|---|---|---|---|---|---|',
     ...r.results.map((x) => resultRow(r, x)),
   ];
@@ -74,6 +74,7 @@ export function formatMarkdown(r: CheckResult): string {
           .join(', ') +
         `. Rows and scores: ${code(r.screen.report)}.`,
     );
+  for (const w of r.warnings ?? []) lines.push('', `> **Warning** (design): ${text(w)}`);
   for (const e of r.errors ?? [])
     lines.push(
       '',

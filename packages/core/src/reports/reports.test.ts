@@ -156,7 +156,7 @@ describe('formatMarkdown', () => {
     const [header, rule, fail, pass, odd, ...rest] = table('| dataset |');
     expect(rest).toEqual([]);
     expect(header).toHaveLength(10);
-    expect(header[4]).toBe('transfer [98.3% interval]');
+    expect(header[4]).toBe('transfer [98.3% bounds]');
     expect(rule).toHaveLength(10);
     expect(fail).toEqual([
       '`teacher-aux-logits`',
@@ -229,9 +229,9 @@ describe('formatHtml', () => {
     expect(html).toContain('id="verdict">FAIL</span>');
     const badges = [...html.matchAll(/<section class="result">\s*<h3><span class="badge"[^>]*>(\w+)<\/span>/g)];
     expect(badges.map((m) => m[1])).toEqual(['FAIL', 'PASS', 'INCONCLUSIVE']);
-    expect(html).toContain('<th>98.3% interval</th>');
+    expect(html).toContain('<th>98.3% bounds</th>');
     expect(html).toContain('<td class="num">0.235</td><td class="num">[0.201, 0.259]</td>');
-    expect(html).toContain('aria-label="transfer with 98.3% intervals against the threshold"');
+    expect(html).toContain('aria-label="transfer with one-sided 98.3% bounds against the threshold"');
     // A forest plot, then a seed plot and a loss plot per check.
     expect(html.match(/<svg /g)).toHaveLength(1 + 2 * 3);
   });
@@ -260,6 +260,17 @@ describe('formatHtml', () => {
 
   it('is self-contained: no scripts and no external resources', () => {
     expect(html).not.toMatch(/<script|<link|src="http|href="http/);
+  });
+});
+
+describe('design warnings', () => {
+  it('are shown before the results in markdown and HTML, escaped for each', () => {
+    const r = { ...fixture(), warnings: ['trait <b>x</b> evaluates on 50 item(s) | fewer than the 526'] };
+    expect(formatMarkdown(r)).toContain('> **Warning** (design): trait &lt;b&gt;x&lt;/b&gt; evaluates on 50 item(s)');
+    expect(formatHtml(r)).toContain(
+      '<li><strong>Warning</strong> (design): trait &lt;b&gt;x&lt;/b&gt; evaluates on 50 item(s) | fewer than the 526</li>',
+    );
+    expect(formatMarkdown(fixture())).not.toContain('**Warning**');
   });
 });
 

@@ -5,6 +5,7 @@ import {
   clopperPearson,
   decideVerdict,
   explicitContentTest,
+  MIN_DECISION_SEEDS,
   pairedTransfer,
   studentTCdf,
   studentTQuantile,
@@ -19,6 +20,15 @@ describe('Student t distribution', () => {
     expect(studentTQuantile(0.975, 9)).toBeCloseTo(2.2622, 3);
     expect(studentTQuantile(0.95, 30)).toBeCloseTo(1.6973, 3);
     expect(studentTQuantile(0.975, 1e6)).toBeCloseTo(1.96, 2);
+  });
+  it('is not clipped in the far tail or at fractional degrees of freedom', () => {
+    // With 1 df, t is Cauchy: the p-quantile is tan(pi (p - 1/2)).
+    expect(studentTQuantile(0.9999, 1)).toBeCloseTo(Math.tan(Math.PI * 0.4999), 0);
+    expect(studentTQuantile(0.99999, 1)).toBeGreaterThan(30000);
+    const q = studentTQuantile(0.999, 0.5);
+    expect(q).toBeGreaterThan(1000);
+    expect(studentTCdf(q, 0.5)).toBeCloseTo(0.999, 6);
+    expect(studentTQuantile(0.025, 4)).toBeCloseTo(-2.7764, 3);
   });
   it('has a symmetric CDF', () => {
     for (const t of [0.3, 1, 2.5]) expect(studentTCdf(t, 5) + studentTCdf(-t, 5)).toBeCloseTo(1, 10);
@@ -39,16 +49,27 @@ describe('intervals and verdicts', () => {
     expect(d.verdict).toBe('FAIL');
     expect(d.pValue).toBeLessThan(0.001);
   });
-  it('states the interval level as the reports do, to a tenth of a percent', () => {
+  it('states the level of its one-sided bounds as the reports do, to a tenth of a percent', () => {
     const d = decideVerdict(pairedTransfer(pairs([0.5, 0.52, 0.49, 0.51]), 0.995), 0.05);
-    expect(d.explanation).toMatch(/ with 99\.5% interval \[/);
+    expect(d.explanation).toMatch(/its one-sided 99\.5% lower bound 0\.\d{4} lies above the threshold 0\.05/);
+  });
+  it('decides one-sided: FAIL needs only the lower bound above the threshold', () => {
+    const t = pairedTransfer(pairs([0.06, 0.07, 0.065, 0.075]), 0.95);
+    const q = studentTQuantile(0.95, 3);
+    expect(t.low).toBeCloseTo(t.mean - q * t.se, 12);
+    expect(t.high).toBeCloseTo(t.mean + q * t.se, 12);
+    expect(t.level).toBe(0.95);
   });
   it('PASSes when it lies below', () => {
     expect(decideVerdict(pairedTransfer(pairs([0.001, -0.004, 0.003, 0])), 0.05).verdict).toBe('PASS');
   });
-  it('is INCONCLUSIVE when it straddles or with one seed', () => {
+  it('is INCONCLUSIVE when it straddles, and with fewer than 3 seeds whatever they show', () => {
     expect(decideVerdict(pairedTransfer(pairs([0.0, 0.1, 0.02, 0.09])), 0.05).verdict).toBe('INCONCLUSIVE');
     expect(decideVerdict(pairedTransfer(pairs([0.5])), 0.05).verdict).toBe('INCONCLUSIVE');
+    const two = decideVerdict(pairedTransfer(pairs([0.5, 0.5000001])), 0.05);
+    expect(two).toMatchObject({ verdict: 'INCONCLUSIVE', pValue: 1 });
+    expect(two.explanation).toMatch(/at least 3 paired seeds/);
+    expect(MIN_DECISION_SEEDS).toBe(3);
   });
   it('handles zero spread exactly', () => {
     const t = pairedTransfer(pairs([0, 0, 0]));
@@ -129,10 +150,11 @@ describe('transfer with per-item scores (seeds x items)', () => {
     const sims = 2000;
     for (let k = 0; k < sims; k++) {
       const pairs = simulate(rng, 5, 50, 0.01, 0.1, 0.02, 0.03);
-      const withItems = pairedTransfer(pairs, 0.95);
+      // One-sided bounds at 97.5% each: together a two-sided 95% interval.
+      const withItems = pairedTransfer(pairs, 0.975);
       const seedOnly = pairedTransfer(
         pairs.map(({ seed, probe, control }) => ({ seed, probe, control })),
-        0.95,
+        0.975,
       );
       if (withItems.low <= 0.03 && 0.03 <= withItems.high) covered++;
       if (seedOnly.low <= 0.03 && 0.03 <= seedOnly.high) coveredSeedOnly++;
@@ -141,6 +163,55 @@ describe('transfer with per-item scores (seeds x items)', () => {
     expect(covered / sims).toBeGreaterThan(0.93);
     expect(covered / sims).toBeLessThan(0.98);
     expect(coveredSeedOnly / sims).toBeLessThan(0.8);
+  });
+
+  it('holds each one-sided error at the threshold with 3 seeds, a seed component near zero and items that vary', () => {
+    // The designs where the unfloored estimate went to zero: few seeds, seed variance small against the interaction.
+    for (const [sdSeed, sdItem, sdNoise] of [
+      [0, 0.05, 0.3],
+      [0.002, 0, 0.5],
+      [0.02, 0.02, 0.2],
+    ]) {
+      const rng = new SeededRandom(17);
+      let fail = 0;
+      let pass = 0;
+      const sims = 4000;
+      for (let k = 0; k < sims; k++) {
+        const v = decideVerdict(pairedTransfer(simulate(rng, 3, 40, sdSeed, sdItem, sdNoise, 0.05), 0.95), 0.05);
+        if (v.verdict === 'FAIL') fail++;
+        if (v.verdict === 'PASS') pass++;
+      }
+      // alpha 0.05 each way; 4000 runs: 3 Monte-Carlo standard errors is 0.0103.
+      expect(fail / sims).toBeLessThan(0.0603);
+      expect(pass / sims).toBeLessThan(0.0603);
+    }
+  });
+
+  it('never gives a zero standard error while seeds or items vary, and keeps its degrees of freedom up', () => {
+    // Every seed the same row (a deterministic pipeline): the items still vary.
+    const row = [0.1, -0.2, 0.3, 0, 0.05, -0.1];
+    const same = [1, 2, 3].map((seed) => ({
+      seed,
+      probe: 0,
+      control: 0,
+      probeItems: row,
+      controlItems: row.map(() => 0),
+    }));
+    const t = pairedTransfer(same, 0.95);
+    expect(t.se).toBeGreaterThan(0);
+    expect(t.varianceSource).toBe('items');
+    expect(t.df).toBe(5);
+    // Random small tables: df never below the structural floor, se positive whenever anything varies.
+    const rng = new SeededRandom(23);
+    for (let k = 0; k < 500; k++) {
+      const n = 3 + rng.int(3);
+      const q = 2 + rng.int(8);
+      const pairs = simulate(rng, n, q, rng.next() * 0.05, rng.next() * 0.05, rng.next() * 0.3, 0);
+      const e = pairedTransfer(pairs, 0.95);
+      expect(e.se).toBeGreaterThan(0);
+      expect(e.df).toBeGreaterThanOrEqual(Math.min(n - 1, ((n - 1) * (q - 1)) / (n + q - 1)) - 1e-9);
+      expect(Number.isFinite(e.low) && Number.isFinite(e.high)).toBe(true);
+    }
   });
 
   it('is the seed-only interval when items do not vary between students', () => {

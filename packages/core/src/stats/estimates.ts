@@ -71,6 +71,8 @@ export interface ExplicitContentTest {
   controlRate: number;
   /** One-sided p-value that the dataset's rate exceeds the control's. */
   pValue: number;
+  /** The level the p-value is held to (the run's share of its family-wise error for this test). */
+  level?: number;
   leakage: boolean;
   method: string;
 }
@@ -89,6 +91,7 @@ export function explicitContentTest(x: number, n: number, x0: number, n0: number
     rate: n ? x / n : 0,
     controlRate: n0 ? x0 / n0 : 0,
     pValue,
+    level: 1 - level,
     leakage: x > 0 && pValue < 1 - level,
     method: 'exact conditional binomial test of the explicit-record rates (dataset vs control), one-sided',
   };
@@ -101,12 +104,23 @@ export function studentTCdf(t: number, df: number): number {
   return t >= 0 ? 1 - tail : tail;
 }
 
-/** The p-quantile of Student's t (bisection on the CDF; monotone, so robust). */
+/**
+ * The p-quantile of Student's t: the bracket grows until it holds the quantile (no clipping: with 1 df the 0.9999
+ * quantile is about 3183, with 0.5 df far more), then bisection on the monotone CDF.
+ */
 export function studentTQuantile(p: number, df: number): number {
   if (!(p > 0 && p < 1)) throw new RangeError(`quantile probability must be in (0,1), got ${p}`);
-  let lo = -1e3;
-  let hi = 1e3;
-  for (let i = 0; i < 200; i++) {
+  if (!(df > 0)) throw new RangeError(`degrees of freedom must be positive, got ${df}`);
+  if (p < 0.5) return -studentTQuantile(1 - p, df);
+  if (p === 0.5) return 0;
+  let lo = 0;
+  let hi = 1;
+  while (studentTCdf(hi, df) < p) {
+    lo = hi;
+    hi *= 2;
+    if (!Number.isFinite(hi)) return Infinity;
+  }
+  for (let i = 0; i < 200 && hi - lo > 1e-12 * hi; i++) {
     const mid = (lo + hi) / 2;
     if (studentTCdf(mid, df) < p) lo = mid;
     else hi = mid;
@@ -149,12 +163,22 @@ export function tInterval(xs: readonly number[], level = 0.95): MeanInterval {
 
 export type Verdict = 'PASS' | 'FAIL' | 'INCONCLUSIVE';
 
+/** The fewest paired seeds a verdict other than INCONCLUSIVE may rest on. */
+export const MIN_DECISION_SEEDS = 3;
+
 export interface TransferEstimate extends MeanInterval {
   /** Per-seed paired differences probe - control. */
   differences: { seed: number; probe: number; control: number; difference: number }[];
   method: string;
-  /** Degrees of freedom of the t interval (n - 1, or Satterthwaite's with item-level variance). */
+  /**
+   * The confidence of each one-sided bound: `low` is a lower bound and `high` an upper bound at this level each
+   * (so [low, high] together cover with probability at least 2 * level - 1). The same number as `level`.
+   */
+  level: number;
+  /** Degrees of freedom of the t bounds (n - 1 from seeds alone; Satterthwaite's with item-level variance). */
   df: number;
+  /** Which mean squares the variance came from (see transferVariance). */
+  varianceSource?: VarianceSource;
   /** Where the variance comes from, when the evaluator gave per-item scores: seeds, items and their interaction. */
   components?: VarianceComponents;
 }
@@ -167,7 +191,7 @@ export interface VarianceComponents {
   msSeeds: number;
   msItems: number;
   msResidual: number;
-  /** Estimated variances: between seeds, between items, and the interaction. */
+  /** Estimated variances: between seeds, between items, and the interaction (each floored at 0). */
   varSeeds: number;
   varItems: number;
   varResidual: number;
@@ -197,15 +221,58 @@ export function varianceComponents(d: readonly (readonly number[])[]): VarianceC
   };
 }
 
+/** seeds+items: seed and item terms; seeds: the seed term alone (items add nothing); items: the seeds agree. */
+export type VarianceSource = 'seeds+items' | 'seeds' | 'items';
+
+const SOURCE_WORDS: Record<VarianceSource, string> = {
+  'seeds+items': 'seeds and items (two-way random effects)',
+  items: 'the items (the seeds agree)',
+  seeds: 'the seeds',
+};
+
 /**
- * Transfer = paired (by seed) mean of score(probe) - score(control), with a Student-t interval.
+ * The variance of the mean transfer over n seeds x q items, and its degrees of freedom, from the three mean
+ * squares of the two-way table. The one rule for the gate, for `power` and for the simulation.
+ *
+ * Model: D[s][j] = mu + a_s + b_j + e_sj, so Var(mean) = (q var_a + var_e + n var_b) / (n q): a seed term
+ * (E MS_seeds = q var_a + var_e) and an item term (E (MS_items - MS_residual) = n var_b). The unbiased estimate
+ * MS_s + MS_i - MS_r went to zero or below with few seeds (a negative seed component), which gave zero standard
+ * errors, degrees of freedom near 0 and 3.5-6% false FAILs at a nominal 2.5%. Here each term is floored at what
+ * its expectation cannot be below: the seed term at MS_residual (E MS_r = var_e <= E MS_s), the item term at 0.
+ * So the estimate is zero only when nothing varies, and when items add nothing it is the exact paired t test on
+ * the seeds' means (df = n - 1) or more conservative. With an item term the degrees of freedom are Satterthwaite's
+ * (1946), df = V^2 / (S^2 / (n-1) + MS_i^2 / (q-1) + MS_r^2 / ((n-1)(q-1))), floored at min(n - 1, q - 1), the
+ * smallest of its components' (the textbook bound for a positive combination of mean squares). A floored term is
+ * never given more degrees of freedom than the seeds have: an unluckily small seed mean square is not replaced by
+ * a many-df floor, which is what made a max(MS_s, MS_i) floor anticonservative (5.5% at 5% in simulation). No
+ * quantile is clipped.
+ */
+export function transferVariance(
+  ms: { msSeeds: number; msItems: number; msResidual: number },
+  n: number,
+  q: number,
+): { variance: number; df: number; source: VarianceSource } {
+  const { msSeeds, msItems, msResidual } = ms;
+  const nq = n * q;
+  // The seed term q var_a + var_e, floored at var_e's own estimate; the item term n var_b, floored at 0.
+  const seedTerm = Math.max(msSeeds, msResidual);
+  const itemTerm = Math.max(0, msItems - msResidual);
+  if (!(itemTerm > 0)) return { variance: seedTerm / nq, df: n - 1, source: 'seeds' };
+  const total = seedTerm + itemTerm;
+  const satterthwaite =
+    total ** 2 / (seedTerm ** 2 / (n - 1) + msItems ** 2 / (q - 1) + msResidual ** 2 / ((n - 1) * (q - 1)));
+  const df = Math.max(Math.min(n - 1, q - 1), satterthwaite);
+  return { variance: total / nq, df, source: seedTerm > 1e-12 * total ? 'seeds+items' : 'items' };
+}
+
+/**
+ * Transfer = paired (by seed) mean of score(probe) - score(control), with one-sided Student-t bounds at
+ * `confidence` each: the lower bound decides FAIL, the upper bound PASS.
  *
  * With per-item scores (`items`, the same items in the same order for every student), the differences form an
- * n seeds x q items matrix and the mean's variance is estimated from both sources, as in a two-way random-effects
- * model: Var = varSeeds / n + varItems / q + varResidual / (n q) = (MS_seeds + MS_items - MS_residual) / (n q),
- * never less than the seed-only estimate MS_seeds / (n q); the degrees of freedom are Satterthwaite's. So the
- * interval covers a new draw of training seeds and a new draw of evaluation items. Without items it is the
- * seed-only interval (df = n - 1).
+ * n seeds x q items matrix and the mean's variance comes from both sources (transferVariance), so the bounds hold
+ * for a new draw of training seeds and a new draw of evaluation items. Without items they come from the seeds
+ * alone (df = n - 1).
  */
 export function pairedTransfer(
   pairs: readonly {
@@ -215,57 +282,73 @@ export function pairedTransfer(
     probeItems?: readonly number[];
     controlItems?: readonly number[];
   }[],
-  level = 0.95,
+  confidence = 0.95,
 ): TransferEstimate {
+  if (!(confidence > 0.5 && confidence < 1)) throw new RangeError(`confidence must be in (0.5, 1), got ${confidence}`);
   const differences = pairs.map((p) => ({
     seed: p.seed,
     probe: p.probe,
     control: p.control,
     difference: p.probe - p.control,
   }));
-  const interval = tInterval(
-    differences.map((d) => d.difference),
-    level,
-  );
-  const pct = Math.round(level * 1000) / 10;
-  const q = pairs[0]?.probeItems?.length ?? 0;
-  const withItems =
-    pairs.length >= 2 && q >= 2 && pairs.every((p) => p.probeItems?.length === q && p.controlItems?.length === q);
-  if (!withItems) {
+  const diffs = differences.map((d) => d.difference);
+  const n = pairs.length;
+  const pct = Math.round(confidence * 1000) / 10;
+  const sd = sampleSd(diffs);
+  if (n < 2) {
     return {
-      ...interval,
+      mean: n ? diffs[0] : NaN,
+      sd,
+      se: NaN,
+      n,
+      level: confidence,
+      low: -Infinity,
+      high: Infinity,
       differences,
-      df: interval.n - 1,
-      method: `paired difference by seed, two-sided ${pct}% Student-t interval (df = n - 1; seeds only)`,
+      df: 0,
+      method: `paired difference by seed: ${n} seed(s), no bounds`,
     };
   }
-  const d = pairs.map((p) => p.probeItems!.map((x, j) => x - p.controlItems![j]));
-  const c = varianceComponents(d);
-  const n = pairs.length;
-  const nq = n * q;
-  const combined = c.msSeeds + c.msItems - c.msResidual;
-  const useCombined = combined > c.msSeeds;
-  const variance = (useCombined ? combined : c.msSeeds) / nq;
-  const df = useCombined
-    ? combined ** 2 / (c.msSeeds ** 2 / (n - 1) + c.msItems ** 2 / (q - 1) + c.msResidual ** 2 / ((n - 1) * (q - 1)))
-    : n - 1;
-  const se = Math.sqrt(variance);
-  const m = mean(d.map((r) => mean(r)));
-  const t = studentTQuantile(0.5 + level / 2, df);
+  const q = pairs[0]?.probeItems?.length ?? 0;
+  const withItems = q >= 2 && pairs.every((p) => p.probeItems?.length === q && p.controlItems?.length === q);
+  let m: number;
+  let se: number;
+  let df: number;
+  let source: VarianceSource = 'seeds';
+  let components: VarianceComponents | undefined;
+  if (withItems) {
+    const d = pairs.map((p) => p.probeItems!.map((x, j) => x - p.controlItems![j]));
+    components = varianceComponents(d);
+    const v = transferVariance(components, n, q);
+    m = mean(d.map((r) => mean(r)));
+    se = Math.sqrt(v.variance);
+    df = v.df;
+    source = v.source;
+  } else {
+    m = mean(diffs);
+    se = sd / Math.sqrt(n);
+    df = n - 1;
+  }
+  const t = studentTQuantile(confidence, df);
+  const bounds = se > 0 ? [m - t * se, m + t * se] : [m, m];
+  const variance = withItems
+    ? `${n} seeds x ${q} items, variance from ${SOURCE_WORDS[source]}, ` +
+      `${source === 'seeds+items' ? 'Satterthwaite ' : ''}df = ${Number.isInteger(df) ? df : df.toFixed(1)}`
+    : `${n} seeds, df = n - 1 = ${n - 1}`;
   return {
     mean: m,
-    sd: interval.sd,
+    sd,
     se,
     n,
-    level,
-    low: se > 0 ? m - t * se : m,
-    high: se > 0 ? m + t * se : m,
+    level: confidence,
+    low: bounds[0],
+    high: bounds[1],
     differences,
     df,
-    components: c,
+    varianceSource: source,
+    ...(components ? { components } : {}),
     method:
-      `paired difference by seed and item (${n} seeds x ${q} items), two-sided ${pct}% Student-t interval; ` +
-      `variance from seeds and items (two-way random effects, Satterthwaite df = ${df.toFixed(1)})`,
+      `paired difference by seed${withItems ? ' and item' : ''}, ` + `one-sided ${pct}% Student-t bounds (${variance})`,
   };
 }
 
@@ -278,18 +361,19 @@ export interface VerdictDecision {
 }
 
 /**
- * PASS when the whole interval lies below the threshold, FAIL when it lies above, INCONCLUSIVE when it straddles.
- * Equivalent to two one-sided t tests at (1 - level) / 2 each.
+ * Two one-sided tests, each at 1 - confidence: FAIL when the lower bound lies above the threshold (H0: transfer <=
+ * threshold rejected), PASS when the upper bound lies below it (H0: transfer >= threshold rejected), INCONCLUSIVE
+ * otherwise, and always with fewer than MIN_DECISION_SEEDS seeds. When the true transfer equals the threshold each
+ * wrong verdict has probability at most 1 - confidence.
  */
 export function decideVerdict(t: TransferEstimate, threshold: number): VerdictDecision {
   const pct = `${Math.round(t.level * 1000) / 10}%`;
   const fmt = (x: number) => (Number.isFinite(x) ? x.toFixed(4) : String(x));
-  const range = `[${fmt(t.low)}, ${fmt(t.high)}]`;
-  if (t.n < 2) {
+  if (t.n < MIN_DECISION_SEEDS) {
     return {
       verdict: 'INCONCLUSIVE',
       pValue: 1,
-      explanation: `only ${t.n} seed(s): an interval needs at least 2 paired seeds`,
+      explanation: `only ${t.n} seed(s): a verdict needs at least ${MIN_DECISION_SEEDS} paired seeds`,
     };
   }
   const pAbove = oneSidedP(t, threshold, 'above');
@@ -299,8 +383,9 @@ export function decideVerdict(t: TransferEstimate, threshold: number): VerdictDe
       verdict: 'FAIL',
       pValue: pAbove,
       explanation:
-        `transfer ${fmt(t.mean)} with ${pct} interval ${range} lies above the threshold ${threshold} ` +
-        `(one-sided p = ${pAbove.toExponential(2)})`,
+        `transfer ${fmt(t.mean)}: its one-sided ${pct} lower bound ${fmt(t.low)} ` +
+        `lies above the threshold ${threshold} ` +
+        `(p = ${pAbove.toExponential(2)})`,
     };
   }
   if (t.high < threshold) {
@@ -308,22 +393,23 @@ export function decideVerdict(t: TransferEstimate, threshold: number): VerdictDe
       verdict: 'PASS',
       pValue: pBelow,
       explanation:
-        `transfer ${fmt(t.mean)} with ${pct} interval ${range} lies below the threshold ${threshold} ` +
-        `(one-sided p = ${pBelow.toExponential(2)})`,
+        `transfer ${fmt(t.mean)}: its one-sided ${pct} upper bound ${fmt(t.high)} ` +
+        `lies below the threshold ${threshold} ` +
+        `(p = ${pBelow.toExponential(2)})`,
     };
   }
   return {
     verdict: 'INCONCLUSIVE',
     pValue: Math.min(pAbove, pBelow),
     explanation:
-      `transfer ${fmt(t.mean)} with ${pct} interval ${range} straddles the threshold ${threshold}: ` +
-      'more seeds would decide',
+      `transfer ${fmt(t.mean)} with ${pct} bounds [${fmt(t.low)}, ${fmt(t.high)}] straddles the threshold ` +
+      `${threshold}: more seeds (or evaluation items) would decide`,
   };
 }
 
 function oneSidedP(t: TransferEstimate, threshold: number, side: 'above' | 'below'): number {
   if (!(t.se > 0)) {
-    // Zero spread across seeds: the difference is exact at this backend and seed set.
+    // Nothing varies, neither seeds nor items: the difference is exact at this backend and seed set.
     if (side === 'above') return t.mean > threshold ? 0 : 1;
     return t.mean < threshold ? 0 : 1;
   }
@@ -343,10 +429,49 @@ export interface PowerPlan {
 }
 
 /**
- * Seeds needed for a check to reach a verdict: FAIL when the true transfer is `effect` (> threshold), or PASS
- * when it is `effect` (< threshold). Uses the variance measured in a run: between seeds (with the interaction,
- * per item) shrinking with more seeds, and between items fixed by the item count q. A one-sided test at `alpha`
- * must reject with probability `power`: (|effect - threshold|) / se(n) >= t(1 - alpha, df) + t(power, df).
+ * The probability that the gate's rule reaches the verdict for a check whose true transfer is `effect`, with n
+ * seeds and q items: the expected mean squares of the design go through transferVariance (the gate's own variance
+ * and df), and the one-sided bound at `alpha` must clear the threshold:
+ * P(verdict) ~= F_t,df(|effect - threshold| / se - t(1 - alpha, df)).
+ */
+export function verdictProbability(
+  v: { varSeeds: number; varItems: number; varResidual: number },
+  design: { seeds: number; items: number },
+  effect: number,
+  threshold: number,
+  alpha: number,
+): number {
+  const n = design.seeds;
+  const q = Math.max(1, design.items);
+  if (n < MIN_DECISION_SEEDS) return 0;
+  let variance: number;
+  let df: number;
+  if (q >= 2) {
+    const r = transferVariance(
+      {
+        msSeeds: q * v.varSeeds + v.varResidual,
+        msItems: n * v.varItems + v.varResidual,
+        msResidual: v.varResidual,
+      },
+      n,
+      q,
+    );
+    ({ variance, df } = r);
+  } else {
+    variance = v.varSeeds / n;
+    df = n - 1;
+  }
+  const gap = Math.abs(effect - threshold);
+  const se = Math.sqrt(variance);
+  if (!(se > 0)) return gap > 0 ? 1 : 0;
+  return studentTCdf(gap / se - studentTQuantile(1 - alpha, df), df);
+}
+
+/**
+ * Seeds needed for a check to reach a verdict, planned with the gate's rule (verdictProbability): FAIL when the
+ * true transfer is `effect` (> threshold), or PASS when it is `effect` (< threshold), at one-sided `alpha`. Uses the
+ * variance measured in a run: between seeds (with the interaction, per item) shrinking with more seeds, and between
+ * items fixed by the item count q. When no seed count is enough, the item count that would do.
  */
 export function seedsForPower(
   v: { varSeeds: number; varItems: number; varResidual: number; items: number },
@@ -356,33 +481,57 @@ export function seedsForPower(
   power: number,
   maxSeeds = 1000,
 ): PowerPlan {
-  const gap = Math.abs(effect - threshold);
   const q = Math.max(1, v.items);
   const perSeed = v.varSeeds + v.varResidual / q;
   const fixed = q > 1 ? v.varItems / q : 0;
   const assumption =
     `variance per seed ${perSeed.toExponential(2)}, from the item set ${fixed.toExponential(2)} (${q} items), ` +
-    `one-sided alpha ${alpha.toPrecision(2)}`;
-  const achieved = (n: number) => {
-    const se = Math.sqrt(perSeed / n + fixed);
-    if (!(se > 0)) return 1;
-    const df = Math.max(1, n - 1);
-    return studentTCdf(gap / se - studentTQuantile(1 - alpha, df), df);
-  };
-  for (let n = 2; n <= maxSeeds; n++) if (achieved(n) >= power) return { seeds: n, power: achieved(n), assumption };
-  // No seed count is enough: the item set's own error is too large. How many items would let maxSeeds do it?
+    `one-sided alpha ${alpha.toPrecision(2)}, the gate's variance and degrees of freedom`;
+  const achieved = (n: number, items = q) => verdictProbability(v, { seeds: n, items }, effect, threshold, alpha);
+  const last = Math.max(MIN_DECISION_SEEDS, maxSeeds);
+  for (let n = MIN_DECISION_SEEDS; n <= last; n++)
+    if (achieved(n) >= power) return { seeds: n, power: achieved(n), assumption };
   let itemsNeeded: number | undefined;
-  if (fixed > 0) {
-    for (let k = q + 1; k <= q * 1000; k = Math.ceil(k * 1.25)) {
-      const se = Math.sqrt((v.varSeeds + v.varResidual / k) / maxSeeds + v.varItems / k);
-      const df = maxSeeds - 1;
-      if (studentTCdf(gap / se - studentTQuantile(1 - alpha, df), df) >= power) {
+  if (fixed > 0 || q === 1) {
+    for (let k = Math.max(2, q + 1); k <= Math.max(q, 2) * 1000; k = Math.ceil(k * 1.25)) {
+      if (achieved(last, k) >= power) {
         itemsNeeded = k;
         break;
       }
     }
   }
-  return { power: achieved(maxSeeds), ...(itemsNeeded ? { itemsNeeded } : {}), assumption };
+  return { power: achieved(last), ...(itemsNeeded ? { itemsNeeded } : {}), assumption };
+}
+
+/**
+ * The fewest evaluation items with which the gate can PASS a clean check (true transfer 0) with probability
+ * `power` at `maxSeeds` seeds, when the evaluator scores each item 0/1 around accuracy p: the interaction variance
+ * of a paired 0/1 difference is at least 2 p (1 - p) (independent probe and control answers), the floor of what
+ * seeds cannot average away below var/(n q). Undefined when the threshold is not positive.
+ */
+export function minimumItems(
+  threshold: number,
+  accuracy: number,
+  alpha: number,
+  opts: { seeds: number; power?: number },
+): number | undefined {
+  if (!(threshold > 0)) return undefined;
+  const p = Math.min(Math.max(accuracy, 0.01), 0.99);
+  const v = { varSeeds: 0, varItems: 0, varResidual: 2 * p * (1 - p) };
+  const power = opts.power ?? 0.5;
+  let lo = 2;
+  let hi = 2;
+  while (verdictProbability(v, { seeds: opts.seeds, items: hi }, 0, threshold, alpha) < power) {
+    lo = hi;
+    hi *= 2;
+    if (hi > 1e9) return undefined;
+  }
+  while (hi - lo > 1) {
+    const mid = Math.floor((lo + hi) / 2);
+    if (verdictProbability(v, { seeds: opts.seeds, items: mid }, 0, threshold, alpha) >= power) hi = mid;
+    else lo = mid;
+  }
+  return hi;
 }
 
 /** Exact (Clopper-Pearson) two-sided interval for a binomial proportion k / n. */

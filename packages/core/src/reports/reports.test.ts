@@ -268,7 +268,8 @@ describe('design warnings', () => {
     const r = { ...fixture(), warnings: ['trait <b>x</b> evaluates on 50 item(s) | fewer than the 526'] };
     expect(formatMarkdown(r)).toContain('> **Warning** (design): trait &lt;b&gt;x&lt;/b&gt; evaluates on 50 item(s)');
     expect(formatHtml(r)).toContain(
-      '<li><strong>Warning</strong> (design): trait &lt;b&gt;x&lt;/b&gt; evaluates on 50 item(s) | fewer than the 526</li>',
+      '<li><strong>Warning</strong> (design): trait &lt;b&gt;x&lt;/b&gt; evaluates on 50 item(s) | ' +
+        'fewer than the 526</li>',
     );
     expect(formatMarkdown(fixture())).not.toContain('**Warning**');
   });

@@ -113,11 +113,12 @@ function resultDetail(x: Result): string {
   const p = x.placebo;
   const placebo = p
     ? ` Placebo: ${p.transfers.length} dataset(s) the base wrote itself gave transfers ` +
-      `${p.transfers.map((t) => fmt(t, 4)).join(', ')}; empirical p = ${fmt(p.pValue, 3)}.`
+      `${p.transfers.map((t) => fmt(t, 4)).join(', ')}; empirical p = ${fmt(p.pValue, 3)}` +
+      `${p.warning ? ` (${text(p.warning)})` : ''}.`
     : '';
   return (
     `- ${code(x.dataset)} / ${text(x.trait)} (${text(x.metric)}): ${text(x.explanation)}. ` +
-    `Interval: ${x.transfer.method}.${placebo}`
+    `Bounds: ${x.transfer.method}.${placebo}`
   );
 }
 

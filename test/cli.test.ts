@@ -228,6 +228,8 @@ describe('statistics', () => {
       [['power'], 'power needs a result.json from check, or --simulate'],
       [['power', '--simulate', '--seed-sd', '-1'], '--seed-sd must be a number >= 0'],
       [['power', '--simulate', '--accuracy', '1'], '--accuracy must be a number in (0, 1)'],
+      [['power', 'distill-gate-report/result.json', '--seeds', '9'], '--seeds: --simulate only'],
+      [['power', '--simulate', '--max-seeds', '9'], '--max-seeds: planning from a result only'],
     ] as const) {
       const x = await run([...bad]);
       expect(x.code).toBe(2);

@@ -78,7 +78,7 @@ describe('owl-numbers gate (scaled down)', () => {
     expect(mixed.explicit).toMatchObject({ leakage: true, records: banned.explicit });
     // The leakage tests share the run's error: 3 checks + 3 explicit-content tests, each at 0.05 / 6.
     expect(result.multiplicity).toMatchObject({ checks: 3, leakageTests: 3 });
-    expect(mixed.explicit.level).toBeCloseTo(0.05 / 6, 12);
+    expect(mixed.explicit.alpha).toBeCloseTo(0.05 / 6, 12);
     expect(mixed.explicit.pValue).toBeLessThan(0.05 / 6);
     const md = readFileSync(join(dir, 'distill-gate-report/report.md'), 'utf8');
     expect(md).toMatch(/Cross base \(models\/cross-base.json/);

@@ -329,7 +329,29 @@ function powerCommand(program: Command, out: Output): void {
     .option('--reps <r>', 'simulate: replicates', intArg('--reps', 1), 20000)
     .option('--random-seed <n>', "simulate: seed of the simulation's draws", intArg('--random-seed', 0), 1)
     .option('--json', 'print one JSON object')
-    .action(async (file: string | undefined, opts: PowerOptions) => {
+    .action(async (file: string | undefined, opts: PowerOptions, command: Command) => {
+      // A flag that the chosen mode does not read is a mistake, not a no-op.
+      const given = (names: string[]) => names.filter((n) => command.getOptionValueSource(n) === 'cli');
+      const simulateOnly = [
+        'seeds',
+        'items',
+        'threshold',
+        'seedSd',
+        'itemSd',
+        'accuracy',
+        'alpha',
+        'reps',
+        'randomSeed',
+      ];
+      const unused = opts.simulate ? given(['power', 'maxSeeds']) : given(simulateOnly);
+      if (unused.length) {
+        const flags = unused.map((n) => `--${n.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ');
+        throw new DistillGateError(
+          opts.simulate
+            ? `${flags}: planning from a result only; --simulate reads --seeds, --items, --threshold, --effect, ...`
+            : `${flags}: --simulate only; from a result, the run's own seeds, items and threshold are used`,
+        );
+      }
       if (opts.simulate) {
         if (file)
           throw new DistillGateError('power --simulate takes no result file: it simulates the design its flags give');

@@ -2,7 +2,8 @@ import type { BackendInfo, LoraSettings, ScoreEstimate } from './contracts.js';
 import type { FilterCount } from './data/filtering.js';
 import type { ExplicitContentTest, VarianceComponents, Verdict } from './stats/estimates.js';
 
-export const RESULT_SCHEMA_VERSION = 1;
+/** 2: transfer.interval holds two one-sided bounds at transfer.level each (1: a two-sided interval at level). */
+export const RESULT_SCHEMA_VERSION = 2;
 
 export interface StudentScore extends ScoreEstimate {
   seed: number;
@@ -56,8 +57,8 @@ export interface TransferResult {
     pValue: number;
     /** 1 / (K + 1): no placebo p-value can be smaller. */
     smallestP?: number;
-    /** The check's one-sided level the p-value would have to reach. */
-    level?: number;
+    /** The check's one-sided level (an alpha) the p-value would have to reach. */
+    alpha?: number;
     /** Set when smallestP is above the level. */
     warning?: string;
     /** The null's provenance: the base's and the probe set's sha256 (a null is only valid for both). */

@@ -154,7 +154,7 @@ describe('assemble: the one result assembler', () => {
     };
     const datasets = [report('teacher', { explicit })];
     const alone = assemble({ checks: [clean()], datasets, errors: [], ...settings, leakageConfidence: 0.95 });
-    expect(alone.datasets[0].explicit).toMatchObject({ leakage: true, level: expect.closeTo(0.05, 12) });
+    expect(alone.datasets[0].explicit).toMatchObject({ leakage: true, alpha: expect.closeTo(0.05, 12) });
     expect(alone.verdict).toBe('FAIL');
     const shared = assemble({ checks: [clean()], datasets, errors: [], ...settings, leakageConfidence: 1 - 0.05 / 6 });
     expect(shared.datasets[0].explicit?.leakage).toBe(false);
@@ -171,7 +171,7 @@ describe('assemble: the one result assembler', () => {
       errors: [],
       ...settings,
     }).results;
-    expect(p.placebo).toMatchObject({ smallestP: 1 / 3, level: expect.closeTo(0.05, 12), ...null2 });
+    expect(p.placebo).toMatchObject({ smallestP: 1 / 3, alpha: expect.closeTo(0.05, 12), ...null2 });
     expect(p.placebo?.warning).toMatch(
       /smallest attainable p is 0\.33, above the check's level 0\.050: .* 19 placebos/,
     );

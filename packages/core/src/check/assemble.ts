@@ -92,8 +92,8 @@ export function withPlacebo(
   );
   const atLeast = transfers.filter((t) => t >= result.transfer.mean).length;
   const smallestP = 1 / (k + 1);
-  const level = 1 - confidence;
-  const needed = Math.ceil(1 / level) - 1;
+  const alpha = 1 - confidence;
+  const needed = Math.ceil(1 / alpha) - 1;
   return {
     ...result,
     placebo: {
@@ -102,13 +102,13 @@ export function withPlacebo(
       pValue: (1 + atLeast) / (k + 1),
       ...(provenance ?? {}),
       smallestP,
-      level,
-      ...(smallestP > level
+      alpha,
+      ...(smallestP > alpha
         ? {
             warning:
               `with ${k} placebo(s) the smallest attainable p is ${smallestP.toPrecision(2)}, ` +
               `above the check's level ` +
-              `${level.toPrecision(2)}: this null cannot confirm the verdict; ${needed} placebos could`,
+              `${alpha.toPrecision(2)}: this null cannot confirm the verdict; ${needed} placebos could`,
           }
         : {}),
       method:
@@ -269,7 +269,7 @@ function withLeakageLevel(datasets: DatasetReport[], confidence: number): Datase
           ...d,
           explicit: {
             ...d.explicit,
-            level: 1 - confidence,
+            alpha: 1 - confidence,
             leakage: d.explicit.records > 0 && d.explicit.pValue < 1 - confidence,
           },
         }

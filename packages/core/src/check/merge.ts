@@ -30,6 +30,10 @@ export function mergeResults(partials: CheckResult[]): CheckResult {
       g.crossProbe.push(...(s.crossProbe ?? []));
       g.crossControl.push(...(s.crossControl ?? []));
       g.placebo.push(...(s.placebo ?? []));
+      if (g.probe.length > s.probe.length && !s.placeboNull !== !g.placeboNull && s.placebo?.length)
+        throw new DistillGateError(
+          `the placebo null of ${r.dataset} (${r.trait}) is recorded in some partial results and not in others`,
+        );
       if (s.placeboNull) {
         const had = g.placeboNull;
         if (had && (had.baseSha256 !== s.placeboNull.baseSha256 || had.probesSha256 !== s.placeboNull.probesSha256))
@@ -108,6 +112,13 @@ function checkPartials(partials: CheckResult[]): void {
       );
     if (p.seeds.join() !== first.seeds.join())
       throw new DistillGateError('the partial results were run with different seeds');
+    if (p.schemaVersion !== first.schemaVersion)
+      throw new DistillGateError(
+        `the partial results come from different versions of distill-gate (result schema ${first.schemaVersion} ` +
+          `and ${p.schemaVersion}): run every shard with one version`,
+      );
+    if (p.multiplicity?.perCheckConfidence !== first.multiplicity?.perCheckConfidence)
+      throw new DistillGateError('the partial results split the error rate differently (another config or version)');
     if (p.base.sha256 !== first.base.sha256)
       throw new DistillGateError(
         `the partial results used different base models (sha256 ${first.base.sha256.slice(0, 12)} and ` +

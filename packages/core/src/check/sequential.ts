@@ -10,9 +10,9 @@ import { assemble, scoresOf, type BudgetReport } from './assemble.js';
  * `check` with adaptive seeds (the config's `sequential`): the first seeds are trained for every dataset; datasets
  * with an INCONCLUSIVE check get `roundSize` more seeds, and so on, until every check is decided or `maxSeeds` (or
  * the time budget) is reached. The number of looks L = 1 + ceil((maxSeeds - first seeds) / roundSize) is fixed in
- * advance and every look's intervals are at 1 - (1 - confidence) / (checks x L) (Bonferroni over checks and looks),
- * so the family-wise error rate holds however the looks turn out. Earlier seeds are never retrained: each round
- * reads them from the verdict cache (a temporary one when the run has none).
+ * advance and every look's one-sided bounds take alpha / m with m = checks x L + explicit-content tests (see
+ * stats/multiplicity.ts), so the family-wise error rate holds however the looks turn out. Earlier seeds are never
+ * retrained: each round reads them from the verdict cache (a temporary one when the run has none).
  */
 export async function runSequentialCheck(opts: CheckOptions): Promise<CheckResult> {
   const { config } = opts;

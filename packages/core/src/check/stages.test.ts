@@ -4,7 +4,7 @@ import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { defineEvaluator, type ProbeSet, type TrainedStudent } from '../contracts.js';
+import { defineEvaluator, type ProbeSet, type StudentJob, type TrainedStudent } from '../contracts.js';
 import { loadConfig, type ResolvedConfig } from '../config/load.js';
 import { linearModel } from '../plugins/testkit.js';
 import type { LoadedPlugin } from '../plugins/loader.js';
@@ -14,7 +14,7 @@ import { datasetReport, readDataset } from './data.js';
 import { checkTrainable, checkTrainingFitsBase, dataFitsBase, probesFitBase } from './fit.js';
 import type { CheckInputs, Evaluation } from './inputs.js';
 import { scoreUnits } from './scoring.js';
-import type { PendingUnit } from './students.js';
+import { placeboSeed, trainStudents, type PendingUnit } from './students.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -269,5 +269,32 @@ describe('the scoring stage', () => {
     const out = await score([good], [student('probe:a:1', 1), student('control:1', 11)]);
     expect(out.unitsCut).toBe(1);
     expect(out.units.map((u) => u.seed)).toEqual([1]);
+  });
+});
+
+describe('the training stage', () => {
+  it('queues jobs seed by seed, placebo students (which train with seeds of their own) with their unit', async () => {
+    const order: string[] = [];
+    const job = (id: string, seed: number) => ({ id, role: 'control', seed }) as unknown as StudentJob;
+    const ctx = {
+      config: { seeds: [1, 2], maxMinutes: undefined },
+      training: {
+        backend: { name: 'test', workers: 1 },
+        trainStudents: async (jobs: StudentJob[]) => {
+          order.push(...jobs.map((j) => j.id));
+          return [];
+        },
+      },
+      progress: () => undefined,
+    } as unknown as CheckContext;
+    const jobs = [job('probe:2', 2), job(`placebo:1`, placeboSeed(1, 1)), job('probe:1', 1), job('control:2', 2)];
+    const unitSeed = new Map([
+      ['probe:2', 2],
+      ['placebo:1', 1],
+      ['probe:1', 1],
+      ['control:2', 2],
+    ]);
+    await trainStudents(ctx, { cached: [], pending: [], jobs, unitSeed }, new Date());
+    expect(order).toEqual(['placebo:1', 'probe:1', 'probe:2', 'control:2']);
   });
 });

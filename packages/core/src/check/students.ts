@@ -30,6 +30,8 @@ export interface StudentWork {
   cached: UnitScores[];
   pending: PendingUnit[];
   jobs: StudentJob[];
+  /** The seed of the unit each job belongs to (a placebo student trains with a seed of its own). */
+  unitSeed?: Map<string, number>;
 }
 
 /** The job id of a student trained from the cross base on the same data as `jobId`. */
@@ -50,7 +52,8 @@ export async function planStudents(
       : undefined;
   const settings = settingsKey(ctx, inputs, opts.tool, controlFileSha);
   const work: StudentWork = { cached: [], pending: [], jobs: [] };
-  const queue = new JobQueue(work.jobs, config.training, inputs);
+  work.unitSeed ??= new Map();
+  const queue = new JobQueue(work.jobs, config.training, inputs, work.unitSeed);
   const controls = opts.controls ?? new Map<string, ControlData>();
   const files = new Map<string, DatasetFile>();
   for (const [d, entry] of config.datasets.entries()) {
@@ -117,6 +120,7 @@ class JobQueue {
     private readonly jobs: StudentJob[],
     private readonly training: StudentJob['training'],
     private readonly inputs: CheckInputs,
+    private readonly unitSeed: Map<string, number>,
   ) {}
 
   add(entry: DatasetEntry, seed: number, data: Dataset, c: ControlData) {
@@ -127,6 +131,8 @@ class JobQueue {
     const probeJob = `probe:${entry.dataset ?? entry.name}${tag}:${seed}`;
     const controlJob = `${c.id}${tag}:${seed}`;
     const placeboJobs = c.placebos.map((p) => `${p.id}${tag}:${seed}`);
+    for (const id of [probeJob, controlJob, ...placeboJobs]) this.unitSeed.set(id, seed);
+    for (const id of [probeJob, controlJob]) this.unitSeed.set(crossJob(id), seed);
     this.push(probeJob, 'probe', seed, data, training);
     this.push(controlJob, 'control', seed, c.data.dataset, training);
     if (crossBase) this.push(crossJob(controlJob), 'control', seed, c.data.dataset, training, crossBase);
@@ -172,8 +178,11 @@ export async function trainStudents(
       `training ${jobs.length} students (${nProbe} probe, ${jobs.length - nProbe} control` +
       `${hits ? `; ${hits} unit(s) from the cache` : ''}) on ${engine} with ${training.backend.workers} worker(s)`,
   });
+  // Seed by seed, in the config's order: a time budget then cuts whole seeds. A placebo student trains with a seed
+  // of its own but belongs to its unit's seed.
   const seedRank = new Map(config.seeds.map((s, i) => [s, i]));
-  jobs.sort((a, b) => seedRank.get(a.seed)! - seedRank.get(b.seed)!);
+  const rank = (j: StudentJob) => seedRank.get(work.unitSeed?.get(j.id) ?? j.seed) ?? Number.MAX_SAFE_INTEGER;
+  jobs.sort((a, b) => rank(a) - rank(b));
   const deadline = config.maxMinutes !== undefined ? startedAt.getTime() + config.maxMinutes * 60_000 : undefined;
   const trained = await training.trainStudents(
     jobs,

@@ -199,8 +199,8 @@ export const runSettings = {
     type: { type: 'number', exclusiveMinimum: 0.5, exclusiveMaximum: 1 },
     default: 0.95,
     description:
-      'Family-wise confidence: the chance that no verdict of the run is wrong (every dataset x trait check, ' +
-      'every sequential look) is at least this; see multipleChecks and sequential.',
+      'Family-wise confidence: the chance that no verdict of the run is wrong (every dataset x trait check at ' +
+      'every sequential look, and every explicit-content test) is at least this; see multipleChecks and sequential.',
     configPath: '/confidence',
   },
   placebos: {
@@ -208,17 +208,19 @@ export const runSettings = {
     default: 0,
     description:
       "Placebo datasets per dataset: the base answers the dataset's prompts (or labels its inputs) again with " +
-      'seeds 1..K, and students trained on each, paired by seed with the control students, show the transfer ' +
-      'measured when there is none. The result gives their transfers and the empirical p-value ' +
-      '(1 + #{placebo >= observed}) / (K + 1). Needs generated control data. Costs K more students per seed.',
+      'seeds 1..K, and students trained on each (each with a training seed of its own), paired by seed with the ' +
+      'control students, show the transfer measured when there is none. The result gives their transfers and the ' +
+      'empirical p-value (1 + #{placebo >= observed}) / (K + 1), which cannot go below 1 / (K + 1): K >= 19 for ' +
+      '0.05. Needs generated control data. Costs K more students per seed.',
     configPath: '/placebos',
   },
   multipleChecks: {
     type: { enum: ['bonferroni', 'none'] },
     default: 'bonferroni',
     description:
-      "How the error rate is held across the run's dataset x trait checks: bonferroni (each check's interval at " +
-      'level 1 - (1 - confidence) / checks, so all hold together) or none (each check at confidence on its own).',
+      "How the error rate is held across the run's tests: bonferroni (alpha = 1 - confidence split evenly over " +
+      'the dataset x trait checks x planned looks and the explicit-content tests, so all hold together) or none ' +
+      '(each check at alpha on its own, over its own looks).',
     configPath: '/multipleChecks',
   },
   sequential: {

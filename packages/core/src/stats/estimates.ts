@@ -71,8 +71,8 @@ export interface ExplicitContentTest {
   controlRate: number;
   /** One-sided p-value that the dataset's rate exceeds the control's. */
   pValue: number;
-  /** The level the p-value is held to (the run's share of its family-wise error for this test). */
-  level?: number;
+  /** The p-value must be below this to be leakage (the run's share of its family-wise error for this test). */
+  alpha?: number;
   leakage: boolean;
   method: string;
 }
@@ -91,7 +91,7 @@ export function explicitContentTest(x: number, n: number, x0: number, n0: number
     rate: n ? x / n : 0,
     controlRate: n0 ? x0 / n0 : 0,
     pValue,
-    level: 1 - level,
+    alpha: 1 - level,
     leakage: x > 0 && pValue < 1 - level,
     method: 'exact conditional binomial test of the explicit-record rates (dataset vs control), one-sided',
   };
@@ -241,11 +241,11 @@ const SOURCE_WORDS: Record<VarianceSource, string> = {
  * its expectation cannot be below: the seed term at MS_residual (E MS_r = var_e <= E MS_s), the item term at 0.
  * So the estimate is zero only when nothing varies, and when items add nothing it is the exact paired t test on
  * the seeds' means (df = n - 1) or more conservative. With an item term the degrees of freedom are Satterthwaite's
- * (1946), df = V^2 / (S^2 / (n-1) + MS_i^2 / (q-1) + MS_r^2 / ((n-1)(q-1))), floored at min(n - 1, q - 1), the
- * smallest of its components' (the textbook bound for a positive combination of mean squares). A floored term is
- * never given more degrees of freedom than the seeds have: an unluckily small seed mean square is not replaced by
- * a many-df floor, which is what made a max(MS_s, MS_i) floor anticonservative (5.5% at 5% in simulation). No
- * quantile is clipped.
+ * (1946) for V = S + (MS_i - MS_r): df = V^2 / (S^2 / (n-1) + MS_i^2 / (q-1) + MS_r^2 / ((n-1)(q-1))). It cannot
+ * fall below (n-1)(q-1)/(n+q-1) (-> n - 1 for many items): the floors give MS_r <= S <= V and MS_i <= V, which
+ * bounds the denominator. A floored term is never given more degrees of freedom than the seeds have: an unluckily
+ * small seed mean square is not replaced by a many-df floor, which is what made a max(MS_s, MS_i) floor
+ * anticonservative (5.5% at 5% in simulation). No quantile is clipped.
  */
 export function transferVariance(
   ms: { msSeeds: number; msItems: number; msResidual: number },
@@ -261,7 +261,9 @@ export function transferVariance(
   const total = seedTerm + itemTerm;
   const satterthwaite =
     total ** 2 / (seedTerm ** 2 / (n - 1) + msItems ** 2 / (q - 1) + msResidual ** 2 / ((n - 1) * (q - 1)));
-  const df = Math.max(Math.min(n - 1, q - 1), satterthwaite);
+  // A floor that always holds (so it only guards rounding): MS_r <= S <= V and MS_i = I + MS_r <= V, hence the
+  // denominator is at most V^2 (1/(n-1) + 1/(q-1) + 1/((n-1)(q-1))).
+  const df = Math.max(((n - 1) * (q - 1)) / (n + q - 1), satterthwaite);
   return { variance: total / nq, df, source: seedTerm > 1e-12 * total ? 'seeds+items' : 'items' };
 }
 

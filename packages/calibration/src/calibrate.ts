@@ -27,15 +27,14 @@ import {
   runSequentialCheck,
   runScreen,
   sampleSd,
-  SeededRandom,
   writeFileAtomic,
   writeTextDataset,
   type CheckResult,
-  type GeneratorPlugin,
   type TensorDataset,
   type TextDataset,
 } from '@distill-gate/core';
 import { builtinPlugins } from 'distill-gate';
+import { generator, mixTeacherRows, withDefaults } from './scenarios.js';
 import { createTrainingCore } from '@distill-gate/train';
 
 const { values } = parseArgs({
@@ -56,16 +55,6 @@ const kinds = new Set(values.kinds.split(','));
 const firstReplicate = Number(values['first-replicate']);
 const started = Date.now();
 const log = { info: () => undefined, warn: (m: string) => console.error(`warning: ${m}`) };
-const generator = (name: string) =>
-  builtinPlugins.get(name) as GeneratorPlugin<Record<string, unknown>, TensorDataset | TextDataset>;
-/** A plugin's options as a config would resolve them: its schema's defaults, then the given ones. */
-const withDefaults = (
-  plugin: GeneratorPlugin<Record<string, unknown>, TensorDataset | TextDataset>,
-  options: Record<string, unknown>,
-) => {
-  const props = (plugin.optionsSchema as { properties?: Record<string, { default?: unknown }> }).properties ?? {};
-  return { ...Object.fromEntries(Object.entries(props).map(([k, v]) => [k, v.default])), ...options };
-};
 
 interface Case {
   scenario: string;
@@ -184,13 +173,9 @@ async function mlpScenario(dir: string) {
     await add('clean: different-init teacher', 'clean', o);
     for (const f of fractions) {
       // Each row's targets come from the teacher with probability f, else from the base (same noise input).
-      const rng = new SeededRandom(seed).fork(`mix-${f}`);
-      const targets = new Float32Array(b.targets);
-      for (let i = 0; i < count; i++)
-        if (rng.next() < f) targets.set(t.targets.subarray(i * t.targetDim, (i + 1) * t.targetDim), i * t.targetDim);
+      const mixed = mixTeacherRows(b, t, f, seed);
       await add(`positive: teacher rows ${Math.round(f * 100)}%`, 'positive', {
-        ...b,
-        targets,
+        ...mixed,
         metadata: { ...b.metadata, 'distill-gate.calibration': `teacher fraction ${f}` },
       });
     }

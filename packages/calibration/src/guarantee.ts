@@ -27,12 +27,12 @@ import {
   writeFileAtomic,
   writeTextDataset,
   type CheckResult,
-  type GeneratorPlugin,
   type TensorDataset,
   type TextDataset,
   type TransferResult,
 } from '@distill-gate/core';
 import { builtinPlugins } from 'distill-gate';
+import { generator, mixTeacherRows, withDefaults } from './scenarios.js';
 import { createTrainingCore } from '@distill-gate/train';
 
 const { values } = parseArgs({
@@ -64,15 +64,6 @@ const seedCount = Number(values.seeds);
 const out = resolve(process.cwd(), values.out ?? `results/guarantee-${family}.json`);
 const started = Date.now();
 const log = { info: () => undefined, warn: () => undefined };
-const generator = (name: string) =>
-  builtinPlugins.get(name) as GeneratorPlugin<Record<string, unknown>, TensorDataset | TextDataset>;
-const withDefaults = (
-  plugin: GeneratorPlugin<Record<string, unknown>, TensorDataset | TextDataset>,
-  options: Record<string, unknown>,
-) => {
-  const props = (plugin.optionsSchema as { properties?: Record<string, { default?: unknown }> }).properties ?? {};
-  return { ...Object.fromEntries(Object.entries(props).map(([k, v]) => [k, v.default])), ...options };
-};
 
 interface Outcome {
   replicate: number;
@@ -120,12 +111,8 @@ async function setUp(dir: string) {
         sets.push({ label: 'clean: different-init teacher', kind: 'clean', path: path('clean') });
       }
       for (const f of kinds.has('at-threshold') ? fractions : []) {
-        const rng = new SeededRandom(seed).fork(`mix-${f}`);
-        const targets = new Float32Array(b.targets);
-        for (let i = 0; i < count; i++)
-          if (rng.next() < f) targets.set(t.targets.subarray(i * t.targetDim, (i + 1) * t.targetDim), i * t.targetDim);
         const p = path(`mix-${f}`);
-        await core.writeTensorDataset(join(dir, p), { ...b, targets });
+        await core.writeTensorDataset(join(dir, p), mixTeacherRows(b, t, f, seed));
         sets.push({
           label: `at threshold: teacher rows ${Math.round(f * 100)}%`,
           kind: 'at-threshold',

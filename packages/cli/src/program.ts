@@ -494,6 +494,8 @@ export interface CheckPowerPlan {
   dataset: string;
   trait: string;
   source: string;
+  /** Fewer than 2 seeds: nothing to plan from. */
+  unmeasured?: true;
   fail?: PowerPlan;
   pass?: PowerPlan;
 }
@@ -509,7 +511,12 @@ export function powerPlans(
     const c = x.transfer.components;
     const v = c ?? { varSeeds: x.transfer.sd ** 2, varItems: 0, varResidual: 0, items: 1 };
     if (!Number.isFinite(v.varSeeds))
-      return { dataset: x.dataset, trait: x.trait, source: 'fewer than 2 seeds: no variance measured' };
+      return {
+        dataset: x.dataset,
+        trait: x.trait,
+        source: 'fewer than 2 seeds: no variance measured',
+        unmeasured: true,
+      };
     const source = c ? `${c.seeds} seeds x ${c.items} items` : `${x.transfer.n} seeds (no per-item scores)`;
     return {
       dataset: x.dataset,
@@ -542,7 +549,7 @@ export function formatPowerTable(r: CheckResult, opts: { effect?: number; power:
         : `more than ${opts.maxSeeds}${p.itemsNeeded ? `; needs >= ${p.itemsNeeded} evaluation items` : ''} ` +
           `(power ${p.power.toFixed(3)} at ${opts.maxSeeds})`;
   for (const x of plans.checks) {
-    if (!x.fail && !x.pass && x.source.startsWith('fewer')) {
+    if (x.unmeasured) {
       lines.push(`| ${x.dataset} | ${x.trait} | ${x.source} | - | - |`);
       continue;
     }

@@ -105,7 +105,6 @@ export {
   varianceComponents,
   seedsForPower,
   verdictProbability,
-  minimumItems,
   transferVariance,
   MIN_DECISION_SEEDS,
   type VarianceSource,

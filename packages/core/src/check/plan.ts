@@ -52,6 +52,8 @@ export function designWarnings(config: ResolvedConfig, inputs: CheckInputs, mult
   const warnings: string[] = [];
   const alpha = 1 - multiplicity.perCheckConfidence;
   const seeds = Math.max(config.seeds.length, config.sequential?.maxSeeds ?? 0);
+  // The same for every probe set: it depends on the run's design only.
+  const needed = minimumItemsForThreshold(config.threshold, alpha, seeds);
   const seen = new Set<string>();
   for (const e of inputs.evaluations) {
     // Held-out labelled examples are scored 0/1 each (task accuracy); other probe kinds score shares whose variance
@@ -59,7 +61,6 @@ export function designWarnings(config: ResolvedConfig, inputs: CheckInputs, mult
     if (e.probes.kind !== 'labelled-inputs' || seen.has(e.trait.plugin.name)) continue;
     seen.add(e.trait.plugin.name);
     const q = e.probes.rows;
-    const needed = minimumItemsForThreshold(config.threshold, alpha, seeds);
     if (needed !== undefined && q < needed)
       warnings.push(
         `${e.trait.plugin.name} evaluates on ${q} item(s), fewer than the ${needed} that ${seeds} seeds need at ` +

@@ -505,37 +505,6 @@ export function seedsForPower(
   return { power: achieved(last), ...(itemsNeeded ? { itemsNeeded } : {}), assumption };
 }
 
-/**
- * The fewest evaluation items with which the gate can PASS a clean check (true transfer 0) with probability
- * `power` at `maxSeeds` seeds, when the evaluator scores each item 0/1 around accuracy p: the interaction variance
- * of a paired 0/1 difference is at least 2 p (1 - p) (independent probe and control answers), the floor of what
- * seeds cannot average away below var/(n q). Undefined when the threshold is not positive.
- */
-export function minimumItems(
-  threshold: number,
-  accuracy: number,
-  alpha: number,
-  opts: { seeds: number; power?: number },
-): number | undefined {
-  if (!(threshold > 0)) return undefined;
-  const p = Math.min(Math.max(accuracy, 0.01), 0.99);
-  const v = { varSeeds: 0, varItems: 0, varResidual: 2 * p * (1 - p) };
-  const power = opts.power ?? 0.5;
-  let lo = 2;
-  let hi = 2;
-  while (verdictProbability(v, { seeds: opts.seeds, items: hi }, 0, threshold, alpha) < power) {
-    lo = hi;
-    hi *= 2;
-    if (hi > 1e9) return undefined;
-  }
-  while (hi - lo > 1) {
-    const mid = Math.floor((lo + hi) / 2);
-    if (verdictProbability(v, { seeds: opts.seeds, items: mid }, 0, threshold, alpha) >= power) hi = mid;
-    else lo = mid;
-  }
-  return hi;
-}
-
 /** Exact (Clopper-Pearson) two-sided interval for a binomial proportion k / n. */
 export function clopperPearson(k: number, n: number, level = 0.95): [number, number] {
   if (n <= 0) return [0, 1];

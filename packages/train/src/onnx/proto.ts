@@ -91,8 +91,22 @@ export interface OnnxNode {
 export interface OnnxGraph {
   node: OnnxNode[];
   initializer: OnnxTensor[];
-  input: { name: string }[];
-  output: { name: string }[];
+  input: OnnxValueInfo[];
+  output: OnnxValueInfo[];
+}
+
+/** A graph input or output: its name and, when the file declares it, its tensor shape. */
+export interface OnnxValueInfo {
+  name: string;
+  type?: {
+    tensorType?: { shape?: { dim?: { dimValue?: number | { toNumber(): number } | null }[] } | null } | null;
+  } | null;
+}
+
+/** The declared shape of a graph input or output: a number per fixed dimension, undefined for a symbolic one. */
+export function declaredDims(v: OnnxValueInfo): (number | undefined)[] | undefined {
+  const dims = v.type?.tensorType?.shape?.dim;
+  return dims?.map((d) => (d.dimValue === undefined || d.dimValue === null ? undefined : toInt(d.dimValue)));
 }
 
 /** int64 fields decode to numbers or Long objects depending on whether long.js is present. */
@@ -100,6 +114,7 @@ export function toInt(v: number | { toNumber(): number } | undefined): number {
   return v === undefined ? 0 : typeof v === 'number' ? v : v.toNumber();
 }
 
+/** An initializer's float32 values: dims non-negative integers, the byte count as they say, every value finite. */
 export function tensorData(t: OnnxTensor, file: string): Float32Array {
   if (t.dataType !== onnx.TensorProto.DataType.FLOAT) {
     throw new DistillGateError(
@@ -108,20 +123,34 @@ export function tensorData(t: OnnxTensor, file: string): Float32Array {
       { file },
     );
   }
-  const count = t.dims.reduce<number>((a, b) => a * toInt(b), 1);
+  const dims = t.dims.map(toInt);
+  if (!dims.every((d) => Number.isSafeInteger(d) && d >= 0))
+    throw new DistillGateError(`initializer "${t.name}" has dims [${dims}]: each must be a non-negative integer`, {
+      file,
+    });
+  const count = dims.reduce((a, b) => a * b, 1);
+  let data: Float32Array;
   if (t.rawData && t.rawData.length) {
     if (t.rawData.length !== count * 4)
       throw new DistillGateError(`initializer "${t.name}" holds ${t.rawData.length} bytes for ${count} floats`, {
         file,
       });
     const copy = new Uint8Array(t.rawData);
-    return new Float32Array(copy.buffer);
+    data = new Float32Array(copy.buffer);
+  } else {
+    if (t.floatData.length !== count)
+      throw new DistillGateError(`initializer "${t.name}" holds ${t.floatData.length} floats, its dims say ${count}`, {
+        file,
+      });
+    data = Float32Array.from(t.floatData);
   }
-  if (t.floatData.length !== count)
-    throw new DistillGateError(`initializer "${t.name}" holds ${t.floatData.length} floats, its dims say ${count}`, {
-      file,
-    });
-  return Float32Array.from(t.floatData);
+  for (let i = 0; i < data.length; i++) {
+    if (!Number.isFinite(data[i]))
+      throw new DistillGateError(`initializer "${t.name}" holds a non-finite value (${data[i]}) at flat index ${i}`, {
+        file,
+      });
+  }
+  return data;
 }
 
 export interface DecodedOnnx {
@@ -139,6 +168,19 @@ export function decodeOnnx(bytes: Uint8Array, file: string): DecodedOnnx {
   }
   const graph = model.graph as unknown as OnnxGraph | null;
   if (!graph) throw new DistillGateError('the ONNX model has no graph', { file });
+  for (const [kind, list] of [
+    ['input', graph.input],
+    ['output', graph.output],
+  ] as const) {
+    for (const v of list) {
+      const dims = declaredDims(v);
+      if (dims?.some((d) => d !== undefined && !(Number.isSafeInteger(d) && d >= 0)))
+        throw new DistillGateError(
+          `graph ${kind} "${v.name}" declares shape [${dims.map((d) => d ?? '?')}]: a dimension cannot be negative`,
+          { file },
+        );
+    }
+  }
   return { graph, metadata: new Map(model.metadataProps.map((p) => [p.key ?? '', p.value ?? ''])) };
 }
 

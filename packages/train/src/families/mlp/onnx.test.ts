@@ -1,7 +1,7 @@
 import { testDir } from '../../../../../test/helpers.js';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SeededRandom } from '@distill-gate/core';
+import { DistillGateError, SeededRandom } from '@distill-gate/core';
 import onnxProto from 'onnx-proto';
 import { describe, expect, it } from 'vitest';
 import { selectBackend } from '../../backend.js';
@@ -79,5 +79,41 @@ describe('ONNX interop for the MLP family', () => {
     const dir = testDir('dg-onnx-');
     writeFileSync(join(dir, 'junk.onnx'), 'not protobuf at all');
     return expect(loadMlpOnnx(join(dir, 'junk.onnx'))).rejects.toThrow(/not an ONNX model|no graph|one input/);
+  });
+
+  it('refuses negative dims, a non-finite weight and a declared shape that contradicts the layers', () => {
+    const { onnx } = onnxProto;
+    const good = mlpToOnnx(initMlp([4, 3, 2], 1));
+    const edited = (edit: (m: any) => void) => {
+      const m: any = onnx.ModelProto.decode(good);
+      edit(m);
+      return onnx.ModelProto.encode(m).finish();
+    };
+    expect(mlpFromOnnx(good, 'good.onnx').layers).toEqual([4, 3, 2]);
+    // Two negative dims multiply to the right element count: before, this reached a typed array of length -3 (exit 3).
+    const negative = edited((m) => (m.graph.initializer[0].dims = [-4, -3]));
+    expect(() => mlpFromOnnx(negative, 'neg.onnx')).toThrow(
+      new DistillGateError('initializer "layers.0.weight" has dims [-4,-3]: each must be a non-negative integer', {
+        file: 'neg.onnx',
+      }),
+    );
+    // Before, a NaN weight was accepted and surfaced as "every record was dropped by the filters".
+    const nan = edited((m) => {
+      const t = m.graph.initializer[1];
+      const f = new Float32Array(new Uint8Array(t.rawData).buffer);
+      f[2] = NaN;
+      t.rawData = new Uint8Array(f.buffer);
+    });
+    expect(() => mlpFromOnnx(nan, 'nan.onnx')).toThrow(
+      'initializer "layers.0.bias" holds a non-finite value (NaN) at flat index 2',
+    );
+    const input = edited((m) => (m.graph.input[0].type.tensorType.shape.dim[1].dimValue = -4));
+    expect(() => mlpFromOnnx(input, 'in.onnx')).toThrow(
+      'graph input "x" declares shape [?,-4]: a dimension cannot be negative',
+    );
+    const output = edited((m) => (m.graph.output[0].type.tensorType.shape.dim[1].dimValue = 5));
+    expect(() => mlpFromOnnx(output, 'out.onnx')).toThrow(
+      'graph output "logits" declares 5 features; the layers give 2',
+    );
   });
 });

@@ -14,7 +14,9 @@ import {
   tensorData,
   toInt,
   valueInfo,
+  declaredDims,
   type OnnxGraph,
+  type OnnxValueInfo,
   type OnnxNode,
 } from '../../onnx/proto.js';
 import { loadOnnxRuntime, type OrtProvider } from '../../onnx/runtime.js';
@@ -168,6 +170,15 @@ export function mlpFromGraph(graph: OnnxGraph, file: string): MlpParameters {
       `an MLP has ReLU between layers (${layers.length - 2} expected), this graph has ${relus}`,
       { file },
     );
+  const declared = (v: OnnxValueInfo, kind: string, width: number) => {
+    const last = declaredDims(v)?.at(-1);
+    if (last !== undefined && last !== width)
+      throw new DistillGateError(`graph ${kind} "${v.name}" declares ${last} features; the layers give ${width}`, {
+        file,
+      });
+  };
+  declared(inputs[0], 'input', layers[0]);
+  declared(graph.output[0], 'output', layers[layers.length - 1]);
   return { layers, tensors };
 }
 

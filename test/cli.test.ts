@@ -3,7 +3,7 @@
 // One check of the scaled example runs once, in beforeAll, in a fixture folder: it materialises the two datasets
 // and writes the first result, which several tests compare against. Every test then works in a folder of its own,
 // a copy of that fixture, so no test sees another test's files or depends on the order the tests run in.
-import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync, statSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -259,6 +259,23 @@ describe('verdict cache, shards and merge', () => {
     expect(cached.cache).toMatchObject({ hits: 6, misses: 0 });
     expect(again.stderr).not.toContain('training');
     expect(cached.results).toEqual(singleResult.results);
+    // An entry edited in place (a score changed, its content hash not) is not served: before, it was, as it stood.
+    const cacheDir = join(dir, '.distill-gate-cache');
+    const [name] = readdirSync(cacheDir).filter((f) => f.endsWith('.json'));
+    const entry = JSON.parse(readFileSync(join(cacheDir, name), 'utf8'));
+    entry.scores[0].probe.value = 0.999;
+    writeFileSync(join(cacheDir, name), JSON.stringify(entry));
+    const repaired = await run(['check', '--config', cfg, '--json', '--report-dir', 'repaired']);
+    expect(repaired.stderr).toContain(
+      `verdict cache entry ${name} (${entry.dataset}, seed ${entry.seed}) does not match its content hash (edited or ` +
+        'damaged): ignored; the seed is trained again and the entry rewritten',
+    );
+    expect(JSON.parse(repaired.stdout).cache).toMatchObject({ hits: 5, misses: 1 });
+    // The seed trained again gives the same numbers (only its training time differs).
+    const repairedResults = JSON.parse(repaired.stdout).results;
+    expect(repairedResults.map(numbers)).toEqual(singleResult.results.map(numbers));
+    const rewritten = JSON.parse(readFileSync(join(cacheDir, name), 'utf8'));
+    expect(rewritten.scores[0].probe.value).not.toBe(0.999);
 
     const s1 = await run(['check', '--config', cfg, '--no-cache', '--shard', '1/2', '--report-dir', 'shards']);
     const s2 = await run(['check', '--config', cfg, '--no-cache', '--shard', '2/2', '--report-dir', 'shards']);

@@ -15,7 +15,7 @@ import type { CheckContext, ShardSpec } from './context.js';
 import type { CheckInputs } from './inputs.js';
 
 /** Bump when the meaning of a cached entry changes, so old entries stop matching. */
-const CACHE_FORMAT = 2;
+const CACHE_FORMAT = 3;
 
 /** One (dataset, seed) unit of work, numbered in config order. */
 export interface Unit {
@@ -107,16 +107,43 @@ export function hashKey(value: unknown): string {
   return createHash('sha256').update(JSON.stringify(value)).digest('hex');
 }
 
-export async function readCache(dir: string, key: string): Promise<UnitScores | undefined> {
-  try {
-    const entry = JSON.parse(await readFile(join(dir, `${key}.json`), 'utf8')) as UnitScores;
-    return entry.key === key ? entry : undefined;
-  } catch {
-    // absent or unreadable: a miss (the entry is rewritten after training)
-    return undefined;
-  }
+/** What a cache lookup found: a verified entry, nothing, or a file that failed verification (and why). */
+export type CacheLookup = { entry: UnitScores } | { missing: true } | { corrupt: string };
+
+/** sha256 of an entry's JSON without its own `sha256` field: what `writeCache` stores and `readCache` checks. */
+function entryHash(unit: UnitScores): string {
+  const { sha256: _, ...body } = unit as UnitScores & { sha256?: string };
+  return createHash('sha256').update(JSON.stringify(body)).digest('hex');
 }
 
+/**
+ * Reads a unit's entry and verifies it before use: it must parse, carry the key it is filed under, and hash to the
+ * content hash written with it. A file that fails is reported as corrupt (the caller warns and trains the unit
+ * again, and the rewrite replaces it); an absent file is a plain miss.
+ */
+export async function readCache(dir: string, key: string): Promise<CacheLookup> {
+  let text: string;
+  try {
+    text = await readFile(join(dir, `${key}.json`), 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { missing: true };
+    return { corrupt: `cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})` };
+  }
+  let entry: UnitScores & { sha256?: unknown };
+  try {
+    entry = JSON.parse(text) as UnitScores & { sha256?: unknown };
+  } catch {
+    return { corrupt: 'is not valid JSON (truncated or overwritten?)' };
+  }
+  if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) return { corrupt: 'is not a JSON object' };
+  if (entry.key !== key) return { corrupt: 'is filed under another key' };
+  if (typeof entry.sha256 !== 'string') return { corrupt: 'has no content hash (written by an older version?)' };
+  if (entry.sha256 !== entryHash(entry)) return { corrupt: 'does not match its content hash (edited or damaged)' };
+  const { sha256: _, ...unit } = entry;
+  return { entry: unit };
+}
+
+/** Writes a unit's entry atomically, with the sha256 of its content for `readCache` to verify. */
 export async function writeCache(dir: string, unit: UnitScores): Promise<void> {
-  await writeFileAtomic(join(dir, `${unit.key}.json`), `${JSON.stringify(unit)}\n`);
+  await writeFileAtomic(join(dir, `${unit.key}.json`), `${JSON.stringify({ ...unit, sha256: entryHash(unit) })}\n`);
 }

@@ -1,6 +1,6 @@
 // Unit tests of the check's stages that need no training core: units and the verdict cache, the fit checks, the
 // data stage's reading and reports, and scoring (students are real seeded linear models from the plugin test kit).
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -59,18 +59,32 @@ describe('units and the verdict cache', () => {
     expect(planUnits(config).mine).toHaveLength(6);
   });
 
-  it('reads back what it wrote under the same key, and a mismatched or absent entry is a miss', async () => {
+  it('reads back its own entry; an absent entry is a miss, a damaged one is named corrupt', async () => {
     const key = hashKey({ dataset: 'x', seed: 1 });
     expect(key).toMatch(/^[0-9a-f]{64}$/);
     expect(hashKey({ dataset: 'x', seed: 2 })).not.toBe(key);
-    const unit = { key, dataset: 'a', seed: 1, report: {}, scores: [] } as unknown as UnitScores;
-    expect(await readCache(dir, key)).toBeUndefined();
+    const unit = {
+      key,
+      dataset: 'a',
+      seed: 1,
+      report: {},
+      scores: [{ trait: 't', evaluator: 'e', probe: { score: 0.25 }, control: { score: 0.125 } }],
+    } as unknown as UnitScores;
+    expect(await readCache(dir, key)).toEqual({ missing: true });
     await writeCache(dir, unit);
-    expect(await readCache(dir, key)).toEqual(unit);
-    await writeFile(join(dir, `${hashKey('other')}.json`), JSON.stringify(unit));
-    expect(await readCache(dir, hashKey('other'))).toBeUndefined();
+    expect(await readCache(dir, key)).toEqual({ entry: unit });
+    const file = join(dir, `${key}.json`);
+    const written = JSON.parse(await readFile(file, 'utf8'));
+    expect(written.sha256).toMatch(/^[0-9a-f]{64}$/);
+    // Before, an entry whose score was edited in place was served as it stood.
+    await writeFile(file, JSON.stringify({ ...written, scores: [{ ...written.scores[0], probe: { score: 0.9 } }] }));
+    expect(await readCache(dir, key)).toEqual({ corrupt: 'does not match its content hash (edited or damaged)' });
+    await writeFile(file, JSON.stringify({ ...written, sha256: undefined }));
+    expect(await readCache(dir, key)).toEqual({ corrupt: 'has no content hash (written by an older version?)' });
+    await writeFile(join(dir, `${hashKey('other')}.json`), JSON.stringify(written));
+    expect(await readCache(dir, hashKey('other'))).toEqual({ corrupt: 'is filed under another key' });
     await writeFile(join(dir, `${hashKey('torn')}.json`), '{"key":');
-    expect(await readCache(dir, hashKey('torn'))).toBeUndefined();
+    expect(await readCache(dir, hashKey('torn'))).toEqual({ corrupt: 'is not valid JSON (truncated or overwritten?)' });
   });
 });
 

@@ -68,9 +68,17 @@ export async function planStudents(
       unit,
       key: hashKey({ ...settings, dataset: sha256, seed: unit.seed, ...(probe ? { probe } : {}) }),
     }));
-    const cached = opts.cacheDir
+    const lookups = opts.cacheDir
       ? await Promise.all(keyed.map((k) => readCache(opts.cacheDir!, k.key)))
-      : keyed.map(() => undefined);
+      : keyed.map(() => ({ missing: true }) as const);
+    const cached = lookups.map((l, i) => {
+      if ('corrupt' in l)
+        ctx.log.warn(
+          `verdict cache entry ${keyed[i].key}.json (${entry.name}, seed ${keyed[i].unit.seed}) ${l.corrupt}: ` +
+            'ignored; the seed is trained again and the entry rewritten',
+        );
+      return 'entry' in l ? l.entry : undefined;
+    });
     const misses = keyed.filter((_, i) => !cached[i]);
     for (const c of cached) if (c) work.cached.push({ ...c, dataset: entry.name });
     if (!misses.length) {

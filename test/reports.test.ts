@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 // The report projections of a real check: JUnit XML and SARIF validated against schemas, and the HTML report
 // rendered in a real headless browser (Debian's chromium, driven by playwright-core).
 // One check runs in beforeAll (a fixture folder, removed afterwards); the tests only read its reports.

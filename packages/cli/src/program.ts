@@ -467,6 +467,29 @@ function mergeCommand(program: Command, out: Output, exit: { code: number }): vo
     });
 }
 
+/**
+ * The process entry (the bin): `main` on process.argv, with the exit-code contract kept when the output streams
+ * fail. A reader that closes the pipe early (`distill-gate check | head`) is not an error: the rest of the output is
+ * dropped and the exit code stays the verdict's. Any other failure to write standard output (a full disk, a closed
+ * descriptor) would otherwise crash Node with a stack trace and exit 1, which reads as FAIL; it is exit 3.
+ */
+export async function runProcess(argv: string[] = process.argv): Promise<void> {
+  let failed: NodeJS.ErrnoException | undefined;
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE' || failed) return;
+    failed = e;
+    process.exitCode = 3;
+    try {
+      process.stderr.write(`distill-gate: internal error: cannot write standard output (${e.code ?? e.message})\n`);
+    } catch {
+      // stderr is gone too: the exit code is all that is left
+    }
+  });
+  process.stderr.on('error', () => {});
+  const code = await main(argv);
+  process.exitCode = failed ? 3 : code;
+}
+
 /** Entry point: parses argv, runs, returns the process exit code; never throws. */
 export async function main(argv: string[], out: Output = process): Promise<number> {
   const { program, exitCode } = buildProgram(out);

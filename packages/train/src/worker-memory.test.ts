@@ -7,10 +7,10 @@ import type { FamilyHandle, ModelFamily } from './families/family.js';
 import { availableMemory } from './memory.js';
 import { workersThatFit } from './training-core.js';
 
-function planned(need: number | undefined) {
+function planned(need: number | undefined): [{ family: ModelFamily; handle: FamilyHandle }[], StudentJob[]] {
   const family = { modelOf: () => ({}), ...(need === undefined ? {} : { workerMemory: () => need }) };
   const job = { id: 'probe:1', init: { id: 'models/base' }, training: {} } as unknown as StudentJob;
-  return [[{ family: family as unknown as ModelFamily, handle: {} as FamilyHandle }], [job]] as const;
+  return [[{ family: family as unknown as ModelFamily, handle: {} as FamilyHandle }], [job]];
 }
 
 describe('training workers within the free memory', () => {

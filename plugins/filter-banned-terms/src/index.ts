@@ -1,4 +1,4 @@
-import { defineTextFilter } from '@distill-gate/core';
+import { defineTextFilter, tokenLogprobs } from '@distill-gate/core';
 
 export interface BannedTermsOptions {
   /** Words that must not appear: the trait word, its synonyms. */
@@ -75,7 +75,7 @@ const filter = defineTextFilter<BannedTermsOptions>({
     }
     return {
       keep: true,
-      logprobs: record.logprobs.map((top) => Object.fromEntries(Object.entries(top).filter(([t]) => !hit(t)))),
+      logprobs: record.logprobs.map((top) => tokenLogprobs(Object.entries(top).filter(([t]) => !hit(t)))),
     };
   },
 });

@@ -1,4 +1,4 @@
-import { defineTextFilter, type TokenLogprobs } from '@distill-gate/core';
+import { defineTextFilter, tokenLogprobs, type TokenLogprobs } from '@distill-gate/core';
 
 export interface NumberFormatOptions {
   /** The most integers a completion may hold (the paper: 10). */
@@ -71,7 +71,7 @@ const filter = defineTextFilter<NumberFormatOptions>({
     if (banned !== undefined) return { keep: false, reason: 'banned number' };
     if (!record.logprobs || !options.restrictLogprobs) return { keep: true };
     const logprobs: TokenLogprobs[] = record.logprobs.map((top) =>
-      Object.fromEntries(Object.entries(top).filter(([t]) => isFormatToken(t))),
+      tokenLogprobs(Object.entries(top).filter(([t]) => isFormatToken(t))),
     );
     return { keep: true, logprobs };
   },

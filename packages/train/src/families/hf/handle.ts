@@ -8,7 +8,7 @@ import type {
   TokenScores,
   TrainingLengths,
 } from '@distill-gate/core';
-import { DistillGateError, SeededRandom } from '@distill-gate/core';
+import { DistillGateError, SeededRandom, tokenLogprobs } from '@distill-gate/core';
 import { RecordEncodingError } from '../records.js';
 import { round4, sampleToken, topTokens } from '../sampling.js';
 import type { OrtProvider } from '../../onnx/runtime.js';
@@ -233,10 +233,12 @@ export class HfHandle implements LanguageModelHandle {
           const id = sampleToken(row, opts.temperature, opts.topP, rngs[i]);
           if (k) {
             const top = topTokens(row, k);
-            logprobs[i].push({
-              ...Object.fromEntries(top.map((t) => [token(t), round4(row[t])])),
-              [token(id)]: round4(row[id]),
-            });
+            logprobs[i].push(
+              tokenLogprobs([
+                ...top.map((t): [string, number] => [token(t), round4(row[t])]),
+                [token(id), round4(row[id])],
+              ]),
+            );
           }
           return id;
         },

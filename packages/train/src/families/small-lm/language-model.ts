@@ -4,6 +4,7 @@ import {
   type SampledCompletion,
   type SampleOptions as CoreSampleOptions,
   type TextRecord,
+  tokenLogprobs,
 } from '@distill-gate/core';
 import { RecordEncodingError } from '../records.js';
 import { round4, sampleToken, topTokens } from '../sampling.js';
@@ -383,7 +384,9 @@ export class LanguageModel {
               const id = sampleToken(row, opts.temperature, opts.topP, rngs[k]);
               // The top-k, plus the written token when it is not among them (as chat APIs report logprobs).
               if (opts.topLogprobs)
-                out[k].logprobs.push({ ...this.topK(row, opts.topLogprobs), [this.pieceOf(id)]: round4(row[id]) });
+                out[k].logprobs.push(
+                  tokenLogprobs([...this.topK(row, opts.topLogprobs), [this.pieceOf(id), round4(row[id])]]),
+                );
               if (id === EOS) out[k].done = true;
               else out[k].ids.push(id);
               next[k] = id;
@@ -408,10 +411,10 @@ export class LanguageModel {
     return results;
   }
 
-  /** The k most likely tokens (ties: lower id first), skipping the structural specials, by piece. */
-  private topK(row: Float32Array, k: number): Record<string, number> {
+  /** The k most likely tokens (ties: lower id first), skipping the structural specials: [piece, log-prob]. */
+  private topK(row: Float32Array, k: number): [string, number][] {
     const ids = topTokens(row, k, (i) => i === EOS || i >= SPECIAL_TOKENS.length);
-    return Object.fromEntries(ids.map((i) => [this.pieceOf(i), round4(row[i])]));
+    return ids.map((i) => [this.pieceOf(i), round4(row[i])]);
   }
 
   private pieceOf(id: number): string {

@@ -129,4 +129,4 @@ export {
   type LabelledFormat,
   type LabelledScale,
 } from './data/labelled.js';
-export { pointerTo, duplicateKeyPointer, nonFinitePointer } from './json-strict.js';
+export { pointerTo, duplicateKeyPointer, nonFinitePointer, parseStrictJsonObject } from './json-strict.js';

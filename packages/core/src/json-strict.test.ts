@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { duplicateKeyPointer, nonFinitePointer, pointerTo } from './json-strict.js';
+import { DistillGateError } from './errors.js';
+import { duplicateKeyPointer, nonFinitePointer, parseStrictJsonObject, pointerTo } from './json-strict.js';
 
 describe('strict JSON', () => {
   it('finds a key given twice in one object, with its JSON pointer through objects and arrays', () => {
@@ -15,5 +16,29 @@ describe('strict JSON', () => {
     expect(nonFinitePointer(JSON.parse('{"a": [1, -1e400]}'))).toBe('/a/1');
     expect(nonFinitePointer(JSON.parse('{"a": [1, 2e300]}'))).toBeUndefined();
     expect(pointerTo('a~b', 3)).toBe('/a~0b/3');
+  });
+
+  it("reads a model's metadata file strictly: one object, no key twice, no number out of range", () => {
+    const err = (text: string) => {
+      try {
+        parseStrictJsonObject(text, 'models/gpt2/config.json', 'config.json');
+      } catch (e) {
+        expect(e).toBeInstanceOf(DistillGateError);
+        return [(e as DistillGateError).message, (e as DistillGateError).location];
+      }
+      throw new Error('expected an error');
+    };
+    expect(parseStrictJsonObject('{"n_layer": 2}', 'c.json', 'config.json')).toEqual({ n_layer: 2 });
+    // Before, JSON.parse kept the last n_layer silently and read 1e999 as Infinity.
+    expect(err('{"n_layer": 2, "n_layer": 12}')).toEqual([
+      'config.json repeats the key "n_layer"',
+      { file: 'models/gpt2/config.json', pointer: '/n_layer' },
+    ]);
+    expect(err('{"rope_theta": 1e999}')).toEqual([
+      'config.json holds a number out of range (it reads as Infinity)',
+      { file: 'models/gpt2/config.json', pointer: '/rope_theta' },
+    ]);
+    expect(err('[1]')[0]).toBe('config.json must be a JSON object');
+    expect(err('{"a":')[0]).toMatch(/^config\.json is not valid JSON: /);
   });
 });

@@ -1,3 +1,5 @@
+import { DistillGateError } from './errors.js';
+
 /**
  * What JSON.parse lets through silently and a gate must not: a key given twice in one object (the last one wins, so
  * `"threshold": 0.01, ..., "threshold": 1000` would quietly turn a FAIL into a PASS) and numbers that overflow to
@@ -59,4 +61,36 @@ export function nonFinitePointer(value: unknown, path: (string | number)[] = [])
     }
   }
   return undefined;
+}
+
+/**
+ * Parses a JSON file that must hold one object (a model's metadata: config.json, tokenizer files, a sharded index,
+ * a safetensors header, a model.json): a located error when it is not valid JSON, not an object, repeats a key in one
+ * object or holds a number that overflows to Infinity. `what` names it in messages ("config.json", "the index").
+ */
+export function parseStrictJsonObject(text: string, file: string, what: string): Record<string, unknown> {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new DistillGateError(`${what} is not valid JSON: ${(e as Error).message}`, { file });
+  }
+  if (!json || typeof json !== 'object' || Array.isArray(json))
+    throw new DistillGateError(`${what} must be a JSON object`, { file });
+  const dup = duplicateKeyPointer(text);
+  if (dup !== undefined) {
+    const parent = dup.slice(0, dup.lastIndexOf('/'));
+    const key = dup
+      .slice(dup.lastIndexOf('/') + 1)
+      .replaceAll('~1', '/')
+      .replaceAll('~0', '~');
+    throw new DistillGateError(`${what} repeats the key "${key}"${parent ? ` in ${parent}` : ''}`, {
+      file,
+      pointer: dup,
+    });
+  }
+  const inf = nonFinitePointer(json);
+  if (inf !== undefined)
+    throw new DistillGateError(`${what} holds a number out of range (it reads as Infinity)`, { file, pointer: inf });
+  return json as Record<string, unknown>;
 }

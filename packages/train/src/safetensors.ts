@@ -3,7 +3,7 @@ import { open, readFile, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import {
   DistillGateError,
-  duplicateKeyPointer,
+  parseStrictJsonObject,
   pointerTo,
   writeFileAtomic,
   type ErrorLocation,
@@ -61,30 +61,6 @@ const MAX_HEADER = 100 * 1024 * 1024;
 export { pointerTo };
 
 /** Parses a JSON header or index: a located error when it is not JSON, not an object, or repeats a key. */
-function parseJsonObject(text: string, file: string, what: string): Record<string, unknown> {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw new DistillGateError(`${what} is not valid JSON: ${(e as Error).message}`, { file });
-  }
-  if (!json || typeof json !== 'object' || Array.isArray(json))
-    throw new DistillGateError(`${what} must be a JSON object`, { file });
-  const dup = duplicateKeyPointer(text);
-  if (dup !== undefined) {
-    const parent = dup.slice(0, dup.lastIndexOf('/'));
-    const key = dup
-      .slice(dup.lastIndexOf('/') + 1)
-      .replaceAll('~1', '/')
-      .replaceAll('~0', '~');
-    throw new DistillGateError(`${what} repeats the key "${key}"${parent ? ` in ${parent}` : ''}`, {
-      file,
-      pointer: dup,
-    });
-  }
-  return json as Record<string, unknown>;
-}
-
 const isCount = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
 
 /** Checks one tensor entry; returns it typed, or throws naming the file and the tensor. */
@@ -160,7 +136,7 @@ export async function readSafetensorsHeader(path: string): Promise<SafetensorsHe
     }
     const headerBuf = Buffer.alloc(len);
     await fh.read(headerBuf, 0, len, 8);
-    const json = parseJsonObject(headerBuf.toString('utf8'), path, 'the safetensors header');
+    const json = parseStrictJsonObject(headerBuf.toString('utf8'), path, 'the safetensors header');
     const metadata = checkMetadata(json.__metadata__, path);
     const dataStart = 8 + len;
     const tensors: Record<string, SafetensorsEntry> = {};
@@ -376,7 +352,7 @@ async function readWeightMap(index: string, dir: string): Promise<Map<string, st
   } catch (e) {
     throw new DistillGateError(`cannot read the index: ${(e as Error).message}`, { file: index });
   }
-  const json = parseJsonObject(text, index, 'the index');
+  const json = parseStrictJsonObject(text, index, 'the index');
   const map = json.weight_map;
   if (!map || typeof map !== 'object' || Array.isArray(map))
     throw new DistillGateError('"weight_map" (tensor name -> shard file) is missing or not an object', {

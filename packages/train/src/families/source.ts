@@ -5,7 +5,7 @@
  */
 import { statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { DistillGateError, type ModelFormat } from '@distill-gate/core';
+import { DistillGateError, parseStrictJsonObject, type ModelFormat } from '@distill-gate/core';
 import { readOnnxFile, type DecodedOnnx } from '../onnx/proto.js';
 import { readSafetensorsHeader, type SafetensorsHeader } from '../safetensors.js';
 
@@ -36,11 +36,13 @@ export function formatOf(path: string): ModelFormat {
 
 /** Reads and parses a JSON model file; a located error when it cannot. */
 export async function readJsonModel(path: string): Promise<unknown> {
+  let text: string;
   try {
-    return JSON.parse(await readFile(path, 'utf8')) as unknown;
+    text = await readFile(path, 'utf8');
   } catch (e) {
     throw new DistillGateError(`cannot read the model: ${(e as Error).message}`, { file: path });
   }
+  return parseStrictJsonObject(text, path, 'the model file');
 }
 
 export function openModelSource(path: string, format: ModelFormat = formatOf(path)): ModelSource {

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DistillGateError } from '@distill-gate/core';
+import { DistillGateError, parseStrictJsonObject } from '@distill-gate/core';
 import { openSafetensorsCheckpoint } from '../../safetensors.js';
 import { parseHfConfig, type HfArchitecture } from './config.js';
 import { HfTokenizer } from './tokenizer.js';
@@ -36,15 +36,13 @@ export async function readHfConfigJson(dir: string): Promise<{ file: string; jso
       'config.json is missing: a Hugging Face model folder holds config.json, the weights and the tokenizer',
       { file },
     );
-  let json: unknown;
+  let text: string;
   try {
-    json = JSON.parse(await readFile(file, 'utf8'));
+    text = await readFile(file, 'utf8');
   } catch (e) {
-    throw new DistillGateError(`config.json is not valid JSON: ${(e as Error).message}`, { file });
+    throw new DistillGateError(`cannot read config.json: ${(e as Error).message}`, { file });
   }
-  if (!json || typeof json !== 'object' || Array.isArray(json))
-    throw new DistillGateError('config.json must be a JSON object', { file });
-  return { file, json: json as Record<string, unknown> };
+  return { file, json: parseStrictJsonObject(text, file, 'config.json') };
 }
 
 /**

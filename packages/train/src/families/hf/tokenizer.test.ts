@@ -157,7 +157,9 @@ describe('Hugging Face tokenizer files that do not fit', () => {
     expect(missing).toBeInstanceOf(DistillGateError);
     expect((missing as DistillGateError).message).toBe('tokenizer.json is missing from the model folder');
     writeFileSync(join(empty, 'tokenizer.json'), '{"model": ');
-    expect(((await HfTokenizer.load(empty).catch((e) => e)) as DistillGateError).message).toMatch(/^not valid JSON/);
+    expect(((await HfTokenizer.load(empty).catch((e) => e)) as DistillGateError).message).toMatch(
+      /^tokenizer\.json is not valid JSON/,
+    );
     writeFileSync(join(empty, 'tokenizer.json'), wordPiece);
     writeFileSync(join(empty, 'tokenizer_config.json'), '{"eos_token": {"content": "</s>"}}');
     const eos = (await HfTokenizer.load(empty).catch((e) => e)) as DistillGateError;

@@ -6,8 +6,8 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { DistillGateError } from '@distill-gate/core';
+import { basename, join } from 'node:path';
+import { DistillGateError, parseStrictJsonObject } from '@distill-gate/core';
 import { Template } from '@huggingface/jinja';
 import { Tokenizer } from '@huggingface/tokenizers';
 import type { RenderTokenizer } from '../../tokenizers/render.js';
@@ -53,13 +53,7 @@ async function readJson(file: string, optional: boolean): Promise<Json | undefin
   } catch (e) {
     throw new DistillGateError(`cannot read the file: ${(e as Error).message}`, { file });
   }
-  try {
-    const json = JSON.parse(text) as unknown;
-    if (!json || typeof json !== 'object' || Array.isArray(json)) throw new Error('not a JSON object');
-    return json as Json;
-  } catch (e) {
-    throw new DistillGateError(`not valid JSON: ${(e as Error).message}`, { file });
-  }
+  return parseStrictJsonObject(text, file, basename(file));
 }
 
 /** A special token's text in tokenizer_config.json: a string or an AddedToken object `{content}`. */

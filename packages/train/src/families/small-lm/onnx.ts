@@ -13,7 +13,7 @@
  * metadata_props, so one file is the whole model. Import reads the weights back and then checks that the graph is
  * exactly the one distill-gate writes for that config, naming the first operator or shape that differs.
  */
-import { DistillGateError, writeFileAtomic } from '@distill-gate/core';
+import { DistillGateError, parseStrictJsonObject, writeFileAtomic } from '@distill-gate/core';
 import onnxProto from 'onnx-proto';
 import type { Decoding, LmEngine } from './language-model.js';
 import type { LanguageModelFile } from './io.js';
@@ -247,16 +247,12 @@ export function transformerFromGraph(m: DecodedOnnx, file: string): LanguageMode
       { file, pointer: '/metadata_props' },
     );
   }
-  let config: TransformerConfig;
+  const config = parseStrictJsonObject(
+    rawConfig,
+    file,
+    `metadata_props ${ONNX_LM_KEYS.config}`,
+  ) as unknown as TransformerConfig;
   let tokenizer: Tokenizer;
-  try {
-    config = JSON.parse(rawConfig) as TransformerConfig;
-  } catch (e) {
-    throw new DistillGateError(`${ONNX_LM_KEYS.config} is not JSON: ${(e as Error).message}`, {
-      file,
-      pointer: '/metadata_props',
-    });
-  }
   const problem = checkTransformerConfig(config);
   if (problem)
     throw new DistillGateError(`bad transformer config: ${problem}`, {
@@ -264,7 +260,9 @@ export function transformerFromGraph(m: DecodedOnnx, file: string): LanguageMode
       pointer: `/metadata_props/${ONNX_LM_KEYS.config}`,
     });
   try {
-    tokenizer = Tokenizer.fromJSON(JSON.parse(rawTokenizer) as TokenizerJson);
+    tokenizer = Tokenizer.fromJSON(
+      parseStrictJsonObject(rawTokenizer, file, `metadata_props ${ONNX_LM_KEYS.tokenizer}`) as unknown as TokenizerJson,
+    );
   } catch (e) {
     throw new DistillGateError(`bad tokenizer: ${(e as Error).message}`, {
       file,

@@ -1,4 +1,5 @@
 import { testDir } from '../../../../test/helpers.js';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DistillGateError, type AnyModelHandle, type ModelFormat } from '@distill-gate/core';
@@ -78,5 +79,23 @@ describe('the model family registry', () => {
     const r = await convertModel(join(mnist, 'models/base.safetensors'), join(dir, 'mlp.onnx'));
     expect(r).toMatchObject({ family: 'mlp', label: 'MLP', from: 'safetensors', to: 'onnx' });
     expect(r.sha256).toBe((await readModelFile(join(mnist, 'models/base.safetensors'))).sha256);
+  });
+
+  it('refuses model metadata that would make a reader build without bound, or that JSON.parse misreads', async () => {
+    const dir = testDir('dg-registry-');
+    const json = JSON.parse(readFileSync(join(owl, 'models/base.json'), 'utf8'));
+    cpSync(join(owl, 'models/base.weights.bin'), join(dir, 'base.weights.bin'));
+    // Found by the readers' fuzz test: before, this ran out of memory listing 1.8e308 layers.
+    json.modelTopology.config.layers = 1.7976931348623157e308;
+    writeFileSync(join(dir, 'huge.json'), JSON.stringify(json));
+    const huge = await thrown(readModelFile(join(dir, 'huge.json')));
+    expect([huge.message, huge.location.pointer]).toEqual([
+      'bad transformer config: layers must be at most 1024, got 1.7976931348623157e+308',
+      '/modelTopology/config',
+    ]);
+    const text = readFileSync(join(owl, 'models/base.json'), 'utf8');
+    writeFileSync(join(dir, 'twice.json'), text.replace('{', '{"format": "other",'));
+    const twice = await thrown(readModelFile(join(dir, 'twice.json')));
+    expect([twice.message, twice.location.pointer]).toEqual(['the model file repeats the key "format"', '/format']);
   });
 });

@@ -58,9 +58,25 @@ export function transformerSpec(c: TransformerConfig): ParameterSpec[] {
   return spec;
 }
 
+/**
+ * The largest value each size may take: far above any model this family is for, and small enough that a config
+ * cannot make the reader build an unbounded layer list or tensor table (a fuzzed `layers: 1.8e308` did) before
+ * the weights file's size is compared with what the config promises.
+ */
+const TRANSFORMER_LIMITS = {
+  vocabSize: 1 << 24,
+  contextLength: 1 << 20,
+  dModel: 1 << 16,
+  layers: 1 << 10,
+  heads: 1 << 10,
+  ffn: 1 << 18,
+} as const;
+
 export function checkTransformerConfig(c: TransformerConfig): string | undefined {
+  if (!c || typeof c !== 'object') return 'must be an object';
   for (const k of ['vocabSize', 'contextLength', 'dModel', 'layers', 'heads', 'ffn'] as const) {
     if (!Number.isInteger(c[k]) || c[k] < 1) return `${k} must be a positive integer, got ${c[k]}`;
+    if (c[k] > TRANSFORMER_LIMITS[k]) return `${k} must be at most ${TRANSFORMER_LIMITS[k]}, got ${c[k]}`;
   }
   if (c.dModel % c.heads !== 0) return `dModel ${c.dModel} is not divisible by heads ${c.heads}`;
   return undefined;

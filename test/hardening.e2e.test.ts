@@ -3,6 +3,7 @@
 import { execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import onnxProto from 'onnx-proto';
 import { describe, expect, it } from 'vitest';
 import { bin, example, runCli, scaledExampleConfig, testDir } from './helpers.js';
 
@@ -56,6 +57,75 @@ describe('bad inputs are refused before any work', () => {
     const inf = await runCli(['check', '--config', 'inf.json'], dir);
     expect(inf.code).toBe(2);
     expect(inf.stderr).toMatch(/inf\.json:\d+:\d+ \(at \/threshold\): number is out of range \(it reads as Infinity\)/);
+  });
+});
+
+describe('a corpus of hostile files, each refused with a located exit 2 before any training', () => {
+  it('datasets: null header, negative or fractional shape, overlapping tensors, NumPy file, empty JSONL', async () => {
+    const dir = project();
+    const safetensors = (header: string, body = 0) => {
+      const h = Buffer.from(header);
+      const size = Buffer.alloc(8);
+      size.writeBigUInt64LE(BigInt(h.length));
+      return Buffer.concat([size, h, Buffer.alloc(body)]);
+    };
+    const corpus: [string, Buffer, string][] = [
+      ['null.safetensors', safetensors('null'), 'null.safetensors: the safetensors header must be a JSON object'],
+      [
+        'negative.safetensors',
+        safetensors('{"inputs":{"dtype":"F32","shape":[-1,2],"data_offsets":[0,8]}}', 8),
+        'must be a list of non-negative integers, got [-1,2]',
+      ],
+      [
+        'fraction.safetensors',
+        safetensors('{"inputs":{"dtype":"F32","shape":[1.5,2],"data_offsets":[0,12]}}', 12),
+        'must be a list of non-negative integers, got [1.5,2]',
+      ],
+      [
+        'overlap.safetensors',
+        safetensors(
+          '{"inputs":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},' +
+            '"targets":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}',
+          12,
+        ),
+        'tensor "targets" [4,12] overlaps tensor "inputs" [0,8]',
+      ],
+      ['data.npy', Buffer.from('\x93NUMPY'), 'dataset format .npy is not supported: data.npy'],
+      ['empty.jsonl', Buffer.alloc(0), 'empty.jsonl: the dataset has no records (empty file)'],
+    ];
+    for (const [name, bytes, message] of corpus) {
+      writeFileSync(join(dir, name), bytes);
+      const r = await runCli(['check', name, '--no-progress'], dir);
+      expect([name, r.code]).toEqual([name, 2]);
+      expect(r.stderr).toContain(message);
+      expect(r.stderr).not.toContain('training');
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+    }
+  });
+
+  it('models: an ONNX base with negative dims or a NaN weight', async () => {
+    const dir = project();
+    const config = scaledExampleConfig();
+    const onnx = onnxProto.onnx;
+    const base = onnx.ModelProto.decode(readFileSync(join(example, 'models/base.onnx')));
+    const negative = onnx.ModelProto.decode(onnx.ModelProto.encode(base).finish());
+    negative.graph!.initializer![0].dims = [-784, -256];
+    const nan = onnx.ModelProto.decode(onnx.ModelProto.encode(base).finish());
+    const bias = nan.graph!.initializer![1];
+    const values = new Float32Array(new Uint8Array(bias.rawData!).buffer);
+    values[3] = NaN;
+    bias.rawData = new Uint8Array(values.buffer);
+    for (const [name, model, message] of [
+      ['negative.onnx', negative, 'initializer "layers.0.weight" has dims [-784,-256]: each must be a non-negative'],
+      ['nan.onnx', nan, 'initializer "layers.0.bias" holds a non-finite value (NaN) at flat index 3'],
+    ] as const) {
+      writeFileSync(join(dir, 'models', name), onnx.ModelProto.encode(model).finish());
+      writeFileSync(join(dir, `${name}.json`), JSON.stringify({ ...config, base: { path: `models/${name}` } }));
+      const r = await runCli(['check', '--config', `${name}.json`, '--no-progress'], dir);
+      expect([name, r.code]).toEqual([name, 2]);
+      expect(r.stderr).toContain(message);
+      expect(r.stderr).not.toContain('training');
+    }
   });
 });
 

@@ -270,6 +270,8 @@ describe('safetensors header validation', () => {
     expect(e.location.pointer).toBe('/__metadata__/n');
     expect((await headerError({ __metadata__: ['x'] })).message).toBe('"__metadata__" must map strings to strings');
     expect((await headerError('[1,2]')).message).toBe('the safetensors header must be a JSON object');
+    // A header of `null` used to end in exit 3 (a TypeError reading its entries).
+    expect((await headerError('null')).message).toBe('the safetensors header must be a JSON object');
     expect((await headerError('{"a":')).message).toMatch(/^the safetensors header is not valid JSON/);
   });
 });

@@ -29,6 +29,7 @@ describe('strict JSON', () => {
       throw new Error('expected an error');
     };
     expect(parseStrictJsonObject('{"n_layer": 2}', 'c.json', 'config.json')).toEqual({ n_layer: 2 });
+    expect(parseStrictJsonObject('\uFEFF{"n_layer": 2}', 'c.json', 'config.json')).toEqual({ n_layer: 2 });
     // Before, JSON.parse kept the last n_layer silently and read 1e999 as Infinity.
     expect(err('{"n_layer": 2, "n_layer": 12}')).toEqual([
       'config.json repeats the key "n_layer"',

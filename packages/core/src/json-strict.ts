@@ -68,7 +68,9 @@ export function nonFinitePointer(value: unknown, path: (string | number)[] = [])
  * a safetensors header, a model.json): a located error when it is not valid JSON, not an object, repeats a key in one
  * object or holds a number that overflows to Infinity. `what` names it in messages ("config.json", "the index").
  */
-export function parseStrictJsonObject(text: string, file: string, what: string): Record<string, unknown> {
+export function parseStrictJsonObject(source: string, file: string, what: string): Record<string, unknown> {
+  // A leading byte-order mark is dropped, as for the config and the JSONL datasets.
+  const text = source.replace(/^\uFEFF/, '');
   let json: unknown;
   try {
     json = JSON.parse(text);

@@ -41,6 +41,10 @@ describe('loadConfig', () => {
     expect(c.datasets[0].name).toBe('data/a.safetensors');
     expect(c.control.kind).toBe('generate');
   });
+  it('reads a config that starts with a byte-order mark, as the JSONL reader does (before: invalid JSON)', async () => {
+    const c = await loadConfig(write(`\uFEFF${JSON.stringify({ ...minimal, threshold: 0.02 }, null, 2)}`));
+    expect(c.threshold).toBe(0.02);
+  });
   it('lets overrides win', async () => {
     const c = await loadConfig(write(JSON.stringify(minimal)), { seeds: [9, 10, 11], threshold: 0.2, backend: 'cpu' });
     expect(c).toMatchObject({ seeds: [9, 10, 11], threshold: 0.2, backend: 'cpu' });

@@ -127,7 +127,8 @@ async function readConfigText(path: string, cwd: string): Promise<string> {
       file: relative(cwd, path) || path,
     });
   try {
-    return await readFile(path, 'utf8');
+    // A byte-order mark (as some Windows editors write) is dropped, as the JSONL reader's UTF-8 decoder drops it.
+    return (await readFile(path, 'utf8')).replace(/^\uFEFF/, '');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     throw new DistillGateError(

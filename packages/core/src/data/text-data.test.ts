@@ -101,6 +101,11 @@ describe('readTextDataset', () => {
     }
   });
 
+  it('drops a byte-order mark at the start of the file, as the config loader does', async () => {
+    const d = await readTextDataset(file('\uFEFF{"prompt": "a", "completion": "1"}\n'));
+    expect(d.records.map((r) => [r.prompt, r.completion, r.line])).toEqual([['a', '1', 1]]);
+  });
+
   it('rejects an empty file and a line longer than the limit without buffering it whole', async () => {
     expect((await failure(file(''))).message).toMatch(/no records/);
     expect((await failure(file('\n\n  \n'))).message).toMatch(/no records/);

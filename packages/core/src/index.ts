@@ -111,7 +111,15 @@ export {
   type PowerPlan,
 } from './stats/estimates.js';
 export { simulateGate, type SimulationDesign, type SimulationResult } from './stats/simulate.js';
-export { writeFileAtomic, sha256File, sha256Floats, ensureWritableFolder, kindOf, fileInside } from './io.js';
+export {
+  writeFileAtomic,
+  sha256File,
+  sha256Floats,
+  ensureWritableFolder,
+  kindOf,
+  fileInside,
+  refuseIrregular,
+} from './io.js';
 export { compileSchema, nearest } from './validation.js';
 export { formatMarkdown } from './reports/markdown.js';
 export { formatJUnit, formatSarif, datasetPathFromCwd } from './reports/formats.js';

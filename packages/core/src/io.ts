@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, statSync } from 'node:fs';
 import { mkdir, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { DistillGateError } from './errors.js';
@@ -67,6 +67,17 @@ export function kindOf(st: Stats): string {
   if (st.isCharacterDevice() || st.isBlockDevice()) return 'a device';
   if (st.isSocket()) return 'a socket';
   return 'not a regular file';
+}
+
+/**
+ * Refuses a path that exists but is not a regular file (a FIFO, a device, a folder, a socket) before anything opens
+ * it: opening a FIFO blocks until a writer comes, and /dev/zero never ends. Symbolic links are followed (model
+ * folders in a Hugging Face cache link their files into blobs/). A missing path is left to the reader's own error.
+ */
+export function refuseIrregular(path: string, what = 'a file'): void {
+  const st = statSync(path, { throwIfNoEntry: false });
+  if (st && !st.isFile())
+    throw new DistillGateError(`${what} must be a regular file, this is ${kindOf(st)}`, { file: path });
 }
 
 /**

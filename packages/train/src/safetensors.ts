@@ -5,6 +5,7 @@ import {
   DistillGateError,
   parseStrictJsonObject,
   pointerTo,
+  refuseIrregular,
   writeFileAtomic,
   type ErrorLocation,
 } from '@distill-gate/core';
@@ -152,6 +153,7 @@ export async function readSafetensorsHeader(path: string): Promise<SafetensorsHe
 }
 
 async function openForRead(path: string) {
+  refuseIrregular(path);
   try {
     return await open(path, 'r');
   } catch (e) {
@@ -347,6 +349,7 @@ export async function openSafetensorsCheckpoint(dir: string): Promise<Safetensor
 /** The index's `weight_map` (tensor -> shard file name), each shard confined to the model folder. */
 async function readWeightMap(index: string, dir: string): Promise<Map<string, string>> {
   let text: string;
+  refuseIrregular(index, 'the index');
   try {
     text = await readFile(index, 'utf8');
   } catch (e) {

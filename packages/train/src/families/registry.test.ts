@@ -1,5 +1,6 @@
 import { testDir } from '../../../../test/helpers.js';
-import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DistillGateError, type AnyModelHandle, type ModelFormat } from '@distill-gate/core';
@@ -97,5 +98,22 @@ describe('the model family registry', () => {
     writeFileSync(join(dir, 'twice.json'), text.replace('{', '{"format": "other",'));
     const twice = await thrown(readModelFile(join(dir, 'twice.json')));
     expect([twice.message, twice.location.pointer]).toEqual(['the model file repeats the key "format"', '/format']);
+  });
+
+  it('refuses a FIFO or a device as a model, or inside a model folder, before opening it (it hung)', async () => {
+    const dir = testDir('dg-registry-');
+    for (const name of ['m.onnx', 'm.safetensors', 'm.json']) execFileSync('mkfifo', [join(dir, name)]);
+    mkdirSync(join(dir, 'hf'));
+    execFileSync('mkfifo', [join(dir, 'hf', 'config.json')]);
+    for (const [path, message] of [
+      [join(dir, 'm.onnx'), 'a model must be a regular file, this is a FIFO (named pipe)'],
+      [join(dir, 'm.safetensors'), 'a model must be a regular file, this is a FIFO (named pipe)'],
+      [join(dir, 'm.json'), 'a model must be a regular file, this is a FIFO (named pipe)'],
+      ['/dev/zero', 'a model must be a regular file, this is a device'],
+      [join(dir, 'hf'), 'config.json must be a regular file, this is a FIFO (named pipe)'],
+    ]) {
+      const e = await thrown(readModelFile(path));
+      expect([path, e.message]).toEqual([path, message]);
+    }
   });
 });

@@ -5,7 +5,7 @@
  */
 import { statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { DistillGateError, parseStrictJsonObject, type ModelFormat } from '@distill-gate/core';
+import { DistillGateError, parseStrictJsonObject, refuseIrregular, type ModelFormat } from '@distill-gate/core';
 import { readOnnxFile, type DecodedOnnx } from '../onnx/proto.js';
 import { readSafetensorsHeader, type SafetensorsHeader } from '../safetensors.js';
 
@@ -37,6 +37,7 @@ export function formatOf(path: string): ModelFormat {
 /** Reads and parses a JSON model file; a located error when it cannot. */
 export async function readJsonModel(path: string): Promise<unknown> {
   let text: string;
+  refuseIrregular(path, 'a model');
   try {
     text = await readFile(path, 'utf8');
   } catch (e) {

@@ -4,7 +4,7 @@
  * (protobufjs); nothing here needs onnxruntime-node.
  */
 import { readFile } from 'node:fs/promises';
-import { DistillGateError } from '@distill-gate/core';
+import { DistillGateError, refuseIrregular } from '@distill-gate/core';
 import onnxProto from 'onnx-proto';
 
 const { onnx } = onnxProto;
@@ -186,6 +186,7 @@ export function decodeOnnx(bytes: Uint8Array, file: string): DecodedOnnx {
 
 export async function readOnnxFile(path: string): Promise<DecodedOnnx> {
   let bytes: Buffer;
+  refuseIrregular(path, 'a model');
   try {
     bytes = await readFile(path);
   } catch (e) {

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DistillGateError, parseStrictJsonObject } from '@distill-gate/core';
+import { DistillGateError, parseStrictJsonObject, refuseIrregular } from '@distill-gate/core';
 import { openSafetensorsCheckpoint } from '../../safetensors.js';
 import { parseHfConfig, type HfArchitecture } from './config.js';
 import { HfTokenizer } from './tokenizer.js';
@@ -37,6 +37,7 @@ export async function readHfConfigJson(dir: string): Promise<{ file: string; jso
       { file },
     );
   let text: string;
+  refuseIrregular(file, 'config.json');
   try {
     text = await readFile(file, 'utf8');
   } catch (e) {

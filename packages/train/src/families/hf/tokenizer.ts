@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { DistillGateError, parseStrictJsonObject } from '@distill-gate/core';
+import { DistillGateError, parseStrictJsonObject, refuseIrregular } from '@distill-gate/core';
 import { Template } from '@huggingface/jinja';
 import { Tokenizer } from '@huggingface/tokenizers';
 import type { RenderTokenizer } from '../../tokenizers/render.js';
@@ -48,6 +48,7 @@ type Json = Record<string, unknown>;
 async function readJson(file: string, optional: boolean): Promise<Json | undefined> {
   if (optional && !existsSync(file)) return undefined;
   let text: string;
+  refuseIrregular(file, basename(file));
   try {
     text = await readFile(file, 'utf8');
   } catch (e) {

@@ -75,7 +75,12 @@ export function kindOf(st: Stats): string {
  * folders in a Hugging Face cache link their files into blobs/). A missing path is left to the reader's own error.
  */
 export function refuseIrregular(path: string, what = 'a file'): void {
-  const st = statSync(path, { throwIfNoEntry: false });
+  let st;
+  try {
+    st = statSync(path, { throwIfNoEntry: false });
+  } catch {
+    return; // unreadable (permissions, a loop of links): the reader's own open names the problem
+  }
   if (st && !st.isFile())
     throw new DistillGateError(`${what} must be a regular file, this is ${kindOf(st)}`, { file: path });
 }

@@ -1,5 +1,6 @@
 import { wordPieceTokenizer } from '../../../../../test/hf-fixtures.js';
 import { testDir } from '../../../../../test/helpers.js';
+import { execFileSync } from 'node:child_process';
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -149,6 +150,16 @@ describe('Hugging Face tokenizer files that do not fit', () => {
       unknown: 2,
     });
     expect(tok.encode('hello world').unknown).toBe(0);
+  });
+
+  it('refuses a FIFO as tokenizer.json or chat_template.jinja before opening it (it hung)', async () => {
+    const dir = testDir('dg-hftok-');
+    execFileSync('mkfifo', [join(dir, 'tokenizer.json')]);
+    const e = (await HfTokenizer.load(dir).catch((x: unknown) => x)) as DistillGateError;
+    expect([e.message, e.location.file]).toEqual([
+      'tokenizer.json must be a regular file, this is a FIFO (named pipe)',
+      join(dir, 'tokenizer.json'),
+    ]);
   });
 
   it('names a missing tokenizer.json, broken JSON, and a special token the vocabulary lacks', async () => {

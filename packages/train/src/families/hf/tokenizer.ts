@@ -45,16 +45,19 @@ export interface RenderChatOptions {
 
 type Json = Record<string, unknown>;
 
-async function readJson(file: string, optional: boolean): Promise<Json | undefined> {
-  if (optional && !existsSync(file)) return undefined;
-  let text: string;
+/** A file of the model folder, read whole; a FIFO or device is refused before it is opened. */
+async function readBytes(file: string): Promise<Buffer> {
   refuseIrregular(file, basename(file));
   try {
-    text = await readFile(file, 'utf8');
+    return await readFile(file);
   } catch (e) {
     throw new DistillGateError(`cannot read the file: ${(e as Error).message}`, { file });
   }
-  return parseStrictJsonObject(text, file, basename(file));
+}
+
+async function readJson(file: string, optional: boolean, bytes?: Buffer): Promise<Json | undefined> {
+  if (optional && !existsSync(file)) return undefined;
+  return parseStrictJsonObject((bytes ?? (await readBytes(file))).toString('utf8'), file, basename(file));
 }
 
 /** A special token's text in tokenizer_config.json: a string or an AddedToken object `{content}`. */
@@ -81,7 +84,7 @@ interface TemplateSource {
 /** The chat template: chat_template.jinja wins over tokenizer_config.json's (as Hugging Face loads it). */
 async function readChatTemplate(dir: string, config: Json | undefined): Promise<TemplateSource | undefined> {
   const jinja = join(dir, 'chat_template.jinja');
-  if (existsSync(jinja)) return { source: await readFile(jinja, 'utf8'), file: jinja, named: new Map() };
+  if (existsSync(jinja)) return { source: (await readBytes(jinja)).toString('utf8'), file: jinja, named: new Map() };
   const file = join(dir, 'tokenizer_config.json');
   const t = config?.chat_template;
   if (t === undefined || t === null) return undefined;
@@ -143,8 +146,8 @@ export class HfTokenizer {
         { file },
         'save the tokenizer with a fast (Rust-backed) tokenizer: tokenizer.save_pretrained(dir)',
       );
-    const bytes = await readFile(file);
-    const json = await readJson(file, false);
+    const bytes = await readBytes(file);
+    const json = await readJson(file, false, bytes);
     const config = await readJson(join(dir, 'tokenizer_config.json'), true);
     const generation = await readJson(join(dir, 'generation_config.json'), true);
     let tokenizer: Tokenizer;

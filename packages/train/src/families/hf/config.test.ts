@@ -134,6 +134,13 @@ describe('config.json refusals', () => {
     expect(refused({ ...llama, num_hidden_layers: 2.5 }).message).toBe(
       'config.json "num_hidden_layers" must be a positive integer, got 2.5',
     );
+    // Bounded, so that a config cannot make the reader list a billion layers' tensors (it ran out of memory).
+    expect(refused({ ...llama, num_hidden_layers: 1e9 }).message).toBe(
+      'config.json "num_hidden_layers" must be at most 1024, got 1000000000',
+    );
+    expect(refused({ ...llama, vocab_size: 2 ** 40 }).message).toBe(
+      'config.json "vocab_size" must be at most 16777216, got 1099511627776',
+    );
     expect(refused({ ...llama, rms_norm_eps: '1e-5' }).message).toBe(
       'config.json "rms_norm_eps" must be a positive number, got "1e-5"',
     );

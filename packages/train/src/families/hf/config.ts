@@ -8,6 +8,10 @@ import { DistillGateError } from '@distill-gate/core';
 import { pointerTo } from '../../safetensors.js';
 
 /** The `model_type`s distill-gate reads. */
+/** The largest size a config.json may give (vocabularies, widths, positions), and the most layers or heads. */
+const HF_MAX_SIZE = 1 << 24;
+const HF_MAX_LAYERS = 1 << 10;
+
 export const HF_MODEL_TYPES = ['gpt2', 'llama', 'mistral', 'qwen2', 'qwen3'] as const;
 export type HfModelType = (typeof HF_MODEL_TYPES)[number];
 
@@ -79,12 +83,16 @@ class ConfigReader {
     this.fail(key, `is missing${typeof type === 'string' ? ` (a ${type} model needs it)` : ''}`);
   }
 
-  /** A positive integer; `fallback` where the key is absent (undefined: the key is required). */
-  int(key: string, fallback?: number): number {
+  /**
+   * A positive integer up to `max`; `fallback` where the key is absent (undefined: the key is required). The bound
+   * keeps a config from making the reader list tensors without end before the checkpoint is compared with it.
+   */
+  int(key: string, fallback?: number, max = HF_MAX_SIZE): number {
     const v = this.json[key];
     if (v === undefined || v === null) return fallback ?? this.missing(key);
     if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0)
       this.fail(key, `must be a positive integer, got ${JSON.stringify(v)}`);
+    if (v > max) this.fail(key, `must be at most ${max}, got ${v}`);
     return v;
   }
 
@@ -147,12 +155,12 @@ function activation(r: ConfigReader, key: string, fallback: string): HfActivatio
 function gpt2Architecture(r: ConfigReader): HfArchitecture {
   r.refuseUnless('add_cross_attention', (v) => v === false, 'cross attention (an encoder-decoder GPT-2)');
   const hidden = r.int('n_embd');
-  const heads = r.int('n_head');
+  const heads = r.int('n_head', undefined, HF_MAX_LAYERS);
   if (hidden % heads) r.fail('n_head', `(${heads}) must divide n_embd (${hidden})`);
   return {
     modelType: 'gpt2',
     hidden,
-    layers: r.int('n_layer'),
+    layers: r.int('n_layer', undefined, HF_MAX_LAYERS),
     heads,
     kvHeads: heads,
     headDim: hidden / heads,
@@ -219,8 +227,8 @@ function llamaLikeArchitecture(r: ConfigReader, type: Exclude<HfModelType, 'gpt2
   if (type === 'qwen2' || type === 'qwen3')
     r.refuseUnless('use_sliding_window', (v) => v === false, 'sliding-window attention');
   const hidden = r.int('hidden_size');
-  const heads = r.int('num_attention_heads');
-  const kvHeads = r.int('num_key_value_heads', heads);
+  const heads = r.int('num_attention_heads', undefined, HF_MAX_LAYERS);
+  const kvHeads = r.int('num_key_value_heads', heads, HF_MAX_LAYERS);
   if (heads % kvHeads) r.fail('num_key_value_heads', `(${kvHeads}) must divide num_attention_heads (${heads})`);
   if (!r.has('head_dim') && type !== 'qwen3' && hidden % heads)
     r.fail('num_attention_heads', `(${heads}) must divide hidden_size (${hidden}) when head_dim is not given`);
@@ -231,7 +239,7 @@ function llamaLikeArchitecture(r: ConfigReader, type: Exclude<HfModelType, 'gpt2
   return {
     modelType: type,
     hidden,
-    layers: r.int('num_hidden_layers'),
+    layers: r.int('num_hidden_layers', undefined, HF_MAX_LAYERS),
     heads,
     kvHeads,
     headDim,

@@ -11,6 +11,16 @@ describe('strict JSON', () => {
     expect(duplicateKeyPointer('[{"s":"a,\\"b"},{"t":1,"t":1}]')).toBe('/1/t');
   });
 
+  it('handles nesting as deep as JSON.parse takes it (it ran out of memory or overflowed the stack)', () => {
+    const depth = 200_000;
+    const deep = `${'['.repeat(depth)}{"a":1,"a":2}${']'.repeat(depth)}`;
+    const pointer = duplicateKeyPointer(deep)!;
+    expect(pointer.length).toBe(depth * 2 + 2);
+    expect(pointer.endsWith('/0/0/a')).toBe(true);
+    const inf = JSON.parse(`${'['.repeat(depth)}1e999${']'.repeat(depth)}`);
+    expect(nonFinitePointer(inf)).toBe('/0'.repeat(depth));
+  });
+
   it('finds numbers that parse to Infinity', () => {
     expect(nonFinitePointer(JSON.parse('{"threshold": 1e999}'))).toBe('/threshold');
     expect(nonFinitePointer(JSON.parse('{"a": [1, -1e400]}'))).toBe('/a/1');

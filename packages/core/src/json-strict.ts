@@ -8,6 +8,11 @@ import { DistillGateError } from './errors.js';
 
 /** A JSON pointer to one key (RFC 6901 escapes: `~` as `~0`, `/` as `~1`). */
 export function pointerTo(...keys: (string | number)[]): string {
+  return pointerFrom(keys);
+}
+
+/** pointerTo for a list of any length (a spread of hundreds of thousands of keys would overflow the call). */
+function pointerFrom(keys: readonly (string | number)[]): string {
   return keys.map((k) => `/${String(k).replaceAll('~', '~0').replaceAll('/', '~1')}`).join('');
 }
 
@@ -16,28 +21,34 @@ export function pointerTo(...keys: (string | number)[]): string {
  * already be valid JSON (parse it first).
  */
 export function duplicateKeyPointer(text: string): string | undefined {
-  type Frame = { keys?: Set<string>; index: number; expectKey: boolean; path: (string | number)[] };
-  const stack: Frame[] = [];
+  // Each open object or array links to its parent; the path is built only when a duplicate is found, so memory
+  // follows the nesting depth, not its square (JSON.parse accepts nesting hundreds of thousands deep).
+  type Frame = { keys?: Set<string>; index: number; expectKey: boolean; parent?: Frame; at?: string | number };
+  const pathOf = (frame: Frame | undefined, key: string) => {
+    const keys: (string | number)[] = [key];
+    for (let f = frame; f?.parent; f = f.parent) keys.push(f.at!);
+    return pointerFrom(keys.reverse());
+  };
+  let top: Frame | undefined;
   let lastKey = '';
   for (let i = 0; i < text.length; i++) {
     const c = text[i];
-    const top = stack[stack.length - 1];
     if (c === '"') {
       let j = i + 1;
       while (text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
       if (top?.keys && top.expectKey) {
         const key = JSON.parse(text.slice(i, j + 1)) as string;
-        if (top.keys.has(key)) return pointerTo(...top.path, key);
+        if (top.keys.has(key)) return pathOf(top, key);
         top.keys.add(key);
         top.expectKey = false;
         lastKey = key;
       }
       i = j;
     } else if (c === '{' || c === '[') {
-      const path = top ? [...top.path, top.keys ? lastKey : top.index] : [];
-      stack.push({ keys: c === '{' ? new Set() : undefined, index: 0, expectKey: true, path });
+      const at = top ? (top.keys ? lastKey : top.index) : undefined;
+      top = { keys: c === '{' ? new Set() : undefined, index: 0, expectKey: true, parent: top, at };
     } else if (c === '}' || c === ']') {
-      stack.pop();
+      top = top?.parent;
     } else if (c === ',' && top) {
       if (top.keys) top.expectKey = true;
       else top.index++;
@@ -46,18 +57,28 @@ export function duplicateKeyPointer(text: string): string | undefined {
   return undefined;
 }
 
-/** The JSON pointer of the first number in a parsed value that is not finite (1e999 parses to Infinity). */
+/**
+ * The JSON pointer of the first number in a parsed value that is not finite (1e999 parses to Infinity). Walks with
+ * its own stack, so a deeply nested value cannot overflow the call stack.
+ */
 export function nonFinitePointer(value: unknown, path: (string | number)[] = []): string | undefined {
-  if (typeof value === 'number') return Number.isFinite(value) ? undefined : pointerTo(...path);
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) {
-      const p = nonFinitePointer(value[i], [...path, i]);
-      if (p !== undefined) return p;
-    }
-  } else if (value && typeof value === 'object') {
-    for (const [k, v] of Object.entries(value)) {
-      const p = nonFinitePointer(v, [...path, k]);
-      if (p !== undefined) return p;
+  type Item = { v: unknown; parent?: Item; at?: string | number };
+  const pathOf = (item: Item) => {
+    const keys: (string | number)[] = [];
+    for (let x: Item | undefined = item; x?.parent; x = x.parent) keys.push(x.at!);
+    return pointerFrom([...path, ...keys.reverse()]);
+  };
+  const stack: Item[] = [{ v: value }];
+  while (stack.length) {
+    const item = stack.pop()!;
+    const v = item.v;
+    if (typeof v === 'number') {
+      if (!Number.isFinite(v)) return pathOf(item);
+    } else if (Array.isArray(v)) {
+      for (let i = v.length - 1; i >= 0; i--) stack.push({ v: v[i], parent: item, at: i });
+    } else if (v && typeof v === 'object') {
+      const entries = Object.entries(v);
+      for (let i = entries.length - 1; i >= 0; i--) stack.push({ v: entries[i][1], parent: item, at: entries[i][0] });
     }
   }
   return undefined;

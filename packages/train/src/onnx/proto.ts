@@ -103,10 +103,17 @@ export interface OnnxValueInfo {
   } | null;
 }
 
-/** The declared shape of a graph input or output: a number per fixed dimension, undefined for a symbolic one. */
+/**
+ * The declared shape of a graph input or output: a number per fixed dimension, undefined for a symbolic one and for
+ * a value below 1 (exporters write -1 for "any", as onnxruntime reads it). Declared shapes are only compared with
+ * what the weights say, never used to allocate.
+ */
 export function declaredDims(v: OnnxValueInfo): (number | undefined)[] | undefined {
   const dims = v.type?.tensorType?.shape?.dim;
-  return dims?.map((d) => (d.dimValue === undefined || d.dimValue === null ? undefined : toInt(d.dimValue)));
+  return dims?.map((d) => {
+    const n = d.dimValue === undefined || d.dimValue === null ? undefined : toInt(d.dimValue);
+    return n !== undefined && n >= 1 ? n : undefined;
+  });
 }
 
 /** int64 fields decode to numbers or Long objects depending on whether long.js is present. */
@@ -168,19 +175,6 @@ export function decodeOnnx(bytes: Uint8Array, file: string): DecodedOnnx {
   }
   const graph = model.graph as unknown as OnnxGraph | null;
   if (!graph) throw new DistillGateError('the ONNX model has no graph', { file });
-  for (const [kind, list] of [
-    ['input', graph.input],
-    ['output', graph.output],
-  ] as const) {
-    for (const v of list) {
-      const dims = declaredDims(v);
-      if (dims?.some((d) => d !== undefined && !(Number.isSafeInteger(d) && d >= 0)))
-        throw new DistillGateError(
-          `graph ${kind} "${v.name}" declares shape [${dims.map((d) => d ?? '?')}]: a dimension cannot be negative`,
-          { file },
-        );
-    }
-  }
   return { graph, metadata: new Map(model.metadataProps.map((p) => [p.key ?? '', p.value ?? ''])) };
 }
 

@@ -107,10 +107,11 @@ describe('ONNX interop for the MLP family', () => {
     expect(() => mlpFromOnnx(nan, 'nan.onnx')).toThrow(
       'initializer "layers.0.bias" holds a non-finite value (NaN) at flat index 2',
     );
-    const input = edited((m) => (m.graph.input[0].type.tensorType.shape.dim[1].dimValue = -4));
-    expect(() => mlpFromOnnx(input, 'in.onnx')).toThrow(
-      'graph input "x" declares shape [?,-4]: a dimension cannot be negative',
-    );
+    // A declared -1 means "any" to exporters and to onnxruntime: read as unknown, not refused.
+    const input = edited((m) => (m.graph.input[0].type.tensorType.shape.dim[1].dimValue = -1));
+    expect(mlpFromOnnx(input, 'in.onnx').layers).toEqual([4, 3, 2]);
+    const wide = edited((m) => (m.graph.input[0].type.tensorType.shape.dim[1].dimValue = 7));
+    expect(() => mlpFromOnnx(wide, 'wide.onnx')).toThrow('graph input "x" declares 7 features; the layers give 4');
     const output = edited((m) => (m.graph.output[0].type.tensorType.shape.dim[1].dimValue = 5));
     expect(() => mlpFromOnnx(output, 'out.onnx')).toThrow(
       'graph output "logits" declares 5 features; the layers give 2',

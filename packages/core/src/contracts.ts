@@ -48,7 +48,12 @@ export function tokenLogprobs(entries: Iterable<readonly [string, number]>): Tok
   const top: TokenLogprobs = {};
   const marker = !list.some(([piece]) => piece === String(DICTIONARY_INDEX));
   if (marker) top[DICTIONARY_INDEX] = 0;
-  for (const [piece, lp] of list) top[piece] = lp;
+  for (const [piece, lp] of list) {
+    // Assigning "__proto__" would set the prototype, not add the piece (a code vocabulary can hold it).
+    if (piece === '__proto__')
+      Object.defineProperty(top, piece, { value: lp, enumerable: true, writable: true, configurable: true });
+    else top[piece] = lp;
+  }
   if (marker) delete top[DICTIONARY_INDEX];
   return top;
 }

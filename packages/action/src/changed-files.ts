@@ -78,7 +78,8 @@ function pathPlugins(config: unknown): { use: string; pointer: string }[] {
  */
 export function checkPluginPaths(configPath: string, changes: PullRequestChanges): void {
   if (!changes.files || !changes.base || !changes.top) return;
-  const current = JSON.parse(readFileSync(configPath, 'utf8'));
+  // The config loader has accepted this text (a byte-order mark included, which it drops too).
+  const current = JSON.parse(readFileSync(configPath, 'utf8').replace(/^\uFEFF/, ''));
   const paths = pathPlugins(current);
   if (!paths.length) return;
   const rel = relative(changes.top, configPath).split(sep).join('/');
@@ -91,7 +92,7 @@ export function checkPluginPaths(configPath: string, changes: PullRequestChanges
             cwd: changes.top,
             encoding: 'utf8',
             stdio: ['ignore', 'pipe', 'ignore'],
-          }),
+          }).replace(/^\uFEFF/, ''),
         ),
       ).map((p) => p.use),
     );

@@ -386,6 +386,14 @@ describe('selectDatasets', () => {
       datasets: [],
       onlyDatasets: [join(trusted.ws, 'data/a.jsonl')],
     });
+    // The same with the config saved with a byte-order mark, which the loader accepts (here it was a SyntaxError).
+    const withBom = (ws: string) => {
+      ownPlugin(ws);
+      const file = join(ws, 'distill-gate.config.json');
+      writeFileSync(file, `\uFEFF${readFileSync(file, 'utf8')}`);
+    };
+    const bom = pullRequest(changeA, withBom);
+    expect(await select(bom, bom.env)).toEqual({ datasets: [], onlyDatasets: [join(bom.ws, 'data/a.jsonl')] });
   });
 });
 

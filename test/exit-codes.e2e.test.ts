@@ -40,7 +40,13 @@ describe('exit codes', () => {
       join(dir, 'missing-plugin.json'),
       JSON.stringify({ ...scaledExampleConfig(), evaluators: [{ use: 'distill-gate-evaluator-not-installed' }] }),
     );
+    writeFileSync(
+      join(dir, 'screen-fail.json'),
+      JSON.stringify({ ...scaledExampleConfig(), screen: { enabled: true, alarm: 'fail' } }),
+    );
     const cases: [string[], RegExp][] = [
+      // A shard exits 0 whatever its data says; an alarm that could make it exit 1 is refused up front.
+      [['check', '--config', 'screen-fail.json', '--shard', '1/2'], /a screening alarm cannot fail a sharded check/],
       [['check', '--seeds', 'many'], /--seeds/],
       [['no-such-command'], /unknown command/],
       [['check', '--config', 'absent.json'], /absent\.json/],

@@ -64,6 +64,15 @@ export async function check(
     ...settingOverrides(opts),
   });
   if (opts.screen) config.screen.enabled = true;
+  // A shard's exit is always 0 (the verdict is the merge's) and merge does not see the screen: an alarm that fails
+  // the gate would make a sharded run and a single job disagree.
+  if (opts.shard && config.screen.enabled && config.screen.alarm === 'fail')
+    throw new DistillGateError(
+      'a screening alarm cannot fail a sharded check (screen.alarm "fail" with --shard): the shards\' exit codes ' +
+        'are provisional and merge does not see the screen',
+      config.locate('/screen/alarm'),
+      'run `distill-gate screen` once beside the shards, or set screen.alarm to "annotate"',
+    );
   // The folders the run writes into are proved writable before any training.
   await ensureWritableFolder(config.reportDir, 'report', relative(process.cwd(), config.reportDir) || '.');
   if (config.cacheDir)

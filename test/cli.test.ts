@@ -268,7 +268,7 @@ describe('verdict cache, shards and merge', () => {
     const repaired = await run(['check', '--config', cfg, '--json', '--report-dir', 'repaired']);
     expect(repaired.stderr).toContain(
       `verdict cache entry ${name} (${entry.dataset}, seed ${entry.seed}) does not match its content hash (edited or ` +
-        'damaged): ignored; the seed is trained again and the entry rewritten',
+        'damaged): ignored; the seed is trained again and its entry rewritten once scored',
     );
     expect(JSON.parse(repaired.stdout).cache).toMatchObject({ hits: 5, misses: 1 });
     // The seed trained again gives the same numbers (only its training time differs).

@@ -137,7 +137,7 @@ export async function readCache(dir: string, key: string): Promise<CacheLookup> 
   }
   if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) return { corrupt: 'is not a JSON object' };
   if (entry.key !== key) return { corrupt: 'is filed under another key' };
-  if (typeof entry.sha256 !== 'string') return { corrupt: 'has no content hash (written by an older version?)' };
+  if (typeof entry.sha256 !== 'string') return { corrupt: 'has no content hash' };
   if (entry.sha256 !== entryHash(entry)) return { corrupt: 'does not match its content hash (edited or damaged)' };
   const { sha256: _, ...unit } = entry;
   return { entry: unit };

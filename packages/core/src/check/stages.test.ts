@@ -80,7 +80,7 @@ describe('units and the verdict cache', () => {
     await writeFile(file, JSON.stringify({ ...written, scores: [{ ...written.scores[0], probe: { score: 0.9 } }] }));
     expect(await readCache(dir, key)).toEqual({ corrupt: 'does not match its content hash (edited or damaged)' });
     await writeFile(file, JSON.stringify({ ...written, sha256: undefined }));
-    expect(await readCache(dir, key)).toEqual({ corrupt: 'has no content hash (written by an older version?)' });
+    expect(await readCache(dir, key)).toEqual({ corrupt: 'has no content hash' });
     await writeFile(join(dir, `${hashKey('other')}.json`), JSON.stringify(written));
     expect(await readCache(dir, hashKey('other'))).toEqual({ corrupt: 'is filed under another key' });
     await writeFile(join(dir, `${hashKey('torn')}.json`), '{"key":');

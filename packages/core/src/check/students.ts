@@ -75,7 +75,7 @@ export async function planStudents(
       if ('corrupt' in l)
         ctx.log.warn(
           `verdict cache entry ${keyed[i].key}.json (${entry.name}, seed ${keyed[i].unit.seed}) ${l.corrupt}: ` +
-            'ignored; the seed is trained again and the entry rewritten',
+            'ignored; the seed is trained again and its entry rewritten once scored',
         );
       return 'entry' in l ? l.entry : undefined;
     });

@@ -22,7 +22,7 @@ const repo = fileURLToPath(new URL('../../../../', import.meta.url));
 let dir: string;
 const originals = new Map<string, Buffer>();
 
-/** Every file under `root`, with its size (the reader must not add, remove or grow any). */
+/** Every file under `root` (the reader must not add or remove any). */
 function listing(root: string): string {
   return readdirSync(root, { recursive: true, withFileTypes: true })
     .filter((e) => e.isFile())

@@ -10,7 +10,7 @@
  */
 import { SeededRandom, type OutputRange } from '@distill-gate/core';
 import onnxProto from 'onnx-proto';
-import { ortOwned, valueInfo } from '../../onnx/proto.js';
+import { valueInfo } from '../../onnx/proto.js';
 import { GraphBuilder, OrtTrainingSession } from '../../onnx/training.js';
 import { stepsPerEpoch, type TrainingRunResult } from '../../training-run.js';
 import { parameterShapes, type MlpLayers } from './model.js';
@@ -37,8 +37,9 @@ export function mlpTrainState(layers: MlpLayers, students: number): { name: stri
 }
 
 /**
- * The ONNX bytes of one training step for S MLP students. Inputs: the whole dataset data_x [n, in] and data_target
- * [n, width], the batch's row indices per student batch [S, rows] (int64) and the parameters (mlpTrainState).
+ * The ONNX bytes of one training step for S MLP students. Inputs: rows data_x [m, in] and data_target [m, width]
+ * (trainMlpOnnx passes the step's rows, gathered), each student's batch as indices into them, batch [S, rows]
+ * (int64), and the parameters (mlpTrainState).
  * Outputs: "loss" [S] (each student's mean loss on its batch) and grad.<parameter> for each parameter.
  */
 export function mlpTrainStepOnnx(o: MlpTrainGraphOptions): Uint8Array {
@@ -167,25 +168,31 @@ export async function trainMlpOnnx(args: TrainMlpOnnxArgs): Promise<TrainingRunR
   );
   try {
     const { ort } = session;
-    // The dataset goes to onnxruntime whole (it wraps the buffers); each step sends only row indices. Data in shared
-    // memory (the pool's workers get it so) is copied once per job: a few ms per 100 MB against seconds of training.
-    let targets = data.targets;
-    if (data.labels) {
-      targets = new Float32Array(data.rows * width);
-      for (let r = 0; r < data.rows; r++) targets[r * width + data.labels[r]] = 1;
-    }
-    const feeds = {
-      data_x: new ort.Tensor('float32', ortOwned(data.inputs.subarray(0, data.rows * data.inputDim)), [
-        data.rows,
-        data.inputDim,
-      ]),
-      data_target: new ort.Tensor('float32', ortOwned(targets!.subarray(0, data.rows * width)), [data.rows, width]),
+    // Each step's rows are gathered here, and the graph's Gather indexes them (batch = 0..S*n-1). Giving
+    // onnxruntime the whole dataset instead cost each worker a private copy of it per job (onnxruntime refuses the
+    // shared memory the pool's workers read it from): two more copies of every row on 2 cores. (Gathering the next
+    // step while this one runs would gain nothing: onnxruntime-node runs a session on the calling thread.)
+    const inDim = data.inputDim;
+    const x = new Float32Array(S * batchSize * inDim);
+    const t = new Float32Array(S * batchSize * width);
+    const gather = (order: ArrayLike<number>[], start: number, n: number) => {
+      for (let st = 0; st < S; st++) {
+        for (let j = 0; j < n; j++) {
+          const row = order[st][start + j];
+          const k = st * n + j;
+          x.set(data.inputs.subarray(row * inDim, (row + 1) * inDim), k * inDim);
+          if (data.labels) {
+            t.fill(0, k * width, (k + 1) * width);
+            t[k * width + data.labels[row]] = 1;
+          } else t.set(data.targets!.subarray(row * width, (row + 1) * width), k * width);
+        }
+      }
     };
+    const batch = BigInt64Array.from({ length: S * batchSize }, (_, k) => BigInt(k));
     const lossOut = session.output('loss', [S]);
     const rngs = args.seeds.map((seed) => new SeededRandom(seed).fork('minibatch-order'));
     const perEpoch = stepsPerEpoch(data.rows, batchSize);
     const total = perEpoch * args.epochs;
-    const batch = new BigInt64Array(S * batchSize);
     const histories: number[][] = args.seeds.map(() => []);
     let done = 0;
     for (let epoch = 0; epoch < args.epochs; epoch++) {
@@ -194,9 +201,13 @@ export async function trainMlpOnnx(args: TrainMlpOnnxArgs): Promise<TrainingRunR
       for (let b = 0; b < perEpoch; b++) {
         const start = b * batchSize;
         const n = Math.min(batchSize, data.rows - start);
-        for (let st = 0; st < S; st++) for (let j = 0; j < n; j++) batch[st * n + j] = BigInt(orders[st][start + j]);
+        gather(orders, start, n);
         await session.run(
-          { ...feeds, batch: new ort.Tensor('int64', batch.subarray(0, S * n), [S, n]) },
+          {
+            data_x: new ort.Tensor('float32', x.subarray(0, S * n * inDim), [S * n, inDim]),
+            data_target: new ort.Tensor('float32', t.subarray(0, S * n * width), [S * n, width]),
+            batch: new ort.Tensor('int64', batch.subarray(0, S * n), [S, n]),
+          },
           { loss: lossOut },
         );
         const losses = lossOut.data as Float32Array;

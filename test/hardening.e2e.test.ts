@@ -32,6 +32,17 @@ describe('bad inputs are refused before any work', () => {
     const folder = await runCli(['check', 'folder.safetensors', '--no-progress'], dir);
     expect(folder.code).toBe(2);
     expect(folder.stderr).toContain('a dataset must be a regular file, this is a folder: folder.safetensors');
+    // A FIFO as the control file (config control.path) hung while it was hashed.
+    execFileSync('mkfifo', [join(dir, 'control.safetensors')]);
+    writeFileSync(
+      join(dir, 'fifo-control.json'),
+      JSON.stringify({ ...scaledExampleConfig(), control: { path: 'control.safetensors' } }),
+    );
+    const control = await runCli(['check', '--config', 'fifo-control.json', '--no-progress'], dir);
+    expect([control.code, control.stderr]).toEqual([
+      2,
+      expect.stringContaining('control.safetensors: the control file must be a regular file, this is a FIFO'),
+    ]);
   });
 
   it('a report or cache folder that cannot be written fails before training, not after', async () => {

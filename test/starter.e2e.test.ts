@@ -1,6 +1,7 @@
 // A new project, through the real bin: init's templates, train on the user's own labelled data, selftest, doctor,
 // and the dataset formats a check refuses.
-import { existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { root, runCli, testDir } from './helpers.js';
@@ -108,6 +109,15 @@ describe('distill-gate init templates and train', () => {
     const failing = JSON.parse(d.stdout).filter((l: { ok: unknown }) => l.ok === false);
     expect(failing.map((l: { what: string }) => l.what)).toEqual(['base model']);
     expect(d.code).toBe(2);
+    // A FIFO where the base model should be is not a folder that is fine (doctor said "ok ... a folder").
+    mkdirSync(join(dir, 'proj/models'), { recursive: true });
+    execFileSync('mkfifo', [join(dir, 'proj/models/base')]);
+    const fifo = await runCli(['doctor', '--config', 'proj/distill-gate.config.json', '--json'], dir);
+    const base = JSON.parse(fifo.stdout).find((l: { what: string }) => l.what === 'base model');
+    expect([base.ok, base.detail]).toEqual([
+      false,
+      'proj/models/base is a FIFO (named pipe), not a model file or folder',
+    ]);
   });
 
   it('custom-trait: a plain-JavaScript trait plugin the config uses, which plugins describe reads', async () => {

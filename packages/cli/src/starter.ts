@@ -24,6 +24,7 @@ import {
   isDistillGateError,
   loadConfig,
   loadPlugin,
+  kindOf,
   sha256File,
   writeFileAtomic,
   type BackendPreference,
@@ -417,12 +418,15 @@ async function doctor(configFile: string | undefined): Promise<DoctorLine[]> {
     }
   if (existsSync(config.basePath)) {
     const st = statSync(config.basePath);
-    const hash = st.isFile() ? (await sha256File(config.basePath)).slice(0, 16) : 'a folder';
-    lines.push({
-      ok: true,
-      what: 'base model',
-      detail: `${relative(process.cwd(), config.basePath)} (sha256 ${hash})`,
-    });
+    const shown = relative(process.cwd(), config.basePath);
+    if (st.isFile())
+      lines.push({
+        ok: true,
+        what: 'base model',
+        detail: `${shown} (sha256 ${(await sha256File(config.basePath)).slice(0, 16)})`,
+      });
+    else if (st.isDirectory()) lines.push({ ok: true, what: 'base model', detail: `${shown} (a folder)` });
+    else lines.push({ ok: false, what: 'base model', detail: `${shown} is ${kindOf(st)}, not a model file or folder` });
   } else lines.push({ ok: false, what: 'base model', detail: `${relative(process.cwd(), config.basePath)} not found` });
   for (const [what, dir] of [
     ['report folder', config.reportDir],

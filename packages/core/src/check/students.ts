@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { Dataset, StudentJob, TrainedStudent } from '../contracts.js';
 import { DistillGateError } from '../errors.js';
-import { sha256File, writeFileAtomic } from '../io.js';
+import { refuseIrregular, sha256File, writeFileAtomic } from '../io.js';
 import { hashKey, readCache, settingsKey, type Unit, type UnitScores } from './cache.js';
 import type { CheckContext } from './context.js';
 import { controlFor, datasetReport, materialise, readAndFilter, type ControlData } from './data.js';
@@ -45,7 +45,8 @@ export async function planStudents(
   opts: { tool: { version: string }; cacheDir?: string; controls?: Map<string, ControlData> },
 ): Promise<StudentWork> {
   const { config } = ctx;
-  // Hashed once: it keys the cache and is reported with the control data.
+  // Hashed once: it keys the cache and is reported with the control data. A FIFO or device would never end.
+  if (config.control.kind === 'file') refuseIrregular(config.control.path, 'the control file');
   const controlFileSha =
     config.control.kind === 'file' && existsSync(config.control.path)
       ? await sha256File(config.control.path)

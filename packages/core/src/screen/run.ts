@@ -16,7 +16,7 @@ import {
 import type { DatasetEntry } from '../config/load.js';
 import type { FilterCount } from '../data/filtering.js';
 import { DistillGateError } from '../errors.js';
-import { atomicWriter, sha256File } from '../io.js';
+import { atomicWriter, refuseIrregular, sha256File } from '../io.js';
 import { withSystemPrompt } from '../data/text-generation.js';
 import { clopperPearson, explicitContentTest, mean, tInterval } from '../stats/estimates.js';
 import { chiSquareCounts, conformalCutoff, conformalPValue, mannWhitney } from '../stats/screening.js';
@@ -83,6 +83,7 @@ export async function runScreen(opts: ScreenOptions): Promise<ScreenResult> {
       'leave out --max-records to write cleaned copies',
     );
   const prompts = traitPrompts(ctx, inputs);
+  if (config.control.kind === 'file') refuseIrregular(config.control.path, 'the control file');
   const controlFileSha = config.control.kind === 'file' ? await sha256File(config.control.path) : undefined;
   const seen = new Set<string>();
   const datasets: ScreenDatasetReport[] = [];

@@ -73,8 +73,10 @@ export function kindOf(st: Stats): string {
  * Refuses a path that exists but is not a regular file (a FIFO, a device, a folder, a socket) before anything opens
  * it: opening a FIFO blocks until a writer comes, and /dev/zero never ends. Symbolic links are followed (model
  * folders in a Hugging Face cache link their files into blobs/). A missing path is left to the reader's own error.
+ * With `maxBytes`, a file read whole (JSON metadata, an ONNX protobuf) larger than that is refused before it is
+ * read, instead of exhausting memory or the longest string V8 can hold.
  */
-export function refuseIrregular(path: string, what = 'a file'): void {
+export function refuseIrregular(path: string, what = 'a file', maxBytes?: number): void {
   let st;
   try {
     st = statSync(path, { throwIfNoEntry: false });
@@ -83,6 +85,11 @@ export function refuseIrregular(path: string, what = 'a file'): void {
   }
   if (st && !st.isFile())
     throw new DistillGateError(`${what} must be a regular file, this is ${kindOf(st)}`, { file: path });
+  if (st && maxBytes !== undefined && st.size > maxBytes)
+    throw new DistillGateError(
+      `${what} is ${st.size} bytes; a file of this kind is read whole and may be at most ${maxBytes}`,
+      { file: path },
+    );
 }
 
 /**

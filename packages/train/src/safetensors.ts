@@ -349,7 +349,7 @@ export async function openSafetensorsCheckpoint(dir: string): Promise<Safetensor
 /** The index's `weight_map` (tensor -> shard file name), each shard confined to the model folder. */
 async function readWeightMap(index: string, dir: string): Promise<Map<string, string>> {
   let text: string;
-  refuseIrregular(index, 'the index');
+  refuseIrregular(index, 'the index', 256 * 2 ** 20);
   try {
     text = await readFile(index, 'utf8');
   } catch (e) {

@@ -1,6 +1,6 @@
 import { testDir } from '../../../../test/helpers.js';
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DistillGateError, type AnyModelHandle, type ModelFormat } from '@distill-gate/core';
@@ -115,5 +115,22 @@ describe('the model family registry', () => {
       const e = await thrown(readModelFile(path));
       expect([path, e.message]).toEqual([path, message]);
     }
+  });
+
+  it('refuses a JSON or ONNX model file too large to be read whole, before reading it', async () => {
+    const dir = testDir('dg-registry-');
+    // Sparse files: their size is what is checked, no disk is used.
+    writeFileSync(join(dir, 'big.json'), '');
+    truncateSync(join(dir, 'big.json'), 300 * 2 ** 20);
+    writeFileSync(join(dir, 'big.onnx'), '');
+    truncateSync(join(dir, 'big.onnx'), 2 ** 31 + 1);
+    const json = await thrown(readModelFile(join(dir, 'big.json')));
+    expect(json.message).toBe(
+      'a JSON model file is 314572800 bytes; a file of this kind is read whole and may be at most 268435456',
+    );
+    const onnx = await thrown(readModelFile(join(dir, 'big.onnx')));
+    expect(onnx.message).toBe(
+      'an ONNX model is 2147483649 bytes; a file of this kind is read whole and may be at most 2147483648',
+    );
   });
 });

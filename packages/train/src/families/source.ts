@@ -34,10 +34,13 @@ export function formatOf(path: string): ModelFormat {
   return path.endsWith('.onnx') ? 'onnx' : path.endsWith('.json') ? 'tfjs' : 'safetensors';
 }
 
+/** The largest JSON metadata file read whole (its weights live in a separate file): 256 MiB. */
+export const MAX_JSON_BYTES = 256 * 2 ** 20;
+
 /** Reads and parses a JSON model file; a located error when it cannot. */
 export async function readJsonModel(path: string): Promise<unknown> {
   let text: string;
-  refuseIrregular(path, 'a model');
+  refuseIrregular(path, 'a JSON model file', MAX_JSON_BYTES);
   try {
     text = await readFile(path, 'utf8');
   } catch (e) {

@@ -180,7 +180,8 @@ export function decodeOnnx(bytes: Uint8Array, file: string): DecodedOnnx {
 
 export async function readOnnxFile(path: string): Promise<DecodedOnnx> {
   let bytes: Buffer;
-  refuseIrregular(path, 'a model');
+  // Protobuf cannot hold more than 2 GiB: larger ONNX models keep their weights in external data files.
+  refuseIrregular(path, 'an ONNX model', 2 ** 31);
   try {
     bytes = await readFile(path);
   } catch (e) {

@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DistillGateError, parseStrictJsonObject, refuseIrregular } from '@distill-gate/core';
 import { openSafetensorsCheckpoint } from '../../safetensors.js';
+import { MAX_JSON_BYTES } from '../source.js';
 import { parseHfConfig, type HfArchitecture } from './config.js';
 import { HfTokenizer } from './tokenizer.js';
 import { checkVocabulary, readHfWeights, type HfWeights } from './weights.js';
@@ -37,7 +38,7 @@ export async function readHfConfigJson(dir: string): Promise<{ file: string; jso
       { file },
     );
   let text: string;
-  refuseIrregular(file, 'config.json');
+  refuseIrregular(file, 'config.json', MAX_JSON_BYTES);
   try {
     text = await readFile(file, 'utf8');
   } catch (e) {

@@ -11,6 +11,7 @@ import { DistillGateError, parseStrictJsonObject, refuseIrregular } from '@disti
 import { Template } from '@huggingface/jinja';
 import { Tokenizer } from '@huggingface/tokenizers';
 import type { RenderTokenizer } from '../../tokenizers/render.js';
+import { MAX_JSON_BYTES } from '../source.js';
 import type { HfConfigTokenIds } from './config.js';
 
 export interface HfSpecialToken {
@@ -47,7 +48,7 @@ type Json = Record<string, unknown>;
 
 /** A file of the model folder, read whole; a FIFO or device is refused before it is opened. */
 async function readBytes(file: string): Promise<Buffer> {
-  refuseIrregular(file, basename(file));
+  refuseIrregular(file, basename(file), MAX_JSON_BYTES);
   try {
     return await readFile(file);
   } catch (e) {

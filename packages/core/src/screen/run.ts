@@ -69,19 +69,7 @@ export async function runScreen(opts: ScreenOptions): Promise<ScreenResult> {
   const ctx = checkContext(opts);
   const { config } = ctx;
   const inputs = opts.inputs ?? (await loadInputs(ctx));
-  const base = inputs.base;
-  if (!isLanguageModel(base) || !base.tokenLogProbs)
-    throw new DistillGateError(
-      `screening scores text rows with a language model; the base is a ${base.family} model`,
-      config.locate('/base/path'),
-      'screen datasets of chat or prompt/completion records with a language-model base',
-    );
-  if (opts.cleanedDir && config.maxRecords !== undefined)
-    throw new DistillGateError(
-      `--cleaned copies whole datasets, but --max-records ${config.maxRecords} screens only their first rows`,
-      {},
-      'leave out --max-records to write cleaned copies',
-    );
+  const base = screenableBase(ctx, inputs, opts);
   const prompts = traitPrompts(ctx, inputs);
   if (config.control.kind === 'file') refuseIrregular(config.control.path, 'the control file');
   const controlFileSha = config.control.kind === 'file' ? await sha256File(config.control.path) : undefined;
@@ -90,83 +78,17 @@ export async function runScreen(opts: ScreenOptions): Promise<ScreenResult> {
   const rowsOut = opts.rowsFile ? await atomicWriter(opts.rowsFile) : undefined;
   const skipped: ScreenResult['skipped'] = [];
   // Teachers are loaded once per run (datasets often share one) and released at the end.
-  const teachers = new Map<
-    string,
-    Promise<{ teacher?: LanguageModelHandle; report?: ScreenDatasetReport['teacher'] }>
-  >();
+  const teachers: Teachers = new Map();
   try {
     for (const entry of config.datasets) {
       if (seen.has(entry.path)) continue;
       seen.add(entry.path);
-      const name = entry.dataset ?? entry.name;
-      await materialise(ctx, entry, entry.pointer);
-      const data = await readAndFilter(ctx, inputs, entry.path);
-      if (!isTextDataset(data.raw)) {
-        skipped.push({ name, reason: 'tensor data: the screen reads text records' });
-        ctx.log.warn(`screen: ${name} holds tensors, not text records; not screened`);
+      const run = { ctx, inputs, base, prompts, controlFileSha, teachers };
+      const done = await screenDataset(run, entry, opts);
+      if ('skipped' in done) {
+        skipped.push(done.skipped);
         continue;
       }
-      // A check that screens first shares its control data; alone, each dataset's is dropped once it is screened.
-      const controls = opts.controls ?? new Map<string, ControlData>();
-      const control = await controlFor(ctx, inputs, controls, entry, data.raw, controlFileSha);
-      const teacherKey = `${entry.teacher?.modelPath ?? entry.recipe?.modelPath ?? ''}\0${
-        entry.teacher?.systemPrompt ?? entry.recipe?.systemPrompt ?? ''
-      }`;
-      if (!teachers.has(teacherKey)) teachers.set(teacherKey, teacherOf(ctx, entry, base));
-      const { teacher, report } = await teachers.get(teacherKey)!;
-      const columns: Column[] = [
-        ...prompts.map((p) => ({ key: `trait-shift ${p.trait}`, kind: 'trait-shift' as const, trait: p.trait })),
-        ...(teacher ? [{ key: 'teacher-divergence', kind: 'teacher-divergence' as const }] : []),
-      ];
-      if (!columns.length)
-        throw new DistillGateError(
-          `nothing to screen ${name} with: no trait has a screen prompt and the dataset names no teacher`,
-          config.locate('/screen'),
-          'set "screen": { "traitPrompt": "..." }, or give the dataset a "teacher" or a recipe model',
-        );
-      const kept = data.filtered.dataset as TextDataset;
-      const score = async (records: readonly TextRecord[], what: string, file: string) => {
-        const rows: RowScores[] = [];
-        let last = 0;
-        await locateRecordErrors(records, file, () =>
-          scoreRows(
-            { base, prompts, ...(teacher ? { teacher } : {}) },
-            records,
-            (r) => rows.push(...r),
-            (done) => {
-              if (done - last >= 256 || done === records.length) {
-                last = done;
-                ctx.progress({ phase: 'data', message: `screening ${what}: ${done}/${records.length} rows` });
-              }
-            },
-          ),
-        );
-        return rows;
-      };
-      const rows = await score(kept.records, name, ctx.rel(entry.path));
-      const controlRows = await score(
-        (control.data.dataset as TextDataset).records,
-        `the control for ${name}`,
-        `control for ${ctx.rel(entry.path)}`,
-      );
-      const lengths = base.trainingLengths?.(kept.records);
-      const truncated = lengths ? lengths.lengths.filter((l) => l > lengths.limit).length : 0;
-      const s: Scored = {
-        entry,
-        raw: data.raw,
-        kept,
-        control,
-        sha256: await sha256File(entry.path),
-        ...(report ? { teacher: report } : {}),
-        columns,
-        rows,
-        controlRows,
-        filterCounts: data.filtered.counts,
-        truncated,
-      };
-      // Reported now, so that only the report and the row lines outlive the dataset (memory stays bounded).
-      const done = datasetReport(ctx, s);
-      if (opts.cleanedDir) done.report.cleaned = await writeCleaned(s, done.flaggedLines, opts.cleanedDir);
       datasets.push(done.report);
       if (rowsOut) for (const line of done.rowLines) await rowsOut.write(`${line}\n`);
     }
@@ -181,18 +103,7 @@ export async function runScreen(opts: ScreenOptions): Promise<ScreenResult> {
       if (teacher) await release(teacher);
     }
   }
-  // The trait likelihood shifts decide the alarm, sharing the run's family-wise level (Bonferroni). The teacher -
-  // base test is reported but decides nothing: any teacher that differs from the base writes rows it finds likelier.
-  const decides = (s: ScreenScore) => s.kind === 'trait-shift';
-  const tests = datasets.reduce((n, d) => n + d.scores.filter(decides).length, 0);
-  const testLevel = tests ? (1 - config.confidence) / tests : 1 - config.confidence;
-  for (const d of datasets) {
-    for (const s of d.scores)
-      s.test = decides(s)
-        ? { ...s.test, level: testLevel, alarm: s.test.pValue < testLevel }
-        : { ...s.test, level: null, alarm: false };
-    d.alarm = d.scores.some((s) => s.test.alarm);
-  }
+  const testLevel = decideAlarms(datasets, config.confidence);
   await rowsOut?.close();
   const alarm = datasets.some((d) => d.alarm);
   const policy = config.screen.alarm;
@@ -229,6 +140,135 @@ export async function runScreen(opts: ScreenOptions): Promise<ScreenResult> {
     timings: { totalMs: Date.now() - started.getTime() },
     ...(opts.rowsFile ? { rowsFile: basename(opts.rowsFile) } : {}),
   };
+}
+
+type Teachers = Map<string, Promise<{ teacher?: LanguageModelHandle; report?: ScreenDatasetReport['teacher'] }>>;
+
+/** What every dataset of one screen shares. */
+interface ScreenRun {
+  ctx: CheckContext;
+  inputs: CheckInputs;
+  base: LanguageModelHandle;
+  prompts: ReturnType<typeof traitPrompts>;
+  controlFileSha: string | undefined;
+  teachers: Teachers;
+}
+
+/** The base as a language model that can score rows, and the options checked against the config. */
+function screenableBase(ctx: CheckContext, inputs: CheckInputs, opts: ScreenOptions): LanguageModelHandle {
+  const { config } = ctx;
+  const base = inputs.base;
+  if (!isLanguageModel(base) || !base.tokenLogProbs)
+    throw new DistillGateError(
+      `screening scores text rows with a language model; the base is a ${base.family} model`,
+      config.locate('/base/path'),
+      'screen datasets of chat or prompt/completion records with a language-model base',
+    );
+  if (opts.cleanedDir && config.maxRecords !== undefined)
+    throw new DistillGateError(
+      `--cleaned copies whole datasets, but --max-records ${config.maxRecords} screens only their first rows`,
+      {},
+      'leave out --max-records to write cleaned copies',
+    );
+  return base;
+}
+
+/** Screens one dataset: its rows and its control's scored, then reported (only the report and row lines remain). */
+async function screenDataset(
+  run: ScreenRun,
+  entry: DatasetEntry,
+  opts: ScreenOptions,
+): Promise<{ skipped: ScreenResult['skipped'][number] } | ReturnType<typeof datasetReport>> {
+  const { ctx, inputs, base, prompts } = run;
+  const { config } = ctx;
+  const name = entry.dataset ?? entry.name;
+  await materialise(ctx, entry, entry.pointer);
+  const data = await readAndFilter(ctx, inputs, entry.path);
+  if (!isTextDataset(data.raw)) {
+    ctx.log.warn(`screen: ${name} holds tensors, not text records; not screened`);
+    return { skipped: { name, reason: 'tensor data: the screen reads text records' } };
+  }
+  // A check that screens first shares its control data; alone, each dataset's is dropped once it is screened.
+  const controls = opts.controls ?? new Map<string, ControlData>();
+  const control = await controlFor(ctx, inputs, controls, entry, data.raw, run.controlFileSha);
+  const teacherKey = `${entry.teacher?.modelPath ?? entry.recipe?.modelPath ?? ''}\0${
+    entry.teacher?.systemPrompt ?? entry.recipe?.systemPrompt ?? ''
+  }`;
+  if (!run.teachers.has(teacherKey)) run.teachers.set(teacherKey, teacherOf(ctx, entry, base));
+  const { teacher, report } = await run.teachers.get(teacherKey)!;
+  const columns: Column[] = [
+    ...prompts.map((p) => ({ key: `trait-shift ${p.trait}`, kind: 'trait-shift' as const, trait: p.trait })),
+    ...(teacher ? [{ key: 'teacher-divergence', kind: 'teacher-divergence' as const }] : []),
+  ];
+  if (!columns.length)
+    throw new DistillGateError(
+      `nothing to screen ${name} with: no trait has a screen prompt and the dataset names no teacher`,
+      config.locate('/screen'),
+      'set "screen": { "traitPrompt": "..." }, or give the dataset a "teacher" or a recipe model',
+    );
+  const kept = data.filtered.dataset as TextDataset;
+  const score = async (records: readonly TextRecord[], what: string, file: string) => {
+    const rows: RowScores[] = [];
+    let last = 0;
+    await locateRecordErrors(records, file, () =>
+      scoreRows(
+        { base, prompts, ...(teacher ? { teacher } : {}) },
+        records,
+        (r) => rows.push(...r),
+        (done) => {
+          if (done - last >= 256 || done === records.length) {
+            last = done;
+            ctx.progress({ phase: 'data', message: `screening ${what}: ${done}/${records.length} rows` });
+          }
+        },
+      ),
+    );
+    return rows;
+  };
+  const rows = await score(kept.records, name, ctx.rel(entry.path));
+  const controlRows = await score(
+    (control.data.dataset as TextDataset).records,
+    `the control for ${name}`,
+    `control for ${ctx.rel(entry.path)}`,
+  );
+  const lengths = base.trainingLengths?.(kept.records);
+  const truncated = lengths ? lengths.lengths.filter((l) => l > lengths.limit).length : 0;
+  const s: Scored = {
+    entry,
+    raw: data.raw,
+    kept,
+    control,
+    sha256: await sha256File(entry.path),
+    ...(report ? { teacher: report } : {}),
+    columns,
+    rows,
+    controlRows,
+    filterCounts: data.filtered.counts,
+    truncated,
+  };
+  // Reported now, so that only the report and the row lines outlive the dataset (memory stays bounded).
+  const done = datasetReport(ctx, s);
+  if (opts.cleanedDir) done.report.cleaned = await writeCleaned(s, done.flaggedLines, opts.cleanedDir);
+  return done;
+}
+
+/**
+ * The trait likelihood shifts decide the alarm, sharing the run's family-wise level (Bonferroni); returns the
+ * per-test level. The teacher - base test is reported but decides nothing: any teacher that differs from the base
+ * writes rows it finds likelier.
+ */
+function decideAlarms(datasets: ScreenDatasetReport[], confidence: number): number {
+  const decides = (s: ScreenScore) => s.kind === 'trait-shift';
+  const tests = datasets.reduce((n, d) => n + d.scores.filter(decides).length, 0);
+  const testLevel = tests ? (1 - confidence) / tests : 1 - confidence;
+  for (const d of datasets) {
+    for (const s of d.scores)
+      s.test = decides(s)
+        ? { ...s.test, level: testLevel, alarm: s.test.pValue < testLevel }
+        : { ...s.test, level: null, alarm: false };
+    d.alarm = d.scores.some((s) => s.test.alarm);
+  }
+  return testLevel;
 }
 
 /** A record the model cannot render (or score) is the dataset's problem: located at its file and line. */

@@ -343,51 +343,7 @@ function datasetReport(
   const name = s.entry.dataset ?? s.entry.name;
   const perScore = config.screen.falseFlagRate / s.columns.length;
   const rowP = s.rows.map(() => new Array<number | null>(s.columns.length).fill(null));
-  const scores: ScreenScore[] = s.columns.map((c, j) => {
-    const values = s.rows.flatMap((r) => (r.perToken[j] === null ? [] : [r.perToken[j]!]));
-    const controlValues = s.controlRows.flatMap((r) => (r.perToken[j] === null ? [] : [r.perToken[j]!]));
-    const sorted = Float64Array.from(controlValues).sort();
-    let flagged = 0;
-    s.rows.forEach((r, i) => {
-      if (r.perToken[j] === null) return;
-      const p = conformalPValue(sorted, r.perToken[j]!);
-      rowP[i][j] = p;
-      if (p <= perScore) flagged++;
-    });
-    const test = mannWhitney(values, controlValues, 'greater');
-    const cutoff = conformalCutoff(sorted, perScore);
-    if (cutoff === undefined)
-      ctx.log.warn(
-        `screen: ${name}: the control has ${sorted.length} scored rows, too few to flag any row at ` +
-          `${perScore.toPrecision(2)} (${c.key}); it needs at least ${Math.ceil(1 / perScore) - 1}`,
-      );
-    const ci = tInterval(values, config.confidence);
-    const interval = values.length >= 2 ? [ci.low, ci.high] : [NaN, NaN];
-    return {
-      kind: c.kind,
-      ...(c.trait ? { trait: c.trait } : {}),
-      unit: 'nats per token',
-      rows: values.length,
-      controlRows: controlValues.length,
-      mean: round(mean(values)),
-      interval: [round(interval[0]), round(interval[1])],
-      controlMean: round(mean(controlValues)),
-      cutoff: cutoff === undefined || !Number.isFinite(cutoff) ? null : round(cutoff),
-      falseFlagRate: perScore,
-      flagged,
-      share: values.length ? flagged / values.length : 0,
-      shareInterval: clopperPearson(flagged, values.length, config.confidence).map(round) as [number, number],
-      test: {
-        method: test.method,
-        z: round(test.statistic),
-        effect: round(test.effect),
-        pValue: test.pValue,
-        // Decided once every dataset is screened: the run's trait-shift tests share its level.
-        level: null,
-        alarm: false,
-      },
-    };
-  });
+  const scores = s.columns.map((c, j) => columnScore(ctx, s, c, j, perScore, rowP));
   const minP = rowP.map((ps) => Math.min(...ps.map((p) => p ?? 1)));
   const isFlagged = minP.map((p) => p <= perScore);
   const flagged = isFlagged.filter(Boolean).length;
@@ -439,6 +395,65 @@ function datasetReport(
     unscored: s.rows.filter((r) => r.perToken.every((x) => x === null)).length,
   };
   return { report, rowLines, flaggedLines: new Set(s.rows.filter((_, i) => isFlagged[i]).map((r) => r.line)) };
+}
+
+/**
+ * One score column of a dataset: each row's conformal p-value against the control rows (written into `rowP`), the
+ * rows flagged at `perScore`, the cut-off, and the dataset-level test against the control.
+ */
+function columnScore(
+  ctx: CheckContext,
+  s: Scored,
+  c: Column,
+  j: number,
+  perScore: number,
+  rowP: (number | null)[][],
+): ScreenScore {
+  const { config } = ctx;
+  const name = s.entry.dataset ?? s.entry.name;
+  const values = s.rows.flatMap((r) => (r.perToken[j] === null ? [] : [r.perToken[j]!]));
+  const controlValues = s.controlRows.flatMap((r) => (r.perToken[j] === null ? [] : [r.perToken[j]!]));
+  const sorted = Float64Array.from(controlValues).sort();
+  let flagged = 0;
+  s.rows.forEach((r, i) => {
+    if (r.perToken[j] === null) return;
+    const p = conformalPValue(sorted, r.perToken[j]!);
+    rowP[i][j] = p;
+    if (p <= perScore) flagged++;
+  });
+  const test = mannWhitney(values, controlValues, 'greater');
+  const cutoff = conformalCutoff(sorted, perScore);
+  if (cutoff === undefined)
+    ctx.log.warn(
+      `screen: ${name}: the control has ${sorted.length} scored rows, too few to flag any row at ` +
+        `${perScore.toPrecision(2)} (${c.key}); it needs at least ${Math.ceil(1 / perScore) - 1}`,
+    );
+  const ci = tInterval(values, config.confidence);
+  const interval = values.length >= 2 ? [ci.low, ci.high] : [NaN, NaN];
+  return {
+    kind: c.kind,
+    ...(c.trait ? { trait: c.trait } : {}),
+    unit: 'nats per token',
+    rows: values.length,
+    controlRows: controlValues.length,
+    mean: round(mean(values)),
+    interval: [round(interval[0]), round(interval[1])],
+    controlMean: round(mean(controlValues)),
+    cutoff: cutoff === undefined || !Number.isFinite(cutoff) ? null : round(cutoff),
+    falseFlagRate: perScore,
+    flagged,
+    share: values.length ? flagged / values.length : 0,
+    shareInterval: clopperPearson(flagged, values.length, config.confidence).map(round) as [number, number],
+    test: {
+      method: test.method,
+      z: round(test.statistic),
+      effect: round(test.effect),
+      pValue: test.pValue,
+      // Decided once every dataset is screened: the run's trait-shift tests share its level.
+      level: null,
+      alarm: false,
+    },
+  };
 }
 
 /** The start of the reply a reader sees; a chat's scores cover all its assistant turns, and the row says so. */

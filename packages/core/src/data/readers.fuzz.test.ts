@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
+import { byteMutation } from '../../../../test/fuzz.js';
 import { DistillGateError } from '../errors.js';
 import { readLabelledSet } from './labelled.js';
 import { readTextDataset } from './text-data.js';
@@ -32,18 +33,7 @@ async function outcome(read: () => unknown, file: string): Promise<'ok' | 'locat
   }
 }
 
-const mutation = (size: number) =>
-  fc.oneof(
-    fc
-      .array(fc.tuple(fc.nat(size - 1), fc.integer({ min: 1, max: 255 })), { minLength: 1, maxLength: 8 })
-      .map((flips) => (b: Buffer) => {
-        const c = Buffer.from(b);
-        for (const [i, x] of flips) c[i] ^= x;
-        return c;
-      }),
-    fc.nat(size - 1).map((cut) => (b: Buffer) => b.subarray(0, cut)),
-    fc.uint8Array({ maxLength: 300 }).map((r) => () => Buffer.from(r)),
-  );
+const mutation = (size: number) => byteMutation(size, 300);
 
 const jsonl = Buffer.from(
   [

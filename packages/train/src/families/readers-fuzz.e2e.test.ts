@@ -4,6 +4,7 @@
 // (bytes flipped, cut short, replaced, a JSON value swapped for any other), the reader returns a model or throws a
 // DistillGateError located at a file, with no stack trace in its message, and writes nothing into the folder.
 import { removeDir } from '../../../../test/helpers.js';
+import { byteMutation } from '../../../../test/fuzz.js';
 import { writeHfModel } from '../../../../test/hf-fixtures.js';
 import { cpSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -50,18 +51,7 @@ async function outcome(model: string, file: string, bytes: Uint8Array): Promise<
 }
 
 /** A byte-level mutation of a file: flipped bytes, a cut, or random bytes. */
-const mutation = (size: number) =>
-  fc.oneof(
-    fc
-      .array(fc.tuple(fc.nat(size - 1), fc.integer({ min: 1, max: 255 })), { minLength: 1, maxLength: 8 })
-      .map((flips) => (b: Buffer) => {
-        const c = Buffer.from(b);
-        for (const [at, x] of flips) c[at] ^= x;
-        return c;
-      }),
-    fc.nat(size - 1).map((cut) => (b: Buffer) => b.subarray(0, cut)),
-    fc.uint8Array({ maxLength: 256 }).map((r) => () => Buffer.from(r)),
-  );
+const mutation = (size: number) => byteMutation(size, 256);
 
 /** A JSON-level mutation: one value anywhere in the document replaced by any JSON value (or its key dropped). */
 function jsonMutation(doc: unknown) {

@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
-import { DistillGateError } from '@distill-gate/core';
+import { DistillGateError, stripBom } from '@distill-gate/core';
 
 /**
  * The files a pull request changes, from the event payload's base and head commits and `git diff` in the
@@ -79,7 +79,7 @@ function pathPlugins(config: unknown): { use: string; pointer: string }[] {
 export function checkPluginPaths(configPath: string, changes: PullRequestChanges): void {
   if (!changes.files || !changes.base || !changes.top) return;
   // The config loader has accepted this text (a byte-order mark included, which it drops too).
-  const current = JSON.parse(readFileSync(configPath, 'utf8').replace(/^\uFEFF/, ''));
+  const current = JSON.parse(stripBom(readFileSync(configPath, 'utf8')));
   const paths = pathPlugins(current);
   if (!paths.length) return;
   const rel = relative(changes.top, configPath).split(sep).join('/');
@@ -88,11 +88,13 @@ export function checkPluginPaths(configPath: string, changes: PullRequestChanges
     baseUses = new Set(
       pathPlugins(
         JSON.parse(
-          execFileSync('git', ['show', `${changes.base}:${rel}`], {
-            cwd: changes.top,
-            encoding: 'utf8',
-            stdio: ['ignore', 'pipe', 'ignore'],
-          }).replace(/^\uFEFF/, ''),
+          stripBom(
+            execFileSync('git', ['show', `${changes.base}:${rel}`], {
+              cwd: changes.top,
+              encoding: 'utf8',
+              stdio: ['ignore', 'pipe', 'ignore'],
+            }),
+          ),
         ),
       ).map((p) => p.use),
     );

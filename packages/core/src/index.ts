@@ -137,4 +137,11 @@ export {
   type LabelledFormat,
   type LabelledScale,
 } from './data/labelled.js';
-export { pointerTo, duplicateKeyPointer, nonFinitePointer, parseStrictJsonObject } from './json-strict.js';
+export {
+  pointerTo,
+  duplicateKeyPointer,
+  nonFinitePointer,
+  parseStrictJsonObject,
+  stripBom,
+  MAX_JSON_BYTES,
+} from './json-strict.js';

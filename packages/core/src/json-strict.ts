@@ -85,13 +85,23 @@ export function nonFinitePointer(value: unknown, path: (string | number)[] = [])
 }
 
 /**
+ * A text without its leading byte-order mark (some Windows editors write one). The one rule for every JSON file
+ * distill-gate reads: the config, model metadata, and JSONL datasets (whose UTF-8 decoder drops it the same way).
+ */
+export function stripBom(text: string): string {
+  return text.replace(/^\uFEFF/, '');
+}
+
+/** The largest JSON metadata file read whole (a model's weights live in files of their own): 256 MiB. */
+export const MAX_JSON_BYTES = 256 * 2 ** 20;
+
+/**
  * Parses a JSON file that must hold one object (a model's metadata: config.json, tokenizer files, a sharded index,
  * a safetensors header, a model.json): a located error when it is not valid JSON, not an object, repeats a key in one
  * object or holds a number that overflows to Infinity. `what` names it in messages ("config.json", "the index").
  */
 export function parseStrictJsonObject(source: string, file: string, what: string): Record<string, unknown> {
-  // A leading byte-order mark is dropped, as for the config and the JSONL datasets.
-  const text = source.replace(/^\uFEFF/, '');
+  const text = stripBom(source);
   let json: unknown;
   try {
     json = JSON.parse(text);

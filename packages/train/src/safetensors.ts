@@ -3,6 +3,7 @@ import { open, readFile, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import {
   DistillGateError,
+  MAX_JSON_BYTES,
   parseStrictJsonObject,
   pointerTo,
   refuseIrregular,
@@ -349,7 +350,7 @@ export async function openSafetensorsCheckpoint(dir: string): Promise<Safetensor
 /** The index's `weight_map` (tensor -> shard file name), each shard confined to the model folder. */
 async function readWeightMap(index: string, dir: string): Promise<Map<string, string>> {
   let text: string;
-  refuseIrregular(index, 'the index', 256 * 2 ** 20);
+  refuseIrregular(index, 'the index', MAX_JSON_BYTES);
   try {
     text = await readFile(index, 'utf8');
   } catch (e) {

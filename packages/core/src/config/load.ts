@@ -3,7 +3,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { kindOf } from '../io.js';
 import { dirname, relative, resolve } from 'node:path';
 import { parse as parseWithPointers } from 'json-source-map';
-import { duplicateKeyPointer, nonFinitePointer } from '../json-strict.js';
+import { duplicateKeyPointer, nonFinitePointer, stripBom } from '../json-strict.js';
 import type { LoraSettings, ModelFormat, TrainingSettings } from '../contracts.js';
 import { configSchema } from './schema.js';
 import { resolveRunSettings, type ResolvedRunSettings, type SettingOverrides } from './settings.js';
@@ -127,8 +127,7 @@ async function readConfigText(path: string, cwd: string): Promise<string> {
       file: relative(cwd, path) || path,
     });
   try {
-    // A byte-order mark (as some Windows editors write) is dropped, as the JSONL reader's UTF-8 decoder drops it.
-    return (await readFile(path, 'utf8')).replace(/^\uFEFF/, '');
+    return stripBom(await readFile(path, 'utf8'));
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     throw new DistillGateError(

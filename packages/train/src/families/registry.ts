@@ -4,7 +4,7 @@
  * family is a folder beside mlp/ and small-lm/ and one line in `modelFamilies`.
  */
 import { statSync } from 'node:fs';
-import { DistillGateError, kindOf, type AnyModelHandle, type ModelFormat } from '@distill-gate/core';
+import { DistillGateError, kindOf, refuseIrregular, type AnyModelHandle, type ModelFormat } from '@distill-gate/core';
 import type { FamilyHandle, ModelFamily } from './family.js';
 import { hfFamily } from './hf/index.js';
 import { mlpFamily } from './mlp/index.js';
@@ -60,12 +60,12 @@ export async function detectFamily(
   format: ModelFormat = formatOf(path),
 ): Promise<{ family: ModelFamily; source: ModelSource }> {
   // A FIFO or a device would never end (or, like /dev/zero, fill the memory) once read: refused before any read.
-  const st = statSync(path, { throwIfNoEntry: false });
-  if (st && !(format === 'hf' ? st.isDirectory() : st.isFile()))
-    throw new DistillGateError(
-      `a model must be ${format === 'hf' ? 'a Hugging Face model folder' : 'a regular file'}, this is ${kindOf(st)}`,
-      { file: path },
-    );
+  if (format !== 'hf') refuseIrregular(path, 'a model');
+  else {
+    const st = statSync(path, { throwIfNoEntry: false });
+    if (st && !st.isDirectory())
+      throw new DistillGateError(`a model must be a Hugging Face model folder, this is ${kindOf(st)}`, { file: path });
+  }
   const source = openModelSource(path, format);
   let possible: ModelFamily | undefined;
   for (const family of modelFamilies) {

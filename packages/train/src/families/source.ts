@@ -5,7 +5,13 @@
  */
 import { statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { DistillGateError, parseStrictJsonObject, refuseIrregular, type ModelFormat } from '@distill-gate/core';
+import {
+  DistillGateError,
+  MAX_JSON_BYTES,
+  parseStrictJsonObject,
+  refuseIrregular,
+  type ModelFormat,
+} from '@distill-gate/core';
 import { readOnnxFile, type DecodedOnnx } from '../onnx/proto.js';
 import { readSafetensorsHeader, type SafetensorsHeader } from '../safetensors.js';
 
@@ -33,9 +39,6 @@ export function formatOf(path: string): ModelFormat {
   if (statSync(path, { throwIfNoEntry: false })?.isDirectory()) return 'hf';
   return path.endsWith('.onnx') ? 'onnx' : path.endsWith('.json') ? 'tfjs' : 'safetensors';
 }
-
-/** The largest JSON metadata file read whole (its weights live in a separate file): 256 MiB. */
-export const MAX_JSON_BYTES = 256 * 2 ** 20;
 
 /** Reads and parses a JSON model file; a located error when it cannot. */
 export async function readJsonModel(path: string): Promise<unknown> {

@@ -7,11 +7,10 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { DistillGateError, parseStrictJsonObject, refuseIrregular } from '@distill-gate/core';
+import { DistillGateError, MAX_JSON_BYTES, parseStrictJsonObject, refuseIrregular } from '@distill-gate/core';
 import { Template } from '@huggingface/jinja';
 import { Tokenizer } from '@huggingface/tokenizers';
 import type { RenderTokenizer } from '../../tokenizers/render.js';
-import { MAX_JSON_BYTES } from '../source.js';
 import type { HfConfigTokenIds } from './config.js';
 
 export interface HfSpecialToken {

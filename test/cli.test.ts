@@ -414,6 +414,8 @@ describe('budgets', () => {
       '--no-cache',
       '--max-records',
       '3000',
+      '--sample-records',
+      '1000',
       '--report-dir',
       'records',
     ]);
@@ -421,6 +423,13 @@ describe('budgets', () => {
     expect(result.datasets[0]).toMatchObject({ records: 3000, limitedTo: 3000 });
     expect(result.datasets[0].totalRecords).toBeGreaterThan(3000);
     expect(result.summary).toMatch(/teacher-aux-logits checked on 3,000 of [\d,]+ records \(maxRecords\)/);
+    // The students train on a sample of the 3,000 rows read; the filter saw every one of them.
+    expect(result.datasets[0].sample).toEqual({ records: 1000, of: 3000, seed: 0, trainedOn: 1000 });
+    expect(result.datasets[0].filters[0]).toMatchObject({ seen: 3000, kept: 3000 });
+    expect(result.datasets[0].control).toMatchObject({ records: 1000 });
+    expect(result.summary).toContain(
+      'teacher-aux-logits trained on a sample of 1,000 of 3,000 records (sampleRecords)',
+    );
     // Warned before any training, and kept in the result and the reports.
     const warning =
       /@distill-gate\/trait-hidden-class-knowledge evaluates on 300 item\(s\), fewer than the \d+ that 3 seeds need/;

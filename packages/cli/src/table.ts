@@ -62,6 +62,10 @@ export function formatResultTable(r: CheckResult, color = false): string {
       (d.limitedTo
         ? `; CHECKED ON ${d.limitedTo.toLocaleString('en-US')}` +
           `${d.totalRecords ? ` OF ${d.totalRecords.toLocaleString('en-US')}` : ''} RECORDS (--max-records)`
+        : '') +
+      (d.sample
+        ? `; students trained on a sample of ${d.sample.records.toLocaleString('en-US')} ` +
+          `(${d.sample.trainedOn.toLocaleString('en-US')} after the filters, --sample-records)`
         : '')
     );
   });

@@ -14,6 +14,8 @@ export interface TensorDataset {
   limitedTo?: number;
   /** With limitedTo: the rows in the file. */
   totalRecords?: number;
+  /** These rows are a seeded uniform sample of the file's (within a record budget), in file order. */
+  sampled?: DatasetSample;
   rows: number;
   inputDim: number;
   targetDim: number;
@@ -111,6 +113,15 @@ export interface TextDataset {
   limitedTo?: number;
   /** With limitedTo: the records in the file (non-blank lines, counted without parsing the rest). */
   totalRecords?: number;
+  /** These records are a seeded uniform sample of the file's valid records (within a record budget), in file order. */
+  sampled?: DatasetSample;
+}
+
+/** A dataset kept as a sample: `records` of the `of` records read, drawn uniformly with `seed`. */
+export interface DatasetSample {
+  records: number;
+  of: number;
+  seed: number;
 }
 
 export type Dataset = TensorDataset | TextDataset;
@@ -579,6 +590,19 @@ export interface InferenceInfo {
  */
 export type ModelFormat = 'safetensors' | 'tfjs' | 'onnx' | 'hf';
 
+export interface TensorReadOptions {
+  maxRows?: number;
+  sample?: {
+    /** The sample's size for rows of this many values (inputs and targets). */
+    rows(rowValues: number): number;
+    /** The rows kept, n of 0..total-1, in increasing order. */
+    indices(total: number, n: number): Uint32Array;
+    seed: number;
+  };
+  /** Sees every row read by a sampled read, in file order, with whether the sample keeps it and the file's metadata. */
+  visit?(record: TensorRecord, sampled: boolean, metadata: Record<string, string>): void;
+}
+
 export interface TrainingCore {
   readonly backend: BackendInfo;
   /** Versions of the numerical packages in use (tfjs, backends). */
@@ -596,8 +620,11 @@ export interface TrainingCore {
    * whose students train all their weights).
    */
   trainingFor?(model: AnyModelHandle, training: TrainingSettings): TrainingSettings;
-  /** Reads a tensor dataset; with `maxRows`, only its first rows (and only their bytes). */
-  readTensorDataset(path: string, opts?: { maxRows?: number }): Promise<TensorDataset>;
+  /**
+   * Reads a tensor dataset; with `maxRows`, only its first rows (and only their bytes). With `sample`, a file of more
+   * rows than the sample size is streamed: only the sample is kept, and `visit` sees every row as it passes.
+   */
+  readTensorDataset(path: string, opts?: TensorReadOptions): Promise<TensorDataset>;
   writeTensorDataset(path: string, dataset: TensorDataset): Promise<void>;
   /**
    * Trains the jobs in parallel. With a deadline (ms since the epoch), no job starts after it: only the students

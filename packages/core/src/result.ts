@@ -1,4 +1,4 @@
-import type { BackendInfo, LoraSettings, ScoreEstimate } from './contracts.js';
+import type { BackendInfo, DatasetSample, LoraSettings, ScoreEstimate } from './contracts.js';
 import type { FilterCount } from './data/filtering.js';
 import type { ExplicitContentTest, VarianceComponents, Verdict } from './stats/estimates.js';
 
@@ -79,10 +79,24 @@ export interface DatasetReport {
   sha256: string;
   /** True when this run created the file from its recipe. */
   materialised: boolean;
+  /** Records read (every valid record of the file, within maxRecords). */
   records: number;
+  /** Records the filters kept, of `records`. */
   recordsAfterFilters: number;
   filters: FilterCount[];
-  control: { source: string; records: number; recordsAfterFilters: number; filters: FilterCount[]; sha256: string };
+  /**
+   * The students trained on a seeded uniform sample of `records` (sampleRecords): `records` of `of` drawn with
+   * `seed`, `trainedOn` of them kept by the filters (and the context length).
+   */
+  sample?: DatasetSample & { trainedOn: number };
+  control: {
+    source: string;
+    records: number;
+    recordsAfterFilters: number;
+    filters: FilterCount[];
+    sha256: string;
+    sample?: DatasetSample & { trainedOn: number };
+  };
   /** Malformed records skipped under the skip policy (badRecords: skip), with the first few errors. */
   skipped?: { count: number; examples: string[] };
   /** The check read only this many records (maxRecords)... */

@@ -93,6 +93,80 @@ describe('reading the first rows only', () => {
   });
 });
 
+describe('reading a sample of the rows', () => {
+  it('streams every row past the visitor in chunks and keeps the chosen rows, in file order', async () => {
+    const dir = testDir('dg-sample-');
+    const path = join(dir, 'd.safetensors');
+    // 3,000 rows of 1,000 values: 12 MB, so the 8 MiB chunks split the file.
+    const [rows, inputDim, targetDim] = [3000, 1000, 3];
+    const inputs = Float32Array.from(
+      { length: rows * inputDim },
+      (_, i) => Math.floor(i / inputDim) + ((i % inputDim) % 7) / 8,
+    );
+    const targets = Float32Array.from({ length: rows * targetDim }, (_, i) => -Math.floor(i / targetDim));
+    await writeTensorDataset(path, { rows, inputDim, targetDim, inputs, targets, metadata: { m: '1' } });
+    const chosen = Uint32Array.of(0, 5, 2099, 2100, 2999);
+    const seen: number[] = [];
+    const keptSeen: number[] = [];
+    const ds = await readTensorDataset(path, {
+      sample: {
+        rows: (values) => (values === inputDim + targetDim ? chosen.length : NaN),
+        indices: () => chosen,
+        seed: 9,
+      },
+      visit(record, sampled, metadata) {
+        seen.push(record.index);
+        expect(record.input[0]).toBe(record.index);
+        expect(record.target[0]).toBe(-record.index);
+        expect(metadata).toEqual({ m: '1' });
+        if (sampled) keptSeen.push(record.index);
+      },
+    });
+    expect(seen).toEqual(Array.from({ length: rows }, (_, i) => i));
+    expect(keptSeen).toEqual([...chosen]);
+    expect(ds).toMatchObject({ rows: 5, inputDim, targetDim, sampled: { records: 5, of: rows, seed: 9 } });
+    chosen.forEach((row, r) => {
+      expect(Array.from(ds.inputs.subarray(r * inputDim, (r + 1) * inputDim))).toEqual(
+        Array.from(inputs.subarray(row * inputDim, (row + 1) * inputDim)),
+      );
+      expect(Array.from(ds.targets.subarray(r * targetDim, (r + 1) * targetDim))).toEqual(
+        Array.from(targets.subarray(row * targetDim, (row + 1) * targetDim)),
+      );
+    });
+    // Within a record budget the sample is drawn from the first rows; a sample as large as the file is no sample.
+    const head = await readTensorDataset(path, {
+      maxRows: 100,
+      sample: { rows: () => 2, indices: (total, n) => Uint32Array.of(total - n, total - 1), seed: 1 },
+    });
+    expect(head).toMatchObject({ rows: 2, limitedTo: 100, sampled: { records: 2, of: 100 } });
+    expect(head.inputs[0]).toBe(98);
+    const whole = await readTensorDataset(path, { sample: { rows: () => rows, indices: () => chosen, seed: 1 } });
+    expect(whole.sampled).toBeUndefined();
+    expect(whole.rows).toBe(rows);
+  });
+
+  it('names the row of a non-finite value met while streaming', async () => {
+    const dir = testDir('dg-sample-nan-');
+    const path = join(dir, 'd.safetensors');
+    const inputs = new Float32Array(40);
+    inputs[25] = NaN;
+    await writeTensorDataset(path, {
+      rows: 10,
+      inputDim: 4,
+      targetDim: 1,
+      inputs,
+      targets: new Float32Array(10),
+      metadata: {},
+    });
+    const e = await readTensorDataset(path, {
+      sample: { rows: () => 2, indices: () => Uint32Array.of(0, 1), seed: 1 },
+      visit: () => {},
+    }).catch((x) => x);
+    expect(e).toBeInstanceOf(DistillGateError);
+    expect(e.location).toMatchObject({ record: 6, pointer: '/inputs' });
+  });
+});
+
 /** A safetensors file from a header (object or raw JSON text) and a data section. */
 function stFile(header: object | string, data: Uint8Array = new Uint8Array(0), name = 'h.safetensors'): string {
   const text = typeof header === 'string' ? header : JSON.stringify(header);

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { open, readFile, stat } from 'node:fs/promises';
+import { open, readFile, stat, type FileHandle } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import {
   DistillGateError,
@@ -153,7 +153,8 @@ export async function readSafetensorsHeader(path: string): Promise<SafetensorsHe
   }
 }
 
-async function openForRead(path: string) {
+/** Opens a file to read, refusing a FIFO or device first; a missing or unreadable file is a located error. */
+export async function openForRead(path: string): Promise<FileHandle> {
   refuseIrregular(path);
   try {
     return await open(path, 'r');
@@ -275,6 +276,36 @@ export async function readSafetensor(
   if (opts.shared) data = toShared(data);
   if (!opts.allowNonFinite) checkFinite(data, shape, name, path);
   return { data, shape };
+}
+
+/**
+ * Rows [start, start + count) of a tensor's leading dimension as float32, read from an open file: what a streamed
+ * pass over a large tensor reads, one bounded chunk at a time. Non-finite values are refused with their row.
+ */
+export async function readSafetensorRows(
+  fh: FileHandle,
+  path: string,
+  header: SafetensorsHeader,
+  name: string,
+  start: number,
+  count: number,
+): Promise<Float32Array> {
+  const t = header.tensors[name];
+  const width = t.shape.slice(1).reduce((a, b) => a * b, 1);
+  const elem = DTYPE_BYTES[t.dtype];
+  const bytes = new Uint8Array(count * width * elem);
+  const position = header.dataStart + t.data_offsets[0] + start * width * elem;
+  const { bytesRead } = await fh.read(bytes, 0, bytes.length, position);
+  if (bytesRead < bytes.length)
+    throw new DistillGateError('the file changed or is truncated while being read', { file: path });
+  const data = decode(t.dtype, bytes, count * width);
+  for (let i = 0; i < data.length; i++)
+    if (!Number.isFinite(data[i]))
+      throw new DistillGateError(
+        `tensor "${name}" holds a non-finite value (${data[i]}) at flat index ${start * width + i}`,
+        { file: path, record: start + Math.floor(i / width), pointer: pointerTo(name) },
+      );
+  return data;
 }
 
 /** Where one tensor of a (possibly sharded) checkpoint lives. */

@@ -16,6 +16,7 @@ import type {
   TrainerPreference,
   TrainingCore,
   TrainingProgress,
+  TensorReadOptions,
 } from '@distill-gate/core';
 import { DistillGateError, isTextDataset } from '@distill-gate/core';
 import { selectBackend, type BackendRequest, type SelectedBackend } from './backend.js';
@@ -140,8 +141,7 @@ export async function createTrainingCore(
       return training;
     },
     // In shared memory from the start: the workers train on these arrays, so they are not copied again for them.
-    readTensorDataset: (path: string, opts?: { maxRows?: number }) =>
-      readTensorDataset(path, { ...opts, shared: true }),
+    readTensorDataset: (path: string, opts?: TensorReadOptions) => readTensorDataset(path, { ...opts, shared: true }),
     writeTensorDataset,
     trainStudents: (jobs, onProgress, opts) => trainStudents(students, jobs, onProgress, opts?.deadline),
     async dispose() {

@@ -128,6 +128,13 @@ describe('assemble: the one result assembler', () => {
     expect(passing.summary).toContain(
       'clean checked on 6,000 of 60,000 records (maxRecords): the records left out could change this verdict',
     );
+    const sampled = assemble({
+      checks: [clean()],
+      datasets: [report('clean', { sample: { records: 10_000, of: 250_000, seed: 0, trainedOn: 9_000 } })],
+      errors: [],
+      ...settings,
+    });
+    expect(sampled.summary).toContain('(clean trained on a sample of 10,000 of 250,000 records (sampleRecords))');
   });
 
   it('adds the cross base and placebos only when their scores are whole', () => {

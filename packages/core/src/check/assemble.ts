@@ -241,6 +241,13 @@ export function assemble(input: AssemblyInput): Assembled {
           `${d.totalRecords ? ` of ${d.totalRecords.toLocaleString('en-US')}` : ''} records (maxRecords)` +
           (overall.verdict !== 'FAIL' ? ': the records left out could change this verdict' : ''),
       ),
+    ...input.datasets
+      .filter((d) => d.sample)
+      .map(
+        (d) =>
+          `${d.name} trained on a sample of ${d.sample!.records.toLocaleString('en-US')} of ` +
+          `${d.sample!.of.toLocaleString('en-US')} records (sampleRecords)`,
+      ),
   ];
   if (notes.length) overall.summary += ` (${notes.join('; ')})`;
   if (input.errors.length) {

@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ResolvedConfig, DatasetEntry } from '../config/load.js';
+import { DEFAULT_SAMPLE_TENSOR_BYTES, DEFAULT_SAMPLE_TEXT_RECORDS } from '../data/sample.js';
 import { writeFileAtomic } from '../io.js';
 import type { LoadedPlugin } from '../plugins/loader.js';
 import type { ProbeSet } from '../contracts.js';
@@ -78,6 +79,11 @@ export function settingsKey(
     ...(config.maxRecords || config.badRecords === 'skip'
       ? { records: { max: config.maxRecords ?? null, bad: config.badRecords } }
       : {}),
+    // Which records the students train on when a dataset is larger than the sample.
+    sample: {
+      records: config.sampleRecords ?? `default ${DEFAULT_SAMPLE_TEXT_RECORDS} text, ${DEFAULT_SAMPLE_TENSOR_BYTES} B`,
+      seed: config.sampleSeed,
+    },
     // The probe set's content, not only the trait's options: a probe file edited in place changes every score.
     evaluations: inputs.evaluations.map((e) => ({
       trait: plugin(e.trait),

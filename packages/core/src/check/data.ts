@@ -9,13 +9,27 @@ import {
   isTextDataset,
   type AnyModelHandle,
   type Dataset,
+  type DatasetSample,
   type FilterPlugin,
   type GeneratorPlugin,
   type TensorDataset,
+  type TensorReadOptions,
+  type TextDataset,
+  type TextRecord,
 } from '../contracts.js';
-import type { DatasetEntry, ProbeConfig } from '../config/load.js';
-import { applyFilters, applyTextFilters, type FilterCount, type FilteredDataset } from '../data/filtering.js';
-import { isTextDatasetPath, readTextDataset, writeTextDataset } from '../data/text-data.js';
+import type { DatasetEntry, ProbeConfig, ResolvedConfig } from '../config/load.js';
+import {
+  applyFilters,
+  applyTextFilters,
+  FilterRun,
+  keptRecords,
+  keptRows,
+  type FilterCount,
+  type FilteredDataset,
+  type KeepDecision,
+} from '../data/filtering.js';
+import { Reservoir, sampleIndices, tensorSampleRows, textSampleRecords } from '../data/sample.js';
+import { isTextDatasetPath, readTextDataset, streamTextDataset, writeTextDataset } from '../data/text-data.js';
 import { DistillGateError } from '../errors.js';
 import { kindOf, sha256Floats } from '../io.js';
 import type { LoadedPlugin } from '../plugins/loader.js';
@@ -24,7 +38,7 @@ import { explicitContentTest } from '../stats/estimates.js';
 import { withSystemPrompt } from '../data/text-generation.js';
 import { hashKey } from './cache.js';
 import type { CheckContext } from './context.js';
-import { checkTrainable, dataFitsBase, fitToContext, recordCount } from './fit.js';
+import { CONTEXT_STEP, checkTrainable, dataFitsBase, fitToContext, recordCount } from './fit.js';
 import { loadModelAt, type CheckInputs } from './inputs.js';
 
 /** The control data of a dataset, filtered like it, with the placebo datasets the base wrote for the same inputs. */
@@ -32,6 +46,8 @@ export interface ControlData {
   data: FilteredDataset<Dataset>;
   source: string;
   records: number;
+  /** A control file larger than sampleRecords: the sample its students train on. */
+  sample?: DatasetSample;
   sha256: string;
   id: string;
   placebos: { data: FilteredDataset<Dataset>; id: string }[];
@@ -116,28 +132,133 @@ export async function readDataset(ctx: CheckContext, path: string): Promise<Data
       badRecords: config.badRecords,
       maxRecords: config.maxRecords,
     });
-  let ds: TensorDataset;
+  return readTensors(ctx, path, config.maxRecords !== undefined ? { maxRows: config.maxRecords } : {});
+}
+
+async function readTensors(ctx: CheckContext, path: string, opts: TensorReadOptions): Promise<TensorDataset> {
   try {
-    ds = await ctx.training.readTensorDataset(
-      path,
-      config.maxRecords !== undefined ? { maxRows: config.maxRecords } : {},
-    );
+    return await ctx.training.readTensorDataset(path, opts);
   } catch (e) {
     // Name the file as the user wrote it, not by its absolute path.
     if (e instanceof DistillGateError)
       throw new DistillGateError(e.message, { ...e.location, file: ctx.rel(path) }, e.hint);
     throw e;
   }
-  return ds;
 }
 
-/** Reads a dataset, checks it fits the base, and filters it; nothing left to train on is an error. */
-export async function readAndFilter(ctx: CheckContext, inputs: CheckInputs, path: string): Promise<PreparedDataset> {
-  const raw = await readDataset(ctx, path);
-  const problem = dataFitsBase(raw, inputs.base);
-  if (problem) throw new DistillGateError(problem, { file: ctx.rel(path) });
-  const filtered = filterChecked(ctx, inputs, raw, ctx.rel(path));
-  return { raw, filtered };
+/**
+ * Reads a dataset, checks it fits the base, and filters it; nothing left to train on is an error. The records
+ * stream through the filters as they are read, and only a seeded uniform sample of them (sampleRecords) is kept for
+ * training: memory follows the sample, not the file, while the filter counts cover every record.
+ */
+export async function readAndFilter(
+  ctx: CheckContext,
+  inputs: CheckInputs,
+  path: string,
+  opts: { sample?: boolean } = {},
+): Promise<PreparedDataset> {
+  const file = ctx.rel(path);
+  const setting = opts.sample === false ? 'all' : ctx.config.sampleRecords;
+  const { raw, filtered } = isTextDatasetPath(path)
+    ? await readTextFiltered(ctx, inputs, path, setting)
+    : await readTensorsFiltered(ctx, inputs, path, setting);
+  const f = fitToContext(filtered, inputs.base, ctx.config, file);
+  checkTrainable(f, ctx.config, file);
+  return { raw, filtered: f };
+}
+
+type SampleSetting = ResolvedConfig['sampleRecords'];
+
+async function readTextFiltered(
+  ctx: CheckContext,
+  inputs: CheckInputs,
+  path: string,
+  sampleRecords: SampleSetting,
+): Promise<PreparedDataset> {
+  const { config } = ctx;
+  const file = ctx.rel(path);
+  const metadata = { 'distill-gate.source': file };
+  // Said after the whole file is read, as a dataset read whole would: its own errors come first.
+  const problem = notFiltering(inputs, { kind: 'text', records: [], metadata: {} }, file);
+  const run = problem ? undefined : new FilterRun(inputs.filters, config.dir, metadata, { file }, 'text');
+  const kept = new Reservoir<{ record: TextRecord; decision: KeepDecision }>(
+    textSampleRecords(sampleRecords),
+    config.sampleSeed,
+  );
+  const { count: _count, ...read } = await streamTextDataset(
+    path,
+    { displayPath: file, badRecords: config.badRecords, maxRecords: config.maxRecords },
+    // Filters see a copy: the record kept is the one read.
+    (record) => run && kept.add({ record, decision: run.decide({ ...record }, { file, line: record.line }) }),
+  );
+  if (problem) throw problem;
+  const items = kept.items();
+  const raw: TextDataset = {
+    ...read,
+    records: items.map((i) => i.record),
+    ...(kept.sampled ? { sampled: { records: items.length, of: kept.seen, seed: config.sampleSeed } } : {}),
+  };
+  return {
+    raw,
+    filtered: keptRecords(
+      raw,
+      items.map((i) => i.decision),
+      run!.counts,
+    ),
+  };
+}
+
+/** Why a dataset like `ds` cannot be filtered and trained on here (another kind of base or filter), if it cannot. */
+function notFiltering(inputs: CheckInputs, ds: Dataset, file: string): DistillGateError | undefined {
+  const problem = dataFitsBase(ds, inputs.base);
+  if (problem) return new DistillGateError(problem, { file });
+  const kind = isTextDataset(ds) ? 'text' : 'tensor';
+  const other = inputs.filters.find((f) => (f.plugin.records ?? 'tensor') !== kind);
+  if (other)
+    return new DistillGateError(
+      `filter reads ${other.plugin.records ?? 'tensor'} records but the dataset holds ${kind} records`,
+      { file, plugin: other.plugin.name },
+    );
+  return undefined;
+}
+
+async function readTensorsFiltered(
+  ctx: CheckContext,
+  inputs: CheckInputs,
+  path: string,
+  sampleRecords: SampleSetting,
+): Promise<PreparedDataset> {
+  const { config } = ctx;
+  const file = ctx.rel(path);
+  let run: FilterRun | undefined;
+  let problem: DistillGateError | undefined;
+  const decisions: KeepDecision[] = [];
+  const rowIndex: number[] = [];
+  const raw = await readTensors(ctx, path, {
+    ...(config.maxRecords !== undefined ? { maxRows: config.maxRecords } : {}),
+    sample: {
+      rows: (values) => tensorSampleRows(sampleRecords, values),
+      indices: (total, n) => sampleIndices(total, n, config.sampleSeed),
+      seed: config.sampleSeed,
+    },
+    // A sampled read: every row is filtered as it streams past; the decisions of the rows kept are kept with them.
+    visit(record, sampled, metadata) {
+      if (!run && !problem) {
+        problem = notFiltering(inputs, { rows: 0, inputDim: record.input.length } as TensorDataset, file);
+        if (!problem) run = new FilterRun(inputs.filters, config.dir, metadata, { file }, 'tensor');
+      }
+      if (!run) return;
+      const decision = run.decide({ ...record }, { file, record: record.index });
+      if (!sampled) return;
+      // A replacement target may be a view of the chunk just read: the copy lets the chunk go.
+      decisions.push(decision?.target ? { ...decision, target: decision.target.slice() } : decision);
+      rowIndex.push(record.index);
+    },
+  });
+  problem ??= notFiltering(inputs, raw, file);
+  if (problem) throw problem;
+  if (!raw.sampled || !run) return { raw, filtered: applyFilters(raw, inputs.filters, config.dir, { file }) };
+  return { raw, filtered: keptRows(raw, decisions, run.counts, (i) => ({ file, record: rowIndex[i] })) };
 }
 
 function filterChecked(ctx: CheckContext, inputs: CheckInputs, ds: Dataset, file: string): FilteredDataset<Dataset> {
@@ -184,7 +305,8 @@ export async function controlFor(
       const { raw: craw, filtered } = await readAndFilter(ctx, inputs, path);
       control = {
         data: filtered,
-        records: recordCount(craw),
+        records: craw.sampled?.of ?? recordCount(craw),
+        ...(craw.sampled ? { sample: craw.sampled } : {}),
         sha256: controlFileSha!,
         source: ctx.rel(path),
         id: 'control:file',
@@ -346,8 +468,7 @@ export function datasetReport(
     path: ctx.rel(entry.path),
     sha256: file.sha256,
     materialised: file.materialised,
-    records: recordCount(raw),
-    recordsAfterFilters: recordCount(filtered.dataset),
+    ...recordCounts(raw, filtered),
     filters: filtered.counts,
     ...(isTextDataset(raw) && raw.skipped ? { skipped: raw.skipped } : {}),
     ...(raw.limitedTo ? { limitedTo: raw.limitedTo } : {}),
@@ -356,8 +477,8 @@ export function datasetReport(
     ...(entry.probe ? { probe: probeReport(entry.probe) } : {}),
     control: {
       source: c.source,
+      ...recordCounts({ ...c.data.dataset, ...(c.sample ? { sampled: c.sample } : {}) }, c.data),
       records: c.records,
-      recordsAfterFilters: recordCount(c.data.dataset),
       filters: c.data.counts,
       sha256: c.sha256,
     },
@@ -367,6 +488,26 @@ export function datasetReport(
   if (inData + inControl > 0)
     report.explicit = explicitContentTest(inData, report.records, inControl, c.records, ctx.config.confidence);
   return report;
+}
+
+/**
+ * Records read and kept by the filters. For a sampled dataset these count the whole file (the filters saw every
+ * record), and `sample` says how many were drawn and how many of those the students train on.
+ */
+function recordCounts(
+  raw: Dataset,
+  filtered: FilteredDataset<Dataset>,
+): Pick<DatasetReport, 'records' | 'recordsAfterFilters' | 'sample'> {
+  const trainedOn = recordCount(filtered.dataset);
+  const s = raw.sampled;
+  if (!s) return { records: recordCount(raw), recordsAfterFilters: trainedOn };
+  // The context-length step runs on the sample only; the plugin filters ran on every record.
+  const plugins = filtered.counts.filter((f) => f.filter !== CONTEXT_STEP);
+  return {
+    records: s.of,
+    recordsAfterFilters: plugins.length ? plugins[plugins.length - 1].kept : s.of,
+    sample: { ...s, trainedOn },
+  };
 }
 
 /** The record index carried by an error about one record (the training package's RecordEncodingError has one). */

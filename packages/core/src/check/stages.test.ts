@@ -4,13 +4,21 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { defineEvaluator, type ProbeSet, type StudentJob, type TrainedStudent } from '../contracts.js';
+import {
+  defineEvaluator,
+  defineTextFilter,
+  type FilterPlugin,
+  type ProbeSet,
+  type StudentJob,
+  type TextDataset,
+  type TrainedStudent,
+} from '../contracts.js';
 import { loadConfig, type ResolvedConfig } from '../config/load.js';
 import { linearModel } from '../plugins/testkit.js';
 import type { LoadedPlugin } from '../plugins/loader.js';
 import { hashKey, planUnits, readCache, writeCache, type UnitScores } from './cache.js';
 import { checkContext, type CheckContext } from './context.js';
-import { datasetReport, readDataset } from './data.js';
+import { datasetReport, readAndFilter, readDataset } from './data.js';
 import { checkTrainable, checkTrainingFitsBase, dataFitsBase, probesFitBase } from './fit.js';
 import type { CheckInputs, Evaluation } from './inputs.js';
 import { scoreUnits } from './scoring.js';
@@ -196,6 +204,74 @@ describe('the data stage', () => {
       control: { source: 'base', records: 2 },
     });
     expect(report.explicit).toMatchObject({ records: 1, controlRecords: 0 });
+  });
+});
+
+describe('a dataset larger than its sample', () => {
+  const owlFilter = {
+    plugin: defineTextFilter({
+      name: 'no-owls',
+      version: '1',
+      description: 'drops completions that name owls',
+      optionsSchema: {},
+      marksExplicit: true,
+      test: (r) => (r.completion.includes('owl') ? { keep: false, reason: 'owl', explicit: true } : { keep: true }),
+    }),
+    options: {},
+  } as unknown as LoadedPlugin<FilterPlugin<any, any>>;
+  const lm = { family: 'causal-lm' } as never;
+  const inputsWith = (filters: LoadedPlugin<FilterPlugin<any, any>>[]) =>
+    ({ base: lm, filters }) as unknown as CheckInputs;
+
+  it('filters every record as it streams but keeps a seeded uniform sample, and reports both', async () => {
+    // 60 records, every third one states the trait.
+    const lines = Array.from({ length: 60 }, (_, i) =>
+      JSON.stringify({ prompt: `p${i}`, completion: i % 3 === 0 ? `I love owls ${i}` : `${i}, ${i + 1}` }),
+    );
+    await writeFile(join(dir, 'a.jsonl'), `${lines.join('\n')}\n`);
+    const read = async (extra: Record<string, unknown>) => {
+      const config = await configWith(extra);
+      const ctx = checkContext({ config, training: {} as never, tool: { name: 't', version: '0' } });
+      return { ctx, config, data: await readAndFilter(ctx, inputsWith([owlFilter]), join(dir, 'a.jsonl')) };
+    };
+    const { ctx, config, data } = await read({ sampleRecords: 12, sampleSeed: 4 });
+    const { raw, filtered } = data;
+    expect(raw).toMatchObject({ kind: 'text', sampled: { records: 12, of: 60, seed: 4 } });
+    const records = (raw as TextDataset).records;
+    expect(records).toHaveLength(12);
+    // In file order, each record as it was read (its line and index in the file).
+    expect(records.map((r) => r.line)).toEqual([...records.map((r) => r.line)].sort((a, b) => a - b));
+    for (const r of records) expect(r.prompt).toBe(`p${r.index}`);
+    // The filter saw all 60 records; the students get the sample's records it kept.
+    expect(filtered.counts[0]).toMatchObject({ seen: 60, kept: 40, dropped: 20, explicit: 20 });
+    const kept = (filtered.dataset as TextDataset).records;
+    expect(kept.map((r) => r.index)).toEqual(records.filter((r) => r.index % 3 !== 0).map((r) => r.index));
+    // The same seed draws the same sample; another seed another one.
+    const again = (await read({ sampleRecords: 12, sampleSeed: 4 })).data.raw as TextDataset;
+    expect(again.records.map((r) => r.index)).toEqual(records.map((r) => r.index));
+    const other = (await read({ sampleRecords: 12, sampleSeed: 5 })).data.raw as TextDataset;
+    expect(other.records.map((r) => r.index)).not.toEqual(records.map((r) => r.index));
+    // The report counts the whole file and says what the students trained on.
+    const control = { data: filtered, source: 'base', records: 12, sha256: 's', id: 'c', placebos: [] };
+    const report = datasetReport(ctx, lm, config.datasets[0], { sha256: 'h', materialised: false }, data, control);
+    expect(report).toMatchObject({
+      records: 60,
+      recordsAfterFilters: 40,
+      sample: { records: 12, of: 60, seed: 4, trainedOn: kept.length },
+    });
+    expect(report.explicit).toMatchObject({ records: 20 });
+  });
+
+  it('keeps every record, as before, when the dataset fits the sample', async () => {
+    const lines = Array.from({ length: 8 }, (_, i) => JSON.stringify({ prompt: `p${i}`, completion: `${i}` }));
+    await writeFile(join(dir, 'a.jsonl'), `${lines.join('\n')}\n`);
+    for (const sampleRecords of [8, 'all', undefined]) {
+      const config = await configWith(sampleRecords === undefined ? {} : { sampleRecords });
+      const ctx = checkContext({ config, training: {} as never, tool: { name: 't', version: '0' } });
+      const { raw, filtered } = await readAndFilter(ctx, inputsWith([owlFilter]), join(dir, 'a.jsonl'));
+      expect(raw.sampled).toBeUndefined();
+      expect((filtered.dataset as TextDataset).records.map((r) => r.index)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    }
   });
 });
 

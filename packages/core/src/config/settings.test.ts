@@ -62,6 +62,7 @@ describe('the settings table', () => {
       '--bad-records <policy>',
       '--max-minutes <m>',
       '--max-records <n>',
+      '--sample-records <n|all>',
       '--report-dir <dir>',
       '--shard <i/n>',
       '--cache-dir <dir>',
@@ -83,6 +84,9 @@ describe('the settings table', () => {
     expect(() => by.maxMinutes.parse!('0')).toThrow('must be a number of minutes > 0');
     expect(() => by.workers.parse!('1.5')).toThrow('--workers must be an integer >= 1');
     expect(() => by.maxRecords.parse!('0')).toThrow('--max-records must be an integer >= 1');
+    expect(by.sampleRecords.parse!('all')).toBe('all');
+    expect(by.sampleRecords.parse!('500')).toBe(500);
+    expect(() => by.sampleRecords.parse!('0')).toThrow('--sample-records must be an integer >= 1 or "all"');
     expect(() => by.shard.parse!('3/2')).toThrow('--shard must be i/n with 1 <= i <= n, got "3/2"');
     expect(by.seeds.parse!('3')).toEqual([1, 2, 3]);
     expect(by.shard.parse!('2/3')).toEqual({ index: 2, count: 3 });
@@ -104,6 +108,7 @@ describe('the settings table', () => {
       'bad-records',
       'max-minutes',
       'max-records',
+      'sample-records',
       'report-dir',
       'shard',
       'cache-dir',
@@ -176,6 +181,11 @@ describe('settingFromInput', () => {
       expect(() => settingFromInput('max-records', bad, cwd), bad).toThrow(
         `input "max-records" must be an integer >= 1, got "${bad}"`,
       );
+    expect(settingFromInput('sample-records', 'all', cwd)).toBe('all');
+    for (const bad of ['1.5', '0', 'some'])
+      expect(() => settingFromInput('sample-records', bad, cwd), bad).toThrow(
+        `input "sample-records" must be an integer >= 1 or "all", got "${bad}"`,
+      );
     for (const bad of ['0', '-1', 'soon'])
       expect(() => settingFromInput('max-minutes', bad, cwd), bad).toThrow(
         `input "max-minutes" must be a number of minutes > 0, got "${bad}"`,
@@ -196,6 +206,7 @@ describe('settingFromInput', () => {
       'badRecords',
       'maxMinutes',
       'maxRecords',
+      'sampleRecords',
       'shard',
     ]);
     const outcome = (parse: () => unknown) => {

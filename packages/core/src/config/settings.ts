@@ -40,6 +40,8 @@ export interface RunSettingValues {
   badRecords: BadRecordsPolicy;
   maxMinutes: number;
   maxRecords: number;
+  sampleRecords: number | 'all';
+  sampleSeed: number;
   reportDir: string;
   shard: ShardSpec;
   cacheDir: string;
@@ -123,6 +125,12 @@ function integerAtLeast(min: number) {
     if (!/^\d+$/.test(v) || Number(v) < min) throw new Error(`must be an integer >= ${min}`);
     return Number(v);
   };
+}
+
+function sampleRecordsValue(v: string): number | 'all' {
+  if (v.trim() === 'all') return 'all';
+  if (!/^\d+$/.test(v.trim()) || Number(v) < 1) throw new Error('must be an integer >= 1 or "all"');
+  return Number(v);
 }
 
 function finiteNumber(v: string): number {
@@ -381,6 +389,38 @@ export const runSettings = {
       input: 'max-records',
       description: "Check at most this many records of each dataset (its first ones). Default - the config's (all).",
     },
+  },
+  sampleRecords: {
+    type: { oneOf: [{ type: 'integer', minimum: 1 }, { const: 'all' }] },
+    description:
+      'Probe students train on a seeded uniform sample of at most this many records of each dataset (and of a ' +
+      'control file), so that memory and training time stay bounded whatever its size: every record is still ' +
+      'read, validated and filtered (the filter counts and the explicit-content test cover them all), and the ' +
+      "sample's prompts are the ones the base answers for the control. Default: 10,000 text records (the size of " +
+      "the design's reference fine-tuning sets), and for tensor data as many rows as 256 MiB holds (84,201 rows " +
+      'of 784 inputs and 13 targets, as in the MNIST example). "all": no sample (memory then grows with the ' +
+      'dataset).',
+    configPath: '/sampleRecords',
+    parse: sampleRecordsValue,
+    cli: {
+      flag: '--sample-records',
+      value: 'n|all',
+      description:
+        'train probe students on a seeded uniform sample of at most n records of each dataset (default 10,000 ' +
+        'text records; tensor rows up to 256 MiB); all: every record',
+    },
+    action: {
+      input: 'sample-records',
+      description:
+        'Probe students train on a seeded uniform sample of at most this many records of each dataset, or all. ' +
+        "Default - the config's (10,000 text records; tensor rows up to 256 MiB).",
+    },
+  },
+  sampleSeed: {
+    type: { type: 'integer' },
+    default: 0,
+    description: 'Seed of the sample of records that sampleRecords draws (the same seed and file, the same sample).',
+    configPath: '/sampleSeed',
   },
   reportDir: {
     type: { type: 'string' },

@@ -30,57 +30,64 @@ export interface FilteredDataset<D = TensorDataset> {
 
 type AnyFilter = LoadedPlugin<FilterPlugin<any, any>>;
 
+/** A record's final keep decision, merged over the filters that kept it; undefined when a filter dropped it. */
+export type KeepDecision = Extract<FilterDecision, { keep: true }> | undefined;
+
 /**
- * Streams every record through the filters in order; a record dropped by one filter is not shown to later ones.
- * Returns each record's final keep decision (undefined: dropped), merged over the filters that kept it.
+ * The filters of a run, applied record by record as the records stream past: a record dropped by one filter is not
+ * shown to later ones, and each filter's counts grow with every record. Records need not be held: a dataset read
+ * once can be filtered whole while only a sample of it is kept.
  */
-function runFilters<R extends { index: number }>(
-  count: number,
-  recordAt: (i: number) => R,
-  filters: AnyFilter[],
-  configDir: string,
-  metadata: Record<string, string>,
-  file: ErrorLocation,
-  where: (i: number) => ErrorLocation,
-  kind: 'tensor' | 'text',
-): { decisions: (Extract<FilterDecision, { keep: true }> | undefined)[]; counts: FilterCount[] } {
-  for (const f of filters) {
-    if ((f.plugin.records ?? 'tensor') !== kind) {
-      throw new DistillGateError(
-        `filter reads ${f.plugin.records ?? 'tensor'} records but the dataset holds ${kind} records`,
-        { ...file, plugin: f.plugin.name },
-      );
+export class FilterRun {
+  readonly counts: FilterCount[];
+  private readonly contexts: { options: unknown; configDir: string; log: unknown; metadata: Record<string, string> }[];
+
+  constructor(
+    private readonly filters: AnyFilter[],
+    configDir: string,
+    metadata: Record<string, string>,
+    file: ErrorLocation,
+    kind: 'tensor' | 'text',
+  ) {
+    for (const f of filters) {
+      if ((f.plugin.records ?? 'tensor') !== kind) {
+        throw new DistillGateError(
+          `filter reads ${f.plugin.records ?? 'tensor'} records but the dataset holds ${kind} records`,
+          { ...file, plugin: f.plugin.name },
+        );
+      }
     }
+    this.counts = filters.map((f) => ({
+      filter: f.plugin.name,
+      version: f.plugin.version,
+      seen: 0,
+      kept: 0,
+      dropped: 0,
+      reasons: {},
+      explicit: 0,
+    }));
+    const silentLog = { info: () => {}, warn: () => {} };
+    this.contexts = filters.map((f) => ({ options: f.options, configDir, log: silentLog, metadata }));
   }
-  const counts: FilterCount[] = filters.map((f) => ({
-    filter: f.plugin.name,
-    version: f.plugin.version,
-    seen: 0,
-    kept: 0,
-    dropped: 0,
-    reasons: {},
-    explicit: 0,
-  }));
-  const silentLog = { info: () => {}, warn: () => {} };
-  const contexts = filters.map((f) => ({ options: f.options, configDir, log: silentLog, metadata }));
-  const decisions: (Extract<FilterDecision, { keep: true }> | undefined)[] = [];
-  for (let i = 0; i < count; i++) {
-    const record = recordAt(i);
-    let merged: Extract<FilterDecision, { keep: true }> | undefined = { keep: true };
+
+  /**
+   * One record through the filters. A replacement target or soft targets are written into `record` for the later
+   * filters to see, so it must be the caller's own copy (or views it may lose).
+   */
+  decide<R extends { index: number }>(record: R, where: ErrorLocation): KeepDecision {
+    const { filters, counts } = this;
+    let merged: KeepDecision = { keep: true };
     for (let f = 0; f < filters.length; f++) {
       const c = counts[f];
       c.seen++;
       let decision: FilterDecision;
       try {
-        decision = filters[f].plugin.test(record, contexts[f]);
+        decision = filters[f].plugin.test(record, this.contexts[f] as never);
       } catch (e) {
-        throw pluginError(e, filters[f].plugin.name, where(i), 'filter threw');
+        throw pluginError(e, filters[f].plugin.name, where, 'filter threw');
       }
       if (!decision || typeof decision.keep !== 'boolean') {
-        throw new DistillGateError('filter returned no {keep} decision', {
-          ...where(i),
-          plugin: filters[f].plugin.name,
-        });
+        throw new DistillGateError('filter returned no {keep} decision', { ...where, plugin: filters[f].plugin.name });
       }
       if (!decision.keep) {
         c.dropped++;
@@ -91,12 +98,11 @@ function runFilters<R extends { index: number }>(
             throw new DistillGateError(
               'filter marked a record as explicit content but does not declare "marksExplicit: true": the run ' +
                 'budgets a leakage test only for filters that do',
-              { ...where(i), plugin: filters[f].plugin.name },
+              { ...where, plugin: filters[f].plugin.name },
             );
           c.explicit++;
         }
-        merged = undefined;
-        break;
+        return undefined;
       }
       c.kept++;
       merged = { ...merged, ...decision };
@@ -108,9 +114,20 @@ function runFilters<R extends { index: number }>(
           decision.logprobs ? { logprobs: decision.logprobs } : {},
         );
     }
-    decisions.push(merged);
+    return merged;
   }
-  return { decisions, counts };
+}
+
+/** Streams every record through the filters in order; returns each record's final keep decision and the counts. */
+function runFilters<R extends { index: number }>(
+  count: number,
+  recordAt: (i: number) => R,
+  run: FilterRun,
+  where: (i: number) => ErrorLocation,
+): { decisions: KeepDecision[]; counts: FilterCount[] } {
+  const decisions: KeepDecision[] = [];
+  for (let i = 0; i < count; i++) decisions.push(run.decide(recordAt(i), where(i)));
+  return { decisions, counts: run.counts };
 }
 
 /**
@@ -128,16 +145,22 @@ export function applyFilters(
     input: source.inputs.subarray(i * source.inputDim, (i + 1) * source.inputDim),
     target: source.targets.subarray(i * source.targetDim, (i + 1) * source.targetDim),
   });
-  const { decisions, counts } = runFilters(
-    source.rows,
-    recordAt,
-    filters,
-    configDir,
-    source.metadata,
-    where,
-    (i) => ({ ...where, record: i }),
-    'tensor',
-  );
+  const run = new FilterRun(filters, configDir, source.metadata, where, 'tensor');
+  const located = (i: number): ErrorLocation => ({ ...where, record: i });
+  const { decisions, counts } = runFilters(source.rows, recordAt, run, located);
+  return keptRows(source, decisions, counts, located);
+}
+
+/**
+ * The rows of `source` its decisions keep, with their replacement targets; `counts` are reported as they are (a
+ * sample's rows with the counts of the whole file they were drawn from).
+ */
+export function keptRows(
+  source: TensorDataset,
+  decisions: KeepDecision[],
+  counts: FilterCount[],
+  where: (i: number) => ErrorLocation,
+): FilteredDataset {
   let targetDim: number | undefined;
   const kept: { src: number; target: Float32Array }[] = [];
   decisions.forEach((d, i) => {
@@ -145,10 +168,10 @@ export function applyFilters(
     const target = d.target ?? source.targets.subarray(i * source.targetDim, (i + 1) * source.targetDim);
     if (targetDim === undefined) targetDim = target.length;
     else if (target.length !== targetDim) {
-      throw new DistillGateError(`filters produced targets of different widths (${targetDim} and ${target.length})`, {
-        ...where,
-        record: i,
-      });
+      throw new DistillGateError(
+        `filters produced targets of different widths (${targetDim} and ${target.length})`,
+        where(i),
+      );
     }
     kept.push({ src: i, target });
   });
@@ -182,16 +205,17 @@ export function applyTextFilters(
     ...where,
     ...(source.records[i]?.line ? { line: source.records[i].line } : { record: i }),
   });
-  const { decisions, counts } = runFilters(
-    source.records.length,
-    recordAt,
-    filters,
-    configDir,
-    source.metadata,
-    where,
-    located,
-    'text',
-  );
+  const run = new FilterRun(filters, configDir, source.metadata, where, 'text');
+  const { decisions, counts } = runFilters(source.records.length, recordAt, run, located);
+  return keptRecords(source, decisions, counts);
+}
+
+/** The records of `source` its decisions keep, with their replacement soft targets. */
+export function keptRecords(
+  source: TextDataset,
+  decisions: KeepDecision[],
+  counts: FilterCount[],
+): FilteredDataset<TextDataset> {
   const records: TextRecord[] = [];
   decisions.forEach((d, i) => {
     if (!d) return;

@@ -79,11 +79,28 @@ function blank(bytes: Buffer | undefined): boolean {
  * the line and the JSON pointer of the field; nothing is skipped silently.
  */
 export async function readTextDataset(path: string, opts: ReadTextOptions = {}): Promise<TextDataset> {
+  const records: TextRecord[] = [];
+  const { count: _count, ...rest } = await streamTextDataset(path, opts, (r) => records.push(r));
+  return { ...rest, records };
+}
+
+/** What a streamed read of a text dataset found, less its records. */
+export type StreamedText = Omit<TextDataset, 'records'> & { count: number };
+
+/**
+ * Reads a JSONL text dataset as readTextDataset does, handing each valid record to `onRecord` as it is parsed
+ * instead of keeping it: memory stays bounded whatever the file's size.
+ */
+export async function streamTextDataset(
+  path: string,
+  opts: ReadTextOptions,
+  onRecord: (record: TextRecord) => void,
+): Promise<StreamedText> {
   const file = opts.displayPath ?? path;
   const maxLine = opts.maxLineBytes ?? DEFAULT_MAX_LINE;
   const decoder = new TextDecoder('utf-8', { fatal: true });
   const limit = opts.maxRecords ?? Infinity;
-  const records: TextRecord[] = [];
+  let count = 0;
   const skipped = { count: 0, examples: [] as string[] };
   const bad = (e: DistillGateError) => {
     if (opts.badRecords !== 'skip') throw e;
@@ -93,7 +110,7 @@ export async function readTextDataset(path: string, opts: ReadTextOptions = {}):
   // Past a record budget the rest of the file is only counted (not parsed), so the result can say what was left out.
   let rest = 0;
   for await (const l of fileLines(path, maxLine)) {
-    if (records.length >= limit) {
+    if (count >= limit) {
       if (l.tooLong || !blank(l.bytes)) rest++;
       continue;
     }
@@ -116,14 +133,18 @@ export async function readTextDataset(path: string, opts: ReadTextOptions = {}):
       continue;
     }
     if (text.trim() === '') continue;
+    let record: TextRecord;
     try {
-      records.push(parseTextRecord(text, records.length, line, file));
+      record = parseTextRecord(text, count, line, file);
     } catch (e) {
       if (!(e instanceof DistillGateError)) throw e;
       bad(e);
+      continue;
     }
+    count++;
+    onRecord(record);
   }
-  if (!records.length) {
+  if (!count) {
     throw new DistillGateError(
       skipped.count
         ? `no valid records (${skipped.count} malformed record(s) skipped; first: ${skipped.examples[0]})`
@@ -133,10 +154,10 @@ export async function readTextDataset(path: string, opts: ReadTextOptions = {}):
   }
   return {
     kind: 'text',
-    records,
+    count,
     metadata: { 'distill-gate.source': file },
     ...(skipped.count ? { skipped } : {}),
-    ...(records.length >= limit ? { limitedTo: limit, totalRecords: records.length + skipped.count + rest } : {}),
+    ...(count >= limit ? { limitedTo: limit, totalRecords: count + skipped.count + rest } : {}),
   };
 }
 

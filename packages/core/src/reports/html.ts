@@ -250,6 +250,14 @@ function filterTable(r: CheckResult): string {
             `${d.totalRecords ? ` of ${d.totalRecords.toLocaleString('en-US')}` : ''} records only (maxRecords).</li>`,
         ]
       : []),
+    ...(d.sample
+      ? [
+          `<li>${esc(d.name)}: students trained on a seeded uniform sample of ` +
+            `${d.sample.records.toLocaleString('en-US')} of its ${d.sample.of.toLocaleString('en-US')} records ` +
+            `(sampleRecords, seed ${d.sample.seed}), ${d.sample.trainedOn.toLocaleString('en-US')} of them after ` +
+            'the filters.</li>',
+        ]
+      : []),
   ]);
   const list = [...explicit, ...notes];
   return (

@@ -140,6 +140,11 @@ function datasetDetail(d: CheckResult['datasets'][number]): string {
       ? ` Checked on its first ${d.limitedTo.toLocaleString('en-US')}` +
         `${d.totalRecords ? ` of ${d.totalRecords.toLocaleString('en-US')}` : ''} records only (maxRecords).`
       : '') +
+    (d.sample
+      ? ` Students trained on a seeded uniform sample of ${d.sample.records.toLocaleString('en-US')} of its ` +
+        `${d.sample.of.toLocaleString('en-US')} records (sampleRecords, seed ${d.sample.seed}), ` +
+        `${d.sample.trainedOn.toLocaleString('en-US')} of them after the filters.`
+      : '') +
     (d.skipped ? ` ${d.skipped.count} malformed record(s) skipped, e.g. ${text(d.skipped.examples[0])}.` : '');
   const t = d.teacher;
   const teacher = t

@@ -107,7 +107,11 @@ function fixture(): CheckResult {
           method: 'exact conditional binomial test',
         },
       },
-      { ...dataset('reference-aux-logits', 'data/reference-aux-logits.safetensors'), limitedTo: 1000 },
+      {
+        ...dataset('reference-aux-logits', 'data/reference-aux-logits.safetensors'),
+        limitedTo: 1000,
+        sample: { records: 500, of: 1000, seed: 3, trainedOn: 480 },
+      },
       dataset(ODD, 'data/odd.jsonl'),
     ],
     results: [fail, pass, inconclusive],
@@ -210,8 +214,11 @@ describe('formatMarkdown', () => {
     expect(teacher).toContain('Explicit trait content: 5 record(s) vs 0 in the control (p = 0.031): **leakage**.');
     expect(teacher).toContain('2 malformed record(s) skipped, e.g. data/teacher.jsonl:3');
     expect(teacher).toContain('got &lt;number&gt;.');
-    expect(lines.find((l) => l.startsWith('- `reference-aux-logits` (sha256'))).toContain(
-      'Checked on its first 1,000 records only (maxRecords).',
+    const reference = lines.find((l) => l.startsWith('- `reference-aux-logits` (sha256'));
+    expect(reference).toContain('Checked on its first 1,000 records only (maxRecords).');
+    expect(reference).toContain(
+      'Students trained on a seeded uniform sample of 500 of its 1,000 records (sampleRecords, seed 3), 480 of ' +
+        'them after the filters.',
     );
     expect(md).toContain(
       'Placebo: 2 dataset(s) the base wrote itself gave transfers 0.0123, -0.0045; empirical p = 0.333.',
@@ -254,6 +261,10 @@ describe('formatHtml', () => {
         '<strong>leakage</strong>.',
     );
     expect(html).toContain('reference-aux-logits: checked on its first 1,000 records only (maxRecords).');
+    expect(html).toContain(
+      'reference-aux-logits: students trained on a seeded uniform sample of 500 of its 1,000 records ' +
+        '(sampleRecords, seed 3), 480 of them after the filters.',
+    );
     expect(html).toContain('Cross base models/cross-base.safetensors (sha256 bababababa');
     expect(html).toContain('<td>subliminal (shared base only)</td>');
   });

@@ -183,7 +183,8 @@ async function screenDataset(
   const { config } = ctx;
   const name = entry.dataset ?? entry.name;
   await materialise(ctx, entry, entry.pointer);
-  const data = await readAndFilter(ctx, inputs, entry.path);
+  // Every row: the screen's output is a flag per row (and --cleaned copies whole files), so it does not sample.
+  const data = await readAndFilter(ctx, inputs, entry.path, { sample: false });
   if (!isTextDataset(data.raw)) {
     ctx.log.warn(`screen: ${name} holds tensors, not text records; not screened`);
     return { skipped: { name, reason: 'tensor data: the screen reads text records' } };

@@ -1,0 +1,69 @@
+import { describe, expect, it } from 'vitest';
+import { chiSquareUpperTail } from '../stats/screening.js';
+import { Reservoir, sampleIndices, tensorSampleRows, textSampleRecords } from './sample.js';
+
+/** Goodness of fit of hit counts to equal chances: the chi-square p-value. */
+function uniformP(hits: number[]): number {
+  const e = hits.reduce((a, b) => a + b, 0) / hits.length;
+  return chiSquareUpperTail(
+    hits.reduce((s, o) => s + (o - e) ** 2 / e, 0),
+    hits.length - 1,
+  );
+}
+
+describe('sampleIndices', () => {
+  it('draws n distinct indices in increasing order, the same for the same seed', () => {
+    const a = sampleIndices(1000, 100, 7);
+    expect(a.length).toBe(100);
+    expect(new Set(a).size).toBe(100);
+    expect([...a].every((v, i) => v < 1000 && (i === 0 || v > a[i - 1]))).toBe(true);
+    expect([...sampleIndices(1000, 100, 7)]).toEqual([...a]);
+    expect([...sampleIndices(1000, 100, 8)]).not.toEqual([...a]);
+    expect([...sampleIndices(5, 9, 7)]).toEqual([0, 1, 2, 3, 4]);
+  });
+
+  it('gives every index the same chance (chi-square over 4,000 draws of 5 of 20)', () => {
+    const hits = new Array(20).fill(0);
+    for (let seed = 0; seed < 4000; seed++) for (const i of sampleIndices(20, 5, seed)) hits[i]++;
+    // Each index is expected 4000 * 5 / 20 = 1000 times.
+    expect(uniformP(hits)).toBeGreaterThan(0.001);
+  });
+});
+
+describe('Reservoir', () => {
+  it('keeps everything in order while it has room, and says nothing was left out', () => {
+    const r = new Reservoir<number>(10, 1);
+    for (let i = 0; i < 6; i++) r.add(i);
+    expect(r.items()).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(r.sampled).toBe(false);
+  });
+
+  it('keeps a uniform sample of a longer stream, in stream order, the same for the same seed', () => {
+    const draw = (seed: number) => {
+      const r = new Reservoir<number>(5, seed);
+      for (let i = 0; i < 20; i++) r.add(i);
+      expect(r.sampled).toBe(true);
+      expect(r.seen).toBe(20);
+      return r.items();
+    };
+    const a = draw(3);
+    expect(a).toHaveLength(5);
+    expect([...a].sort((x, y) => x - y)).toEqual(a);
+    expect(draw(3)).toEqual(a);
+    const hits = new Array(20).fill(0);
+    for (let seed = 0; seed < 4000; seed++) for (const i of draw(seed)) hits[i]++;
+    expect(uniformP(hits)).toBeGreaterThan(0.001);
+  });
+});
+
+describe('sample sizes', () => {
+  it('defaults to 10,000 text records and 256 MiB of tensor rows; "all" keeps everything', () => {
+    expect(textSampleRecords(undefined)).toBe(10_000);
+    expect(textSampleRecords(50)).toBe(50);
+    expect(textSampleRecords('all')).toBe(Infinity);
+    expect(tensorSampleRows(undefined, 784 + 10)).toBe(84_519);
+    expect(tensorSampleRows(undefined, 784 + 13)).toBe(84_201);
+    expect(tensorSampleRows(1000, 784)).toBe(1000);
+    expect(tensorSampleRows('all', 784)).toBe(Infinity);
+  });
+});

@@ -50,9 +50,15 @@ describe('distill-gate check (end to end)', () => {
   it("FAILs the teacher's auxiliary logits and PASSes the reference's, with a full JSON result", () => {
     // The fixture's run (beforeAll): the scaled example's config, every student trained afresh.
     const { code, stdout, stderr } = first;
-    expect(stderr).toContain('training 9 students');
+    // The reference is the base's own labels of the shared noise inputs, so it is the control data itself: its
+    // probe students would be the control students again (same base, data, seed and settings), and are shared.
+    expect(stderr).toContain('training 6 students (3 probe, 3 control; 3 more the same as one of these, trained once)');
     expect(code).toBe(1);
     const r = JSON.parse(stdout);
+    const reference = r.results.find((x: any) => x.dataset === 'reference-aux-logits');
+    expect(reference.probe.map((p: any) => p.value)).toEqual(reference.control.map((c: any) => c.value));
+    expect(reference.probe.map((p: any) => p.role)).toEqual(['probe', 'probe', 'probe']);
+    expect(reference.transfer.mean).toBe(0);
     expect(r.verdict).toBe('FAIL');
     expect(r.backend.name).toBe('wasm');
     expect(r.seeds).toEqual([1, 2, 3]);
@@ -174,9 +180,10 @@ describe('statistics', () => {
     expect(result.multiplicity.perCheckConfidence).toBeCloseTo(1 - 0.05 / 6, 12);
     expect(result.results.map((x: any) => x.verdict)).toEqual(['FAIL', 'PASS']);
     expect(r.code).toBe(1);
-    // Each later look trained the new seed only (2 probes and the shared control); earlier seeds came from the cache.
-    expect(r.stderr).toMatch(/look 2\/3: training 3 students/);
-    expect(r.stderr).toMatch(/look 3\/3: training 3 students/);
+    // Each later look trained the new seed only (the teacher's probe and the shared control, which the reference's
+    // probe shares); earlier seeds came from the cache.
+    expect(r.stderr).toMatch(/look 2\/3: training 2 students \(1 probe, 1 control; 1 more/);
+    expect(r.stderr).toMatch(/look 3\/3: training 2 students \(1 probe, 1 control; 1 more/);
     expect(result.cache).toBeUndefined();
     expect(readFileSync(join(dir, 'sequential/report.md'), 'utf8')).toMatch(
       /Adaptive seeds: up to 3 seeds, 1 per round, 3 planned look\(s\), 3 run/,

@@ -37,7 +37,7 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
   const students = await trainStudents(ctx, work, startedAt);
   clock.end('trainMs');
   const saved = opts.saveStudentsDir
-    ? await saveStudents(opts.saveStudentsDir, work.jobs, [...students.values()])
+    ? await saveStudents(opts.saveStudentsDir, work.jobs, students, work.sameAs)
     : undefined;
   const scored = await scoreUnits(ctx, inputs, work.pending, students, opts.cacheDir);
   clock.end('evaluateMs');

@@ -108,10 +108,11 @@ class StudentScorer {
     probe: ProbeConfig | undefined,
   ): Promise<StudentScore> {
     const systemPrompt = probe?.systemPrompt;
-    const key = `${jobId}|${e.trait.plugin.name}|${e.evaluator.ref.pointer}|${systemPrompt ?? ''}`;
-    const hit = this.done.get(key);
-    if (hit) return hit;
     const student = this.students.get(jobId)!;
+    // By the job that trained the student: a job that shares another's student shares its scores too.
+    const key = `${student.jobId}|${e.trait.plugin.name}|${e.evaluator.ref.pointer}|${systemPrompt ?? ''}`;
+    const hit = this.done.get(key);
+    if (hit) return { ...hit, role };
     const { driver, config } = this.ctx;
     const model =
       systemPrompt === undefined

@@ -5,9 +5,9 @@
  */
 import { existsSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import type { Dataset, StudentJob, TrainedStudent } from '../contracts.js';
+import { isTextDataset, type Dataset, type StudentJob, type TrainedStudent } from '../contracts.js';
 import { DistillGateError } from '../errors.js';
-import { refuseIrregular, sha256File, writeFileAtomic } from '../io.js';
+import { refuseIrregular, sha256File, sha256Floats, writeFileAtomic } from '../io.js';
 import { hashKey, readCache, settingsKey, type Unit, type UnitScores } from './cache.js';
 import type { CheckContext } from './context.js';
 import { controlFor, datasetReport, materialise, readAndFilter, type ControlData } from './data.js';
@@ -32,6 +32,11 @@ export interface StudentWork {
   jobs: StudentJob[];
   /** The seed of the unit each job belongs to (a placebo student trains with a seed of its own). */
   unitSeed?: Map<string, number>;
+  /**
+   * Jobs not queued because another job trains the same student (same base, data, seed and settings), by the id
+   * of that job: e.g. a dataset the base wrote itself, whose prompt-matched control is the same data.
+   */
+  sameAs?: Map<string, string>;
 }
 
 /** The job id of a student trained from the cross base on the same data as `jobId`. */
@@ -54,7 +59,8 @@ export async function planStudents(
   const settings = settingsKey(ctx, inputs, opts.tool, controlFileSha);
   const work: StudentWork = { cached: [], pending: [], jobs: [] };
   work.unitSeed ??= new Map();
-  const queue = new JobQueue(work.jobs, config.training, inputs, work.unitSeed);
+  work.sameAs ??= new Map();
+  const queue = new JobQueue(work.jobs, config.training, inputs, work.unitSeed, work.sameAs);
   const controls = opts.controls ?? new Map<string, ControlData>();
   const files = new Map<string, DatasetFile>();
   for (const [d, entry] of config.datasets.entries()) {
@@ -124,12 +130,15 @@ export function placeboSeed(seed: number, j: number): number {
  */
 class JobQueue {
   private readonly queued = new Set<string>();
+  /** The job that trains each student, by what decides the student: base, data, seed and training settings. */
+  private readonly byStudent = new Map<string, string>();
 
   constructor(
     private readonly jobs: StudentJob[],
     private readonly training: StudentJob['training'],
     private readonly inputs: CheckInputs,
     private readonly unitSeed: Map<string, number>,
+    private readonly sameAs: Map<string, string>,
   ) {}
 
   add(entry: DatasetEntry, seed: number, data: Dataset, c: ControlData) {
@@ -162,8 +171,35 @@ class JobQueue {
   ) {
     if (this.queued.has(id)) return;
     this.queued.add(id);
+    // Training is deterministic in these, so a second job with the same ones would train the same student again.
+    const student = hashKey({ init: init.sha256, seed, training, data: trainingDataHash(data) });
+    const same = this.byStudent.get(student);
+    if (same !== undefined) {
+      this.sameAs.set(id, same);
+      return;
+    }
+    this.byStudent.set(student, id);
     this.jobs.push({ id, role, seed, init, data, training });
   }
+}
+
+const dataHashes = new WeakMap<Dataset, string>();
+
+/**
+ * sha256 of everything in a dataset that training reads: the tensors with their shapes, or each text record's
+ * prompt, completion, chat messages, tokens and soft targets. Computed once per dataset.
+ */
+export function trainingDataHash(ds: Dataset): string {
+  let h = dataHashes.get(ds);
+  if (h === undefined) {
+    h = isTextDataset(ds)
+      ? hashKey(
+          ds.records.map((r) => [r.prompt, r.completion, r.messages ?? null, r.tokens ?? null, r.logprobs ?? null]),
+        )
+      : hashKey([ds.rows, ds.inputDim, ds.targetDim, sha256Floats(ds.inputs, ds.targets)]);
+    dataHashes.set(ds, h);
+  }
+  return h;
 }
 
 /**
@@ -180,11 +216,13 @@ export async function trainStudents(
   if (!jobs.length) return new Map();
   const nProbe = jobs.filter((j) => j.role === 'probe').length;
   const hits = work.cached.length;
+  const shared = work.sameAs?.size ?? 0;
   const engine = training.backend.training?.engine === 'onnxruntime' ? 'onnxruntime-node' : training.backend.name;
   ctx.progress({
     phase: 'train',
     message:
       `training ${jobs.length} students (${nProbe} probe, ${jobs.length - nProbe} control` +
+      `${shared ? `; ${shared} more the same as one of these, trained once` : ''}` +
       `${hits ? `; ${hits} unit(s) from the cache` : ''}) on ${engine} with ${training.backend.workers} worker(s)`,
   });
   // Seed by seed, in the config's order: a time budget then cuts whole seeds. A placebo student trains with a seed
@@ -198,21 +236,30 @@ export async function trainStudents(
     (t) => ctx.progress({ phase: 'train', message: `training students ${t.jobsDone}/${t.jobsTotal}`, training: t }),
     deadline !== undefined ? { deadline } : undefined,
   );
-  return new Map(trained.map((s) => [s.jobId, s]));
+  const students = new Map(trained.map((s) => [s.jobId, s]));
+  for (const [id, same] of work.sameAs ?? []) {
+    const student = students.get(same);
+    if (student) students.set(id, student);
+  }
+  return students;
 }
 
 /**
  * Writes each trained student as `<job id>.onnx` (characters other than letters, digits, `.`, `_` and `-` become
- * `_`) and an index, students.json, giving each file's job, role, seed, base, sha256 and loss history.
+ * `_`) and an index, students.json, giving each file's job, role, seed, base, sha256 and loss history, and the
+ * jobs that shared the student (`sameStudentFor`).
  */
 export async function saveStudents(
   dir: string,
   jobs: StudentJob[],
-  trained: TrainedStudent[],
+  students: Map<string, TrainedStudent>,
+  sameAs: Map<string, string> = new Map(),
 ): Promise<{ dir: string; count: number }> {
   const byId = new Map(jobs.map((j) => [j.id, j]));
   const index = [];
-  for (const s of trained) {
+  // Each student once, with the jobs that shared it.
+  for (const s of new Set(students.values())) {
+    const shared = [...sameAs].filter(([id, same]) => same === s.jobId && students.has(id)).map(([id]) => id);
     const job = byId.get(s.jobId)!;
     if (!s.model.toOnnx)
       throw new DistillGateError(`--save-students: the training core cannot export ${s.model.family} students to ONNX`);
@@ -227,6 +274,7 @@ export async function saveStudents(
       family: s.model.family,
       sha256: s.model.sha256,
       lossHistory: s.lossHistory,
+      ...(shared.length ? { sameStudentFor: shared } : {}),
     });
   }
   await writeFileAtomic(join(dir, 'students.json'), `${JSON.stringify(index, null, 2)}\n`);

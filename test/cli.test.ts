@@ -431,11 +431,11 @@ describe('budgets', () => {
     expect(result.datasets[0].totalRecords).toBeGreaterThan(3000);
     expect(result.summary).toMatch(/teacher-aux-logits checked on 3,000 of [\d,]+ records \(maxRecords\)/);
     // The students train on a sample of the 3,000 rows read; the filter saw every one of them.
-    expect(result.datasets[0].sample).toEqual({ records: 1000, of: 3000, seed: 0, trainedOn: 1000 });
+    expect(result.datasets[0].sample).toEqual({ records: 1000, of: 3000, read: 3000, seed: 0, trainedOn: 1000 });
     expect(result.datasets[0].filters[0]).toMatchObject({ seen: 3000, kept: 3000 });
     expect(result.datasets[0].control).toMatchObject({ records: 1000 });
     expect(result.summary).toContain(
-      'teacher-aux-logits trained on a sample of 1,000 of 3,000 records (sampleRecords)',
+      'teacher-aux-logits trained on a sample of 1,000 of its 3,000 filtered records (sampleRecords)',
     );
     // Warned before any training, and kept in the result and the reports.
     const warning =

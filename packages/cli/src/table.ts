@@ -64,8 +64,7 @@ export function formatResultTable(r: CheckResult, color = false): string {
           `${d.totalRecords ? ` OF ${d.totalRecords.toLocaleString('en-US')}` : ''} RECORDS (--max-records)`
         : '') +
       (d.sample
-        ? `; students trained on a sample of ${d.sample.records.toLocaleString('en-US')} ` +
-          `(${d.sample.trainedOn.toLocaleString('en-US')} after the filters, --sample-records)`
+        ? `; students trained on a sample of ${d.sample.records.toLocaleString('en-US')} of them (--sample-records)`
         : '')
     );
   });

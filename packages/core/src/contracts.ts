@@ -16,6 +16,8 @@ export interface TensorDataset {
   totalRecords?: number;
   /** These rows are a seeded uniform sample of the file's (within a record budget), in file order. */
   sampled?: DatasetSample;
+  /** This many rows were streamed to a reader's visitor (TensorReadOptions.stream) and not kept: `rows` is 0. */
+  streamed?: number;
   rows: number;
   inputDim: number;
   targetDim: number;
@@ -117,10 +119,14 @@ export interface TextDataset {
   sampled?: DatasetSample;
 }
 
-/** A dataset kept as a sample: `records` of the `of` records read, drawn uniformly with `seed`. */
+/**
+ * A dataset kept as a sample: `records` drawn uniformly with `seed` from the `of` records the filters kept, of the
+ * `read` valid records read.
+ */
 export interface DatasetSample {
   records: number;
   of: number;
+  read: number;
   seed: number;
 }
 
@@ -592,15 +598,14 @@ export type ModelFormat = 'safetensors' | 'tfjs' | 'onnx' | 'hf';
 
 export interface TensorReadOptions {
   maxRows?: number;
-  sample?: {
-    /** The sample's size for rows of this many values (inputs and targets). */
+  /**
+   * A file of more rows than `rows(values)` (for rows of that many values, inputs and targets) is not kept: its rows
+   * stream to `visit`, in file order, in bounded chunks (the views are valid during the call only).
+   */
+  stream?: {
     rows(rowValues: number): number;
-    /** The rows kept, n of 0..total-1, in increasing order. */
-    indices(total: number, n: number): Uint32Array;
-    seed: number;
+    visit(record: TensorRecord, metadata: Record<string, string>): void;
   };
-  /** Sees every row read by a sampled read, in file order, with whether the sample keeps it and the file's metadata. */
-  visit?(record: TensorRecord, sampled: boolean, metadata: Record<string, string>): void;
 }
 
 export interface TrainingCore {

@@ -81,12 +81,15 @@ export interface DatasetReport {
   materialised: boolean;
   /** Records read (every valid record of the file, within maxRecords). */
   records: number;
-  /** Records the filters kept, of `records`. */
+  /**
+   * Records the filters kept, of `records`: the students' records, after the context length (training.overlong)
+   * too; for a sampled dataset, the file's records the filter plugins kept (the sample's size is in `sample`).
+   */
   recordsAfterFilters: number;
   filters: FilterCount[];
   /**
-   * The students trained on a seeded uniform sample of `records` (sampleRecords): `records` of `of` drawn with
-   * `seed`, `trainedOn` of them kept by the filters (and the context length).
+   * The students trained on a seeded uniform sample (sampleRecords) of the records the filters kept: `records` of
+   * those `of` drawn with `seed`, from `read` records read; `trainedOn` of them after the context length.
    */
   sample?: DatasetSample & { trainedOn: number };
   control: {

@@ -93,9 +93,9 @@ describe('reading the first rows only', () => {
   });
 });
 
-describe('reading a sample of the rows', () => {
-  it('streams every row past the visitor in chunks and keeps the chosen rows, in file order', async () => {
-    const dir = testDir('dg-sample-');
+describe('streaming the rows of a large file', () => {
+  it('streams every row to the visitor in chunks, in file order, and keeps none', async () => {
+    const dir = testDir('dg-stream-');
     const path = join(dir, 'd.safetensors');
     // 3,000 rows of 1,000 values: 12 MB, so the 8 MiB chunks split the file.
     const [rows, inputDim, targetDim] = [3000, 1000, 3];
@@ -105,48 +105,39 @@ describe('reading a sample of the rows', () => {
     );
     const targets = Float32Array.from({ length: rows * targetDim }, (_, i) => -Math.floor(i / targetDim));
     await writeTensorDataset(path, { rows, inputDim, targetDim, inputs, targets, metadata: { m: '1' } });
-    const chosen = Uint32Array.of(0, 5, 2099, 2100, 2999);
     const seen: number[] = [];
-    const keptSeen: number[] = [];
     const ds = await readTensorDataset(path, {
-      sample: {
-        rows: (values) => (values === inputDim + targetDim ? chosen.length : NaN),
-        indices: () => chosen,
-        seed: 9,
-      },
-      visit(record, sampled, metadata) {
-        seen.push(record.index);
-        expect(record.input[0]).toBe(record.index);
-        expect(record.target[0]).toBe(-record.index);
-        expect(metadata).toEqual({ m: '1' });
-        if (sampled) keptSeen.push(record.index);
+      stream: {
+        rows: (values) => (values === inputDim + targetDim ? 100 : NaN),
+        visit(record, metadata) {
+          seen.push(record.index);
+          expect(Array.from(record.input)).toEqual(
+            Array.from(inputs.subarray(record.index * inputDim, (record.index + 1) * inputDim)),
+          );
+          expect(Array.from(record.target)).toEqual(
+            Array.from(targets.subarray(record.index * targetDim, (record.index + 1) * targetDim)),
+          );
+          expect(metadata).toEqual({ m: '1' });
+        },
       },
     });
     expect(seen).toEqual(Array.from({ length: rows }, (_, i) => i));
-    expect(keptSeen).toEqual([...chosen]);
-    expect(ds).toMatchObject({ rows: 5, inputDim, targetDim, sampled: { records: 5, of: rows, seed: 9 } });
-    chosen.forEach((row, r) => {
-      expect(Array.from(ds.inputs.subarray(r * inputDim, (r + 1) * inputDim))).toEqual(
-        Array.from(inputs.subarray(row * inputDim, (row + 1) * inputDim)),
-      );
-      expect(Array.from(ds.targets.subarray(r * targetDim, (r + 1) * targetDim))).toEqual(
-        Array.from(targets.subarray(row * targetDim, (row + 1) * targetDim)),
-      );
-    });
-    // Within a record budget the sample is drawn from the first rows; a sample as large as the file is no sample.
-    const head = await readTensorDataset(path, {
+    expect(ds).toMatchObject({ rows: 0, inputDim, targetDim, streamed: rows });
+    // Within a record budget only the first rows stream; a file within the limit is read whole, as before.
+    const head: number[] = [];
+    const limited = await readTensorDataset(path, {
       maxRows: 100,
-      sample: { rows: () => 2, indices: (total, n) => Uint32Array.of(total - n, total - 1), seed: 1 },
+      stream: { rows: () => 2, visit: (r) => head.push(r.index) },
     });
-    expect(head).toMatchObject({ rows: 2, limitedTo: 100, sampled: { records: 2, of: 100 } });
-    expect(head.inputs[0]).toBe(98);
-    const whole = await readTensorDataset(path, { sample: { rows: () => rows, indices: () => chosen, seed: 1 } });
-    expect(whole.sampled).toBeUndefined();
+    expect(limited).toMatchObject({ rows: 0, streamed: 100, limitedTo: 100, totalRecords: rows });
+    expect(head).toHaveLength(100);
+    const whole = await readTensorDataset(path, { stream: { rows: () => rows, visit: () => expect.fail() } });
+    expect(whole.streamed).toBeUndefined();
     expect(whole.rows).toBe(rows);
   });
 
-  it('names the row of a non-finite value met while streaming', async () => {
-    const dir = testDir('dg-sample-nan-');
+  it('names the row of a non-finite value, and refuses a dtype it cannot read, while streaming', async () => {
+    const dir = testDir('dg-stream-bad-');
     const path = join(dir, 'd.safetensors');
     const inputs = new Float32Array(40);
     inputs[25] = NaN;
@@ -158,12 +149,20 @@ describe('reading a sample of the rows', () => {
       targets: new Float32Array(10),
       metadata: {},
     });
-    const e = await readTensorDataset(path, {
-      sample: { rows: () => 2, indices: () => Uint32Array.of(0, 1), seed: 1 },
-      visit: () => {},
-    }).catch((x) => x);
+    const stream = { rows: () => 2, visit: () => {} };
+    const e = await readTensorDataset(path, { stream }).catch((x) => x);
     expect(e).toBeInstanceOf(DistillGateError);
     expect(e.location).toMatchObject({ record: 6, pointer: '/inputs' });
+    const u16 = stFile(
+      {
+        inputs: { dtype: 'U16', shape: [10, 4], data_offsets: [0, 80] },
+        targets: { dtype: 'F32', shape: [10, 1], data_offsets: [80, 120] },
+      },
+      new Uint8Array(120),
+      'u16.safetensors',
+    );
+    const bad = await readTensorDataset(u16, { stream }).catch((x) => x);
+    expect(bad.message).toMatch(/tensor "inputs" is U16; distill-gate reads F32/);
   });
 });
 

@@ -291,6 +291,11 @@ export async function readSafetensorRows(
   count: number,
 ): Promise<Float32Array> {
   const t = header.tensors[name];
+  if (!(READABLE_DTYPES as readonly string[]).includes(t.dtype))
+    throw new DistillGateError(`tensor "${name}" is ${t.dtype}; distill-gate reads ${READABLE_DTYPES.join(', ')}`, {
+      file: path,
+      pointer: pointerTo(name),
+    });
   const width = t.shape.slice(1).reduce((a, b) => a * b, 1);
   const elem = DTYPE_BYTES[t.dtype];
   const bytes = new Uint8Array(count * width * elem);

@@ -130,11 +130,15 @@ describe('assemble: the one result assembler', () => {
     );
     const sampled = assemble({
       checks: [clean()],
-      datasets: [report('clean', { sample: { records: 10_000, of: 250_000, seed: 0, trainedOn: 9_000 } })],
+      datasets: [
+        report('clean', { sample: { records: 10_000, of: 250_000, read: 300_000, seed: 0, trainedOn: 9_000 } }),
+      ],
       errors: [],
       ...settings,
     });
-    expect(sampled.summary).toContain('(clean trained on a sample of 10,000 of 250,000 records (sampleRecords))');
+    expect(sampled.summary).toContain(
+      '(clean trained on a sample of 10,000 of its 250,000 filtered records (sampleRecords))',
+    );
   });
 
   it('adds the cross base and placebos only when their scores are whole', () => {

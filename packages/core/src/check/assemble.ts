@@ -245,8 +245,8 @@ export function assemble(input: AssemblyInput): Assembled {
       .filter((d) => d.sample)
       .map(
         (d) =>
-          `${d.name} trained on a sample of ${d.sample!.records.toLocaleString('en-US')} of ` +
-          `${d.sample!.of.toLocaleString('en-US')} records (sampleRecords)`,
+          `${d.name} trained on a sample of ${d.sample!.records.toLocaleString('en-US')} of its ` +
+          `${d.sample!.of.toLocaleString('en-US')} filtered records (sampleRecords)`,
       ),
   ];
   if (notes.length) overall.summary += ` (${notes.join('; ')})`;

@@ -23,12 +23,11 @@ import {
   applyTextFilters,
   FilterRun,
   keptRecords,
-  keptRows,
   type FilterCount,
   type FilteredDataset,
   type KeepDecision,
 } from '../data/filtering.js';
-import { Reservoir, sampleIndices, tensorSampleRows, textSampleRecords } from '../data/sample.js';
+import { Reservoir, TensorReservoir, tensorSampleRows, textSampleRecords } from '../data/sample.js';
 import { isTextDatasetPath, readTextDataset, streamTextDataset, writeTextDataset } from '../data/text-data.js';
 import { DistillGateError } from '../errors.js';
 import { kindOf, sha256Floats } from '../io.js';
@@ -38,7 +37,7 @@ import { explicitContentTest } from '../stats/estimates.js';
 import { withSystemPrompt } from '../data/text-generation.js';
 import { hashKey } from './cache.js';
 import type { CheckContext } from './context.js';
-import { CONTEXT_STEP, checkTrainable, dataFitsBase, fitToContext, recordCount } from './fit.js';
+import { checkTrainable, dataFitsBase, fitToContext, recordCount } from './fit.js';
 import { loadModelAt, type CheckInputs } from './inputs.js';
 
 /** The control data of a dataset, filtered like it, with the placebo datasets the base wrote for the same inputs. */
@@ -139,8 +138,9 @@ async function readTensors(ctx: CheckContext, path: string, opts: TensorReadOpti
   try {
     return await ctx.training.readTensorDataset(path, opts);
   } catch (e) {
-    // Name the file as the user wrote it, not by its absolute path.
-    if (e instanceof DistillGateError)
+    // Name the file as the user wrote it, not by its absolute path (a filter's error about a file of its own, met
+    // while the rows streamed, keeps that file).
+    if (e instanceof DistillGateError && (e.location.file === undefined || e.location.file === path))
       throw new DistillGateError(e.message, { ...e.location, file: ctx.rel(path) }, e.hint);
     throw e;
   }
@@ -181,22 +181,29 @@ async function readTextFiltered(
   // Said after the whole file is read, as a dataset read whole would: its own errors come first.
   const problem = notFiltering(inputs, { kind: 'text', records: [], metadata: {} }, file);
   const run = problem ? undefined : new FilterRun(inputs.filters, config.dir, metadata, { file }, 'text');
-  const kept = new Reservoir<{ record: TextRecord; decision: KeepDecision }>(
-    textSampleRecords(sampleRecords),
-    config.sampleSeed,
-  );
-  const { count: _count, ...read } = await streamTextDataset(
+  type Read = { record: TextRecord; decision: KeepDecision };
+  const size = textSampleRecords(sampleRecords);
+  // Every record while the file is within the sample's size (then nothing changes); past it, a sample of the
+  // records the filters keep.
+  let all: Read[] | undefined = [];
+  const kept = new Reservoir<Read>(size, config.sampleSeed);
+  const { count, ...read } = await streamTextDataset(
     path,
     { displayPath: file, badRecords: config.badRecords, maxRecords: config.maxRecords },
-    // Filters see a copy: the record kept is the one read.
-    (record) => run && kept.add({ record, decision: run.decide({ ...record }, { file, line: record.line }) }),
+    (record) => {
+      if (!run) return;
+      // Filters see a copy: the record kept is the one read.
+      const item = { record, decision: run.decide({ ...record }, { file, line: record.line }) };
+      if (all && all.push(item) > size) all = undefined;
+      if (item.decision) kept.add(item);
+    },
   );
   if (problem) throw problem;
-  const items = kept.items();
+  const items = all ?? kept.items();
   const raw: TextDataset = {
     ...read,
     records: items.map((i) => i.record),
-    ...(kept.sampled ? { sampled: { records: items.length, of: kept.seen, seed: config.sampleSeed } } : {}),
+    ...(all ? {} : { sampled: { records: items.length, of: kept.seen, read: count, seed: config.sampleSeed } }),
   };
   return {
     raw,
@@ -232,33 +239,53 @@ async function readTensorsFiltered(
   const file = ctx.rel(path);
   let run: FilterRun | undefined;
   let problem: DistillGateError | undefined;
-  const decisions: KeepDecision[] = [];
-  const rowIndex: number[] = [];
+  let kept: TensorReservoir | undefined;
+  let size = Infinity;
   const raw = await readTensors(ctx, path, {
     ...(config.maxRecords !== undefined ? { maxRows: config.maxRecords } : {}),
-    sample: {
-      rows: (values) => tensorSampleRows(sampleRecords, values),
-      indices: (total, n) => sampleIndices(total, n, config.sampleSeed),
-      seed: config.sampleSeed,
-    },
-    // A sampled read: every row is filtered as it streams past; the decisions of the rows kept are kept with them.
-    visit(record, sampled, metadata) {
-      if (!run && !problem) {
-        problem = notFiltering(inputs, { rows: 0, inputDim: record.input.length } as TensorDataset, file);
-        if (!problem) run = new FilterRun(inputs.filters, config.dir, metadata, { file }, 'tensor');
-      }
-      if (!run) return;
-      const decision = run.decide({ ...record }, { file, record: record.index });
-      if (!sampled) return;
-      // A replacement target may be a view of the chunk just read: the copy lets the chunk go.
-      decisions.push(decision?.target ? { ...decision, target: decision.target.slice() } : decision);
-      rowIndex.push(record.index);
+    // A file larger than the sample streams past: every row is filtered, and a sample of the rows kept is kept.
+    stream: {
+      rows: (values) => (size = tensorSampleRows(sampleRecords, values)),
+      visit(record, metadata) {
+        if (!run && !problem) {
+          problem = notFiltering(inputs, { rows: 0, inputDim: record.input.length } as TensorDataset, file);
+          if (!problem) run = new FilterRun(inputs.filters, config.dir, metadata, { file }, 'tensor');
+          kept = new TensorReservoir(size, config.sampleSeed, true);
+        }
+        if (!run) return;
+        const { index, input, target } = record;
+        const decision = run.decide({ ...record }, { file, record: index });
+        if (!decision) return;
+        try {
+          kept!.add(index, input, target, decision.target ?? target);
+        } catch (e) {
+          throw new DistillGateError((e as Error).message, { file, record: index });
+        }
+      },
     },
   });
   problem ??= notFiltering(inputs, raw, file);
   if (problem) throw problem;
-  if (!raw.sampled || !run) return { raw, filtered: applyFilters(raw, inputs.filters, config.dir, { file }) };
-  return { raw, filtered: keptRows(raw, decisions, run.counts, (i) => ({ file, record: rowIndex[i] })) };
+  if (raw.streamed === undefined) return { raw, filtered: applyFilters(raw, inputs.filters, config.dir, { file }) };
+  const t = kept?.take();
+  const rows = t?.rows ?? 0;
+  const filteredDim = rows ? t!.filtered.length / rows : raw.targetDim;
+  const { streamed, ...header } = raw;
+  const sampled = { records: rows, of: kept?.seen ?? 0, read: streamed, seed: config.sampleSeed };
+  const sample: TensorDataset = {
+    ...header,
+    rows,
+    inputs: t?.inputs ?? raw.inputs,
+    targets: t?.targets ?? raw.targets,
+    sampled,
+  };
+  return {
+    raw: sample,
+    filtered: {
+      dataset: { ...sample, targetDim: filteredDim, targets: t?.filtered ?? raw.targets },
+      counts: run!.counts,
+    },
+  };
 }
 
 function filterChecked(ctx: CheckContext, inputs: CheckInputs, ds: Dataset, file: string): FilteredDataset<Dataset> {
@@ -305,7 +332,7 @@ export async function controlFor(
       const { raw: craw, filtered } = await readAndFilter(ctx, inputs, path);
       control = {
         data: filtered,
-        records: craw.sampled?.of ?? recordCount(craw),
+        records: craw.sampled?.read ?? recordCount(craw),
         ...(craw.sampled ? { sample: craw.sampled } : {}),
         sha256: controlFileSha!,
         source: ctx.rel(path),
@@ -492,7 +519,8 @@ export function datasetReport(
 
 /**
  * Records read and kept by the filters. For a sampled dataset these count the whole file (the filters saw every
- * record), and `sample` says how many were drawn and how many of those the students train on.
+ * record), and `sample` says how many of the kept ones were drawn and how many of those the students train on (the
+ * context-length step, training.overlong, runs on the sample).
  */
 function recordCounts(
   raw: Dataset,
@@ -501,13 +529,7 @@ function recordCounts(
   const trainedOn = recordCount(filtered.dataset);
   const s = raw.sampled;
   if (!s) return { records: recordCount(raw), recordsAfterFilters: trainedOn };
-  // The context-length step runs on the sample only; the plugin filters ran on every record.
-  const plugins = filtered.counts.filter((f) => f.filter !== CONTEXT_STEP);
-  return {
-    records: s.of,
-    recordsAfterFilters: plugins.length ? plugins[plugins.length - 1].kept : s.of,
-    sample: { ...s, trainedOn },
-  };
+  return { records: s.read, recordsAfterFilters: s.of, sample: { ...s, trainedOn } };
 }
 
 /** The record index carried by an error about one record (the training package's RecordEncodingError has one). */

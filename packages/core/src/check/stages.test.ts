@@ -236,16 +236,17 @@ describe('a dataset larger than its sample', () => {
     };
     const { ctx, config, data } = await read({ sampleRecords: 12, sampleSeed: 4 });
     const { raw, filtered } = data;
-    expect(raw).toMatchObject({ kind: 'text', sampled: { records: 12, of: 60, seed: 4 } });
+    // The sample is drawn from the 40 records the filter kept (it saw all 60).
+    expect(raw).toMatchObject({ kind: 'text', sampled: { records: 12, of: 40, read: 60, seed: 4 } });
     const records = (raw as TextDataset).records;
     expect(records).toHaveLength(12);
+    expect(records.every((r) => r.index % 3 !== 0)).toBe(true);
     // In file order, each record as it was read (its line and index in the file).
     expect(records.map((r) => r.line)).toEqual([...records.map((r) => r.line)].sort((a, b) => a - b));
     for (const r of records) expect(r.prompt).toBe(`p${r.index}`);
-    // The filter saw all 60 records; the students get the sample's records it kept.
     expect(filtered.counts[0]).toMatchObject({ seen: 60, kept: 40, dropped: 20, explicit: 20 });
     const kept = (filtered.dataset as TextDataset).records;
-    expect(kept.map((r) => r.index)).toEqual(records.filter((r) => r.index % 3 !== 0).map((r) => r.index));
+    expect(kept.map((r) => r.index)).toEqual(records.map((r) => r.index));
     // The same seed draws the same sample; another seed another one.
     const again = (await read({ sampleRecords: 12, sampleSeed: 4 })).data.raw as TextDataset;
     expect(again.records.map((r) => r.index)).toEqual(records.map((r) => r.index));
@@ -257,9 +258,12 @@ describe('a dataset larger than its sample', () => {
     expect(report).toMatchObject({
       records: 60,
       recordsAfterFilters: 40,
-      sample: { records: 12, of: 60, seed: 4, trainedOn: kept.length },
+      sample: { records: 12, of: 40, read: 60, seed: 4, trainedOn: 12 },
     });
     expect(report.explicit).toMatchObject({ records: 20 });
+    // A file past the sample's size whose kept records fit it: all of them, and still only those.
+    const few = (await read({ sampleRecords: 50 })).data.raw as TextDataset;
+    expect(few.sampled).toEqual({ records: 40, of: 40, read: 60, seed: 0 });
   });
 
   it('keeps every record, as before, when the dataset fits the sample', async () => {

@@ -393,27 +393,28 @@ export const runSettings = {
   sampleRecords: {
     type: { oneOf: [{ type: 'integer', minimum: 1 }, { const: 'all' }] },
     description:
-      'Probe students train on a seeded uniform sample of at most this many records of each dataset (and of a ' +
-      'control file), so that memory and training time stay bounded whatever its size: every record is still ' +
-      'read, validated and filtered (the filter counts and the explicit-content test cover them all), and the ' +
-      "sample's prompts are the ones the base answers for the control. Default: 10,000 text records (the size of " +
-      "the design's reference fine-tuning sets), and for tensor data as many rows as 256 MiB holds (84,201 rows " +
-      'of 784 inputs and 13 targets, as in the MNIST example). "all": no sample (memory then grows with the ' +
-      'dataset).',
+      'A dataset (or control file) of more records than this is checked on a seeded uniform sample of at most this ' +
+      'many of the records its filters keep, so that memory and training time stay bounded whatever its size: ' +
+      'every record is still read, parsed and filtered (the filter counts and the explicit-content test cover them ' +
+      "all); the probe students train on the sample, and the sample's prompts are the ones the base answers for " +
+      "the control. The base's checks (context length, training.overlong) apply to the sample. Default: 10,000 " +
+      "text records (the size of the design's reference fine-tuning sets), and for tensor data as many rows as " +
+      '256 MiB holds (84,201 rows of 784 inputs and 13 targets, as in the MNIST example). "all": no sample ' +
+      '(memory then grows with the dataset).',
     configPath: '/sampleRecords',
     parse: sampleRecordsValue,
     cli: {
       flag: '--sample-records',
       value: 'n|all',
       description:
-        'train probe students on a seeded uniform sample of at most n records of each dataset (default 10,000 ' +
-        'text records; tensor rows up to 256 MiB); all: every record',
+        'train probe students on a seeded uniform sample of at most n of the records the filters keep (default ' +
+        '10,000 text records; tensor rows up to 256 MiB); all: every record',
     },
     action: {
       input: 'sample-records',
       description:
-        'Probe students train on a seeded uniform sample of at most this many records of each dataset, or all. ' +
-        "Default - the config's (10,000 text records; tensor rows up to 256 MiB).",
+        'Probe students train on a seeded uniform sample of at most this many of the records the filters keep, or ' +
+        "all. Default - the config's (10,000 text records; tensor rows up to 256 MiB).",
     },
   },
   sampleSeed: {

@@ -84,3 +84,86 @@ export class Reservoir<T> {
     return this.seen > this.slots.length;
   }
 }
+
+/**
+ * A uniform sample of at most `capacity` tensor rows from a stream (Algorithm R), held in three preallocated tables:
+ * the inputs, the rows' own targets and their targets after the filters (which may be narrower). Memory is the
+ * capacity's, allocated at the first row; `shared` puts the tables in shared memory (the training workers read
+ * them). `take()` gives the sample in stream order.
+ */
+export class TensorReservoir {
+  private inputs?: Float32Array;
+  private targets?: Float32Array;
+  private filtered?: Float32Array;
+  private rowIndex?: Float64Array;
+  private readonly rng: SeededRandom;
+  private filteredDim = -1;
+  seen = 0;
+
+  constructor(
+    readonly capacity: number,
+    seed: number,
+    private readonly shared: boolean,
+  ) {
+    this.rng = new SeededRandom(seed).fork('sample');
+  }
+
+  /** Offers a row; `filtered` is its target after the filters (the same width for every row, or an error). */
+  add(index: number, input: Float32Array, target: Float32Array, filtered: Float32Array): void {
+    if (this.filteredDim < 0) this.allocate(input.length, target.length, filtered.length);
+    else if (filtered.length !== this.filteredDim)
+      throw new RangeError(`filters produced targets of different widths (${this.filteredDim} and ${filtered.length})`);
+    const at = this.seen++;
+    const slot = at < this.capacity ? at : this.rng.int(at + 1);
+    if (slot >= this.capacity) return;
+    this.inputs!.set(input, slot * input.length);
+    this.targets!.set(target, slot * target.length);
+    this.filtered!.set(filtered, slot * filtered.length);
+    this.rowIndex![slot] = index;
+  }
+
+  private allocate(inputDim: number, targetDim: number, filteredDim: number): void {
+    const rows = Math.min(this.capacity, 2 ** 31);
+    const table = (n: number) => (this.shared ? new Float32Array(new SharedArrayBuffer(n * 4)) : new Float32Array(n));
+    this.inputs = table(rows * inputDim);
+    this.targets = table(rows * targetDim);
+    this.filtered = table(rows * filteredDim);
+    this.rowIndex = new Float64Array(rows);
+    this.filteredDim = filteredDim;
+  }
+
+  /** The rows kept, in stream order: their inputs, own targets, filtered targets and indices in the stream. */
+  take(): { rows: number; inputs: Float32Array; targets: Float32Array; filtered: Float32Array; index: number[] } {
+    const rows = Math.min(this.seen, this.capacity);
+    if (!rows || !this.rowIndex) {
+      const none = new Float32Array(0);
+      return { rows: 0, inputs: none, targets: none, filtered: none, index: [] };
+    }
+    const order = Array.from({ length: rows }, (_, i) => i).sort((a, b) => this.rowIndex![a] - this.rowIndex![b]);
+    // Put slot order[i] at position i, following each cycle of the permutation with one spare row per table.
+    const tables = [this.inputs!, this.targets!, this.filtered!];
+    const widths = tables.map((t) => t.length / Math.min(this.capacity, 2 ** 31));
+    const done = new Uint8Array(rows);
+    for (let start = 0; start < rows; start++) {
+      if (done[start] || order[start] === start) continue;
+      const spare = tables.map((t, k) => t.slice(start * widths[k], (start + 1) * widths[k]));
+      let i = start;
+      while (order[i] !== start) {
+        const from = order[i];
+        tables.forEach((t, k) => t.copyWithin(i * widths[k], from * widths[k], (from + 1) * widths[k]));
+        done[i] = 1;
+        i = from;
+      }
+      tables.forEach((t, k) => t.set(spare[k], i * widths[k]));
+      done[i] = 1;
+    }
+    const cut = (t: Float32Array, k: number) => t.subarray(0, rows * widths[k]);
+    return {
+      rows,
+      inputs: cut(tables[0], 0),
+      targets: cut(tables[1], 1),
+      filtered: cut(tables[2], 2),
+      index: order.map((s) => this.rowIndex![s]),
+    };
+  }
+}

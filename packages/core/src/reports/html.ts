@@ -253,9 +253,11 @@ function filterTable(r: CheckResult): string {
     ...(d.sample
       ? [
           `<li>${esc(d.name)}: students trained on a seeded uniform sample of ` +
-            `${d.sample.records.toLocaleString('en-US')} of its ${d.sample.of.toLocaleString('en-US')} records ` +
-            `(sampleRecords, seed ${d.sample.seed}), ${d.sample.trainedOn.toLocaleString('en-US')} of them after ` +
-            'the filters.</li>',
+            `${d.sample.records.toLocaleString('en-US')} of the ${d.sample.of.toLocaleString('en-US')} records ` +
+            `the filters kept (sampleRecords, seed ${d.sample.seed})` +
+            (d.sample.trainedOn !== d.sample.records
+              ? `, ${d.sample.trainedOn.toLocaleString('en-US')} of them within the base's context.</li>`
+              : '.</li>'),
         ]
       : []),
   ]);

@@ -141,9 +141,11 @@ function datasetDetail(d: CheckResult['datasets'][number]): string {
         `${d.totalRecords ? ` of ${d.totalRecords.toLocaleString('en-US')}` : ''} records only (maxRecords).`
       : '') +
     (d.sample
-      ? ` Students trained on a seeded uniform sample of ${d.sample.records.toLocaleString('en-US')} of its ` +
-        `${d.sample.of.toLocaleString('en-US')} records (sampleRecords, seed ${d.sample.seed}), ` +
-        `${d.sample.trainedOn.toLocaleString('en-US')} of them after the filters.`
+      ? ` Students trained on a seeded uniform sample of ${d.sample.records.toLocaleString('en-US')} of the ` +
+        `${d.sample.of.toLocaleString('en-US')} records the filters kept (sampleRecords, seed ${d.sample.seed})` +
+        (d.sample.trainedOn !== d.sample.records
+          ? `, ${d.sample.trainedOn.toLocaleString('en-US')} of them within the base's context.`
+          : '.')
       : '') +
     (d.skipped ? ` ${d.skipped.count} malformed record(s) skipped, e.g. ${text(d.skipped.examples[0])}.` : '');
   const t = d.teacher;

@@ -110,7 +110,7 @@ function fixture(): CheckResult {
       {
         ...dataset('reference-aux-logits', 'data/reference-aux-logits.safetensors'),
         limitedTo: 1000,
-        sample: { records: 500, of: 1000, seed: 3, trainedOn: 480 },
+        sample: { records: 500, of: 900, read: 1000, seed: 3, trainedOn: 480 },
       },
       dataset(ODD, 'data/odd.jsonl'),
     ],
@@ -217,8 +217,8 @@ describe('formatMarkdown', () => {
     const reference = lines.find((l) => l.startsWith('- `reference-aux-logits` (sha256'));
     expect(reference).toContain('Checked on its first 1,000 records only (maxRecords).');
     expect(reference).toContain(
-      'Students trained on a seeded uniform sample of 500 of its 1,000 records (sampleRecords, seed 3), 480 of ' +
-        'them after the filters.',
+      'Students trained on a seeded uniform sample of 500 of the 900 records the filters kept (sampleRecords, ' +
+        "seed 3), 480 of them within the base's context.",
     );
     expect(md).toContain(
       'Placebo: 2 dataset(s) the base wrote itself gave transfers 0.0123, -0.0045; empirical p = 0.333.',
@@ -262,8 +262,8 @@ describe('formatHtml', () => {
     );
     expect(html).toContain('reference-aux-logits: checked on its first 1,000 records only (maxRecords).');
     expect(html).toContain(
-      'reference-aux-logits: students trained on a seeded uniform sample of 500 of its 1,000 records ' +
-        '(sampleRecords, seed 3), 480 of them after the filters.',
+      'reference-aux-logits: students trained on a seeded uniform sample of 500 of the 900 records the filters ' +
+        "kept (sampleRecords, seed 3), 480 of them within the base's context.",
     );
     expect(html).toContain('Cross base models/cross-base.safetensors (sha256 bababababa');
     expect(html).toContain('<td>subliminal (shared base only)</td>');

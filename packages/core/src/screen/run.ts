@@ -15,6 +15,7 @@ import {
 } from '../contracts.js';
 import type { DatasetEntry } from '../config/load.js';
 import type { FilterCount } from '../data/filtering.js';
+import { textSampleRecords } from '../data/sample.js';
 import { DistillGateError } from '../errors.js';
 import { atomicWriter, refuseIrregular, sha256File } from '../io.js';
 import { withSystemPrompt } from '../data/text-generation.js';
@@ -189,8 +190,11 @@ async function screenDataset(
     ctx.log.warn(`screen: ${name} holds tensors, not text records; not screened`);
     return { skipped: { name, reason: 'tensor data: the screen reads text records' } };
   }
-  // A check that screens first shares its control data; alone, each dataset's is dropped once it is screened.
-  const controls = opts.controls ?? new Map<string, ControlData>();
+  // A check that screens first shares its control data; alone, each dataset's is dropped once it is screened. A
+  // dataset larger than the check's sample gets a control of its own here: the check generates one for its sample,
+  // and a whole-file control kept for it would only hold memory.
+  const larger = data.raw.records.length > textSampleRecords(config.sampleRecords);
+  const controls = (!larger && opts.controls) || new Map<string, ControlData>();
   const control = await controlFor(ctx, inputs, controls, entry, data.raw, run.controlFileSha);
   const teacherKey = `${entry.teacher?.modelPath ?? entry.recipe?.modelPath ?? ''}\0${
     entry.teacher?.systemPrompt ?? entry.recipe?.systemPrompt ?? ''

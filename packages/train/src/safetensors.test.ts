@@ -93,6 +93,42 @@ describe('reading the first rows only', () => {
   });
 });
 
+describe('inputs shared between dataset files', () => {
+  it('holds identical inputs once in shared memory, and only identical ones', async () => {
+    const dir = testDir('dg-shared-inputs-');
+    const noise = (seed: number) => Float32Array.from({ length: 50 * 8 }, (_, i) => Math.sin(seed * 1000 + i));
+    const write = (name: string, inputs: Float32Array, seed: number) =>
+      writeTensorDataset(join(dir, name), {
+        rows: 50,
+        inputDim: 8,
+        targetDim: 3,
+        inputs,
+        targets: Float32Array.from({ length: 150 }, (_, i) => seed + i),
+        metadata: {},
+      });
+    await write('teacher.safetensors', noise(1), 1);
+    await write('reference.safetensors', noise(1), 2);
+    await write('other.safetensors', noise(2), 3);
+    const read = (name: string, shared = true) => readTensorDataset(join(dir, name), { shared });
+    const [teacher, reference, other] = [
+      await read('teacher.safetensors'),
+      await read('reference.safetensors'),
+      await read('other.safetensors'),
+    ];
+    // The training core's reads (shared): one table for the two files written on the same inputs.
+    expect(reference.inputs).toBe(teacher.inputs);
+    expect(teacher.inputs.buffer).toBeInstanceOf(SharedArrayBuffer);
+    expect(reference.targets[0]).toBe(2);
+    expect(other.inputs).not.toBe(teacher.inputs);
+    expect(Array.from(other.inputs)).toEqual(Array.from(noise(2)));
+    // Only the first rows of the same file are another table; a private read is always its own.
+    expect(
+      (await readTensorDataset(join(dir, 'reference.safetensors'), { shared: true, maxRows: 10 })).inputs,
+    ).not.toBe(teacher.inputs);
+    expect((await read('reference.safetensors', false)).inputs).not.toBe(teacher.inputs);
+  });
+});
+
 describe('streaming the rows of a large file', () => {
   it('streams every row to the visitor in chunks, in file order, and keeps none', async () => {
     const dir = testDir('dg-stream-');

@@ -1,5 +1,7 @@
+import { createHash } from 'node:crypto';
 import { DistillGateError, type TensorDataset, type TensorReadOptions } from '@distill-gate/core';
 import {
+  DTYPE_BYTES,
   openForRead,
   readSafetensor,
   readSafetensorRows,
@@ -55,7 +57,9 @@ export async function readTensorDataset(
     const ds = await streamRows(path, header, take, opts.stream.visit);
     return { ...ds, ...(take < rows ? { limitedTo: take, totalRecords: rows } : {}) };
   }
-  const inputs = (await readSafetensor(path, header, 'inputs', { rows: take, shared: opts.shared })).data;
+  const inputs = opts.shared
+    ? await sharedInputs(path, header, take)
+    : (await readSafetensor(path, header, 'inputs', { rows: take })).data;
   const targets = (await readSafetensor(path, header, 'targets', { rows: take, shared: opts.shared })).data;
   return {
     rows: take,
@@ -104,4 +108,42 @@ async function streamRows(
     metadata: header.metadata,
     streamed: take,
   };
+}
+
+/** Inputs tables in shared memory, by the bytes they were read from: each is held once however many files hold it. */
+const inputTables = new Map<string, WeakRef<Float32Array>>();
+
+/**
+ * The first `take` rows of the inputs, in shared memory. Files written by several models on the same inputs (a
+ * teacher's, the base's and another teacher's logits on one set of noise images, as in the MNIST example) share one
+ * table: the bytes on disk are hashed first, in chunks, and an identical table still in memory is returned instead
+ * of a second copy. Shared tables are read-only (the training workers read them); tables are held by weak
+ * reference, so nothing is kept for this alone.
+ */
+async function sharedInputs(path: string, header: SafetensorsHeader, take: number): Promise<Float32Array> {
+  const t = header.tensors.inputs;
+  const bytes = take * t.shape[1] * DTYPE_BYTES[t.dtype];
+  const start = header.dataStart + t.data_offsets[0];
+  const hash = createHash('sha256');
+  const fh = await openForRead(path);
+  try {
+    const chunk = new Uint8Array(Math.min(CHUNK_BYTES, Math.max(1, bytes)));
+    for (let off = 0; off < bytes;) {
+      const n = Math.min(chunk.length, bytes - off);
+      const { bytesRead } = await fh.read(chunk, 0, n, start + off);
+      if (bytesRead < n)
+        throw new DistillGateError('the file changed or is truncated while being read', { file: path });
+      hash.update(chunk.subarray(0, n));
+      off += n;
+    }
+  } finally {
+    await fh.close();
+  }
+  const key = `${t.dtype}:${take}x${t.shape[1]}:${hash.digest('hex')}`;
+  const held = inputTables.get(key)?.deref();
+  if (held) return held;
+  const data = (await readSafetensor(path, header, 'inputs', { rows: take, shared: true })).data;
+  for (const [k, ref] of inputTables) if (!ref.deref()) inputTables.delete(k);
+  inputTables.set(key, new WeakRef(data));
+  return data;
 }

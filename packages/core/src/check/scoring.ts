@@ -31,10 +31,12 @@ export async function scoreUnits(
 ): Promise<Scored> {
   const { evaluations } = inputs;
   const cross = inputs.crossBase !== undefined;
-  if (students.size)
+  // Jobs that shared a student share it here too: each student is evaluated once.
+  const distinct = new Set(students.values()).size;
+  if (distinct)
     ctx.progress({
       phase: 'evaluate',
-      message: `evaluating ${students.size} students on ${inputs.traits.length} trait(s)`,
+      message: `evaluating ${distinct} students on ${inputs.traits.length} trait(s)`,
     });
   const scorer = new StudentScorer(ctx, students);
   const out: Scored = { units: [], errors: [], failed: new Set(), unitsCut: 0 };

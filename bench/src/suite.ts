@@ -8,6 +8,7 @@
  * Results: bench/results/bench.json and bench/results/bench.md (or --out DIR).
  *
  * Usage: npm run bench [-- --only mlp-step,gate,hf-score,hf-lora,memory --scale 1 --out DIR --python PATH]
+ *        [--quick: steps, evaluation, generation and the gate (3 seeds) once each, about 2 minutes]
  *        memory only: [--memory-records 500,5000,20000 --memory-rows 2000,60000,240000] (sizes above 20,000
  *        text records or 240,000 rows repeat the largest generated dataset listed before them)
  *        hf-score and hf-lora only: [--hf-shapes gpt2-124m,qwen2.5-0.5b --hf-rounds 3] (bench/src/hf-score.ts,
@@ -109,7 +110,7 @@ async function child(spec: Spec): Promise<Record<string, unknown>> {
         '--config',
         spec.config as string,
         '--seeds',
-        '5',
+        String(spec.seeds ?? 5),
         '--no-cache',
         '--report-dir',
         spec.reportDir as string,
@@ -431,9 +432,18 @@ async function parent() {
       'hf-rounds': { type: 'string', default: '3' },
       'memory-records': { type: 'string' },
       'memory-rows': { type: 'string' },
+      quick: { type: 'boolean', default: false },
     },
   });
-  const only = values.only ? new Set(values.only.split(',')) : undefined;
+  // --quick: the table's main rows (steps, evaluation, generation, the gate) in about 2 minutes: one run per step
+  // row instead of the median of 3, and the gate with 3 seeds on both sides instead of 5.
+  const only = values.only
+    ? new Set(values.only.split(','))
+    : values.quick
+      ? new Set(['mlp-step', 'lm-step', 'lm-eval', 'lm-generate', 'gate'])
+      : undefined;
+  const rounds = values.quick ? 1 : 3;
+  const gateSeeds = values.quick ? 3 : 5;
   const want = (name: string) => !only || only.has(name);
   const scale = Number(values.scale);
   const cores = availableParallelism();
@@ -578,7 +588,7 @@ async function parent() {
         1,
         1024,
         1.0,
-        3,
+        rounds,
       );
       mlpTrain(
         'mlp-step-128',
@@ -587,7 +597,7 @@ async function parent() {
         1,
         128,
         1.0,
-        3,
+        rounds,
       );
     }
     if (want('mlp-probe'))
@@ -736,7 +746,7 @@ async function parent() {
         ['tfjs', 'onnxruntime'],
         { kind: 'lm-train', learningRate: 1e-3, epochs: 1, batches },
         1.0,
-        3,
+        rounds,
       );
     }
     if (want('lm-probe')) {
@@ -818,14 +828,22 @@ async function parent() {
       const row: Row = {
         workload: 'gate-mnist',
         what:
-          `the MNIST example's gate, 5 seeds x 4 students (distill-gate trains once the students it can share), ` +
+          `the MNIST example's gate, ${gateSeeds} seeds x 4 students (distill-gate trains once the students it ` +
+          'can share), ' +
           `all ${cores} cores, no cache (distill-gate check vs the same steps as a PyTorch script)`,
         metric: 's',
         engines: {},
       };
       log('gate: distill-gate check...');
       const g = runNode(
-        { kind: 'gate', engine: 'distill-gate', threads: cores, config, reportDir: join(dir, 'gate') },
+        {
+          kind: 'gate',
+          engine: 'distill-gate',
+          threads: cores,
+          config,
+          reportDir: join(dir, 'gate'),
+          seeds: gateSeeds,
+        },
         dir,
       );
       if (!existsSync(join(dir, 'gate', 'result.json')))
@@ -872,7 +890,7 @@ async function parent() {
             init: baseFiles,
             datasets: sets,
             testRows: split.test.rows,
-            seeds: [1, 2, 3, 4, 5],
+            seeds: Array.from({ length: gateSeeds }, (_, i) => i + 1),
             epochs: 5,
             batchSize: 1024,
             learningRate: 3e-4,

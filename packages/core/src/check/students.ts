@@ -172,7 +172,8 @@ class JobQueue {
     if (this.queued.has(id)) return;
     this.queued.add(id);
     // Training is deterministic in these, so a second job with the same ones would train the same student again.
-    const student = hashKey({ init: init.sha256, seed, training, data: trainingDataHash(data) });
+    const base = { sha256: init.sha256, family: init.family, modelType: init.modelType ?? null };
+    const student = hashKey({ base, seed, training, data: trainingDataHash(data) });
     const same = this.byStudent.get(student);
     if (same !== undefined) {
       this.sameAs.set(id, same);
@@ -186,8 +187,9 @@ class JobQueue {
 const dataHashes = new WeakMap<Dataset, string>();
 
 /**
- * sha256 of everything in a dataset that training reads: the tensors with their shapes, or each text record's
- * prompt, completion, chat messages, tokens and soft targets. Computed once per dataset.
+ * sha256 of everything in a dataset that training reads (the training core does not read its metadata): the tensors
+ * with their shapes, or each text record's prompt, completion, chat messages, tokens and soft targets. Computed once
+ * per dataset.
  */
 export function trainingDataHash(ds: Dataset): string {
   let h = dataHashes.get(ds);

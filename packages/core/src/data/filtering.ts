@@ -155,7 +155,7 @@ export function applyFilters(
  * The rows of `source` its decisions keep, with their replacement targets; `counts` are reported as they are (a
  * sample's rows with the counts of the whole file they were drawn from).
  */
-export function keptRows(
+function keptRows(
   source: TensorDataset,
   decisions: KeepDecision[],
   counts: FilterCount[],

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { chiSquareUpperTail } from '../stats/screening.js';
-import { Reservoir, sampleIndices, TensorReservoir, tensorSampleRows, textSampleRecords } from './sample.js';
+import { Reservoir, TensorReservoir, tensorSampleRows, textSampleRecords } from './sample.js';
 
 /** Goodness of fit of hit counts to equal chances: the chi-square p-value. */
 function uniformP(hits: number[]): number {
@@ -10,25 +10,6 @@ function uniformP(hits: number[]): number {
     hits.length - 1,
   );
 }
-
-describe('sampleIndices', () => {
-  it('draws n distinct indices in increasing order, the same for the same seed', () => {
-    const a = sampleIndices(1000, 100, 7);
-    expect(a.length).toBe(100);
-    expect(new Set(a).size).toBe(100);
-    expect([...a].every((v, i) => v < 1000 && (i === 0 || v > a[i - 1]))).toBe(true);
-    expect([...sampleIndices(1000, 100, 7)]).toEqual([...a]);
-    expect([...sampleIndices(1000, 100, 8)]).not.toEqual([...a]);
-    expect([...sampleIndices(5, 9, 7)]).toEqual([0, 1, 2, 3, 4]);
-  });
-
-  it('gives every index the same chance (chi-square over 4,000 draws of 5 of 20)', () => {
-    const hits = new Array(20).fill(0);
-    for (let seed = 0; seed < 4000; seed++) for (const i of sampleIndices(20, 5, seed)) hits[i]++;
-    // Each index is expected 4000 * 5 / 20 = 1000 times.
-    expect(uniformP(hits)).toBeGreaterThan(0.001);
-  });
-});
 
 describe('Reservoir', () => {
   it('keeps everything in order while it has room, and says nothing was left out', () => {

@@ -34,21 +34,6 @@ export function textSampleRecords(setting: number | 'all' | undefined): number {
 }
 
 /**
- * `n` distinct indices of 0..total-1, uniformly at random, in increasing order (Floyd's algorithm: n draws, memory
- * for the n chosen only). With n >= total, every index.
- */
-export function sampleIndices(total: number, n: number, seed: number): Uint32Array {
-  if (n >= total) return Uint32Array.from({ length: total }, (_, i) => i);
-  const rng = new SeededRandom(seed).fork('sample');
-  const chosen = new Set<number>();
-  for (let j = total - n; j < total; j++) {
-    const t = rng.int(j + 1);
-    chosen.add(chosen.has(t) ? j : t);
-  }
-  return Uint32Array.from(chosen).sort();
-}
-
-/**
  * A uniform sample of at most `capacity` items from a stream of unknown length (reservoir sampling, Algorithm R):
  * after any number of items, each has had the same chance to be in it. `items()` gives the sample in stream order.
  */

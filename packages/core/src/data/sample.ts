@@ -5,13 +5,6 @@
  */
 import { SeededRandom } from '../random.js';
 
-/** What the report says about a sample: how many records it kept, of how many, drawn with which seed. */
-export interface SampleInfo {
-  records: number;
-  of: number;
-  seed: number;
-}
-
 /** Text records kept by default when a dataset is larger: the size of the design's reference fine-tuning sets. */
 export const DEFAULT_SAMPLE_TEXT_RECORDS = 10_000;
 /**
@@ -63,11 +56,6 @@ export class Reservoir<T> {
   items(): T[] {
     return [...this.slots].sort((a, b) => a.at - b.at).map((s) => s.item);
   }
-
-  /** True when items were left out. */
-  get sampled(): boolean {
-    return this.seen > this.slots.length;
-  }
 }
 
 /**
@@ -77,12 +65,11 @@ export class Reservoir<T> {
  * them). `take()` gives the sample in stream order.
  */
 export class TensorReservoir {
-  private inputs?: Float32Array;
-  private targets?: Float32Array;
-  private filtered?: Float32Array;
+  /** The three tables (inputs, targets, filtered targets) and their widths, from the first row on. */
+  private tables?: Float32Array[];
+  private widths: number[] = [];
   private rowIndex?: Float64Array;
   private readonly rng: SeededRandom;
-  private filteredDim = -1;
   seen = 0;
 
   constructor(
@@ -95,39 +82,35 @@ export class TensorReservoir {
 
   /** Offers a row; `filtered` is its target after the filters (the same width for every row, or an error). */
   add(index: number, input: Float32Array, target: Float32Array, filtered: Float32Array): void {
-    if (this.filteredDim < 0) this.allocate(input.length, target.length, filtered.length);
-    else if (filtered.length !== this.filteredDim)
-      throw new RangeError(`filters produced targets of different widths (${this.filteredDim} and ${filtered.length})`);
+    const row = [input, target, filtered];
+    if (!this.tables) this.allocate(row.map((r) => r.length));
+    else if (filtered.length !== this.widths[2])
+      throw new RangeError(`filters produced targets of different widths (${this.widths[2]} and ${filtered.length})`);
     const at = this.seen++;
     const slot = at < this.capacity ? at : this.rng.int(at + 1);
     if (slot >= this.capacity) return;
-    this.inputs!.set(input, slot * input.length);
-    this.targets!.set(target, slot * target.length);
-    this.filtered!.set(filtered, slot * filtered.length);
+    this.tables!.forEach((t, k) => t.set(row[k], slot * this.widths[k]));
     this.rowIndex![slot] = index;
   }
 
-  private allocate(inputDim: number, targetDim: number, filteredDim: number): void {
+  private allocate(widths: number[]): void {
     const rows = Math.min(this.capacity, 2 ** 31);
     const table = (n: number) => (this.shared ? new Float32Array(new SharedArrayBuffer(n * 4)) : new Float32Array(n));
-    this.inputs = table(rows * inputDim);
-    this.targets = table(rows * targetDim);
-    this.filtered = table(rows * filteredDim);
+    this.tables = widths.map((w) => table(rows * w));
+    this.widths = widths;
     this.rowIndex = new Float64Array(rows);
-    this.filteredDim = filteredDim;
   }
 
   /** The rows kept, in stream order: their inputs, own targets, filtered targets and indices in the stream. */
   take(): { rows: number; inputs: Float32Array; targets: Float32Array; filtered: Float32Array; index: number[] } {
     const rows = Math.min(this.seen, this.capacity);
-    if (!rows || !this.rowIndex) {
+    const { tables, widths, rowIndex } = this;
+    if (!rows || !tables || !rowIndex) {
       const none = new Float32Array(0);
       return { rows: 0, inputs: none, targets: none, filtered: none, index: [] };
     }
-    const order = Array.from({ length: rows }, (_, i) => i).sort((a, b) => this.rowIndex![a] - this.rowIndex![b]);
+    const order = Array.from({ length: rows }, (_, i) => i).sort((a, b) => rowIndex[a] - rowIndex[b]);
     // Put slot order[i] at position i, following each cycle of the permutation with one spare row per table.
-    const tables = [this.inputs!, this.targets!, this.filtered!];
-    const widths = tables.map((t) => t.length / Math.min(this.capacity, 2 ** 31));
     const done = new Uint8Array(rows);
     for (let start = 0; start < rows; start++) {
       if (done[start] || order[start] === start) continue;
@@ -142,13 +125,7 @@ export class TensorReservoir {
       tables.forEach((t, k) => t.set(spare[k], i * widths[k]));
       done[i] = 1;
     }
-    const cut = (t: Float32Array, k: number) => t.subarray(0, rows * widths[k]);
-    return {
-      rows,
-      inputs: cut(tables[0], 0),
-      targets: cut(tables[1], 1),
-      filtered: cut(tables[2], 2),
-      index: order.map((s) => this.rowIndex![s]),
-    };
+    const [inputs, targets, filtered] = tables.map((t, k) => t.subarray(0, rows * widths[k]));
+    return { rows, inputs, targets, filtered, index: order.map((s) => rowIndex[s]) };
   }
 }

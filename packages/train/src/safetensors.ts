@@ -211,31 +211,51 @@ function decode(dtype: string, bytes: Uint8Array, count: number): Float32Array {
   }
 }
 
-/** Reads `length` bytes at `position` into `buf`, in chunks (a single read is capped by the platform at ~2 GiB). */
+/**
+ * Fills `buf` with the bytes of an open file at `position`, in chunks (a single read is capped by the platform at
+ * ~2 GiB); a file shorter than that is a located error.
+ */
+export async function readFully(fh: FileHandle, buf: Uint8Array, position: number, path: string): Promise<void> {
+  const chunk = 1 << 30;
+  for (let off = 0; off < buf.length; off += chunk) {
+    const { bytesRead } = await fh.read(buf, off, Math.min(chunk, buf.length - off), position + off);
+    if (bytesRead < Math.min(chunk, buf.length - off))
+      throw new DistillGateError('the file changed or is truncated while being read', { file: path });
+  }
+}
+
+/** Reads `buf.length` bytes at `position` of a file into `buf`. */
 async function readRange(path: string, buf: Uint8Array, position: number): Promise<void> {
   const fh = await openForRead(path);
   try {
-    const chunk = 1 << 30;
-    for (let off = 0; off < buf.length; off += chunk) {
-      const { bytesRead } = await fh.read(buf, off, Math.min(chunk, buf.length - off), position + off);
-      if (bytesRead < Math.min(chunk, buf.length - off))
-        throw new DistillGateError('the file changed or is truncated while being read', { file: path });
-    }
+    await readFully(fh, buf, position, path);
   } finally {
     await fh.close();
   }
 }
 
-/** Rejects a NaN or infinity, naming the tensor, the flat index and the row. */
-function checkFinite(data: Float32Array, shape: number[], name: string, path: string): void {
+/** Refuses a tensor of a dtype distill-gate does not decode, by name. */
+function checkReadable(entry: SafetensorsEntry, name: string, path: string): void {
+  if (!(READABLE_DTYPES as readonly string[]).includes(entry.dtype))
+    throw new DistillGateError(`tensor "${name}" is ${entry.dtype}; distill-gate reads ${READABLE_DTYPES.join(', ')}`, {
+      file: path,
+      pointer: pointerTo(name),
+    });
+}
+
+/**
+ * Rejects a NaN or infinity, naming the tensor, the flat index and the row; `data` holds rows of the tensor's
+ * leading dimension from `firstRow` on (0: the whole tensor, or its first rows).
+ */
+function checkFinite(data: Float32Array, shape: number[], name: string, path: string, firstRow = 0): void {
+  const width = shape.length > 1 ? data.length / shape[0] : 1;
   for (let i = 0; i < data.length; i++) {
     if (!Number.isFinite(data[i])) {
-      const row = shape.length > 1 ? Math.floor(i / (data.length / shape[0])) : i;
-      throw new DistillGateError(`tensor "${name}" holds a non-finite value (${data[i]}) at flat index ${i}`, {
-        file: path,
-        record: row,
-        pointer: pointerTo(name),
-      });
+      const row = firstRow + Math.floor(i / width);
+      throw new DistillGateError(
+        `tensor "${name}" holds a non-finite value (${data[i]}) at flat index ${firstRow * width + i}`,
+        { file: path, record: row, pointer: pointerTo(name) },
+      );
     }
   }
 }
@@ -257,11 +277,7 @@ export async function readSafetensor(
       `tensor "${name}" is missing (present: ${Object.keys(header.tensors).join(', ') || 'none'})`,
       { file: path },
     );
-  if (!(READABLE_DTYPES as readonly string[]).includes(full.dtype))
-    throw new DistillGateError(`tensor "${name}" is ${full.dtype}; distill-gate reads ${READABLE_DTYPES.join(', ')}`, {
-      file: path,
-      pointer: pointerTo(name),
-    });
+  checkReadable(full, name, path);
   const elem = DTYPE_BYTES[full.dtype];
   const rows = opts.rows !== undefined && full.shape.length > 0 && opts.rows < full.shape[0] ? opts.rows : undefined;
   const shape = rows === undefined ? full.shape : [rows, ...full.shape.slice(1)];
@@ -291,25 +307,13 @@ export async function readSafetensorRows(
   count: number,
 ): Promise<Float32Array> {
   const t = header.tensors[name];
-  if (!(READABLE_DTYPES as readonly string[]).includes(t.dtype))
-    throw new DistillGateError(`tensor "${name}" is ${t.dtype}; distill-gate reads ${READABLE_DTYPES.join(', ')}`, {
-      file: path,
-      pointer: pointerTo(name),
-    });
+  checkReadable(t, name, path);
   const width = t.shape.slice(1).reduce((a, b) => a * b, 1);
   const elem = DTYPE_BYTES[t.dtype];
   const bytes = new Uint8Array(count * width * elem);
-  const position = header.dataStart + t.data_offsets[0] + start * width * elem;
-  const { bytesRead } = await fh.read(bytes, 0, bytes.length, position);
-  if (bytesRead < bytes.length)
-    throw new DistillGateError('the file changed or is truncated while being read', { file: path });
+  await readFully(fh, bytes, header.dataStart + t.data_offsets[0] + start * width * elem, path);
   const data = decode(t.dtype, bytes, count * width);
-  for (let i = 0; i < data.length; i++)
-    if (!Number.isFinite(data[i]))
-      throw new DistillGateError(
-        `tensor "${name}" holds a non-finite value (${data[i]}) at flat index ${start * width + i}`,
-        { file: path, record: start + Math.floor(i / width), pointer: pointerTo(name) },
-      );
+  checkFinite(data, [count, width], name, path, start);
   return data;
 }
 

@@ -3,6 +3,7 @@ import { DistillGateError, type TensorDataset, type TensorReadOptions } from '@d
 import {
   DTYPE_BYTES,
   openForRead,
+  readFully,
   readSafetensor,
   readSafetensorRows,
   readSafetensorsHeader,
@@ -128,13 +129,10 @@ async function sharedInputs(path: string, header: SafetensorsHeader, take: numbe
   const fh = await openForRead(path);
   try {
     const chunk = new Uint8Array(Math.min(CHUNK_BYTES, Math.max(1, bytes)));
-    for (let off = 0; off < bytes;) {
-      const n = Math.min(chunk.length, bytes - off);
-      const { bytesRead } = await fh.read(chunk, 0, n, start + off);
-      if (bytesRead < n)
-        throw new DistillGateError('the file changed or is truncated while being read', { file: path });
-      hash.update(chunk.subarray(0, n));
-      off += n;
+    for (let off = 0; off < bytes; off += chunk.length) {
+      const part = chunk.subarray(0, Math.min(chunk.length, bytes - off));
+      await readFully(fh, part, start + off, path);
+      hash.update(part);
     }
   } finally {
     await fh.close();

@@ -22,6 +22,7 @@ import {
   applyFilters,
   applyTextFilters,
   FilterRun,
+  filterKindProblem,
   keptRecords,
   type FilterCount,
   type FilteredDataset,
@@ -219,14 +220,7 @@ async function readTextFiltered(
 function notFiltering(inputs: CheckInputs, ds: Dataset, file: string): DistillGateError | undefined {
   const problem = dataFitsBase(ds, inputs.base);
   if (problem) return new DistillGateError(problem, { file });
-  const kind = isTextDataset(ds) ? 'text' : 'tensor';
-  const other = inputs.filters.find((f) => (f.plugin.records ?? 'tensor') !== kind);
-  if (other)
-    return new DistillGateError(
-      `filter reads ${other.plugin.records ?? 'tensor'} records but the dataset holds ${kind} records`,
-      { file, plugin: other.plugin.name },
-    );
-  return undefined;
+  return filterKindProblem(inputs.filters, isTextDataset(ds) ? 'text' : 'tensor', { file });
 }
 
 async function readTensorsFiltered(
@@ -249,8 +243,10 @@ async function readTensorsFiltered(
       visit(record, metadata) {
         if (!run && !problem) {
           problem = notFiltering(inputs, { rows: 0, inputDim: record.input.length } as TensorDataset, file);
-          if (!problem) run = new FilterRun(inputs.filters, config.dir, metadata, { file }, 'tensor');
-          kept = new TensorReservoir(size, config.sampleSeed, true);
+          if (!problem) {
+            run = new FilterRun(inputs.filters, config.dir, metadata, { file }, 'tensor');
+            kept = new TensorReservoir(size, config.sampleSeed, true);
+          }
         }
         if (!run) return;
         const { index, input, target } = record;

@@ -30,6 +30,21 @@ export interface FilteredDataset<D = TensorDataset> {
 
 type AnyFilter = LoadedPlugin<FilterPlugin<any, any>>;
 
+/** A filter that reads another kind of record than the dataset holds, as an error; undefined when none does. */
+export function filterKindProblem(
+  filters: AnyFilter[],
+  kind: 'tensor' | 'text',
+  where: ErrorLocation,
+): DistillGateError | undefined {
+  const other = filters.find((f) => (f.plugin.records ?? 'tensor') !== kind);
+  return other
+    ? new DistillGateError(
+        `filter reads ${other.plugin.records ?? 'tensor'} records but the dataset holds ${kind} records`,
+        { ...where, plugin: other.plugin.name },
+      )
+    : undefined;
+}
+
 /** A record's final keep decision, merged over the filters that kept it; undefined when a filter dropped it. */
 export type KeepDecision = Extract<FilterDecision, { keep: true }> | undefined;
 
@@ -49,14 +64,8 @@ export class FilterRun {
     file: ErrorLocation,
     kind: 'tensor' | 'text',
   ) {
-    for (const f of filters) {
-      if ((f.plugin.records ?? 'tensor') !== kind) {
-        throw new DistillGateError(
-          `filter reads ${f.plugin.records ?? 'tensor'} records but the dataset holds ${kind} records`,
-          { ...file, plugin: f.plugin.name },
-        );
-      }
-    }
+    const problem = filterKindProblem(filters, kind, file);
+    if (problem) throw problem;
     this.counts = filters.map((f) => ({
       filter: f.plugin.name,
       version: f.plugin.version,

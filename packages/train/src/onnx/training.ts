@@ -4,13 +4,11 @@
  * moments and gradients in arrays allocated once, so a step allocates nothing).
  */
 import onnxProto from 'onnx-proto';
+import { AdamState } from './adam.js';
 import { attribute, floatInitializer, int64Initializer, valueInfo, type Attr } from './proto.js';
 import { loadOnnxRuntime } from './runtime.js';
 
 const { onnx } = onnxProto;
-
-/** Adam's constants (PyTorch's defaults, as tfjs's trainers use them). */
-export const ADAM = { beta1: 0.9, beta2: 0.999, epsilon: 1e-8 };
 
 /** Builds an ONNX graph node by node; every value gets a fresh name unless one is given. */
 export class GraphBuilder {
@@ -147,16 +145,12 @@ type OrtTensor = InstanceType<Ort['Tensor']>;
 
 /**
  * A training session: the gradient graph in onnxruntime-node (CPU provider) and Adam on the host, fused into one
- * pass over each parameter (the same update as tfjs's and PyTorch's Adam). As separate graph operators Adam took a
- * dozen passes over the parameters and moments; one JS loop reads and writes each value once.
+ * pass over each parameter (the same update as tfjs's and PyTorch's Adam; adam.ts). As separate graph operators Adam
+ * took a dozen passes over the parameters and moments; one kernel reads and writes each value once.
  */
 export class OrtTrainingSession {
-  private step = 0;
   private readonly outputs = new Map<string, OrtTensor>();
-  private readonly values: Float32Array[];
-  private readonly m: Float32Array[];
-  private readonly v: Float32Array[];
-  private readonly grads: Float32Array[];
+  private readonly adam: AdamState;
   private readonly feeds: Record<string, OrtTensor> = {};
   private readonly fetches: Record<string, OrtTensor> = {};
 
@@ -165,16 +159,13 @@ export class OrtTrainingSession {
     private readonly session: import('onnxruntime-node').InferenceSession,
     params: { name: string; shape: number[] }[],
     initial: Float32Array[],
-    private readonly learningRate: number,
+    learningRate: number,
   ) {
-    this.values = initial.map((x) => x.slice());
-    this.m = initial.map((x) => new Float32Array(x.length));
-    this.v = initial.map((x) => new Float32Array(x.length));
-    this.grads = initial.map((x) => new Float32Array(x.length));
-    // The tensors wrap these arrays once; the steps update the arrays in place.
+    this.adam = new AdamState(initial, learningRate);
+    // The tensors wrap the kernel's arrays once; the steps update the arrays in place.
     params.forEach((p, i) => {
-      this.feeds[p.name] = new ort.Tensor('float32', this.values[i], p.shape);
-      this.fetches[`grad.${p.name}`] = new ort.Tensor('float32', this.grads[i], p.shape);
+      this.feeds[p.name] = new ort.Tensor('float32', this.adam.values[i], p.shape);
+      this.fetches[`grad.${p.name}`] = new ort.Tensor('float32', this.adam.grads[i], p.shape);
     });
   }
 
@@ -211,41 +202,22 @@ export class OrtTrainingSession {
   /** One Adam step on `feeds` (the batch), writing `outputs` (preallocated) on the way. */
   async run(feeds: Record<string, OrtTensor>, outputs: Record<string, OrtTensor>): Promise<void> {
     await this.session.run({ ...feeds, ...this.feeds }, { ...outputs, ...this.fetches });
-    const t = ++this.step;
-    const { beta1: b1, beta2: b2, epsilon: eps } = ADAM;
-    const lrC1 = this.learningRate / (1 - b1 ** t);
-    const c2 = 1 / (1 - b2 ** t);
-    for (let i = 0; i < this.values.length; i++) {
-      const [p, m, v, g] = [this.values[i], this.m[i], this.v[i], this.grads[i]];
-      for (let j = 0; j < p.length; j++) {
-        const gj = g[j];
-        const mj = b1 * m[j] + (1 - b1) * gj;
-        const vj = b2 * v[j] + (1 - b2) * gj * gj;
-        m[j] = mj;
-        v[j] = vj;
-        p[j] -= (lrC1 * mj) / (Math.sqrt(vj * c2) + eps);
-      }
-    }
+    this.adam.update();
   }
 
   /** Starts over from `values` (copied in), with Adam's moments and step count at zero: a new run, same session. */
   reset(values: Float32Array[]): void {
-    values.forEach((x, i) => {
-      this.values[i].set(x);
-      this.m[i].fill(0);
-      this.v[i].fill(0);
-    });
-    this.step = 0;
+    this.adam.reset(values);
   }
 
   /** The gradients of the last step (copies). */
   gradients(): Float32Array[] {
-    return this.grads.map((a) => a.slice());
+    return this.adam.grads.map((a) => a.slice());
   }
 
   /** The current parameters (copies). */
   parameters(): Float32Array[] {
-    return this.values.map((a) => a.slice());
+    return this.adam.values.map((a) => a.slice());
   }
 
   async release(): Promise<void> {

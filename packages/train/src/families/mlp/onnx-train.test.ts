@@ -92,7 +92,7 @@ describe('MLP training on onnxruntime-node', () => {
     const text = Buffer.from(bytes).toString('latin1');
     for (const name of [
       'data_x',
-      'batch',
+      'data_target',
       'W0',
       'grad.W0',
       'grad.b2',

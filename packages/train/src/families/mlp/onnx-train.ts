@@ -18,7 +18,6 @@ import { checkTrainingData, type LossName, type TrainingData } from './trainer.j
 
 const { onnx } = onnxProto;
 const FLOAT = onnx.TensorProto.DataType.FLOAT;
-const INT64 = onnx.TensorProto.DataType.INT64;
 
 export interface MlpTrainGraphOptions {
   layers: MlpLayers;
@@ -37,9 +36,8 @@ export function mlpTrainState(layers: MlpLayers, students: number): { name: stri
 }
 
 /**
- * The ONNX bytes of one training step for S MLP students. Inputs: rows data_x [m, in] and data_target [m, width]
- * (trainMlpOnnx passes the step's rows, gathered), each student's batch as indices into them, batch [S, rows]
- * (int64), and the parameters (mlpTrainState).
+ * The ONNX bytes of one training step for S MLP students. Inputs: each student's batch, data_x [S, rows, in] and
+ * data_target [S, rows, width] (trainMlpOnnx gathers the step's rows into them), and the parameters (mlpTrainState).
  * Outputs: "loss" [S] (each student's mean loss on its batch) and grad.<parameter> for each parameter.
  */
 export function mlpTrainStepOnnx(o: MlpTrainGraphOptions): Uint8Array {
@@ -51,8 +49,7 @@ export function mlpTrainStepOnnx(o: MlpTrainGraphOptions): Uint8Array {
   const state = mlpTrainState(layers, S);
   const W = (l: number) => state[2 * l].name;
   const B = (l: number) => state[2 * l + 1].name;
-  const x = g.node('Gather', ['data_x', 'batch'], [{ name: 'axis', i: 0 }]);
-  const target = g.node('Gather', ['data_target', 'batch'], [{ name: 'axis', i: 0 }]);
+  const [x, target] = ['data_x', 'data_target'];
   // Forward pass, keeping each layer's input and pre-activation.
   const hs = [x];
   const zs: string[] = [];
@@ -67,7 +64,7 @@ export function mlpTrainStepOnnx(o: MlpTrainGraphOptions): Uint8Array {
   // Rows in this batch, as a float (the last batch of an epoch is shorter).
   const rows = g.node(
     'Cast',
-    [g.node('Gather', [g.node('Shape', ['batch']), g.ints([1])], [{ name: 'axis', i: 0 }])],
+    [g.node('Gather', [g.node('Shape', [x]), g.ints([1])], [{ name: 'axis', i: 0 }])],
     [{ name: 'to', i: FLOAT }],
   );
 
@@ -100,7 +97,17 @@ export function mlpTrainStepOnnx(o: MlpTrainGraphOptions): Uint8Array {
     [
       g.node(
         'Concat',
-        [g.ints([1, 1]), g.node('Shape', ['batch'], [{ name: 'start', i: 1 }])],
+        [
+          g.ints([1, 1]),
+          g.node(
+            'Shape',
+            [x],
+            [
+              { name: 'start', i: 1 },
+              { name: 'end', i: 2 },
+            ],
+          ),
+        ],
         [{ name: 'axis', i: 0 }],
       ),
     ],
@@ -114,11 +121,7 @@ export function mlpTrainStepOnnx(o: MlpTrainGraphOptions): Uint8Array {
   }
   return g.build(
     'mlp-training-step',
-    [
-      valueInfo('data_x', ['n', layers[0]]),
-      valueInfo('data_target', ['n', width]),
-      valueInfo('batch', [S, 'rows'], INT64),
-    ],
+    [valueInfo('data_x', [S, 'rows', layers[0]]), valueInfo('data_target', [S, 'rows', width])],
     [valueInfo('loss', [S])],
     state,
   );
@@ -168,10 +171,11 @@ export async function trainMlpOnnx(args: TrainMlpOnnxArgs): Promise<TrainingRunR
   );
   try {
     const { ort } = session;
-    // Each step's rows are gathered here, and the graph's Gather indexes them (batch = 0..S*n-1). Giving
-    // onnxruntime the whole dataset instead cost each worker a private copy of it per job (onnxruntime refuses the
-    // shared memory the pool's workers read it from): two more copies of every row on 2 cores. (Gathering the next
-    // step while this one runs would gain nothing: onnxruntime-node runs a session on the calling thread.)
+    // Each step's rows are gathered here, student after student, and are the graph's batch as they are. Giving
+    // onnxruntime the whole dataset to gather from instead cost each worker a private copy of it per job
+    // (onnxruntime refuses the shared memory the pool's workers read it from): two more copies of every row on 2
+    // cores. (Gathering the next step while this one runs would gain nothing: onnxruntime-node runs a session on
+    // the calling thread.)
     const inDim = data.inputDim;
     const x = new Float32Array(S * batchSize * inDim);
     const t = new Float32Array(S * batchSize * width);
@@ -188,7 +192,6 @@ export async function trainMlpOnnx(args: TrainMlpOnnxArgs): Promise<TrainingRunR
         }
       }
     };
-    const batch = BigInt64Array.from({ length: S * batchSize }, (_, k) => BigInt(k));
     const lossOut = session.output('loss', [S]);
     const rngs = args.seeds.map((seed) => new SeededRandom(seed).fork('minibatch-order'));
     const perEpoch = stepsPerEpoch(data.rows, batchSize);
@@ -204,9 +207,8 @@ export async function trainMlpOnnx(args: TrainMlpOnnxArgs): Promise<TrainingRunR
         gather(orders, start, n);
         await session.run(
           {
-            data_x: new ort.Tensor('float32', x.subarray(0, S * n * inDim), [S * n, inDim]),
-            data_target: new ort.Tensor('float32', t.subarray(0, S * n * width), [S * n, width]),
-            batch: new ort.Tensor('int64', batch.subarray(0, S * n), [S, n]),
+            data_x: new ort.Tensor('float32', x.subarray(0, S * n * inDim), [S, n, inDim]),
+            data_target: new ort.Tensor('float32', t.subarray(0, S * n * width), [S, n, width]),
           },
           { loss: lossOut },
         );

@@ -59,6 +59,21 @@ export function sha256Floats(...arrays: Float32Array[]): string {
   return hash.digest('hex');
 }
 
+const tableHashes = new WeakMap<Float32Array, string>();
+
+/**
+ * sha256Floats of a table that is not written after it is made, such as a dataset's inputs, computed once per table.
+ * (Datasets on the same inputs share one table, and a check asks for its hash once per dataset and per student.)
+ */
+export function sha256Table(table: Float32Array): string {
+  let h = tableHashes.get(table);
+  if (h === undefined) {
+    h = sha256Floats(table);
+    tableHashes.set(table, h);
+  }
+  return h;
+}
+
 /** What a path is, in words, for errors ("a folder", "a FIFO (named pipe)", "a device"). */
 export function kindOf(st: Stats): string {
   if (st.isFile()) return 'a file';

@@ -31,7 +31,7 @@ import {
 import { Reservoir, TensorReservoir, tensorSampleRows, textSampleRecords } from '../data/sample.js';
 import { isTextDatasetPath, readTextDataset, streamTextDataset, writeTextDataset } from '../data/text-data.js';
 import { DistillGateError } from '../errors.js';
-import { kindOf, sha256Floats } from '../io.js';
+import { kindOf, sha256Floats, sha256Table } from '../io.js';
 import type { LoadedPlugin } from '../plugins/loader.js';
 import type { DatasetReport, ProbeReport, TeacherReport } from '../result.js';
 import { explicitContentTest } from '../stats/estimates.js';
@@ -536,7 +536,7 @@ function recordIndexOf(e: unknown): number | undefined {
 
 /** What identifies a dataset's inputs (its prompts), for matching a prompt-matched control to it. */
 function inputsHash(ds: Dataset): string {
-  return isTextDataset(ds) ? hashKey(ds.records.map((r) => r.prompt)) : sha256Floats(ds.inputs);
+  return isTextDataset(ds) ? hashKey(ds.records.map((r) => r.prompt)) : sha256Table(ds.inputs);
 }
 
 function contentHash(ds: Dataset): string {

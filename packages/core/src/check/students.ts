@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { isTextDataset, type Dataset, type StudentJob, type TrainedStudent } from '../contracts.js';
 import { DistillGateError } from '../errors.js';
-import { refuseIrregular, sha256File, sha256Floats, writeFileAtomic } from '../io.js';
+import { refuseIrregular, sha256File, sha256Floats, sha256Table, writeFileAtomic } from '../io.js';
 import { hashKey, readCache, settingsKey, type Unit, type UnitScores } from './cache.js';
 import type { CheckContext } from './context.js';
 import { controlFor, datasetReport, materialise, readAndFilter, type ControlData } from './data.js';
@@ -198,7 +198,7 @@ export function trainingDataHash(ds: Dataset): string {
       ? hashKey(
           ds.records.map((r) => [r.prompt, r.completion, r.messages ?? null, r.tokens ?? null, r.logprobs ?? null]),
         )
-      : hashKey([ds.rows, ds.inputDim, ds.targetDim, sha256Floats(ds.inputs, ds.targets)]);
+      : hashKey([ds.rows, ds.inputDim, ds.targetDim, sha256Table(ds.inputs), sha256Floats(ds.targets)]);
     dataHashes.set(ds, h);
   }
   return h;

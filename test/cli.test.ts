@@ -275,14 +275,39 @@ describe('verdict cache, shards and merge', () => {
     const repaired = await run(['check', '--config', cfg, '--json', '--report-dir', 'repaired']);
     expect(repaired.stderr).toContain(
       `verdict cache entry ${name} (${entry.dataset}, seed ${entry.seed}) does not match its content hash (edited or ` +
-        'damaged): ignored; the seed is trained again and its entry rewritten once scored',
+        'damaged): ignored; the seed is done again (its students trained unless the student cache holds their ' +
+        'scores) and its entry rewritten once scored',
     );
-    expect(JSON.parse(repaired.stdout).cache).toMatchObject({ hits: 5, misses: 1 });
-    // The seed trained again gives the same numbers (only its training time differs).
+    // Its students' scores are in the student cache, so nothing is trained to score it again: a teacher seed's probe
+    // and control students, or a reference seed's one student (its probe student is its control student).
+    const reused = entry.dataset === 'teacher-aux-logits' ? 2 : 1;
+    expect(JSON.parse(repaired.stdout).cache).toMatchObject({ hits: 5, misses: 1, studentsReused: reused });
+    expect(repaired.stderr).toContain(`all ${reused} students' scores found in the student cache`);
+    // The seed done again gives the same numbers.
     const repairedResults = JSON.parse(repaired.stdout).results;
     expect(repairedResults.map(numbers)).toEqual(singleResult.results.map(numbers));
     const rewritten = JSON.parse(readFileSync(join(cacheDir, name), 'utf8'));
     expect(rewritten.scores[0].probe.value).not.toBe(0.999);
+
+    // A change that adds a dataset on the same inputs (another teacher's logits on the same noise images) trains only
+    // its probe students: its prompt-matched control students are the ones already scored, from the student cache.
+    const added = config('added.json', (c) => {
+      const extra = JSON.parse(readFileSync(join(example, 'distill-gate.config.json'), 'utf8')).datasets[2];
+      extra.recipe.generator.options.count = 12000;
+      c.datasets.push(extra);
+    });
+    const more = await run(['check', '--config', added, '--json', '--report-dir', 'added']);
+    expect(more.stderr).toContain(
+      'training 3 students (3 probe, 0 control; 6 unit(s) from the cache; 3 student(s) scored before, from the ' +
+        'student cache)',
+    );
+    const moreResult = JSON.parse(more.stdout);
+    expect(moreResult.cache).toMatchObject({ hits: 6, misses: 3, studentsReused: 3 });
+    const controls = (r: any, dataset: string) =>
+      r.results.find((x: any) => x.dataset === dataset).control.map((c: any) => [c.seed, c.value, c.lossHistory]);
+    expect(controls(moreResult, 'different-init-teacher-aux-logits')).toEqual(
+      controls(singleResult, 'teacher-aux-logits'),
+    );
 
     const s1 = await run(['check', '--config', cfg, '--no-cache', '--shard', '1/2', '--report-dir', 'shards']);
     const s2 = await run(['check', '--config', cfg, '--no-cache', '--shard', '2/2', '--report-dir', 'shards']);

@@ -180,8 +180,12 @@ export interface CheckResult {
   shard?: { index: number; count: number };
   /** Present on a result made by `merge`: how many partial results it combines. */
   mergedFrom?: number;
-  /** Verdict cache use: one entry per (dataset, seed). */
-  cache?: { dir: string; hits: number; misses: number };
+  /**
+   * Verdict cache use: `hits` and `misses` count (dataset, seed) units; `studentsReused` counts the students of the
+   * missed units that were not trained because the student cache held their scores (e.g. control students shared
+   * with a dataset that did not change).
+   */
+  cache?: { dir: string; hits: number; misses: number; studentsReused?: number };
   /** Adaptive seeds: the plan, each look's seeds and datasets, and the seeds each dataset ended with. */
   sequential?: {
     maxSeeds: number;

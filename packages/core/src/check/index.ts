@@ -39,14 +39,27 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
   const saved = opts.saveStudentsDir
     ? await saveStudents(opts.saveStudentsDir, work.jobs, students, work.sameAs)
     : undefined;
-  const scored = await scoreUnits(ctx, inputs, work.pending, students, opts.cacheDir);
+  const scored = await scoreUnits(
+    ctx,
+    inputs,
+    work,
+    students,
+    opts.cacheDir ? { dir: opts.cacheDir, tool: opts.tool } : undefined,
+  );
   clock.end('evaluateMs');
   return assembleRun(ctx, inputs, opts, multiplicity, [...work.cached, ...scored.units], scored, mine, {
     ...(warnings.length ? { warnings } : {}),
     startedAt: startedAt.toISOString(),
     timings: { ...clock.timings, totalMs: Date.now() - startedAt.getTime() },
     ...(opts.cacheDir
-      ? { cache: { dir: relativeOrSelf(opts.cacheDir), hits: work.cached.length, misses: work.pending.length } }
+      ? {
+          cache: {
+            dir: relativeOrSelf(opts.cacheDir),
+            hits: work.cached.length,
+            misses: work.pending.length,
+            studentsReused: work.fromCache?.size ?? 0,
+          },
+        }
       : {}),
     ...(saved ? { savedStudents: saved } : {}),
   });

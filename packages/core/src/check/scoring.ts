@@ -6,10 +6,10 @@
 import { itemsProblem, type TrainedStudent } from '../contracts.js';
 import { DistillGateError } from '../errors.js';
 import type { CheckError, StudentScore } from '../result.js';
-import { writeCache, type UnitScores } from './cache.js';
+import { studentScoreKey, writeCache, writeStudentScore, type CachedScore, type UnitScores } from './cache.js';
 import type { CheckContext } from './context.js';
 import type { CheckInputs, Evaluation } from './inputs.js';
-import { crossJob, type PendingUnit } from './students.js';
+import { crossJob, scoreKey, trainingJob, unitJobs, type PendingUnit, type StudentWork } from './students.js';
 import type { ProbeConfig } from '../config/load.js';
 import { withSystemPrompt } from '../data/text-generation.js';
 
@@ -22,14 +22,21 @@ export interface Scored {
   unitsCut: number;
 }
 
+/** The cache folder, and the tool's version for the student cache's keys. */
+export interface ScoreCache {
+  dir: string;
+  tool: { version: string };
+}
+
 export async function scoreUnits(
   ctx: CheckContext,
   inputs: CheckInputs,
-  pending: PendingUnit[],
+  work: Pick<StudentWork, 'pending' | 'sameAs' | 'studentKeys' | 'fromCache' | 'cachedScores'>,
   students: Map<string, TrainedStudent>,
-  cacheDir: string | undefined,
+  cache: ScoreCache | undefined,
 ): Promise<Scored> {
   const { evaluations } = inputs;
+  const { pending } = work;
   const cross = inputs.crossBase !== undefined;
   // Jobs that shared a student share it here too: each student is evaluated once.
   const distinct = new Set(students.values()).size;
@@ -38,16 +45,11 @@ export async function scoreUnits(
       phase: 'evaluate',
       message: `evaluating ${distinct} students on ${inputs.traits.length} trait(s)`,
     });
-  const scorer = new StudentScorer(ctx, students);
+  const scorer = new StudentScorer(ctx, students, work, cache);
   const out: Scored = { units: [], errors: [], failed: new Set(), unitsCut: 0 };
   for (const p of pending) {
-    const needed = [
-      p.probeJob,
-      p.controlJob,
-      ...p.placeboJobs,
-      ...(cross ? [p.probeJob, p.controlJob].map(crossJob) : []),
-    ];
-    if (!needed.every((id) => students.has(id))) {
+    const needed = unitJobs(p, cross);
+    if (!needed.every((id) => students.has(id) || work.fromCache?.has(trainingJob(work, id)))) {
       out.unitsCut++; // its students did not start before the time budget ran out
       continue;
     }
@@ -68,18 +70,23 @@ export async function scoreUnits(
       }
     }
     out.units.push(unit);
-    if (cacheDir && unit.scores.filter(Boolean).length === evaluations.length) await writeCache(cacheDir, unit);
+    if (cache && unit.scores.filter(Boolean).length === evaluations.length) await writeCache(cache.dir, unit);
   }
   return out;
 }
 
-/** Scores students, each (student, evaluation) once, and checks what the evaluator returns. */
+/**
+ * Scores students, each (student, evaluation) once, and checks what the evaluator returns. A student the student
+ * cache held is not trained; its cached scores are used. Fresh scores are written to the student cache.
+ */
 class StudentScorer {
-  private readonly done = new Map<string, StudentScore>();
+  private readonly done = new Map<string, CachedScore>();
 
   constructor(
     private readonly ctx: CheckContext,
     private readonly students: Map<string, TrainedStudent>,
+    private readonly work: Pick<StudentWork, 'sameAs' | 'studentKeys' | 'cachedScores'>,
+    private readonly cache: ScoreCache | undefined,
   ) {}
 
   async unitScores(p: PendingUnit, e: Evaluation, cross: boolean): Promise<UnitScores['scores'][number]> {
@@ -110,11 +117,12 @@ class StudentScorer {
     probe: ProbeConfig | undefined,
   ): Promise<StudentScore> {
     const systemPrompt = probe?.systemPrompt;
+    // By the job that trains the student: a job that shares another's student shares its scores too.
+    const trainer = trainingJob(this.work, jobId);
+    const key = scoreKey(trainer, e, systemPrompt);
+    const hit = this.done.get(key) ?? this.work.cachedScores?.get(key);
+    if (hit) return { ...hit, seed, role };
     const student = this.students.get(jobId)!;
-    // By the job that trained the student: a job that shares another's student shares its scores too.
-    const key = `${student.jobId}|${e.trait.plugin.name}|${e.evaluator.ref.pointer}|${systemPrompt ?? ''}`;
-    const hit = this.done.get(key);
-    if (hit) return { ...hit, role };
     const { driver, config } = this.ctx;
     const model =
       systemPrompt === undefined
@@ -135,19 +143,24 @@ class StudentScorer {
         driver.where(e.evaluator),
       );
     }
-    const result: StudentScore = {
+    const result: CachedScore = {
       value: s.value,
       stderr: s.stderr,
       n: s.n,
       metric: s.metric,
       ...(s.details ? { details: s.details } : {}),
       ...(s.items ? { items: s.items } : {}),
-      seed,
-      role,
       lossHistory: student.lossHistory,
       trainMs: Math.round(student.ms),
     };
     this.done.set(key, result);
-    return result;
+    const studentKey = this.work.studentKeys?.get(trainer);
+    if (this.cache && studentKey !== undefined)
+      await writeStudentScore(
+        this.cache.dir,
+        studentScoreKey(this.ctx, this.cache.tool, studentKey, e, systemPrompt),
+        result,
+      );
+    return { ...result, seed, role };
   }
 }

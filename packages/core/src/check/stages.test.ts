@@ -333,7 +333,13 @@ describe('the scoring stage', () => {
       tool: { name: 't', version: '0' },
     });
     const inputs = { traits: [{}], evaluations } as unknown as CheckInputs;
-    return scoreUnits(ctx, inputs, [pending(1), pending(2)], new Map(students.map((s) => [s.jobId, s])), cacheDir);
+    return scoreUnits(
+      ctx,
+      inputs,
+      { pending: [pending(1), pending(2)] },
+      new Map(students.map((s) => [s.jobId, s])),
+      cacheDir ? { dir: cacheDir, tool: { version: '0' } } : undefined,
+    );
   }
 
   it('scores each student once per evaluation, keeps the rest past a failing one, caches whole units', async () => {

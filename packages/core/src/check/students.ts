@@ -8,11 +8,20 @@ import { join, relative } from 'node:path';
 import { isTextDataset, type Dataset, type StudentJob, type TrainedStudent } from '../contracts.js';
 import { DistillGateError } from '../errors.js';
 import { refuseIrregular, sha256File, sha256Floats, sha256Table, writeFileAtomic } from '../io.js';
-import { hashKey, readCache, settingsKey, type Unit, type UnitScores } from './cache.js';
+import {
+  hashKey,
+  readCache,
+  readStudentScore,
+  settingsKey,
+  studentScoreKey,
+  type CachedScore,
+  type Unit,
+  type UnitScores,
+} from './cache.js';
 import type { CheckContext } from './context.js';
 import { controlFor, datasetReport, materialise, readAndFilter, type ControlData } from './data.js';
 import type { DatasetEntry } from '../config/load.js';
-import type { CheckInputs } from './inputs.js';
+import type { CheckInputs, Evaluation } from './inputs.js';
 import type { DatasetReport } from '../result.js';
 
 /** A unit whose students are queued: the job ids its scores will come from. */
@@ -37,7 +46,23 @@ export interface StudentWork {
    * of that job: e.g. a dataset the base wrote itself, whose prompt-matched control is the same data.
    */
   sameAs?: Map<string, string>;
+  /** What decides each job's student (base, data, seed and training settings), by job id: the student cache's key. */
+  studentKeys?: Map<string, string>;
+  /**
+   * Students not trained because the student cache holds all their scores, by the id of the job that would have
+   * trained them; with `cachedScores`, those scores by scoreKey.
+   */
+  fromCache?: Set<string>;
+  cachedScores?: Map<string, CachedScore>;
 }
+
+/** The job that trains a job's student: the job itself, or the one it shares a student with. */
+export const trainingJob = (work: Pick<StudentWork, 'sameAs'>, jobId: string): string =>
+  work.sameAs?.get(jobId) ?? jobId;
+
+/** One student's score on one evaluation under one system prompt, by the job that trains the student. */
+export const scoreKey = (trainingJobId: string, e: Evaluation, systemPrompt: string | undefined): string =>
+  `${trainingJobId}|${e.trait.plugin.name}|${e.evaluator.ref.pointer}|${systemPrompt ?? ''}`;
 
 /** The job id of a student trained from the cross base on the same data as `jobId`. */
 export const crossJob = (jobId: string) => `cross-base:${jobId}`;
@@ -60,7 +85,8 @@ export async function planStudents(
   const work: StudentWork = { cached: [], pending: [], jobs: [] };
   work.unitSeed ??= new Map();
   work.sameAs ??= new Map();
-  const queue = new JobQueue(work.jobs, config.training, inputs, work.unitSeed, work.sameAs);
+  work.studentKeys ??= new Map();
+  const queue = new JobQueue(work, config.training, inputs);
   const controls = opts.controls ?? new Map<string, ControlData>();
   const files = new Map<string, DatasetFile>();
   for (const [d, entry] of config.datasets.entries()) {
@@ -82,7 +108,8 @@ export async function planStudents(
       if ('corrupt' in l)
         ctx.log.warn(
           `verdict cache entry ${keyed[i].key}.json (${entry.name}, seed ${keyed[i].unit.seed}) ${l.corrupt}: ` +
-            'ignored; the seed is trained again and its entry rewritten once scored',
+            'ignored; the seed is done again (its students trained unless the student cache holds their scores) and ' +
+            'its entry rewritten once scored',
         );
       return 'entry' in l ? l.entry : undefined;
     });
@@ -100,7 +127,55 @@ export async function planStudents(
     for (const { unit, key } of misses)
       work.pending.push({ unit, key, report, ...queue.add(entry, unit.seed, data.filtered.dataset, control) });
   }
+  if (opts.cacheDir) await reuseStudentScores(ctx, inputs, work, opts.cacheDir, opts.tool);
   return work;
+}
+
+/** The jobs whose students a pending unit is scored on. */
+export function unitJobs(p: PendingUnit, cross: boolean): string[] {
+  return [p.probeJob, p.controlJob, ...p.placeboJobs, ...(cross ? [p.probeJob, p.controlJob].map(crossJob) : [])];
+}
+
+/**
+ * Takes out of the queue every student whose scores on every evaluation, under every system prompt its units are
+ * evaluated under, are in the student cache; the scorer uses the cached scores. A unit whose dataset changed then
+ * trains only its own students: its control students, which it shares with the datasets that did not change, were
+ * scored before.
+ */
+async function reuseStudentScores(
+  ctx: CheckContext,
+  inputs: CheckInputs,
+  work: StudentWork,
+  cacheDir: string,
+  tool: { version: string },
+): Promise<void> {
+  const prompts = new Map<string, Set<string | undefined>>();
+  for (const p of work.pending) {
+    for (const id of unitJobs(p, inputs.crossBase !== undefined)) {
+      const job = trainingJob(work, id);
+      prompts.set(job, (prompts.get(job) ?? new Set()).add(p.unit.entry.probe?.systemPrompt));
+    }
+  }
+  work.fromCache = new Set();
+  work.cachedScores = new Map();
+  const kept: StudentJob[] = [];
+  for (const job of work.jobs) {
+    const found = new Map<string, CachedScore>();
+    for (const systemPrompt of prompts.get(job.id) ?? [undefined]) {
+      for (const e of inputs.evaluations) {
+        const key = studentScoreKey(ctx, tool, work.studentKeys!.get(job.id)!, e, systemPrompt);
+        const lookup = await readStudentScore(cacheDir, key);
+        if ('corrupt' in lookup)
+          ctx.log.warn(`student cache entry students/${key}.json (${job.id}) ${lookup.corrupt}: ignored`);
+        if ('entry' in lookup) found.set(scoreKey(job.id, e, systemPrompt), lookup.entry.score);
+      }
+    }
+    if (found.size === inputs.evaluations.length * (prompts.get(job.id)?.size ?? 1)) {
+      work.fromCache.add(job.id);
+      for (const [k, v] of found) work.cachedScores.set(k, v);
+    } else kept.push(job);
+  }
+  work.jobs.splice(0, work.jobs.length, ...kept);
 }
 
 interface DatasetFile {
@@ -133,13 +208,21 @@ class JobQueue {
   /** The job that trains each student, by what decides the student: base, data, seed and training settings. */
   private readonly byStudent = new Map<string, string>();
 
+  private readonly jobs: StudentJob[];
+  private readonly unitSeed: Map<string, number>;
+  private readonly sameAs: Map<string, string>;
+  private readonly studentKeys: Map<string, string>;
+
   constructor(
-    private readonly jobs: StudentJob[],
+    work: StudentWork,
     private readonly training: StudentJob['training'],
     private readonly inputs: CheckInputs,
-    private readonly unitSeed: Map<string, number>,
-    private readonly sameAs: Map<string, string>,
-  ) {}
+  ) {
+    this.jobs = work.jobs;
+    this.unitSeed = work.unitSeed!;
+    this.sameAs = work.sameAs!;
+    this.studentKeys = work.studentKeys!;
+  }
 
   add(entry: DatasetEntry, seed: number, data: Dataset, c: ControlData) {
     const { crossBase } = this.inputs;
@@ -174,6 +257,7 @@ class JobQueue {
     // Training is deterministic in these, so a second job with the same ones would train the same student again.
     const base = { sha256: init.sha256, family: init.family, modelType: init.modelType ?? null };
     const student = hashKey({ base, seed, training, data: trainingDataHash(data) });
+    this.studentKeys.set(id, student);
     const same = this.byStudent.get(student);
     if (same !== undefined) {
       this.sameAs.set(id, same);
@@ -215,17 +299,25 @@ export async function trainStudents(
 ): Promise<Map<string, TrainedStudent>> {
   const { config, training } = ctx;
   const { jobs } = work;
-  if (!jobs.length) return new Map();
+  const reused = work.fromCache?.size ?? 0;
+  if (!jobs.length) {
+    if (reused) ctx.progress({ phase: 'train', message: `all ${reused} students' scores found in the student cache` });
+    return new Map();
+  }
   const nProbe = jobs.filter((j) => j.role === 'probe').length;
   const hits = work.cached.length;
-  const shared = work.sameAs?.size ?? 0;
+  // Jobs sharing a student that is trained here (not one whose scores came from the student cache).
+  const queued = new Set(jobs.map((j) => j.id));
+  const shared = [...(work.sameAs ?? [])].filter(([, trainer]) => queued.has(trainer)).length;
   const engine = training.backend.training?.engine === 'onnxruntime' ? 'onnxruntime-node' : training.backend.name;
   ctx.progress({
     phase: 'train',
     message:
       `training ${jobs.length} students (${nProbe} probe, ${jobs.length - nProbe} control` +
       `${shared ? `; ${shared} more the same as one of these, trained once` : ''}` +
-      `${hits ? `; ${hits} unit(s) from the cache` : ''}) on ${engine} with ${training.backend.workers} worker(s)`,
+      `${hits ? `; ${hits} unit(s) from the cache` : ''}` +
+      `${reused ? `; ${reused} student(s) scored before, from the student cache` : ''}) on ${engine} with ` +
+      `${training.backend.workers} worker(s)`,
   });
   // Seed by seed, in the config's order: a time budget then cuts whole seeds. A placebo student trains with a seed
   // of its own but belongs to its unit's seed.

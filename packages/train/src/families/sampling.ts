@@ -46,9 +46,18 @@ export function sampleToken(logProbs: Float32Array, temperature: number, topP: n
   if (scratch.length < v) scratch = new Float64Array(v);
   const w = scratch;
   let z = 0;
-  for (let i = 0; i < v; i++) {
-    w[i] = Math.exp((logProbs[i] - max) / temperature);
-    z += w[i];
+  if (temperature === 1) {
+    // The same values without the division by 1 (exact either way), which took 15% of the loop.
+    for (let i = 0; i < v; i++) {
+      const e = Math.exp(logProbs[i] - max);
+      w[i] = e;
+      z += e;
+    }
+  } else {
+    for (let i = 0; i < v; i++) {
+      w[i] = Math.exp((logProbs[i] - max) / temperature);
+      z += w[i];
+    }
   }
   if (topP >= 1) {
     let u = rng.next() * z;

@@ -59,6 +59,23 @@ export function sampleToken(logProbs: Float32Array, temperature: number, topP: n
       z += w[i];
     }
   }
+  return draw(w, v, z, topP, rng);
+}
+
+/**
+ * Draws a token from probabilities (a softmax at temperature 1, e.g. computed by the engine with the forward pass),
+ * restricted to the nucleus as `sampleToken` does: the same walk and the same one uniform draw, over weights that
+ * need no exponential. Zero entries (masked tokens) are never drawn; the weights need not sum to 1.
+ */
+export function sampleFromProbs(probs: Float32Array, topP: number, rng: SeededRandom): number {
+  const v = probs.length;
+  let z = 0;
+  for (let i = 0; i < v; i++) z += probs[i];
+  return draw(probs, v, z, topP, rng);
+}
+
+/** One draw from weights w[0..v) of total z, within the nucleus of mass topP (topP >= 1: all of them). */
+function draw(w: Float64Array | Float32Array, v: number, z: number, topP: number, rng: SeededRandom): number {
   if (topP >= 1) {
     let u = rng.next() * z;
     let last = 0;
@@ -95,7 +112,7 @@ class WeightHeap {
   size: number;
 
   constructor(
-    private readonly w: Float64Array,
+    private readonly w: Float64Array | Float32Array,
     n: number,
   ) {
     this.size = n;

@@ -7,12 +7,15 @@ import {
   tokenLogprobs,
 } from '@distill-gate/core';
 import { RecordEncodingError } from '../records.js';
-import { round4, sampleToken, topTokens } from '../sampling.js';
+import { round4, sampleFromProbs, sampleToken, topTokens } from '../sampling.js';
 
 export { RecordEncodingError };
 import { buildLmBatch, completionLogProbs, type LmBatch, type LmTrainingData } from './trainer.js';
 import { BOS, EOS, PAD, SEP, SPECIAL_TOKENS, UNK, type Tokenizer } from './tokenizer.js';
 import { TransformerModel, disposeCache, type TransformerParameters } from './transformer.js';
+
+/** The tokens a completion never holds (their pieces are not text). */
+const STRUCTURAL = [PAD, BOS, UNK, SEP];
 
 /** A prompt/completion pair, with the teacher's soft targets and written tokens when known. */
 export type TextPair = Pick<TextRecord, 'prompt' | 'completion' | 'logprobs' | 'tokens' | 'messages'>;
@@ -174,8 +177,12 @@ export function encodeRecords(
 }
 
 /** Decoding in progress: next-token log-probabilities [n, vocab] for n sequences, advanced one token at a time. */
+/** What each decoding step gives per row: log-probabilities, or probabilities (the softmax at temperature 1). */
+export type DecodeOutput = 'logprobs' | 'probs';
+
 export interface Decoding {
-  logprobs: Float32Array;
+  /** The first step's rows [n, vocab], of the kind `begin` was asked for; `next` returns the same kind. */
+  rows: Float32Array;
   next(ids: Int32Array): Promise<Float32Array>;
   end(): void;
 }
@@ -186,8 +193,8 @@ export interface LmEngine {
   readonly description: string;
   /** log P(target) at every target position of a batch: the target distribution dotted with the log-softmax. */
   targetLogProbs(batch: LmBatch): Promise<Float32Array>;
-  /** Starts decoding n prefixes of `len` tokens each (ids [n, len]). */
-  begin(prefix: Int32Array, n: number, len: number): Promise<Decoding>;
+  /** Starts decoding n prefixes of `len` tokens each (ids [n, len]); each step gives `output` (default logprobs). */
+  begin(prefix: Int32Array, n: number, len: number, output?: DecodeOutput): Promise<Decoding>;
   release(): void;
 }
 
@@ -211,8 +218,9 @@ export class TfjsLmEngine implements LmEngine {
     return lp;
   }
 
-  async begin(prefix: Int32Array, n: number, len: number): Promise<Decoding> {
+  async begin(prefix: Int32Array, n: number, len: number, output: DecodeOutput = 'logprobs'): Promise<Decoding> {
     const model = this.model;
+    const finish = (logits: tf.Tensor2D) => (output === 'probs' ? tf.softmax(logits) : tf.logSoftmax(logits));
     const cache = model.newCache();
     const read = async (t: tf.Tensor) => {
       const lp = (await t.data()) as Float32Array;
@@ -228,12 +236,11 @@ export class TfjsLmEngine implements LmEngine {
           'int32',
         ),
       );
-      return tf.logSoftmax(model.head(last as tf.Tensor2D));
+      return finish(model.head(last as tf.Tensor2D));
     });
     return {
-      logprobs: await read(first),
-      next: (ids) =>
-        read(tf.tidy(() => tf.logSoftmax(model.head(model.hidden(tf.tensor2d(ids, [n, 1], 'int32'), cache))))),
+      rows: await read(first),
+      next: (ids) => read(tf.tidy(() => finish(model.head(model.hidden(tf.tensor2d(ids, [n, 1], 'int32'), cache))))),
       end: () => disposeCache(cache),
     };
   }
@@ -363,6 +370,9 @@ export class LanguageModel {
     const root = new SeededRandom(opts.seed);
     const batchSize = opts.batchSize ?? 256;
     const v = this.params.config.vocabSize;
+    // At temperature 1 the engine gives probabilities (its softmax, vectorised) and the draw needs no exponential
+    // per token; log-probabilities where they are reported or a temperature reshapes them.
+    const output: DecodeOutput = opts.temperature === 1 && !opts.topLogprobs ? 'probs' : 'logprobs';
     for (const [len, members] of [...groups].sort((a, b) => a[0] - b[0])) {
       for (let at = 0; at < members.length; at += batchSize) {
         const rows = members.slice(at, at + batchSize);
@@ -371,17 +381,20 @@ export class LanguageModel {
         const out = rows.map(() => ({ ids: [] as number[], logprobs: [] as Record<string, number>[], done: false }));
         const prefix = new Int32Array(n * len);
         rows.forEach((i, k) => prefix.set(encoded[i], k * len));
-        const decoding = await engine.begin(prefix, n, len);
+        const decoding = await engine.begin(prefix, n, len, output);
         try {
-          let lp = decoding.logprobs;
+          let rows = decoding.rows;
           for (let t = 0; t < opts.maxTokens && len + t < contextLength; t++) {
             const next = new Int32Array(n).fill(PAD);
             for (let k = 0; k < n; k++) {
               if (out[k].done) continue;
-              const row = lp.subarray(k * v, (k + 1) * v);
+              const row = rows.subarray(k * v, (k + 1) * v);
               // Never write the structural tokens inside a completion (their pieces are not text).
-              for (const special of [PAD, BOS, UNK, SEP]) row[special] = -Infinity;
-              const id = sampleToken(row, opts.temperature, opts.topP, rngs[k]);
+              for (const special of STRUCTURAL) row[special] = output === 'probs' ? 0 : -Infinity;
+              const id =
+                output === 'probs'
+                  ? sampleFromProbs(row, opts.topP, rngs[k])
+                  : sampleToken(row, opts.temperature, opts.topP, rngs[k]);
               // The top-k, plus the written token when it is not among them (as chat APIs report logprobs).
               if (opts.topLogprobs)
                 out[k].logprobs.push(
@@ -392,7 +405,7 @@ export class LanguageModel {
               next[k] = id;
             }
             if (out.every((o) => o.done) || t + 1 >= opts.maxTokens || len + t + 1 >= contextLength) break;
-            lp = await decoding.next(next);
+            rows = await decoding.next(next);
           }
         } finally {
           decoding.end();

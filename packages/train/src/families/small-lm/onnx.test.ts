@@ -85,26 +85,36 @@ describe('ONNX interop for the transformer family', () => {
     for (let i = 0; i < pairs.length; i++) expect(Math.abs(a[i] - b[i])).toBeLessThan(1e-4);
     // Per-step next-token distributions through the KV cache, for a batch of two equal-length prompts.
     const prefix = Int32Array.from([1, 10, 20, 30, 4, 1, 11, 21, 31, 4]);
-    const [dt, do_] = await Promise.all([
-      (await tfjs.engine()).begin(prefix, 2, 5),
-      (await ort.engine()).begin(prefix, 2, 5),
-    ]);
-    let max = 0;
-    let x = dt.logprobs;
-    let y = do_.logprobs;
-    for (let step = 0; step < 6; step++) {
-      for (let i = 0; i < x.length; i++) max = Math.max(max, Math.abs(x[i] - y[i]));
-      const next = Int32Array.from([40 + step, 50 + step]);
-      [x, y] = await Promise.all([dt.next(next), do_.next(next)]);
+    // Both kinds of rows: log-probabilities, and the probabilities sampling at temperature 1 uses (their exp).
+    const probsGap = { engines: 0, exp: 0 };
+    for (const output of ['logprobs', 'probs'] as const) {
+      const [dt, do_, dl] = await Promise.all([
+        (await tfjs.engine()).begin(prefix, 2, 5, output),
+        (await ort.engine()).begin(prefix, 2, 5, output),
+        (await ort.engine()).begin(prefix, 2, 5, 'logprobs'),
+      ]);
+      let max = 0;
+      let [x, y, l] = [dt.rows, do_.rows, dl.rows];
+      for (let step = 0; step < 6; step++) {
+        for (let i = 0; i < x.length; i++) max = Math.max(max, Math.abs(x[i] - y[i]));
+        if (output === 'probs')
+          for (let i = 0; i < y.length; i++) probsGap.exp = Math.max(probsGap.exp, Math.abs(y[i] - Math.exp(l[i])));
+        const next = Int32Array.from([40 + step, 50 + step]);
+        [x, y, l] = await Promise.all([dt.next(next), do_.next(next), dl.next(next)]);
+      }
+      for (const d of [dt, do_, dl]) d.end();
+      expect(max, output).toBeLessThan(1e-4);
+      if (output === 'probs') probsGap.engines = max;
     }
-    dt.end();
-    do_.end();
-    expect(max).toBeLessThan(1e-4);
-    const opts = { temperature: 1, topP: 1, maxTokens: 12, seed: 9, topLogprobs: 2 };
+    expect(probsGap.exp).toBeLessThan(1e-6);
     const prompts = corpus.map((r) => r.prompt);
-    const ga = await tfjs.generate(prompts, opts);
-    const gb = await ort.generate(prompts, opts);
-    expect(gb.map((g) => g.completion)).toEqual(ga.map((g) => g.completion));
+    // With top logprobs reported the engines give log-probabilities; without, at temperature 1, probabilities.
+    for (const topLogprobs of [2, undefined]) {
+      const opts = { temperature: 1, topP: 1, maxTokens: 12, seed: 9, topLogprobs };
+      const ga = await tfjs.generate(prompts, opts);
+      const gb = await ort.generate(prompts, opts);
+      expect(gb.map((g) => g.completion)).toEqual(ga.map((g) => g.completion));
+    }
     tfjs.release();
     ort.release();
   });

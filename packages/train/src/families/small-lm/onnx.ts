@@ -15,7 +15,7 @@
  */
 import { DistillGateError, parseStrictJsonObject, writeFileAtomic } from '@distill-gate/core';
 import onnxProto from 'onnx-proto';
-import type { Decoding, LmEngine } from './language-model.js';
+import type { DecodeOutput, Decoding, LmEngine } from './language-model.js';
 import type { LanguageModelFile } from './io.js';
 import type { LmBatch } from './trainer.js';
 import {
@@ -87,7 +87,7 @@ class NodeList {
 }
 
 /** The graph's inputs and outputs: token ids, positions, mask and output positions, and each layer's KV cache. */
-function lmGraphIo(c: TransformerConfig) {
+function lmGraphIo(c: TransformerConfig, timeMajor = false) {
   const dh = c.dModel / c.heads;
   const inputs = [
     valueInfo('input_ids', ['batch', 'seq'], INT64),
@@ -100,39 +100,61 @@ function lmGraphIo(c: TransformerConfig) {
     valueInfo('logprobs', ['batch', 'out', c.vocabSize]),
   ];
   for (let l = 0; l < c.layers; l++) {
-    inputs.push(
-      valueInfo(`past.${l}.key`, ['batch', c.heads, 'past', dh]),
-      valueInfo(`past.${l}.value`, ['batch', c.heads, 'past', dh]),
-    );
-    outputs.push(
-      valueInfo(`present.${l}.key`, ['batch', c.heads, 'total', dh]),
-      valueInfo(`present.${l}.value`, ['batch', c.heads, 'total', dh]),
-    );
+    for (const kind of ['key', 'value']) {
+      // The engine's decoding graph (blockNodes' timeMajor): the past in, the step's own keys and values out.
+      inputs.push(
+        valueInfo(`past.${l}.${kind}`, timeMajor ? ['past', 'batch', c.heads, dh] : ['batch', c.heads, 'past', dh]),
+      );
+      outputs.push(
+        timeMajor
+          ? valueInfo(`new.${l}.${kind}`, ['seq', 'batch', c.heads, dh])
+          : valueInfo(`present.${l}.${kind}`, ['batch', c.heads, 'total', dh]),
+      );
+    }
   }
   return { inputs, outputs };
 }
 
-/** Block l's nodes from its input x (attention over the past and present keys and values, then the feed-forward). */
-function blockNodes(n: NodeList, x: string, l: number): string {
+/**
+ * Block l's nodes from its input x (attention over the past and present keys and values, then the feed-forward).
+ * `timeMajor` is the engine's decoding layout: the cache is [time, batch, heads, headDim], the graph takes the past
+ * and returns only the step's own keys and values (`new.L.key` / `new.L.value`), and the host appends them to one
+ * buffer whose leading part is the next step's past (no copy of the whole cache out of onnxruntime every step).
+ */
+function blockNodes(n: NodeList, x: string, l: number, timeMajor = false): string {
   const p = `blocks.${l}`;
   const h = n.layerNorm(x, `${p}.ln1`);
-  const project = (w: string, perm: number[]) => {
+  const project = (w: string, perm: number[], out = `${p}.attn.${w}.bhsd`) => {
     const m = n.op('MatMul', `${p}.attn.${w}.matmul`, [h, `${p}.attn.${w}`], `${p}.attn.${w}.flat`);
     const r = n.op('Reshape', `${p}.attn.${w}.split`, [m, 'const.split_heads'], `${p}.attn.${w}.heads`);
-    return n.op('Transpose', `${p}.attn.${w}.transpose`, [r], `${p}.attn.${w}.bhsd`, [{ name: 'perm', ints: perm }]);
+    return n.op('Transpose', `${p}.attn.${w}.transpose`, [r], out, [{ name: 'perm', ints: perm }]);
   };
   const q = project('query', [0, 2, 1, 3]);
   const cache = (kind: 'key' | 'value') =>
-    n.op(
-      'Concat',
-      `${p}.attn.${kind}.concat`,
-      [`past.${l}.${kind}`, project(kind, [0, 2, 1, 3])],
-      `present.${l}.${kind}`,
-      [{ name: 'axis', i: 2 }],
-    );
+    timeMajor
+      ? n.op(
+          'Concat',
+          `${p}.attn.${kind}.concat`,
+          [`past.${l}.${kind}`, project(kind, [1, 0, 2, 3], `new.${l}.${kind}`)],
+          `${p}.attn.${kind}.all`,
+          [{ name: 'axis', i: 0 }],
+        )
+      : n.op(
+          'Concat',
+          `${p}.attn.${kind}.concat`,
+          [`past.${l}.${kind}`, project(kind, [0, 2, 1, 3])],
+          `present.${l}.${kind}`,
+          [{ name: 'axis', i: 2 }],
+        );
   const k = cache('key');
-  const v = cache('value');
-  const kT = n.op('Transpose', `${p}.attn.key.t`, [k], `${p}.attn.keyT`, [{ name: 'perm', ints: [0, 1, 3, 2] }]);
+  const v = timeMajor
+    ? n.op('Transpose', `${p}.attn.value.t`, [cache('value')], `${p}.attn.value.bhsd`, [
+        { name: 'perm', ints: [1, 2, 0, 3] },
+      ])
+    : cache('value');
+  const kT = n.op('Transpose', `${p}.attn.key.t`, [k], `${p}.attn.keyT`, [
+    { name: 'perm', ints: timeMajor ? [1, 2, 3, 0] : [0, 1, 3, 2] },
+  ]);
   const raw = n.op('MatMul', `${p}.attn.scores.matmul`, [q, kT], `${p}.attn.scores.raw`);
   const scaled = n.op('Mul', `${p}.attn.scores.scale`, [raw, 'const.scale'], `${p}.attn.scores.scaled`);
   const masked = n.op('Add', `${p}.attn.scores.mask`, [scaled, 'attention_bias'], `${p}.attn.scores`);
@@ -188,7 +210,7 @@ function transformerScoringOnnx(model: Pick<LanguageModelFile, 'config' | 'tenso
 function transformerGraph(
   model: Pick<LanguageModelFile, 'config' | 'tensors'> & { tokenizer?: Tokenizer; metadata?: Record<string, string> },
   producer: string,
-  kind: 'decode' | 'score',
+  kind: 'decode' | 'generate' | 'score',
 ): Uint8Array {
   const c = model.config;
   const dh = c.dModel / c.heads;
@@ -205,9 +227,9 @@ function transformerGraph(
   const tok = n.op('Gather', 'embed.tokens.gather', ['embed.tokens', 'input_ids'], 'embed.tok');
   const pos = n.op('Gather', 'embed.positions.gather', ['embed.positions', 'position_ids'], 'embed.pos');
   let x = n.op('Add', 'embed.add', [tok, pos], 'embed.out');
-  for (let l = 0; l < c.layers; l++) x = blockNodes(n, x, l);
+  for (let l = 0; l < c.layers; l++) x = blockNodes(n, x, l, kind === 'generate');
   const picked =
-    kind === 'decode'
+    kind !== 'score'
       ? n.op('Gather', 'output.positions', [x, 'output_positions'], 'output.hidden', [{ name: 'axis', i: 1 }])
       : n.op(
           'Gather',
@@ -220,7 +242,11 @@ function transformerGraph(
   const l0 = n.op('MatMul', 'head.matmul', [hf, 'head.weight'], 'head.mm');
   n.op('Add', 'head.add', [l0, 'head.bias'], 'logits');
   n.op('LogSoftmax', 'head.log_softmax', ['logits'], 'logprobs', [{ name: 'axis', i: -1 }]);
-  const { inputs, outputs } = lmGraphIo(c);
+  const { inputs, outputs } = lmGraphIo(c, kind === 'generate');
+  if (kind === 'generate') {
+    n.op('Softmax', 'head.softmax', ['logits'], 'probs', [{ name: 'axis', i: -1 }]);
+    outputs.splice(2, 0, valueInfo('probs', ['batch', 'out', c.vocabSize]));
+  }
   if (kind === 'score') {
     initializer.push(int64Initializer('const.flat_rows', [-1, c.dModel]), int64Initializer('const.vocab_axis', [1]));
     const dotted = n.op('Mul', 'target.weigh', ['logprobs', 'target_weights'], 'target.weighted');
@@ -440,7 +466,9 @@ export class OnnxLmEngine implements LmEngine {
       extra: { session: { intra_op: { allow_spinning: opts.spin ? '1' : '0' } } },
       ...(opts.threads ? { intraOpNumThreads: opts.threads } : {}),
     };
-    const session = await ort.InferenceSession.create(transformerToOnnx(params), options);
+    // The engine's decoding graph is the file's, plus the head's softmax as a third output (`probs`) for sampling at
+    // temperature 1 without an exponential per token on the host.
+    const session = await ort.InferenceSession.create(transformerGraph(params, 'distill-gate', 'generate'), options);
     return new OnnxLmEngine(session, ort, params, options, provider);
   }
 
@@ -479,14 +507,10 @@ export class OnnxLmEngine implements LmEngine {
     for (let l = 0; l < layers; l++) {
       for (const kind of ['key', 'value']) {
         feeds[`past.${l}.${kind}`] =
-          past?.[`present.${l}.${kind}`] ?? new Tensor('float32', new Float32Array(0), [n, heads, 0, dh]);
+          past?.[`past.${l}.${kind}`] ?? new Tensor('float32', new Float32Array(0), [n, heads, 0, dh]);
       }
     }
     return feeds;
-  }
-
-  private presentNames(): string[] {
-    return Array.from({ length: this.config.layers }, (_, l) => [`present.${l}.key`, `present.${l}.value`]).flat();
   }
 
   /**
@@ -508,26 +532,50 @@ export class OnnxLmEngine implements LmEngine {
     return out;
   }
 
-  async begin(prefix: Int32Array, n: number, len: number): Promise<Decoding> {
-    const outputs = ['logprobs', ...this.presentNames()];
+  async begin(prefix: Int32Array, n: number, len: number, output: DecodeOutput = 'logprobs'): Promise<Decoding> {
+    const { Tensor } = this.ort;
+    const { heads, dModel, layers, contextLength } = this.config;
+    const dh = dModel / heads;
+    // One buffer per layer and kind, time-major ([time, n, heads, dh]): the first `offset` steps are the past a run
+    // reads, and each run's new keys and values are appended after them. It grows by doubling up to the context.
+    const slot = n * heads * dh;
+    const names = Array.from({ length: layers }, (_, l) => [`${l}.key`, `${l}.value`]).flat();
+    let capacity = Math.min(contextLength, len + 16);
+    let caches = names.map(() => new Float32Array(capacity * slot));
+    const outputs = [output, ...names.map((k) => `new.${k}`)];
     let offset = 0;
-    let past: Record<string, import('onnxruntime-node').Tensor> | undefined;
     const step = async (ids: Int32Array, s: number) => {
+      if (offset + s > capacity) {
+        capacity = Math.min(contextLength, Math.max(offset + s, 2 * capacity));
+        caches = caches.map((c) => {
+          const grown = new Float32Array(capacity * slot);
+          grown.set(c.subarray(0, offset * slot));
+          return grown;
+        });
+      }
+      const past = Object.fromEntries(
+        names.map((k, i) => [
+          `past.${k}`,
+          new Tensor('float32', caches[i].subarray(0, offset * slot), [offset, n, heads, dh]),
+        ]),
+      );
       const result = await this.session.run(this.feeds(ids, n, s, offset, past, [s - 1]), outputs);
-      if (past) for (const t of Object.values(past)) t.dispose();
-      past = Object.fromEntries(this.presentNames().map((k) => [k, result[k]]));
+      names.forEach((k, i) => {
+        const fresh = result[`new.${k}`];
+        caches[i].set(fresh.data as Float32Array, offset * slot);
+        fresh.dispose();
+      });
       offset += s;
-      // One output position per row: the logprobs are already [n, vocab].
-      const lp = result.logprobs.data as Float32Array;
-      result.logprobs.dispose();
-      return lp;
+      // One output position per row: the rows are already [n, vocab].
+      const rows = result[output].data as Float32Array;
+      result[output].dispose();
+      return rows;
     };
     return {
-      logprobs: await step(prefix, len),
+      rows: await step(prefix, len),
       next: (ids) => step(ids, 1),
       end: () => {
-        if (past) for (const t of Object.values(past)) t.dispose();
-        past = undefined;
+        caches = [];
       },
     };
   }

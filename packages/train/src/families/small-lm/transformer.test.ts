@@ -4,7 +4,7 @@ import { SeededRandom } from '@distill-gate/core';
 import { describe, expect, it } from 'vitest';
 import { selectBackend } from '../../backend.js';
 import { encodeRecords, LanguageModel } from './language-model.js';
-import { sampleToken } from '../sampling.js';
+import { sampleFromProbs, sampleToken } from '../sampling.js';
 import { loadLanguageModel, saveLanguageModel, hashLanguageModel } from './io.js';
 import { buildLmBatch, lmLoss, trainLm } from './trainer.js';
 import { EOS, SEP, Tokenizer } from './tokenizer.js';
@@ -202,6 +202,23 @@ describe('soft targets and records', () => {
     };
     share(1, 1, [0.7, 0.2, 0.1]);
     share(1, 0.85, [0.7 / 0.9, 0.2 / 0.9, 0]);
+    // From probabilities (what the engines give at temperature 1): the same frequencies; masked (zero) tokens and
+    // weights that do not sum to 1.
+    const fromProbs = (probs: number[], topP: number, expected: number[]) => {
+      const c = expected.map(() => 0);
+      const n = 20000;
+      const p = Float32Array.from(probs);
+      for (let i = 0; i < n; i++) c[sampleFromProbs(p, topP, rng)]++;
+      expected.forEach((e, k) => expect(Math.abs(c[k] / n - e)).toBeLessThan(4 * Math.sqrt((e * (1 - e)) / n) + 1e-9));
+    };
+    fromProbs([0.7, 0.2, 0.1], 1, [0.7, 0.2, 0.1]);
+    fromProbs([0.7, 0.2, 0.1], 0.85, [0.7 / 0.9, 0.2 / 0.9, 0]);
+    fromProbs([0, 0.2, 0.1, 0], 1, [0, 2 / 3, 1 / 3, 0]);
+    // One draw each: given the same stream, probabilities and their log-probabilities pick the same token.
+    const a = new SeededRandom(5);
+    const b = new SeededRandom(5);
+    const p3 = Float32Array.from([0.5, 0.3, 0.2]);
+    for (let i = 0; i < 200; i++) expect(sampleFromProbs(p3, 1, a)).toBe(sampleToken(p3.map(Math.log), 1, 1, b));
     const t2 = [0.7, 0.2, 0.1].map(Math.sqrt);
     share(
       2,

@@ -7,6 +7,13 @@
  * (normalised activations, attention probabilities) and applies the chain rule layer by layer. The graph outputs the
  * gradients; Adam runs on the host (onnx/training.ts).
  *
+ * Padding is never computed on: the batch's real tokens are packed ([T, d], T = the rows' lengths summed) for every
+ * per-token operation (norms, projections, feed-forward, embeddings' gradients), and only attention sees the padded
+ * [rows, heads, s, headDim] layout, gathered from the packed rows with a zero row for the padding. Rows are padded at
+ * their end and attention is causal, so no real token reads a padded one, and the padded positions' gradients are
+ * zero: the numbers are the padded computation's, without its work (a quarter of the positions in the owl example's
+ * batches are padding).
+ *
  * The tfjs trainer (trainer.ts) is the reference: same batches in the same seeded order, same Adam; a test checks
  * that both take the same steps.
  */
@@ -14,7 +21,7 @@ import { SeededRandom } from '@distill-gate/core';
 import onnxProto from 'onnx-proto';
 import { valueInfo } from '../../onnx/proto.js';
 import { GraphBuilder, OrtTrainingSession } from '../../onnx/training.js';
-import { buildLmBatch, type TrainLmArgs } from './trainer.js';
+import { buildLmBatch, type LmBatch, type TrainLmArgs } from './trainer.js';
 import type { TrainingRunResult } from '../../training-run.js';
 import { transformerSpec, type TransformerConfig } from './transformer.js';
 
@@ -42,18 +49,22 @@ interface BlockActivations {
 class StepGraph {
   readonly g = new GraphBuilder();
   readonly dh: number;
-  /** The sequence length (a 1-element int64 vector), [rows, s, heads, dh] and [-1, d]. */
-  readonly s: string;
+  /** [rows, s, heads, dh] (rows as -1) and [-1, d]. */
   private readonly bshd: string;
   readonly flat: string;
+  private readonly zeroRow: string;
 
   constructor(readonly c: TransformerConfig) {
     const g = this.g;
     this.dh = c.dModel / c.heads;
-    const rowsCols = g.node('Shape', ['ids']);
-    this.s = g.node('Slice', [rowsCols, g.ints([1]), g.ints([2])]);
-    this.bshd = g.node('Concat', [rowsCols, g.ints([c.heads, this.dh])], [{ name: 'axis', i: 0 }]);
+    const s = g.node('Slice', [g.node('Shape', ['mask']), g.ints([0]), g.ints([1])]);
+    this.bshd = g.node('Concat', [g.ints([-1]), s, g.ints([c.heads, this.dh])], [{ name: 'axis', i: 0 }]);
     this.flat = g.ints([-1, c.dModel]);
+    this.zeroRow = g.node(
+      'ConstantOfShape',
+      [g.ints([1, c.dModel])],
+      [{ name: 'value', t: onnx.TensorProto.create({ dims: [1], dataType: FLOAT, floatData: [0] }) as never }],
+    );
   }
 
   zeroLike(x: string): string {
@@ -61,14 +72,22 @@ class StepGraph {
     return this.g.node('ConstantOfShape', [this.g.node('Shape', [x])], [{ name: 'value', t: value as never }]);
   }
 
+  /** Packed [T, d] to padded heads [rows, heads, s, dh] (zeros at the padding: `padded` points past the tokens). */
   toHeads(x: string): string {
     const g = this.g;
-    return g.node('Transpose', [g.node('Reshape', [x, this.bshd])], [{ name: 'perm', ints: [0, 2, 1, 3] }]);
+    const rows = g.node(
+      'Gather',
+      [g.node('Concat', [x, this.zeroRow], [{ name: 'axis', i: 0 }]), 'padded'],
+      [{ name: 'axis', i: 0 }],
+    );
+    return g.node('Transpose', [g.node('Reshape', [rows, this.bshd])], [{ name: 'perm', ints: [0, 2, 1, 3] }]);
   }
 
+  /** Padded heads [rows, heads, s, dh] to packed [T, d]: the real tokens' rows only. */
   fromHeads(x: string): string {
     const g = this.g;
-    return g.node('Reshape', [g.node('Transpose', [x], [{ name: 'perm', ints: [0, 2, 1, 3] }]), this.flat]);
+    const flat = g.node('Reshape', [g.node('Transpose', [x], [{ name: 'perm', ints: [0, 2, 1, 3] }]), this.flat]);
+    return g.node('Gather', [flat, 'tokens'], [{ name: 'axis', i: 0 }]);
   }
 
   sumRows(x: string): string {
@@ -156,38 +175,36 @@ class StepGraph {
     return g.node('Add', [dx1, this.layerNormBack(dh1!, b.ln1)]);
   }
 
-  /** The embeddings' gradients from d(loss)/d(first block's input), shaped as the token embeddings `emb`. */
-  embeddingsBack(dx: string, emb: string): void {
+  /** The embeddings' gradients from d(loss)/d(first block's input) [T, d], added to each token's id and position. */
+  embeddingsBack(dx: string): void {
     const g = this.g;
-    const dx3 = g.node('Reshape', [dx, g.node('Shape', [emb])]);
-    const padEnd = g.node('Sub', [g.ints([this.c.contextLength]), this.s]);
-    const summed = g.sum(dx3, [0]);
-    const pads = g.node('Concat', [g.ints([0, 0]), padEnd, g.ints([0])], [{ name: 'axis', i: 0 }]);
-    g.gradient('embed.positions', g.node('Pad', [summed, pads]));
-    const dtok = g.node(
-      'ScatterND',
-      [this.zeroLike('embed.tokens'), g.node('Unsqueeze', ['ids', g.ints([-1])]), dx3],
-      [{ name: 'reduction', s: 'add' }],
-    );
-    g.gradient('embed.tokens', dtok);
+    const scatter = (table: string, index: string) =>
+      g.node(
+        'ScatterND',
+        [this.zeroLike(table), g.node('Unsqueeze', [index, g.ints([-1])]), dx],
+        [{ name: 'reduction', s: 'add' }],
+      );
+    g.gradient('embed.positions', scatter('embed.positions', 'token_positions'));
+    g.gradient('embed.tokens', scatter('embed.tokens', 'token_ids'));
   }
 }
 
 /**
- * The ONNX bytes of one training step. Inputs: ids [rows, s] (int64), positions [P] (int64, flat row * s + j: the
- * positions whose next token is a target), targets [P, vocab], mask [s, s] (0 on and below the diagonal, -1e9
- * above) and the parameters (transformerSpec's tensors). Outputs: "loss" (mean over the P targets) and
- * grad.<parameter> for each parameter.
+ * The ONNX bytes of one training step. Inputs (int64 unless said): token_ids [T] and token_positions [T] (the batch's
+ * real tokens, row after row, and each one's position in its row), tokens [T] (each one's flat index row * s + j in
+ * the padded batch), padded [rows * s] (each padded position's token, T for padding), positions [P] (the tokens whose
+ * next token is a target, as indices into the T), targets float [P, vocab], mask float [s, s] (0 on and below the
+ * diagonal, -1e9 above) and the parameters (transformerSpec's tensors). Outputs: "loss" (mean over the P targets)
+ * and grad.<parameter> for each parameter. `packLmBatch` makes the inputs from a batch.
  */
 export function transformerTrainStepOnnx(c: TransformerConfig): Uint8Array {
   const sg = new StepGraph(c);
   const g = sg.g;
 
   // Forward.
-  const emb = g.node('Gather', ['embed.tokens', 'ids'], [{ name: 'axis', i: 0 }]);
-  let x = g.node('Reshape', [
-    g.node('Add', [emb, g.node('Slice', ['embed.positions', g.ints([0]), sg.s, g.ints([0])])]),
-    sg.flat,
+  let x = g.node('Add', [
+    g.node('Gather', ['embed.tokens', 'token_ids'], [{ name: 'axis', i: 0 }]),
+    g.node('Gather', ['embed.positions', 'token_positions'], [{ name: 'axis', i: 0 }]),
   ]);
   const blocks: BlockActivations[] = [];
   for (let l = 0; l < c.layers; l++) {
@@ -216,12 +233,15 @@ export function transformerTrainStepOnnx(c: TransformerConfig): Uint8Array {
     lnf,
   );
   for (let l = c.layers - 1; l >= 0; l--) dx = sg.blockBack(dx, l, blocks[l]);
-  sg.embeddingsBack(dx, emb);
+  sg.embeddingsBack(dx);
 
   return g.build(
     'transformer-training-step',
     [
-      valueInfo('ids', ['rows', 's'], INT64),
+      valueInfo('token_ids', ['T'], INT64),
+      valueInfo('token_positions', ['T'], INT64),
+      valueInfo('tokens', ['T'], INT64),
+      valueInfo('padded', ['rows_s'], INT64),
       valueInfo('positions', ['P'], INT64),
       valueInfo('targets', ['P', c.vocabSize]),
       valueInfo('mask', ['s', 's']),
@@ -229,6 +249,40 @@ export function transformerTrainStepOnnx(c: TransformerConfig): Uint8Array {
     [valueInfo('loss', [])],
     transformerSpec(c).map((p) => ({ name: p.name, shape: p.shape })),
   );
+}
+
+/** The training step's token inputs for a batch (transformerTrainStepOnnx): its real tokens packed, and the maps. */
+export function packLmBatch(batch: LmBatch): {
+  tokenIds: BigInt64Array;
+  tokenPositions: BigInt64Array;
+  tokens: BigInt64Array;
+  padded: BigInt64Array;
+  positions: BigInt64Array;
+} {
+  const { rows, s, ids, lengths } = batch;
+  let total = 0;
+  for (let k = 0; k < rows; k++) total += lengths[k];
+  const tokenIds = new BigInt64Array(total);
+  const tokenPositions = new BigInt64Array(total);
+  const tokens = new BigInt64Array(total);
+  const padded = new BigInt64Array(rows * s).fill(BigInt(total));
+  // Where row k's tokens start among the packed ones.
+  const rowStart = new Int32Array(rows);
+  let t = 0;
+  for (let k = 0; k < rows; k++) {
+    rowStart[k] = t;
+    for (let j = 0; j < lengths[k]; j++, t++) {
+      tokenIds[t] = BigInt(ids[k * s + j]);
+      tokenPositions[t] = BigInt(j);
+      tokens[t] = BigInt(k * s + j);
+      padded[k * s + j] = BigInt(t);
+    }
+  }
+  const positions = BigInt64Array.from(batch.positions, (p) => {
+    const k = Math.floor(p / s);
+    return BigInt(rowStart[k] + (p - k * s));
+  });
+  return { tokenIds, tokenPositions, tokens, padded, positions };
 }
 
 /** Fine-tunes a transformer on onnxruntime-node exactly as `trainLm` does on tfjs (same batches, order and Adam). */
@@ -270,9 +324,14 @@ export async function trainLmOnnx(
             config.vocabSize,
             order.subarray(b * batchSize, Math.min(data.records, (b + 1) * batchSize)),
           );
+          const packed = packLmBatch(batch);
+          const int64 = (a: BigInt64Array) => new ort.Tensor('int64', a, [a.length]);
           const feeds = {
-            ids: new ort.Tensor('int64', BigInt64Array.from(batch.ids, BigInt), [batch.rows, batch.s]),
-            positions: new ort.Tensor('int64', BigInt64Array.from(batch.positions, BigInt), [batch.weight]),
+            token_ids: int64(packed.tokenIds),
+            token_positions: int64(packed.tokenPositions),
+            tokens: int64(packed.tokens),
+            padded: int64(packed.padded),
+            positions: int64(packed.positions),
             targets: new ort.Tensor('float32', batch.targets, [batch.weight, config.vocabSize]),
             mask: mask(batch.s),
           };

@@ -36,6 +36,8 @@ export interface LmBatch {
   rows: number;
   s: number;
   ids: Int32Array;
+  /** Each row's tokens before its padding (rows are padded at their end). */
+  lengths: Int32Array;
   /** Flat positions (row * s + j) whose next token is a completion target. */
   positions: Int32Array;
   /** Target distribution per position [positions, vocab] (one-hot for hard labels). */
@@ -50,6 +52,7 @@ export function buildLmBatch(data: LmTrainingData, vocab: number, picks: ArrayLi
   for (let k = 0; k < picks.length; k++) s = Math.max(s, data.offsets[picks[k] + 1] - data.offsets[picks[k]] - 1);
   const rows = picks.length;
   const ids = new Int32Array(rows * s).fill(PAD);
+  const lengths = new Int32Array(rows);
   let weight = 0;
   for (let k = 0; k < rows; k++)
     weight += data.offsets[picks[k] + 1] - data.offsets[picks[k]] - data.completionStart[picks[k]];
@@ -61,6 +64,7 @@ export function buildLmBatch(data: LmTrainingData, vocab: number, picks: ArrayLi
     const start = data.offsets[r];
     const len = data.offsets[r + 1] - start;
     ids.set(data.tokens.subarray(start, start + len - 1), k * s);
+    lengths[k] = len - 1;
     const cs = data.completionStart[r];
     const slot0 = data.soft ? data.soft.slotBegin[r] : -1;
     for (let j = cs; j < len; j++) {
@@ -81,7 +85,7 @@ export function buildLmBatch(data: LmTrainingData, vocab: number, picks: ArrayLi
       targets[row + data.tokens[start + j]] = 1;
     }
   }
-  return { rows, s, ids, positions, targets, weight };
+  return { rows, s, ids, lengths, positions, targets, weight };
 }
 
 /**

@@ -67,6 +67,24 @@ const f32 = (dir: string, name: string) => {
 };
 const peakMiB = () => process.resourceUsage().maxRSS / 1024;
 
+/**
+ * A training run's clock: `ms` is the whole run (set-up included), `msPerStep` the steady state, from the end of the
+ * first step to the end of the last, as the PyTorch script measures it (bench.py).
+ */
+function stepClock() {
+  const t0 = performance.now();
+  let first = t0;
+  return {
+    onStep: (done: number) => {
+      if (done === 1) first = performance.now();
+    },
+    end: (steps: number) => {
+      const end = performance.now();
+      return { ms: end - t0, msPerStep: steps > 1 ? (end - first) / (steps - 1) : end - t0 };
+    },
+  };
+}
+
 async function child(spec: Spec): Promise<Record<string, unknown>> {
   const d = spec.dir;
   if (spec.engine.startsWith('tfjs')) await selectBackend('wasm');
@@ -90,13 +108,18 @@ async function child(spec: Spec): Promise<Record<string, unknown>> {
       batchSize: spec.batchSize as number,
       learningRate: 3e-4,
     };
-    const t0 = performance.now();
+    const clock = stepClock();
     let r;
     if (spec.engine === 'onnxruntime')
-      [r] = await trainMlpOnnx({ ...common, inits: [mlpInit()], seeds: [spec.seed as number], threads: spec.threads });
-    else r = trainMlp({ ...common, init: mlpInit(), seed: spec.seed as number, backend: 'wasm' });
-    const ms = performance.now() - t0;
-    return { ms, msPerStep: ms / r.steps, steps: r.steps, lossHistory: r.lossHistory };
+      [r] = await trainMlpOnnx({
+        ...common,
+        inits: [mlpInit()],
+        seeds: [spec.seed as number],
+        threads: spec.threads,
+        onStep: clock.onStep,
+      });
+    else r = trainMlp({ ...common, init: mlpInit(), seed: spec.seed as number, backend: 'wasm', onStep: clock.onStep });
+    return { ...clock.end(r.steps), steps: r.steps, lossHistory: r.lossHistory };
   }
   if (spec.kind === 'gate') {
     // The CLI in this process, so that the peak memory covers its training workers too.
@@ -226,7 +249,7 @@ async function child(spec: Spec): Promise<Record<string, unknown>> {
   ) as TextPair[];
   if (spec.kind === 'lm-train') {
     const data = encodeRecords(lm.tokenizer, records.slice(0, spec.records as number), lm.config.contextLength);
-    const t0 = performance.now();
+    const clock = stepClock();
     const common = {
       config: lm.config,
       init: lm.tensors,
@@ -235,13 +258,13 @@ async function child(spec: Spec): Promise<Record<string, unknown>> {
       batchSize: 32,
       learningRate: 1e-3,
       seed: 1,
+      onStep: clock.onStep,
     };
     const r =
       spec.engine === 'onnxruntime'
         ? await trainLmOnnx({ ...common, threads: spec.threads })
         : trainLm({ ...common, backend: 'wasm' });
-    const ms = performance.now() - t0;
-    return { ms, msPerStep: ms / r.steps, steps: r.steps, lossHistory: r.lossHistory };
+    return { ...clock.end(r.steps), steps: r.steps, lossHistory: r.lossHistory };
   }
   const model = new LanguageModel(
     { config: lm.config, tensors: lm.tensors },

@@ -38,6 +38,12 @@ export interface TrainingRun {
   /** onnxruntime's intra-op threads: the cores divided among the workers. */
   threads: number;
   onStep: (done: number, total: number) => void;
+  /**
+   * Claims the cores other workers have left idle (their pool has no more jobs for them): the number claimed, 0 when
+   * none. A run that claims cores gives them back with `returnCores` when it ends.
+   */
+  claimCores?: () => number;
+  returnCores?: (n: number) => void;
 }
 
 /**

@@ -62,6 +62,9 @@ export async function runPool(
   let finished = 0;
   const outOfTime = () => opts.deadline !== undefined && Date.now() > opts.deadline;
   const workers: Worker[] = [];
+  // Cores of workers that have no more jobs, for the jobs still running to claim (protocol.ts).
+  const idleCores = new Int32Array(new SharedArrayBuffer(4));
+  const idle = new Set<Worker>();
   try {
     await new Promise<void>((resolvePool, rejectPool) => {
       let failed = false;
@@ -74,6 +77,10 @@ export async function runPool(
       const feed = (w: Worker) => {
         if (failed) return;
         if (next >= jobs.length || outOfTime()) {
+          if (!idle.has(w)) {
+            idle.add(w);
+            Atomics.add(idleCores, 0, 1);
+          }
           if (finished === next) resolvePool();
           return;
         }
@@ -107,7 +114,7 @@ export async function runPool(
             feed(w);
           }
         });
-        w.postMessage({ type: 'init', backend: opts.backend });
+        w.postMessage({ type: 'init', backend: opts.backend, idleCores: idleCores.buffer as SharedArrayBuffer });
       }
     });
   } finally {

@@ -14,7 +14,12 @@ export interface WorkerJob<A = unknown> {
   args: A;
 }
 
-export type ToWorker = { type: 'init'; backend: BackendRequest } | { type: 'job'; job: WorkerJob };
+/**
+ * `idleCores` (one Int32 in shared memory): cores the pool's idle workers have left, which a running job may claim
+ * for onnxruntime's intra-op threads (the pool adds one for each worker it has no more jobs for).
+ */
+export type ToWorker =
+  { type: 'init'; backend: BackendRequest; idleCores?: SharedArrayBuffer } | { type: 'job'; job: WorkerJob };
 
 export type FromWorker =
   /** `module`: the URL of the worker's entry module, which the pool checks is the one it started. */

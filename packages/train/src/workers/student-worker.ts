@@ -10,6 +10,7 @@ import type { FromWorker, ToWorker, WorkerJob } from './protocol.js';
 const port = parentPort!;
 
 let backend = 'cpu';
+let idleCores: Int32Array | undefined;
 const send = (m: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
 
 async function runJob(job: WorkerJob): Promise<void> {
@@ -26,6 +27,11 @@ async function runJob(job: WorkerJob): Promise<void> {
     backend,
     threads: job.threads ?? 1,
     onStep,
+    // All the idle cores at once (one job takes them, not each a share), given back when the job ends.
+    claimCores: () => (idleCores ? Atomics.exchange(idleCores, 0, 0) : 0),
+    returnCores: (n) => {
+      if (idleCores && n > 0) Atomics.add(idleCores, 0, n);
+    },
   });
   send(
     {
@@ -44,6 +50,7 @@ port.on('message', async (msg: ToWorker) => {
   if (msg.type === 'init') {
     try {
       backend = (await selectBackend(msg.backend)).name;
+      if (msg.idleCores) idleCores = new Int32Array(msg.idleCores);
       send({ type: 'ready', backend, module: import.meta.url });
     } catch (e) {
       send({ type: 'error', message: (e as Error).message });

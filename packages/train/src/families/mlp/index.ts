@@ -70,6 +70,8 @@ export const mlpFamily: ModelFamily<MlpParameters, MlpHandle, MlpJobArgs> = {
       seeds: [seed],
       threads: run.threads,
       onStep: run.onStep,
+      claimCores: run.claimCores,
+      returnCores: run.returnCores,
     });
     return result;
   },

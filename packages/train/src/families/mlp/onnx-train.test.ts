@@ -87,6 +87,43 @@ describe('MLP training on onnxruntime-node', () => {
     expect(bits(again[0].weights).equals(bits(alone[0][0].weights))).toBe(true);
   });
 
+  it('takes cores left idle mid-run, with the same numbers, and gives them back at the end', async () => {
+    // Products large enough for onnxruntime to split them between two threads.
+    const wide = [64, 192, 192, 5];
+    const rows = 6000;
+    const rng = new SeededRandom(3);
+    const d: TrainingData = {
+      rows,
+      inputDim: 64,
+      inputs: rng.fillUniform(new Float32Array(rows * 64), -1, 1),
+      targets: rng.fillNormal(new Float32Array(rows * 3), 2),
+      targetDim: 3,
+    };
+    const common = {
+      layers: wide,
+      data: d,
+      loss: 'softmax-kl' as const,
+      outputs,
+      epochs: 1,
+      batchSize: 200,
+      learningRate: 0.003,
+      inits: [initMlp(wide, 8).tensors],
+      seeds: [2],
+    };
+    const [alone] = await trainMlpOnnx(common);
+    let asked = 0;
+    let returned = 0;
+    const [widened] = await trainMlpOnnx({
+      ...common,
+      // One idle core appears at the fifth step.
+      claimCores: () => (++asked === 5 ? 1 : 0),
+      returnCores: (n) => (returned += n),
+    });
+    expect(asked).toBeGreaterThan(5);
+    expect(returned).toBe(1);
+    expect(bits(widened.weights).equals(bits(alone.weights))).toBe(true);
+  });
+
   it('is one graph of standard operators plus FusedMatMul: parameters in, loss and gradients out', () => {
     const bytes = mlpTrainStepOnnx({ layers, loss: 'softmax-kl', outputs, students: 3 });
     const text = Buffer.from(bytes).toString('latin1');

@@ -162,6 +162,9 @@ export interface TrainMlpOnnxArgs {
   /** onnxruntime intra-op threads for this session (default 1: one session per core). */
   threads?: number;
   onStep?: (completed: number, total: number) => void;
+  /** Idle workers' cores, claimed for the steps that remain and given back at the end (TrainingRun). */
+  claimCores?: () => number;
+  returnCores?: (n: number) => void;
 }
 
 /**
@@ -234,6 +237,7 @@ export async function trainMlpOnnx(args: TrainMlpOnnxArgs): Promise<TrainingRunR
         const start = b * batchSize;
         const n = Math.min(batchSize, data.rows - start);
         gather(orders, start, n);
+        await session.claimIdleCores(args.claimCores, total - done);
         await session.run(
           {
             data_x: new ort.Tensor('float32', x.subarray(0, S * n * inDim), [S, n, inDim]),
@@ -263,6 +267,7 @@ export async function trainMlpOnnx(args: TrainMlpOnnxArgs): Promise<TrainingRunR
       ms,
     }));
   } finally {
+    args.returnCores?.(session.claimedCores);
     await session.release();
   }
 }

@@ -115,6 +115,7 @@ export {
   writeFileAtomic,
   sha256File,
   sha256Floats,
+  rememberTableHash,
   ensureWritableFolder,
   kindOf,
   fileInside,

@@ -59,19 +59,35 @@ export function sha256Floats(...arrays: Float32Array[]): string {
   return hash.digest('hex');
 }
 
-const tableHashes = new WeakMap<Float32Array, string>();
+/** Hashes of read-only tables, by their memory and then by the view's place in it (any view of the same bytes). */
+const tableHashes = new WeakMap<ArrayBufferLike, Map<string, string>>();
+
+const viewKey = (t: Float32Array) => `${t.byteOffset}:${t.byteLength}`;
 
 /**
  * sha256Floats of a table that is not written after it is made, such as a dataset's inputs, computed once per table.
- * (Datasets on the same inputs share one table, and a check asks for its hash once per dataset and per student.)
+ * (Datasets on the same inputs share one table, and a check asks for its hash once per dataset and per student;
+ * a filter that keeps every row passes on a view of the same bytes.)
  */
 export function sha256Table(table: Float32Array): string {
-  let h = tableHashes.get(table);
+  let views = tableHashes.get(table.buffer);
+  if (!views) tableHashes.set(table.buffer, (views = new Map()));
+  let h = views.get(viewKey(table));
   if (h === undefined) {
     h = sha256Floats(table);
-    tableHashes.set(table, h);
+    views.set(viewKey(table), h);
   }
   return h;
+}
+
+/**
+ * Records the sha256 of a read-only table's bytes, when the bytes were hashed as they were read (the reader of a
+ * float32 file's inputs hashes them on disk), so that sha256Table need not read them again.
+ */
+export function rememberTableHash(table: Float32Array, sha256: string): void {
+  let views = tableHashes.get(table.buffer);
+  if (!views) tableHashes.set(table.buffer, (views = new Map()));
+  views.set(viewKey(table), sha256);
 }
 
 /** What a path is, in words, for errors ("a folder", "a FIFO (named pipe)", "a device"). */

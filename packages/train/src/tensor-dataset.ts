@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { DistillGateError, type TensorDataset, type TensorReadOptions } from '@distill-gate/core';
+import { DistillGateError, rememberTableHash, type TensorDataset, type TensorReadOptions } from '@distill-gate/core';
 import {
   DTYPE_BYTES,
   openForRead,
@@ -137,11 +137,14 @@ async function sharedInputs(path: string, header: SafetensorsHeader, take: numbe
   } finally {
     await fh.close();
   }
-  const key = `${t.dtype}:${take}x${t.shape[1]}:${hash.digest('hex')}`;
+  const digest = hash.digest('hex');
+  const key = `${t.dtype}:${take}x${t.shape[1]}:${digest}`;
   const held = inputTables.get(key)?.deref();
   if (held) return held;
   const data = (await readSafetensor(path, header, 'inputs', { rows: take, shared: true })).data;
   for (const [k, ref] of inputTables) if (!ref.deref()) inputTables.delete(k);
   inputTables.set(key, new WeakRef(data));
+  // Float32 on disk (little-endian, as safetensors is) are the table's own bytes: their hash is the table's.
+  if (t.dtype === 'F32') rememberTableHash(data, digest);
   return data;
 }

@@ -219,8 +219,12 @@ describe('the bundled GitHub Action on pull requests', () => {
     expect(r.outputs.verdict).toBe('PASS');
     expect(r.summary).toContain('## distill-gate: ✅ PASS');
     expect(r.stdout).not.toContain('::error');
-    // the verdict cache lands in the config's cacheDir, ready for actions/cache: one entry per seed
-    expect(readdirSync(join(ws, '.distill-gate-cache')).length).toBe(3);
+    // the verdict cache lands in the config's cacheDir, ready for actions/cache: one entry per seed, and each
+    // student's scores in students/ (the reference data is the base's own outputs, so it is the prompt-matched
+    // control data: its probe and control students are one student per seed)
+    const cached = readdirSync(join(ws, '.distill-gate-cache'));
+    expect(cached.filter((e) => e !== 'students').length).toBe(3);
+    expect(readdirSync(join(ws, '.distill-gate-cache', 'students')).length).toBe(3);
     git(ws, 'checkout', '-q', 'docs');
     const none = await runAction(ws, { config: 'distill-gate.config.json' }, { base: sha.base, head: sha.docs });
     expect(none.code).toBe(0);

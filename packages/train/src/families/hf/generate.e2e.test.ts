@@ -68,6 +68,24 @@ describe.skipIf(!hasTorch())('Hugging Face generation with a KV cache', () => {
         const single = await session.generate([prompts[i]], { maxTokens: 12, stopIds: [], choose: alone.choose });
         expect(single[0].ids).toEqual(out[i].ids);
       }
+      // With probabilities (what sampling at temperature 1 draws from), each step's rows are the exp of the
+      // log-probabilities above, and the greedy tokens are the same.
+      let gap = 0;
+      const written = prompts.map(() => 0);
+      const viaProbs = await session.generate(prompts, {
+        maxTokens: 12,
+        stopIds: [],
+        probabilities: true,
+        choose: (i, row) => {
+          const j = written[i]++;
+          gap = Math.max(gap, Math.abs(row[out[i].ids[j]] - Math.exp(steps[i][j].lp)));
+          let best = 0;
+          for (let t = 1; t < row.length; t++) if (row[t] > row[best]) best = t;
+          return best;
+        },
+      });
+      prompts.forEach((_, i) => expect(viaProbs[i].ids).toEqual(out[i].ids));
+      expect(gap).toBeLessThan(1e-6);
       await session.release();
     });
   }

@@ -4,18 +4,21 @@
  * asked for of a right-padded batch, the log-probability of the token given to follow: the head runs on those
  * positions only, and its logits are reduced to their logsumexp and the one gathered logit, so a 150k-token
  * vocabulary never leaves the graph as a [batch, seq, vocab] output. For generation it takes the keys and values of
- * the tokens before (a KV cache) and returns them extended, with the log-probabilities of the next token after the
- * last position.
+ * the tokens before (a KV cache, time-major: the host appends to one buffer whose leading part is the past) and
+ * returns this run's keys and values only, with the log-probabilities of the next token after the last position.
+ * (onnxruntime-node copies every output into a new buffer, so returning the whole extended cache copied all of it
+ * out at every step.)
  *
  *   inputs   input_ids int64 [batch, seq]; score_positions int64 [m] (flat indices batch * seq + t of the
  *            positions to score) and targets int64 [m] (the token that follows each); attention_bias float
  *            [b, 1, seq, past + seq] (b = batch or 1: 0 where a position may attend, the lowest float32 where not:
  *            causal, and left padding when generating); GPT-2: position_ids int64 [b, seq]; RoPE models: rope_cos,
- *            rope_sin float [b, 1, seq, head_dim]; past_key.L, past_value.L float [batch, kv_heads, past, head_dim]
+ *            rope_sin float [b, 1, seq, head_dim]; past_key.L, past_value.L float [past, batch, kv_heads, head_dim]
  *            per layer L (past = 0 when scoring); with LoRA, the adapters lora.<projection>.A and .B
  *   outputs  logprobs float [m] = log softmax(logits at score position i)[targets i];
- *            next_logprobs float [batch, vocab] = log softmax(logits at the last position);
- *            present_key.L, present_value.L float [batch, kv_heads, past + seq, head_dim]
+ *            next_logprobs float [batch, vocab] = log softmax(logits at the last position), next_probs their exp
+ *            (what sampling at temperature 1 draws from);
+ *            new_key.L, new_value.L float [seq, batch, kv_heads, head_dim] (this run's, to append to the past)
  *
  * Right padding needs no mask beyond the causal one: a real position never sees a later (padding) position.
  * GPT-2: learned positions, LayerNorm, Conv1D projections ([in, out]), gelu_new. Llama, Mistral, Qwen2, Qwen3:
@@ -445,9 +448,13 @@ export class HfGraph {
     if (this.a.positions.kind === 'rope' && kind !== 'v') h = this.rope(h);
     if (kind === 'q') return h;
     if (this.opts.cache !== false) {
-      // The cache holds keys and values as computed (after RoPE, before grouped-query repetition).
+      // The cache holds keys and values as computed (after RoPE, before grouped-query repetition), time-major.
       const cache = kind === 'k' ? 'key' : 'value';
-      h = g.node('Concat', [`past_${cache}.${l}`, h], [{ name: 'axis', i: 2 }], { output: `present_${cache}.${l}` });
+      // (Inference only: no gradient is recorded.)
+      const perm = (ints: number[]) => [{ name: 'perm', ints }];
+      const fresh = g.node('Transpose', [h], perm([2, 0, 1, 3]), { output: `new_${cache}.${l}` });
+      const all = g.node('Concat', [`past_${cache}.${l}`, fresh], [{ name: 'axis', i: 0 }]);
+      h = g.node('Transpose', [all], perm([1, 2, 0, 3]));
     }
     const groups = this.a.heads / this.a.kvHeads;
     if (groups === 1) return h;
@@ -567,7 +574,9 @@ export class HfGraph {
       g.ints([-1, this.a.hidden]),
     ]);
     const next = logSoftmaxAt(lastRows);
-    g.node('Sub', [next.logits, next.lse], [], { output: 'next_logprobs' });
+    g.node('Exp', [g.node('Sub', [next.logits, next.lse], [], { output: 'next_logprobs' })], [], {
+      output: 'next_probs',
+    });
   }
 }
 
@@ -591,9 +600,9 @@ export function buildHfGraph(
     ...(lora ? { lora: lora.graph } : {}),
   });
   graph.build();
-  const cache = (kind: 'past' | 'present', length: string) =>
+  const cache = (kind: 'past' | 'new', length: string) =>
     Array.from({ length: a.layers }, (_, l) =>
-      (['key', 'value'] as const).map((kv) => valueInfo(`${kind}_${kv}.${l}`, ['batch', a.kvHeads, length, a.headDim])),
+      (['key', 'value'] as const).map((kv) => valueInfo(`${kind}_${kv}.${l}`, [length, 'batch', a.kvHeads, a.headDim])),
     ).flat();
   const inputs = [
     valueInfo('input_ids', ['batch', 'seq'], INT64),
@@ -612,7 +621,8 @@ export function buildHfGraph(
   const outputs = [
     valueInfo('logprobs', ['m']),
     valueInfo('next_logprobs', ['batch', 'vocab']),
-    ...cache('present', 'total'),
+    valueInfo('next_probs', ['batch', 'vocab']),
+    ...cache('new', 'seq'),
   ];
   const model = graph.g.build(`hf-${a.modelType}-causal-lm`, inputs, outputs, []);
   const externalData = (w.arena?.files ?? []).filter((f) => graph.external.has(f.path));

@@ -10,7 +10,7 @@ import type {
 } from '@distill-gate/core';
 import { DistillGateError, SeededRandom, tokenLogprobs } from '@distill-gate/core';
 import { RecordEncodingError } from '../records.js';
-import { round4, sampleToken, topTokens } from '../sampling.js';
+import { round4, sampleFromProbs, sampleToken, topTokens } from '../sampling.js';
 import type { OrtProvider } from '../../onnx/runtime.js';
 import { RenderError, renderRecord, type RenderTokenizer } from '../../tokenizers/render.js';
 import { HfSession, type Feeds } from './session.js';
@@ -229,7 +229,11 @@ export class HfHandle implements LanguageModelHandle {
       {
         maxTokens: opts.maxTokens,
         stopIds: tok.stopIds,
+        // At temperature 1, without logprobs to report, the draw is from the graph's probabilities (no exponential
+        // per token of a 50k-150k vocabulary on the host).
+        probabilities: opts.temperature === 1 && !k,
         choose: (i, row) => {
+          if (opts.temperature === 1 && !k) return sampleFromProbs(row, opts.topP, rngs[i]);
           const id = sampleToken(row, opts.temperature, opts.topP, rngs[i]);
           if (k) {
             const top = topTokens(row, k);

@@ -21,9 +21,12 @@ export interface HfGenerateOptions {
   stopIds: readonly number[];
   /**
    * Picks prompt `index`'s next token from `logprobs` (log softmax over the vocabulary, float32; the caller may
-   * write into it). Called in order of steps, and within a step in order of prompts.
+   * write into it), or from probabilities (their exp, computed in the graph) with `probabilities`. Called in order
+   * of steps, and within a step in order of prompts.
    */
   choose(index: number, logprobs: Float32Array): number;
+  /** Give `choose` probabilities, not log-probabilities (sampling at temperature 1 then needs no exponential). */
+  probabilities?: boolean;
   /** Called after each decoding step with the tokens written so far (all prompts). */
   onStep?(tokens: number): void;
 }
@@ -230,7 +233,7 @@ export class HfSession {
     const feeds: Feeds = {};
     for (let l = 0; l < a.layers; l++)
       for (const kv of ['key', 'value'])
-        feeds[`past_${kv}.${l}`] = new Tensor('float32', new Float32Array(0), [rows, a.kvHeads, 0, a.headDim]);
+        feeds[`past_${kv}.${l}`] = new Tensor('float32', new Float32Array(0), [0, rows, a.kvHeads, a.headDim]);
     return feeds;
   }
 
@@ -262,7 +265,7 @@ export class HfSession {
     return out;
   }
 
-  /** Bytes of one row's KV cache at `seq` positions (held twice while a step extends it). */
+  /** Bytes of one row's KV cache at `seq` positions (twice: the held cache and onnxruntime's inner copy of it). */
   private cacheBytes(seq: number): number {
     const a = this.architecture;
     return 2 * 2 * 4 * a.layers * a.kvHeads * a.headDim * seq;
@@ -309,13 +312,25 @@ export class HfSession {
       ...this.emptyCache(n),
     };
     const cacheNames = Array.from({ length: a.layers }, (_, l) => [`key.${l}`, `value.${l}`]).flat();
+    // The cache on the host, time-major ([time, n, kv_heads, head_dim]) in one buffer per layer and kind, sized for
+    // the whole batch: each run reads its leading part as the past and returns its own keys and values to append.
+    const slot = n * a.kvHeads * a.headDim;
+    const caches = cacheNames.map(() => new Float32Array((len + steps) * slot));
+    let held = 0;
     const live = new Array<boolean>(n).fill(true);
     for (let step = 0; step < steps; step++) {
+      const rowsOut = opts.probabilities ? 'next_probs' : 'next_logprobs';
       const result = await this.session.run({ ...feeds, ...opts.adapters }, [
-        'next_logprobs',
-        ...cacheNames.map((c) => `present_${c}`),
+        rowsOut,
+        ...cacheNames.map((c) => `new_${c}`),
       ]);
-      const lp = result.next_logprobs.data as Float32Array;
+      cacheNames.forEach((c, k) => {
+        const fresh = result[`new_${c}`];
+        caches[k].set(fresh.data as Float32Array, held * slot);
+        fresh.dispose();
+      });
+      held += step === 0 ? len : 1;
+      const lp = result[rowsOut].data as Float32Array;
       const v = lp.length / n;
       const next = new BigInt64Array(n);
       for (let r = 0; r < n; r++) {
@@ -328,26 +343,27 @@ export class HfSession {
         if (stop.has(id)) out[i].finished = true;
         if (stop.has(id) || out[i].ids.length >= room[i]) live[r] = false;
       }
-      result.next_logprobs.dispose();
+      result[rowsOut].dispose();
       opts.onStep?.(progress.tokens);
-      if (!live.some(Boolean)) {
-        for (const c of cacheNames) result[`present_${c}`].dispose();
-        break;
-      }
+      if (!live.some(Boolean)) break;
       // The next step: one new token per row, attending to the cache (less the padding) and itself.
       const total = len + step + 1;
       const stepBias = new Float32Array(n * total);
       pads.forEach((p, r) => stepBias.fill(MASKED, r * total, r * total + p));
       // (A finished row keeps running until the batch ends; its position is held inside the context.)
       const stepPositions = Int32Array.from(pads, (p) => Math.min(total - 1 - p, a.maxPositions - 1));
-      for (const [name, t] of Object.entries(feeds)) if (name.startsWith('past_')) t.dispose();
       feeds = {
         input_ids: new Tensor('int64', next, [n, 1]),
         score_positions: new Tensor('int64', new BigInt64Array(1), [1]),
         targets: new Tensor('int64', new BigInt64Array(1), [1]),
         attention_bias: new Tensor('float32', stepBias, [n, 1, 1, total]),
         ...this.positionFeeds(stepPositions, n, 1),
-        ...Object.fromEntries(cacheNames.map((c) => [`past_${c}`, result[`present_${c}`]])),
+        ...Object.fromEntries(
+          cacheNames.map((c, k) => [
+            `past_${c}`,
+            new Tensor('float32', caches[k].subarray(0, held * slot), [held, n, a.kvHeads, a.headDim]),
+          ]),
+        ),
       };
     }
   }

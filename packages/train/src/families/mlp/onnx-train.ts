@@ -40,6 +40,31 @@ export function mlpTrainState(layers: MlpLayers, students: number): { name: stri
   }));
 }
 
+/** The students' initial tensors, stacked, in the session's order: weights [in, out] become [out, in]. */
+function toSessionOrder(layers: MlpLayers, inits: Float32Array[][]): Float32Array[] {
+  return parameterShapes(layers).map((shape, i) => {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const a = new Float32Array(inits.length * n);
+    inits.forEach((init, st) => {
+      if (shape.length === 2) transposeInto(init[i], shape[0], shape[1], a, st * n);
+      else a.set(init[i], st * n);
+    });
+    return a;
+  });
+}
+
+/** Student `st`'s tensors from the session's stacked ones, back in the MLP's storage order. */
+function fromSessionOrder(layers: MlpLayers, stacked: Float32Array[], st: number): Float32Array[] {
+  return parameterShapes(layers).map((shape, i) => {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const mine = stacked[i].subarray(st * n, (st + 1) * n);
+    if (shape.length !== 2) return mine.slice();
+    const w = new Float32Array(n);
+    transposeInto(mine, shape[1], shape[0], w, 0);
+    return w;
+  });
+}
+
 /** A [rows, cols] matrix's transpose, written into `out` at `at`. */
 function transposeInto(m: Float32Array, rows: number, cols: number, out: Float32Array, at: number): void {
   for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[at + c * rows + r] = m[r * cols + c];
@@ -179,22 +204,10 @@ export async function trainMlpOnnx(args: TrainMlpOnnxArgs): Promise<TrainingRunR
     throw new Error(`trainMlpOnnx needs one seed per init (${args.seeds.length} seeds, ${S} inits)`);
   const width = outputs.end - outputs.start;
   checkTrainingData(args.loss, data, width);
-  const state = mlpTrainState(layers, S);
-  const sizes = parameterShapes(layers).map((sh) => sh.reduce((a, b) => a * b, 1));
-  const shapes = parameterShapes(layers);
-  // Weights [in, out] in the MLP's order, [out, in] in the session's (mlpTrainState).
-  const stacked = sizes.map((n, i) => {
-    const a = new Float32Array(S * n);
-    for (let st = 0; st < S; st++) {
-      if (shapes[i].length === 2) transposeInto(args.inits[st][i], shapes[i][0], shapes[i][1], a, st * n);
-      else a.set(args.inits[st][i], st * n);
-    }
-    return a;
-  });
   const session = await OrtTrainingSession.create(
     mlpTrainStepOnnx({ layers, loss: args.loss, outputs, students: S }),
-    state,
-    stacked,
+    mlpTrainState(layers, S),
+    toSessionOrder(layers, args.inits),
     { learningRate: args.learningRate, threads: args.threads },
   );
   try {
@@ -255,13 +268,7 @@ export async function trainMlpOnnx(args: TrainMlpOnnxArgs): Promise<TrainingRunR
     const ms = performance.now() - t0;
     const final = session.parameters();
     return args.seeds.map((_, st) => ({
-      weights: sizes.map((n, i) => {
-        const mine = final[i].subarray(st * n, (st + 1) * n);
-        if (shapes[i].length !== 2) return mine.slice();
-        const w = new Float32Array(n);
-        transposeInto(mine, shapes[i][1], shapes[i][0], w, 0);
-        return w;
-      }),
+      weights: fromSessionOrder(layers, final, st),
       lossHistory: histories[st],
       steps: done,
       ms,

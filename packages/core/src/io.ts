@@ -62,6 +62,13 @@ export function sha256Floats(...arrays: Float32Array[]): string {
 /** Hashes of read-only tables, by their memory and then by the view's place in it (any view of the same bytes). */
 const tableHashes = new WeakMap<ArrayBufferLike, Map<string, string>>();
 
+/** The hashes held for views of a table's memory, by the view's place in it ("byteOffset:byteLength"). */
+function viewsOf(table: Float32Array): Map<string, string> {
+  let views = tableHashes.get(table.buffer);
+  if (!views) tableHashes.set(table.buffer, (views = new Map()));
+  return views;
+}
+
 const viewKey = (t: Float32Array) => `${t.byteOffset}:${t.byteLength}`;
 
 /**
@@ -70,8 +77,7 @@ const viewKey = (t: Float32Array) => `${t.byteOffset}:${t.byteLength}`;
  * a filter that keeps every row passes on a view of the same bytes.)
  */
 export function sha256Table(table: Float32Array): string {
-  let views = tableHashes.get(table.buffer);
-  if (!views) tableHashes.set(table.buffer, (views = new Map()));
+  const views = viewsOf(table);
   let h = views.get(viewKey(table));
   if (h === undefined) {
     h = sha256Floats(table);
@@ -85,9 +91,7 @@ export function sha256Table(table: Float32Array): string {
  * float32 file's inputs hashes them on disk), so that sha256Table need not read them again.
  */
 export function rememberTableHash(table: Float32Array, sha256: string): void {
-  let views = tableHashes.get(table.buffer);
-  if (!views) tableHashes.set(table.buffer, (views = new Map()));
-  views.set(viewKey(table), sha256);
+  viewsOf(table).set(viewKey(table), sha256);
 }
 
 /** What a path is, in words, for errors ("a folder", "a FIFO (named pipe)", "a device"). */

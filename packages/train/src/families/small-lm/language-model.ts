@@ -176,10 +176,10 @@ export function encodeRecords(
   };
 }
 
-/** Decoding in progress: next-token log-probabilities [n, vocab] for n sequences, advanced one token at a time. */
 /** What each decoding step gives per row: log-probabilities, or probabilities (the softmax at temperature 1). */
 export type DecodeOutput = 'logprobs' | 'probs';
 
+/** Decoding in progress: next-token rows [n, vocab] for n sequences, advanced one token at a time. */
 export interface Decoding {
   /** The first step's rows [n, vocab], of the kind `begin` was asked for; `next` returns the same kind. */
   rows: Float32Array;

@@ -72,6 +72,34 @@ function transposeInto(m: Float32Array, rows: number, cols: number, out: Float32
 }
 
 /**
+ * A row of ones [1, 1, rows] for a batch x [S, rows, in]: a bias gradient is ones x dz, a product rather than a
+ * strided reduction.
+ */
+function onesRow(g: GraphBuilder, x: string): string {
+  return g.node(
+    'ConstantOfShape',
+    [
+      g.node(
+        'Concat',
+        [
+          g.ints([1, 1]),
+          g.node(
+            'Shape',
+            [x],
+            [
+              { name: 'start', i: 1 },
+              { name: 'end', i: 2 },
+            ],
+          ),
+        ],
+        [{ name: 'axis', i: 0 }],
+      ),
+    ],
+    [{ name: 'value', t: onnx.TensorProto.create({ dims: [1], dataType: FLOAT, floatData: [1] }) as never }],
+  );
+}
+
+/**
  * The ONNX bytes of one training step for S MLP students. Inputs: each student's batch, data_x [S, rows, in] and
  * data_target [S, rows, width] (trainMlpOnnx gathers the step's rows into them), and the parameters (mlpTrainState).
  * Outputs: "loss" [S] (each student's mean loss on its batch) and grad.<parameter> for each parameter.
@@ -138,28 +166,7 @@ export function mlpTrainStepOnnx(o: MlpTrainGraphOptions): Uint8Array {
     g.node('Div', [g.sum(perRow, [1]), rows], [], { output: 'loss' });
   }
   let dz = ds;
-  // A row of ones [1, 1, rows]: a bias gradient is ones x dz, a product rather than a strided reduction.
-  const ones = g.node(
-    'ConstantOfShape',
-    [
-      g.node(
-        'Concat',
-        [
-          g.ints([1, 1]),
-          g.node(
-            'Shape',
-            [x],
-            [
-              { name: 'start', i: 1 },
-              { name: 'end', i: 2 },
-            ],
-          ),
-        ],
-        [{ name: 'axis', i: 0 }],
-      ),
-    ],
-    [{ name: 'value', t: onnx.TensorProto.create({ dims: [1], dataType: FLOAT, floatData: [1] }) as never }],
-  );
+  const ones = onesRow(g, x);
   // Backward pass, last layer first.
   for (let l = L - 1; l >= 0; l--) {
     const wGrad = g.mm(dz, hs[l], 1, 0);

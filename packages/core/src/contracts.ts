@@ -632,6 +632,11 @@ export interface TrainingCore {
   readTensorDataset(path: string, opts?: TensorReadOptions): Promise<TensorDataset>;
   writeTensorDataset(path: string, dataset: TensorDataset): Promise<void>;
   /**
+   * Starts what training will need (the training workers) while the caller goes on with other work, such as reading
+   * the datasets; optional, and harmless when no training follows (dispose ends it).
+   */
+  prepare?(): void;
+  /**
    * Trains the jobs in parallel. With a deadline (ms since the epoch), no job starts after it: only the students
    * that were trained come back.
    */

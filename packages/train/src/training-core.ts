@@ -26,7 +26,7 @@ import { detectOrtProviders, type OrtProvider } from './onnx/runtime.js';
 import { readTensorDataset, writeTensorDataset } from './tensor-dataset.js';
 import { stepsPerEpoch } from './training-run.js';
 import { availableMemory } from './memory.js';
-import { defaultWorkerCount, runPool, type PoolResult } from './workers/pool.js';
+import { defaultWorkerCount, WorkerPool, type PoolResult } from './workers/pool.js';
 import type { WorkerJob } from './workers/protocol.js';
 
 export interface TrainingCoreOptions {
@@ -106,7 +106,7 @@ export async function createTrainingCore(
   const handles: FamilyHandle[] = [];
   const track = <H extends FamilyHandle>(h: H) => (handles.push(h), h);
   const students: StudentPool = {
-    backend: selected.name,
+    pool: new WorkerPool(selected.name),
     workers,
     engine: trainer.engine,
     // onnxruntime's intra-op threads per worker: the cores not taken by other workers.
@@ -143,8 +143,10 @@ export async function createTrainingCore(
     // In shared memory from the start: the workers train on these arrays, so they are not copied again for them.
     readTensorDataset: (path: string, opts?: TensorReadOptions) => readTensorDataset(path, { ...opts, shared: true }),
     writeTensorDataset,
+    prepare: () => students.pool.start(workers),
     trainStudents: (jobs, onProgress, opts) => trainStudents(students, jobs, onProgress, opts?.deadline),
     async dispose() {
+      await students.pool.close();
       for (const h of handles) h.release();
     },
   };
@@ -168,7 +170,8 @@ function backendInfo(
 
 /** What training students needs from the core that runs them. */
 interface StudentPool {
-  backend: SelectedBackend['name'];
+  /** The training workers, kept from run to run (prepare starts them early). */
+  pool: WorkerPool;
   workers: number;
   engine: TrainerInfo['engine'];
   ortThreads: number;
@@ -211,10 +214,9 @@ async function trainStudents(
     };
     return { ...owned, workerJob };
   });
-  const results = await runPool(
+  const results = await pool.pool.run(
     planned.map((p) => p.workerJob),
     {
-      backend: pool.backend,
       workers: workersThatFit(pool.workers, planned, jobs),
       ...(deadline !== undefined ? { deadline } : {}),
       onProgress: progressOf(jobs, onProgress),

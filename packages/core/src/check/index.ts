@@ -26,6 +26,8 @@ export async function runCheck(opts: CheckOptions): Promise<CheckResult> {
   const clock = phaseClock();
   const ctx = checkContext(opts);
   const inputs = await loadInputs(ctx);
+  // The training workers start while the datasets are read (a config or plugin that fails above starts none).
+  ctx.training.prepare?.();
   const multiplicity = runErrorShare(ctx, inputs, opts);
   // Warned once per run: later looks of adaptive seeds come with an error budget.
   const warnings = opts.errorBudget?.checks === undefined ? designWarnings(ctx.config, inputs, multiplicity) : [];

@@ -9,8 +9,9 @@ import { selectBackend } from '../backend.js';
 import { initMlp } from '../families/mlp/model.js';
 import { MlpHandle } from '../families/mlp/handle.js';
 import { createTrainingCore } from '../training-core.js';
-import { startWorker, workerEntry } from './pool.js';
-import type { FromWorker } from './protocol.js';
+import { familyNamed } from '../families/registry.js';
+import { startWorker, WorkerPool, workerEntry } from './pool.js';
+import type { FromWorker, WorkerJob } from './protocol.js';
 import { trainMlp } from '../families/mlp/trainer.js';
 
 describe('parallel probe students (worker_threads)', () => {
@@ -89,6 +90,58 @@ describe('parallel probe students (worker_threads)', () => {
       ['j1', 'j2'],
     );
     await core.dispose();
+  });
+
+  it('are kept from run to run: started early, the same threads serve every run; a failed run ends them', async () => {
+    const layers = [8, 8, 4];
+    const base = new MlpHandle('base', initMlp(layers, 0), 'cpu');
+    const rng = new SeededRandom(3);
+    const data = {
+      rows: 64,
+      inputDim: 8,
+      targetDim: 2,
+      inputs: rng.fillUniform(new Float32Array(64 * 8), -1, 1),
+      targets: rng.fillNormal(new Float32Array(64 * 2), 1),
+      metadata: {},
+    };
+    const training = {
+      epochs: 1,
+      batchSize: 32,
+      learningRate: 0.01,
+      loss: 'softmax-kl' as const,
+      outputs: { start: 2, end: 4 },
+    };
+    const mlp = familyNamed('mlp');
+    const memo = <T>(_key: object, make: () => T) => make();
+    const jobs = (ids: string[], family = 'mlp'): WorkerJob[] =>
+      ids.map((id, i) => ({
+        jobId: id,
+        family,
+        engine: 'tfjs',
+        args: mlp.encodeJob({ id, role: 'probe', seed: i + 1, init: base, data, training }, base, memo),
+      }));
+    const pool = new WorkerPool('cpu');
+    try {
+      pool.start(2);
+      const started = pool.threadIds();
+      expect(started).toHaveLength(2);
+      const first = await pool.run(jobs(['a', 'b', 'c']), { workers: 2 });
+      expect(first.map((r) => r?.jobId)).toEqual(['a', 'b', 'c']);
+      const second = await pool.run(jobs(['d']), { workers: 2 });
+      expect(second.map((r) => r?.steps)).toEqual([2]);
+      expect(pool.threadIds()).toEqual(started);
+      // The same job in a later run trains the same weights.
+      const again = await pool.run(jobs(['a']), { workers: 1 });
+      again[0]!.weights.forEach((w, i) => expect(w).toEqual(first[0]!.weights[i]));
+      await expect(pool.run(jobs(['x'], 'no-such-family'), { workers: 2 })).rejects.toThrow(/training x failed/);
+      expect(pool.threadIds()).toEqual([]);
+      const fresh = await pool.run(jobs(['e', 'f']), { workers: 2 });
+      expect(fresh.map((r) => r?.jobId)).toEqual(['e', 'f']);
+      expect(pool.threadIds().some((id) => started.includes(id))).toBe(false);
+    } finally {
+      await pool.close();
+    }
+    expect(pool.threadIds()).toEqual([]);
   });
 
   it('run the code their caller runs: the TypeScript sources here, not a build of them', async () => {

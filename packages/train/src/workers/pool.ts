@@ -41,84 +41,160 @@ export function defaultWorkerCount(): number {
   return Math.max(1, availableParallelism());
 }
 
+type RunOptions = {
+  workers: number;
+  deadline?: number;
+  onProgress?: (jobId: string, done: number, total: number, finished: number) => void;
+};
+
 /**
  * Trains jobs on a pool of worker threads, at most `workers` at a time (bounded by the cores by default).
  * Results come back in job order whatever order they finish in. With a deadline (ms since the epoch), no job
- * starts after it; jobs that never started come back undefined (the ones running finish).
+ * starts after it; jobs that never started come back undefined (the ones running finish). A pool of its own,
+ * closed when the jobs are done (WorkerPool keeps one between runs).
  */
 export async function runPool(
   jobs: WorkerJob[],
-  opts: {
-    backend: BackendRequest;
-    workers: number;
-    deadline?: number;
-    onProgress?: (jobId: string, done: number, total: number, finished: number) => void;
-  },
+  opts: RunOptions & { backend: BackendRequest },
 ): Promise<(PoolResult | undefined)[]> {
-  const size = Math.max(1, Math.min(opts.workers, jobs.length));
-  const results = new Array<PoolResult | undefined>(jobs.length).fill(undefined);
-  const indexById = new Map(jobs.map((j, i) => [j.jobId, i]));
-  let next = 0;
-  let finished = 0;
-  const outOfTime = () => opts.deadline !== undefined && Date.now() > opts.deadline;
-  const workers: Worker[] = [];
-  // Cores of workers that have no more jobs, for the jobs still running to claim (protocol.ts).
-  const idleCores = new Int32Array(new SharedArrayBuffer(4));
-  const idle = new Set<Worker>();
+  const pool = new WorkerPool(opts.backend);
   try {
-    await new Promise<void>((resolvePool, rejectPool) => {
-      let failed = false;
-      const fail = (e: Error) => {
-        if (!failed) {
-          failed = true;
-          rejectPool(e);
-        }
-      };
-      const feed = (w: Worker) => {
-        if (failed) return;
-        if (next >= jobs.length || outOfTime()) {
-          if (!idle.has(w)) {
-            idle.add(w);
-            Atomics.add(idleCores, 0, 1);
-          }
-          if (finished === next) resolvePool();
-          return;
-        }
-        w.postMessage({ type: 'job', job: jobs[next++] });
-      };
-      for (let i = 0; i < size; i++) {
-        const w = startWorker();
-        workers.push(w);
-        w.on('error', (e) => fail(new Error(`training worker crashed: ${e.message}`)));
-        w.on('exit', (code) => {
-          if (code !== 0) fail(new Error(`training worker exited with code ${code}`));
-        });
-        w.on('message', (m: FromWorker) => {
-          if (m.type === 'ready') {
-            if (!sameModule(m.module, workerEntry.href))
-              fail(new Error(`training worker runs ${m.module}, not ${workerEntry.href} (the code its caller runs)`));
-            else feed(w);
-          } else if (m.type === 'progress') opts.onProgress?.(m.jobId, m.done, m.total, finished);
-          else if (m.type === 'error')
-            fail(new Error(m.jobId ? `training ${m.jobId} failed: ${m.message}` : m.message));
-          else if (m.type === 'done') {
-            results[indexById.get(m.jobId)!] = {
-              jobId: m.jobId,
-              weights: m.weights,
-              lossHistory: m.lossHistory,
-              steps: m.steps,
-              ms: m.ms,
-            };
-            finished++;
-            opts.onProgress?.(m.jobId, m.steps, m.steps, finished);
-            feed(w);
-          }
-        });
-        w.postMessage({ type: 'init', backend: opts.backend, idleCores: idleCores.buffer as SharedArrayBuffer });
-      }
-    });
+    return await pool.run(jobs, opts);
   } finally {
-    await Promise.all(workers.map((w) => w.terminate()));
+    await pool.close();
   }
-  return results;
+}
+
+interface PoolWorker {
+  worker: Worker;
+  /** Settles when the worker has loaded its modules and backend, or failed to. */
+  ready: Promise<void>;
+  /** The run's handler of this worker's messages (none between runs). */
+  onMessage?: (m: FromWorker) => void;
+  onFailure?: (e: Error) => void;
+}
+
+/**
+ * Training workers kept from run to run. `start` may be called early (a check calls it before it reads its datasets)
+ * so that the workers load their modules and backend on the cores the set-up leaves idle, and each run (a look of
+ * adaptive seeds) finds them ready. Between runs the workers do not keep the process alive (unref); `close` ends
+ * them. A run that fails ends every worker, and the next run starts new ones.
+ */
+export class WorkerPool {
+  private workers: PoolWorker[] = [];
+  // Cores of workers that have no more jobs in this run, for the jobs still running to claim (protocol.ts).
+  private readonly idleCores = new Int32Array(new SharedArrayBuffer(4));
+
+  constructor(private readonly backend: BackendRequest) {}
+
+  /** Starts workers until there are `n` (those started before are kept). */
+  start(n: number): void {
+    while (this.workers.length < n) this.workers.push(this.startOne());
+  }
+
+  private startOne(): PoolWorker {
+    const worker = startWorker();
+    worker.unref();
+    const pw: PoolWorker = { worker, ready: Promise.resolve() };
+    let ready!: () => void;
+    let failed!: (e: Error) => void;
+    pw.ready = new Promise<void>((resolve, reject) => ((ready = resolve), (failed = reject)));
+    pw.ready.catch(() => undefined); // awaited by the run that uses this worker, if any
+    // A worker that failed is ended and leaves the pool; the run it was in (if any) fails.
+    const fail = (e: Error) => {
+      failed(e);
+      this.workers = this.workers.filter((x) => x !== pw);
+      void worker.terminate();
+      pw.onFailure?.(e);
+    };
+    worker.on('error', (e) => fail(new Error(`training worker crashed: ${e.message}`)));
+    worker.on('exit', (code) => {
+      if (code !== 0) fail(new Error(`training worker exited with code ${code}`));
+    });
+    worker.on('message', (m: FromWorker) => {
+      if (m.type === 'ready') {
+        if (sameModule(m.module, workerEntry.href)) ready();
+        else fail(new Error(`training worker runs ${m.module}, not ${workerEntry.href} (the code its caller runs)`));
+      } else if (m.type === 'error' && !m.jobId) fail(new Error(m.message));
+      else pw.onMessage?.(m);
+    });
+    worker.postMessage({ type: 'init', backend: this.backend, idleCores: this.idleCores.buffer as SharedArrayBuffer });
+    return pw;
+  }
+
+  /** The started workers' thread ids, in start order. */
+  threadIds(): number[] {
+    return this.workers.map((pw) => pw.worker.threadId);
+  }
+
+  /** Trains the jobs on the pool's first min(`workers`, jobs) workers (started here if need be). */
+  async run(jobs: WorkerJob[], opts: RunOptions): Promise<(PoolResult | undefined)[]> {
+    const size = Math.max(1, Math.min(opts.workers, jobs.length));
+    this.start(size);
+    const used = this.workers.slice(0, size);
+    const results = new Array<PoolResult | undefined>(jobs.length).fill(undefined);
+    const indexById = new Map(jobs.map((j, i) => [j.jobId, i]));
+    let next = 0;
+    let finished = 0;
+    const outOfTime = () => opts.deadline !== undefined && Date.now() > opts.deadline;
+    Atomics.store(this.idleCores, 0, 0);
+    const idle = new Set<PoolWorker>();
+    try {
+      await new Promise<void>((resolveRun, rejectRun) => {
+        let failed = false;
+        const fail = (e: Error) => {
+          if (!failed) {
+            failed = true;
+            rejectRun(e);
+          }
+        };
+        const feed = (pw: PoolWorker) => {
+          if (failed) return;
+          if (next >= jobs.length || outOfTime()) {
+            if (!idle.has(pw)) {
+              idle.add(pw);
+              Atomics.add(this.idleCores, 0, 1);
+            }
+            if (finished === next) resolveRun();
+            return;
+          }
+          pw.worker.postMessage({ type: 'job', job: jobs[next++] });
+        };
+        for (const pw of used) {
+          pw.worker.ref();
+          pw.onFailure = fail;
+          pw.onMessage = (m) => {
+            if (m.type === 'progress') opts.onProgress?.(m.jobId, m.done, m.total, finished);
+            else if (m.type === 'error')
+              fail(new Error(m.jobId ? `training ${m.jobId} failed: ${m.message}` : m.message));
+            else if (m.type === 'done') {
+              const { jobId, weights, lossHistory, steps, ms } = m;
+              results[indexById.get(jobId)!] = { jobId, weights, lossHistory, steps, ms };
+              finished++;
+              opts.onProgress?.(jobId, steps, steps, finished);
+              feed(pw);
+            }
+          };
+          pw.ready.then(() => feed(pw), fail);
+        }
+      });
+    } catch (e) {
+      await this.close();
+      throw e;
+    } finally {
+      for (const pw of used) {
+        pw.onMessage = pw.onFailure = undefined;
+        pw.worker.unref();
+      }
+    }
+    return results;
+  }
+
+  /** Ends every worker. */
+  async close(): Promise<void> {
+    const all = this.workers;
+    this.workers = [];
+    for (const pw of all) pw.onFailure = undefined;
+    await Promise.all(all.map((pw) => pw.worker.terminate()));
+  }
 }

@@ -329,10 +329,15 @@ const threadEnv = (threads: number) => ({
   MKL_NUM_THREADS: String(threads),
 });
 
+/** The V8 flags distill-gate's bin sets, read by the parent (children load only what their workload needs). */
+let cliV8Flags: readonly string[] = [];
+
 function runNode(spec: Omit<Spec, 'dir'>, dir: string): Record<string, unknown> & { ms: number; peakMiB: number } {
   const file = join(dir, `spec-${spec.kind}-${spec.engine}.json`);
   writeFileSync(file, JSON.stringify({ ...spec, dir }));
-  const out = execFileSync(process.execPath, [fileURLToPath(import.meta.url), '--child', file], {
+  // distill-gate's own commands run with the V8 settings its bin sets (distill-gate's src/v8-flags.ts).
+  const flags = spec.kind === 'gate' || spec.kind === 'check' ? cliV8Flags : [];
+  const out = execFileSync(process.execPath, [...flags, fileURLToPath(import.meta.url), '--child', file], {
     env: threadEnv(spec.threads as number),
     encoding: 'utf8',
     maxBuffer: 1 << 26,
@@ -444,6 +449,7 @@ function numberRecords(count: number, seed: number): TextPair[] {
 const fmt = (x: number) => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
 
 async function parent() {
+  cliV8Flags = (await import('distill-gate')).TRAINING_V8_FLAGS;
   const { values } = parseArgs({
     options: {
       only: { type: 'string' },

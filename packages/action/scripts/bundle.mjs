@@ -3,7 +3,7 @@
 import { copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 
 const here = dirname(dirname(fileURLToPath(import.meta.url)));
@@ -37,7 +37,21 @@ const common = {
   logLevel: 'warning',
   logOverride: { 'unsupported-dynamic-import': 'silent', 'empty-import-meta': 'silent' },
 };
-await build({ ...common, entryPoints: { index: join(here, 'dist/entry.js') }, outdir: out });
+// The CLI's V8 settings for training (distill-gate's src/v8-flags.ts), set in the Action's first lines as its bin
+// sets them before any module loads; not in the worker, whose process has them already.
+const { TRAINING_V8_FLAGS } = await import(
+  pathToFileURL(join(dirname(require.resolve('distill-gate')), 'v8-flags.js')).href
+);
+const v8Banner = [
+  "import { setFlagsFromString as __dgSetV8Flag } from 'node:v8';",
+  `for (const flag of ${JSON.stringify(TRAINING_V8_FLAGS)}) __dgSetV8Flag(flag);`,
+].join('\n');
+await build({
+  ...common,
+  banner: { js: `${banner}\n${v8Banner}` },
+  entryPoints: { index: join(here, 'dist/entry.js') },
+  outdir: out,
+});
 const worker = join(trainDist, 'workers/student-worker.js');
 await build({ ...common, entryPoints: { 'student-worker': worker }, outdir: out });
 // Node never runs the threaded build (tfjs disables wasm threads there), so only these two are needed.

@@ -1,5 +1,6 @@
 export { main, runProcess, buildProgram, check, readResultFile, type CheckCommandOptions } from './program.js';
 export { VERSION } from './version.js';
+export { TRAINING_V8_FLAGS, setTrainingV8Flags } from './v8-flags.js';
 export { formatResultTable } from './table.js';
 export { builtinPlugins } from './builtins.js';
 export {

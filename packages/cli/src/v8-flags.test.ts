@@ -1,0 +1,31 @@
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { TRAINING_V8_FLAGS } from './v8-flags.js';
+
+describe('the V8 settings of training processes', () => {
+  it('are flags this Node accepts, and set in a running process without a crash', () => {
+    const cli = spawnSync(process.execPath, [...TRAINING_V8_FLAGS, '-e', '0'], { encoding: 'utf8' });
+    expect(cli.stderr).toBe('');
+    expect(cli.status).toBe(0);
+    // Set from inside a running process, as the bin sets them, then a heap's worth of garbage collected.
+    const inline = spawnSync(
+      process.execPath,
+      [
+        '-e',
+        `const v8 = require('node:v8'); for (const f of ${JSON.stringify(TRAINING_V8_FLAGS)}) ` +
+          'v8.setFlagsFromString(f);' +
+          'const a = []; for (let i = 0; i < 2e5; i++) a.push(new ArrayBuffer(1024)); console.log("ok")',
+      ],
+      { encoding: 'utf8' },
+    );
+    expect(inline.stdout.trim()).toBe('ok');
+  });
+
+  it('are set by the bin before the CLI loads', () => {
+    const bin = readFileSync(new URL('../bin/distill-gate.js', import.meta.url), 'utf8');
+    expect(bin.indexOf('setTrainingV8Flags();')).toBeGreaterThan(-1);
+    expect(bin.indexOf('setTrainingV8Flags();')).toBeLessThan(bin.indexOf("await import('../dist/index.js')"));
+    expect(bin).not.toMatch(/^import .*dist\/index\.js/m);
+  });
+});

@@ -3,7 +3,7 @@
 import { copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
 const here = dirname(dirname(fileURLToPath(import.meta.url)));
@@ -37,15 +37,15 @@ const common = {
   logLevel: 'warning',
   logOverride: { 'unsupported-dynamic-import': 'silent', 'empty-import-meta': 'silent' },
 };
-// The CLI's V8 settings for training (distill-gate's src/v8-flags.ts), set in the Action's first lines as its bin
-// sets them before any module loads; not in the worker, whose process has them already.
-const { TRAINING_V8_FLAGS } = await import(
-  pathToFileURL(join(dirname(require.resolve('distill-gate')), 'v8-flags.js')).href
-);
-const v8Banner = [
-  "import { setFlagsFromString as __dgSetV8Flag } from 'node:v8';",
-  `for (const flag of ${JSON.stringify(TRAINING_V8_FLAGS)}) __dgSetV8Flag(flag);`,
-].join('\n');
+// The CLI's V8 settings for training (distill-gate's src/v8-flags.ts, which decides them for the Node it runs on),
+// set in the Action's first lines as its bin sets them before any module loads: a module of their own, imported
+// first. Not in the worker, whose process has them already.
+await build({
+  ...common,
+  entryPoints: { 'v8-flags': join(dirname(require.resolve('distill-gate')), 'v8-flags.js') },
+  outdir: out,
+});
+const v8Banner = "import { setTrainingV8Flags as __dgSetV8Flags } from './v8-flags.js';\n__dgSetV8Flags();";
 await build({
   ...common,
   banner: { js: `${banner}\n${v8Banner}` },

@@ -7,7 +7,7 @@
  * takes --harmony-rab-gsab-transfer, and the worker threads started after the flag is set have it. Left to the garbage
  * collector, those copies had each worker's heap marked several times a second, on helper threads that preempted the
  * workers: in the MNIST gate a tenth of the steps took 19-22 ms or more against a median of 13.5-14, and training took
- * 37.4-37.9 s against 33.7-33.9 s with the copies freed (docs/performance.md).
+ * 37.4-37.9 s against 33.7-34.6 s with the copies freed (docs/performance.md).
  */
 import { setFlagsFromString } from 'node:v8';
 

@@ -14,6 +14,28 @@ import { startWorker, WorkerPool, workerEntry } from './pool.js';
 import type { FromWorker, WorkerJob } from './protocol.js';
 import { trainMlp } from '../families/mlp/trainer.js';
 
+/** A small MLP task: 64 rows of 8 inputs, 2 soft targets on outputs 2-4 of an [8, 8, 4] MLP, 2 steps an epoch. */
+const small = { layers: [8, 8, 4] };
+function smallTask(seed: number) {
+  const rng = new SeededRandom(seed);
+  const data = {
+    rows: 64,
+    inputDim: 8,
+    targetDim: 2,
+    inputs: rng.fillUniform(new Float32Array(64 * 8), -1, 1),
+    targets: rng.fillNormal(new Float32Array(64 * 2), 1),
+    metadata: {},
+  };
+  const training = {
+    epochs: 1,
+    batchSize: 32,
+    learningRate: 0.01,
+    loss: 'softmax-kl' as const,
+    outputs: { start: 2, end: 4 },
+  };
+  return { data, training };
+}
+
 describe('parallel probe students (worker_threads)', () => {
   it('give the same weights as training in this thread, in job order', async () => {
     const core = await createTrainingCore({ backend: 'wasm', trainer: 'tfjs', workers: 2 });
@@ -59,24 +81,8 @@ describe('parallel probe students (worker_threads)', () => {
 
   it('start no job after the deadline: the running ones finish, the rest come back missing', async () => {
     const core = await createTrainingCore({ backend: 'wasm', trainer: 'tfjs', workers: 1 });
-    const layers = [8, 8, 4];
-    const base = new MlpHandle('base', initMlp(layers, 0), 'wasm');
-    const rng = new SeededRandom(2);
-    const data = {
-      rows: 64,
-      inputDim: 8,
-      targetDim: 2,
-      inputs: rng.fillUniform(new Float32Array(64 * 8), -1, 1),
-      targets: rng.fillNormal(new Float32Array(64 * 2), 1),
-      metadata: {},
-    };
-    const training = {
-      epochs: 1,
-      batchSize: 32,
-      learningRate: 0.01,
-      loss: 'softmax-kl' as const,
-      outputs: { start: 2, end: 4 },
-    };
+    const base = new MlpHandle('base', initMlp(small.layers, 0), 'wasm');
+    const { data, training } = smallTask(2);
     const jobs: StudentJob[] = [1, 2].map((seed) => ({
       id: `j${seed}`,
       role: 'probe',
@@ -93,24 +99,8 @@ describe('parallel probe students (worker_threads)', () => {
   });
 
   it('are kept from run to run: started early, the same threads serve every run; a failed run ends them', async () => {
-    const layers = [8, 8, 4];
-    const base = new MlpHandle('base', initMlp(layers, 0), 'cpu');
-    const rng = new SeededRandom(3);
-    const data = {
-      rows: 64,
-      inputDim: 8,
-      targetDim: 2,
-      inputs: rng.fillUniform(new Float32Array(64 * 8), -1, 1),
-      targets: rng.fillNormal(new Float32Array(64 * 2), 1),
-      metadata: {},
-    };
-    const training = {
-      epochs: 1,
-      batchSize: 32,
-      learningRate: 0.01,
-      loss: 'softmax-kl' as const,
-      outputs: { start: 2, end: 4 },
-    };
+    const base = new MlpHandle('base', initMlp(small.layers, 0), 'cpu');
+    const { data, training } = smallTask(3);
     const mlp = familyNamed('mlp');
     const memo = <T>(_key: object, make: () => T) => make();
     const jobs = (ids: string[], family = 'mlp'): WorkerJob[] =>

@@ -95,10 +95,12 @@ export class WorkerPool {
   private startOne(): PoolWorker {
     const worker = startWorker();
     worker.unref();
-    const pw: PoolWorker = { worker, ready: Promise.resolve() };
     let ready!: () => void;
     let failed!: (e: Error) => void;
-    pw.ready = new Promise<void>((resolve, reject) => ((ready = resolve), (failed = reject)));
+    const pw: PoolWorker = {
+      worker,
+      ready: new Promise<void>((resolve, reject) => ((ready = resolve), (failed = reject))),
+    };
     pw.ready.catch(() => undefined); // awaited by the run that uses this worker, if any
     // A worker that failed is ended and leaves the pool; the run it was in (if any) fails.
     const fail = (e: Error) => {
@@ -165,8 +167,8 @@ export class WorkerPool {
           pw.onFailure = fail;
           pw.onMessage = (m) => {
             if (m.type === 'progress') opts.onProgress?.(m.jobId, m.done, m.total, finished);
-            else if (m.type === 'error')
-              fail(new Error(m.jobId ? `training ${m.jobId} failed: ${m.message}` : m.message));
+            // (An error without a job, from the worker's start, fails the worker itself: startOne.)
+            else if (m.type === 'error') fail(new Error(`training ${m.jobId} failed: ${m.message}`));
             else if (m.type === 'done') {
               const { jobId, weights, lossHistory, steps, ms } = m;
               results[indexById.get(jobId)!] = { jobId, weights, lossHistory, steps, ms };
